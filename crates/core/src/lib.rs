@@ -1,0 +1,1 @@
+//! Tianshu domain core.
