@@ -1,1 +1,285 @@
-//! tianshu-store
+//! Tianshu storage: one data-access layer over SQLite and PostgreSQL.
+//!
+//! Queries are written once in the common SQL subset (`$N` placeholders work on both) and
+//! dispatched per backend by the `on_pool!` / `on_conn!` macros, so each query is type-checked
+//! against both drivers without a trait object per table. Every write runs inside [`Store::write`]:
+//! a PostgreSQL transaction, or on SQLite one savepoint inside a group-committed transaction of
+//! the single writer connection (see [`sqlite_writer`]).
+
+pub mod audit;
+mod error;
+pub mod identity;
+pub mod policy;
+pub mod security;
+mod sqlite_writer;
+pub mod time;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
+
+pub use error::StoreError;
+
+/// Result alias for storage calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+enum Backend {
+    Sqlite {
+        read: SqlitePool,
+        writer: sqlite_writer::Writer,
+    },
+    Postgres(PgPool),
+}
+
+/// A connection inside a write transaction, handed to [`Store::write`] closures.
+pub enum Conn<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of a [`Conn`].
+#[macro_export]
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::Conn::Sqlite($c) => $body,
+            $crate::Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$p` bound to the concrete read pool of a [`Store`].
+macro_rules! on_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match $store.backend() {
+            $crate::PoolRef::Sqlite($p) => $body,
+            $crate::PoolRef::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[doc(hidden)]
+pub enum PoolRef<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
+/// Connection settings for [`Store::connect`].
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://path` / `sqlite:path` or `postgres://…`.
+    pub url: String,
+    /// PostgreSQL schema to use (tests isolate themselves this way); created if missing.
+    pub pg_schema: Option<String>,
+    /// Largest number of writes the SQLite writer folds into one transaction.
+    pub sqlite_group_commit_max: usize,
+}
+
+impl StoreConfig {
+    /// Settings for a database URL with defaults for the rest.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pg_schema: None,
+            sqlite_group_commit_max: 256,
+        }
+    }
+
+    /// The SQLite file inside a data directory.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        Self::new(format!("sqlite://{}", data_dir.join("tianshu.db").display()))
+    }
+}
+
+/// The handle every layer above uses; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Backend>,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if needed) without migrating.
+    pub async fn connect(cfg: &StoreConfig) -> StoreResult<Store> {
+        let url = cfg.url.trim();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut opts = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
+            if let Some(schema) = &cfg.pg_schema {
+                validate_ident(schema)?;
+                let mut c: PgConnection = sqlx::Connection::connect_with(&opts).await?;
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                    .execute(&mut c)
+                    .await?;
+                sqlx::Connection::close(c).await?;
+                opts = opts.options([("search_path", schema.as_str())]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Backend::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a write acknowledged to a client survives power loss, not only kill -9.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let writer_conn: SqliteConnection = sqlx::Connection::connect_with(&opts).await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts.read_only(false))
+                .await?;
+            let writer = sqlite_writer::Writer::spawn(writer_conn, cfg.sqlite_group_commit_max);
+            Backend::Sqlite { read, writer }
+        } else {
+            return Err(StoreError::Config(format!(
+                "database URL must start with sqlite: or postgres:// (got '{}')",
+                redact_url(url)
+            )));
+        };
+        Ok(Store {
+            inner: Arc::new(backend),
+        })
+    }
+
+    /// Connects and applies pending migrations.
+    pub async fn open(cfg: &StoreConfig) -> StoreResult<Store> {
+        let store = Self::connect(cfg).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which backend this store uses.
+    pub fn kind(&self) -> BackendKind {
+        match &*self.inner {
+            Backend::Sqlite { .. } => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn backend(&self) -> PoolRef<'_> {
+        match &*self.inner {
+            Backend::Sqlite { read, .. } => PoolRef::Sqlite(read),
+            Backend::Postgres(p) => PoolRef::Postgres(p),
+        }
+    }
+
+    /// Applies all pending migrations of this backend.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &*self.inner {
+            Backend::Sqlite { read, .. } => SQLITE_MIGRATIONS.run(read).await?,
+            Backend::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// The database answers a trivial query.
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Number of migrations known to the binary that the database has not applied.
+    pub async fn pending_migrations(&self) -> StoreResult<usize> {
+        let migrator = match self.kind() {
+            BackendKind::Sqlite => &SQLITE_MIGRATIONS,
+            BackendKind::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let applied: Vec<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success = TRUE").fetch_all(p).await)
+        .unwrap_or_default();
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count())
+    }
+
+    /// Runs `f` in one transaction and returns its value once the transaction is durable.
+    ///
+    /// If `f` fails, none of its changes stay. On SQLite, concurrent calls are batched into one
+    /// transaction (group commit), each isolated by its own savepoint.
+    pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'a, 'b> FnOnce(&'a mut Conn<'b>) -> BoxFuture<'a, StoreResult<T>> + Send + 'static,
+    {
+        match &*self.inner {
+            Backend::Sqlite { writer, .. } => writer.submit(f).await,
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let out = {
+                    let mut conn = Conn::Postgres(&mut tx);
+                    f(&mut conn).await
+                };
+                match out {
+                    Ok(v) => {
+                        tx.commit().await?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        tx.rollback().await.ok();
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes pools and stops the SQLite writer after draining queued writes.
+    pub async fn close(&self) {
+        match &*self.inner {
+            Backend::Sqlite { read, writer } => {
+                writer.shutdown().await;
+                read.close().await;
+            }
+            Backend::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+fn validate_ident(s: &str) -> StoreResult<()> {
+    if !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        Ok(())
+    } else {
+        Err(StoreError::Config(format!("invalid schema name '{s}'")))
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}://{}:***{}", &url[..s], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

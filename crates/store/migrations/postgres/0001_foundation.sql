@@ -1,0 +1,126 @@
+-- Foundation schema (PostgreSQL). Timestamps are BIGINT Unix microseconds UTC in both backends:
+-- exact, ordered, and identical bytes for the audit hash on SQLite and PostgreSQL.
+CREATE TABLE organizations (
+    id          BIGSERIAL PRIMARY KEY,
+    key         TEXT    NOT NULL UNIQUE,
+    name        TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('province','branch','team','vendor')),
+    parent_id   BIGINT REFERENCES organizations(id),
+    region_id   BIGINT REFERENCES organizations(id),
+    created_at  BIGINT NOT NULL
+);
+
+CREATE TABLE roles (
+    key         TEXT PRIMARY KEY,
+    name_zh     TEXT NOT NULL,
+    name_en     TEXT NOT NULL,
+    scope       TEXT NOT NULL CHECK (scope IN ('province','region','vendor'))
+);
+
+CREATE TABLE role_permissions (
+    role_key    TEXT NOT NULL REFERENCES roles(key) ON DELETE CASCADE,
+    permission  TEXT NOT NULL,
+    PRIMARY KEY (role_key, permission)
+);
+
+CREATE TABLE users (
+    id             BIGSERIAL PRIMARY KEY,
+    username       TEXT    NOT NULL UNIQUE,
+    display_name   TEXT    NOT NULL,
+    org_id         BIGINT NOT NULL REFERENCES organizations(id),
+    email          TEXT,
+    phone          TEXT,
+    locale         TEXT    NOT NULL DEFAULT 'zh-CN',
+    password_hash  TEXT,
+    province_scope BOOLEAN NOT NULL DEFAULT FALSE,
+    active         BOOLEAN NOT NULL DEFAULT TRUE,
+    version        BIGINT NOT NULL DEFAULT 1,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL
+);
+
+CREATE TABLE user_roles (
+    user_id   BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role_key  TEXT    NOT NULL REFERENCES roles(key),
+    PRIMARY KEY (user_id, role_key)
+);
+
+CREATE TABLE sessions (
+    id_hash      TEXT    PRIMARY KEY,
+    user_id      BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token   TEXT    NOT NULL,
+    created_at   BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+CREATE TABLE login_throttle (
+    username      TEXT    PRIMARY KEY,
+    failures      BIGINT NOT NULL,
+    window_start  BIGINT NOT NULL,
+    locked_until  BIGINT
+);
+
+CREATE TABLE api_tokens (
+    id           BIGSERIAL PRIMARY KEY,
+    name         TEXT    NOT NULL,
+    prefix       TEXT    NOT NULL,
+    token_hash   TEXT    NOT NULL UNIQUE,
+    user_id      BIGINT NOT NULL REFERENCES users(id),
+    scopes       TEXT    NOT NULL,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT,
+    revoked_at   BIGINT,
+    last_used_at BIGINT
+);
+
+CREATE TABLE rate_limits (
+    key          TEXT    PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    count        BIGINT NOT NULL
+);
+
+CREATE TABLE audit_log (
+    seq          BIGINT PRIMARY KEY,
+    at           BIGINT NOT NULL,
+    actor        TEXT    NOT NULL,
+    action       TEXT    NOT NULL,
+    object_type  TEXT    NOT NULL,
+    object_id    TEXT    NOT NULL,
+    before       TEXT,
+    after        TEXT,
+    request_id   TEXT,
+    prev_hash    TEXT    NOT NULL,
+    hash         TEXT    NOT NULL
+);
+CREATE INDEX audit_object ON audit_log(object_type, object_id);
+
+CREATE TABLE audit_head (
+    id    BIGINT PRIMARY KEY CHECK (id = 1),
+    seq   BIGINT NOT NULL,
+    hash  TEXT    NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+CREATE TABLE policy_versions (
+    id           BIGSERIAL PRIMARY KEY,
+    version      TEXT    NOT NULL,
+    source_hash  TEXT    NOT NULL,
+    files        TEXT    NOT NULL,
+    loaded_at    BIGINT NOT NULL,
+    loaded_by    TEXT    NOT NULL
+);
+
+CREATE TABLE policy_active (
+    id          BIGINT PRIMARY KEY CHECK (id = 1),
+    version_id  BIGINT NOT NULL REFERENCES policy_versions(id)
+);
+
+CREATE TABLE holiday_years (
+    year        BIGINT PRIMARY KEY,
+    data        TEXT    NOT NULL,
+    version     BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    updated_by  TEXT    NOT NULL
+);

@@ -1,0 +1,186 @@
+//! Storage conformance: every test runs on SQLite and (when configured) PostgreSQL.
+
+use serde_json::json;
+use tianshu_store::audit::{append, NewAuditEntry};
+use tianshu_store::identity::{insert_org, insert_user, NewOrg, NewUser};
+use tianshu_store::{on_conn, Store, StoreError};
+use tianshu_testkit::backends;
+
+fn entry(action: &str, id: &str, at: i64) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: "user:admin".into(),
+        action: action.into(),
+        object_type: "user".into(),
+        object_id: id.into(),
+        before: None,
+        after: Some(json!({"b": 2, "a": [1, {"z": 1, "y": "好"}]})),
+        request_id: Some("req-1".into()),
+        at,
+    }
+}
+
+async fn seed_chain(store: &Store, n: i64) {
+    for i in 0..n {
+        store
+            .audit(entry("user.update", &i.to_string(), 1_763_000_000_123_456 + i))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn audit_chain_verifies_and_detects_edit_delete_and_truncation() {
+    for db in backends().await {
+        let store = db.store().await;
+        seed_chain(&store, 5).await;
+        let r = store.audit_verify().await.unwrap();
+        assert!(r.ok(), "{:?}: {:?}", db.backend, r.problems);
+        assert_eq!(r.entries, 5);
+
+        // Edit one row's content directly in the database.
+        store
+            .write(|c| {
+                Box::pin(async move {
+                    on_conn!(c, c => sqlx::query("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 3")
+                        .execute(&mut **c).await.map(|_| ()))?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+        let r = store.audit_verify().await.unwrap();
+        assert!(r.problems.iter().any(|p| p.seq == 3 && p.kind == "altered"), "{:?}", r.problems);
+
+        // Delete a row in the middle.
+        store
+            .write(|c| {
+                Box::pin(async move {
+                    on_conn!(c, c => sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(&mut **c).await.map(|_| ()))?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+        let r = store.audit_verify().await.unwrap();
+        assert!(r.problems.iter().any(|p| p.kind == "missing"), "{:?}", r.problems);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn audit_detects_truncated_tail() {
+    for db in backends().await {
+        let store = db.store().await;
+        seed_chain(&store, 3).await;
+        store
+            .write(|c| {
+                Box::pin(async move {
+                    on_conn!(c, c => sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(&mut **c).await.map(|_| ()))?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+        let r = store.audit_verify().await.unwrap();
+        assert!(r.problems.iter().any(|p| p.kind == "head_mismatch"), "{:?}: {:?}", db.backend, r.problems);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn failed_write_leaves_nothing_behind_and_others_in_the_batch_commit() {
+    for db in backends().await {
+        let store = db.store().await;
+        let mut handles = Vec::new();
+        for i in 0..40i64 {
+            let s = store.clone();
+            handles.push(tokio::spawn(async move {
+                s.write(move |c| {
+                    Box::pin(async move {
+                        append(c, entry("x.test", &i.to_string(), 1_700_000_000_000_000 + i)).await?;
+                        if i % 4 == 0 {
+                            return Err(StoreError::Conflict { field: "x".into(), message: "refused".into() });
+                        }
+                        Ok(i)
+                    })
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for h in handles {
+            if h.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(ok, 30);
+        let r = store.audit_verify().await.unwrap();
+        assert!(r.ok(), "{:?}", r.problems);
+        assert_eq!(r.entries, 30, "{:?}", db.backend);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn org_tree_regions_and_unique_usernames() {
+    for db in backends().await {
+        let store = db.store().await;
+        let (prov, branch, team, vendor) = store
+            .write(|c| {
+                Box::pin(async move {
+                    let prov = insert_org(c, NewOrg { key: "prov".into(), name: "省中心".into(), kind: "province".into(), parent_id: None }, 1).await?;
+                    let branch = insert_org(c, NewOrg { key: "gz".into(), name: "广州分部".into(), kind: "branch".into(), parent_id: Some(prov.id) }, 1).await?;
+                    let team = insert_org(c, NewOrg { key: "gz-ops".into(), name: "广州运维组".into(), kind: "team".into(), parent_id: Some(branch.id) }, 1).await?;
+                    let vendor = insert_org(c, NewOrg { key: "v1".into(), name: "某厂商".into(), kind: "vendor".into(), parent_id: None }, 1).await?;
+                    Ok((prov, branch, team, vendor))
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(prov.region_id, None);
+        assert_eq!(branch.region_id, Some(branch.id));
+        assert_eq!(team.region_id, Some(branch.id));
+        assert_eq!(vendor.region_id, None);
+        let stored = store.org_by_key("gz-ops").await.unwrap().unwrap();
+        assert_eq!(stored, team);
+
+        let org_id = team.id;
+        let mk = move || NewUser {
+            username: "op1".into(),
+            display_name: "值班员甲".into(),
+            org_id,
+            email: None,
+            phone: None,
+            locale: "zh-CN".into(),
+            province_scope: false,
+            password_hash: None,
+        };
+        let u = mk();
+        store.write(move |c| Box::pin(async move { insert_user(c, u, 5).await })).await.unwrap();
+        let u = mk();
+        let err = store.write(move |c| Box::pin(async move { insert_user(c, u, 5).await })).await.unwrap_err();
+        match err {
+            StoreError::Conflict { field, .. } => assert_eq!(field, "username", "{:?}", db.backend),
+            other => panic!("expected conflict, got {other:?}"),
+        }
+        let in_region = store.users_page(0, 10, Some(branch.id), None).await.unwrap();
+        assert_eq!(in_region.len(), 1);
+        let elsewhere = store.users_page(0, 10, Some(vendor.id), None).await.unwrap();
+        assert!(elsewhere.is_empty());
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn rate_window_counts_and_resets() {
+    for db in backends().await {
+        let store = db.store().await;
+        let w = 60_000_000;
+        let t0 = 1_800_000_000_000_000 - (1_800_000_000_000_000 % w);
+        assert_eq!(store.rate_hit("ip:1", t0, w).await.unwrap(), 1);
+        assert_eq!(store.rate_hit("ip:1", t0 + 5, w).await.unwrap(), 2);
+        assert_eq!(store.rate_hit("ip:1", t0 + w, w).await.unwrap(), 1);
+        assert_eq!(store.pending_migrations().await.unwrap(), 0);
+        store.close().await;
+    }
+}
