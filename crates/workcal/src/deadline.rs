@@ -67,7 +67,7 @@ impl FromStr for DeadlineBasis {
             return Err(err("missing number"));
         }
         let value: f64 = num.parse().map_err(|_| err("not a number"))?;
-        if !value.is_finite() || value < 0.0 || value > 1.0e7 {
+        if !value.is_finite() || !(0.0..=1.0e7).contains(&value) {
             return Err(err("number out of range"));
         }
         let whole = |v: f64| -> Result<u32, DeadlineParseError> {
@@ -170,7 +170,18 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for s in ["", "h", "3", "3x", "-3h", "1.5wd", "2wd@office", "3h@", "nanh", "-"] {
+        for s in [
+            "",
+            "h",
+            "3",
+            "3x",
+            "-3h",
+            "1.5wd",
+            "2wd@office",
+            "3h@",
+            "nanh",
+            "-",
+        ] {
             assert!(s.parse::<DeadlineBasis>().is_err(), "{s} should fail");
         }
     }
