@@ -1,1 +1,16 @@
-//! Tianshu domain core.
+//! Tianshu domain core: the policy pack, the separate severity scales, fault classification and clocks.
+//!
+//! Pure: no network, no SQL. The only IO is [`policy::PolicyPack::load_dir`], which reads the pack's files and
+//! hands them to the pure [`policy::PolicyPack::load_files`].
+
+pub mod classify;
+pub mod clock;
+pub mod policy;
+pub mod severity;
+
+pub use classify::{
+    classify_fault, BusinessOutage, Classification, ClassifyError, FaultFacts, Reason,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use policy::{Permission, PolicyError, PolicyErrors, PolicyPack, PERMISSIONS};
+pub use severity::{ComplaintLevel, FaultLevel, ProblemLevel};

@@ -1,0 +1,458 @@
+//! The policy pack: a directory of TOML files holding every number and list the rules need (GUIDE: "a rule's
+//! numbers come from the policy pack"). Loading validates everything and reports all problems at once as
+//! `file:line:field: message`.
+
+mod calendars;
+mod error;
+mod fault;
+mod pack;
+mod problem;
+mod roles;
+mod span;
+mod units;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use tianshu_workcal::{DeadlineBasis, HolidayYear};
+
+pub use calendars::CalendarsPolicy;
+pub use error::{PolicyError, PolicyErrors};
+pub use fault::{
+    ActualImpact, Compare, FaultLevelPolicy, HotBusiness, PotentialCriterion, Threshold,
+};
+pub use pack::{
+    ApiTokenPolicy, LoginPolicy, PackInfo, RateLimitPolicy, SecurityPolicy, SessionPolicy,
+};
+pub use problem::{DispatchRule, ProblemLevelPolicy, ProblemLevelRule};
+pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
+pub use units::{HalfOpen, PolicyDuration};
+
+use error::Issue;
+use span::SpanIndex;
+
+/// pack.toml: identity and security numbers.
+pub const PACK_FILE: &str = "pack.toml";
+/// calendars.toml: business-hour calendars.
+pub const CALENDARS_FILE: &str = "calendars.toml";
+/// roles.toml: roles and their permissions.
+pub const ROLES_FILE: &str = "roles.toml";
+/// fault_levels.toml: SEV-01..SEV-08.
+pub const FAULT_LEVELS_FILE: &str = "fault_levels.toml";
+/// problem_levels.toml: PRB-01, PRB-02.
+pub const PROBLEM_LEVELS_FILE: &str = "problem_levels.toml";
+/// Folder of `HolidayYear` files, one per year (C-2).
+pub const HOLIDAYS_DIR: &str = "holidays";
+
+const REQUIRED: [&str; 5] = [
+    PACK_FILE,
+    CALENDARS_FILE,
+    ROLES_FILE,
+    FAULT_LEVELS_FILE,
+    PROBLEM_LEVELS_FILE,
+];
+
+/// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackFile {
+    /// Relative name, e.g. `roles.toml` or `holidays/cn-2026.toml`.
+    pub name: String,
+    /// The file's text.
+    pub content: String,
+}
+
+/// A loaded, fully validated policy pack.
+#[derive(Debug, Clone)]
+pub struct PolicyPack {
+    /// Identity (pack.toml `[pack]`).
+    pub pack: PackInfo,
+    /// Security numbers (pack.toml `[security]`).
+    pub security: SecurityPolicy,
+    /// Business-hour calendars (calendars.toml).
+    pub calendars: CalendarsPolicy,
+    /// Public holidays and 调休 per year (holidays/*.toml), sorted by year.
+    pub holidays: Vec<HolidayYear>,
+    /// The holiday files found, relative names, sorted.
+    pub holiday_files: Vec<String>,
+    /// Roles (roles.toml).
+    pub roles: Vec<Role>,
+    /// Fault-level thresholds and criteria (fault_levels.toml).
+    pub fault_levels: FaultLevelPolicy,
+    /// Problem-level limits (problem_levels.toml).
+    pub problem_levels: ProblemLevelPolicy,
+    /// The source files, sorted by name, so the exact text can be stored and audited.
+    pub files: Vec<PackFile>,
+    /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
+    pub source_hash: String,
+}
+
+/// Collects located errors for one file.
+struct FileCheck<'a> {
+    name: &'a str,
+    index: SpanIndex,
+    errors: &'a mut Vec<PolicyError>,
+}
+
+impl FileCheck<'_> {
+    fn at_offset(&mut self, offset: Option<usize>, field: String, message: String) {
+        let (line, column) = match offset.map(|o| self.index.line_col(o)) {
+            Some((l, c)) => (Some(l), Some(c)),
+            None => (None, None),
+        };
+        self.errors.push(PolicyError {
+            file: self.name.to_string(),
+            line,
+            column,
+            field,
+            message,
+        });
+    }
+
+    fn issues(&mut self, issues: Vec<Issue>) {
+        for i in issues {
+            let offset = self.index.offset_of(&i.path);
+            let field = if i.path.is_empty() {
+                "(file)".to_string()
+            } else {
+                i.path
+            };
+            self.at_offset(offset, field, i.message);
+        }
+    }
+}
+
+/// Parses one file into `T`, reporting a syntax or shape error with its line and field.
+fn parse_file<T: DeserializeOwned>(
+    name: &str,
+    content: &str,
+    errors: &mut Vec<PolicyError>,
+) -> Option<(T, SpanIndex)> {
+    let mut check = FileCheck {
+        name,
+        index: SpanIndex::new(content),
+        errors,
+    };
+    if let Err(e) = toml_edit::ImDocument::parse(content) {
+        let offset = e.span().map(|s| s.start);
+        let field = offset
+            .and_then(|o| check.index.path_at(o))
+            .map_or_else(|| "(syntax)".to_string(), str::to_string);
+        check.at_offset(
+            offset,
+            field,
+            format!("TOML syntax error: {}", e.message().trim()),
+        );
+        return None;
+    }
+    // Index the text serde actually reads, so error offsets map to the right key even after date rewriting.
+    let normalised = dates_as_strings(content);
+    if let Some(text) = &normalised {
+        check.index = SpanIndex::new(text);
+    }
+    match toml::from_str::<T>(normalised.as_deref().unwrap_or(content)) {
+        Ok(v) => Some((v, check.index)),
+        Err(e) => {
+            let offset = e.span().map(|s| s.start);
+            let message = e.message().trim().to_string();
+            let mut field = offset
+                .and_then(|o| check.index.path_at(o))
+                .unwrap_or("")
+                .to_string();
+            // serde names the offending key only in the message; append it when the span stops at its table.
+            if let Some(key) = named_field(&message) {
+                if !(field == key || field.ends_with(&format!(".{key}"))) {
+                    field = span::join(&field, key);
+                }
+            }
+            if field.is_empty() {
+                field = "(file)".to_string();
+            }
+            check.at_offset(offset, field, message);
+            None
+        }
+    }
+}
+
+/// Rewrites bare TOML dates (`from = 2026-01-01`) as strings, because workcal's chrono dates deserialize only
+/// from strings; values stay on their lines, so reported line numbers are unchanged. `None` if nothing changed.
+fn dates_as_strings(content: &str) -> Option<String> {
+    use toml_edit::visit_mut::{visit_value_mut, VisitMut};
+    struct Dates(bool);
+    impl VisitMut for Dates {
+        fn visit_value_mut(&mut self, v: &mut toml_edit::Value) {
+            if let toml_edit::Value::Datetime(d) = v {
+                let decor = d.decor().clone();
+                let mut s = toml_edit::Value::from(d.value().to_string());
+                *s.decor_mut() = decor;
+                *v = s;
+                self.0 = true;
+            } else {
+                visit_value_mut(self, v);
+            }
+        }
+    }
+    let mut doc = content.parse::<toml_edit::DocumentMut>().ok()?;
+    let mut dates = Dates(false);
+    dates.visit_document_mut(&mut doc);
+    dates.0.then(|| doc.to_string())
+}
+
+/// The key named in a serde "missing field `x`" / "unknown field `x`" message.
+fn named_field(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))?;
+    rest.split('`').next()
+}
+
+/// Runs a validator and locates its issues in the file.
+fn locate(name: &str, index: SpanIndex, issues: Vec<Issue>, errors: &mut Vec<PolicyError>) {
+    FileCheck {
+        name,
+        index,
+        errors,
+    }
+    .issues(issues);
+}
+
+impl PolicyPack {
+    /// Reads `dir/*.toml` and `dir/holidays/*.toml` and loads them; error file names are prefixed with `dir`.
+    pub fn load_dir(dir: impl AsRef<Path>) -> Result<PolicyPack, PolicyErrors> {
+        let dir = dir.as_ref();
+        let shown = dir.display().to_string();
+        let shown = shown.trim_end_matches('/');
+        let mut files = Vec::new();
+        let mut errors = Vec::new();
+        read_toml_files(dir, "", &mut files, &mut errors);
+        let holidays = dir.join(HOLIDAYS_DIR);
+        if holidays.is_dir() {
+            read_toml_files(&holidays, "holidays/", &mut files, &mut errors);
+        }
+        let result = if errors.is_empty() {
+            PolicyPack::load_files(&files)
+        } else {
+            Err(PolicyErrors(errors))
+        };
+        result.map_err(|PolicyErrors(errs)| {
+            PolicyErrors(
+                errs.into_iter()
+                    .map(|mut e| {
+                        e.file = format!("{shown}/{}", e.file);
+                        e
+                    })
+                    .collect(),
+            )
+        })
+    }
+
+    /// Loads a pack from `(relative name, content)` pairs, e.g. as read back from the database.
+    pub fn load_files(files: &[(String, String)]) -> Result<PolicyPack, PolicyErrors> {
+        let mut errors = Vec::new();
+        let mut by_name: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, content) in files {
+            let known = REQUIRED.contains(&name.as_str()) || is_holiday_file(name);
+            if !known {
+                errors.push(file_error(
+                    name,
+                    format!(
+                        "not a policy file (expected {}, or {HOLIDAYS_DIR}/<name>.toml)",
+                        REQUIRED.join(", ")
+                    ),
+                ));
+            } else if by_name.insert(name, content).is_some() {
+                errors.push(file_error(name, "file given twice".to_string()));
+            }
+        }
+        for name in REQUIRED {
+            if !by_name.contains_key(name) {
+                errors.push(file_error(name, "required file is missing".to_string()));
+            }
+        }
+        let get = |n: &str| by_name.get(n).copied();
+
+        let pack = get(PACK_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<pack::PackFile>(PACK_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            locate(PACK_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+        let calendars = get(CALENDARS_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<CalendarsPolicy>(CALENDARS_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            locate(CALENDARS_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+        let roles = get(ROLES_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<roles::RolesFile>(ROLES_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            let roles = p.validate(&mut issues);
+            locate(ROLES_FILE, idx, issues, &mut errors);
+            Some(roles)
+        });
+        let fault_levels = get(FAULT_LEVELS_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<FaultLevelPolicy>(FAULT_LEVELS_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            locate(FAULT_LEVELS_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+        let calendar_names: Option<HashSet<String>> = calendars
+            .as_ref()
+            .map(|c| c.calendars.iter().map(|s| s.name.clone()).collect());
+        let problem_levels = get(PROBLEM_LEVELS_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<ProblemLevelPolicy>(PROBLEM_LEVELS_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: every `@calendar` must name a calendar of calendars.toml.
+            if let Some(names) = &calendar_names {
+                for (path, d) in p.deadlines() {
+                    if let DeadlineBasis::WorkingTime { calendar, .. } = d {
+                        if !names.contains(calendar) {
+                            issues.push(Issue::new(
+                                path,
+                                format!(
+                                    "'@{calendar}' is not a calendar defined in {CALENDARS_FILE}"
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            locate(PROBLEM_LEVELS_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+
+        let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
+        for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
+            let Some((y, idx)) = parse_file::<HolidayYear>(name, content, &mut errors) else {
+                continue;
+            };
+            let mut issues = Vec::new();
+            calendars::validate_holiday_year(&y, &mut issues);
+            if let Some((other, _)) = holidays.iter().find(|(_, h)| h.year == y.year) {
+                issues.push(Issue::new(
+                    "year",
+                    format!("{} is already defined in {other}", y.year),
+                ));
+            }
+            locate(name, idx, issues, &mut errors);
+            holidays.push((name.to_string(), y));
+        }
+
+        let (Some(pack), Some(calendars), Some(roles), Some(fault_levels), Some(problem_levels)) =
+            (pack, calendars, roles, fault_levels, problem_levels)
+        else {
+            return Err(PolicyErrors(errors));
+        };
+        if !errors.is_empty() {
+            return Err(PolicyErrors(errors));
+        }
+        holidays.sort_by_key(|(_, h)| h.year);
+        let files: Vec<PackFile> = by_name
+            .iter()
+            .map(|(n, c)| PackFile {
+                name: n.to_string(),
+                content: c.to_string(),
+            })
+            .collect();
+        Ok(PolicyPack {
+            pack: pack.pack,
+            security: pack.security,
+            calendars,
+            holiday_files: holidays.iter().map(|(n, _)| n.clone()).collect(),
+            holidays: holidays.into_iter().map(|(_, h)| h).collect(),
+            roles,
+            fault_levels,
+            problem_levels,
+            source_hash: source_hash(&files),
+            files,
+        })
+    }
+
+    /// Non-fatal findings for `policy check`: holiday data missing for the current or the next year (C-2).
+    pub fn warnings(&self, today: NaiveDate) -> Vec<String> {
+        [today.year(), today.year() + 1]
+            .into_iter()
+            .filter(|y| !self.holidays.iter().any(|h| h.year == *y))
+            .map(|y| {
+                format!(
+                    "{HOLIDAYS_DIR}/: no holiday data for {y}; working days (C-2) in {y} ignore public holidays and 调休 until it is added"
+                )
+            })
+            .collect()
+    }
+
+    /// The role with key `key`.
+    pub fn role(&self, key: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.key == key)
+    }
+}
+
+/// SHA-256 over `name NUL length content` of each file in name order, so renames and moves change the hash.
+fn source_hash(files: &[PackFile]) -> String {
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(f.name.as_bytes());
+        h.update([0]);
+        h.update((f.content.len() as u64).to_be_bytes());
+        h.update(f.content.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+fn is_holiday_file(name: &str) -> bool {
+    name.strip_prefix("holidays/")
+        .and_then(|n| n.strip_suffix(".toml"))
+        .is_some_and(|stem| !stem.is_empty() && !stem.contains('/'))
+}
+
+fn file_error(name: &str, message: String) -> PolicyError {
+    PolicyError {
+        file: name.to_string(),
+        line: None,
+        column: None,
+        field: "(file)".to_string(),
+        message,
+    }
+}
+
+/// Reads every visible `*.toml` regular file of `dir` (not recursive) as `(prefix + name, text)`.
+fn read_toml_files(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, String)>,
+    errors: &mut Vec<PolicyError>,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(file_error(prefix, format!("cannot read directory: {e}")));
+            return;
+        }
+    };
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Editors leave hidden swap/backup files next to the real ones; they are not part of the pack.
+        if name.starts_with('.') || !name.ends_with(".toml") || !entry.path().is_file() {
+            continue;
+        }
+        names.push(name);
+    }
+    names.sort();
+    for name in names {
+        let rel = format!("{prefix}{name}");
+        match std::fs::read(dir.join(&name)) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => out.push((rel, text)),
+                Err(_) => errors.push(file_error(&rel, "not UTF-8 text".to_string())),
+            },
+            Err(e) => errors.push(file_error(&rel, format!("cannot read: {e}"))),
+        }
+    }
+}

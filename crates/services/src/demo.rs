@@ -1,0 +1,146 @@
+//! The invented demo organisation: a province centre, its branches and teams, two vendors,
+//! monitored systems and one user for every role, so a newcomer sees a populated platform.
+//!
+//! Every name here is invented; no real person, vendor or carrier appears.
+
+use serde_json::json;
+use tianshu_store::audit::{append, NewAuditEntry};
+use tianshu_store::identity::{insert_org, insert_system, insert_user, set_user_roles, NewOrg, NewUser};
+
+use crate::error::ServiceResult;
+use crate::secrets;
+use crate::Platform;
+
+/// The password of every demo user (demo mode only; printed at start).
+pub const DEMO_PASSWORD: &str = "tianshu-demo";
+
+/// Branches: key, Chinese name. DUTY-02 names the first seven as the central duty team's branches.
+pub const BRANCHES: &[(&str, &str)] = &[
+    ("guangzhou", "广州分部"),
+    ("shenzhen", "深圳分部"),
+    ("dongguan", "东莞分部"),
+    ("foshan", "佛山分部"),
+    ("zhongshan", "中山分部"),
+    ("huizhou", "惠州分部"),
+    ("shantou", "汕头分部"),
+    ("zhuhai", "珠海分部"),
+    ("jiangmen", "江门分部"),
+    ("zhanjiang", "湛江分部"),
+];
+
+/// Demo users: username, display name, organisation key, roles.
+const USERS: &[(&str, &str, &str, &[&str])] = &[
+    ("admin", "演示管理员", "prov-it", &["administrator"]),
+    ("preproc", "预处理员（演示）", "prov-faultdesk", &["pre_processor"]),
+    ("auditor", "审核员（演示）", "prov-faultdesk", &["reviewer"]),
+    ("billing", "计费申告班（演示）", "prov-faultdesk", &["billing_declaration"]),
+    ("datafix", "数据修改班（演示）", "prov-faultdesk", &["data_modification_duty"]),
+    ("esc-a", "升级值班A角（演示）", "prov-faultdesk", &["escalation_duty_a"]),
+    ("esc-b", "升级值班B角（演示）", "prov-faultdesk", &["escalation_duty_b"]),
+    ("duty", "值班员（演示）", "prov-support", &["duty_officer"]),
+    ("fault-lead", "故障处理组组长（演示）", "prov-faultdesk", &["fault_group_leader"]),
+    ("room-mgr", "室经理（演示）", "prov-ops-room", &["room_manager"]),
+    ("dept-mgr", "部门经理（演示）", "prov", &["department_manager"]),
+    ("centre-mgr", "中心经理（演示）", "prov", &["centre_manager"]),
+    ("deputy", "分管副主任（演示）", "prov", &["deputy_director"]),
+    ("prb-coord", "问题管理协调人（演示）", "prov-ops-room", &["problem_coordinator"]),
+    ("dba", "数据库管理员（演示）", "prov-it", &["dba"]),
+    ("acct-mgr", "客户经理（演示）", "prov", &["account_manager"]),
+    ("viewer", "只读用户（演示）", "prov", &["read_only"]),
+    ("vendor-crm", "厂商工程师·CRM（演示）", "vendor-tianheng", &["vendor_engineer"]),
+    ("vendor-esb", "厂商工程师·ESB（演示）", "vendor-beichen", &["vendor_engineer"]),
+    ("gz-duty", "广州分部值班员（演示）", "guangzhou-support", &["duty_officer"]),
+    ("fs-duty", "佛山分部值班员（演示）", "foshan-support", &["duty_officer"]),
+    ("sz-duty", "深圳分部值班员（演示）", "shenzhen-support", &["duty_officer"]),
+];
+
+/// Loads the demo organisation unless users already exist; returns whether it loaded anything.
+pub async fn load(p: &Platform) -> ServiceResult<bool> {
+    if p.store.user_count().await? > 0 {
+        return Ok(false);
+    }
+    let pol = p.policy.current();
+    // Only assign roles the active pack defines, so an edited pack never breaks the demo.
+    let known: Vec<String> = pol.pack.roles.iter().map(|r| r.key.clone()).collect();
+    let hash = secrets::hash_password(DEMO_PASSWORD)?;
+    let now = p.now_us();
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                let org = |key: &str, name: &str, kind: &str, parent: Option<i64>| NewOrg {
+                    key: key.into(),
+                    name: name.into(),
+                    kind: kind.into(),
+                    parent_id: parent,
+                };
+                let prov = insert_org(c, org("prov", "省IT运营中心", "province", None), now).await?;
+                let mut keys = std::collections::HashMap::new();
+                keys.insert("prov".to_string(), prov.id);
+                for (k, n) in [
+                    ("prov-faultdesk", "故障处理组"),
+                    ("prov-ops-room", "运营管理室"),
+                    ("prov-support", "业务支撑室"),
+                    ("prov-it", "系统维护组"),
+                ] {
+                    let o = insert_org(c, org(k, n, "team", Some(prov.id)), now).await?;
+                    keys.insert(k.to_string(), o.id);
+                }
+                for (k, n) in BRANCHES {
+                    let b = insert_org(c, org(k, n, "branch", Some(prov.id)), now).await?;
+                    keys.insert(k.to_string(), b.id);
+                    let team_key = format!("{k}-support");
+                    let t = insert_org(c, org(&team_key, &format!("{n}支撑组"), "team", Some(b.id)), now).await?;
+                    keys.insert(team_key, t.id);
+                }
+                for (k, n) in [("vendor-tianheng", "天衡软件（虚构厂商）"), ("vendor-beichen", "北辰信息（虚构厂商）")] {
+                    let v = insert_org(c, org(k, n, "vendor", None), now).await?;
+                    keys.insert(k.to_string(), v.id);
+                }
+                let sys = [
+                    ("agent-portal", "代理商门户", "vendor-tianheng"),
+                    ("crm", "CRM 客户关系管理", "vendor-tianheng"),
+                    ("billing", "计费系统", "vendor-beichen"),
+                    ("esb", "ESB 企业服务总线", "vendor-beichen"),
+                ];
+                for (k, n, v) in sys {
+                    insert_system(c, k, n, keys.get("prov-it").copied(), keys.get(v).copied(), now).await?;
+                }
+                let mut created = 0;
+                for (username, display, org_key, roles) in USERS {
+                    let Some(org_id) = keys.get(*org_key).copied() else { continue };
+                    let u = insert_user(
+                        c,
+                        NewUser {
+                            username: (*username).into(),
+                            display_name: (*display).into(),
+                            org_id,
+                            email: Some(format!("{username}@demo.invalid")),
+                            phone: None,
+                            locale: "zh-CN".into(),
+                            province_scope: false,
+                            password_hash: Some(hash.clone()),
+                        },
+                        now,
+                    )
+                    .await?;
+                    let rs: Vec<String> = roles.iter().map(|r| r.to_string()).filter(|r| known.contains(r)).collect();
+                    set_user_roles(c, u.id, &rs).await?;
+                    created += 1;
+                }
+                append(c, NewAuditEntry {
+                    actor: "system:demo".into(),
+                    action: "demo.load".into(),
+                    object_type: "platform".into(),
+                    object_id: "demo".into(),
+                    before: None,
+                    after: Some(json!({"users": created, "branches": BRANCHES.len()})),
+                    request_id: None,
+                    at: now,
+                })
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(true)
+}
