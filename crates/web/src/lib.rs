@@ -1,1 +1,130 @@
-//! tianshu-web
+//! Tianshu's HTTP layer: the JSON API under /api/v1, the console, health and metrics.
+//!
+//! `app()` builds the router the binary serves and the tests drive on an ephemeral port.
+
+pub mod api;
+pub mod console;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+pub use error::{ApiError, Problem};
+pub use state::{AppState, WebConfig};
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The process-wide Prometheus recorder (installed once; later calls share it).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static H: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    H.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).clone()
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/session", post(api::session::login).get(api::session::me).delete(api::session::logout))
+        .route("/users", get(api::identity::list_users).post(api::identity::create_user))
+        .route("/users/{id}", get(api::identity::get_user).patch(api::identity::patch_user))
+        .route("/users/{id}/password", put(api::identity::set_password))
+        .route("/orgs", get(api::identity::list_orgs).post(api::identity::create_org))
+        .route("/roles", get(api::identity::list_roles))
+        .route("/systems", get(api::identity::list_systems))
+        .route("/tokens", get(api::tokens::list).post(api::tokens::create))
+        .route("/tokens/{id}", axum::routing::delete(api::tokens::revoke))
+        .route("/audit", get(api::audit::list))
+        .route("/audit/verify", post(api::audit::verify))
+        .route("/policy", get(api::policy::get))
+        .route("/policy/reload", post(api::policy::reload))
+        .route("/calendars", get(api::calendar::list))
+        .route("/calendars/{name}/deadline", get(api::calendar::deadline))
+        .route("/calendars/{name}/working-time", get(api::calendar::working_time))
+        .route("/holidays/{year}", get(api::calendar::get_year).put(api::calendar::put_year))
+        .fallback(api_not_found);
+    let x_request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .route("/metrics", get(api::health::metrics))
+        .route("/login", get(console::login_form).post(console::login_submit))
+        .route("/logout", post(console::logout))
+        .route("/", get(console::home))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(track))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (logged with the request id)").into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let rid = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %rid)
+        }))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::ApiDoc::openapi())
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found("no such API endpoint")
+}
+
+/// Request counters and latency histograms by route and status.
+async fn track(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("tianshu_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("tianshu_http_request_duration_seconds", "method" => method, "route" => route).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, following other instances' policy changes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let platform = state.platform.clone();
+    let sync = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if let Err(e) = platform.policy.sync(&platform.store).await {
+                tracing::warn!(error = %e, "policy sync failed");
+            }
+        }
+    });
+    let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sync.abort();
+    result
+}

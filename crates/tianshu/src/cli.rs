@@ -1,0 +1,403 @@
+//! Command-line interface.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use tianshu_services::authz::{AuthVia, Principal};
+use tianshu_services::identity::{self, CreateUser};
+use tianshu_services::policy::PackSource;
+use tianshu_services::session::{self, CreateToken};
+use tianshu_store::StoreConfig;
+
+use crate::config::{FileConfig, Settings};
+use crate::AppConfig;
+
+/// Tianshu (天枢): operations-support platform for telecom business-support IT centres.
+#[derive(Debug, Parser)]
+#[command(name = "tianshu", version, about)]
+pub struct Cli {
+    /// Config file (TOML); flags and TIANSHU_* variables override it.
+    #[arg(long, env = "TIANSHU_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log filter, e.g. info, debug, tianshu_web=debug.
+    #[arg(long, env = "TIANSHU_LOG", global = true)]
+    pub log_level: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "TIANSHU_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings shared by every command that touches the database.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// Directory for the embedded SQLite database and other local state.
+    #[arg(long, env = "TIANSHU_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (postgres://… or sqlite://…); default: SQLite in the data directory.
+    #[arg(long, env = "TIANSHU_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Policy pack directory; default: the pack built into the binary.
+    #[arg(long, env = "TIANSHU_POLICY_DIR", global = true)]
+    pub policy_dir: Option<PathBuf>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and console.
+    Serve(ServeArgs),
+    /// Serve with the invented demo organisation loaded (same as `serve --demo`).
+    Demo(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Policy pack tools.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Audit trail tools.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+/// `serve` options.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TIANSHU_LISTEN")]
+    pub listen: Option<String>,
+    /// Load the invented demo organisation if the database has no users.
+    #[arg(long)]
+    pub demo: bool,
+    /// Mark cookies Secure (when served over HTTPS).
+    #[arg(long, env = "TIANSHU_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Create a user.
+    Add {
+        username: String,
+        /// Organisation key (e.g. prov, guangzhou).
+        #[arg(long)]
+        org: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Role key (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// See every region.
+        #[arg(long)]
+        province_scope: bool,
+    },
+    /// Set a user's password (read from standard input).
+    Passwd { username: String },
+    /// List users.
+    List,
+}
+
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token for a user; prints the secret once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// Permission the token may use (repeatable; default all of the user's).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime in days.
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Revoke a token by id.
+    Revoke { id: i64 },
+}
+
+/// `policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Validate a pack (a directory, or any file inside one) and print what it encodes.
+    Check { path: Option<PathBuf> },
+}
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Walk the hash chain; exit 1 if any entry was edited, inserted or deleted.
+    Verify,
+}
+
+impl Cli {
+    /// Layered settings for this invocation.
+    pub fn settings(&self, serve: Option<&ServeArgs>) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        Ok(Settings {
+            listen: serve
+                .and_then(|s| s.listen.clone())
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
+            data_dir: self.common.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            database_url: self.common.database_url.clone().or(file.database_url),
+            policy_dir: self.common.policy_dir.clone().or(file.policy_dir),
+            secure_cookies: serve.and_then(|s| s.secure_cookies).or(file.secure_cookies).unwrap_or(false),
+        })
+    }
+
+    /// The log filter and format after layering (the file may set them too).
+    pub fn logging(&self) -> (String, String) {
+        let file = self.config.as_ref().and_then(|p| FileConfig::load(p).ok()).unwrap_or_default();
+        (
+            self.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
+            self.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into()),
+        )
+    }
+}
+
+fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
+    if s.database_url.is_none() {
+        std::fs::create_dir_all(&s.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", s.data_dir.display()))?;
+    }
+    let mut cfg = AppConfig::new(StoreConfig::new(s.database_url()));
+    cfg.pack = match &s.policy_dir {
+        Some(d) => PackSource::Dir(d.clone()),
+        None => PackSource::Embedded,
+    };
+    cfg.demo = demo;
+    cfg.secure_cookies = s.secure_cookies;
+    Ok(cfg)
+}
+
+fn cli_principal() -> Principal {
+    let mut p = Principal::cli_admin();
+    p.username = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    p.via = AuthVia::Cli;
+    p
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']).to_string();
+    if pw.is_empty() {
+        anyhow::bail!("password: expected the password on standard input");
+    }
+    Ok(pw)
+}
+
+fn svc(e: tianshu_services::ServiceError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// Runs a command; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match &cli.command {
+        Command::Serve(a) | Command::Demo(a) => {
+            let demo = a.demo || matches!(cli.command, Command::Demo(_));
+            let s = cli.settings(Some(a))?;
+            let cfg = app_config(&s, demo)?;
+            let app = crate::Application::build(&cfg, &s.listen).await?;
+            if demo {
+                println!("Tianshu demo: http://{}/  (users: admin, preproc, auditor, duty, room-mgr … password: {})", app.addr, tianshu_services::demo::DEMO_PASSWORD);
+            }
+            tracing::info!(addr = %app.addr, "serving");
+            app.run_until(shutdown_signal()).await?;
+            Ok(0)
+        }
+        Command::Migrate => {
+            let s = cli.settings(None)?;
+            let cfg = app_config(&s, false)?;
+            let store = tianshu_store::Store::open(&cfg.store)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", tianshu_store::redact_url(&cfg.store.url)))?;
+            println!("migrations applied; pending: {}", store.pending_migrations().await?);
+            store.close().await;
+            Ok(0)
+        }
+        Command::User(cmd) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let actor = cli_principal();
+            let code = match cmd {
+                UserCmd::Add { username, org, name, roles, password_stdin, province_scope } => {
+                    let password = if *password_stdin { Some(read_password()?) } else { None };
+                    let v = identity::create_user(&p, &actor, CreateUser {
+                        username: username.clone(),
+                        display_name: name.clone(),
+                        org_key: org.clone(),
+                        roles: roles.clone(),
+                        password,
+                        email: None,
+                        phone: None,
+                        locale: None,
+                        province_scope: *province_scope,
+                    }, None).await.map_err(svc)?;
+                    println!("created user {} (id {}) roles: {}", v.user.username, v.user.id, v.roles.join(","));
+                    0
+                }
+                UserCmd::Passwd { username } => {
+                    let u = p.store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("username: no user '{username}'"))?;
+                    let pw = read_password()?;
+                    identity::change_password(&p, &actor, u.id, &pw, None).await.map_err(svc)?;
+                    println!("password changed for {username}; their sessions were ended");
+                    0
+                }
+                UserCmd::List => {
+                    let mut after = 0;
+                    loop {
+                        let page = identity::list_users(&p, &actor, after, 200, None).await.map_err(svc)?;
+                        for v in &page {
+                            println!("{:>5}  {:<16} {:<24} {}{}", v.user.id, v.user.username, v.user.display_name, v.roles.join(","), if v.user.active { "" } else { "  (inactive)" });
+                        }
+                        match page.last() {
+                            Some(l) if page.len() == 200 => after = l.user.id,
+                            _ => break,
+                        }
+                    }
+                    0
+                }
+            };
+            p.store.close().await;
+            Ok(code)
+        }
+        Command::Token(cmd) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let mut actor = cli_principal();
+            let code = match cmd {
+                TokenCmd::Create { user, name, scopes, days } => {
+                    let u = p.store.user_by_username(user).await?.ok_or_else(|| anyhow::anyhow!("user: no user '{user}'"))?;
+                    // The CLI acts for the named user: the token can never exceed that user's grants.
+                    let (perms, _) = p.store.user_grants(u.id).await?;
+                    actor.user_id = u.id;
+                    actor.permissions = perms.iter().filter_map(|s| s.parse().ok()).collect();
+                    actor.permissions.insert(tianshu_core::Permission::TokenManage);
+                    let (secret, t) = session::create_token(&p, &actor, CreateToken {
+                        name: name.clone(),
+                        username: Some(user.clone()),
+                        scopes: scopes.clone(),
+                        lifetime_days: *days,
+                    }, None).await.map_err(svc)?;
+                    eprintln!("token {} created for {user}; shown once:", t.id);
+                    println!("{secret}");
+                    0
+                }
+                TokenCmd::Revoke { id } => {
+                    session::revoke(&p, &actor, *id, None).await.map_err(svc)?;
+                    println!("token {id} revoked");
+                    0
+                }
+            };
+            p.store.close().await;
+            Ok(code)
+        }
+        Command::Policy(PolicyCmd::Check { path }) => Ok(policy_check(path.as_deref())),
+        Command::Audit(AuditCmd::Verify) => {
+            let s = cli.settings(None)?;
+            let cfg = app_config(&s, false)?;
+            let store = tianshu_store::Store::open(&cfg.store)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", tianshu_store::redact_url(&cfg.store.url)))?;
+            let r = store.audit_verify().await?;
+            store.close().await;
+            if r.ok() {
+                println!("audit chain intact: {} entries, head {}", r.entries, r.head_seq);
+                Ok(0)
+            } else {
+                for p in &r.problems {
+                    println!("seq {}: {}: {}", p.seq, p.kind, p.detail);
+                }
+                println!("audit chain BROKEN: {} problem(s) in {} entries", r.problems.len(), r.entries);
+                Ok(1)
+            }
+        }
+    }
+}
+
+fn policy_check(path: Option<&Path>) -> i32 {
+    let source = match path {
+        None => PackSource::Embedded,
+        Some(p) if p.is_dir() => PackSource::Dir(p.to_path_buf()),
+        Some(p) => {
+            // A file inside a pack (or inside its holidays/ folder): check the whole pack.
+            let mut dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            if !tianshu_services::policy::is_pack_dir(&dir) {
+                if let Some(up) = dir.parent().filter(|d| tianshu_services::policy::is_pack_dir(d)) {
+                    dir = up.to_path_buf();
+                }
+            }
+            if !p.exists() {
+                eprintln!("{}: no such file or directory", p.display());
+                return 2;
+            }
+            PackSource::Dir(dir)
+        }
+    };
+    match source.load() {
+        Ok(pack) => {
+            println!("policy pack {} version {} ({})", pack.pack.name, pack.pack.version, &pack.source_hash[..12.min(pack.source_hash.len())]);
+            println!("  time zone: {}", pack.pack.time_zone);
+            println!("  files: {}", pack.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "));
+            println!("  roles ({}): {}", pack.roles.len(), pack.roles.iter().map(|r| format!("{}({})", r.key, r.name_zh)).collect::<Vec<_>>().join(", "));
+            println!("  calendars: {} (default {})", pack.calendars.calendars.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "), pack.calendars.default_calendar);
+            println!("  holiday years: {}", pack.holidays.iter().map(|y| y.year.to_string()).collect::<Vec<_>>().join(", "));
+            println!("  fault levels: FL1 users {:?}, FL2 users {:?}", pack.fault_levels.fl1.users, pack.fault_levels.fl2.users);
+            for l in &pack.problem_levels.levels {
+                println!("  problem level {:?}: response {} resolution {}", l.level, l.response, l.resolution);
+            }
+            let tz: chrono_tz::Tz = pack.pack.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+            let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+            for w in pack.warnings(today) {
+                println!("warning: {w}");
+            }
+            0
+        }
+        Err(errs) => {
+            for e in errs.iter() {
+                eprintln!("{e}");
+            }
+            eprintln!("policy pack invalid: {} error(s)", errs.len());
+            2
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

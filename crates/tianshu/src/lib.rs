@@ -1,0 +1,80 @@
+//! The `tianshu` binary as a library: the same `Application` the binary runs is what the
+//! integration tests start on an ephemeral port.
+
+pub mod cli;
+pub mod config;
+
+use std::sync::Arc;
+
+use tianshu_core::{Clock, SystemClock};
+use tianshu_services::policy::{PackSource, PolicyHandle};
+use tianshu_services::Platform;
+use tianshu_store::{Store, StoreConfig};
+use tianshu_web::{AppState, WebConfig};
+
+/// Everything needed to start the platform.
+#[derive(Clone)]
+pub struct AppConfig {
+    pub store: StoreConfig,
+    pub pack: PackSource,
+    pub demo: bool,
+    pub secure_cookies: bool,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppConfig {
+    /// Defaults for a database URL: embedded default pack, system clock, no demo data.
+    pub fn new(store: StoreConfig) -> Self {
+        AppConfig { store, pack: PackSource::Embedded, demo: false, secure_cookies: false, clock: Arc::new(SystemClock) }
+    }
+}
+
+/// Opens the database (migrating it), activates the policy pack and loads demo data if asked.
+pub async fn build_platform(cfg: &AppConfig) -> anyhow::Result<Platform> {
+    let store = Store::open(&cfg.store).await.map_err(|e| {
+        anyhow::anyhow!("cannot open database {}: {e}", tianshu_store::redact_url(&cfg.store.url))
+    })?;
+    let now = cfg.clock.now().timestamp_micros();
+    let policy = PolicyHandle::bootstrap(&store, &cfg.pack, now, "system:startup").await.map_err(|e| match e {
+        tianshu_services::ServiceError::Policy(errs) => anyhow::anyhow!("policy pack invalid:\n{}", tianshu_services::policy::format_errors(&errs)),
+        other => anyhow::anyhow!("policy pack: {other}"),
+    })?;
+    let platform = Platform { store, policy: Arc::new(policy), clock: cfg.clock.clone() };
+    if cfg.demo && tianshu_services::demo::load(&platform).await? {
+        tracing::info!("demo organisation loaded");
+    }
+    Ok(platform)
+}
+
+/// A running server.
+pub struct Application {
+    pub addr: std::net::SocketAddr,
+    pub platform: Platform,
+    listener: tokio::net::TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds the platform and binds `listen` (use port 0 in tests).
+    pub async fn build(cfg: &AppConfig, listen: &str) -> anyhow::Result<Application> {
+        let platform = build_platform(cfg).await?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            platform: platform.clone(),
+            config: Arc::new(WebConfig { secure_cookies: cfg.secure_cookies, pack_source: cfg.pack.clone() }),
+            metrics: tianshu_web::metrics_handle(),
+        };
+        Ok(Application { addr, platform, listener, state })
+    }
+
+    /// Serves until `shutdown` resolves, then drains the store.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let store = self.platform.store.clone();
+        tianshu_web::serve(self.listener, self.state, shutdown).await?;
+        store.close().await;
+        Ok(())
+    }
+}

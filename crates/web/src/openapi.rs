@@ -1,0 +1,81 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::api;
+use crate::error::Problem;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tianshu API", description = "天枢 operations-support platform: JSON API. Errors are RFC 9457 problem+json with a stable `code`."),
+    paths(
+        api::health::healthz, api::health::readyz, api::health::metrics,
+        api::session::login, api::session::me, api::session::logout,
+        api::identity::list_users, api::identity::create_user, api::identity::get_user, api::identity::patch_user, api::identity::set_password,
+        api::identity::list_orgs, api::identity::create_org, api::identity::list_roles, api::identity::list_systems,
+        api::tokens::list, api::tokens::create, api::tokens::revoke,
+        api::audit::list, api::audit::verify,
+        api::policy::get, api::policy::reload,
+        api::calendar::list, api::calendar::deadline, api::calendar::working_time, api::calendar::get_year, api::calendar::put_year,
+    ),
+    components(schemas(Problem)),
+    modifiers(&Conventions),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub struct ApiDoc;
+
+/// Adds the security schemes and the error responses every operation can return.
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let comps = doc.components.get_or_insert_with(Default::default);
+        comps.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("tsk_…").build()),
+        );
+        comps.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("tianshu_session"))));
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let api = path.starts_with("/api/");
+            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten() {
+                add_errors(op, api);
+            }
+        }
+    }
+}
+
+fn problem(desc: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(desc)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("Problem"))).build(),
+            )
+            .build(),
+    )
+}
+
+fn add_errors(op: &mut Operation, api: bool) {
+    let mut codes: Vec<(&str, &str)> = vec![("500", "internal error"), ("503", "database unavailable")];
+    if api {
+        codes.extend([
+            ("400", "malformed request; `field` names the culprit"),
+            ("401", "not authenticated"),
+            ("403", "not permitted"),
+            ("404", "not found"),
+            ("405", "method not allowed"),
+            ("409", "conflict or stale version"),
+            ("413", "body too large"),
+            ("415", "body is not JSON"),
+            ("422", "invalid field value"),
+            ("429", "rate limited or login locked"),
+        ]);
+    }
+    for (code, desc) in codes {
+        op.responses.responses.entry(code.to_string()).or_insert_with(|| problem(desc));
+    }
+}
