@@ -36,6 +36,20 @@ pub async fn login(p: &Platform, username: &str, password: &str, request_id: Opt
     if let Some(t) = p.store.throttle(username).await? {
         if let Some(until) = t.locked_until {
             if until > now {
+                // Attempts during a lockout are not checked but are recorded: they are the signal.
+                let uname = username.chars().take(64).collect::<String>();
+                p.store
+                    .audit(NewAuditEntry {
+                        actor: format!("anonymous:{uname}"),
+                        action: "session.login_locked".into(),
+                        object_type: "user".into(),
+                        object_id: uname,
+                        before: None,
+                        after: Some(json!({"locked_until": until})),
+                        request_id,
+                        at: now,
+                    })
+                    .await?;
                 return Err(ServiceError::Locked { until });
             }
         }

@@ -302,3 +302,38 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?)
     }
 }
+
+/// A monitored business-support system.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct System {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub owner_org_id: Option<i64>,
+    pub vendor_org_id: Option<i64>,
+    pub created_at: i64,
+}
+
+/// Inserts a monitored system.
+pub async fn insert_system(
+    conn: &mut Conn<'_>,
+    key: &str,
+    name: &str,
+    owner_org_id: Option<i64>,
+    vendor_org_id: Option<i64>,
+    now: i64,
+) -> StoreResult<System> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "INSERT INTO systems (key, name, owner_org_id, vendor_org_id, created_at) VALUES ($1,$2,$3,$4,$5)
+         RETURNING id, key, name, owner_org_id, vendor_org_id, created_at")
+        .bind(key).bind(name).bind(owner_org_id).bind(vendor_org_id).bind(now)
+        .fetch_one(&mut **c).await)?)
+}
+
+impl Store {
+    /// All monitored systems.
+    pub async fn systems(&self) -> StoreResult<Vec<System>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, key, name, owner_org_id, vendor_org_id, created_at FROM systems ORDER BY id").fetch_all(p).await)?)
+    }
+}

@@ -124,3 +124,13 @@ CREATE TABLE holiday_years (
     updated_at  BIGINT NOT NULL,
     updated_by  TEXT    NOT NULL
 );
+
+-- Monitored business-support systems (CRM, billing, agent portal, ESB …).
+CREATE TABLE systems (
+    id             BIGSERIAL PRIMARY KEY,
+    key            TEXT    NOT NULL UNIQUE,
+    name           TEXT    NOT NULL,
+    owner_org_id   BIGINT REFERENCES organizations(id),
+    vendor_org_id  BIGINT REFERENCES organizations(id),
+    created_at     BIGINT NOT NULL
+);

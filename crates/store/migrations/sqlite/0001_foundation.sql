@@ -124,3 +124,13 @@ CREATE TABLE holiday_years (
     updated_at  INTEGER NOT NULL,
     updated_by  TEXT    NOT NULL
 );
+
+-- Monitored business-support systems (CRM, billing, agent portal, ESB …).
+CREATE TABLE systems (
+    id             INTEGER PRIMARY KEY,
+    key            TEXT    NOT NULL UNIQUE,
+    name           TEXT    NOT NULL,
+    owner_org_id   INTEGER REFERENCES organizations(id),
+    vendor_org_id  INTEGER REFERENCES organizations(id),
+    created_at     INTEGER NOT NULL
+);
