@@ -136,8 +136,23 @@ mod tests {
     fn branch_user_is_limited_to_its_region() {
         let s = derive_scope(&["region".into()], false, "team", 7, Some(3));
         assert_eq!(s, Scope::Region(3));
-        assert_eq!(derive_scope(&["region".into()], true, "team", 7, Some(3)), Scope::Province);
-        assert_eq!(derive_scope(&["vendor".into()], false, "vendor", 9, None), Scope::Vendor(9));
-        assert_eq!(derive_scope(&["province".into(), "vendor".into()], false, "vendor", 9, None), Scope::Province);
+        assert_eq!(
+            derive_scope(&["region".into()], true, "team", 7, Some(3)),
+            Scope::Province
+        );
+        assert_eq!(
+            derive_scope(&["vendor".into()], false, "vendor", 9, None),
+            Scope::Vendor(9)
+        );
+        assert_eq!(
+            derive_scope(
+                &["province".into(), "vendor".into()],
+                false,
+                "vendor",
+                9,
+                None
+            ),
+            Scope::Province
+        );
     }
 }

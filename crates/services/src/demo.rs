@@ -5,7 +5,9 @@
 
 use serde_json::json;
 use tianshu_store::audit::{append, NewAuditEntry};
-use tianshu_store::identity::{insert_org, insert_system, insert_user, set_user_roles, NewOrg, NewUser};
+use tianshu_store::identity::{
+    insert_org, insert_system, insert_user, set_user_roles, NewOrg, NewUser,
+};
 
 use crate::error::ServiceResult;
 use crate::secrets;
@@ -31,27 +33,102 @@ pub const BRANCHES: &[(&str, &str)] = &[
 /// Demo users: username, display name, organisation key, roles.
 const USERS: &[(&str, &str, &str, &[&str])] = &[
     ("admin", "演示管理员", "prov-it", &["administrator"]),
-    ("preproc", "预处理员（演示）", "prov-faultdesk", &["pre_processor"]),
+    (
+        "preproc",
+        "预处理员（演示）",
+        "prov-faultdesk",
+        &["pre_processor"],
+    ),
     ("auditor", "审核员（演示）", "prov-faultdesk", &["reviewer"]),
-    ("billing", "计费申告班（演示）", "prov-faultdesk", &["billing_declaration"]),
-    ("datafix", "数据修改班（演示）", "prov-faultdesk", &["data_modification_duty"]),
-    ("esc-a", "升级值班A角（演示）", "prov-faultdesk", &["escalation_duty_a"]),
-    ("esc-b", "升级值班B角（演示）", "prov-faultdesk", &["escalation_duty_b"]),
+    (
+        "billing",
+        "计费申告班（演示）",
+        "prov-faultdesk",
+        &["billing_declaration"],
+    ),
+    (
+        "datafix",
+        "数据修改班（演示）",
+        "prov-faultdesk",
+        &["data_modification_duty"],
+    ),
+    (
+        "esc-a",
+        "升级值班A角（演示）",
+        "prov-faultdesk",
+        &["escalation_duty_a"],
+    ),
+    (
+        "esc-b",
+        "升级值班B角（演示）",
+        "prov-faultdesk",
+        &["escalation_duty_b"],
+    ),
     ("duty", "值班员（演示）", "prov-support", &["duty_officer"]),
-    ("fault-lead", "故障处理组组长（演示）", "prov-faultdesk", &["fault_group_leader"]),
-    ("room-mgr", "室经理（演示）", "prov-ops-room", &["room_manager"]),
-    ("dept-mgr", "部门经理（演示）", "prov", &["department_manager"]),
-    ("centre-mgr", "中心经理（演示）", "prov", &["centre_manager"]),
+    (
+        "fault-lead",
+        "故障处理组组长（演示）",
+        "prov-faultdesk",
+        &["fault_group_leader"],
+    ),
+    (
+        "room-mgr",
+        "室经理（演示）",
+        "prov-ops-room",
+        &["room_manager"],
+    ),
+    (
+        "dept-mgr",
+        "部门经理（演示）",
+        "prov",
+        &["department_manager"],
+    ),
+    (
+        "centre-mgr",
+        "中心经理（演示）",
+        "prov",
+        &["centre_manager"],
+    ),
     ("deputy", "分管副主任（演示）", "prov", &["deputy_director"]),
-    ("prb-coord", "问题管理协调人（演示）", "prov-ops-room", &["problem_coordinator"]),
+    (
+        "prb-coord",
+        "问题管理协调人（演示）",
+        "prov-ops-room",
+        &["problem_coordinator"],
+    ),
     ("dba", "数据库管理员（演示）", "prov-it", &["dba"]),
     ("acct-mgr", "客户经理（演示）", "prov", &["account_manager"]),
     ("viewer", "只读用户（演示）", "prov", &["read_only"]),
-    ("vendor-crm", "厂商工程师·CRM（演示）", "vendor-tianheng", &["vendor_engineer"]),
-    ("vendor-esb", "厂商工程师·ESB（演示）", "vendor-beichen", &["vendor_engineer"]),
-    ("gz-duty", "广州分部值班员（演示）", "guangzhou-support", &["duty_officer"]),
-    ("fs-duty", "佛山分部值班员（演示）", "foshan-support", &["duty_officer"]),
-    ("sz-duty", "深圳分部值班员（演示）", "shenzhen-support", &["duty_officer"]),
+    (
+        "vendor-crm",
+        "厂商工程师·CRM（演示）",
+        "vendor-tianheng",
+        &["vendor_engineer"],
+    ),
+    (
+        "vendor-esb",
+        "厂商工程师·ESB（演示）",
+        "vendor-beichen",
+        &["vendor_engineer"],
+    ),
+    (
+        "gz-duty",
+        "广州分部值班员（演示）",
+        "guangzhou-support",
+        &["duty_officer"],
+    ),
+    (
+        "fs-duty",
+        "佛山分部值班员（演示）",
+        "foshan-support",
+        &["duty_officer"],
+    ),
+    (
+        "sz-duty",
+        "深圳分部值班员（演示）",
+        "shenzhen-support",
+        &["duty_officer"],
+    ),
 ];
 
 /// Loads the demo organisation unless users already exist; returns whether it loaded anything.
@@ -73,7 +150,8 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
                     kind: kind.into(),
                     parent_id: parent,
                 };
-                let prov = insert_org(c, org("prov", "省IT运营中心", "province", None), now).await?;
+                let prov =
+                    insert_org(c, org("prov", "省IT运营中心", "province", None), now).await?;
                 let mut keys = std::collections::HashMap::new();
                 keys.insert("prov".to_string(), prov.id);
                 for (k, n) in [
@@ -89,10 +167,18 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
                     let b = insert_org(c, org(k, n, "branch", Some(prov.id)), now).await?;
                     keys.insert(k.to_string(), b.id);
                     let team_key = format!("{k}-support");
-                    let t = insert_org(c, org(&team_key, &format!("{n}支撑组"), "team", Some(b.id)), now).await?;
+                    let t = insert_org(
+                        c,
+                        org(&team_key, &format!("{n}支撑组"), "team", Some(b.id)),
+                        now,
+                    )
+                    .await?;
                     keys.insert(team_key, t.id);
                 }
-                for (k, n) in [("vendor-tianheng", "天衡软件（虚构厂商）"), ("vendor-beichen", "北辰信息（虚构厂商）")] {
+                for (k, n) in [
+                    ("vendor-tianheng", "天衡软件（虚构厂商）"),
+                    ("vendor-beichen", "北辰信息（虚构厂商）"),
+                ] {
                     let v = insert_org(c, org(k, n, "vendor", None), now).await?;
                     keys.insert(k.to_string(), v.id);
                 }
@@ -103,11 +189,21 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
                     ("esb", "ESB 企业服务总线", "vendor-beichen"),
                 ];
                 for (k, n, v) in sys {
-                    insert_system(c, k, n, keys.get("prov-it").copied(), keys.get(v).copied(), now).await?;
+                    insert_system(
+                        c,
+                        k,
+                        n,
+                        keys.get("prov-it").copied(),
+                        keys.get(v).copied(),
+                        now,
+                    )
+                    .await?;
                 }
                 let mut created = 0;
                 for (username, display, org_key, roles) in USERS {
-                    let Some(org_id) = keys.get(*org_key).copied() else { continue };
+                    let Some(org_id) = keys.get(*org_key).copied() else {
+                        continue;
+                    };
                     let u = insert_user(
                         c,
                         NewUser {
@@ -123,20 +219,27 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
                         now,
                     )
                     .await?;
-                    let rs: Vec<String> = roles.iter().map(|r| r.to_string()).filter(|r| known.contains(r)).collect();
+                    let rs: Vec<String> = roles
+                        .iter()
+                        .map(|r| r.to_string())
+                        .filter(|r| known.contains(r))
+                        .collect();
                     set_user_roles(c, u.id, &rs).await?;
                     created += 1;
                 }
-                append(c, NewAuditEntry {
-                    actor: "system:demo".into(),
-                    action: "demo.load".into(),
-                    object_type: "platform".into(),
-                    object_id: "demo".into(),
-                    before: None,
-                    after: Some(json!({"users": created, "branches": BRANCHES.len()})),
-                    request_id: None,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: "system:demo".into(),
+                        action: "demo.load".into(),
+                        object_type: "platform".into(),
+                        object_id: "demo".into(),
+                        before: None,
+                        after: Some(json!({"users": created, "branches": BRANCHES.len()})),
+                        request_id: None,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok(())
             })

@@ -5,7 +5,8 @@ use serde_json::json;
 use tianshu_core::Permission;
 use tianshu_store::audit::{append, NewAuditEntry};
 use tianshu_store::identity::{
-    insert_org, insert_user, set_password, set_user_roles, update_user, user_in_tx, NewOrg, NewUser, Org, User,
+    insert_org, insert_user, set_password, set_user_roles, update_user, user_in_tx, NewOrg,
+    NewUser, Org, User, UserChanges,
 };
 use tianshu_store::security::delete_user_sessions;
 
@@ -52,7 +53,8 @@ pub struct UpdateUser {
 
 fn check_username(u: &str) -> ServiceResult<()> {
     let ok = (2..=64).contains(&u.len())
-        && u.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        && u.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
         && u.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
@@ -70,10 +72,16 @@ fn check_text(field: &str, v: &str, max: usize) -> ServiceResult<()> {
         return Err(ServiceError::invalid(field, "must not be empty"));
     }
     if n > max {
-        return Err(ServiceError::invalid(field, format!("must have at most {max} characters")));
+        return Err(ServiceError::invalid(
+            field,
+            format!("must have at most {max} characters"),
+        ));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(ServiceError::invalid(field, "must not contain control characters"));
+        return Err(ServiceError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -82,7 +90,10 @@ fn check_locale(l: &str) -> ServiceResult<()> {
     if LOCALES.contains(&l) {
         Ok(())
     } else {
-        Err(ServiceError::invalid("locale", format!("must be one of {}", LOCALES.join(", "))))
+        Err(ServiceError::invalid(
+            "locale",
+            format!("must be one of {}", LOCALES.join(", ")),
+        ))
     }
 }
 
@@ -90,7 +101,10 @@ fn check_roles(p: &Platform, roles: &[String]) -> ServiceResult<()> {
     let pol = p.policy.current();
     for (i, r) in roles.iter().enumerate() {
         if pol.pack.role(r).is_none() {
-            return Err(ServiceError::invalid(format!("roles[{i}]"), format!("unknown role '{r}'")));
+            return Err(ServiceError::invalid(
+                format!("roles[{i}]"),
+                format!("unknown role '{r}'"),
+            ));
         }
     }
     Ok(())
@@ -101,7 +115,12 @@ fn user_json(u: &User, roles: &[String]) -> serde_json::Value {
 }
 
 /// Creates a user with roles (permission change audited as part of the same entry).
-pub async fn create_user(p: &Platform, actor: &Principal, input: CreateUser, request_id: Option<String>) -> ServiceResult<UserView> {
+pub async fn create_user(
+    p: &Platform,
+    actor: &Principal,
+    input: CreateUser,
+    request_id: Option<String>,
+) -> ServiceResult<UserView> {
     actor.require(Permission::UserManage)?;
     check_username(&input.username)?;
     check_text("display_name", &input.display_name, 64)?;
@@ -116,11 +135,9 @@ pub async fn create_user(p: &Platform, actor: &Principal, input: CreateUser, req
     if input.roles.iter().any(|r| r == "administrator") && !actor.can(Permission::RoleManage) {
         return Err(ServiceError::Forbidden(Permission::RoleManage));
     }
-    let org = p
-        .store
-        .org_by_key(&input.org_key)
-        .await?
-        .ok_or_else(|| ServiceError::invalid("org_key", format!("no organisation '{}'", input.org_key)))?;
+    let org = p.store.org_by_key(&input.org_key).await?.ok_or_else(|| {
+        ServiceError::invalid("org_key", format!("no organisation '{}'", input.org_key))
+    })?;
     actor.require_visible(org.region_id, org.id)?;
     let password_hash = match &input.password {
         Some(pw) => Some(secrets::hash_password(pw)?),
@@ -145,26 +162,38 @@ pub async fn create_user(p: &Platform, actor: &Principal, input: CreateUser, req
             Box::pin(async move {
                 let u = insert_user(c, new, now).await?;
                 set_user_roles(c, u.id, &roles).await?;
-                append(c, NewAuditEntry {
-                    actor: actor_s,
-                    action: "user.create".into(),
-                    object_type: "user".into(),
-                    object_id: u.id.to_string(),
-                    before: None,
-                    after: Some(user_json(&u, &roles)),
-                    request_id,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: "user.create".into(),
+                        object_type: "user".into(),
+                        object_id: u.id.to_string(),
+                        before: None,
+                        after: Some(user_json(&u, &roles)),
+                        request_id,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok(u)
             })
         })
         .await?;
-    Ok(UserView { user, roles: input.roles })
+    Ok(UserView {
+        user,
+        roles: input.roles,
+    })
 }
 
 /// Changes a user's profile and/or roles if `version` still matches.
-pub async fn update(p: &Platform, actor: &Principal, id: i64, input: UpdateUser, request_id: Option<String>) -> ServiceResult<UserView> {
+pub async fn update(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    input: UpdateUser,
+    request_id: Option<String>,
+) -> ServiceResult<UserView> {
     actor.require(Permission::UserManage)?;
     let cur = visible_user(p, actor, id).await?;
     if let Some(d) = &input.display_name {
@@ -182,7 +211,11 @@ pub async fn update(p: &Platform, actor: &Principal, id: i64, input: UpdateUser,
     let old_roles = p.store.user_roles(id).await?;
     let now = p.now_us();
     let actor_s = actor.actor();
-    let display = input.display_name.clone().map(|d| d.trim().to_string()).unwrap_or(cur.display_name.clone());
+    let display = input
+        .display_name
+        .clone()
+        .map(|d| d.trim().to_string())
+        .unwrap_or(cur.display_name.clone());
     let locale = input.locale.clone().unwrap_or(cur.locale.clone());
     let active = input.active.unwrap_or(cur.active);
     let province = input.province_scope.unwrap_or(cur.province_scope);
@@ -193,7 +226,13 @@ pub async fn update(p: &Platform, actor: &Principal, id: i64, input: UpdateUser,
         .write(move |c| {
             Box::pin(async move {
                 let before = user_in_tx(c, id).await?;
-                let u = update_user(c, id, version, &display, &locale, active, province, now).await?;
+                let ch = UserChanges {
+                    display_name: display,
+                    locale,
+                    active,
+                    province_scope: province,
+                };
+                let u = update_user(c, id, version, &ch, now).await?;
                 let new_roles = match &roles {
                     Some(r) => {
                         set_user_roles(c, id, r).await?;
@@ -204,16 +243,23 @@ pub async fn update(p: &Platform, actor: &Principal, id: i64, input: UpdateUser,
                 if !u.active {
                     delete_user_sessions(c, id).await?;
                 }
-                append(c, NewAuditEntry {
-                    actor: actor_s,
-                    action: if roles.is_some() && new_roles != old_roles { "user.update_roles".into() } else { "user.update".into() },
-                    object_type: "user".into(),
-                    object_id: id.to_string(),
-                    before: before.map(|b| user_json(&b, &old_roles)),
-                    after: Some(user_json(&u, &new_roles)),
-                    request_id,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: if roles.is_some() && new_roles != old_roles {
+                            "user.update_roles".into()
+                        } else {
+                            "user.update".into()
+                        },
+                        object_type: "user".into(),
+                        object_id: id.to_string(),
+                        before: before.map(|b| user_json(&b, &old_roles)),
+                        after: Some(user_json(&u, &new_roles)),
+                        request_id,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok((u, new_roles))
             })
@@ -223,7 +269,13 @@ pub async fn update(p: &Platform, actor: &Principal, id: i64, input: UpdateUser,
 }
 
 /// Sets a password (by an administrator, or by the user for themself); ends the user's sessions.
-pub async fn change_password(p: &Platform, actor: &Principal, id: i64, password: &str, request_id: Option<String>) -> ServiceResult<()> {
+pub async fn change_password(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    password: &str,
+    request_id: Option<String>,
+) -> ServiceResult<()> {
     if actor.user_id != id {
         actor.require(Permission::UserManage)?;
         visible_user(p, actor, id).await?;
@@ -236,16 +288,19 @@ pub async fn change_password(p: &Platform, actor: &Principal, id: i64, password:
             Box::pin(async move {
                 set_password(c, id, &hash, now).await?;
                 delete_user_sessions(c, id).await?;
-                append(c, NewAuditEntry {
-                    actor: actor_s,
-                    action: "user.password_set".into(),
-                    object_type: "user".into(),
-                    object_id: id.to_string(),
-                    before: None,
-                    after: Some(json!({"password": "changed"})),
-                    request_id,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: "user.password_set".into(),
+                        object_type: "user".into(),
+                        object_id: id.to_string(),
+                        before: None,
+                        after: Some(json!({"password": "changed"})),
+                        request_id,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok(())
             })
@@ -256,11 +311,17 @@ pub async fn change_password(p: &Platform, actor: &Principal, id: i64, password:
 
 /// A user the actor may see.
 pub async fn visible_user(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<User> {
-    let u = p.store.user(id).await?.ok_or_else(|| ServiceError::NotFound(format!("user {id}")))?;
+    let u = p
+        .store
+        .user(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("user {id}")))?;
     if actor.user_id != id {
         let org = p.store.org(u.org_id).await?;
         let region = org.as_ref().and_then(|o| o.region_id);
-        actor.require_visible(region, u.org_id).map_err(|_| ServiceError::NotFound(format!("user {id}")))?;
+        actor
+            .require_visible(region, u.org_id)
+            .map_err(|_| ServiceError::NotFound(format!("user {id}")))?;
     }
     Ok(u)
 }
@@ -276,9 +337,18 @@ pub async fn get_user(p: &Platform, actor: &Principal, id: i64) -> ServiceResult
 }
 
 /// A page of users the actor may see.
-pub async fn list_users(p: &Platform, actor: &Principal, after_id: i64, limit: i64, q: Option<&str>) -> ServiceResult<Vec<UserView>> {
+pub async fn list_users(
+    p: &Platform,
+    actor: &Principal,
+    after_id: i64,
+    limit: i64,
+    q: Option<&str>,
+) -> ServiceResult<Vec<UserView>> {
     actor.require(Permission::UserRead)?;
-    let users = p.store.users_page(after_id, limit, actor.region_filter(), q).await?;
+    let users = p
+        .store
+        .users_page(after_id, limit, actor.region_filter(), q)
+        .await?;
     let mut out = Vec::with_capacity(users.len());
     for u in users {
         let roles = p.store.user_roles(u.id).await?;
@@ -297,12 +367,24 @@ pub struct CreateOrg {
 }
 
 /// Creates an organisation under its parent (branches and teams need one; vendors and the province none).
-pub async fn create_org(p: &Platform, actor: &Principal, input: CreateOrg, request_id: Option<String>) -> ServiceResult<Org> {
+pub async fn create_org(
+    p: &Platform,
+    actor: &Principal,
+    input: CreateOrg,
+    request_id: Option<String>,
+) -> ServiceResult<Org> {
     actor.require(Permission::OrgManage)?;
-    check_username(&input.key).map_err(|_| ServiceError::invalid("key", "2–64 characters: lower-case letters, digits, '.', '_' or '-'"))?;
+    check_username(&input.key).map_err(|_| {
+        ServiceError::invalid(
+            "key",
+            "2–64 characters: lower-case letters, digits, '.', '_' or '-'",
+        )
+    })?;
     check_text("name", &input.name, 64)?;
     let parent = match &input.parent_key {
-        Some(k) => Some(p.store.org_by_key(k).await?.ok_or_else(|| ServiceError::invalid("parent_key", format!("no organisation '{k}'")))?),
+        Some(k) => Some(p.store.org_by_key(k).await?.ok_or_else(|| {
+            ServiceError::invalid("parent_key", format!("no organisation '{k}'"))
+        })?),
         None => None,
     };
     match (input.kind.as_str(), &parent) {
@@ -319,21 +401,29 @@ pub async fn create_org(p: &Platform, actor: &Principal, input: CreateOrg, reque
     }
     let now = p.now_us();
     let actor_s = actor.actor();
-    let new = NewOrg { key: input.key, name: input.name.trim().to_string(), kind: input.kind, parent_id: parent.map(|o| o.id) };
+    let new = NewOrg {
+        key: input.key,
+        name: input.name.trim().to_string(),
+        kind: input.kind,
+        parent_id: parent.map(|o| o.id),
+    };
     Ok(p.store
         .write(move |c| {
             Box::pin(async move {
                 let o = insert_org(c, new, now).await?;
-                append(c, NewAuditEntry {
-                    actor: actor_s,
-                    action: "org.create".into(),
-                    object_type: "org".into(),
-                    object_id: o.id.to_string(),
-                    before: None,
-                    after: Some(json!(o)),
-                    request_id,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: "org.create".into(),
+                        object_type: "org".into(),
+                        object_id: o.id.to_string(),
+                        before: None,
+                        after: Some(json!(o)),
+                        request_id,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok(o)
             })

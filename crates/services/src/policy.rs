@@ -95,7 +95,12 @@ impl PolicyHandle {
     }
 
     /// Loads `source`, activates it if it differs from the stored active version, and returns the handle.
-    pub async fn bootstrap(store: &Store, source: &PackSource, now: i64, actor: &str) -> ServiceResult<PolicyHandle> {
+    pub async fn bootstrap(
+        store: &Store,
+        source: &PackSource,
+        now: i64,
+        actor: &str,
+    ) -> ServiceResult<PolicyHandle> {
         let pack = source.load().map_err(ServiceError::Policy)?;
         let active = store.active_policy().await?;
         let id = match active {
@@ -109,7 +114,13 @@ impl PolicyHandle {
     }
 
     /// Validates `source` and makes it the active version everywhere; returns the new active policy.
-    pub async fn reload(&self, store: &Store, source: &PackSource, now: i64, actor: &str) -> ServiceResult<Arc<ActivePolicy>> {
+    pub async fn reload(
+        &self,
+        store: &Store,
+        source: &PackSource,
+        now: i64,
+        actor: &str,
+    ) -> ServiceResult<Arc<ActivePolicy>> {
         let pack = source.load().map_err(ServiceError::Policy)?;
         let id = if pack.source_hash == self.current().pack.source_hash {
             self.current().id
@@ -149,30 +160,42 @@ impl PolicyHandle {
     }
 
     /// Replaces one year of holidays (validated), bumping its version, with an audit entry.
-    pub async fn put_holidays(&self, store: &Store, year: HolidayYear, now: i64, actor: &str, request_id: Option<String>) -> ServiceResult<i64> {
+    pub async fn put_holidays(
+        &self,
+        store: &Store,
+        year: HolidayYear,
+        now: i64,
+        actor: &str,
+        request_id: Option<String>,
+    ) -> ServiceResult<i64> {
         let issues = crate::calendar::check_year(&year);
         if let Some(i) = issues.first() {
             return Err(ServiceError::invalid(i.path.clone(), i.message.clone()));
         }
         let before = self.current().calendars.year(year.year).cloned();
-        let data = serde_json::to_string(&year).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let data =
+            serde_json::to_string(&year).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let actor = actor.to_string();
         let y = year.year;
-        let after = serde_json::to_value(&year).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let after =
+            serde_json::to_value(&year).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let version = store
             .write(move |c| {
                 Box::pin(async move {
                     let v = put_holiday_year(c, y, &data, now, &actor).await?;
-                    append(c, NewAuditEntry {
-                        actor,
-                        action: "calendar.holidays_put".into(),
-                        object_type: "holiday_year".into(),
-                        object_id: y.to_string(),
-                        before: before.map(|b| serde_json::to_value(b).unwrap_or_default()),
-                        after: Some(json!({"version": v, "data": after})),
-                        request_id,
-                        at: now,
-                    })
+                    append(
+                        c,
+                        NewAuditEntry {
+                            actor,
+                            action: "calendar.holidays_put".into(),
+                            object_type: "holiday_year".into(),
+                            object_id: y.to_string(),
+                            before: before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+                            after: Some(json!({"version": v, "data": after})),
+                            request_id,
+                            at: now,
+                        },
+                    )
                     .await?;
                     Ok(v)
                 })
@@ -184,7 +207,12 @@ impl PolicyHandle {
 }
 
 async fn holiday_stamp(store: &Store) -> ServiceResult<i64> {
-    Ok(store.holiday_years().await?.iter().map(|(_, _, v)| *v).sum())
+    Ok(store
+        .holiday_years()
+        .await?
+        .iter()
+        .map(|(_, _, v)| *v)
+        .sum())
 }
 
 async fn load_active(store: &Store, id: i64, pack: Arc<PolicyPack>) -> ServiceResult<ActivePolicy> {
@@ -194,7 +222,9 @@ async fn load_active(store: &Store, id: i64, pack: Arc<PolicyPack>) -> ServiceRe
     for (year, data, _) in &stored {
         match serde_json::from_str::<HolidayYear>(data) {
             Ok(y) => years.push(y),
-            Err(e) => tracing::error!(year, error = %e, "stored holiday year is unreadable; using the pack's"),
+            Err(e) => {
+                tracing::error!(year, error = %e, "stored holiday year is unreadable; using the pack's")
+            }
         }
     }
     for y in &pack.holidays {
@@ -219,7 +249,8 @@ async fn activate(store: &Store, pack: &PolicyPack, now: i64, actor: &str) -> Se
         .iter()
         .map(|f| (f.name.clone(), f.content.clone()))
         .collect();
-    let files_json = serde_json::to_string(&files).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let files_json =
+        serde_json::to_string(&files).map_err(|e| ServiceError::Internal(e.to_string()))?;
     let roles: Vec<StoredRole> = pack
         .roles
         .iter()
@@ -231,7 +262,11 @@ async fn activate(store: &Store, pack: &PolicyPack, now: i64, actor: &str) -> Se
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_else(|| "province".into()),
-            permissions: r.permissions.iter().map(|p| p.as_str().to_string()).collect(),
+            permissions: r
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect(),
         })
         .collect();
     let holidays: Vec<(i32, String)> = pack
@@ -249,22 +284,31 @@ async fn activate(store: &Store, pack: &PolicyPack, now: i64, actor: &str) -> Se
                 for r in &roles {
                     upsert_role(c, r).await?;
                 }
-                let present: Vec<i64> = holiday_years_in_tx(c).await?.into_iter().map(|(y, _, _)| y).collect();
+                let present: Vec<i64> = holiday_years_in_tx(c)
+                    .await?
+                    .into_iter()
+                    .map(|(y, _, _)| y)
+                    .collect();
                 for (year, data) in &holidays {
                     if !present.contains(&i64::from(*year)) {
                         put_holiday_year(c, *year, data, now, &actor).await?;
                     }
                 }
-                append(c, NewAuditEntry {
-                    actor: actor.clone(),
-                    action: "policy.activate".into(),
-                    object_type: "policy".into(),
-                    object_id: id.to_string(),
-                    before: None,
-                    after: Some(json!({"version": version, "source_hash": hash, "roles": roles.len()})),
-                    request_id: None,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor.clone(),
+                        action: "policy.activate".into(),
+                        object_type: "policy".into(),
+                        object_id: id.to_string(),
+                        before: None,
+                        after: Some(
+                            json!({"version": version, "source_hash": hash, "roles": roles.len()}),
+                        ),
+                        request_id: None,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok(id)
             })
@@ -275,7 +319,10 @@ async fn activate(store: &Store, pack: &PolicyPack, now: i64, actor: &str) -> Se
 
 /// Formats policy errors one per line as `file:line:field: message`.
 pub fn format_errors(errs: &tianshu_core::PolicyErrors) -> String {
-    errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+    errs.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Whether a path looks like a pack directory.

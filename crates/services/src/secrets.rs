@@ -33,7 +33,10 @@ pub fn check_password(password: &str) -> ServiceResult<()> {
         ));
     }
     if n > 256 {
-        return Err(ServiceError::invalid("password", "must have at most 256 characters"));
+        return Err(ServiceError::invalid(
+            "password",
+            "must have at most 256 characters",
+        ));
     }
     Ok(())
 }

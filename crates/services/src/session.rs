@@ -8,7 +8,8 @@ use tianshu_core::Permission;
 use tianshu_store::audit::{append, NewAuditEntry};
 use tianshu_store::identity::User;
 use tianshu_store::security::{
-    clear_login_failures, insert_session, insert_token, record_login_failure, revoke_token, ApiToken, Session,
+    clear_login_failures, insert_session, insert_token, record_login_failure, revoke_token,
+    ApiToken, Session,
 };
 
 use crate::authz::{derive_scope, AuthVia, Principal};
@@ -29,7 +30,12 @@ pub struct NewSession {
 }
 
 /// Checks credentials with throttling; on success opens a session.
-pub async fn login(p: &Platform, username: &str, password: &str, request_id: Option<String>) -> ServiceResult<NewSession> {
+pub async fn login(
+    p: &Platform,
+    username: &str,
+    password: &str,
+    request_id: Option<String>,
+) -> ServiceResult<NewSession> {
     let pol = p.policy.current();
     let sec = &pol.pack.security;
     let now = p.now_us();
@@ -60,7 +66,10 @@ pub async fn login(p: &Platform, username: &str, password: &str, request_id: Opt
         None => None,
     };
     // Always run one verification so a missing user costs the same time as a wrong password.
-    let verified = secrets::verify_password(password, hash.as_deref().unwrap_or_else(|| secrets::dummy_hash()));
+    let verified = secrets::verify_password(
+        password,
+        hash.as_deref().unwrap_or_else(|| secrets::dummy_hash()),
+    );
     let user = match user {
         Some(u) if verified && hash.is_some() && u.active => u,
         _ => {
@@ -73,16 +82,21 @@ pub async fn login(p: &Platform, username: &str, password: &str, request_id: Opt
                 .write(move |c| {
                     Box::pin(async move {
                         let t = record_login_failure(c, &uname, now, window, max, lockout).await?;
-                        append(c, NewAuditEntry {
-                            actor: format!("anonymous:{uname}"),
-                            action: "session.login_failed".into(),
-                            object_type: "user".into(),
-                            object_id: uname.clone(),
-                            before: None,
-                            after: Some(json!({"failures": t.failures, "locked_until": t.locked_until})),
-                            request_id,
-                            at: now,
-                        })
+                        append(
+                            c,
+                            NewAuditEntry {
+                                actor: format!("anonymous:{uname}"),
+                                action: "session.login_failed".into(),
+                                object_type: "user".into(),
+                                object_id: uname.clone(),
+                                before: None,
+                                after: Some(
+                                    json!({"failures": t.failures, "locked_until": t.locked_until}),
+                                ),
+                                request_id,
+                                at: now,
+                            },
+                        )
                         .await?;
                         Ok(t)
                     })
@@ -116,32 +130,54 @@ pub async fn login(p: &Platform, username: &str, password: &str, request_id: Opt
             Box::pin(async move {
                 clear_login_failures(c, &uname).await?;
                 insert_session(c, &session).await?;
-                append(c, NewAuditEntry {
-                    actor: format!("user:{uname}"),
-                    action: "session.login".into(),
-                    object_type: "user".into(),
-                    object_id: uid.to_string(),
-                    before: None,
-                    after: None,
-                    request_id,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: format!("user:{uname}"),
+                        action: "session.login".into(),
+                        object_type: "user".into(),
+                        object_id: uid.to_string(),
+                        before: None,
+                        after: None,
+                        request_id,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok(())
             })
         })
         .await?;
-    Ok(NewSession { secret, csrf, expires_at, user })
+    Ok(NewSession {
+        secret,
+        csrf,
+        expires_at,
+        user,
+    })
 }
 
-async fn principal_for(p: &Platform, user_id: i64, via: AuthVia, token_scopes: Option<Vec<String>>) -> ServiceResult<Principal> {
-    let user = p.store.user(user_id).await?.ok_or(ServiceError::Unauthenticated)?;
+async fn principal_for(
+    p: &Platform,
+    user_id: i64,
+    via: AuthVia,
+    token_scopes: Option<Vec<String>>,
+) -> ServiceResult<Principal> {
+    let user = p
+        .store
+        .user(user_id)
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
     if !user.active {
         return Err(ServiceError::Unauthenticated);
     }
-    let org = p.store.org(user.org_id).await?.ok_or(ServiceError::Unauthenticated)?;
+    let org = p
+        .store
+        .org(user.org_id)
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
     let (perms, scopes) = p.store.user_grants(user.id).await?;
-    let mut permissions: BTreeSet<Permission> = perms.iter().filter_map(|s| s.parse().ok()).collect();
+    let mut permissions: BTreeSet<Permission> =
+        perms.iter().filter_map(|s| s.parse().ok()).collect();
     if let Some(ts) = token_scopes {
         let allowed: BTreeSet<Permission> = ts.iter().filter_map(|s| s.parse().ok()).collect();
         permissions = permissions.intersection(&allowed).copied().collect();
@@ -154,7 +190,13 @@ async fn principal_for(p: &Platform, user_id: i64, via: AuthVia, token_scopes: O
         locale: user.locale,
         permissions,
         roles,
-        scope: derive_scope(&scopes, user.province_scope, &org.kind, org.id, org.region_id),
+        scope: derive_scope(
+            &scopes,
+            user.province_scope,
+            &org.kind,
+            org.id,
+            org.region_id,
+        ),
         via,
     })
 }
@@ -163,7 +205,11 @@ async fn principal_for(p: &Platform, user_id: i64, via: AuthVia, token_scopes: O
 pub async fn authenticate_session(p: &Platform, secret: &str) -> ServiceResult<Principal> {
     let now = p.now_us();
     let id_hash = secrets::digest(secret);
-    let s = p.store.session(&id_hash, now).await?.ok_or(ServiceError::Unauthenticated)?;
+    let s = p
+        .store
+        .session(&id_hash, now)
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
     let pol = p.policy.current();
     let idle = pol.pack.security.session.idle_timeout.seconds() * 1_000_000;
     let absolute = pol.pack.security.session.absolute_timeout.seconds() * 1_000_000;
@@ -171,7 +217,16 @@ pub async fn authenticate_session(p: &Platform, secret: &str) -> ServiceResult<P
         let exp = (now + idle).min(s.created_at + absolute);
         p.store.touch_session(&id_hash, now, exp).await?;
     }
-    principal_for(p, s.user_id, AuthVia::Session { id_hash, csrf: s.csrf_token }, None).await
+    principal_for(
+        p,
+        s.user_id,
+        AuthVia::Session {
+            id_hash,
+            csrf: s.csrf_token,
+        },
+        None,
+    )
+    .await
 }
 
 /// Ends a session.
@@ -188,7 +243,11 @@ pub async fn authenticate_token(p: &Platform, secret: &str) -> ServiceResult<Pri
         return Err(ServiceError::Unauthenticated);
     }
     let now = p.now_us();
-    let t = p.store.token_by_hash(&secrets::digest(secret)).await?.ok_or(ServiceError::Unauthenticated)?;
+    let t = p
+        .store
+        .token_by_hash(&secrets::digest(secret))
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
     if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
         return Err(ServiceError::Unauthenticated);
     }
@@ -220,33 +279,55 @@ pub struct TokenView {
 }
 
 /// Creates a token; the secret is returned once and only its hash is stored.
-pub async fn create_token(p: &Platform, actor: &Principal, input: CreateToken, request_id: Option<String>) -> ServiceResult<(String, ApiToken)> {
+pub async fn create_token(
+    p: &Platform,
+    actor: &Principal,
+    input: CreateToken,
+    request_id: Option<String>,
+) -> ServiceResult<(String, ApiToken)> {
     actor.require(Permission::TokenManage)?;
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(ServiceError::invalid("name", "must have 1–64 characters"));
     }
     let user = match &input.username {
-        Some(u) => p.store.user_by_username(u).await?.ok_or_else(|| ServiceError::invalid("username", format!("no user '{u}'")))?,
-        None => p.store.user(actor.user_id).await?.ok_or_else(|| ServiceError::invalid("username", "the caller has no user record; name one"))?,
+        Some(u) => p
+            .store
+            .user_by_username(u)
+            .await?
+            .ok_or_else(|| ServiceError::invalid("username", format!("no user '{u}'")))?,
+        None => p.store.user(actor.user_id).await?.ok_or_else(|| {
+            ServiceError::invalid("username", "the caller has no user record; name one")
+        })?,
     };
     if user.id != actor.user_id {
         actor.require(Permission::UserManage)?;
     }
     let mut scopes = Vec::new();
     for (i, s) in input.scopes.iter().enumerate() {
-        let perm: Permission = s.parse().map_err(|_| ServiceError::invalid(format!("scopes[{i}]"), format!("unknown permission '{s}'")))?;
+        let perm: Permission = s.parse().map_err(|_| {
+            ServiceError::invalid(format!("scopes[{i}]"), format!("unknown permission '{s}'"))
+        })?;
         // A token can never carry more than its creator holds.
         actor.require(perm)?;
         scopes.push(perm.as_str().to_string());
     }
     if scopes.is_empty() {
-        scopes = actor.permissions.iter().map(|p| p.as_str().to_string()).collect();
+        scopes = actor
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect();
     }
     let pol = p.policy.current();
-    let days = input.lifetime_days.unwrap_or(pol.pack.security.api_token.default_lifetime_days);
+    let days = input
+        .lifetime_days
+        .unwrap_or(pol.pack.security.api_token.default_lifetime_days);
     if days == 0 || days > 3650 {
-        return Err(ServiceError::invalid("lifetime_days", "must be between 1 and 3650"));
+        return Err(ServiceError::invalid(
+            "lifetime_days",
+            "must be between 1 and 3650",
+        ));
     }
     let now = p.now_us();
     let secret = format!("{TOKEN_PREFIX}{}", secrets::random_token(32));
@@ -268,16 +349,19 @@ pub async fn create_token(p: &Platform, actor: &Principal, input: CreateToken, r
         .write(move |c| {
             Box::pin(async move {
                 let t = insert_token(c, &token).await?;
-                append(c, NewAuditEntry {
-                    actor: actor_s,
-                    action: "token.create".into(),
-                    object_type: "api_token".into(),
-                    object_id: t.id.to_string(),
-                    before: None,
-                    after: Some(json!(t)),
-                    request_id,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: "token.create".into(),
+                        object_type: "api_token".into(),
+                        object_id: t.id.to_string(),
+                        before: None,
+                        after: Some(json!(t)),
+                        request_id,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok(t)
             })
@@ -287,7 +371,12 @@ pub async fn create_token(p: &Platform, actor: &Principal, input: CreateToken, r
 }
 
 /// Revokes a token (idempotent).
-pub async fn revoke(p: &Platform, actor: &Principal, id: i64, request_id: Option<String>) -> ServiceResult<()> {
+pub async fn revoke(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    request_id: Option<String>,
+) -> ServiceResult<()> {
     actor.require(Permission::TokenManage)?;
     let now = p.now_us();
     let actor_s = actor.actor();
@@ -300,16 +389,19 @@ pub async fn revoke(p: &Platform, actor: &Principal, id: i64, request_id: Option
                 if own_only && t.user_id != uid {
                     return Err(tianshu_store::StoreError::NotFound(format!("token {id}")));
                 }
-                append(c, NewAuditEntry {
-                    actor: actor_s,
-                    action: "token.revoke".into(),
-                    object_type: "api_token".into(),
-                    object_id: id.to_string(),
-                    before: Some(json!(t)),
-                    after: Some(json!({"revoked_at": t.revoked_at.unwrap_or(now)})),
-                    request_id,
-                    at: now,
-                })
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: "token.revoke".into(),
+                        object_type: "api_token".into(),
+                        object_id: id.to_string(),
+                        before: Some(json!(t)),
+                        after: Some(json!({"revoked_at": t.revoked_at.unwrap_or(now)})),
+                        request_id,
+                        at: now,
+                    },
+                )
                 .await?;
                 Ok(())
             })
@@ -321,26 +413,42 @@ pub async fn revoke(p: &Platform, actor: &Principal, id: i64, request_id: Option
 /// Tokens the actor may see.
 pub async fn list_tokens(p: &Platform, actor: &Principal) -> ServiceResult<Vec<TokenView>> {
     actor.require(Permission::TokenManage)?;
-    let filter = if actor.can(Permission::UserManage) { None } else { Some(actor.user_id) };
+    let filter = if actor.can(Permission::UserManage) {
+        None
+    } else {
+        Some(actor.user_id)
+    };
     Ok(p.store
         .tokens(filter)
         .await?
         .into_iter()
         .map(|t| {
             let scope_list = serde_json::from_str(&t.scopes).unwrap_or_default();
-            TokenView { token: t, scope_list }
+            TokenView {
+                token: t,
+                scope_list,
+            }
         })
         .collect())
 }
 
 /// Counts a request of `key` (token or client address) against the pack's per-minute limit.
 pub async fn rate_check(p: &Platform, key: &str) -> ServiceResult<()> {
-    let limit = i64::from(p.policy.current().pack.security.rate_limit.requests_per_minute);
+    let limit = i64::from(
+        p.policy
+            .current()
+            .pack
+            .security
+            .rate_limit
+            .requests_per_minute,
+    );
     let now = p.now_us();
     let n = p.store.rate_hit(key, now, 60_000_000).await?;
     if n > limit {
         let retry = 60 - (now / 1_000_000).rem_euclid(60);
-        return Err(ServiceError::RateLimited { retry_after_secs: retry });
+        return Err(ServiceError::RateLimited {
+            retry_after_secs: retry,
+        });
     }
     Ok(())
 }

@@ -90,7 +90,11 @@ pub async fn insert_org(conn: &mut Conn<'_>, o: NewOrg, now: i64) -> StoreResult
     let sql = format!(
         "INSERT INTO organizations (key, name, kind, parent_id, region_id, created_at) VALUES ($1,$2,$3,$4,$5,$6) RETURNING {ORG_COLS}"
     );
-    let region = if o.kind == "team" { parent_region } else { None };
+    let region = if o.kind == "team" {
+        parent_region
+    } else {
+        None
+    };
     let mut org: Org = on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&o.key).bind(&o.name).bind(&o.kind).bind(o.parent_id).bind(region).bind(now)
         .fetch_one(&mut **c).await)?;
@@ -130,7 +134,11 @@ pub async fn insert_user(conn: &mut Conn<'_>, u: NewUser, now: i64) -> StoreResu
 }
 
 /// Replaces the roles of a user.
-pub async fn set_user_roles(conn: &mut Conn<'_>, user_id: i64, roles: &[String]) -> StoreResult<()> {
+pub async fn set_user_roles(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    roles: &[String],
+) -> StoreResult<()> {
     on_conn!(conn, c => sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
     for r in roles {
         let res = on_conn!(conn, c => sqlx::query("INSERT INTO user_roles (user_id, role_key) VALUES ($1,$2)")
@@ -149,7 +157,12 @@ pub async fn set_user_roles(conn: &mut Conn<'_>, user_id: i64, roles: &[String])
 }
 
 /// Sets a user's password hash and bumps the version.
-pub async fn set_password(conn: &mut Conn<'_>, user_id: i64, hash: &str, now: i64) -> StoreResult<()> {
+pub async fn set_password(
+    conn: &mut Conn<'_>,
+    user_id: i64,
+    hash: &str,
+    now: i64,
+) -> StoreResult<()> {
     let n = on_conn!(conn, c => sqlx::query(
         "UPDATE users SET password_hash = $1, version = version + 1, updated_at = $2 WHERE id = $3")
         .bind(hash).bind(now).bind(user_id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
@@ -159,17 +172,29 @@ pub async fn set_password(conn: &mut Conn<'_>, user_id: i64, hash: &str, now: i6
     Ok(())
 }
 
+/// The mutable profile fields of a user.
+#[derive(Debug, Clone)]
+pub struct UserChanges {
+    pub display_name: String,
+    pub locale: String,
+    pub active: bool,
+    pub province_scope: bool,
+}
+
 /// Changes mutable profile fields if the stored version still equals `expected_version`.
 pub async fn update_user(
     conn: &mut Conn<'_>,
     id: i64,
     expected_version: i64,
-    display_name: &str,
-    locale: &str,
-    active: bool,
-    province_scope: bool,
+    ch: &UserChanges,
     now: i64,
 ) -> StoreResult<User> {
+    let UserChanges {
+        display_name,
+        locale,
+        active,
+        province_scope,
+    } = ch;
     let sql = format!(
         "UPDATE users SET display_name = $1, locale = $2, active = $3, province_scope = $4, version = version + 1, updated_at = $5
          WHERE id = $6 AND version = $7 RETURNING {USER_COLS}"
@@ -230,7 +255,13 @@ impl Store {
                     .filter(|(k, _)| *k == key)
                     .map(|(_, p)| p.clone())
                     .collect();
-                Role { key, name_zh, name_en, scope, permissions }
+                Role {
+                    key,
+                    name_zh,
+                    name_en,
+                    scope,
+                    permissions,
+                }
             })
             .collect())
     }
@@ -269,7 +300,7 @@ impl Store {
              ORDER BY id LIMIT $6"
         );
         let q = q.unwrap_or("").to_string();
-        let like = format!("%{}%", q.replace('%', "").replace('_', ""));
+        let like = format!("%{}%", q.replace(['%', '_'], ""));
         Ok(on_pool!(self, p => sqlx::query_as(&sql)
             .bind(after_id).bind(region_id.is_some()).bind(region_id.unwrap_or(0))
             .bind(&q).bind(&like).bind(limit)
@@ -299,7 +330,9 @@ impl Store {
 
     /// Number of users (used to decide whether demo data is present).
     pub async fn user_count(&self) -> StoreResult<i64> {
-        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?)
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?,
+        )
     }
 }
 

@@ -104,7 +104,10 @@ impl StoreConfig {
 
     /// The SQLite file inside a data directory.
     pub fn sqlite_in(data_dir: &Path) -> Self {
-        Self::new(format!("sqlite://{}", data_dir.join("tianshu.db").display()))
+        Self::new(format!(
+            "sqlite://{}",
+            data_dir.join("tianshu.db").display()
+        ))
     }
 }
 
@@ -260,10 +263,7 @@ impl Store {
 }
 
 fn validate_ident(s: &str) -> StoreResult<()> {
-    if !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         Ok(())
     } else {
         Err(StoreError::Config(format!("invalid schema name '{s}'")))

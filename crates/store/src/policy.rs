@@ -72,8 +72,10 @@ impl Store {
 
     /// Id of the active pack version (cheap poll for other instances' reloads).
     pub async fn active_policy_id(&self) -> StoreResult<Option<i64>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT version_id FROM policy_active WHERE id = 1")
-            .fetch_optional(p).await)?)
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT version_id FROM policy_active WHERE id = 1")
+            .fetch_optional(p).await)?,
+        )
     }
 
     /// Stored holiday years as `(year, json, version)`.

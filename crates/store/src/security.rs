@@ -58,8 +58,10 @@ pub async fn insert_session(conn: &mut Conn<'_>, s: &Session) -> StoreResult<()>
 
 /// Deletes every session of a user (password change, deactivation).
 pub async fn delete_user_sessions(conn: &mut Conn<'_>, user_id: i64) -> StoreResult<u64> {
-    Ok(on_conn!(conn, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user_id).execute(&mut **c).await.map(|r| r.rows_affected()))?)
+    Ok(
+        on_conn!(conn, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id).execute(&mut **c).await.map(|r| r.rows_affected()))?,
+    )
 }
 
 /// Records a failed login; returns the updated counter. The window restarts when it has passed.

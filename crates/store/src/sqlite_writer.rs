@@ -13,7 +13,8 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use crate::{Conn, StoreError, StoreResult};
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
+type Job =
+    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
 
 enum Msg {
     Job(Job),
@@ -52,7 +53,9 @@ impl Writer {
                     let out = match (commit, result) {
                         (_, Err(e)) => Err(e),
                         (Ok(()), Ok(v)) => Ok(v),
-                        (Err(msg), Ok(_)) => Err(StoreError::Database(format!("commit failed: {msg}"))),
+                        (Err(msg), Ok(_)) => {
+                            Err(StoreError::Database(format!("commit failed: {msg}")))
+                        }
                     };
                     let _ = done_tx.send(out);
                 });
@@ -62,9 +65,9 @@ impl Writer {
         self.tx
             .send(Msg::Job(job))
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
-        done_rx
-            .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer stopped before committing".into()))?
+        done_rx.await.map_err(|_| {
+            StoreError::Unavailable("the SQLite writer stopped before committing".into())
+        })?
     }
 
     pub(crate) async fn shutdown(&self) {

@@ -22,7 +22,11 @@ fn entry(action: &str, id: &str, at: i64) -> NewAuditEntry {
 async fn seed_chain(store: &Store, n: i64) {
     for i in 0..n {
         store
-            .audit(entry("user.update", &i.to_string(), 1_763_000_000_123_456 + i))
+            .audit(entry(
+                "user.update",
+                &i.to_string(),
+                1_763_000_000_123_456 + i,
+            ))
             .await
             .unwrap();
     }
@@ -49,7 +53,11 @@ async fn audit_chain_verifies_and_detects_edit_delete_and_truncation() {
             .await
             .unwrap();
         let r = store.audit_verify().await.unwrap();
-        assert!(r.problems.iter().any(|p| p.seq == 3 && p.kind == "altered"), "{:?}", r.problems);
+        assert!(
+            r.problems.iter().any(|p| p.seq == 3 && p.kind == "altered"),
+            "{:?}",
+            r.problems
+        );
 
         // Delete a row in the middle.
         store
@@ -62,7 +70,11 @@ async fn audit_chain_verifies_and_detects_edit_delete_and_truncation() {
             .await
             .unwrap();
         let r = store.audit_verify().await.unwrap();
-        assert!(r.problems.iter().any(|p| p.kind == "missing"), "{:?}", r.problems);
+        assert!(
+            r.problems.iter().any(|p| p.kind == "missing"),
+            "{:?}",
+            r.problems
+        );
         store.close().await;
     }
 }
@@ -82,7 +94,12 @@ async fn audit_detects_truncated_tail() {
             .await
             .unwrap();
         let r = store.audit_verify().await.unwrap();
-        assert!(r.problems.iter().any(|p| p.kind == "head_mismatch"), "{:?}: {:?}", db.backend, r.problems);
+        assert!(
+            r.problems.iter().any(|p| p.kind == "head_mismatch"),
+            "{:?}: {:?}",
+            db.backend,
+            r.problems
+        );
         store.close().await;
     }
 }
@@ -97,9 +114,16 @@ async fn failed_write_leaves_nothing_behind_and_others_in_the_batch_commit() {
             handles.push(tokio::spawn(async move {
                 s.write(move |c| {
                     Box::pin(async move {
-                        append(c, entry("x.test", &i.to_string(), 1_700_000_000_000_000 + i)).await?;
+                        append(
+                            c,
+                            entry("x.test", &i.to_string(), 1_700_000_000_000_000 + i),
+                        )
+                        .await?;
                         if i % 4 == 0 {
-                            return Err(StoreError::Conflict { field: "x".into(), message: "refused".into() });
+                            return Err(StoreError::Conflict {
+                                field: "x".into(),
+                                message: "refused".into(),
+                            });
                         }
                         Ok(i)
                     })
@@ -128,10 +152,50 @@ async fn org_tree_regions_and_unique_usernames() {
         let (prov, branch, team, vendor) = store
             .write(|c| {
                 Box::pin(async move {
-                    let prov = insert_org(c, NewOrg { key: "prov".into(), name: "省中心".into(), kind: "province".into(), parent_id: None }, 1).await?;
-                    let branch = insert_org(c, NewOrg { key: "gz".into(), name: "广州分部".into(), kind: "branch".into(), parent_id: Some(prov.id) }, 1).await?;
-                    let team = insert_org(c, NewOrg { key: "gz-ops".into(), name: "广州运维组".into(), kind: "team".into(), parent_id: Some(branch.id) }, 1).await?;
-                    let vendor = insert_org(c, NewOrg { key: "v1".into(), name: "某厂商".into(), kind: "vendor".into(), parent_id: None }, 1).await?;
+                    let prov = insert_org(
+                        c,
+                        NewOrg {
+                            key: "prov".into(),
+                            name: "省中心".into(),
+                            kind: "province".into(),
+                            parent_id: None,
+                        },
+                        1,
+                    )
+                    .await?;
+                    let branch = insert_org(
+                        c,
+                        NewOrg {
+                            key: "gz".into(),
+                            name: "广州分部".into(),
+                            kind: "branch".into(),
+                            parent_id: Some(prov.id),
+                        },
+                        1,
+                    )
+                    .await?;
+                    let team = insert_org(
+                        c,
+                        NewOrg {
+                            key: "gz-ops".into(),
+                            name: "广州运维组".into(),
+                            kind: "team".into(),
+                            parent_id: Some(branch.id),
+                        },
+                        1,
+                    )
+                    .await?;
+                    let vendor = insert_org(
+                        c,
+                        NewOrg {
+                            key: "v1".into(),
+                            name: "某厂商".into(),
+                            kind: "vendor".into(),
+                            parent_id: None,
+                        },
+                        1,
+                    )
+                    .await?;
                     Ok((prov, branch, team, vendor))
                 })
             })
@@ -156,16 +220,28 @@ async fn org_tree_regions_and_unique_usernames() {
             password_hash: None,
         };
         let u = mk();
-        store.write(move |c| Box::pin(async move { insert_user(c, u, 5).await })).await.unwrap();
+        store
+            .write(move |c| Box::pin(async move { insert_user(c, u, 5).await }))
+            .await
+            .unwrap();
         let u = mk();
-        let err = store.write(move |c| Box::pin(async move { insert_user(c, u, 5).await })).await.unwrap_err();
+        let err = store
+            .write(move |c| Box::pin(async move { insert_user(c, u, 5).await }))
+            .await
+            .unwrap_err();
         match err {
             StoreError::Conflict { field, .. } => assert_eq!(field, "username", "{:?}", db.backend),
             other => panic!("expected conflict, got {other:?}"),
         }
-        let in_region = store.users_page(0, 10, Some(branch.id), None).await.unwrap();
+        let in_region = store
+            .users_page(0, 10, Some(branch.id), None)
+            .await
+            .unwrap();
         assert_eq!(in_region.len(), 1);
-        let elsewhere = store.users_page(0, 10, Some(vendor.id), None).await.unwrap();
+        let elsewhere = store
+            .users_page(0, 10, Some(vendor.id), None)
+            .await
+            .unwrap();
         assert!(elsewhere.is_empty());
         store.close().await;
     }

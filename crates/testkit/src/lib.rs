@@ -32,7 +32,9 @@ pub struct TestDb {
 
 /// True when running under CI (`CI=true`): every real peer is mandatory.
 pub fn ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// The PostgreSQL URL to test against, if any.

@@ -157,27 +157,46 @@ impl Cli {
                 .and_then(|s| s.listen.clone())
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
-            data_dir: self.common.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            data_dir: self
+                .common
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("data")),
             database_url: self.common.database_url.clone().or(file.database_url),
             policy_dir: self.common.policy_dir.clone().or(file.policy_dir),
-            secure_cookies: serve.and_then(|s| s.secure_cookies).or(file.secure_cookies).unwrap_or(false),
+            secure_cookies: serve
+                .and_then(|s| s.secure_cookies)
+                .or(file.secure_cookies)
+                .unwrap_or(false),
         })
     }
 
     /// The log filter and format after layering (the file may set them too).
     pub fn logging(&self) -> (String, String) {
-        let file = self.config.as_ref().and_then(|p| FileConfig::load(p).ok()).unwrap_or_default();
+        let file = self
+            .config
+            .as_ref()
+            .and_then(|p| FileConfig::load(p).ok())
+            .unwrap_or_default();
         (
-            self.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
-            self.log_format.clone().or(file.log_format).unwrap_or_else(|| "text".into()),
+            self.log_level
+                .clone()
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            self.log_format
+                .clone()
+                .or(file.log_format)
+                .unwrap_or_else(|| "text".into()),
         )
     }
 }
 
 fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
     if s.database_url.is_none() {
-        std::fs::create_dir_all(&s.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", s.data_dir.display()))?;
+        std::fs::create_dir_all(&s.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data directory {}: {e}", s.data_dir.display())
+        })?;
     }
     let mut cfg = AppConfig::new(StoreConfig::new(s.database_url()));
     cfg.pack = match &s.policy_dir {
@@ -228,10 +247,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate => {
             let s = cli.settings(None)?;
             let cfg = app_config(&s, false)?;
-            let store = tianshu_store::Store::open(&cfg.store)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", tianshu_store::redact_url(&cfg.store.url)))?;
-            println!("migrations applied; pending: {}", store.pending_migrations().await?);
+            let store = tianshu_store::Store::open(&cfg.store).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open database {}: {e}",
+                    tianshu_store::redact_url(&cfg.store.url)
+                )
+            })?;
+            println!(
+                "migrations applied; pending: {}",
+                store.pending_migrations().await?
+            );
             store.close().await;
             Ok(0)
         }
@@ -240,35 +265,73 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let p = crate::build_platform(&app_config(&s, false)?).await?;
             let actor = cli_principal();
             let code = match cmd {
-                UserCmd::Add { username, org, name, roles, password_stdin, province_scope } => {
-                    let password = if *password_stdin { Some(read_password()?) } else { None };
-                    let v = identity::create_user(&p, &actor, CreateUser {
-                        username: username.clone(),
-                        display_name: name.clone(),
-                        org_key: org.clone(),
-                        roles: roles.clone(),
-                        password,
-                        email: None,
-                        phone: None,
-                        locale: None,
-                        province_scope: *province_scope,
-                    }, None).await.map_err(svc)?;
-                    println!("created user {} (id {}) roles: {}", v.user.username, v.user.id, v.roles.join(","));
+                UserCmd::Add {
+                    username,
+                    org,
+                    name,
+                    roles,
+                    password_stdin,
+                    province_scope,
+                } => {
+                    let password = if *password_stdin {
+                        Some(read_password()?)
+                    } else {
+                        None
+                    };
+                    let v = identity::create_user(
+                        &p,
+                        &actor,
+                        CreateUser {
+                            username: username.clone(),
+                            display_name: name.clone(),
+                            org_key: org.clone(),
+                            roles: roles.clone(),
+                            password,
+                            email: None,
+                            phone: None,
+                            locale: None,
+                            province_scope: *province_scope,
+                        },
+                        None,
+                    )
+                    .await
+                    .map_err(svc)?;
+                    println!(
+                        "created user {} (id {}) roles: {}",
+                        v.user.username,
+                        v.user.id,
+                        v.roles.join(",")
+                    );
                     0
                 }
                 UserCmd::Passwd { username } => {
-                    let u = p.store.user_by_username(username).await?.ok_or_else(|| anyhow::anyhow!("username: no user '{username}'"))?;
+                    let u = p
+                        .store
+                        .user_by_username(username)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("username: no user '{username}'"))?;
                     let pw = read_password()?;
-                    identity::change_password(&p, &actor, u.id, &pw, None).await.map_err(svc)?;
+                    identity::change_password(&p, &actor, u.id, &pw, None)
+                        .await
+                        .map_err(svc)?;
                     println!("password changed for {username}; their sessions were ended");
                     0
                 }
                 UserCmd::List => {
                     let mut after = 0;
                     loop {
-                        let page = identity::list_users(&p, &actor, after, 200, None).await.map_err(svc)?;
+                        let page = identity::list_users(&p, &actor, after, 200, None)
+                            .await
+                            .map_err(svc)?;
                         for v in &page {
-                            println!("{:>5}  {:<16} {:<24} {}{}", v.user.id, v.user.username, v.user.display_name, v.roles.join(","), if v.user.active { "" } else { "  (inactive)" });
+                            println!(
+                                "{:>5}  {:<16} {:<24} {}{}",
+                                v.user.id,
+                                v.user.username,
+                                v.user.display_name,
+                                v.roles.join(","),
+                                if v.user.active { "" } else { "  (inactive)" }
+                            );
                         }
                         match page.last() {
                             Some(l) if page.len() == 200 => after = l.user.id,
@@ -286,19 +349,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let p = crate::build_platform(&app_config(&s, false)?).await?;
             let mut actor = cli_principal();
             let code = match cmd {
-                TokenCmd::Create { user, name, scopes, days } => {
-                    let u = p.store.user_by_username(user).await?.ok_or_else(|| anyhow::anyhow!("user: no user '{user}'"))?;
+                TokenCmd::Create {
+                    user,
+                    name,
+                    scopes,
+                    days,
+                } => {
+                    let u = p
+                        .store
+                        .user_by_username(user)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("user: no user '{user}'"))?;
                     // The CLI acts for the named user: the token can never exceed that user's grants.
                     let (perms, _) = p.store.user_grants(u.id).await?;
                     actor.user_id = u.id;
                     actor.permissions = perms.iter().filter_map(|s| s.parse().ok()).collect();
-                    actor.permissions.insert(tianshu_core::Permission::TokenManage);
-                    let (secret, t) = session::create_token(&p, &actor, CreateToken {
-                        name: name.clone(),
-                        username: Some(user.clone()),
-                        scopes: scopes.clone(),
-                        lifetime_days: *days,
-                    }, None).await.map_err(svc)?;
+                    actor
+                        .permissions
+                        .insert(tianshu_core::Permission::TokenManage);
+                    let (secret, t) = session::create_token(
+                        &p,
+                        &actor,
+                        CreateToken {
+                            name: name.clone(),
+                            username: Some(user.clone()),
+                            scopes: scopes.clone(),
+                            lifetime_days: *days,
+                        },
+                        None,
+                    )
+                    .await
+                    .map_err(svc)?;
                     eprintln!("token {} created for {user}; shown once:", t.id);
                     println!("{secret}");
                     0
@@ -316,19 +397,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit(AuditCmd::Verify) => {
             let s = cli.settings(None)?;
             let cfg = app_config(&s, false)?;
-            let store = tianshu_store::Store::open(&cfg.store)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", tianshu_store::redact_url(&cfg.store.url)))?;
+            let store = tianshu_store::Store::open(&cfg.store).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open database {}: {e}",
+                    tianshu_store::redact_url(&cfg.store.url)
+                )
+            })?;
             let r = store.audit_verify().await?;
             store.close().await;
             if r.ok() {
-                println!("audit chain intact: {} entries, head {}", r.entries, r.head_seq);
+                println!(
+                    "audit chain intact: {} entries, head {}",
+                    r.entries, r.head_seq
+                );
                 Ok(0)
             } else {
                 for p in &r.problems {
                     println!("seq {}: {}: {}", p.seq, p.kind, p.detail);
                 }
-                println!("audit chain BROKEN: {} problem(s) in {} entries", r.problems.len(), r.entries);
+                println!(
+                    "audit chain BROKEN: {} problem(s) in {} entries",
+                    r.problems.len(),
+                    r.entries
+                );
                 Ok(1)
             }
         }
@@ -343,7 +434,10 @@ fn policy_check(path: Option<&Path>) -> i32 {
             // A file inside a pack (or inside its holidays/ folder): check the whole pack.
             let mut dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
             if !tianshu_services::policy::is_pack_dir(&dir) {
-                if let Some(up) = dir.parent().filter(|d| tianshu_services::policy::is_pack_dir(d)) {
+                if let Some(up) = dir
+                    .parent()
+                    .filter(|d| tianshu_services::policy::is_pack_dir(d))
+                {
                     dir = up.to_path_buf();
                 }
             }
@@ -356,17 +450,63 @@ fn policy_check(path: Option<&Path>) -> i32 {
     };
     match source.load() {
         Ok(pack) => {
-            println!("policy pack {} version {} ({})", pack.pack.name, pack.pack.version, &pack.source_hash[..12.min(pack.source_hash.len())]);
+            println!(
+                "policy pack {} version {} ({})",
+                pack.pack.name,
+                pack.pack.version,
+                &pack.source_hash[..12.min(pack.source_hash.len())]
+            );
             println!("  time zone: {}", pack.pack.time_zone);
-            println!("  files: {}", pack.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "));
-            println!("  roles ({}): {}", pack.roles.len(), pack.roles.iter().map(|r| format!("{}({})", r.key, r.name_zh)).collect::<Vec<_>>().join(", "));
-            println!("  calendars: {} (default {})", pack.calendars.calendars.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "), pack.calendars.default_calendar);
-            println!("  holiday years: {}", pack.holidays.iter().map(|y| y.year.to_string()).collect::<Vec<_>>().join(", "));
-            println!("  fault levels: FL1 users {:?}, FL2 users {:?}", pack.fault_levels.fl1.users, pack.fault_levels.fl2.users);
+            println!(
+                "  files: {}",
+                pack.files
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "  roles ({}): {}",
+                pack.roles.len(),
+                pack.roles
+                    .iter()
+                    .map(|r| format!("{}({})", r.key, r.name_zh))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "  calendars: {} (default {})",
+                pack.calendars
+                    .calendars
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                pack.calendars.default_calendar
+            );
+            println!(
+                "  holiday years: {}",
+                pack.holidays
+                    .iter()
+                    .map(|y| y.year.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "  fault levels: FL1 users {:?}, FL2 users {:?}",
+                pack.fault_levels.fl1.users, pack.fault_levels.fl2.users
+            );
             for l in &pack.problem_levels.levels {
-                println!("  problem level {:?}: response {} resolution {}", l.level, l.response, l.resolution);
+                println!(
+                    "  problem level {:?}: response {} resolution {}",
+                    l.level, l.response, l.resolution
+                );
             }
-            let tz: chrono_tz::Tz = pack.pack.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+            let tz: chrono_tz::Tz = pack
+                .pack
+                .time_zone
+                .parse()
+                .unwrap_or(chrono_tz::Asia::Shanghai);
             let today = chrono::Utc::now().with_timezone(&tz).date_naive();
             for w in pack.warnings(today) {
                 println!("warning: {w}");

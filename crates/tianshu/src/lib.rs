@@ -25,21 +25,39 @@ pub struct AppConfig {
 impl AppConfig {
     /// Defaults for a database URL: embedded default pack, system clock, no demo data.
     pub fn new(store: StoreConfig) -> Self {
-        AppConfig { store, pack: PackSource::Embedded, demo: false, secure_cookies: false, clock: Arc::new(SystemClock) }
+        AppConfig {
+            store,
+            pack: PackSource::Embedded,
+            demo: false,
+            secure_cookies: false,
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
 /// Opens the database (migrating it), activates the policy pack and loads demo data if asked.
 pub async fn build_platform(cfg: &AppConfig) -> anyhow::Result<Platform> {
     let store = Store::open(&cfg.store).await.map_err(|e| {
-        anyhow::anyhow!("cannot open database {}: {e}", tianshu_store::redact_url(&cfg.store.url))
+        anyhow::anyhow!(
+            "cannot open database {}: {e}",
+            tianshu_store::redact_url(&cfg.store.url)
+        )
     })?;
     let now = cfg.clock.now().timestamp_micros();
-    let policy = PolicyHandle::bootstrap(&store, &cfg.pack, now, "system:startup").await.map_err(|e| match e {
-        tianshu_services::ServiceError::Policy(errs) => anyhow::anyhow!("policy pack invalid:\n{}", tianshu_services::policy::format_errors(&errs)),
-        other => anyhow::anyhow!("policy pack: {other}"),
-    })?;
-    let platform = Platform { store, policy: Arc::new(policy), clock: cfg.clock.clone() };
+    let policy = PolicyHandle::bootstrap(&store, &cfg.pack, now, "system:startup")
+        .await
+        .map_err(|e| match e {
+            tianshu_services::ServiceError::Policy(errs) => anyhow::anyhow!(
+                "policy pack invalid:\n{}",
+                tianshu_services::policy::format_errors(&errs)
+            ),
+            other => anyhow::anyhow!("policy pack: {other}"),
+        })?;
+    let platform = Platform {
+        store,
+        policy: Arc::new(policy),
+        clock: cfg.clock.clone(),
+    };
     if cfg.demo && tianshu_services::demo::load(&platform).await? {
         tracing::info!("demo organisation loaded");
     }
@@ -64,14 +82,25 @@ impl Application {
         let addr = listener.local_addr()?;
         let state = AppState {
             platform: platform.clone(),
-            config: Arc::new(WebConfig { secure_cookies: cfg.secure_cookies, pack_source: cfg.pack.clone() }),
+            config: Arc::new(WebConfig {
+                secure_cookies: cfg.secure_cookies,
+                pack_source: cfg.pack.clone(),
+            }),
             metrics: tianshu_web::metrics_handle(),
         };
-        Ok(Application { addr, platform, listener, state })
+        Ok(Application {
+            addr,
+            platform,
+            listener,
+            state,
+        })
     }
 
     /// Serves until `shutdown` resolves, then drains the store.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let store = self.platform.store.clone();
         tianshu_web::serve(self.listener, self.state, shutdown).await?;
         store.close().await;

@@ -21,11 +21,15 @@ struct TestApp {
 }
 
 async fn spawn(db: TestDb) -> TestApp {
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap()));
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap(),
+    ));
     let mut cfg = AppConfig::new(db.config.clone());
     cfg.demo = true;
     cfg.clock = clock.clone();
-    let app = Application::build(&cfg, "127.0.0.1:0").await.expect("app starts");
+    let app = Application::build(&cfg, "127.0.0.1:0")
+        .await
+        .expect("app starts");
     let base = format!("http://{}", app.addr);
     let platform = app.platform.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -33,7 +37,14 @@ async fn spawn(db: TestDb) -> TestApp {
         let _ = rx.await;
     }));
     let client = Client::builder().cookie_store(true).build().unwrap();
-    TestApp { base, client, platform, clock, _db: db, _stop: tx }
+    TestApp {
+        base,
+        client,
+        platform,
+        clock,
+        _db: db,
+        _stop: tx,
+    }
 }
 
 async fn sqlite_app() -> TestApp {
@@ -78,8 +89,16 @@ impl TestApp {
 
 async fn problem(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
-    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    assert!(ct.starts_with("application/problem+json"), "content-type {ct}");
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        ct.starts_with("application/problem+json"),
+        "content-type {ct}"
+    );
     (status, r.json().await.unwrap())
 }
 
@@ -88,24 +107,57 @@ async fn login_me_and_csrf_on_both_backends() {
     for db in backends().await {
         let app = spawn(db).await;
         let csrf = app.login("admin").await;
-        let me: Value = app.client.get(app.url("/api/v1/session")).send().await.unwrap().json().await.unwrap();
+        let me: Value = app
+            .client
+            .get(app.url("/api/v1/session"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(me["username"], "admin");
         assert_eq!(me["scope"], "province");
         // A change through the session cookie without the CSRF header is refused and changes nothing.
-        let body = json!({"key": "t1", "name": "测试组", "kind": "team", "parent_key": "guangzhou"});
-        let r = app.client.post(app.url("/api/v1/orgs")).json(&body).send().await.unwrap();
+        let body =
+            json!({"key": "t1", "name": "测试组", "kind": "team", "parent_key": "guangzhou"});
+        let r = app
+            .client
+            .post(app.url("/api/v1/orgs"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let (s, p) = problem(r).await;
         assert_eq!(s, StatusCode::FORBIDDEN);
         assert_eq!(p["code"], "csrf_failed");
         assert!(app.platform.store.org_by_key("t1").await.unwrap().is_none());
-        let r = app.client.post(app.url("/api/v1/orgs")).header("x-csrf-token", &csrf).json(&body).send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/api/v1/orgs"))
+            .header("x-csrf-token", &csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
         let org: Value = r.json().await.unwrap();
         assert_eq!(org["kind"], "team");
         // Logout ends the session.
-        let r = app.client.delete(app.url("/api/v1/session")).header("x-csrf-token", &csrf).send().await.unwrap();
+        let r = app
+            .client
+            .delete(app.url("/api/v1/session"))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
-        let r = app.client.get(app.url("/api/v1/session")).send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url("/api/v1/session"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         app.platform.store.close().await;
     }
@@ -118,27 +170,65 @@ async fn bad_json_names_the_field_and_changes_nothing() {
     let c = Client::new();
     let before = app.platform.store.user_count().await.unwrap();
     let cases = [
-        (json!({"username": "x1", "display_name": "甲", "org_key": "prov", "surprise": 1}), "surprise"),
-        (json!({"username": 5, "display_name": "甲", "org_key": "prov"}), "username"),
-        (json!({"username": "x1", "display_name": "甲", "org_key": "prov", "roles": "admin"}), "roles"),
+        (
+            json!({"username": "x1", "display_name": "甲", "org_key": "prov", "surprise": 1}),
+            "surprise",
+        ),
+        (
+            json!({"username": 5, "display_name": "甲", "org_key": "prov"}),
+            "username",
+        ),
+        (
+            json!({"username": "x1", "display_name": "甲", "org_key": "prov", "roles": "admin"}),
+            "roles",
+        ),
         (json!({"username": "x1", "display_name": "甲"}), "body"),
     ];
     for (body, field) in cases {
-        let r = c.post(app.url("/api/v1/users")).bearer_auth(&tok).json(&body).send().await.unwrap();
+        let r = c
+            .post(app.url("/api/v1/users"))
+            .bearer_auth(&tok)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let (s, p) = problem(r).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(p["field"], field, "{p}");
         assert_eq!(p["code"], "bad_request");
     }
-    let r = c.post(app.url("/api/v1/users")).bearer_auth(&tok).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&tok)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(problem(r).await.0, StatusCode::BAD_REQUEST);
-    let r = c.post(app.url("/api/v1/users")).bearer_auth(&tok).body("username=x").send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&tok)
+        .body("username=x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(problem(r).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let r = c.get(app.url("/api/v1/users?limit=9999")).bearer_auth(&tok).send().await.unwrap();
+    let r = c
+        .get(app.url("/api/v1/users?limit=9999"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
     let (s, p) = problem(r).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(p["field"], "limit");
-    let r = c.get(app.url("/api/v1/users/abc")).bearer_auth(&tok).send().await.unwrap();
+    let r = c
+        .get(app.url("/api/v1/users/abc"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(problem(r).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(app.platform.store.user_count().await.unwrap(), before);
 }
@@ -150,38 +240,102 @@ async fn user_lifecycle_validation_conflict_and_stale_version() {
     let c = Client::new();
     let new = json!({"username": "gz-eng1", "display_name": "广州工程师（测试）", "org_key": "guangzhou-support",
                      "roles": ["duty_officer"], "password": "a-long-password"});
-    let r = c.post(app.url("/api/v1/users")).bearer_auth(&tok).json(&new).send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&tok)
+        .json(&new)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let u: Value = r.json().await.unwrap();
     let id = u["id"].as_i64().unwrap();
     assert_eq!(u["version"], 1);
     // Duplicate username → 409 naming the field.
-    let r = c.post(app.url("/api/v1/users")).bearer_auth(&tok).json(&new).send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&tok)
+        .json(&new)
+        .send()
+        .await
+        .unwrap();
     let (s, p) = problem(r).await;
-    assert_eq!((s, p["field"].as_str()), (StatusCode::CONFLICT, Some("username")));
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::CONFLICT, Some("username"))
+    );
     // Invalid values → 422 naming the field.
     for (patch, field) in [
-        (json!({"username": "Bad Name", "display_name": "x", "org_key": "prov"}), "username"),
-        (json!({"username": "ok1", "display_name": "x", "org_key": "nowhere"}), "org_key"),
-        (json!({"username": "ok1", "display_name": "x", "org_key": "prov", "roles": ["wizard"]}), "roles[0]"),
-        (json!({"username": "ok1", "display_name": "x", "org_key": "prov", "password": "short"}), "password"),
+        (
+            json!({"username": "Bad Name", "display_name": "x", "org_key": "prov"}),
+            "username",
+        ),
+        (
+            json!({"username": "ok1", "display_name": "x", "org_key": "nowhere"}),
+            "org_key",
+        ),
+        (
+            json!({"username": "ok1", "display_name": "x", "org_key": "prov", "roles": ["wizard"]}),
+            "roles[0]",
+        ),
+        (
+            json!({"username": "ok1", "display_name": "x", "org_key": "prov", "password": "short"}),
+            "password",
+        ),
     ] {
-        let r = c.post(app.url("/api/v1/users")).bearer_auth(&tok).json(&patch).send().await.unwrap();
+        let r = c
+            .post(app.url("/api/v1/users"))
+            .bearer_auth(&tok)
+            .json(&patch)
+            .send()
+            .await
+            .unwrap();
         let (s, p) = problem(r).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
         assert_eq!(p["field"], field);
     }
     // Optimistic concurrency.
-    let r = c.patch(app.url(&format!("/api/v1/users/{id}"))).bearer_auth(&tok).json(&json!({"version": 1, "display_name": "改名"})).send().await.unwrap();
+    let r = c
+        .patch(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(&tok)
+        .json(&json!({"version": 1, "display_name": "改名"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = c.patch(app.url(&format!("/api/v1/users/{id}"))).bearer_auth(&tok).json(&json!({"version": 1, "active": false})).send().await.unwrap();
+    let r = c
+        .patch(app.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(&tok)
+        .json(&json!({"version": 1, "active": false}))
+        .send()
+        .await
+        .unwrap();
     let (s, p) = problem(r).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::CONFLICT, Some("stale_version")));
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::CONFLICT, Some("stale_version"))
+    );
     // The audit trail has the creation and the change with before/after.
-    let r: Value = c.get(app.url(&format!("/api/v1/audit?object_type=user&object_id={id}"))).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
-    let actions: Vec<&str> = r["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let r: Value = c
+        .get(app.url(&format!("/api/v1/audit?object_type=user&object_id={id}")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["user.create", "user.update"]);
-    assert_eq!(r["items"][1]["before"]["user"]["display_name"], "广州工程师（测试）");
+    assert_eq!(
+        r["items"][1]["before"]["user"]["display_name"],
+        "广州工程师（测试）"
+    );
     assert_eq!(r["items"][1]["after"]["user"]["display_name"], "改名");
 }
 
@@ -189,31 +343,81 @@ async fn user_lifecycle_validation_conflict_and_stale_version() {
 async fn tokens_are_shown_once_scoped_and_revocable() {
     let app = sqlite_app().await;
     let csrf = app.login("admin").await;
-    let r = app.client.post(app.url("/api/v1/tokens")).header("x-csrf-token", &csrf)
-        .json(&json!({"name": "readonly-bot", "scopes": ["user.read"]})).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"name": "readonly-bot", "scopes": ["user.read"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let v: Value = r.json().await.unwrap();
     let secret = v["token"].as_str().unwrap().to_string();
     assert!(secret.starts_with("tsk_"));
     let id = v["id"].as_i64().unwrap();
     // Listing never shows the secret again.
-    let list = app.client.get(app.url("/api/v1/tokens")).send().await.unwrap().text().await.unwrap();
+    let list = app
+        .client
+        .get(app.url("/api/v1/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!list.contains(&secret));
     let c = Client::new();
-    let r = c.get(app.url("/api/v1/users")).bearer_auth(&secret).send().await.unwrap();
+    let r = c
+        .get(app.url("/api/v1/users"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // The scope does not include user.manage even though the admin has it.
-    let r = c.post(app.url("/api/v1/orgs")).bearer_auth(&secret).json(&json!({"key": "v9", "name": "厂商九", "kind": "vendor"})).send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/orgs"))
+        .bearer_auth(&secret)
+        .json(&json!({"key": "v9", "name": "厂商九", "kind": "vendor"}))
+        .send()
+        .await
+        .unwrap();
     let (s, p) = problem(r).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
     // Stored hashed only.
     let hash = tianshu_services::secrets::digest(&secret);
-    assert!(app.platform.store.token_by_hash(&hash).await.unwrap().is_some());
-    let r = app.client.delete(app.url(&format!("/api/v1/tokens/{id}"))).header("x-csrf-token", &csrf).send().await.unwrap();
+    assert!(app
+        .platform
+        .store
+        .token_by_hash(&hash)
+        .await
+        .unwrap()
+        .is_some());
+    let r = app
+        .client
+        .delete(app.url(&format!("/api/v1/tokens/{id}")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = c.get(app.url("/api/v1/users")).bearer_auth(&secret).send().await.unwrap();
+    let r = c
+        .get(app.url("/api/v1/users"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = c.get(app.url("/api/v1/users")).bearer_auth("tsk_forged").send().await.unwrap();
+    let r = c
+        .get(app.url("/api/v1/users"))
+        .bearer_auth("tsk_forged")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -225,31 +429,92 @@ async fn failed_logins_lock_the_account_until_the_lockout_passes() {
     let lockout = pol.pack.security.login.lockout.seconds();
     let c = Client::new();
     for i in 0..max {
-        let r = c.post(app.url("/api/v1/session")).json(&json!({"username": "duty", "password": "wrong-password"})).send().await.unwrap();
-        let expect = if i + 1 < max { StatusCode::UNAUTHORIZED } else { StatusCode::TOO_MANY_REQUESTS };
+        let r = c
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": "duty", "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        let expect = if i + 1 < max {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
         assert_eq!(r.status(), expect, "attempt {i}");
     }
     // Even the right password is refused while locked.
-    let r = c.post(app.url("/api/v1/session")).json(&json!({"username": "duty", "password": "tianshu-demo"})).send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "duty", "password": "tianshu-demo"}))
+        .send()
+        .await
+        .unwrap();
     let (s, p) = problem(r).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("login_locked")));
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("login_locked"))
+    );
     app.clock.advance(chrono::Duration::seconds(lockout + 1));
-    let r = c.post(app.url("/api/v1/session")).json(&json!({"username": "duty", "password": "tianshu-demo"})).send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "duty", "password": "tianshu-demo"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // Failures and the lockout are in the audit trail.
-    let page = app.platform.store.audit_page(0, 500, Some(("user", "duty"))).await.unwrap();
-    assert_eq!(page.iter().filter(|e| e.action == "session.login_failed").count() as u32, max);
-    assert_eq!(page.iter().filter(|e| e.action == "session.login_locked").count(), 1);
+    let page = app
+        .platform
+        .store
+        .audit_page(0, 500, Some(("user", "duty")))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter()
+            .filter(|e| e.action == "session.login_failed")
+            .count() as u32,
+        max
+    );
+    assert_eq!(
+        page.iter()
+            .filter(|e| e.action == "session.login_locked")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn sessions_expire_after_the_idle_timeout() {
     let app = sqlite_app().await;
     app.login("viewer").await;
-    let idle = app.platform.policy.current().pack.security.session.idle_timeout.seconds();
-    assert_eq!(app.client.get(app.url("/api/v1/session")).send().await.unwrap().status(), StatusCode::OK);
+    let idle = app
+        .platform
+        .policy
+        .current()
+        .pack
+        .security
+        .session
+        .idle_timeout
+        .seconds();
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/session"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     app.clock.advance(chrono::Duration::seconds(idle + 1));
-    assert_eq!(app.client.get(app.url("/api/v1/session")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/session"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -258,31 +523,103 @@ async fn branch_users_see_only_their_region_and_vendors_only_themselves() {
     let c = Client::new();
     let gz = app.token_for("gz-duty", &[]).await;
     // Give the branch duty officer user.read via a role that has it? Use the admin to grant a region reviewer role.
-    let me: Value = c.get(app.url("/api/v1/session")).bearer_auth(&gz).send().await.unwrap().json().await.unwrap();
+    let me: Value = c
+        .get(app.url("/api/v1/session"))
+        .bearer_auth(&gz)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["scope"], "region");
-    let perms: Vec<String> = me["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    let perms: Vec<String> = me["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
     if perms.contains(&"user.read".to_string()) {
-        let users: Value = c.get(app.url("/api/v1/users?limit=500")).bearer_auth(&gz).send().await.unwrap().json().await.unwrap();
-        let names: Vec<&str> = users["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+        let users: Value = c
+            .get(app.url("/api/v1/users?limit=500"))
+            .bearer_auth(&gz)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let names: Vec<&str> = users["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["gz-duty"]);
     } else {
-        let r = c.get(app.url("/api/v1/users")).bearer_auth(&gz).send().await.unwrap();
+        let r = c
+            .get(app.url("/api/v1/users"))
+            .bearer_auth(&gz)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
     // Another region's user is invisible (404, not 403: existence is not disclosed).
-    let sz = app.platform.store.user_by_username("sz-duty").await.unwrap().unwrap();
-    let r = c.get(app.url(&format!("/api/v1/users/{}", sz.id))).bearer_auth(&gz).send().await.unwrap();
-    assert!(matches!(r.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN));
+    let sz = app
+        .platform
+        .store
+        .user_by_username("sz-duty")
+        .await
+        .unwrap()
+        .unwrap();
+    let r = c
+        .get(app.url(&format!("/api/v1/users/{}", sz.id)))
+        .bearer_auth(&gz)
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        r.status(),
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN
+    ));
     // Everyone can read themself.
     let me_id = me["user_id"].as_i64().unwrap();
-    let r = c.get(app.url(&format!("/api/v1/users/{me_id}"))).bearer_auth(&gz).send().await.unwrap();
+    let r = c
+        .get(app.url(&format!("/api/v1/users/{me_id}")))
+        .bearer_auth(&gz)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let v = app.token_for("vendor-crm", &[]).await;
-    let me: Value = c.get(app.url("/api/v1/session")).bearer_auth(&v).send().await.unwrap().json().await.unwrap();
+    let me: Value = c
+        .get(app.url("/api/v1/session"))
+        .bearer_auth(&v)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["scope"], "vendor");
-    let admin = app.platform.store.user_by_username("admin").await.unwrap().unwrap();
-    let r = c.get(app.url(&format!("/api/v1/users/{}", admin.id))).bearer_auth(&v).send().await.unwrap();
-    assert!(matches!(r.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN));
+    let admin = app
+        .platform
+        .store
+        .user_by_username("admin")
+        .await
+        .unwrap()
+        .unwrap();
+    let r = c
+        .get(app.url(&format!("/api/v1/users/{}", admin.id)))
+        .bearer_auth(&v)
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        r.status(),
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN
+    ));
 }
 
 #[tokio::test]
@@ -291,7 +628,15 @@ async fn audit_verify_api_detects_a_tampered_row_on_both_backends() {
         let app = spawn(db).await;
         let tok = app.token_for("admin", &[]).await;
         let c = Client::new();
-        let v: Value = c.post(app.url("/api/v1/audit/verify")).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+        let v: Value = c
+            .post(app.url("/api/v1/audit/verify"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(v["ok"], true, "{v}");
         let n = v["entries"].as_i64().unwrap();
         assert!(n >= 3);
@@ -303,7 +648,15 @@ async fn audit_verify_api_detects_a_tampered_row_on_both_backends() {
             }))
             .await
             .unwrap();
-        let v: Value = c.post(app.url("/api/v1/audit/verify")).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+        let v: Value = c
+            .post(app.url("/api/v1/audit/verify"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(v["ok"], false);
         assert_eq!(v["problems"][0]["seq"], 2);
         assert_eq!(v["problems"][0]["kind"], "altered");
@@ -315,17 +668,52 @@ async fn audit_verify_api_detects_a_tampered_row_on_both_backends() {
 async fn health_ready_metrics_and_openapi() {
     let app = sqlite_app().await;
     let c = Client::new();
-    assert_eq!(c.get(app.url("/healthz")).send().await.unwrap().text().await.unwrap(), "ok");
-    let r: Value = c.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        c.get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let r: Value = c
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["status"], "ready");
     assert_eq!(r["pending_migrations"], 0);
     let r = c.get(app.url("/readyz")).send().await.unwrap();
     assert!(r.headers().get("x-request-id").is_some());
-    let m = c.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = c
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("tianshu_http_requests_total"), "{m}");
-    let doc: Value = c.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = c
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for p in ["/api/v1/users", "/api/v1/session", "/api/v1/audit/verify", "/api/v1/calendars/{name}/deadline"] {
+    for p in [
+        "/api/v1/users",
+        "/api/v1/session",
+        "/api/v1/audit/verify",
+        "/api/v1/calendars/{name}/deadline",
+    ] {
         assert!(doc["paths"].get(p).is_some(), "{p} missing");
     }
     let r = c.get(app.url("/api/v1/nope")).send().await.unwrap();
@@ -344,23 +732,59 @@ async fn calendar_api_computes_the_worked_examples() {
         async move { c.get(url).bearer_auth(tok).send().await.unwrap() }
     };
     // REC-07: differences received Monday 2026-11-23 → reply due Wednesday, fix due Monday two weeks later.
-    let v: Value = get("/api/v1/calendars/office/deadline?basis=2wd&from=2026-11-23T02:00:00Z".into()).await.json().await.unwrap();
+    let v: Value =
+        get("/api/v1/calendars/office/deadline?basis=2wd&from=2026-11-23T02:00:00Z".into())
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(v["due_local"], "2026-11-25T23:59:59+08:00");
-    let v: Value = get("/api/v1/calendars/office/deadline?basis=10wd&from=2026-11-23T02:00:00Z".into()).await.json().await.unwrap();
+    let v: Value =
+        get("/api/v1/calendars/office/deadline?basis=10wd&from=2026-11-23T02:00:00Z".into())
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(v["due_local"], "2026-12-07T23:59:59+08:00");
     // CHG-03/CHG-08: upgrade Thursday 2026-11-26 → tests by Monday, notice by Tuesday.
-    let v: Value = get("/api/v1/calendars/office/deadline?basis=-3wd&date=2026-11-26".into()).await.json().await.unwrap();
+    let v: Value = get("/api/v1/calendars/office/deadline?basis=-3wd&date=2026-11-26".into())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["due_local"], "2026-11-23T23:59:59+08:00");
-    let v: Value = get("/api/v1/calendars/office/deadline?basis=-2wd&date=2026-11-26".into()).await.json().await.unwrap();
+    let v: Value = get("/api/v1/calendars/office/deadline?basis=-2wd&date=2026-11-26".into())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["due_local"], "2026-11-24T23:59:59+08:00");
     // ESC-04: FL2 classified Monday 09:00 → department manager Tuesday 09:00.
-    let v: Value = get("/api/v1/calendars/24x7/deadline?basis=24h&from=2026-11-23T01:00:00Z".into()).await.json().await.unwrap();
+    let v: Value =
+        get("/api/v1/calendars/24x7/deadline?basis=24h&from=2026-11-23T01:00:00Z".into())
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(v["due_local"], "2026-11-24T09:00:00+08:00");
-    let (s, p) = problem(get("/api/v1/calendars/office/deadline?basis=3parsecs&from=2026-11-23T01:00:00Z".into()).await).await;
-    assert_eq!((s, p["field"].as_str()), (StatusCode::BAD_REQUEST, Some("basis")));
+    let (s, p) = problem(
+        get("/api/v1/calendars/office/deadline?basis=3parsecs&from=2026-11-23T01:00:00Z".into())
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("basis"))
+    );
     let (s, p) = problem(get("/api/v1/calendars/office/deadline?basis=2wd".into()).await).await;
-    assert_eq!((s, p["field"].as_str()), (StatusCode::BAD_REQUEST, Some("from")));
-    let (s, _) = problem(get("/api/v1/calendars/nowhere/deadline?basis=2wd&from=2026-11-23T01:00:00Z".into()).await).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("from"))
+    );
+    let (s, _) = problem(
+        get("/api/v1/calendars/nowhere/deadline?basis=2wd&from=2026-11-23T01:00:00Z".into()).await,
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
@@ -369,49 +793,108 @@ async fn holiday_edits_are_validated_versioned_and_change_deadlines() {
     let app = sqlite_app().await;
     let tok = app.token_for("admin", &[]).await;
     let c = Client::new();
-    let y: Value = c.get(app.url("/api/v1/holidays/2026")).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
-    assert!(y["holidays"].as_array().unwrap().iter().any(|h| h["name"] == "春节"));
+    let y: Value = c
+        .get(app.url("/api/v1/holidays/2026"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(y["holidays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["name"] == "春节"));
     // A make-up day on a weekday is refused, naming the field.
     let bad = json!({"source": "test", "holidays": [], "workdays": [{"date": "2026-11-25", "name": "x"}]});
-    let r = c.put(app.url("/api/v1/holidays/2026")).bearer_auth(&tok).json(&bad).send().await.unwrap();
+    let r = c
+        .put(app.url("/api/v1/holidays/2026"))
+        .bearer_auth(&tok)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
     let (s, p) = problem(r).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(p["field"].as_str().unwrap().starts_with("workdays[0]"), "{p}");
+    assert!(
+        p["field"].as_str().unwrap().starts_with("workdays[0]"),
+        "{p}"
+    );
     // Declare Wednesday 2026-11-25 a holiday: the 2wd reply deadline from Monday moves to Thursday.
     let mut edited = y.clone();
     edited.as_object_mut().unwrap().remove("year");
-    edited["holidays"].as_array_mut().unwrap().push(json!({"name": "演示假日", "from": "2026-11-25", "to": "2026-11-25"}));
-    let r = c.put(app.url("/api/v1/holidays/2026")).bearer_auth(&tok).json(&edited).send().await.unwrap();
+    edited["holidays"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "演示假日", "from": "2026-11-25", "to": "2026-11-25"}));
+    let r = c
+        .put(app.url("/api/v1/holidays/2026"))
+        .bearer_auth(&tok)
+        .json(&edited)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["version"], 2);
-    let v: Value = c.get(app.url("/api/v1/calendars/office/deadline?basis=2wd&from=2026-11-23T02:00:00Z")).bearer_auth(&tok).send().await.unwrap().json().await.unwrap();
+    let v: Value = c
+        .get(app.url("/api/v1/calendars/office/deadline?basis=2wd&from=2026-11-23T02:00:00Z"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["due_local"], "2026-11-26T23:59:59+08:00");
 }
 
 #[tokio::test]
 async fn a_second_instance_follows_a_policy_reload_on_postgres() {
-    let Some(db) = TestDb::postgres().await else { return };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
     let pack = tempfile::tempdir().unwrap();
     copy_default_pack(pack.path());
     let mut cfg = AppConfig::new(db.config.clone());
     cfg.pack = tianshu_services::policy::PackSource::Dir(pack.path().to_path_buf());
     let a = tianshu::build_platform(&cfg).await.unwrap();
     let b = tianshu::build_platform(&cfg).await.unwrap();
-    assert_eq!(a.policy.current().id, b.policy.current().id, "same pack → same version");
+    assert_eq!(
+        a.policy.current().id,
+        b.policy.current().id,
+        "same pack → same version"
+    );
     // A broken edit is refused with file:line:field and nothing changes.
     let pack_toml = pack.path().join("pack.toml");
     let original = std::fs::read_to_string(&pack_toml).unwrap();
-    std::fs::write(&pack_toml, original.replace("max_failures = ", "max_failures = -")).unwrap();
+    std::fs::write(
+        &pack_toml,
+        original.replace("max_failures = ", "max_failures = -"),
+    )
+    .unwrap();
     let src = tianshu_services::policy::PackSource::Dir(pack.path().to_path_buf());
-    let err = a.policy.reload(&a.store, &src, 1, "test").await.unwrap_err();
+    let err = a
+        .policy
+        .reload(&a.store, &src, 1, "test")
+        .await
+        .unwrap_err();
     let msg = match err {
         tianshu_services::ServiceError::Policy(e) => tianshu_services::policy::format_errors(&e),
         other => panic!("{other:?}"),
     };
-    assert!(msg.contains("pack.toml:") && msg.contains("max_failures"), "{msg}");
+    assert!(
+        msg.contains("pack.toml:") && msg.contains("max_failures"),
+        "{msg}"
+    );
     // A valid edit becomes active on A, and B follows on its next sync.
-    std::fs::write(&pack_toml, original.replace("version = \"", "version = \"9.")).unwrap();
+    std::fs::write(
+        &pack_toml,
+        original.replace("version = \"", "version = \"9."),
+    )
+    .unwrap();
     let before = b.policy.current().id;
     let now = a.policy.reload(&a.store, &src, 2, "test").await.unwrap();
     assert_ne!(now.id, before);
@@ -435,17 +918,36 @@ fn cli_policy_check_reports_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     copy_default_pack(dir.path());
     let bin = env!("CARGO_BIN_EXE_tianshu");
-    let ok = std::process::Command::new(bin).args(["policy", "check"]).arg(dir.path()).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = std::process::Command::new(bin)
+        .args(["policy", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(out.contains("roles (18)"), "{out}");
     let f = dir.path().join("fault_levels.toml");
     let text = std::fs::read_to_string(&f).unwrap();
     let broken = text.replacen("users = { min = 50,", "users = { min = \"fifty\",", 1);
-    assert!(broken != text, "fault_levels.toml changed shape; update the test");
+    assert!(
+        broken != text,
+        "fault_levels.toml changed shape; update the test"
+    );
     std::fs::write(&f, &broken).unwrap();
-    let line = broken.lines().position(|l| l.contains("\"fifty\"")).unwrap() + 1;
-    let bad = std::process::Command::new(bin).args(["policy", "check"]).arg(&f).output().unwrap();
+    let line = broken
+        .lines()
+        .position(|l| l.contains("\"fifty\""))
+        .unwrap()
+        + 1;
+    let bad = std::process::Command::new(bin)
+        .args(["policy", "check"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains(&format!("fault_levels.toml:{line}:")), "{err}");
@@ -458,8 +960,12 @@ fn cli_user_token_and_audit_verify_catch_tampering() {
     let run = |args: &[&str], stdin: Option<&str>| {
         use std::io::Write;
         let mut cmd = std::process::Command::new(bin);
-        cmd.arg("--data-dir").arg(dir.path()).args(args)
-            .stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        cmd.arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         if let Some(s) = stdin {
             child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
@@ -470,9 +976,27 @@ fn cli_user_token_and_audit_verify_catch_tampering() {
     };
     assert!(run(&["migrate"], None).status.success());
     // No organisations exist yet in a bare database: the error names the field.
-    let o = run(&["user", "add", "ops1", "--org", "prov", "--name", "运维一", "--role", "administrator", "--password-stdin"], Some("a-long-password\n"));
+    let o = run(
+        &[
+            "user",
+            "add",
+            "ops1",
+            "--org",
+            "prov",
+            "--name",
+            "运维一",
+            "--role",
+            "administrator",
+            "--password-stdin",
+        ],
+        Some("a-long-password\n"),
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("org_key"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("org_key"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = run(&["audit", "verify"], None);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     // Tamper with the SQLite file directly, as an attacker with file access would.
@@ -480,8 +1004,13 @@ fn cli_user_token_and_audit_verify_catch_tampering() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1").execute(&mut c).await.unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1")
+            .execute(&mut c)
+            .await
+            .unwrap();
     });
     let o = run(&["audit", "verify"], None);
     assert_eq!(o.status.code(), Some(1));

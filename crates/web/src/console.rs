@@ -29,7 +29,11 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5
 "#;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -40,7 +44,14 @@ fn page(title: &str, body: &str) -> Html<String> {
 }
 
 fn login_page(error: Option<&str>, username: &str) -> Html<String> {
-    let err = error.map(|e| format!("<p class=\"err\" role=\"alert\" id=\"login-error\">{}</p>", esc(e))).unwrap_or_default();
+    let err = error
+        .map(|e| {
+            format!(
+                "<p class=\"err\" role=\"alert\" id=\"login-error\">{}</p>",
+                esc(e)
+            )
+        })
+        .unwrap_or_default();
     page(
         "登录",
         &format!(
@@ -67,7 +78,10 @@ pub struct LoginForm {
 
 fn same_origin(headers: &HeaderMap) -> bool {
     // Login CSRF defence: a browser sends Origin on cross-site POSTs; it must name this host.
-    match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST).and_then(|v| v.to_str().ok())) {
+    match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
         (Some(origin), Some(host)) => origin.split("://").nth(1) == Some(host),
         _ => true,
     }
@@ -81,23 +95,53 @@ pub async fn login_submit(
     Form(f): Form<LoginForm>,
 ) -> Response {
     if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, login_page(Some("请求来源不符，请重新打开登录页。"), "")).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            login_page(Some("请求来源不符，请重新打开登录页。"), ""),
+        )
+            .into_response();
     }
     if let Err(e) = session::rate_check(&st.platform, &format!("ip:{}", addr.ip())).await {
-        return (StatusCode::TOO_MANY_REQUESTS, login_page(Some(&format!("请求过于频繁：{e}")), &f.username)).into_response();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_page(Some(&format!("请求过于频繁：{e}")), &f.username),
+        )
+            .into_response();
     }
     match session::login(&st.platform, &f.username, &f.password, None).await {
         Ok(s) => {
             let max_age = (s.expires_at - st.platform.now_us()) / 1_000_000;
             let mut r = Redirect::to("/").into_response();
-            r.headers_mut().insert(header::SET_COOKIE, session_cookie(&s.secret, max_age, is_https(&headers, st.config.secure_cookies)));
+            r.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(
+                    &s.secret,
+                    max_age,
+                    is_https(&headers, st.config.secure_cookies),
+                ),
+            );
             r
         }
-        Err(ServiceError::BadCredentials) => (StatusCode::UNAUTHORIZED, login_page(Some("用户名或密码错误。"), &f.username)).into_response(),
-        Err(ServiceError::Locked { .. }) => (StatusCode::TOO_MANY_REQUESTS, login_page(Some("登录失败次数过多，账户已暂时锁定，请稍后再试。"), &f.username)).into_response(),
+        Err(ServiceError::BadCredentials) => (
+            StatusCode::UNAUTHORIZED,
+            login_page(Some("用户名或密码错误。"), &f.username),
+        )
+            .into_response(),
+        Err(ServiceError::Locked { .. }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            login_page(
+                Some("登录失败次数过多，账户已暂时锁定，请稍后再试。"),
+                &f.username,
+            ),
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "console login failed");
-            (StatusCode::SERVICE_UNAVAILABLE, login_page(Some("服务暂时不可用，请稍后再试。"), &f.username)).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                login_page(Some("服务暂时不可用，请稍后再试。"), &f.username),
+            )
+                .into_response()
         }
     }
 }
@@ -122,7 +166,12 @@ pub async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
         _ => String::new(),
     };
     let pol = st.platform.policy.current();
-    let roles = p.roles.iter().map(|r| esc(pol.pack.role(r).map(|x| x.name_zh.as_str()).unwrap_or(r))).collect::<Vec<_>>().join("、");
+    let roles = p
+        .roles
+        .iter()
+        .map(|r| esc(pol.pack.role(r).map(|x| x.name_zh.as_str()).unwrap_or(r)))
+        .collect::<Vec<_>>()
+        .join("、");
     let body = format!(
         "<header><h1>天枢 · 运维支撑平台</h1><nav><form method=\"post\" action=\"/logout\" style=\"display:inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <span>{}</span> <button type=\"submit\">退出</button></form></nav></header>\
@@ -140,11 +189,19 @@ pub struct LogoutForm {
 }
 
 /// Ends the console session (CSRF-checked form post).
-pub async fn logout(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+pub async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LogoutForm>,
+) -> Response {
     if let Some(p) = principal(&st, &headers).await {
         if let AuthVia::Session { csrf, .. } = &p.via {
             if !secrets::same(csrf, &f.csrf) {
-                return (StatusCode::FORBIDDEN, page("错误", "<main><p class=\"err\">CSRF 校验失败。</p></main>")).into_response();
+                return (
+                    StatusCode::FORBIDDEN,
+                    page("错误", "<main><p class=\"err\">CSRF 校验失败。</p></main>"),
+                )
+                    .into_response();
             }
         }
         let _ = session::logout(&st.platform, &p).await;

@@ -41,7 +41,14 @@ pub struct ApiError {
 impl ApiError {
     /// A problem with no field.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, code, detail: detail.into(), field: None, errors: Vec::new(), retry_after: None }
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            field: None,
+            errors: Vec::new(),
+            retry_after: None,
+        }
     }
 
     /// A 400 naming the field.
@@ -62,11 +69,17 @@ impl From<ServiceError> for ApiError {
         use StatusCode as S;
         match e {
             ServiceError::Invalid { field, message } => {
-                let mut a = ApiError::new(S::UNPROCESSABLE_ENTITY, "invalid_field", format!("{field}: {message}"));
+                let mut a = ApiError::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    format!("{field}: {message}"),
+                );
                 a.field = Some(field);
                 a
             }
-            ServiceError::NotFound(what) => ApiError::new(S::NOT_FOUND, "not_found", format!("not found: {what}")),
+            ServiceError::NotFound(what) => {
+                ApiError::new(S::NOT_FOUND, "not_found", format!("not found: {what}"))
+            }
             ServiceError::Conflict { field, message } => {
                 let mut a = ApiError::new(S::CONFLICT, "conflict", format!("{field}: {message}"));
                 a.field = Some(field);
@@ -77,8 +90,16 @@ impl From<ServiceError> for ApiError {
                 "stale_version",
                 format!("{what} was changed by someone else; reload and try again"),
             ),
-            ServiceError::Unauthenticated => ApiError::new(S::UNAUTHORIZED, "unauthenticated", "authentication required"),
-            ServiceError::BadCredentials => ApiError::new(S::UNAUTHORIZED, "bad_credentials", "wrong username or password"),
+            ServiceError::Unauthenticated => ApiError::new(
+                S::UNAUTHORIZED,
+                "unauthenticated",
+                "authentication required",
+            ),
+            ServiceError::BadCredentials => ApiError::new(
+                S::UNAUTHORIZED,
+                "bad_credentials",
+                "wrong username or password",
+            ),
             ServiceError::Locked { until } => {
                 let secs = ((until - chrono::Utc::now().timestamp_micros()) / 1_000_000).max(1);
                 let mut a = ApiError::new(
@@ -89,30 +110,55 @@ impl From<ServiceError> for ApiError {
                 a.retry_after = Some(secs);
                 a
             }
-            ServiceError::Forbidden(p) => ApiError::new(S::FORBIDDEN, "forbidden", format!("your roles do not grant '{p}'")),
-            ServiceError::OutOfScope => ApiError::new(S::FORBIDDEN, "out_of_scope", "the record is outside your region or organisation"),
+            ServiceError::Forbidden(p) => ApiError::new(
+                S::FORBIDDEN,
+                "forbidden",
+                format!("your roles do not grant '{p}'"),
+            ),
+            ServiceError::OutOfScope => ApiError::new(
+                S::FORBIDDEN,
+                "out_of_scope",
+                "the record is outside your region or organisation",
+            ),
             ServiceError::RateLimited { retry_after_secs } => {
-                let mut a = ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests");
+                let mut a =
+                    ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests");
                 a.retry_after = Some(retry_after_secs);
                 a
             }
             ServiceError::Policy(errs) => {
-                let mut a = ApiError::new(S::UNPROCESSABLE_ENTITY, "policy_invalid", "the policy pack is invalid");
+                let mut a = ApiError::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "policy_invalid",
+                    "the policy pack is invalid",
+                );
                 a.errors = errs.iter().map(|e| e.to_string()).collect();
                 a.field = errs.iter().next().map(|e| e.field.clone());
                 a
             }
             ServiceError::Store(StoreError::Unavailable(m)) => {
                 tracing::error!(error = %m, "database unavailable");
-                ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again shortly")
+                ApiError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
             }
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
-                ApiError::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error (logged with the request id)")
+                ApiError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error (logged with the request id)",
+                )
             }
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                ApiError::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error (logged with the request id)")
+                ApiError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error (logged with the request id)",
+                )
             }
         }
     }

@@ -30,7 +30,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if essence != "application/json" && !essence.ends_with("+json") {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -38,15 +43,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "the body must be JSON (Content-Type: application/json)",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body exceeds 1 MiB")
-                } else {
-                    ApiError::bad_field("body", e.body_text())
-                }
-            })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the body exceeds 1 MiB",
+                )
+            } else {
+                ApiError::bad_field("body", e.body_text())
+            }
+        })?;
         decode_json(&bytes).map(ApiJson)
     }
 }
@@ -58,7 +65,10 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let mut path = e.path().to_string();
         let msg = e.inner().to_string();
         // For an unknown field the path names the parent; add the field itself.
-        if let Some(name) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+        if let Some(name) = msg
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
             if path == "." {
                 path = name.to_string();
             } else if !path.ends_with(name) {
@@ -133,15 +143,23 @@ impl FromRequestParts<AppState> for Auth {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(|s| s.trim().to_string());
         let principal = if let Some(tok) = bearer {
             session::authenticate_token(p, &tok).await?
         } else if let Some(c) = cookie(parts, SESSION_COOKIE) {
             let pr = session::authenticate_session(p, &c).await?;
             if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-                let ok = matches!(&pr.via, AuthVia::Session { csrf, .. } if secrets::same(csrf, sent));
+                let sent = parts
+                    .headers
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let ok =
+                    matches!(&pr.via, AuthVia::Session { csrf, .. } if secrets::same(csrf, sent));
                 if !ok {
                     return Err(ApiError::new(
                         StatusCode::FORBIDDEN,

@@ -35,18 +35,33 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// The process-wide Prometheus recorder (installed once; later calls share it).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
     static H: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    H.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).clone()
+    H.get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/openapi.json", get(openapi_json))
-        .route("/session", post(api::session::login).get(api::session::me).delete(api::session::logout))
-        .route("/users", get(api::identity::list_users).post(api::identity::create_user))
-        .route("/users/{id}", get(api::identity::get_user).patch(api::identity::patch_user))
+        .route(
+            "/session",
+            post(api::session::login)
+                .get(api::session::me)
+                .delete(api::session::logout),
+        )
+        .route(
+            "/users",
+            get(api::identity::list_users).post(api::identity::create_user),
+        )
+        .route(
+            "/users/{id}",
+            get(api::identity::get_user).patch(api::identity::patch_user),
+        )
         .route("/users/{id}/password", put(api::identity::set_password))
-        .route("/orgs", get(api::identity::list_orgs).post(api::identity::create_org))
+        .route(
+            "/orgs",
+            get(api::identity::list_orgs).post(api::identity::create_org),
+        )
         .route("/roles", get(api::identity::list_roles))
         .route("/systems", get(api::identity::list_systems))
         .route("/tokens", get(api::tokens::list).post(api::tokens::create))
@@ -57,8 +72,14 @@ pub fn app(state: AppState) -> Router {
         .route("/policy/reload", post(api::policy::reload))
         .route("/calendars", get(api::calendar::list))
         .route("/calendars/{name}/deadline", get(api::calendar::deadline))
-        .route("/calendars/{name}/working-time", get(api::calendar::working_time))
-        .route("/holidays/{year}", get(api::calendar::get_year).put(api::calendar::put_year))
+        .route(
+            "/calendars/{name}/working-time",
+            get(api::calendar::working_time),
+        )
+        .route(
+            "/holidays/{year}",
+            get(api::calendar::get_year).put(api::calendar::put_year),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
@@ -122,9 +143,12 @@ pub async fn serve(
             }
         }
     });
-    let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     sync.abort();
     result
 }

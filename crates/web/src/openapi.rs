@@ -35,12 +35,29 @@ impl Modify for Conventions {
         let comps = doc.components.get_or_insert_with(Default::default);
         comps.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("tsk_…").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tsk_…")
+                    .build(),
+            ),
         );
-        comps.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("tianshu_session"))));
+        comps.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("tianshu_session"))),
+        );
         for (path, item) in doc.paths.paths.iter_mut() {
             let api = path.starts_with("/api/");
-            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 add_errors(op, api);
             }
         }
@@ -53,14 +70,17 @@ fn problem(desc: &str) -> RefOr<utoipa::openapi::Response> {
             .description(desc)
             .content(
                 "application/problem+json",
-                ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("Problem"))).build(),
+                ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                    .build(),
             )
             .build(),
     )
 }
 
 fn add_errors(op: &mut Operation, api: bool) {
-    let mut codes: Vec<(&str, &str)> = vec![("500", "internal error"), ("503", "database unavailable")];
+    let mut codes: Vec<(&str, &str)> =
+        vec![("500", "internal error"), ("503", "database unavailable")];
     if api {
         codes.extend([
             ("400", "malformed request; `field` names the culprit"),
@@ -76,6 +96,9 @@ fn add_errors(op: &mut Operation, api: bool) {
         ]);
     }
     for (code, desc) in codes {
-        op.responses.responses.entry(code.to_string()).or_insert_with(|| problem(desc));
+        op.responses
+            .responses
+            .entry(code.to_string())
+            .or_insert_with(|| problem(desc));
     }
 }

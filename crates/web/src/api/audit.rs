@@ -87,18 +87,39 @@ pub struct VerifyProblemOut {
 /// Read the audit trail in order.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "a page of entries", body = AuditPage)))]
-pub async fn list(State(st): State<AppState>, Auth(p): Auth, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult<Json<AuditPage>> {
+pub async fn list(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
     p.require(Permission::AuditRead)?;
-    let (after, limit) = PageParams { cursor: q.cursor, limit: q.limit }.resolve()?;
+    let (after, limit) = PageParams {
+        cursor: q.cursor,
+        limit: q.limit,
+    }
+    .resolve()?;
     let object = match (&q.object_type, &q.object_id) {
         (Some(t), Some(i)) => Some((t.as_str(), i.as_str())),
         (None, None) => None,
-        (Some(_), None) => return Err(ApiError::bad_field("object_id", "object_type needs object_id")),
-        (None, Some(_)) => return Err(ApiError::bad_field("object_type", "object_id needs object_type")),
+        (Some(_), None) => {
+            return Err(ApiError::bad_field(
+                "object_id",
+                "object_type needs object_id",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::bad_field(
+                "object_type",
+                "object_id needs object_type",
+            ))
+        }
     };
     let rows = st.platform.store.audit_page(after, limit, object).await?;
     let next = next_cursor(rows.len(), limit, rows.last().map(|e| e.seq));
-    Ok(Json(AuditPage { items: rows.into_iter().map(AuditOut::from).collect(), next_cursor: next }))
+    Ok(Json(AuditPage {
+        items: rows.into_iter().map(AuditOut::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// Walk the whole hash chain and report any edited, deleted or truncated entry.
@@ -111,6 +132,14 @@ pub async fn verify(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json
         ok: r.ok(),
         entries: r.entries,
         head_seq: r.head_seq,
-        problems: r.problems.into_iter().map(|x| VerifyProblemOut { seq: x.seq, kind: x.kind.into(), detail: x.detail }).collect(),
+        problems: r
+            .problems
+            .into_iter()
+            .map(|x| VerifyProblemOut {
+                seq: x.seq,
+                kind: x.kind.into(),
+                detail: x.detail,
+            })
+            .collect(),
     }))
 }

@@ -35,7 +35,11 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
     let p = &st.platform;
     let database = p.store.ping().await.is_ok();
     let pending = if database {
-        p.store.pending_migrations().await.map(|n| n as i64).unwrap_or(-1)
+        p.store
+            .pending_migrations()
+            .await
+            .map(|n| n as i64)
+            .unwrap_or(-1)
     } else {
         -1
     };
@@ -46,7 +50,11 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
         pending_migrations: pending,
         policy_version: p.policy.current().pack.pack.version.clone(),
     };
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, axum::Json(body)).into_response()
 }
 
@@ -57,5 +65,11 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     let pol = st.platform.policy.current();
     metrics::gauge!("tianshu_policy_id").set(pol.id as f64);
     let body = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }

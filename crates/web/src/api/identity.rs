@@ -115,58 +115,103 @@ pub struct UserQuery {
 /// List users visible to the caller.
 #[utoipa::path(get, path = "/api/v1/users", tag = "identity", params(UserQuery),
     responses((status = 200, description = "a page of users", body = UserPage)))]
-pub async fn list_users(State(st): State<AppState>, Auth(p): Auth, ApiQuery(q): ApiQuery<UserQuery>) -> ApiResult<Json<UserPage>> {
-    let (after, limit) = PageParams { cursor: q.cursor, limit: q.limit }.resolve()?;
+pub async fn list_users(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<UserQuery>,
+) -> ApiResult<Json<UserPage>> {
+    let (after, limit) = PageParams {
+        cursor: q.cursor,
+        limit: q.limit,
+    }
+    .resolve()?;
     let users = identity::list_users(&st.platform, &p, after, limit, q.q.as_deref()).await?;
     let last = users.last().map(|u| u.user.id);
     let next = next_cursor(users.len(), limit, last);
-    Ok(Json(UserPage { items: users.into_iter().map(UserOut::from).collect(), next_cursor: next }))
+    Ok(Json(UserPage {
+        items: users.into_iter().map(UserOut::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// Create a user.
 #[utoipa::path(post, path = "/api/v1/users", tag = "identity", request_body = NewUserIn,
     responses((status = 201, description = "created", body = UserOut)))]
-pub async fn create_user(State(st): State<AppState>, Auth(p): Auth, RequestId(rid): RequestId, ApiJson(b): ApiJson<NewUserIn>) -> ApiResult<(StatusCode, Json<UserOut>)> {
-    let v = identity::create_user(&st.platform, &p, CreateUser {
-        username: b.username,
-        display_name: b.display_name,
-        org_key: b.org_key,
-        roles: b.roles,
-        password: b.password,
-        email: b.email,
-        phone: b.phone,
-        locale: b.locale,
-        province_scope: b.province_scope,
-    }, rid).await?;
+pub async fn create_user(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    ApiJson(b): ApiJson<NewUserIn>,
+) -> ApiResult<(StatusCode, Json<UserOut>)> {
+    let v = identity::create_user(
+        &st.platform,
+        &p,
+        CreateUser {
+            username: b.username,
+            display_name: b.display_name,
+            org_key: b.org_key,
+            roles: b.roles,
+            password: b.password,
+            email: b.email,
+            phone: b.phone,
+            locale: b.locale,
+            province_scope: b.province_scope,
+        },
+        rid,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(v.into())))
 }
 
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "identity", params(("id" = i64, Path, description = "user id")),
     responses((status = 200, description = "the user", body = UserOut)))]
-pub async fn get_user(State(st): State<AppState>, Auth(p): Auth, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<UserOut>> {
+pub async fn get_user(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<UserOut>> {
     Ok(Json(identity::get_user(&st.platform, &p, id).await?.into()))
 }
 
 /// Change a user (optimistic concurrency via `version`).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "identity", params(("id" = i64, Path, description = "user id")), request_body = UserPatch,
     responses((status = 200, description = "changed", body = UserOut)))]
-pub async fn patch_user(State(st): State<AppState>, Auth(p): Auth, RequestId(rid): RequestId, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<UserPatch>) -> ApiResult<Json<UserOut>> {
-    let v = identity::update(&st.platform, &p, id, UpdateUser {
-        version: b.version,
-        display_name: b.display_name,
-        locale: b.locale,
-        active: b.active,
-        province_scope: b.province_scope,
-        roles: b.roles,
-    }, rid).await?;
+pub async fn patch_user(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<UserPatch>,
+) -> ApiResult<Json<UserOut>> {
+    let v = identity::update(
+        &st.platform,
+        &p,
+        id,
+        UpdateUser {
+            version: b.version,
+            display_name: b.display_name,
+            locale: b.locale,
+            active: b.active,
+            province_scope: b.province_scope,
+            roles: b.roles,
+        },
+        rid,
+    )
+    .await?;
     Ok(Json(v.into()))
 }
 
 /// Set a user's password (ends their sessions).
 #[utoipa::path(put, path = "/api/v1/users/{id}/password", tag = "identity", params(("id" = i64, Path, description = "user id")), request_body = PasswordIn,
     responses((status = 204, description = "changed")))]
-pub async fn set_password(State(st): State<AppState>, Auth(p): Auth, RequestId(rid): RequestId, ApiPath(id): ApiPath<i64>, ApiJson(b): ApiJson<PasswordIn>) -> ApiResult<StatusCode> {
+pub async fn set_password(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<PasswordIn>,
+) -> ApiResult<StatusCode> {
     identity::change_password(&st.platform, &p, id, &b.password, rid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,7 +231,15 @@ pub struct OrgOut {
 
 impl From<Org> for OrgOut {
     fn from(o: Org) -> Self {
-        OrgOut { id: o.id, key: o.key, name: o.name, kind: o.kind, parent_id: o.parent_id, region_id: o.region_id, created_at: ts(o.created_at) }
+        OrgOut {
+            id: o.id,
+            key: o.key,
+            name: o.name,
+            kind: o.kind,
+            parent_id: o.parent_id,
+            region_id: o.region_id,
+            created_at: ts(o.created_at),
+        }
     }
 }
 
@@ -211,15 +264,38 @@ pub struct NewOrgIn {
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "identity", responses((status = 200, description = "organisations", body = OrgList)))]
 pub async fn list_orgs(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<OrgList>> {
     p.require(Permission::OrgRead)?;
-    let items = st.platform.store.orgs().await?.into_iter().map(OrgOut::from).collect();
+    let items = st
+        .platform
+        .store
+        .orgs()
+        .await?
+        .into_iter()
+        .map(OrgOut::from)
+        .collect();
     Ok(Json(OrgList { items }))
 }
 
 /// Create an organisation.
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "identity", request_body = NewOrgIn,
     responses((status = 201, description = "created", body = OrgOut)))]
-pub async fn create_org(State(st): State<AppState>, Auth(p): Auth, RequestId(rid): RequestId, ApiJson(b): ApiJson<NewOrgIn>) -> ApiResult<(StatusCode, Json<OrgOut>)> {
-    let o = identity::create_org(&st.platform, &p, CreateOrg { key: b.key, name: b.name, kind: b.kind, parent_key: b.parent_key }, rid).await?;
+pub async fn create_org(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    ApiJson(b): ApiJson<NewOrgIn>,
+) -> ApiResult<(StatusCode, Json<OrgOut>)> {
+    let o = identity::create_org(
+        &st.platform,
+        &p,
+        CreateOrg {
+            key: b.key,
+            name: b.name,
+            kind: b.kind,
+            parent_key: b.parent_key,
+        },
+        rid,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(o.into())))
 }
 
@@ -249,7 +325,13 @@ pub async fn list_roles(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<
         .roles()
         .await?
         .into_iter()
-        .map(|r| RoleOut { key: r.key, name_zh: r.name_zh, name_en: r.name_en, scope: r.scope, permissions: r.permissions })
+        .map(|r| RoleOut {
+            key: r.key,
+            name_zh: r.name_zh,
+            name_en: r.name_en,
+            scope: r.scope,
+            permissions: r.permissions,
+        })
         .collect();
     Ok(Json(RoleList { items }))
 }
@@ -272,7 +354,10 @@ pub struct SystemList {
 
 /// Monitored business-support systems.
 #[utoipa::path(get, path = "/api/v1/systems", tag = "identity", responses((status = 200, description = "systems", body = SystemList)))]
-pub async fn list_systems(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<SystemList>> {
+pub async fn list_systems(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<SystemList>> {
     p.require(Permission::OrgRead)?;
     let items = st
         .platform
@@ -280,7 +365,13 @@ pub async fn list_systems(State(st): State<AppState>, Auth(p): Auth) -> ApiResul
         .systems()
         .await?
         .into_iter()
-        .map(|s| SystemOut { id: s.id, key: s.key, name: s.name, owner_org_id: s.owner_org_id, vendor_org_id: s.vendor_org_id })
+        .map(|s| SystemOut {
+            id: s.id,
+            key: s.key,
+            name: s.name,
+            owner_org_id: s.owner_org_id,
+            vendor_org_id: s.vendor_org_id,
+        })
         .collect();
     Ok(Json(SystemList { items }))
 }

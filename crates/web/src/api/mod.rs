@@ -35,11 +35,16 @@ impl PageParams {
     pub fn resolve(&self) -> Result<(i64, i64), ApiError> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
-            return Err(ApiError::bad_field("limit", "limit must be between 1 and 500"));
+            return Err(ApiError::bad_field(
+                "limit",
+                "limit must be between 1 and 500",
+            ));
         }
         let after = match &self.cursor {
             None => 0,
-            Some(c) => decode_cursor(c).ok_or_else(|| ApiError::bad_field("cursor", "cursor is not one this server issued"))?,
+            Some(c) => decode_cursor(c).ok_or_else(|| {
+                ApiError::bad_field("cursor", "cursor is not one this server issued")
+            })?,
         };
         Ok((after, limit))
     }

@@ -42,7 +42,15 @@ fn out(a: &ActivePolicy, today: chrono::NaiveDate) -> PolicyOut {
 }
 
 fn today(st: &AppState) -> chrono::NaiveDate {
-    let tz: chrono_tz::Tz = st.platform.policy.current().pack.pack.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let tz: chrono_tz::Tz = st
+        .platform
+        .policy
+        .current()
+        .pack
+        .pack
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
     st.platform.clock.now().with_timezone(&tz).date_naive()
 }
 
@@ -59,6 +67,10 @@ pub async fn get(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Po
 pub async fn reload(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<PolicyOut>> {
     p.require(Permission::PolicyReload)?;
     let now = st.platform.now_us();
-    let a = st.platform.policy.reload(&st.platform.store, &st.config.pack_source, now, &p.actor()).await?;
+    let a = st
+        .platform
+        .policy
+        .reload(&st.platform.store, &st.config.pack_source, now, &p.actor())
+        .await?;
     Ok(Json(out(&a, today(&st))))
 }

@@ -48,7 +48,11 @@ impl Me {
             username: p.username.clone(),
             locale: p.locale.clone(),
             roles: p.roles.clone(),
-            permissions: p.permissions.iter().map(|x| x.as_str().to_string()).collect(),
+            permissions: p
+                .permissions
+                .iter()
+                .map(|x| x.as_str().to_string())
+                .collect(),
             scope: match p.scope {
                 tianshu_services::authz::Scope::Province => "province",
                 tianshu_services::authz::Scope::Region(_) => "region",
@@ -102,7 +106,10 @@ pub async fn login(
 ) -> ApiResult<Response> {
     session::rate_check(&st.platform, &format!("ip:{}", parts.0.ip())).await?;
     if req.username.is_empty() || req.username.chars().count() > 64 {
-        return Err(ApiError::bad_field("username", "username must have 1–64 characters"));
+        return Err(ApiError::bad_field(
+            "username",
+            "username must have 1–64 characters",
+        ));
     }
     let s = session::login(&st.platform, &req.username, &req.password, rid).await?;
     let now = st.platform.now_us();
@@ -113,7 +120,11 @@ pub async fn login(
     let mut resp = (StatusCode::OK, axum::Json(me)).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        session_cookie(&s.secret, max_age, is_https(&headers, st.config.secure_cookies)),
+        session_cookie(
+            &s.secret,
+            max_age,
+            is_https(&headers, st.config.secure_cookies),
+        ),
     );
     Ok(resp)
 }
@@ -131,6 +142,7 @@ pub async fn me(Auth(p): Auth) -> ApiResult<axum::Json<Me>> {
 pub async fn logout(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Response> {
     session::logout(&st.platform, &p).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, clear_cookie());
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie());
     Ok(resp)
 }

@@ -80,24 +80,55 @@ pub struct CreatedToken {
 /// List tokens (own, or all with user.manage).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", responses((status = 200, description = "tokens", body = TokenList)))]
 pub async fn list(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<TokenList>> {
-    let items = session::list_tokens(&st.platform, &p).await?.into_iter().map(TokenOut::from).collect();
+    let items = session::list_tokens(&st.platform, &p)
+        .await?
+        .into_iter()
+        .map(TokenOut::from)
+        .collect();
     Ok(Json(TokenList { items }))
 }
 
 /// Create a token.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewTokenIn,
     responses((status = 201, description = "created; the secret is in `token`", body = CreatedToken)))]
-pub async fn create(State(st): State<AppState>, Auth(p): Auth, RequestId(rid): RequestId, ApiJson(b): ApiJson<NewTokenIn>) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+pub async fn create(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    ApiJson(b): ApiJson<NewTokenIn>,
+) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let scopes = b.scopes.clone();
-    let (secret, t) = session::create_token(&st.platform, &p, CreateToken { name: b.name, username: b.username, scopes: b.scopes, lifetime_days: b.lifetime_days }, rid).await?;
+    let (secret, t) = session::create_token(
+        &st.platform,
+        &p,
+        CreateToken {
+            name: b.name,
+            username: b.username,
+            scopes: b.scopes,
+            lifetime_days: b.lifetime_days,
+        },
+        rid,
+    )
+    .await?;
     let list = serde_json::from_str(&t.scopes).unwrap_or(scopes);
-    Ok((StatusCode::CREATED, Json(CreatedToken { token: secret, info: out(t, list) })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: secret,
+            info: out(t, list),
+        }),
+    ))
 }
 
 /// Revoke a token.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path, description = "token id")),
     responses((status = 204, description = "revoked")))]
-pub async fn revoke(State(st): State<AppState>, Auth(p): Auth, RequestId(rid): RequestId, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
+pub async fn revoke(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     session::revoke(&st.platform, &p, id, rid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
