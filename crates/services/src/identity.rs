@@ -430,3 +430,49 @@ pub async fn create_org(
         })
         .await?)
 }
+
+/// Hides the middle of a phone number and the local part of an e-mail address.
+///
+/// Contact details are personal data: lists and ordinary reads show them masked; the full
+/// value needs `sensitive.read` and every such read is written to the audit trail.
+pub fn mask_contact(mut v: UserView) -> UserView {
+    v.user.phone = v.user.phone.map(|p| {
+        let chars: Vec<char> = p.chars().collect();
+        if chars.len() <= 7 {
+            "*".repeat(chars.len())
+        } else {
+            let head: String = chars[..3].iter().collect();
+            let tail: String = chars[chars.len() - 4..].iter().collect();
+            format!("{head}****{tail}")
+        }
+    });
+    v.user.email = v.user.email.map(|e| match e.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    });
+    v
+}
+
+/// A user with contact details unmasked: needs `sensitive.read` and is audited as a sensitive read.
+pub async fn reveal_user(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    request_id: Option<String>,
+) -> ServiceResult<UserView> {
+    actor.require(Permission::SensitiveRead)?;
+    let v = get_user(p, actor, id).await?;
+    p.store
+        .audit(NewAuditEntry {
+            actor: actor.actor(),
+            action: "sensitive.read".into(),
+            object_type: "user".into(),
+            object_id: id.to_string(),
+            before: None,
+            after: Some(json!({"fields": ["email", "phone"]})),
+            request_id,
+            at: p.now_us(),
+        })
+        .await?;
+    Ok(v)
+}

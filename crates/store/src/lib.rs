@@ -124,15 +124,17 @@ impl Store {
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut opts = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
+            // One direct connection first: an unreachable server fails at once with its real
+            // error instead of after the pool's acquire timeout.
+            let mut c: PgConnection = sqlx::Connection::connect_with(&opts).await?;
             if let Some(schema) = &cfg.pg_schema {
                 validate_ident(schema)?;
-                let mut c: PgConnection = sqlx::Connection::connect_with(&opts).await?;
                 sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
                     .execute(&mut c)
                     .await?;
-                sqlx::Connection::close(c).await?;
                 opts = opts.options([("search_path", schema.as_str())]);
             }
+            sqlx::Connection::close(c).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))

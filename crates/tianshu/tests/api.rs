@@ -1043,3 +1043,187 @@ proptest::proptest! {
 
 static FUZZ_RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
 static FUZZ_APP: tokio::sync::OnceCell<(String, String)> = tokio::sync::OnceCell::const_new();
+
+#[test]
+fn unreachable_database_is_one_clear_error() {
+    let bin = env!("CARGO_BIN_EXE_tianshu");
+    let o = std::process::Command::new(bin)
+        .args([
+            "--database-url",
+            "postgres://postgres:secret@127.0.0.1:1/none",
+            "migrate",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot open database postgres://postgres:***@127.0.0.1:1/none"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_tianshu");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let start = || {
+        std::process::Command::new(bin)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args([
+                "--log-level",
+                "warn",
+                "serve",
+                "--demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let wait_ready = |base: String| async move {
+        for _ in 0..200 {
+            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("server did not become ready");
+    };
+    let mut child = start();
+    let acknowledged = rt.block_on(async {
+        wait_ready(base.clone()).await;
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let v: Value = c.post(format!("{base}/api/v1/session")).json(&json!({"username": "admin", "password": "tianshu-demo"}))
+            .send().await.unwrap().json().await.unwrap();
+        let csrf = v["csrf_token"].as_str().unwrap().to_string();
+        // Concurrent creations, so several share one group commit.
+        let mut handles = Vec::new();
+        for i in 0..40 {
+            let c = c.clone();
+            let csrf = csrf.clone();
+            let base = base.clone();
+            handles.push(tokio::spawn(async move {
+                let r = c.post(format!("{base}/api/v1/orgs")).header("x-csrf-token", csrf)
+                    .json(&json!({"key": format!("k9-{i}"), "name": format!("组{i}"), "kind": "team", "parent_key": "foshan"}))
+                    .send().await.unwrap();
+                (i, r.status() == StatusCode::CREATED)
+            }));
+        }
+        let mut ok = Vec::new();
+        for h in handles {
+            let (i, created) = h.await.unwrap();
+            if created {
+                ok.push(i);
+            }
+        }
+        ok
+    });
+    assert_eq!(acknowledged.len(), 40);
+    child.kill().unwrap(); // SIGKILL: no graceful shutdown, no drain.
+    child.wait().unwrap();
+    let mut child = start();
+    rt.block_on(async {
+        wait_ready(base.clone()).await;
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        c.post(format!("{base}/api/v1/session"))
+            .json(&json!({"username": "admin", "password": "tianshu-demo"}))
+            .send()
+            .await
+            .unwrap();
+        let orgs: Value = c
+            .get(format!("{base}/api/v1/orgs"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let keys: Vec<String> = orgs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["key"].as_str().unwrap().to_string())
+            .collect();
+        for i in &acknowledged {
+            assert!(
+                keys.contains(&format!("k9-{i}")),
+                "org k9-{i} was acknowledged but lost"
+            );
+        }
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = std::process::Command::new(bin)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[tokio::test]
+async fn contact_details_are_masked_and_reveals_are_audited() {
+    let app = sqlite_app().await;
+    let admin = app.token_for("admin", &[]).await;
+    let c = Client::new();
+    let body = json!({"username": "contact1", "display_name": "联系人（测试）", "org_key": "prov", "email": "contact1@example.invalid", "phone": "10000000001"});
+    let u: Value = c
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&admin)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(u["phone"], "100****0001");
+    assert_eq!(u["email"], "c***@example.invalid");
+    let id = u["id"].as_i64().unwrap();
+    let v: Value = c
+        .get(app.url(&format!("/api/v1/users/{id}?reveal=true")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["phone"], "10000000001");
+    let reads = app
+        .platform
+        .store
+        .audit_page(0, 500, Some(("user", &id.to_string())))
+        .await
+        .unwrap();
+    assert!(
+        reads
+            .iter()
+            .any(|e| e.action == "sensitive.read" && e.actor == "user:admin/token:1"),
+        "{reads:?}"
+    );
+    // Without sensitive.read the reveal is refused.
+    let viewer = app.token_for("viewer", &[]).await;
+    let r = c
+        .get(app.url(&format!("/api/v1/users/{id}?reveal=true")))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

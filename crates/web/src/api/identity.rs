@@ -129,7 +129,10 @@ pub async fn list_users(
     let last = users.last().map(|u| u.user.id);
     let next = next_cursor(users.len(), limit, last);
     Ok(Json(UserPage {
-        items: users.into_iter().map(UserOut::from).collect(),
+        items: users
+            .into_iter()
+            .map(|u| identity::mask_contact(u).into())
+            .collect(),
         next_cursor: next,
     }))
 }
@@ -160,18 +163,36 @@ pub async fn create_user(
         rid,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(v.into())))
+    Ok((StatusCode::CREATED, Json(identity::mask_contact(v).into())))
 }
 
-/// One user.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "identity", params(("id" = i64, Path, description = "user id")),
+/// Options for reading one user.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GetUserQuery {
+    /// Show e-mail and phone unmasked (needs `sensitive.read`; recorded in the audit trail).
+    pub reveal: Option<bool>,
+}
+
+/// One user (contact details masked unless `reveal=true`).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "identity", params(("id" = i64, Path, description = "user id"), GetUserQuery),
     responses((status = 200, description = "the user", body = UserOut)))]
 pub async fn get_user(
     State(st): State<AppState>,
     Auth(p): Auth,
+    RequestId(rid): RequestId,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<GetUserQuery>,
 ) -> ApiResult<Json<UserOut>> {
-    Ok(Json(identity::get_user(&st.platform, &p, id).await?.into()))
+    if q.reveal == Some(true) {
+        return Ok(Json(
+            identity::reveal_user(&st.platform, &p, id, rid)
+                .await?
+                .into(),
+        ));
+    }
+    let v = identity::get_user(&st.platform, &p, id).await?;
+    Ok(Json(identity::mask_contact(v).into()))
 }
 
 /// Change a user (optimistic concurrency via `version`).
@@ -199,7 +220,7 @@ pub async fn patch_user(
         rid,
     )
     .await?;
-    Ok(Json(v.into()))
+    Ok(Json(identity::mask_contact(v).into()))
 }
 
 /// Set a user's password (ends their sessions).
