@@ -476,3 +476,36 @@ pub async fn reveal_user(
         .await?;
     Ok(v)
 }
+
+/// Sets the caller's own console language (self-service; audited).
+pub async fn set_own_locale(p: &Platform, actor: &Principal, locale: &str) -> ServiceResult<()> {
+    check_locale(locale)?;
+    let now = p.now_us();
+    let id = actor.user_id;
+    let locale = locale.to_string();
+    let actor_s = actor.actor();
+    let before = actor.locale.clone();
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                tianshu_store::identity::set_locale(c, id, &locale, now).await?;
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: "user.locale".into(),
+                        object_type: "user".into(),
+                        object_id: id.to_string(),
+                        before: Some(json!({"locale": before})),
+                        after: Some(json!({"locale": locale})),
+                        request_id: None,
+                        at: now,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(())
+}

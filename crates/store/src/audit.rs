@@ -203,6 +203,19 @@ impl Store {
         })
     }
 
+    /// Entries before `before_seq` (or the newest), newest first.
+    pub async fn audit_recent(
+        &self,
+        before_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        let sql = format!(
+            "SELECT {SELECT_COLS} FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
+        );
+        let before = before_seq.unwrap_or(i64::MAX);
+        on_pool!(self, p => Ok(sqlx::query_as(&sql).bind(before).bind(limit).fetch_all(p).await?))
+    }
+
     /// Walks the whole chain and reports every edited, inserted or deleted entry.
     pub async fn audit_verify(&self) -> StoreResult<VerifyReport> {
         let (head_seq, head_hash): (i64, String) = on_pool!(self, p => sqlx::query_as(

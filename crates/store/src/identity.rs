@@ -370,3 +370,10 @@ impl Store {
             "SELECT id, key, name, owner_org_id, vendor_org_id, created_at FROM systems ORDER BY id").fetch_all(p).await)?)
     }
 }
+
+/// Sets a user's preferred console language.
+pub async fn set_locale(conn: &mut Conn<'_>, id: i64, locale: &str, now: i64) -> StoreResult<()> {
+    on_conn!(conn, c => sqlx::query("UPDATE users SET locale = $1, updated_at = $2 WHERE id = $3")
+        .bind(locale).bind(now).bind(id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -87,9 +87,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::metrics))
-        .route("/login", get(console::login_form).post(console::login_submit))
-        .route("/logout", post(console::logout))
-        .route("/", get(console::home))
+        .merge(console::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(track))
         .layer(CatchPanicLayer::custom(|_| {

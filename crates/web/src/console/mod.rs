@@ -1,0 +1,196 @@
+//! The server-rendered console: shell, navigation, i18n, and the pages of the capabilities built
+//! so far. Progressive enhancement only: every page works without JavaScript.
+
+mod assets;
+pub mod i18n;
+mod pages;
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tianshu_core::Permission;
+use tianshu_services::authz::{AuthVia, Principal};
+use tianshu_services::session;
+
+use crate::extract::{cookie, SESSION_COOKIE};
+use crate::state::AppState;
+pub use i18n::Tr;
+
+/// Cookie holding the chosen console language.
+pub const LANG_COOKIE: &str = "tianshu_lang";
+
+/// Console routes (mounted at `/`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login_submit))
+        .route("/logout", post(pages::logout))
+        .route("/lang", post(pages::set_lang))
+        .route("/users", get(pages::users).post(pages::create_user))
+        .route("/audit", get(pages::audit))
+        .route("/audit/verify", post(pages::audit_verify))
+        .route("/calendar", get(pages::calendar))
+        .route("/policy", get(pages::policy))
+        .route("/policy/reload", post(pages::policy_reload))
+        .route("/assets/{*path}", get(assets::serve))
+}
+
+/// One entry of the main navigation.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub key: &'static str,
+    pub href: &'static str,
+    pub label: String,
+    pub active: bool,
+}
+
+/// Navigation entries: key, path, label key, permission needed (None = everyone).
+const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
+    ("home", "/", "nav-home", None),
+    ("users", "/users", "nav-users", Some(Permission::UserRead)),
+    ("audit", "/audit", "nav-audit", Some(Permission::AuditRead)),
+    (
+        "calendar",
+        "/calendar",
+        "nav-calendar",
+        Some(Permission::CalendarRead),
+    ),
+    (
+        "policy",
+        "/policy",
+        "nav-policy",
+        Some(Permission::PolicyRead),
+    ),
+];
+
+/// What every logged-in page's shell needs.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub t: Tr,
+    pub title: String,
+    pub username: String,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+    /// Centre time zone name, shown next to times.
+    pub tz: String,
+}
+
+/// A logged-in console user with their translator.
+pub struct ConsoleUser {
+    pub p: Principal,
+    pub t: Tr,
+}
+
+impl ConsoleUser {
+    /// The session's CSRF token.
+    pub fn csrf(&self) -> String {
+        match &self.p.via {
+            AuthVia::Session { csrf, .. } => csrf.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// The shell for a page.
+    pub fn layout(&self, st: &AppState, active: &str, title_key: &str) -> Layout {
+        let nav = NAV
+            .iter()
+            .filter(|(_, _, _, perm)| perm.is_none_or(|p| self.p.can(p)))
+            .map(|(key, href, label, _)| NavItem {
+                key,
+                href,
+                label: self.t.t(label),
+                active: *key == active,
+            })
+            .collect();
+        Layout {
+            t: self.t,
+            title: self.t.t(title_key),
+            username: self.p.username.clone(),
+            csrf: self.csrf(),
+            nav,
+            tz: st.platform.policy.current().pack.pack.time_zone.clone(),
+        }
+    }
+
+    /// The console's 403 page, unless the user holds `perm`.
+    pub fn require(&self, st: &AppState, perm: Permission) -> Option<Response> {
+        (!self.p.can(perm)).then(|| pages::forbidden(self, st, perm))
+    }
+
+    /// A 403 page, unless the form's CSRF token matches the session's.
+    pub fn check_csrf(&self, st: &AppState, sent: &str) -> Option<Response> {
+        (!tianshu_services::secrets::same(&self.csrf(), sent)).then(|| {
+            pages::message_page(
+                self,
+                st,
+                StatusCode::FORBIDDEN,
+                "error-title",
+                &self.t.t("csrf-failed"),
+            )
+        })
+    }
+}
+
+/// The locale of a request: the language cookie, else the user's saved preference, else zh-CN.
+pub fn request_locale(headers: &HeaderMap, user_locale: Option<&str>) -> Tr {
+    let parts = parts_of(headers);
+    match cookie(&parts, LANG_COOKIE) {
+        Some(l) if i18n::LOCALES.contains(&l.as_str()) => Tr::new(&l),
+        _ => Tr::new(user_locale.unwrap_or("zh-CN")),
+    }
+}
+
+fn parts_of(headers: &HeaderMap) -> Parts {
+    let mut req = axum::http::Request::new(());
+    *req.headers_mut() = headers.clone();
+    req.into_parts().0
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| {
+                u.0.path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/".into())
+            })
+            .unwrap_or_else(|| parts.uri.to_string());
+        let to_login = || {
+            let next = if parts.method == axum::http::Method::GET {
+                path.clone()
+            } else {
+                "/".into()
+            };
+            let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
+            Redirect::to(&format!("/login?{q}&expired=1")).into_response()
+        };
+        let Some(c) = cookie(parts, SESSION_COOKIE) else {
+            let q = serde_urlencoded::to_string([("next", path.as_str())]).unwrap_or_default();
+            return Err(Redirect::to(&format!("/login?{q}")).into_response());
+        };
+        let p = match session::authenticate_session(&st.platform, &c).await {
+            Ok(p) => p,
+            Err(_) => return Err(to_login()),
+        };
+        let t = request_locale(&parts.headers, Some(&p.locale));
+        Ok(ConsoleUser { p, t })
+    }
+}
+
+/// Renders an askama template into a response (500 page if rendering fails).
+pub fn render<T: askama::Template>(status: StatusCode, tpl: &T) -> Response {
+    match tpl.render() {
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
