@@ -94,12 +94,21 @@ ensure_postgres
 say "build"
 timed build cargo build --workspace --all-targets
 
+# Every stage runs even when an earlier one failed, so one run shows all failures.
+failed=()
 say "schemathesis (OpenAPI conformance of the demo server)"
-timed schemathesis run_schemathesis
+timed schemathesis run_schemathesis || failed+=(schemathesis)
+
+say "browser tests (headless Chromium, one at a time)"
+timed e2e scripts/e2e.sh || failed+=(browser)
 
 say "rust test suite"
 if command -v cargo-nextest >/dev/null 2>&1; then
-  timed tests cargo nextest run --workspace --no-fail-fast
+  timed tests cargo nextest run --workspace --no-fail-fast || failed+=(rust)
 else
-  timed tests cargo test --workspace --no-fail-fast
+  timed tests cargo test --workspace --no-fail-fast || failed+=(rust)
+fi
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED stages: ${failed[*]}" >&2
+  exit 1
 fi
