@@ -5,10 +5,12 @@
 
 pub mod authz;
 pub mod calendar;
+pub mod clocks;
 pub mod demo;
 mod error;
 pub mod identity;
 pub mod policy;
+pub mod scheduler;
 pub mod secrets;
 pub mod session;
 

@@ -13,6 +13,7 @@ pub mod policy;
 pub mod security;
 mod sqlite_writer;
 pub mod time;
+pub mod timers;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -313,7 +313,7 @@ async fn user_lifecycle_validation_conflict_and_stale_version() {
     let (s, p) = problem(r).await;
     assert_eq!(
         (s, p["code"].as_str()),
-        (StatusCode::CONFLICT, Some("stale_version"))
+        (StatusCode::PRECONDITION_FAILED, Some("stale_version"))
     );
     // The audit trail has the creation and the change with before/after.
     let r: Value = c

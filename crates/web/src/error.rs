@@ -86,7 +86,7 @@ impl From<ServiceError> for ApiError {
                 a
             }
             ServiceError::Stale(what) => ApiError::new(
-                S::CONFLICT,
+                S::PRECONDITION_FAILED,
                 "stale_version",
                 format!("{what} was changed by someone else; reload and try again"),
             ),

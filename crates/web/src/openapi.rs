@@ -88,7 +88,11 @@ fn add_errors(op: &mut Operation, api: bool) {
             ("403", "not permitted"),
             ("404", "not found"),
             ("405", "method not allowed"),
-            ("409", "conflict or stale version"),
+            (
+                "409",
+                "conflict (e.g. a duplicate key, or a transition not allowed now)",
+            ),
+            ("412", "stale version: the record changed since it was read"),
             ("413", "body too large"),
             ("415", "body is not JSON"),
             ("422", "invalid field value"),
