@@ -9,6 +9,7 @@
 pub mod audit;
 mod error;
 pub mod identity;
+pub mod incidents;
 pub mod policy;
 pub mod security;
 mod sqlite_writer;

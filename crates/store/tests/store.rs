@@ -260,3 +260,124 @@ async fn rate_window_counts_and_resets() {
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn incidents_save_with_optimistic_concurrency_children_links_and_filters() {
+    use tianshu_store::incidents::{self, Incident, IncidentFilter, Link};
+    for db in backends().await {
+        let store = db.store().await;
+        let (parent, child) = store
+            .write(|c| {
+                Box::pin(async move {
+                    let prov = insert_org(
+                        c,
+                        NewOrg {
+                            key: "prov".into(),
+                            name: "省".into(),
+                            kind: "province".into(),
+                            parent_id: None,
+                        },
+                        1,
+                    )
+                    .await?;
+                    let n1 = incidents::next_in_sequence(c, "INC-20261123").await?;
+                    let n2 = incidents::next_in_sequence(c, "INC-20261123").await?;
+                    assert_eq!((n1, n2), (1, 2));
+                    let base = Incident {
+                        number: format!("INC-20261123-{n1:04}"),
+                        title: "CRM 下单失败".into(),
+                        symptom: "坐席无法提交订单".into(),
+                        source_channel: "hotline".into(),
+                        reporter: "坐席".into(),
+                        org_id: prov.id,
+                        state: "preprocessing".into(),
+                        fault_level: "general".into(),
+                        level_reasons: "[]".into(),
+                        facts: "{}".into(),
+                        created_by: "user:preproc".into(),
+                        created_at: 10,
+                        updated_at: 10,
+                        ..Default::default()
+                    };
+                    let parent = incidents::insert(c, &base).await?;
+                    let child = incidents::insert(
+                        c,
+                        &Incident {
+                            number: format!("INC-20261123-{n2:04}"),
+                            parent_id: Some(parent.id),
+                            child_kind: Some("vendor".into()),
+                            ..base.clone()
+                        },
+                    )
+                    .await?;
+                    incidents::insert_link(
+                        c,
+                        &Link {
+                            id: 0,
+                            from_kind: "incident".into(),
+                            from_id: parent.id.to_string(),
+                            to_kind: "bug".into(),
+                            to_id: "BUG-1".into(),
+                            link_type: "converted_to".into(),
+                            created_by: "t".into(),
+                            created_at: 11,
+                        },
+                    )
+                    .await?;
+                    Ok((parent, child))
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store.incident_children(parent.id).await.unwrap(),
+            vec![child.clone()]
+        );
+        let mut changed = parent.clone();
+        changed.fault_level = "FL2".into();
+        let saved = store
+            .write({
+                let changed = changed.clone();
+                move |c| Box::pin(async move { incidents::save(c, &changed, 20).await })
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (saved.version, saved.fault_level.as_str(), saved.updated_at),
+            (2, "FL2", 20)
+        );
+        // Saving again with the old version is stale.
+        let err = store
+            .write(move |c| Box::pin(async move { incidents::save(c, &changed, 21).await }))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Stale(_)), "{err:?}");
+        let top = store
+            .incidents_page(
+                i64::MAX,
+                10,
+                &IncidentFilter {
+                    top_level: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(top.len(), 1);
+        let fl2 = store
+            .incidents_page(
+                i64::MAX,
+                10,
+                &IncidentFilter {
+                    fault_level: Some("FL2".into()),
+                    q: Some("下单".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(fl2.len(), 1);
+        assert_eq!(store.links_of("bug", "BUG-1").await.unwrap().len(), 1);
+        store.close().await;
+    }
+}

@@ -1,0 +1,216 @@
+//! Incident rows, dispatch children, merged reports and typed links.
+//!
+//! Services load a row, apply the pure domain rules, and save the whole row back with the
+//! version they read (optimistic concurrency); a concurrent change makes the save `Stale`.
+
+use serde::Serialize;
+
+use crate::{on_conn, on_pool, Conn, Store, StoreError, StoreResult};
+
+/// One incident row (a ticket, a dispatch child, a clone or a merged report).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq, Default)]
+pub struct Incident {
+    pub id: i64,
+    pub number: String,
+    pub title: String,
+    pub symptom: String,
+    pub symptom_category: Option<String>,
+    pub source_channel: String,
+    pub reporter: String,
+    pub reporter_contact: Option<String>,
+    pub org_id: i64,
+    pub region_id: Option<i64>,
+    pub system_id: Option<i64>,
+    pub business: Option<String>,
+    pub customer: Option<String>,
+    pub cause_class: Option<String>,
+    pub state: String,
+    pub fault_level: String,
+    /// JSON array of reasons for the level.
+    pub level_reasons: String,
+    pub level_set_at: Option<i64>,
+    pub fl1_at: Option<i64>,
+    pub fl2_at: Option<i64>,
+    pub cs_level: Option<i64>,
+    /// JSON object of the facts that drive severity.
+    pub facts: String,
+    pub handler_id: Option<i64>,
+    pub auditor_id: Option<i64>,
+    pub master_id: Option<i64>,
+    pub parent_id: Option<i64>,
+    pub child_kind: Option<String>,
+    pub assignee_org_id: Option<i64>,
+    pub due_at: Option<i64>,
+    pub progress: i64,
+    pub last_progress_at: Option<i64>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub resolved_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub version: i64,
+}
+
+const COLS: &str = "id, number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id, system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, facts, handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at, created_by, created_at, updated_at, resolved_at, closed_at, version";
+
+/// A typed link between two subjects.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct Link {
+    pub id: i64,
+    pub from_kind: String,
+    pub from_id: String,
+    pub to_kind: String,
+    pub to_id: String,
+    pub link_type: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// The next value of a named sequence (e.g. one per day for incident numbers).
+pub async fn next_in_sequence(conn: &mut Conn<'_>, scope: &str) -> StoreResult<i64> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "INSERT INTO number_sequences (scope, value) VALUES ($1, 1)
+         ON CONFLICT (scope) DO UPDATE SET value = number_sequences.value + 1 RETURNING value")
+        .bind(scope).fetch_one(&mut **c).await)?)
+}
+
+/// Inserts an incident (id, version and timestamps as given are ignored where the database assigns them).
+pub async fn insert(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<Incident> {
+    let sql = format!(
+        "INSERT INTO incidents (number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id,
+           system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, facts,
+           handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at,
+           created_by, created_at, updated_at, resolved_at, closed_at, version)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$33,$34,1)
+         RETURNING {COLS}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(&i.number).bind(&i.title).bind(&i.symptom).bind(&i.symptom_category).bind(&i.source_channel)
+        .bind(&i.reporter).bind(&i.reporter_contact).bind(i.org_id).bind(i.region_id).bind(i.system_id)
+        .bind(&i.business).bind(&i.customer).bind(&i.cause_class).bind(&i.state).bind(&i.fault_level)
+        .bind(&i.level_reasons).bind(i.level_set_at).bind(i.fl1_at).bind(i.fl2_at).bind(i.cs_level).bind(&i.facts)
+        .bind(i.handler_id).bind(i.auditor_id).bind(i.master_id).bind(i.parent_id).bind(&i.child_kind)
+        .bind(i.assignee_org_id).bind(i.due_at).bind(i.progress).bind(i.last_progress_at)
+        .bind(&i.created_by).bind(i.created_at).bind(i.resolved_at).bind(i.closed_at)
+        .fetch_one(&mut **c).await)?)
+}
+
+/// Saves every mutable column if the stored version is still `i.version`; returns the new row.
+pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<Incident> {
+    let sql = format!(
+        "UPDATE incidents SET title = $1, symptom = $2, symptom_category = $3, system_id = $4, business = $5, customer = $6,
+           cause_class = $7, state = $8, fault_level = $9, level_reasons = $10, level_set_at = $11, fl1_at = $12, fl2_at = $13,
+           cs_level = $14, facts = $15, handler_id = $16, auditor_id = $17, master_id = $18, assignee_org_id = $19, due_at = $20,
+           progress = $21, last_progress_at = $22, resolved_at = $23, closed_at = $24, updated_at = $25, version = version + 1
+         WHERE id = $26 AND version = $27 RETURNING {COLS}"
+    );
+    let row: Option<Incident> = on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(&i.title).bind(&i.symptom).bind(&i.symptom_category).bind(i.system_id).bind(&i.business).bind(&i.customer)
+        .bind(&i.cause_class).bind(&i.state).bind(&i.fault_level).bind(&i.level_reasons).bind(i.level_set_at)
+        .bind(i.fl1_at).bind(i.fl2_at).bind(i.cs_level).bind(&i.facts).bind(i.handler_id).bind(i.auditor_id)
+        .bind(i.master_id).bind(i.assignee_org_id).bind(i.due_at).bind(i.progress).bind(i.last_progress_at)
+        .bind(i.resolved_at).bind(i.closed_at).bind(now).bind(i.id).bind(i.version)
+        .fetch_optional(&mut **c).await)?;
+    row.ok_or_else(|| StoreError::Stale(format!("incident {}", i.number)))
+}
+
+/// One incident inside a transaction.
+pub async fn get_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<Incident>> {
+    let sql = format!("SELECT {COLS} FROM incidents WHERE id = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
+}
+
+/// Children (dispatches and clones) of a parent inside a transaction.
+pub async fn children_in_tx(conn: &mut Conn<'_>, parent: i64) -> StoreResult<Vec<Incident>> {
+    let sql = format!("SELECT {COLS} FROM incidents WHERE parent_id = $1 ORDER BY id");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(parent).fetch_all(&mut **c).await)?)
+}
+
+/// Reports merged under a master inside a transaction.
+pub async fn merged_in_tx(conn: &mut Conn<'_>, master: i64) -> StoreResult<Vec<Incident>> {
+    let sql = format!("SELECT {COLS} FROM incidents WHERE master_id = $1 ORDER BY id");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(master).fetch_all(&mut **c).await)?)
+}
+
+/// Records a typed link (idempotent).
+pub async fn insert_link(conn: &mut Conn<'_>, l: &Link) -> StoreResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO links (from_kind, from_id, to_kind, to_id, link_type, created_by, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)
+         ON CONFLICT (from_kind, from_id, to_kind, to_id, link_type) DO NOTHING")
+        .bind(&l.from_kind).bind(&l.from_id).bind(&l.to_kind).bind(&l.to_id).bind(&l.link_type).bind(&l.created_by).bind(l.created_at)
+        .execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Filters for [`Store::incidents_page`].
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub state: Option<String>,
+    pub fault_level: Option<String>,
+    pub region_id: Option<i64>,
+    /// Only rows whose assignee organisation is this one (vendor scope).
+    pub assignee_org_id: Option<i64>,
+    pub system_id: Option<i64>,
+    /// Substring of number, title or symptom.
+    pub q: Option<String>,
+    /// Top-level tickets only (no children, no merged reports).
+    pub top_level: bool,
+    /// Created at or after (Unix µs).
+    pub since: Option<i64>,
+}
+
+impl Store {
+    /// One incident.
+    pub async fn incident(&self, id: i64) -> StoreResult<Option<Incident>> {
+        let sql = format!("SELECT {COLS} FROM incidents WHERE id = $1");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
+    }
+
+    /// Children of a parent.
+    pub async fn incident_children(&self, parent: i64) -> StoreResult<Vec<Incident>> {
+        let sql = format!("SELECT {COLS} FROM incidents WHERE parent_id = $1 ORDER BY id");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(parent).fetch_all(p).await)?)
+    }
+
+    /// Reports merged under a master.
+    pub async fn incident_merged(&self, master: i64) -> StoreResult<Vec<Incident>> {
+        let sql = format!("SELECT {COLS} FROM incidents WHERE master_id = $1 ORDER BY id");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(master).fetch_all(p).await)?)
+    }
+
+    /// Newest first, ids below `before_id` (cursor), filtered.
+    pub async fn incidents_page(
+        &self,
+        before_id: i64,
+        limit: i64,
+        f: &IncidentFilter,
+    ) -> StoreResult<Vec<Incident>> {
+        let sql = format!(
+            "SELECT {COLS} FROM incidents WHERE id < $1
+               AND ($2 = '' OR state = $2) AND ($3 = '' OR fault_level = $3)
+               AND ($4 = FALSE OR region_id = $5) AND ($6 = FALSE OR assignee_org_id = $7)
+               AND ($8 = FALSE OR system_id = $9)
+               AND ($10 = '' OR number LIKE $11 OR title LIKE $11 OR symptom LIKE $11)
+               AND ($12 = FALSE OR (parent_id IS NULL AND master_id IS NULL))
+               AND created_at >= $13
+             ORDER BY id DESC LIMIT $14"
+        );
+        let q = f.q.clone().unwrap_or_default();
+        let like = format!("%{}%", q.replace(['%', '_'], ""));
+        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(before_id).bind(f.state.clone().unwrap_or_default()).bind(f.fault_level.clone().unwrap_or_default())
+            .bind(f.region_id.is_some()).bind(f.region_id.unwrap_or(0))
+            .bind(f.assignee_org_id.is_some()).bind(f.assignee_org_id.unwrap_or(0))
+            .bind(f.system_id.is_some()).bind(f.system_id.unwrap_or(0))
+            .bind(&q).bind(&like).bind(f.top_level).bind(f.since.unwrap_or(i64::MIN)).bind(limit)
+            .fetch_all(p).await)?)
+    }
+
+    /// Links from or to a subject.
+    pub async fn links_of(&self, kind: &str, id: &str) -> StoreResult<Vec<Link>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, from_kind, from_id, to_kind, to_id, link_type, created_by, created_at FROM links
+             WHERE (from_kind = $1 AND from_id = $2) OR (to_kind = $1 AND to_id = $2) ORDER BY id")
+            .bind(kind).bind(id).fetch_all(p).await)?)
+    }
+}
