@@ -6,9 +6,14 @@ use tianshu_store::StoreError;
 /// Why a use case did not happen. The web layer maps each variant to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// Input failed validation; `field` names it (dotted path).
+    /// Input failed validation; `field` names it (dotted path). `zh` is the message in Chinese
+    /// for the console, when the validator provides one.
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        field: String,
+        message: String,
+        zh: Option<String>,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("conflict on {field}: {message}")]
@@ -55,6 +60,29 @@ impl ServiceError {
         ServiceError::Invalid {
             field: field.into(),
             message: message.into(),
+            zh: None,
+        }
+    }
+
+    /// A validation error with its Chinese wording for the console.
+    pub fn invalid_zh(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        zh: impl Into<String>,
+    ) -> Self {
+        ServiceError::Invalid {
+            field: field.into(),
+            message: message.into(),
+            zh: Some(zh.into()),
+        }
+    }
+
+    /// The message to show a person using `locale`.
+    pub fn localized(&self, locale: &str) -> String {
+        match self {
+            ServiceError::Invalid { zh: Some(z), .. } if locale.starts_with("zh") => z.clone(),
+            ServiceError::Invalid { message, .. } => message.clone(),
+            other => other.to_string(),
         }
     }
 }

@@ -59,9 +59,10 @@ fn check_username(u: &str) -> ServiceResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ServiceError::invalid(
+        Err(ServiceError::invalid_zh(
             "username",
             "2–64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+            "用户名须为 2–64 个字符：小写字母、数字、“.”“_”“-”，以字母或数字开头",
         ))
     }
 }
@@ -69,18 +70,24 @@ fn check_username(u: &str) -> ServiceResult<()> {
 fn check_text(field: &str, v: &str, max: usize) -> ServiceResult<()> {
     let n = v.trim().chars().count();
     if n == 0 {
-        return Err(ServiceError::invalid(field, "must not be empty"));
+        return Err(ServiceError::invalid_zh(
+            field,
+            "must not be empty",
+            "不能为空",
+        ));
     }
     if n > max {
-        return Err(ServiceError::invalid(
+        return Err(ServiceError::invalid_zh(
             field,
             format!("must have at most {max} characters"),
+            format!("不能超过 {max} 个字符"),
         ));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(ServiceError::invalid(
+        return Err(ServiceError::invalid_zh(
             field,
             "must not contain control characters",
+            "不能包含控制字符",
         ));
     }
     Ok(())
@@ -101,9 +108,10 @@ fn check_roles(p: &Platform, roles: &[String]) -> ServiceResult<()> {
     let pol = p.policy.current();
     for (i, r) in roles.iter().enumerate() {
         if pol.pack.role(r).is_none() {
-            return Err(ServiceError::invalid(
+            return Err(ServiceError::invalid_zh(
                 format!("roles[{i}]"),
                 format!("unknown role '{r}'"),
+                format!("角色“{r}”不存在"),
             ));
         }
     }
@@ -129,14 +137,22 @@ pub async fn create_user(
     check_roles(p, &input.roles)?;
     if let Some(e) = &input.email {
         if !e.contains('@') || e.len() > 254 {
-            return Err(ServiceError::invalid("email", "is not an e-mail address"));
+            return Err(ServiceError::invalid_zh(
+                "email",
+                "is not an e-mail address",
+                "不是有效的电子邮件地址",
+            ));
         }
     }
     if input.roles.iter().any(|r| r == "administrator") && !actor.can(Permission::RoleManage) {
         return Err(ServiceError::Forbidden(Permission::RoleManage));
     }
     let org = p.store.org_by_key(&input.org_key).await?.ok_or_else(|| {
-        ServiceError::invalid("org_key", format!("no organisation '{}'", input.org_key))
+        ServiceError::invalid_zh(
+            "org_key",
+            format!("no organisation '{}'", input.org_key),
+            format!("单位“{}”不存在", input.org_key),
+        )
     })?;
     actor.require_visible(org.region_id, org.id)?;
     let password_hash = match &input.password {

@@ -27,9 +27,10 @@ pub fn hash_password(password: &str) -> ServiceResult<String> {
 pub fn check_password(password: &str) -> ServiceResult<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(ServiceError::invalid(
+        return Err(ServiceError::invalid_zh(
             "password",
             format!("must have at least {MIN_PASSWORD_CHARS} characters"),
+            format!("密码至少需要 {MIN_PASSWORD_CHARS} 个字符"),
         ));
     }
     if n > 256 {

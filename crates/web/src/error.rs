@@ -68,7 +68,7 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         use StatusCode as S;
         match e {
-            ServiceError::Invalid { field, message } => {
+            ServiceError::Invalid { field, message, .. } => {
                 let mut a = ApiError::new(
                     S::UNPROCESSABLE_ENTITY,
                     "invalid_field",

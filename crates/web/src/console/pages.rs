@@ -477,8 +477,21 @@ pub async fn create_user(State(st): State<AppState>, u: ConsoleUser, body: Bytes
                 .unwrap_or_default();
             Redirect::to(&format!("/users?{q}")).into_response()
         }
-        Err(ServiceError::Invalid { field, message })
-        | Err(ServiceError::Conflict { field, message }) => {
+        Err(e @ ServiceError::Invalid { .. }) | Err(e @ ServiceError::Conflict { .. }) => {
+            let field = match &e {
+                ServiceError::Invalid { field, .. } | ServiceError::Conflict { field, .. } => {
+                    field.clone()
+                }
+                _ => String::new(),
+            };
+            let message = match &e {
+                ServiceError::Conflict { message, .. }
+                    if u.t.lang() == "zh-CN" && message == "already exists" =>
+                {
+                    "已存在".to_string()
+                }
+                _ => e.localized(u.t.lang()),
+            };
             let key = field.split('[').next().unwrap_or(&field).to_string();
             let mut errors = HashMap::new();
             errors.insert(key, message);
