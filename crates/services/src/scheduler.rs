@@ -33,10 +33,15 @@ pub async fn tick(p: &Platform, owner: &str, batch: i64) -> StoreResult<usize> {
         .store
         .claim_due_timers(owner, now, LEASE_US, batch)
         .await?;
-    let mut fired = 0;
-    for t in claimed {
+    // Fire the batch concurrently: on SQLite the writer folds the transactions into one commit.
+    let results = futures::future::join_all(claimed.into_iter().map(|t| {
         let id = t.id;
-        match fire(p, owner, t).await {
+        async move { (id, fire(p, owner, t).await) }
+    }))
+    .await;
+    let mut fired = 0;
+    for (id, r) in results {
+        match r {
             Ok(true) => fired += 1,
             Ok(false) => {}
             Err(e) => {
