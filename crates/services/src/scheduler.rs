@@ -42,7 +42,10 @@ pub async fn tick(p: &Platform, owner: &str, batch: i64) -> StoreResult<usize> {
     let mut fired = 0;
     for (id, r) in results {
         match r {
-            Ok(true) => fired += 1,
+            Ok(true) => {
+                fired += 1;
+                metrics::counter!("tianshu_timers_fired_total").increment(1);
+            }
             Ok(false) => {}
             Err(e) => {
                 tracing::error!(timer = id, error = %e, "timer handler failed; will retry");
@@ -65,6 +68,7 @@ async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
                 if !mark_fired(c, t.id, &owner, now).await? {
                     return Ok(false);
                 }
+                metrics::histogram!("tianshu_timer_lag_seconds").record((now - t.due_at).max(0) as f64 / 1e6);
                 let Some(clock_id) = t.clock_id else {
                     insert_event(c, NewEvent {
                         subject_kind: t.subject_kind.clone(),
