@@ -5,6 +5,7 @@
 
 pub mod classify;
 pub mod clock;
+pub mod incident;
 pub mod policy;
 pub mod severity;
 

@@ -16,6 +16,13 @@ pub enum ServiceError {
     },
     #[error("not found: {0}")]
     NotFound(String),
+    /// The input names a record (branch, system, user …) that does not exist.
+    #[error("{field}: {message}")]
+    UnknownReference {
+        field: String,
+        message: String,
+        zh: Option<String>,
+    },
     #[error("conflict on {field}: {message}")]
     Conflict { field: String, message: String },
     /// The record changed since the caller read it.
@@ -33,6 +40,13 @@ pub enum ServiceError {
     /// Outside the caller's region or vendor scope.
     #[error("outside your scope")]
     OutOfScope,
+    /// A workflow move refused in the current state; `allowed` lists what the caller may do.
+    #[error("{message}")]
+    Transition {
+        code: &'static str,
+        message: String,
+        allowed: Vec<String>,
+    },
     #[error("too many requests")]
     RateLimited { retry_after_secs: i64 },
     #[error("policy pack invalid")]
@@ -77,11 +91,30 @@ impl ServiceError {
         }
     }
 
+    /// The input names something that does not exist; `zh` is the Chinese wording.
+    pub fn unknown_ref(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        zh: impl Into<String>,
+    ) -> Self {
+        ServiceError::UnknownReference {
+            field: field.into(),
+            message: message.into(),
+            zh: Some(zh.into()),
+        }
+    }
+
     /// The message to show a person using `locale`.
     pub fn localized(&self, locale: &str) -> String {
         match self {
-            ServiceError::Invalid { zh: Some(z), .. } if locale.starts_with("zh") => z.clone(),
-            ServiceError::Invalid { message, .. } => message.clone(),
+            ServiceError::Invalid { zh: Some(z), .. }
+            | ServiceError::UnknownReference { zh: Some(z), .. }
+                if locale.starts_with("zh") =>
+            {
+                z.clone()
+            }
+            ServiceError::Invalid { message, .. }
+            | ServiceError::UnknownReference { message, .. } => message.clone(),
             other => other.to_string(),
         }
     }
@@ -89,3 +122,15 @@ impl ServiceError {
 
 /// Result alias for use cases.
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    /// The field a validation or reference error names.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ServiceError::Invalid { field, .. }
+            | ServiceError::UnknownReference { field, .. }
+            | ServiceError::Conflict { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}

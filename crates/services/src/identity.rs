@@ -148,7 +148,7 @@ pub async fn create_user(
         return Err(ServiceError::Forbidden(Permission::RoleManage));
     }
     let org = p.store.org_by_key(&input.org_key).await?.ok_or_else(|| {
-        ServiceError::invalid_zh(
+        ServiceError::unknown_ref(
             "org_key",
             format!("no organisation '{}'", input.org_key),
             format!("单位“{}”不存在", input.org_key),

@@ -9,6 +9,7 @@ pub mod clocks;
 pub mod demo;
 mod error;
 pub mod identity;
+pub mod incidents;
 pub mod policy;
 pub mod scheduler;
 pub mod secrets;

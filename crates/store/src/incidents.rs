@@ -32,6 +32,10 @@ pub struct Incident {
     pub fl1_at: Option<i64>,
     pub fl2_at: Option<i64>,
     pub cs_level: Option<i64>,
+    pub escalated_flow: bool,
+    pub reported_to_rm_at: Option<i64>,
+    /// JSON array of immediate-report keys already sent.
+    pub notified: String,
     /// JSON object of the facts that drive severity.
     pub facts: String,
     pub handler_id: Option<i64>,
@@ -51,7 +55,7 @@ pub struct Incident {
     pub version: i64,
 }
 
-const COLS: &str = "id, number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id, system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, facts, handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at, created_by, created_at, updated_at, resolved_at, closed_at, version";
+const COLS: &str = "id, number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id, system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, escalated_flow, reported_to_rm_at, notified, facts, handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at, created_by, created_at, updated_at, resolved_at, closed_at, version";
 
 /// A typed link between two subjects.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
@@ -80,8 +84,8 @@ pub async fn insert(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<Incident> 
         "INSERT INTO incidents (number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id,
            system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, facts,
            handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at,
-           created_by, created_at, updated_at, resolved_at, closed_at, version)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$33,$34,1)
+           created_by, created_at, updated_at, resolved_at, closed_at, version, escalated_flow, reported_to_rm_at, notified)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$33,$34,1,$35,$36,$37)
          RETURNING {COLS}"
     );
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
@@ -92,6 +96,7 @@ pub async fn insert(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<Incident> 
         .bind(i.handler_id).bind(i.auditor_id).bind(i.master_id).bind(i.parent_id).bind(&i.child_kind)
         .bind(i.assignee_org_id).bind(i.due_at).bind(i.progress).bind(i.last_progress_at)
         .bind(&i.created_by).bind(i.created_at).bind(i.resolved_at).bind(i.closed_at)
+        .bind(i.escalated_flow).bind(i.reported_to_rm_at).bind(&i.notified)
         .fetch_one(&mut **c).await)?)
 }
 
@@ -101,7 +106,8 @@ pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<In
         "UPDATE incidents SET title = $1, symptom = $2, symptom_category = $3, system_id = $4, business = $5, customer = $6,
            cause_class = $7, state = $8, fault_level = $9, level_reasons = $10, level_set_at = $11, fl1_at = $12, fl2_at = $13,
            cs_level = $14, facts = $15, handler_id = $16, auditor_id = $17, master_id = $18, assignee_org_id = $19, due_at = $20,
-           progress = $21, last_progress_at = $22, resolved_at = $23, closed_at = $24, updated_at = $25, version = version + 1
+           progress = $21, last_progress_at = $22, resolved_at = $23, closed_at = $24, updated_at = $25, version = version + 1,
+           escalated_flow = $28, reported_to_rm_at = $29, notified = $30
          WHERE id = $26 AND version = $27 RETURNING {COLS}"
     );
     let row: Option<Incident> = on_conn!(conn, c => sqlx::query_as(&sql)
@@ -110,6 +116,7 @@ pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<In
         .bind(i.fl1_at).bind(i.fl2_at).bind(i.cs_level).bind(&i.facts).bind(i.handler_id).bind(i.auditor_id)
         .bind(i.master_id).bind(i.assignee_org_id).bind(i.due_at).bind(i.progress).bind(i.last_progress_at)
         .bind(i.resolved_at).bind(i.closed_at).bind(now).bind(i.id).bind(i.version)
+        .bind(i.escalated_flow).bind(i.reported_to_rm_at).bind(&i.notified)
         .fetch_optional(&mut **c).await)?;
     row.ok_or_else(|| StoreError::Stale(format!("incident {}", i.number)))
 }

@@ -368,3 +368,15 @@ impl Store {
         )
     }
 }
+
+/// Keys of a subject's live (running or paused) clocks, inside a transaction.
+pub async fn live_clock_keys(
+    conn: &mut Conn<'_>,
+    kind: &str,
+    id: &str,
+) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> = on_conn!(conn, c => sqlx::query_as(
+        "SELECT clock_key FROM clocks WHERE subject_kind = $1 AND subject_id = $2 AND state IN ('running','paused') ORDER BY id")
+        .bind(kind).bind(id).fetch_all(&mut **c).await)?;
+    Ok(rows.into_iter().map(|(k,)| k).collect())
+}

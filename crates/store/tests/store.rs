@@ -293,6 +293,7 @@ async fn incidents_save_with_optimistic_concurrency_children_links_and_filters()
                         state: "preprocessing".into(),
                         fault_level: "general".into(),
                         level_reasons: "[]".into(),
+                        notified: "[]".into(),
                         facts: "{}".into(),
                         created_by: "user:preproc".into(),
                         created_at: 10,

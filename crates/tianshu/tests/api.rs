@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use tianshu::{AppConfig, Application};
-use tianshu_core::ManualClock;
+use tianshu_core::{Clock, ManualClock};
 use tianshu_services::Platform;
 use tianshu_testkit::{backends, TestDb};
 
@@ -271,10 +271,6 @@ async fn user_lifecycle_validation_conflict_and_stale_version() {
             "username",
         ),
         (
-            json!({"username": "ok1", "display_name": "x", "org_key": "nowhere"}),
-            "org_key",
-        ),
-        (
             json!({"username": "ok1", "display_name": "x", "org_key": "prov", "roles": ["wizard"]}),
             "roles[0]",
         ),
@@ -294,6 +290,23 @@ async fn user_lifecycle_validation_conflict_and_stale_version() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
         assert_eq!(p["field"], field);
     }
+    // An unknown organisation is a 400 naming the field.
+    let r = c
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&tok)
+        .json(&json!({"username": "ok1", "display_name": "x", "org_key": "nowhere"}))
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str(), p["code"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("org_key"),
+            Some("unknown_reference")
+        )
+    );
     // Optimistic concurrency.
     let r = c
         .patch(app.url(&format!("/api/v1/users/{id}")))
@@ -1226,4 +1239,479 @@ async fn contact_details_are_masked_and_reveals_are_audited() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+// ---------------------------------------------------------------- incidents
+
+impl TestApp {
+    async fn bearer(&self, user: &str) -> String {
+        self.token_for(user, &[]).await
+    }
+
+    async fn new_incident(&self, tok: &str, facts: Value) -> Value {
+        let r = Client::new()
+            .post(self.url("/api/v1/incidents"))
+            .bearer_auth(tok)
+            .json(&json!({"title": "CRM 订单提交失败", "symptom": "坐席无法提交订单", "source_channel": "hotline",
+                          "reporter": "坐席（测试）", "org_key": "guangzhou", "system_key": "crm", "facts": facts}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
+        r.json().await.unwrap()
+    }
+
+    async fn act(&self, tok: &str, inc: &Value, action: &str, extra: Value) -> reqwest::Response {
+        let mut body = json!({"version": inc["version"]});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        Client::new()
+            .post(self.url(&format!("/api/v1/incidents/{}/actions/{action}", inc["id"])))
+            .bearer_auth(tok)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn fault_levels_follow_the_worked_examples_sev_02_04_07() {
+    let app = sqlite_app().await;
+    let tok = app.bearer("preproc").await;
+    let cases = [
+        // Example 1 (SEV-02, SEV-07): 120 customers, 30 complaints → FL1.
+        (json!({"affected_users": 120, "complaints": 30}), "FL1"),
+        // Example 2 (SEV-04, SEV-07): the 500 boundary goes to the more severe level.
+        (json!({"affected_users": 500}), "FL2"),
+        (json!({"affected_users": 499}), "FL1"),
+        (json!({"affected_users": 49}), "general"),
+        // Example 3 (SEV-01/02/04): hot 2 h → FL1, hot 3 h 10 min → FL2, non-hot 4 h → FL1, 5 h 30 min → FL2.
+        (json!({"hot_outage_minutes": 120}), "FL1"),
+        (json!({"hot_outage_minutes": 190}), "FL2"),
+        (json!({"non_hot_outage_minutes": 240}), "FL1"),
+        (json!({"non_hot_outage_minutes": 330}), "FL2"),
+        // Example 4 (SEV-02/04): 2 gold/diamond complaints → FL1, 3 → FL2.
+        (json!({"gold_diamond_complaints": 2}), "FL1"),
+        (json!({"gold_diamond_complaints": 3}), "FL2"),
+        // SEV-08: CS2 or higher → FL2.
+        (json!({"cs_level": 2}), "FL2"),
+    ];
+    for (facts, level) in cases {
+        let v = app.new_incident(&tok, facts.clone()).await;
+        assert_eq!(v["fault_level"], level, "{facts}");
+    }
+    let v = app.new_incident(&tok, json!({"affected_users": 620})).await;
+    assert_eq!(
+        v["level_reasons"][0],
+        "FL2: 620 affected users ≥ 500 (SEV-04)"
+    );
+}
+
+#[tokio::test]
+async fn esc_01_and_inc_09_immediate_reports_example_5() {
+    let app = sqlite_app().await;
+    let tok = app.bearer("preproc").await;
+    // 15 customers, 12 similar complaints → general fault, but the room manager is told at once and the
+    // emergency procedure (fault-notice SMS) starts.
+    let v = app
+        .new_incident(&tok, json!({"affected_users": 15, "complaints": 12}))
+        .await;
+    assert_eq!(v["fault_level"], "general");
+    let out = app
+        .platform
+        .store
+        .outbox_of("incident", &v["id"].to_string())
+        .await
+        .unwrap();
+    let causes: Vec<&str> = out.iter().map(|m| m.cause.as_str()).collect();
+    assert!(causes.contains(&"ESC-01"), "{causes:?}");
+    assert!(causes.contains(&"INC-09"), "{causes:?}");
+    // Exactly 10 customers: no emergency procedure (INC-09 proposed default ≥ 11).
+    let v = app.new_incident(&tok, json!({"affected_users": 10})).await;
+    let out = app
+        .platform
+        .store
+        .outbox_of("incident", &v["id"].to_string())
+        .await
+        .unwrap();
+    assert!(!out.iter().any(|m| m.cause == "INC-09"), "{out:?}");
+}
+
+#[tokio::test]
+async fn workflow_enforces_allowed_moves_reasons_and_four_eyes_inc_01_05() {
+    let app = sqlite_app().await;
+    let pre = app.bearer("preproc").await;
+    let aud = app.bearer("auditor").await;
+    let v = app.new_incident(&pre, json!({"affected_users": 60})).await;
+    // Not allowed now → 409 with the allowed list.
+    let r = app.act(&pre, &v, "approve", json!({})).await;
+    let (s, p) = problem(r).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(
+        p["allowed_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "accept"),
+        "{p}"
+    );
+    // Cancel needs a reason (422 naming it).
+    let r = app.act(&pre, &v, "cancel", json!({})).await;
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+    );
+    let r = app.act(&pre, &v, "accept", json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    // A stale version is refused with 412.
+    let stale = json!({"id": v["id"], "version": 1});
+    let r = app
+        .act(
+            &pre,
+            &stale,
+            "classify",
+            json!({"cause_class": "system_fault"}),
+        )
+        .await;
+    assert_eq!(problem(r).await.0, StatusCode::PRECONDITION_FAILED);
+    let v: Value = app
+        .act(&pre, &v, "classify", json!({"cause_class": "system_fault"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["cause_class"], "system_fault");
+    let v: Value = app
+        .act(&pre, &v, "submit_for_audit", json!({"note": "已修复"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["state"], "in_review");
+    // The handler may not audit their own ticket (four-eyes).
+    let handler_view: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}", v["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!handler_view["allowed_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "approve"));
+    let admin = app.bearer("admin").await;
+    let mut as_handler = v.clone();
+    as_handler["version"] = handler_view["version"].clone();
+    // The admin accepted nothing; but the pre-processor (handler) approving is refused.
+    let r = app.act(&pre, &as_handler, "approve", json!({})).await;
+    assert_eq!(problem(r).await.0, StatusCode::CONFLICT);
+    let v: Value = app
+        .act(&aud, &as_handler, "approve", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["state"], "approved");
+    let v: Value = app
+        .act(&aud, &v, "reply", json!({"note": "已回复前台"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = app.act(&admin, &v, "close", json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["state"], "closed");
+    // Every step is on the timeline and in the audit trail.
+    let tl: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}/timeline", v["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "incident.created",
+        "incident.accept",
+        "incident.classify",
+        "incident.submit_for_audit",
+        "incident.approve",
+        "incident.reply",
+        "incident.close",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_ticket_dispatched_to_two_branches_shows_merged_progress_dup_04() {
+    let app = sqlite_app().await;
+    let pre = app.bearer("preproc").await;
+    let v = app.new_incident(&pre, json!({"affected_users": 80})).await;
+    let v: Value = app
+        .act(&pre, &v, "accept", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = Client::new()
+        .post(app.url(&format!("/api/v1/incidents/{}/dispatches", v["id"])))
+        .bearer_auth(&pre)
+        .json(&json!({"version": v["version"], "targets": [{"kind": "branch", "org_key": "foshan"}, {"kind": "vendor", "org_key": "vendor-tianheng"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["state"], "handed_off");
+    assert_eq!(v["children"].as_array().unwrap().len(), 2);
+    assert_eq!(v["children_open"], 2);
+    // Each child has its own clock (the vendor hand-off runs ESC-02 on the parent, keyed by the child).
+    assert!(
+        v["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["rule"] == "ESC-02"),
+        "{}",
+        v["clocks"]
+    );
+    // The vendor engineer sees only the task dispatched to the vendor.
+    let vendor = app.bearer("vendor-crm").await;
+    let page: Value = Client::new()
+        .get(app.url("/api/v1/incidents?all=true"))
+        .bearer_auth(&vendor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    let vendor_child = items[0].clone();
+    assert_eq!(vendor_child["child_kind"], "vendor");
+    // The vendor reports progress, then the branch finishes.
+    let r = Client::new()
+        .post(app.url(&format!(
+            "/api/v1/incidents/{}/progress",
+            vendor_child["id"]
+        )))
+        .bearer_auth(&vendor)
+        .json(
+            &json!({"version": vendor_child["version"], "note": "已定位到订单服务", "percent": 50}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let parent: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}", v["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(parent["children_progress"], 25);
+    let branch_child = parent["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["child_kind"] == "branch")
+        .unwrap()
+        .clone();
+    let r = Client::new()
+        .post(app.url(&format!(
+            "/api/v1/incidents/{}/progress",
+            branch_child["id"]
+        )))
+        .bearer_auth(&pre)
+        .json(&json!({"version": branch_child["version"], "note": "分部核实完毕", "done": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let parent: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}", v["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(parent["children_progress"], 75);
+    assert_eq!(parent["children_open"], 1);
+    // Unknown organisation in a dispatch → 400 naming it.
+    let r = Client::new()
+        .post(app.url(&format!("/api/v1/incidents/{}/dispatches", v["id"])))
+        .bearer_auth(&pre)
+        .json(&json!({"version": parent["version"], "targets": [{"kind": "branch", "org_key": "atlantis"}]}))
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("targets[0].org_key"))
+    );
+}
+
+#[tokio::test]
+async fn merged_reports_count_toward_complaints_and_unmerge_keeps_history_dup_01() {
+    let app = sqlite_app().await;
+    let pre = app.bearer("preproc").await;
+    let master = app.new_incident(&pre, json!({"complaints": 18})).await;
+    assert_eq!(master["fault_level"], "general");
+    let a = app.new_incident(&pre, json!({})).await;
+    let b = app.new_incident(&pre, json!({})).await;
+    let r = Client::new()
+        .post(app.url(&format!("/api/v1/incidents/{}/merge", master["id"])))
+        .bearer_auth(&pre)
+        .json(&json!({"version": master["version"], "report_ids": [a["id"], b["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let m: Value = r.json().await.unwrap();
+    // 18 + 2 merged reports = 20 complaints → FL1 (SEV-02 (c)).
+    assert_eq!(m["fault_level"], "FL1", "{m}");
+    assert_eq!(m["merged_reports"].as_array().unwrap().len(), 2);
+    let a_now: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}", a["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a_now["master_id"], master["id"]);
+    assert!(a_now["allowed_actions"].as_array().unwrap().is_empty());
+    let r = Client::new()
+        .post(app.url(&format!("/api/v1/incidents/{}/unmerge", a["id"])))
+        .bearer_auth(&pre)
+        .json(&json!({"version": a_now["version"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let tl: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}/timeline", a["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"incident.merged_into") && kinds.contains(&"incident.unmerged"),
+        "{kinds:?}"
+    );
+    // The level never drops silently when a report leaves (SEV-07).
+    let m: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}", master["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["fault_level"], "FL1");
+}
+
+#[tokio::test]
+async fn escalation_clocks_fire_through_the_scheduler_esc_03_04_examples_6_7() {
+    let app = sqlite_app().await;
+    let pre = app.bearer("preproc").await;
+    let t0 = app.clock.now();
+    let v = app.new_incident(&pre, json!({"affected_users": 620})).await;
+    let id = v["id"].to_string();
+    let owner = tianshu_services::scheduler::instance_id();
+    // ESC-03 (example 6): the FL2 ticket was reported to the room manager at once; progress due every 30 minutes.
+    for n in 1..=3 {
+        app.clock
+            .set(t0 + chrono::Duration::minutes(30 * n) + chrono::Duration::seconds(1));
+        tianshu_services::scheduler::tick(&app.platform, &owner, 100)
+            .await
+            .unwrap();
+    }
+    let out = app.platform.store.outbox_of("incident", &id).await.unwrap();
+    assert_eq!(
+        out.iter().filter(|m| m.cause.starts_with("ESC-03")).count(),
+        3,
+        "{:?}",
+        out.iter().map(|m| &m.cause).collect::<Vec<_>>()
+    );
+    // ESC-04 (example 7): FL2 unresolved after 24 h → department manager.
+    app.clock
+        .set(t0 + chrono::Duration::hours(24) + chrono::Duration::seconds(1));
+    tianshu_services::scheduler::tick(&app.platform, &owner, 500)
+        .await
+        .unwrap();
+    let out = app.platform.store.outbox_of("incident", &id).await.unwrap();
+    let esc04: Vec<_> = out
+        .iter()
+        .filter(|m| m.cause.starts_with("ESC-04"))
+        .collect();
+    assert_eq!(esc04.len(), 1);
+    assert!(
+        esc04[0].recipients.contains("department_manager"),
+        "{}",
+        esc04[0].recipients
+    );
+    let detail: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{id}")))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let c = detail["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "ESC-04")
+        .unwrap();
+    assert!(c["breached_at"].is_string(), "{c}");
 }

@@ -32,3 +32,22 @@
     });
   });
 })();
+// Live SLA countdowns: any element with data-due (RFC 3339) shows the time left or overdue.
+(function () {
+  "use strict";
+  var zh = (document.documentElement.lang || "").indexOf("zh") === 0;
+  function fmt(ms) {
+    var s = Math.floor(Math.abs(ms) / 1000), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+    return (d ? d + (zh ? "天" : "d ") : "") + h + (zh ? "小时" : "h ") + m + (zh ? "分" : "m");
+  }
+  function tick() {
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var left = Date.parse(el.dataset.due) - Date.now();
+      if (isNaN(left)) { return; }
+      el.textContent = left >= 0 ? (zh ? "剩余 " : "") + fmt(left) + (zh ? "" : " left") : (zh ? "已超时 " : "overdue ") + fmt(left);
+      el.classList.toggle("overdue", left < 0);
+    });
+  }
+  tick();
+  setInterval(tick, 30000);
+})();

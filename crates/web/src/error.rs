@@ -25,6 +25,9 @@ pub struct Problem {
     /// Every problem when there are several (policy pack validation).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub errors: Vec<String>,
+    /// For a refused workflow move: the actions the caller may take now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
 }
 
 /// An error leaving a handler.
@@ -35,7 +38,8 @@ pub struct ApiError {
     pub detail: String,
     pub field: Option<String>,
     pub errors: Vec<String>,
-    pub retry_after: Option<i64>,
+    pub retry_after: Option<u32>,
+    pub allowed_actions: Option<Box<[String]>>,
 }
 
 impl ApiError {
@@ -48,6 +52,7 @@ impl ApiError {
             field: None,
             errors: Vec::new(),
             retry_after: None,
+            allowed_actions: None,
         }
     }
 
@@ -72,6 +77,15 @@ impl From<ServiceError> for ApiError {
                 let mut a = ApiError::new(
                     S::UNPROCESSABLE_ENTITY,
                     "invalid_field",
+                    format!("{field}: {message}"),
+                );
+                a.field = Some(field);
+                a
+            }
+            ServiceError::UnknownReference { field, message, .. } => {
+                let mut a = ApiError::new(
+                    S::BAD_REQUEST,
+                    "unknown_reference",
                     format!("{field}: {message}"),
                 );
                 a.field = Some(field);
@@ -107,7 +121,7 @@ impl From<ServiceError> for ApiError {
                     "login_locked",
                     format!("too many failed logins; try again in {secs} s"),
                 );
-                a.retry_after = Some(secs);
+                a.retry_after = Some(u32::try_from(secs).unwrap_or(u32::MAX));
                 a
             }
             ServiceError::Forbidden(p) => ApiError::new(
@@ -120,10 +134,27 @@ impl From<ServiceError> for ApiError {
                 "out_of_scope",
                 "the record is outside your region or organisation",
             ),
+            ServiceError::Transition {
+                code,
+                message,
+                allowed,
+            } => {
+                let status = if code == "reason_required" {
+                    S::UNPROCESSABLE_ENTITY
+                } else {
+                    S::CONFLICT
+                };
+                let mut a = ApiError::new(status, code, message);
+                if code == "reason_required" {
+                    a.field = Some("reason".into());
+                }
+                a.allowed_actions = Some(allowed.into_boxed_slice());
+                a
+            }
             ServiceError::RateLimited { retry_after_secs } => {
                 let mut a =
                     ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests");
-                a.retry_after = Some(retry_after_secs);
+                a.retry_after = Some(u32::try_from(retry_after_secs.max(0)).unwrap_or(u32::MAX));
                 a
             }
             ServiceError::Policy(errs) => {
@@ -204,6 +235,7 @@ impl IntoResponse for ApiError {
             code: self.code.to_string(),
             field: self.field,
             errors: self.errors,
+            allowed_actions: self.allowed_actions.map(|a| a.into_vec()),
         };
         let mut resp = (self.status, axum::Json(body)).into_response();
         resp.headers_mut().insert(

@@ -66,6 +66,23 @@ pub fn app(state: AppState) -> Router {
         .route("/systems", get(api::identity::list_systems))
         .route("/tokens", get(api::tokens::list).post(api::tokens::create))
         .route("/tokens/{id}", axum::routing::delete(api::tokens::revoke))
+        .route(
+            "/incidents",
+            get(api::incidents::list).post(api::incidents::create),
+        )
+        .route("/incidents/{id}", get(api::incidents::get))
+        .route("/incidents/{id}/timeline", get(api::incidents::timeline))
+        .route("/incidents/{id}/facts", put(api::incidents::put_facts))
+        .route("/incidents/{id}/level", post(api::incidents::lower))
+        .route(
+            "/incidents/{id}/actions/{action}",
+            post(api::incidents::act),
+        )
+        .route("/incidents/{id}/dispatches", post(api::incidents::dispatch))
+        .route("/incidents/{id}/progress", post(api::incidents::progress))
+        .route("/incidents/{id}/merge", post(api::incidents::merge))
+        .route("/incidents/{id}/unmerge", post(api::incidents::unmerge))
+        .route("/incidents/{id}/links", post(api::incidents::link))
         .route("/audit", get(api::audit::list))
         .route("/audit/verify", post(api::audit::verify))
         .route("/policy", get(api::policy::get))

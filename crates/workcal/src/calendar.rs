@@ -300,6 +300,7 @@ impl WorkCalendar {
             DeadlineBasis::WorkingDaysEnd { days } => {
                 self.end_of_nth_working_day_after(event, *days)
             }
+            DeadlineBasis::NextDayAt { seconds } => self.next_day_at(event, *seconds),
             DeadlineBasis::WorkingDaysBefore { .. } | DeadlineBasis::CalendarDaysBefore { .. } => {
                 Err(CalendarError::WrongDirection {
                     basis: basis.to_string(),
@@ -327,6 +328,22 @@ impl WorkCalendar {
                 use_instead: "deadline",
             }),
         }
+    }
+
+    /// INC-06: local time of day `seconds` on the calendar day after the event's local day (e.g. 12:00 next day).
+    /// Like the other day-anchored bases it ignores pauses, and it counts calendar days, not working days,
+    /// because INC-06 says "the next day" and "every day".
+    pub fn next_day_at(
+        &self,
+        event: DateTime<Utc>,
+        seconds: u32,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        let d = self
+            .local_date(event)
+            .succ_opt()
+            .ok_or(CalendarError::OutOfRange)?;
+        self.local_to_utc(d, seconds.min(END_OF_DAY_SECS))
+            .ok_or(CalendarError::OutOfRange)
     }
 
     fn end_of_local_day(&self, d: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
@@ -614,6 +631,29 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn next_day_noon_inc_06() {
+        let cal = office();
+        let noon = "next@12:00".parse::<DeadlineBasis>().unwrap();
+        // Received Friday 2024-03-08 in the morning or just before midnight: due Saturday 12:00 (calendar day).
+        for received in [sh(2024, 3, 8, 9, 0, 0), sh(2024, 3, 8, 23, 59, 0)] {
+            assert_eq!(
+                cal.deadline(&noon, received, &[]).unwrap(),
+                sh(2024, 3, 9, 12, 0, 0)
+            );
+        }
+        // As a cadence from the previous due time it moves one day at a time, and pauses do not move it.
+        let pause = [Pause {
+            from: sh(2024, 3, 9, 12, 0, 0),
+            to: sh(2024, 3, 9, 20, 0, 0),
+        }];
+        assert_eq!(
+            cal.deadline(&noon, sh(2024, 3, 9, 12, 0, 0), &pause)
+                .unwrap(),
+            sh(2024, 3, 10, 12, 0, 0)
+        );
     }
 
     #[test]

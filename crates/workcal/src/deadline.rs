@@ -7,6 +7,7 @@
 //! - `2wd`                                end of the N-th working day after the event's day (C-4)
 //! - `-3wd`                               end of the working day N working days before a date (C-3)
 //! - `-2d`                                end of the calendar day N days before a date
+//! - `next@12:00`                         that local time of day on the day after the event's day (INC-06)
 
 use std::fmt;
 use std::str::FromStr;
@@ -28,11 +29,15 @@ pub enum DeadlineBasis {
     WorkingDaysBefore { days: u32 },
     /// End of the calendar day N days before a date.
     CalendarDaysBefore { days: u32 },
+    /// A local time of day (seconds after midnight, < 24 h) on the calendar day after the event's local day.
+    NextDayAt { seconds: u32 },
 }
 
 /// Why a basis string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid deadline '{input}': {reason} (expected e.g. 30m, 24h, 8h@office, 3d, 2wd, -3wd)")]
+#[error(
+    "invalid deadline '{input}': {reason} (expected e.g. 30m, 24h, 8h@office, 3d, 2wd, -3wd, next@12:00)"
+)]
 pub struct DeadlineParseError {
     pub input: String,
     pub reason: &'static str,
@@ -49,6 +54,12 @@ impl FromStr for DeadlineBasis {
         let t = s.trim();
         if t.is_empty() {
             return Err(err("empty"));
+        }
+        // Checked before the `@calendar` split: `next@HH:MM` names a time of day, not a calendar.
+        if let Some(hhmm) = t.strip_prefix("next@") {
+            return parse_time_of_day(hhmm)
+                .map(|seconds| DeadlineBasis::NextDayAt { seconds })
+                .ok_or_else(|| err("time of day must be HH:MM between 00:00 and 23:59"));
         }
         let (before, body) = match t.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -135,8 +146,22 @@ impl fmt::Display for DeadlineBasis {
             DeadlineBasis::WorkingDaysEnd { days } => write!(f, "{days}wd"),
             DeadlineBasis::WorkingDaysBefore { days } => write!(f, "-{days}wd"),
             DeadlineBasis::CalendarDaysBefore { days } => write!(f, "-{days}d"),
+            DeadlineBasis::NextDayAt { seconds } => {
+                write!(f, "next@{:02}:{:02}", seconds / 3600, seconds % 3600 / 60)
+            }
         }
     }
+}
+
+/// `HH:MM` (two-digit minutes) to seconds after midnight; 24:00 is rejected because it is the next day's 00:00.
+fn parse_time_of_day(s: &str) -> Option<u32> {
+    let (h, m) = s.split_once(':')?;
+    let digits = |x: &str| (1..=2).contains(&x.len()) && x.bytes().all(|c| c.is_ascii_digit());
+    if !digits(h) || m.len() != 2 || !digits(m) {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 3600 + m * 60)
 }
 
 impl Serialize for DeadlineBasis {
@@ -157,8 +182,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn next_day_time_of_day_parses_inc_06() {
+        assert_eq!(
+            "next@12:00".parse::<DeadlineBasis>().unwrap(),
+            DeadlineBasis::NextDayAt { seconds: 12 * 3600 }
+        );
+        assert_eq!(
+            "next@9:05".parse::<DeadlineBasis>().unwrap().to_string(),
+            "next@09:05"
+        );
+    }
+
+    #[test]
     fn parses_every_form_and_round_trips() {
-        for s in ["30m", "24h", "90s", "8h@office", "3d", "2wd", "-3wd", "-2d"] {
+        for s in [
+            "30m",
+            "24h",
+            "90s",
+            "8h@office",
+            "3d",
+            "2wd",
+            "-3wd",
+            "-2d",
+            "next@12:00",
+            "next@08:30",
+        ] {
             let b: DeadlineBasis = s.parse().unwrap();
             assert_eq!(b.to_string(), s);
         }
@@ -181,6 +229,11 @@ mod tests {
             "3h@",
             "nanh",
             "-",
+            "next@24:00",
+            "next@12",
+            "next@12:5",
+            "next@",
+            "-next@12:00",
         ] {
             assert!(s.parse::<DeadlineBasis>().is_err(), "{s} should fail");
         }

@@ -4,12 +4,15 @@
 
 mod calendars;
 mod error;
+mod escalation;
 mod fault;
+mod frequent;
 mod pack;
 mod problem;
 mod roles;
 mod span;
 mod units;
+mod workflow;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -21,15 +24,21 @@ use tianshu_workcal::{DeadlineBasis, HolidayYear};
 
 pub use calendars::CalendarsPolicy;
 pub use error::{PolicyError, PolicyErrors};
+pub use escalation::{
+    BugRoomManagerPolicy, ClockCondition, ClockRule, EmergencyPolicy, EscalationPolicy,
+    FaultCategory, ImmediateReportPolicy, Trigger, TriggerEvent, HANDLER_RECIPIENT,
+};
 pub use fault::{
     ActualImpact, Compare, FaultLevelPolicy, HotBusiness, PotentialCriterion, Threshold,
 };
+pub use frequent::{Combine, FrequentFaultPolicy, FrequentTrigger, Period, ReportKind, TriggerSet};
 pub use pack::{
     ApiTokenPolicy, LoginPolicy, PackInfo, RateLimitPolicy, SecurityPolicy, SessionPolicy,
 };
 pub use problem::{DispatchRule, ProblemLevelPolicy, ProblemLevelRule};
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
 pub use units::{HalfOpen, PolicyDuration};
+pub use workflow::{DuplicatePolicy, IncidentWorkflow, MultiDispatchPolicy, Transition};
 
 use error::Issue;
 use span::SpanIndex;
@@ -44,15 +53,24 @@ pub const ROLES_FILE: &str = "roles.toml";
 pub const FAULT_LEVELS_FILE: &str = "fault_levels.toml";
 /// problem_levels.toml: PRB-01, PRB-02.
 pub const PROBLEM_LEVELS_FILE: &str = "problem_levels.toml";
+/// incident_workflow.toml: the incident lifecycle (INC-01..INC-05), DUP-01 and DUP-04 settings.
+pub const INCIDENT_WORKFLOW_FILE: &str = "incident_workflow.toml";
+/// escalation.toml: ESC-01..ESC-05, INC-06, INC-09 and BUG-03.
+pub const ESCALATION_FILE: &str = "escalation.toml";
+/// frequent_faults.toml: RPT-01..RPT-03.
+pub const FREQUENT_FAULTS_FILE: &str = "frequent_faults.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 5] = [
+const REQUIRED: [&str; 8] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
     FAULT_LEVELS_FILE,
     PROBLEM_LEVELS_FILE,
+    INCIDENT_WORKFLOW_FILE,
+    ESCALATION_FILE,
+    FREQUENT_FAULTS_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -83,6 +101,12 @@ pub struct PolicyPack {
     pub fault_levels: FaultLevelPolicy,
     /// Problem-level limits (problem_levels.toml).
     pub problem_levels: ProblemLevelPolicy,
+    /// The incident lifecycle (incident_workflow.toml).
+    pub incident_workflow: IncidentWorkflow,
+    /// Escalation clocks and immediate reports (escalation.toml).
+    pub escalation: EscalationPolicy,
+    /// Frequent-fault report triggers (frequent_faults.toml).
+    pub frequent_faults: FrequentFaultPolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -326,6 +350,58 @@ impl PolicyPack {
             locate(PROBLEM_LEVELS_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let incident_workflow = get(INCIDENT_WORKFLOW_FILE).and_then(|c| {
+            let (p, idx) =
+                parse_file::<workflow::WorkflowFile>(INCIDENT_WORKFLOW_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            let wf = p.validate(&mut issues);
+            locate(INCIDENT_WORKFLOW_FILE, idx, issues, &mut errors);
+            wf
+        });
+        let role_keys: Option<HashSet<String>> = roles
+            .as_ref()
+            .map(|r: &Vec<Role>| r.iter().map(|r| r.key.clone()).collect());
+        let escalation = get(ESCALATION_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<EscalationPolicy>(ESCALATION_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: recipients are roles of roles.toml (or the ticket's handler).
+            if let Some(keys) = &role_keys {
+                for (path, list) in p.recipient_lists() {
+                    for (j, r) in list.iter().enumerate() {
+                        if r != HANDLER_RECIPIENT && !keys.contains(r) {
+                            issues.push(Issue::new(
+                                format!("{path}[{j}]"),
+                                format!("'{r}' is not a role defined in {ROLES_FILE} (nor '{HANDLER_RECIPIENT}')"),
+                            ));
+                        }
+                    }
+                }
+            }
+            if let Some(names) = &calendar_names {
+                for (i, c) in p.clocks.iter().enumerate() {
+                    for (f, b) in [("basis", Some(&c.basis)), ("repeat", c.repeat.as_ref())] {
+                        if let Some(DeadlineBasis::WorkingTime { calendar, .. }) = b {
+                            if !names.contains(calendar) {
+                                issues.push(Issue::new(
+                                    format!("clock[{i}].{f}"),
+                                    format!("'@{calendar}' is not a calendar defined in {CALENDARS_FILE}"),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            locate(ESCALATION_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+        let frequent_faults = get(FREQUENT_FAULTS_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<FrequentFaultPolicy>(FREQUENT_FAULTS_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            locate(FREQUENT_FAULTS_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -344,8 +420,25 @@ impl PolicyPack {
             holidays.push((name.to_string(), y));
         }
 
-        let (Some(pack), Some(calendars), Some(roles), Some(fault_levels), Some(problem_levels)) =
-            (pack, calendars, roles, fault_levels, problem_levels)
+        let (
+            Some(pack),
+            Some(calendars),
+            Some(roles),
+            Some(fault_levels),
+            Some(problem_levels),
+            Some(incident_workflow),
+            Some(escalation),
+            Some(frequent_faults),
+        ) = (
+            pack,
+            calendars,
+            roles,
+            fault_levels,
+            problem_levels,
+            incident_workflow,
+            escalation,
+            frequent_faults,
+        )
         else {
             return Err(PolicyErrors(errors));
         };
@@ -369,6 +462,9 @@ impl PolicyPack {
             roles,
             fault_levels,
             problem_levels,
+            incident_workflow,
+            escalation,
+            frequent_faults,
             source_hash: source_hash(&files),
             files,
         })

@@ -115,6 +115,7 @@ fn nominal_seconds(d: &DeadlineBasis) -> Option<i64> {
         DeadlineBasis::CalendarDaysEnd { days } | DeadlineBasis::WorkingDaysEnd { days } => {
             Some(i64::from(*days) * 86_400)
         }
+        DeadlineBasis::NextDayAt { .. } => Some(86_400),
         DeadlineBasis::WorkingDaysBefore { .. } | DeadlineBasis::CalendarDaysBefore { .. } => None,
     }
 }

@@ -22,6 +22,11 @@ CREATE TABLE incidents (
     fl1_at           BIGINT,
     fl2_at           BIGINT,
     cs_level         BIGINT,
+    -- INC-04: the pre-processor judged an escalated-complaint tendency.
+    escalated_flow   BOOLEAN NOT NULL DEFAULT FALSE,
+    reported_to_rm_at BIGINT,
+    -- Immediate-report criteria already sent (ESC-01, INC-09), so each is sent once.
+    notified         TEXT    NOT NULL DEFAULT '[]',
     facts            TEXT    NOT NULL DEFAULT '{}',
     handler_id       BIGINT REFERENCES users(id),
     auditor_id       BIGINT REFERENCES users(id),

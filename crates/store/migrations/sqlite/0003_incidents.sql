@@ -22,6 +22,11 @@ CREATE TABLE incidents (
     fl1_at           INTEGER,
     fl2_at           INTEGER,
     cs_level         INTEGER,
+    -- INC-04: the pre-processor judged an escalated-complaint tendency.
+    escalated_flow   BOOLEAN NOT NULL DEFAULT FALSE,
+    reported_to_rm_at INTEGER,
+    -- Immediate-report criteria already sent (ESC-01, INC-09), so each is sent once.
+    notified         TEXT    NOT NULL DEFAULT '[]',
     facts            TEXT    NOT NULL DEFAULT '{}',
     handler_id       INTEGER REFERENCES users(id),
     auditor_id       INTEGER REFERENCES users(id),

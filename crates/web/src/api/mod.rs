@@ -4,6 +4,7 @@ pub mod audit;
 pub mod calendar;
 pub mod health;
 pub mod identity;
+pub mod incidents;
 pub mod policy;
 pub mod session;
 pub mod tokens;

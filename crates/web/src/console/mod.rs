@@ -3,6 +3,7 @@
 
 mod assets;
 pub mod i18n;
+mod incidents;
 mod pages;
 
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -29,6 +30,14 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(pages::login_form).post(pages::login_submit))
         .route("/logout", post(pages::logout))
         .route("/lang", post(pages::set_lang))
+        .route("/incidents", get(incidents::list))
+        .route(
+            "/incidents/new",
+            get(incidents::new_form).post(incidents::create),
+        )
+        .route("/incidents/{id}", get(incidents::detail))
+        .route("/incidents/{id}/act", post(incidents::act))
+        .route("/incidents/{id}/dispatch", post(incidents::dispatch))
         .route("/users", get(pages::users).post(pages::create_user))
         .route("/audit", get(pages::audit))
         .route("/audit/verify", post(pages::audit_verify))
@@ -50,6 +59,12 @@ pub struct NavItem {
 /// Navigation entries: key, path, label key, permission needed (None = everyone).
 const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
     ("home", "/", "nav-home", None),
+    (
+        "incidents",
+        "/incidents",
+        "nav-incidents",
+        Some(Permission::IncidentRead),
+    ),
     ("users", "/users", "nav-users", Some(Permission::UserRead)),
     ("audit", "/audit", "nav-audit", Some(Permission::AuditRead)),
     (

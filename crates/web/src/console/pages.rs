@@ -20,11 +20,11 @@ use crate::api::session::{clear_cookie, is_https, session_cookie};
 use crate::state::AppState;
 
 /// Form fields as ordered pairs (repeated keys such as `roles` survive).
-fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
+pub(super) fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default()
 }
 
-fn field(pairs: &[(String, String)], name: &str) -> String {
+pub(super) fn field(pairs: &[(String, String)], name: &str) -> String {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -44,7 +44,7 @@ fn tz(st: &AppState) -> chrono_tz::Tz {
 }
 
 /// A stored instant as local wall time of the centre.
-fn local(st: &AppState, us: i64) -> String {
+pub(super) fn local(st: &AppState, us: i64) -> String {
     tianshu_store::time::from_micros(us)
         .with_timezone(&tz(st))
         .format("%Y-%m-%d %H:%M:%S")
@@ -509,7 +509,7 @@ pub async fn create_user(State(st): State<AppState>, u: ConsoleUser, body: Bytes
     }
 }
 
-fn service_error_page(u: &ConsoleUser, st: &AppState, e: ServiceError) -> Response {
+pub(super) fn service_error_page(u: &ConsoleUser, st: &AppState, e: ServiceError) -> Response {
     match e {
         ServiceError::Forbidden(p) => forbidden(u, st, p),
         ServiceError::Stale(_) => message_page(

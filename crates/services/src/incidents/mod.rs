@@ -1,0 +1,944 @@
+//! Incident use cases: intake, severity, workflow transitions, dispatch to several teams,
+//! duplicate merging, links — each change with its timeline event, audit entry and clocks in one
+//! transaction. The rules themselves are pure functions in `tianshu_core::incident`; this module
+//! loads, applies them, and saves.
+
+mod rules;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tianshu_core::Permission;
+use tianshu_store::audit::{append, NewAuditEntry};
+use tianshu_store::incidents::{self as db, Incident, IncidentFilter, Link};
+use tianshu_store::timers::{insert_event, ClockRow, Event, NewEvent};
+use tianshu_store::Conn;
+
+use crate::authz::{Principal, Scope};
+use crate::error::{ServiceError, ServiceResult};
+use crate::Platform;
+
+pub use rules::FactsInput;
+
+/// Subject kind of incidents in clocks, timers, events and the outbox.
+pub const KIND: &str = "incident";
+
+/// Input of [`create`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewIncident {
+    pub title: String,
+    pub symptom: String,
+    pub symptom_category: Option<String>,
+    pub source_channel: String,
+    pub reporter: String,
+    pub reporter_contact: Option<String>,
+    /// The reporting branch or team.
+    pub org_key: String,
+    pub system_key: Option<String>,
+    pub business: Option<String>,
+    pub customer: Option<String>,
+    pub facts: FactsInput,
+}
+
+/// Everything a detail view shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentView {
+    pub incident: Incident,
+    /// Why the ticket has its level, in Chinese and English.
+    pub reasons: Vec<rules::LevelReasonOut>,
+    pub allowed_actions: Vec<String>,
+    pub children: Vec<Incident>,
+    pub merged: Vec<Incident>,
+    pub clocks: Vec<ClockRow>,
+    pub links: Vec<Link>,
+    /// Merged progress of the dispatch children, 0–100.
+    pub children_progress: i64,
+    pub children_open: usize,
+}
+
+fn stamp(p: &Platform) -> (i64, String) {
+    let now = p.now_us();
+    let tz: chrono_tz::Tz = p
+        .policy
+        .current()
+        .pack
+        .pack
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
+    let day = tianshu_store::time::from_micros(now)
+        .with_timezone(&tz)
+        .format("%Y%m%d")
+        .to_string();
+    (now, day)
+}
+
+/// Checks that the caller may see this incident (region, vendor scope).
+pub fn require_visible(actor: &Principal, i: &Incident) -> ServiceResult<()> {
+    let ok = match actor.scope {
+        Scope::Province => true,
+        Scope::Region(r) => i.region_id == Some(r),
+        Scope::Vendor(v) => i.assignee_org_id == Some(v),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound(format!("incident {}", i.id)))
+    }
+}
+
+async fn event(
+    c: &mut Conn<'_>,
+    i: &Incident,
+    at: i64,
+    kind: &str,
+    actor: &str,
+    data: Value,
+) -> tianshu_store::StoreResult<i64> {
+    insert_event(
+        c,
+        NewEvent {
+            subject_kind: KIND.into(),
+            subject_id: i.id.to_string(),
+            at,
+            kind: kind.into(),
+            actor: actor.into(),
+            data,
+            timer_id: None,
+        },
+    )
+    .await
+}
+
+async fn audit(
+    c: &mut Conn<'_>,
+    actor: &str,
+    action: &str,
+    before: Option<&Incident>,
+    after: &Incident,
+    rid: Option<String>,
+    at: i64,
+) -> tianshu_store::StoreResult<()> {
+    append(
+        c,
+        NewAuditEntry {
+            actor: actor.into(),
+            action: action.into(),
+            object_type: KIND.into(),
+            object_id: after.id.to_string(),
+            before: before.map(|b| json!(b)),
+            after: Some(json!(after)),
+            request_id: rid,
+            at,
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Opens a ticket: severity assessed from its facts, clocks started, all in one transaction.
+pub async fn create(
+    p: &Platform,
+    actor: &Principal,
+    input: NewIncident,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentCreate)?;
+    rules::check_text("title", &input.title, 200)?;
+    rules::check_text("symptom", &input.symptom, 4000)?;
+    rules::check_text("reporter", &input.reporter, 64)?;
+    rules::check_channel(&input.source_channel)?;
+    let org = p.store.org_by_key(&input.org_key).await?.ok_or_else(|| {
+        ServiceError::unknown_ref(
+            "org_key",
+            format!("no organisation '{}'", input.org_key),
+            format!("单位“{}”不存在", input.org_key),
+        )
+    })?;
+    actor.require_visible(org.region_id, org.id)?;
+    let system_id = match &input.system_key {
+        Some(k) => Some(
+            p.store
+                .systems()
+                .await?
+                .into_iter()
+                .find(|s| &s.key == k)
+                .ok_or_else(|| {
+                    ServiceError::unknown_ref(
+                        "system_key",
+                        format!("no system '{k}'"),
+                        format!("系统“{k}”不存在"),
+                    )
+                })?
+                .id,
+        ),
+        None => None,
+    };
+    let pol = p.policy.current();
+    let facts = rules::facts(&input.facts, &pol)?;
+    let assessed = rules::assess(None, &facts, &pol)?;
+    let (now, day) = stamp(p);
+    let actor_s = actor.actor();
+    let mut inc = Incident {
+        title: input.title.trim().to_string(),
+        symptom: input.symptom.trim().to_string(),
+        symptom_category: input.symptom_category.clone(),
+        source_channel: input.source_channel.clone(),
+        reporter: input.reporter.trim().to_string(),
+        reporter_contact: input.reporter_contact.clone(),
+        org_id: org.id,
+        region_id: org.region_id,
+        system_id,
+        business: input.business.clone(),
+        customer: input.customer.clone(),
+        state: rules::initial_state(&pol),
+        fault_level: assessed.level.clone(),
+        level_reasons: serde_json::to_string(&assessed.reasons).unwrap_or_else(|_| "[]".into()),
+        level_set_at: Some(now),
+        fl1_at: (assessed.level == "FL1").then_some(now),
+        fl2_at: (assessed.level == "FL2").then_some(now),
+        cs_level: input.facts.cs_level.map(i64::from),
+        facts: serde_json::to_string(&input.facts).unwrap_or_else(|_| "{}".into()),
+        created_by: actor_s.clone(),
+        created_at: now,
+        updated_at: now,
+        ..Default::default()
+    };
+    let pol2 = pol.clone();
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let n = db::next_in_sequence(c, &format!("INC-{day}")).await?;
+                inc.number = format!("INC-{day}-{n:04}");
+                let inc = db::insert(c, &inc).await?;
+                event(
+                    c,
+                    &inc,
+                    now,
+                    "incident.created",
+                    &actor_s,
+                    json!({"level": inc.fault_level, "state": inc.state}),
+                )
+                .await?;
+                let inc =
+                    rules::apply_clock_plan(c, &pol2, &inc, rules::Trigger::Created, now).await?;
+                audit(c, &actor_s, "incident.create", None, &inc, rid, now).await?;
+                Ok(inc)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// The detail view of one incident.
+pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentRead)?;
+    let i = p
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+    require_visible(actor, &i)?;
+    view(p, actor, i).await
+}
+
+async fn view(p: &Platform, actor: &Principal, i: Incident) -> ServiceResult<IncidentView> {
+    let children = p.store.incident_children(i.id).await?;
+    let merged = p.store.incident_merged(i.id).await?;
+    let clocks = p.store.clocks_of(KIND, &i.id.to_string()).await?;
+    let links = p.store.links_of(KIND, &i.id.to_string()).await?;
+    let pol = p.policy.current();
+    let allowed_actions = rules::allowed(&pol, &i, &children, actor);
+    let reasons: Vec<rules::LevelReasonOut> =
+        serde_json::from_str(&i.level_reasons).unwrap_or_default();
+    let dispatches: Vec<&Incident> = children
+        .iter()
+        .filter(|c| c.child_kind.as_deref() != Some("clone"))
+        .collect();
+    let children_open = dispatches
+        .iter()
+        .filter(|c| !rules::is_finished(&c.state))
+        .count();
+    let children_progress = if dispatches.is_empty() {
+        0
+    } else {
+        dispatches
+            .iter()
+            .map(|c| {
+                if rules::is_finished(&c.state) {
+                    100
+                } else {
+                    c.progress
+                }
+            })
+            .sum::<i64>()
+            / dispatches.len() as i64
+    };
+    Ok(IncidentView {
+        incident: i,
+        reasons,
+        allowed_actions,
+        children,
+        merged,
+        clocks,
+        links,
+        children_progress,
+        children_open,
+    })
+}
+
+/// A page of incidents the caller may see, newest first.
+pub async fn list(
+    p: &Platform,
+    actor: &Principal,
+    before_id: i64,
+    limit: i64,
+    mut f: IncidentFilter,
+) -> ServiceResult<Vec<Incident>> {
+    actor.require(Permission::IncidentRead)?;
+    match actor.scope {
+        Scope::Province => {}
+        Scope::Region(r) => f.region_id = Some(r),
+        Scope::Vendor(v) => f.assignee_org_id = Some(v),
+    }
+    Ok(p.store.incidents_page(before_id, limit, &f).await?)
+}
+
+/// The timeline of an incident.
+pub async fn timeline(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Vec<Event>> {
+    let i = p
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+    actor.require(Permission::IncidentRead)?;
+    require_visible(actor, &i)?;
+    Ok(p.store.events_of(KIND, &id.to_string()).await?)
+}
+
+/// Optional fields of a workflow action.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ActionInput {
+    /// Why (required for cancel, reopen and some others, per the workflow in the pack).
+    pub reason: Option<String>,
+    /// INC-02 cause class, set when pre-processing classifies the ticket.
+    pub cause_class: Option<String>,
+    /// Free text recorded on the timeline (e.g. the reply to the front line).
+    pub note: Option<String>,
+    /// INC-04: the pre-processor judges an escalated-complaint tendency (set with `classify`).
+    pub escalated: Option<bool>,
+}
+
+async fn load_for_change(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    version: i64,
+) -> ServiceResult<Incident> {
+    let i = p
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+    require_visible(actor, &i)?;
+    if i.version != version {
+        return Err(ServiceError::Stale(format!("incident {}", i.number)));
+    }
+    Ok(i)
+}
+
+/// Changes the facts that drive severity; the level is re-assessed and never lowered silently.
+pub async fn update_facts(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    version: i64,
+    facts_in: FactsInput,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentTriage)?;
+    let before = load_for_change(p, actor, id, version).await?;
+    let pol = p.policy.current();
+    let merged = p.store.incident_merged(id).await?;
+    let facts = rules::facts(&facts_in, &pol)?;
+    let total = rules::with_merged(&facts, &merged, &pol)?;
+    let current = before.fault_level.clone();
+    let a = rules::assess(Some(&current), &total, &pol)?;
+    let now = p.now_us();
+    let mut inc = before.clone();
+    inc.facts = serde_json::to_string(&facts_in).unwrap_or_else(|_| "{}".into());
+    inc.cs_level = facts_in.cs_level.map(i64::from);
+    let cs_from = (inc.cs_level != before.cs_level).then_some(before.cs_level);
+    if a.raised {
+        inc.fault_level = a.level.clone();
+        inc.level_set_at = Some(now);
+        if a.level == "FL1" && inc.fl1_at.is_none() {
+            inc.fl1_at = Some(now);
+        }
+        if a.level == "FL2" && inc.fl2_at.is_none() {
+            inc.fl2_at = Some(now);
+        }
+    }
+    inc.level_reasons = serde_json::to_string(&a.reasons).unwrap_or_else(|_| "[]".into());
+    let actor_s = actor.actor();
+    let pol2 = pol.clone();
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let saved = db::save(c, &inc, now).await?;
+                event(c, &saved, now, "incident.facts_changed", &actor_s, json!({"facts": serde_json::from_str::<Value>(&saved.facts).unwrap_or_default()})).await?;
+                if a.raised {
+                    event(c, &saved, now, "incident.level_raised", &actor_s, json!({"from": current, "to": saved.fault_level, "reasons": a.reasons})).await?;
+                }
+                let trigger = rules::Trigger::FactsUpdated { level_from: a.raised.then(|| current.clone()), cs_from };
+                let saved = rules::apply_clock_plan(c, &pol2, &saved, trigger, now).await?;
+                if a.would_lower {
+                    // SEV-07: a lower level is only ever set by a person with a reason.
+                    event(c, &saved, now, "incident.level_kept", &actor_s, json!({"level": saved.fault_level, "facts_suggest": a.level})).await?;
+                }
+                audit(c, &actor_s, "incident.update_facts", Some(&before), &saved, rid, now).await?;
+                Ok(saved)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// Lowers the fault level by hand; a reason is mandatory (SEV-07).
+pub async fn lower_level(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    version: i64,
+    to: &str,
+    reason: &str,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentTriage)?;
+    let before = load_for_change(p, actor, id, version).await?;
+    rules::check_lower(&before.fault_level, to, reason)?;
+    let now = p.now_us();
+    let mut inc = before.clone();
+    inc.fault_level = to.to_string();
+    inc.level_set_at = Some(now);
+    let actor_s = actor.actor();
+    let reason = reason.trim().to_string();
+    let pol = p.policy.current();
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let saved = db::save(c, &inc, now).await?;
+                event(
+                    c,
+                    &saved,
+                    now,
+                    "incident.level_lowered",
+                    &actor_s,
+                    json!({"from": before.fault_level, "to": saved.fault_level, "reason": reason}),
+                )
+                .await?;
+                let saved = rules::apply_clock_plan(
+                    c,
+                    &pol,
+                    &saved,
+                    rules::Trigger::LevelLowered {
+                        from: before.fault_level.clone(),
+                    },
+                    now,
+                )
+                .await?;
+                audit(
+                    c,
+                    &actor_s,
+                    "incident.lower_level",
+                    Some(&before),
+                    &saved,
+                    rid,
+                    now,
+                )
+                .await?;
+                Ok(saved)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// Applies a workflow action (accept, submit for audit, approve, reply, close, reopen, cancel …).
+pub async fn act(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    version: i64,
+    action: &str,
+    input: ActionInput,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentRead)?;
+    let before = load_for_change(p, actor, id, version).await?;
+    let children = p.store.incident_children(id).await?;
+    let pol = p.policy.current();
+    let outcome = rules::transition(&pol, &before, &children, actor, action, &input)?;
+    let now = p.now_us();
+    let mut inc = before.clone();
+    inc.state = outcome.to.clone();
+    if let Some(cc) = &input.cause_class {
+        rules::check_cause(cc)?;
+        inc.cause_class = Some(cc.clone());
+    }
+    if let Some(e) = input.escalated {
+        inc.escalated_flow = e;
+    }
+    if outcome.sets_handler {
+        inc.handler_id = Some(actor.user_id);
+    }
+    if outcome.sets_auditor {
+        inc.auditor_id = Some(actor.user_id);
+    }
+    if outcome.resolves {
+        inc.resolved_at = Some(now);
+    }
+    if outcome.closes {
+        inc.closed_at = Some(now);
+    }
+    if outcome.reopens {
+        inc.resolved_at = None;
+        inc.closed_at = None;
+    }
+    let actor_s = actor.actor();
+    let action_s = action.to_string();
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let saved = db::save(c, &inc, now).await?;
+                event(c, &saved, now, &format!("incident.{action_s}"), &actor_s, json!({
+                    "from": before.state, "to": saved.state, "reason": input.reason, "note": input.note, "cause_class": input.cause_class,
+                }))
+                .await?;
+                let saved = rules::apply_clock_plan(c, &pol, &saved, rules::Trigger::StateChanged { from: before.state.clone() }, now).await?;
+                audit(c, &actor_s, &format!("incident.{action_s}"), Some(&before), &saved, rid, now).await?;
+                Ok(saved)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// One hand-off of a multi-dispatch.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DispatchTarget {
+    /// vendor, billing_centre, data_fix, branch, other_department (INC-03).
+    pub kind: String,
+    /// The receiving organisation.
+    pub org_key: String,
+    pub note: Option<String>,
+}
+
+/// Dispatches the ticket to several teams at once as linked child tasks (DUP-04).
+pub async fn dispatch(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    version: i64,
+    targets: Vec<DispatchTarget>,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentDispatch)?;
+    if targets.is_empty() {
+        return Err(ServiceError::invalid_zh(
+            "targets",
+            "name at least one target",
+            "至少选择一个派单对象",
+        ));
+    }
+    let before = load_for_change(p, actor, id, version).await?;
+    if before.parent_id.is_some() || before.master_id.is_some() {
+        return Err(ServiceError::invalid_zh(
+            "id",
+            "only a top-level ticket can be dispatched",
+            "只有主工单可以派单",
+        ));
+    }
+    let pol = p.policy.current();
+    let mut resolved = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        rules::check_handoff(&format!("targets[{i}].kind"), &t.kind)?;
+        let org = p.store.org_by_key(&t.org_key).await?.ok_or_else(|| {
+            ServiceError::unknown_ref(
+                format!("targets[{i}].org_key"),
+                format!("no organisation '{}'", t.org_key),
+                format!("单位“{}”不存在", t.org_key),
+            )
+        })?;
+        resolved.push((t.clone(), org));
+    }
+    let children_before = p.store.incident_children(id).await?;
+    let outcome = rules::transition(
+        &pol,
+        &before,
+        &children_before,
+        actor,
+        "hand_off",
+        &ActionInput::default(),
+    )?;
+    let (now, day) = stamp(p);
+    let actor_s = actor.actor();
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let mut parent = before.clone();
+                parent.state = outcome.to.clone();
+                let mut parent = db::save(c, &parent, now).await?;
+                for (t, org) in &resolved {
+                    let n = db::next_in_sequence(c, &format!("INC-{day}")).await?;
+                    let child = db::insert(c, &Incident {
+                        number: format!("INC-{day}-{n:04}"),
+                        parent_id: Some(parent.id),
+                        child_kind: Some(t.kind.clone()),
+                        assignee_org_id: Some(org.id),
+                        state: rules::child_initial_state(),
+                        progress: 0,
+                        handler_id: None,
+                        auditor_id: None,
+                        created_by: actor_s.clone(),
+                        created_at: now,
+                        updated_at: now,
+                        level_set_at: parent.level_set_at,
+                        ..parent.clone()
+                    })
+                    .await?;
+                    event(c, &child, now, "incident.dispatched", &actor_s, json!({"parent": parent.number, "kind": t.kind, "org": org.key, "note": t.note})).await?;
+                    event(c, &parent, now, "incident.child_dispatched", &actor_s, json!({"child": child.number, "kind": t.kind, "org": org.key})).await?;
+                    parent = rules::apply_clock_plan(c, &pol, &parent, rules::Trigger::HandoffStarted { child_id: child.id, kind: t.kind.clone() }, now).await?;
+                    db::insert_link(c, &Link {
+                        id: 0,
+                        from_kind: KIND.into(),
+                        from_id: parent.id.to_string(),
+                        to_kind: KIND.into(),
+                        to_id: child.id.to_string(),
+                        link_type: "dispatch".into(),
+                        created_by: actor_s.clone(),
+                        created_at: now,
+                    })
+                    .await?;
+                }
+                audit(c, &actor_s, "incident.dispatch", Some(&before), &parent, rid, now).await?;
+                Ok(parent)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// A progress entry on a ticket or a dispatch child (a reply from the vendor or branch).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProgressInput {
+    pub version: i64,
+    pub note: String,
+    /// 0–100.
+    pub percent: Option<i64>,
+    /// The hand-off is finished (its reply is in `note`).
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// Records progress; stops the progress clocks it satisfies and, when `done`, closes a child.
+pub async fn progress(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    input: ProgressInput,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentRead)?;
+    let before = load_for_change(p, actor, id, input.version).await?;
+    if !(actor.can(Permission::IncidentTriage)
+        || actor.can(Permission::IncidentDispatch)
+        || before.assignee_org_id == Some(actor.org_id))
+    {
+        return Err(ServiceError::Forbidden(Permission::IncidentTriage));
+    }
+    rules::check_text("note", &input.note, 4000)?;
+    let percent = input.percent.unwrap_or(before.progress);
+    if !(0..=100).contains(&percent) {
+        return Err(ServiceError::invalid_zh(
+            "percent",
+            "must be between 0 and 100",
+            "进度须在 0–100 之间",
+        ));
+    }
+    let now = p.now_us();
+    let mut inc = before.clone();
+    inc.progress = if input.done { 100 } else { percent };
+    inc.last_progress_at = Some(now);
+    if input.done && inc.parent_id.is_some() {
+        inc.state = rules::child_done_state();
+        inc.resolved_at = Some(now);
+    }
+    let actor_s = actor.actor();
+    let pol = p.policy.current();
+    let note = input.note.trim().to_string();
+    let done = input.done;
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let saved = db::save(c, &inc, now).await?;
+                event(c, &saved, now, "incident.progress", &actor_s, json!({"note": note, "percent": saved.progress, "done": done})).await?;
+                match saved.parent_id {
+                    Some(parent_id) => {
+                        if let Some(parent) = db::get_in_tx(c, parent_id).await? {
+                            event(c, &parent, now, "incident.child_progress", &actor_s, json!({"child": saved.number, "percent": saved.progress, "done": done, "note": note})).await?;
+                            let trigger = if done {
+                                rules::Trigger::HandoffReplied { child_id: saved.id }
+                            } else {
+                                rules::Trigger::HandoffProgress { child_id: saved.id }
+                            };
+                            rules::apply_clock_plan(c, &pol, &parent, trigger, now).await?;
+                        }
+                    }
+                    None => {
+                        rules::apply_clock_plan(c, &pol, &saved, rules::Trigger::ProgressRecorded, now).await?;
+                    }
+                }
+                let saved = db::get_in_tx(c, saved.id).await?.unwrap_or(saved);
+                audit(c, &actor_s, "incident.progress", Some(&before), &saved, rid, now).await?;
+                Ok(saved)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// Merges duplicate reports under a master ticket (DUP-01); their counts join the master's facts.
+pub async fn merge(
+    p: &Platform,
+    actor: &Principal,
+    master_id: i64,
+    version: i64,
+    report_ids: Vec<i64>,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentTriage)?;
+    let master = load_for_change(p, actor, master_id, version).await?;
+    if master.master_id.is_some() || master.parent_id.is_some() {
+        return Err(ServiceError::invalid_zh(
+            "id",
+            "the master must be a top-level ticket",
+            "主单必须是顶层工单",
+        ));
+    }
+    let mut reports = Vec::new();
+    for (i, rid_) in report_ids.iter().enumerate() {
+        let r = p.store.incident(*rid_).await?.ok_or_else(|| {
+            ServiceError::invalid_zh(
+                format!("report_ids[{i}]"),
+                format!("no incident {rid_}"),
+                format!("工单 {rid_} 不存在"),
+            )
+        })?;
+        require_visible(actor, &r)?;
+        if r.id == master.id
+            || r.master_id.is_some()
+            || r.parent_id.is_some()
+            || rules::is_finished(&r.state)
+        {
+            return Err(ServiceError::invalid_zh(
+                format!("report_ids[{i}]"),
+                format!(
+                    "{} cannot be merged (it is the master, already merged, a child, or finished)",
+                    r.number
+                ),
+                format!("{} 不能合并（为主单、已合并、为子单或已结束）", r.number),
+            ));
+        }
+        reports.push(r);
+    }
+    if reports.is_empty() {
+        return Err(ServiceError::invalid_zh(
+            "report_ids",
+            "name at least one report",
+            "至少选择一张重复工单",
+        ));
+    }
+    let pol = p.policy.current();
+    let mut all_merged = p.store.incident_merged(master_id).await?;
+    all_merged.extend(reports.iter().cloned());
+    let own: FactsInput = serde_json::from_str(&master.facts).unwrap_or_default();
+    let total = rules::with_merged(&rules::facts(&own, &pol)?, &all_merged, &pol)?;
+    let a = rules::assess(Some(&master.fault_level), &total, &pol)?;
+    let now = p.now_us();
+    let actor_s = actor.actor();
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                for r in &reports {
+                    let mut m = r.clone();
+                    m.master_id = Some(master.id);
+                    let m = db::save(c, &m, now).await?;
+                    event(c, &m, now, "incident.merged_into", &actor_s, json!({"master": master.number})).await?;
+                    tianshu_store::timers::insert_event(c, NewEvent {
+                        subject_kind: KIND.into(),
+                        subject_id: master.id.to_string(),
+                        at: now,
+                        kind: "incident.report_merged".into(),
+                        actor: actor_s.clone(),
+                        data: json!({"report": m.number}),
+                        timer_id: None,
+                    })
+                    .await?;
+                    // A merged report's own clocks end: its master carries the work (DUP-01).
+                    for k in tianshu_store::timers::live_clock_keys(c, KIND, &m.id.to_string()).await? {
+                        crate::clocks::stop(c, KIND, &m.id.to_string(), &k, now, "merged").await?;
+                    }
+                }
+                let mut mm = master.clone();
+                mm.level_reasons = serde_json::to_string(&a.reasons).unwrap_or_else(|_| "[]".into());
+                if a.raised {
+                    mm.fault_level = a.level.clone();
+                    mm.level_set_at = Some(now);
+                    if a.level == "FL1" && mm.fl1_at.is_none() {
+                        mm.fl1_at = Some(now);
+                    }
+                    if a.level == "FL2" && mm.fl2_at.is_none() {
+                        mm.fl2_at = Some(now);
+                    }
+                }
+                let saved = db::save(c, &mm, now).await?;
+                if a.raised {
+                    event(c, &saved, now, "incident.level_raised", &actor_s, json!({"from": master.fault_level, "to": saved.fault_level, "reasons": a.reasons})).await?;
+                }
+                let trigger = rules::Trigger::FactsUpdated { level_from: a.raised.then(|| master.fault_level.clone()), cs_from: None };
+                let saved = rules::apply_clock_plan(c, &pol, &saved, trigger, now).await?;
+                audit(c, &actor_s, "incident.merge", Some(&master), &saved, rid, now).await?;
+                Ok(saved)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// Takes one report out of its master again; both keep their full history.
+pub async fn unmerge(
+    p: &Platform,
+    actor: &Principal,
+    report_id: i64,
+    version: i64,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentTriage)?;
+    let before = load_for_change(p, actor, report_id, version).await?;
+    let Some(master_id) = before.master_id else {
+        return Err(ServiceError::invalid_zh(
+            "id",
+            "this report is not merged",
+            "该工单未被合并",
+        ));
+    };
+    let now = p.now_us();
+    let actor_s = actor.actor();
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let mut r = before.clone();
+                r.master_id = None;
+                let r = db::save(c, &r, now).await?;
+                event(
+                    c,
+                    &r,
+                    now,
+                    "incident.unmerged",
+                    &actor_s,
+                    json!({"master_id": master_id}),
+                )
+                .await?;
+                if let Some(m) = db::get_in_tx(c, master_id).await? {
+                    event(
+                        c,
+                        &m,
+                        now,
+                        "incident.report_unmerged",
+                        &actor_s,
+                        json!({"report": r.number}),
+                    )
+                    .await?;
+                }
+                audit(c, &actor_s, "incident.unmerge", Some(&before), &r, rid, now).await?;
+                Ok(r)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// Links a ticket to another subject (bug, problem, data-fix request, change, alert, customer).
+pub async fn link(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    to_kind: &str,
+    to_id: &str,
+    link_type: &str,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentTriage)?;
+    let i = p
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+    require_visible(actor, &i)?;
+    rules::check_link(to_kind, link_type)?;
+    rules::check_text("to_id", to_id, 128)?;
+    let now = p.now_us();
+    let actor_s = actor.actor();
+    let l = Link {
+        id: 0,
+        from_kind: KIND.into(),
+        from_id: id.to_string(),
+        to_kind: to_kind.into(),
+        to_id: to_id.trim().into(),
+        link_type: link_type.into(),
+        created_by: actor_s.clone(),
+        created_at: now,
+    };
+    let inc = i.clone();
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                db::insert_link(c, &l).await?;
+                event(
+                    c,
+                    &inc,
+                    now,
+                    "incident.linked",
+                    &actor_s,
+                    json!({"to_kind": l.to_kind, "to_id": l.to_id, "type": l.link_type}),
+                )
+                .await?;
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: "incident.link".into(),
+                        object_type: KIND.into(),
+                        object_id: inc.id.to_string(),
+                        before: None,
+                        after: Some(json!(l)),
+                        request_id: rid,
+                        at: now,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    view(p, actor, i).await
+}

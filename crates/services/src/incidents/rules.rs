@@ -1,0 +1,664 @@
+//! The adapter between stored incident rows and the pure rules of `tianshu_core::incident`:
+//! parsing vocabulary, building the contexts the rules need, and turning their answers into
+//! stored values, clocks and messages.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use tianshu_core::incident::{
+    self as rules_core, Action, ActorCtx, CauseClass, HandoffKind, IncidentCtx, IncidentFacts,
+    IncidentState, LevelChange, LevelReason, SourceChannel, TransitionError,
+};
+use tianshu_core::{ComplaintLevel, FaultLevel, Permission};
+use tianshu_store::incidents::Incident;
+
+use crate::authz::Principal;
+use crate::error::{ServiceError, ServiceResult};
+use crate::policy::ActivePolicy;
+
+/// Severity facts as a client sends them (every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FactsInput {
+    pub affected_users: Option<u64>,
+    pub complaints: Option<u64>,
+    pub gold_diamond_complaints: Option<u64>,
+    pub hot_outage_minutes: Option<u64>,
+    pub non_hot_outage_minutes: Option<u64>,
+    pub interface_outage_minutes: Option<u64>,
+    pub cs_level: Option<u8>,
+    pub potential: Vec<String>,
+    /// SEV-06: the fault affects customers' communication / business handling / query.
+    pub affects_customers: Option<bool>,
+    pub possibly_affected_users: Option<u64>,
+    pub possible_complaints: Option<u64>,
+    pub system_outage_minutes: Option<u64>,
+    pub function_outage_minutes: Option<u64>,
+}
+
+/// Validated facts in the rules' type.
+pub fn facts(f: &FactsInput, pol: &ActivePolicy) -> ServiceResult<IncidentFacts> {
+    let cs_level = match f.cs_level {
+        None => None,
+        Some(n) => Some(ComplaintLevel::new(n).ok_or_else(|| {
+            ServiceError::invalid_zh(
+                "facts.cs_level",
+                "must be 1–4 (CS1–CS4)",
+                "客服投诉等级须为 1–4（CS1–CS4）",
+            )
+        })?),
+    };
+    for (i, k) in f.potential.iter().enumerate() {
+        if pol.pack.fault_levels.potential(k).is_none() {
+            return Err(ServiceError::invalid_zh(
+                format!("facts.potential[{i}]"),
+                format!("unknown criterion '{k}'"),
+                format!("未知的潜在影响判据“{k}”"),
+            ));
+        }
+    }
+    Ok(IncidentFacts {
+        affected_users: f.affected_users,
+        complaints: f.complaints.unwrap_or(0),
+        gold_diamond_complaints: f.gold_diamond_complaints.unwrap_or(0),
+        hot_outage_minutes: f.hot_outage_minutes,
+        non_hot_outage_minutes: f.non_hot_outage_minutes,
+        interface_outage_minutes: f.interface_outage_minutes,
+        cs_level,
+        potential: f.potential.clone(),
+        affects_customers: f.affects_customers.unwrap_or(false),
+        possibly_affected_users: f.possibly_affected_users,
+        possible_complaints: f.possible_complaints,
+        system_outage_minutes: f.system_outage_minutes,
+        function_outage_minutes: f.function_outage_minutes,
+    })
+}
+
+/// The master's facts with every merged report counted in (DUP-01; clones and children never count).
+pub fn with_merged(
+    master: &IncidentFacts,
+    merged: &[Incident],
+    pol: &ActivePolicy,
+) -> ServiceResult<IncidentFacts> {
+    let mut reports = Vec::with_capacity(merged.len());
+    for m in merged {
+        let f: FactsInput = serde_json::from_str(&m.facts).unwrap_or_default();
+        reports.push(facts(&f, pol)?);
+    }
+    Ok(rules_core::aggregate(master, &reports))
+}
+
+/// A stored level reason (both languages), as views read it back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LevelReasonOut {
+    pub rule: String,
+    pub criterion: String,
+    pub level: String,
+    pub text_zh: String,
+    pub text_en: String,
+}
+
+/// A level decision in stored form.
+pub struct Assess {
+    pub level: String,
+    pub reasons: Vec<LevelReason>,
+    pub raised: bool,
+    pub would_lower: bool,
+}
+
+/// SEV-07 reassessment: raised automatically, never lowered.
+pub fn assess(
+    current: Option<&str>,
+    f: &IncidentFacts,
+    pol: &ActivePolicy,
+) -> ServiceResult<Assess> {
+    let cur = current.and_then(|c| FaultLevel::from_str(c).ok());
+    let a = rules_core::reassess(cur, f, &pol.pack.fault_levels)
+        .map_err(|e| ServiceError::invalid("facts.potential", e.to_string()))?;
+    Ok(Assess {
+        level: a.level.as_str().to_string(),
+        reasons: a.reasons,
+        raised: matches!(a.change, LevelChange::Raised { .. } | LevelChange::Initial),
+        would_lower: matches!(a.change, LevelChange::WouldLower { .. }),
+    })
+}
+
+/// SEV-07 manual lowering checks.
+pub fn check_lower(current: &str, to: &str, reason: &str) -> ServiceResult<()> {
+    let from = FaultLevel::from_str(current).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let to_l = FaultLevel::from_str(to).map_err(|_| {
+        ServiceError::invalid_zh("level", "must be general or FL1", "等级须为 general 或 FL1")
+    })?;
+    rules_core::lower_manually(from, to_l, reason)
+        .map(|_| ())
+        .map_err(|e| match e {
+            rules_core::LowerError::ReasonRequired => {
+                ServiceError::invalid_zh("reason", e.to_string(), "降级必须填写原因（SEV-07）")
+            }
+            rules_core::LowerError::NotLower { .. } => {
+                ServiceError::invalid_zh("level", e.to_string(), "只能降到比当前更低的等级")
+            }
+        })
+}
+
+/// Where a new ticket starts.
+pub fn initial_state(pol: &ActivePolicy) -> String {
+    pol.pack.incident_workflow.initial.as_str().to_string()
+}
+
+/// Where a dispatch child starts: handed to its team, awaiting their reply.
+pub fn child_initial_state() -> String {
+    IncidentState::HandedOff.as_str().to_string()
+}
+
+/// A dispatch child whose team replied that it is done.
+pub fn child_done_state() -> String {
+    IncidentState::Closed.as_str().to_string()
+}
+
+/// Whether no more work happens on a ticket in this state.
+pub fn is_finished(state: &str) -> bool {
+    IncidentState::from_str(state)
+        .map(|s| !s.is_open())
+        .unwrap_or(false)
+}
+
+fn open_children(children: &[Incident]) -> usize {
+    children
+        .iter()
+        .filter(|c| c.child_kind.as_deref() != Some("clone") && !is_finished(&c.state))
+        .count()
+}
+
+/// The actions `actor` may take now (none on a merged report: it lives on under its master).
+pub fn allowed(
+    pol: &ActivePolicy,
+    i: &Incident,
+    children: &[Incident],
+    actor: &Principal,
+) -> Vec<String> {
+    if i.master_id.is_some() {
+        return Vec::new();
+    }
+    let Ok(state) = IncidentState::from_str(&i.state) else {
+        return Vec::new();
+    };
+    let perms: Vec<Permission> = actor.permissions.iter().copied().collect();
+    let uid = actor.user_id.to_string();
+    let handler = i.handler_id.map(|h| h.to_string());
+    let open = open_children(children);
+    let a = ActorCtx {
+        user_id: &uid,
+        permissions: &perms,
+    };
+    let ctx = IncidentCtx {
+        handler_id: handler.as_deref(),
+        open_children: open,
+        open_handoffs: open,
+    };
+    rules_core::allowed_actions(&pol.pack.incident_workflow, state, &a, &ctx)
+        .into_iter()
+        .map(|a| a.as_str().to_string())
+        .collect()
+}
+
+/// What a permitted move does to the row.
+pub struct Outcome {
+    pub to: String,
+    pub sets_auditor: bool,
+    pub resolves: bool,
+    pub closes: bool,
+    pub reopens: bool,
+    pub sets_handler: bool,
+}
+
+/// Applies `action` under the pack's workflow; a refusal lists the allowed actions.
+pub fn transition(
+    pol: &ActivePolicy,
+    i: &Incident,
+    children: &[Incident],
+    actor: &Principal,
+    action: &str,
+    input: &super::ActionInput,
+) -> ServiceResult<Outcome> {
+    let allowed_now = || allowed(pol, i, children, actor);
+    let act = Action::from_str(action).map_err(|_| ServiceError::Transition {
+        code: "unknown_action",
+        message: format!("unknown action '{action}'"),
+        allowed: allowed_now(),
+    })?;
+    if i.master_id.is_some() {
+        return Err(ServiceError::Transition {
+            code: "merged_report",
+            message: "this report is merged under a master ticket; act on the master or unmerge it"
+                .into(),
+            allowed: Vec::new(),
+        });
+    }
+    let state =
+        IncidentState::from_str(&i.state).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let perms: Vec<Permission> = actor.permissions.iter().copied().collect();
+    let uid = actor.user_id.to_string();
+    let handler = i.handler_id.map(|h| h.to_string());
+    let open = open_children(children);
+    let a = ActorCtx {
+        user_id: &uid,
+        permissions: &perms,
+    };
+    let ctx = IncidentCtx {
+        handler_id: handler.as_deref(),
+        open_children: open,
+        open_handoffs: open,
+    };
+    let to = rules_core::transition(
+        &pol.pack.incident_workflow,
+        state,
+        act,
+        &a,
+        &ctx,
+        input.reason.as_deref(),
+    )
+    .map_err(|e| {
+        let allowed = match &e {
+            TransitionError::NotAllowed { allowed, .. } => {
+                allowed.iter().map(|x| x.as_str().to_string()).collect()
+            }
+            _ => allowed_now(),
+        };
+        ServiceError::Transition {
+            code: e.code(),
+            message: e.to_string(),
+            allowed,
+        }
+    })?;
+    Ok(Outcome {
+        to: to.as_str().to_string(),
+        sets_auditor: act == Action::Approve,
+        resolves: act == Action::SubmitForAudit,
+        closes: matches!(to, IncidentState::Closed | IncidentState::Cancelled),
+        reopens: act == Action::Reopen,
+        sets_handler: act == Action::Accept,
+    })
+}
+
+/// Text fields: trimmed, bounded, no control characters.
+pub fn check_text(field: &str, v: &str, max: usize) -> ServiceResult<()> {
+    let n = v.trim().chars().count();
+    if n == 0 {
+        return Err(ServiceError::invalid_zh(
+            field,
+            "must not be empty",
+            "不能为空",
+        ));
+    }
+    if n > max {
+        return Err(ServiceError::invalid_zh(
+            field,
+            format!("must have at most {max} characters"),
+            format!("不能超过 {max} 个字符"),
+        ));
+    }
+    if v.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(ServiceError::invalid_zh(
+            field,
+            "must not contain control characters",
+            "不能包含控制字符",
+        ));
+    }
+    Ok(())
+}
+
+/// INC-10 source channels.
+pub fn check_channel(c: &str) -> ServiceResult<()> {
+    SourceChannel::from_str(c).map(|_| ()).map_err(|e| {
+        ServiceError::invalid_zh(
+            "source_channel",
+            e.to_string(),
+            format!("未知的来源渠道“{c}”"),
+        )
+    })
+}
+
+/// INC-02 cause classes.
+pub fn check_cause(c: &str) -> ServiceResult<()> {
+    CauseClass::from_str(c).map(|_| ()).map_err(|e| {
+        ServiceError::invalid_zh("cause_class", e.to_string(), format!("未知的原因分类“{c}”"))
+    })
+}
+
+/// INC-03 hand-off kinds.
+pub fn check_handoff(field: &str, k: &str) -> ServiceResult<()> {
+    HandoffKind::from_str(k)
+        .map(|_| ())
+        .map_err(|e| ServiceError::invalid_zh(field, e.to_string(), format!("未知的派单类型“{k}”")))
+}
+
+/// Link targets later capabilities add records for.
+pub fn check_link(to_kind: &str, link_type: &str) -> ServiceResult<()> {
+    const KINDS: &[&str] = &[
+        "incident", "bug", "problem", "dataop", "change", "alert", "customer",
+    ];
+    const TYPES: &[&str] = &[
+        "related",
+        "caused_by",
+        "converted_to",
+        "duplicate_of",
+        "fixed_by",
+        "about",
+    ];
+    if !KINDS.contains(&to_kind) {
+        return Err(ServiceError::invalid_zh(
+            "to_kind",
+            format!("must be one of {}", KINDS.join(", ")),
+            format!("关联对象类型须为 {}", KINDS.join("、")),
+        ));
+    }
+    if !TYPES.contains(&link_type) {
+        return Err(ServiceError::invalid_zh(
+            "link_type",
+            format!("must be one of {}", TYPES.join(", ")),
+            format!("关联类型须为 {}", TYPES.join("、")),
+        ));
+    }
+    Ok(())
+}
+
+/// What happened, in the terms the clock planner needs.
+#[derive(Debug, Clone)]
+pub enum Trigger {
+    /// A new ticket: INC-06 and the level's clocks start; immediate reports are checked.
+    Created,
+    /// Facts changed; `level_from` when the level rose, `cs_from` when the CS level changed.
+    FactsUpdated {
+        level_from: Option<String>,
+        cs_from: Option<Option<i64>>,
+    },
+    /// The level was lowered by hand.
+    LevelLowered { from: String },
+    /// A workflow action moved the ticket.
+    StateChanged { from: String },
+    /// A dispatch child was created (the hand-off id is the child's id).
+    HandoffStarted { child_id: i64, kind: String },
+    /// The child's team reported progress.
+    HandoffProgress { child_id: i64 },
+    /// The child's team finished.
+    HandoffReplied { child_id: i64 },
+    /// A progress entry on the ticket itself (INC-06).
+    ProgressRecorded,
+}
+
+fn t(us: i64) -> chrono::DateTime<chrono::Utc> {
+    tianshu_store::time::from_micros(us)
+}
+
+fn store_err(e: ServiceError) -> tianshu_store::StoreError {
+    match e {
+        ServiceError::Store(s) => s,
+        other => tianshu_store::StoreError::Conflict {
+            field: "incident".into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+fn events(trigger: &Trigger, inc: &Incident, now: i64) -> Vec<rules_core::IncidentEvent> {
+    use rules_core::IncidentEvent as E;
+    let at = t(now);
+    let level = FaultLevel::from_str(&inc.fault_level).unwrap_or(FaultLevel::General);
+    let cs = |n: Option<i64>| {
+        n.and_then(|v| u8::try_from(v).ok())
+            .and_then(ComplaintLevel::new)
+    };
+    match trigger {
+        Trigger::Created => {
+            let mut v = vec![
+                E::Received { at },
+                E::LevelChanged {
+                    from: None,
+                    to: level,
+                    at,
+                },
+            ];
+            if let Some(to) = cs(inc.cs_level) {
+                v.push(E::CsLevelChanged { from: None, to, at });
+            }
+            v
+        }
+        Trigger::FactsUpdated {
+            level_from,
+            cs_from,
+        } => {
+            let mut v = Vec::new();
+            if let Some(from) = level_from {
+                v.push(E::LevelChanged {
+                    from: FaultLevel::from_str(from).ok(),
+                    to: level,
+                    at,
+                });
+            }
+            if let (Some(before), Some(to)) = (cs_from, cs(inc.cs_level)) {
+                v.push(E::CsLevelChanged {
+                    from: cs(*before),
+                    to,
+                    at,
+                });
+            }
+            v.push(E::FactsChanged { at });
+            v
+        }
+        Trigger::LevelLowered { from } => vec![E::LevelChanged {
+            from: FaultLevel::from_str(from).ok(),
+            to: level,
+            at,
+        }],
+        Trigger::StateChanged { from } => match (
+            IncidentState::from_str(from),
+            IncidentState::from_str(&inc.state),
+        ) {
+            (Ok(f), Ok(to)) if f != to => vec![E::StateChanged { from: f, to, at }],
+            _ => Vec::new(),
+        },
+        Trigger::HandoffStarted { child_id, kind } => match HandoffKind::from_str(kind) {
+            Ok(k) => vec![E::HandoffStarted {
+                handoff_id: child_id.to_string(),
+                kind: k,
+                at,
+            }],
+            Err(_) => Vec::new(),
+        },
+        Trigger::HandoffProgress { child_id } => vec![E::HandoffProgress {
+            handoff_id: child_id.to_string(),
+            at,
+        }],
+        Trigger::HandoffReplied { child_id } => vec![E::HandoffReplied {
+            handoff_id: child_id.to_string(),
+            at,
+        }],
+        Trigger::ProgressRecorded => vec![E::ProgressRecorded { at }],
+    }
+}
+
+async fn snapshot(
+    c: &mut tianshu_store::Conn<'_>,
+    pol: &ActivePolicy,
+    inc: &Incident,
+) -> tianshu_store::StoreResult<rules_core::IncidentSnapshot> {
+    let own: FactsInput = serde_json::from_str(&inc.facts).unwrap_or_default();
+    let merged = tianshu_store::incidents::merged_in_tx(c, inc.id).await?;
+    let facts =
+        with_merged(&facts(&own, pol).map_err(store_err)?, &merged, pol).map_err(store_err)?;
+    let children = tianshu_store::incidents::children_in_tx(c, inc.id).await?;
+    Ok(rules_core::IncidentSnapshot {
+        id: inc.id.to_string(),
+        state: IncidentState::from_str(&inc.state).unwrap_or(IncidentState::New),
+        level: FaultLevel::from_str(&inc.fault_level).unwrap_or(FaultLevel::General),
+        fl1_classified_at: inc.fl1_at.map(t),
+        escalated_flow: inc.escalated_flow,
+        facts,
+        open_vendor_handoffs: children
+            .iter()
+            .filter(|ch| ch.child_kind.as_deref() == Some("vendor") && !is_finished(&ch.state))
+            .map(|ch| ch.id.to_string())
+            .collect(),
+        reported_to_room_manager: inc.reported_to_rm_at.is_some(),
+        notified: serde_json::from_str(&inc.notified).unwrap_or_default(),
+    })
+}
+
+async fn recipients(
+    c: &mut tianshu_store::Conn<'_>,
+    inc: &Incident,
+    keys: &[String],
+) -> tianshu_store::StoreResult<crate::clocks::Recipients> {
+    let mut r = crate::clocks::Recipients::default();
+    for k in keys {
+        if k == "handler" {
+            if let Some(h) = inc.handler_id {
+                if let Some(u) = tianshu_store::identity::user_in_tx(c, h).await? {
+                    r.users.push(u.username);
+                }
+            }
+        } else {
+            r.roles.push(k.clone());
+        }
+    }
+    Ok(r)
+}
+
+/// Plans and applies the clocks and immediate messages `trigger` calls for; returns the row as saved.
+pub async fn apply_clock_plan(
+    c: &mut tianshu_store::Conn<'_>,
+    pol: &ActivePolicy,
+    inc: &Incident,
+    trigger: Trigger,
+    now: i64,
+) -> tianshu_store::StoreResult<Incident> {
+    use rules_core::ClockCommand as C;
+    let mut inc = inc.clone();
+    let mut queue = events(&trigger, &inc, now);
+    let mut changed = false;
+    while let Some(ev) = (!queue.is_empty()).then(|| queue.remove(0)) {
+        let snap = snapshot(c, pol, &inc).await?;
+        for cmd in rules_core::plan_on(&ev, &snap, &pol.pack.escalation) {
+            match cmd {
+                C::Start {
+                    key,
+                    rule,
+                    basis,
+                    start_at,
+                    repeat,
+                    recipients: to,
+                    template,
+                } => {
+                    let who = recipients(c, &inc, &to).await?;
+                    crate::clocks::start(c, pol, crate::clocks::ClockSpec {
+                        subject_kind: key.subject_kind,
+                        subject_id: key.subject_id,
+                        clock_key: key.clock_key,
+                        rule,
+                        basis,
+                        calendar: None,
+                        start_at: start_at.timestamp_micros(),
+                        repeat,
+                        notify: crate::clocks::Notify {
+                            template,
+                            recipients: who,
+                            context: serde_json::json!({"incident": inc.number, "title": inc.title, "level": inc.fault_level}),
+                            review: false,
+                        },
+                    })
+                    .await?;
+                }
+                C::Stop { key, outcome, at } => {
+                    let why = serde_json::to_value(outcome)
+                        .ok()
+                        .map(|v| v.to_string())
+                        .unwrap_or_default();
+                    crate::clocks::stop(
+                        c,
+                        &key.subject_kind,
+                        &key.subject_id,
+                        &key.clock_key,
+                        at.timestamp_micros(),
+                        &why,
+                    )
+                    .await?;
+                }
+                C::Pause { key, at } => {
+                    crate::clocks::pause(
+                        c,
+                        &key.subject_kind,
+                        &key.subject_id,
+                        &key.clock_key,
+                        at.timestamp_micros(),
+                        "state",
+                    )
+                    .await?;
+                }
+                C::Resume { key, at } => {
+                    crate::clocks::resume(
+                        c,
+                        pol,
+                        &key.subject_kind,
+                        &key.subject_id,
+                        &key.clock_key,
+                        at.timestamp_micros(),
+                    )
+                    .await?;
+                }
+                C::Notify {
+                    rule,
+                    recipients: to,
+                    template,
+                    criteria,
+                } => {
+                    let who = recipients(c, &inc, &to).await?;
+                    let keys: Vec<String> = criteria.iter().map(rules_core::notified_key).collect();
+                    tianshu_store::timers::insert_outbox(c, tianshu_store::timers::NewOutbox {
+                        idempotency_key: format!("incident:{}:{}:{}", inc.id, rule, keys.join("+")),
+                        subject_kind: super::KIND.into(),
+                        subject_id: inc.id.to_string(),
+                        template,
+                        recipients: serde_json::to_value(&who).unwrap_or_default(),
+                        context: serde_json::json!({
+                            "incident": inc.number, "title": inc.title, "level": inc.fault_level,
+                            "criteria_zh": criteria.iter().map(|c| c.text_zh.clone()).collect::<Vec<_>>(),
+                            "criteria_en": criteria.iter().map(|c| c.text_en.clone()).collect::<Vec<_>>(),
+                        }),
+                        cause: rule.clone(),
+                        state: "queued".into(),
+                        created_at: now,
+                    })
+                    .await?;
+                    tianshu_store::timers::insert_event(c, tianshu_store::timers::NewEvent {
+                        subject_kind: super::KIND.into(),
+                        subject_id: inc.id.to_string(),
+                        at: now,
+                        kind: "incident.immediate_report".into(),
+                        actor: "system:escalation".into(),
+                        data: serde_json::json!({"rule": rule, "recipients": to, "criteria": criteria}),
+                        timer_id: None,
+                    })
+                    .await?;
+                    let mut notified: Vec<String> =
+                        serde_json::from_str(&inc.notified).unwrap_or_default();
+                    notified.extend(keys);
+                    inc.notified = serde_json::to_string(&notified).unwrap_or_else(|_| "[]".into());
+                    changed = true;
+                    // ESC-01: the immediate report is the report to the room manager; ESC-03 runs from here.
+                    if to.iter().any(|r| r == "room_manager") && inc.reported_to_rm_at.is_none() {
+                        inc.reported_to_rm_at = Some(now);
+                        queue.push(rules_core::IncidentEvent::ReportedToRoomManager { at: t(now) });
+                    }
+                }
+            }
+        }
+    }
+    if changed {
+        inc = tianshu_store::incidents::save(c, &inc, now).await?;
+    }
+    Ok(inc)
+}

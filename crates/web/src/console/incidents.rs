@@ -1,0 +1,579 @@
+//! Console pages for incidents: list, new-ticket form, detail with the caller's actions.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tianshu_core::Permission;
+use tianshu_services::incidents::{self, ActionInput, DispatchTarget, FactsInput, NewIncident};
+use tianshu_services::ServiceError;
+use tianshu_store::incidents::IncidentFilter;
+
+use super::pages::{field, form_pairs, local, service_error_page};
+use super::{render, ConsoleUser, Layout};
+use crate::state::AppState;
+
+struct Row {
+    id: i64,
+    number: String,
+    title: String,
+    level: String,
+    state: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct ListPage {
+    l: Layout,
+    q: String,
+    level: String,
+    levels: Vec<String>,
+    rows: Vec<Row>,
+    next_cursor: Option<String>,
+    can_create: bool,
+}
+
+/// Query of the incident list.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    level: Option<String>,
+    cursor: Option<String>,
+}
+
+fn state_label(u: &ConsoleUser, s: &str) -> String {
+    let key = format!("inc-state-{s}");
+    let t = u.t.t(&key);
+    if t == key {
+        s.to_string()
+    } else {
+        t
+    }
+}
+
+/// The incident list.
+pub async fn list(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Some(r) = u.require(&st, Permission::IncidentRead) {
+        return r;
+    }
+    let (after, limit) = crate::api::PageParams {
+        cursor: q.cursor.clone(),
+        limit: Some(50),
+    }
+    .resolve()
+    .unwrap_or((0, 50));
+    let before = if after == 0 { i64::MAX } else { after };
+    let level = q.level.clone().unwrap_or_default();
+    let f = IncidentFilter {
+        q: q.q.clone().filter(|s| !s.is_empty()),
+        fault_level: Some(level.clone()).filter(|s| !s.is_empty()),
+        top_level: true,
+        ..Default::default()
+    };
+    let rows = match incidents::list(&st.platform, &u.p, before, limit, f).await {
+        Ok(r) => r,
+        Err(e) => return service_error_page(&u, &st, e),
+    };
+    let next_cursor = crate::api::next_cursor(rows.len(), limit, rows.last().map(|i| i.id));
+    let rows = rows
+        .into_iter()
+        .map(|i| Row {
+            id: i.id,
+            number: i.number,
+            title: i.title,
+            level: i.fault_level,
+            state: state_label(&u, &i.state),
+            created: local(&st, i.created_at),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &ListPage {
+            l: u.layout(&st, "incidents", "inc-title-list"),
+            q: q.q.unwrap_or_default(),
+            level,
+            levels: ["FL2", "FL1", "general"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            rows,
+            next_cursor,
+            can_create: u.p.can(Permission::IncidentCreate),
+        },
+    )
+}
+
+struct TextField {
+    name: &'static str,
+    label: String,
+    value: String,
+    multiline: bool,
+    numeric: bool,
+    error: Option<String>,
+}
+
+struct SelectField {
+    name: &'static str,
+    label: String,
+    value: String,
+    options: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "incident_new.html")]
+struct NewPage {
+    l: Layout,
+    errors: HashMap<String, String>,
+    text_fields: Vec<TextField>,
+    selects: Vec<SelectField>,
+}
+
+const TEXT: &[(&str, bool, bool)] = &[
+    ("title", false, false),
+    ("symptom", true, false),
+    ("reporter", false, false),
+    ("affected_users", false, true),
+    ("complaints", false, true),
+    ("gold_diamond_complaints", false, true),
+    ("hot_outage_minutes", false, true),
+    ("non_hot_outage_minutes", false, true),
+];
+
+async fn new_page(
+    st: &AppState,
+    u: &ConsoleUser,
+    values: &[(String, String)],
+    errors: HashMap<String, String>,
+) -> NewPage {
+    let text_fields = TEXT
+        .iter()
+        .map(|(name, multiline, numeric)| TextField {
+            name,
+            label: u.t.t(&format!("inc-f-{name}")),
+            value: field(values, name),
+            multiline: *multiline,
+            numeric: *numeric,
+            error: errors.get(*name).cloned(),
+        })
+        .collect();
+    let orgs: Vec<(String, String)> = st
+        .platform
+        .store
+        .orgs()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|o| o.kind != "vendor" && u.p.require_visible(o.region_id, o.id).is_ok())
+        .map(|o| (o.key, o.name))
+        .collect();
+    let mut systems: Vec<(String, String)> = vec![(String::new(), "—".into())];
+    systems.extend(
+        st.platform
+            .store
+            .systems()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s.key, s.name)),
+    );
+    let channels = [
+        "hotline",
+        "im_group",
+        "monitoring_alert",
+        "email",
+        "api",
+        "found_by_staff",
+    ]
+    .iter()
+    .map(|c| (c.to_string(), u.t.t(&format!("inc-ch-{c}"))))
+    .collect();
+    let cs = vec![
+        (String::new(), "—".into()),
+        ("1".into(), "CS1".into()),
+        ("2".into(), "CS2".into()),
+        ("3".into(), "CS3".into()),
+        ("4".into(), "CS4".into()),
+    ];
+    let sel = |name: &'static str, options: Vec<(String, String)>| SelectField {
+        name,
+        label: u.t.t(&format!("inc-f-{name}")),
+        value: field(values, name),
+        options,
+        error: errors.get(name).cloned(),
+    };
+    let selects = vec![
+        sel("source_channel", channels),
+        sel("org_key", orgs),
+        sel("system_key", systems),
+        sel("cs_level", cs),
+    ];
+    NewPage {
+        l: u.layout(st, "incidents", "inc-new"),
+        errors,
+        text_fields,
+        selects,
+    }
+}
+
+/// The new-ticket form.
+pub async fn new_form(State(st): State<AppState>, u: ConsoleUser) -> Response {
+    if let Some(r) = u.require(&st, Permission::IncidentCreate) {
+        return r;
+    }
+    render(
+        StatusCode::OK,
+        &new_page(&st, &u, &[], HashMap::new()).await,
+    )
+}
+
+fn number(
+    pairs: &[(String, String)],
+    name: &str,
+    errors: &mut HashMap<String, String>,
+    zh: bool,
+) -> Option<u64> {
+    let v = field(pairs, name);
+    let v = v.trim();
+    if v.is_empty() {
+        return None;
+    }
+    match v.parse::<u64>() {
+        Ok(n) => Some(n),
+        Err(_) => {
+            errors.insert(
+                name.to_string(),
+                if zh {
+                    "请输入非负整数".into()
+                } else {
+                    "enter a whole number ≥ 0".into()
+                },
+            );
+            None
+        }
+    }
+}
+
+/// Creates a ticket from the form; field errors are shown next to the fields.
+pub async fn create(State(st): State<AppState>, u: ConsoleUser, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    if let Some(r) = u.require(&st, Permission::IncidentCreate) {
+        return r;
+    }
+    let zh = u.t.lang() == "zh-CN";
+    let mut errors = HashMap::new();
+    let facts = FactsInput {
+        affected_users: number(&pairs, "affected_users", &mut errors, zh),
+        complaints: number(&pairs, "complaints", &mut errors, zh),
+        gold_diamond_complaints: number(&pairs, "gold_diamond_complaints", &mut errors, zh),
+        hot_outage_minutes: number(&pairs, "hot_outage_minutes", &mut errors, zh),
+        non_hot_outage_minutes: number(&pairs, "non_hot_outage_minutes", &mut errors, zh),
+        cs_level: field(&pairs, "cs_level").parse().ok(),
+        ..Default::default()
+    };
+    if errors.is_empty() {
+        let input = NewIncident {
+            title: field(&pairs, "title"),
+            symptom: field(&pairs, "symptom"),
+            symptom_category: None,
+            source_channel: field(&pairs, "source_channel"),
+            reporter: field(&pairs, "reporter"),
+            reporter_contact: None,
+            org_key: field(&pairs, "org_key"),
+            system_key: Some(field(&pairs, "system_key")).filter(|s| !s.is_empty()),
+            business: None,
+            customer: None,
+            facts,
+        };
+        match incidents::create(&st.platform, &u.p, input, None).await {
+            Ok(v) => {
+                return Redirect::to(&format!("/incidents/{}?created=1", v.incident.id))
+                    .into_response()
+            }
+            Err(e @ (ServiceError::Invalid { .. } | ServiceError::UnknownReference { .. })) => {
+                let field = e.field().unwrap_or_default();
+                let key = field
+                    .split(['[', '.'])
+                    .next_back()
+                    .unwrap_or(field)
+                    .to_string();
+                errors.insert(key, e.localized(u.t.lang()));
+            }
+            Err(e) => return service_error_page(&u, &st, e),
+        }
+    }
+    render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &new_page(&st, &u, &pairs, errors).await,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct DetailPage {
+    l: Layout,
+    flash: Option<String>,
+    error: Option<String>,
+    id: i64,
+    version: i64,
+    number: String,
+    title: String,
+    symptom: String,
+    level: String,
+    state_label: String,
+    reasons: Vec<String>,
+    /// (action, label, needs a reason)
+    actions: Vec<(String, String, bool)>,
+    can_dispatch: bool,
+    dispatch_orgs: Vec<(String, String)>,
+    children: Vec<(i64, String, String, String, i64)>,
+    children_progress: i64,
+    /// (rule, key, due local, state, due RFC 3339)
+    clocks: Vec<(String, String, String, String, String)>,
+    timeline: Vec<(String, String, String, String)>,
+}
+
+/// Query of the detail page.
+#[derive(Debug, Deserialize)]
+pub struct DetailQuery {
+    created: Option<String>,
+}
+
+async fn detail_page(
+    st: &AppState,
+    u: &ConsoleUser,
+    id: i64,
+    flash: Option<String>,
+    error: Option<String>,
+) -> Result<DetailPage, Response> {
+    let v = incidents::get(&st.platform, &u.p, id)
+        .await
+        .map_err(|e| service_error_page(u, st, e))?;
+    let timeline = incidents::timeline(&st.platform, &u.p, id)
+        .await
+        .map_err(|e| service_error_page(u, st, e))?;
+    let i = &v.incident;
+    let needs_reason = ["cancel", "reopen", "return_for_rework"];
+    let actions = v
+        .allowed_actions
+        .iter()
+        .filter(|a| a.as_str() != "hand_off" && a.as_str() != "lower_severity")
+        .map(|a| {
+            (
+                a.clone(),
+                u.t.t(&format!("inc-act-{a}")),
+                needs_reason.contains(&a.as_str()),
+            )
+        })
+        .collect();
+    let can_dispatch =
+        v.allowed_actions.iter().any(|a| a == "hand_off") && u.p.can(Permission::IncidentDispatch);
+    let dispatch_orgs = if can_dispatch {
+        st.platform
+            .store
+            .orgs()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|o| o.kind == "branch" || o.kind == "vendor")
+            .map(|o| {
+                (
+                    format!(
+                        "{}:{}",
+                        if o.kind == "vendor" {
+                            "vendor"
+                        } else {
+                            "branch"
+                        },
+                        o.key
+                    ),
+                    o.name,
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let orgs: HashMap<i64, String> = st
+        .platform
+        .store
+        .orgs()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
+    let children = v
+        .children
+        .iter()
+        .map(|c| {
+            (
+                c.id,
+                c.number.clone(),
+                c.assignee_org_id
+                    .and_then(|o| orgs.get(&o).cloned())
+                    .unwrap_or_default(),
+                state_label(u, &c.state),
+                c.progress,
+            )
+        })
+        .collect();
+    let clocks = v
+        .clocks
+        .iter()
+        .map(|c| {
+            (
+                c.rule.clone(),
+                c.clock_key.clone(),
+                local(st, c.due_at),
+                c.state.clone(),
+                tianshu_store::time::canonical(c.due_at),
+            )
+        })
+        .collect();
+    let timeline = timeline
+        .into_iter()
+        .map(|e| {
+            (
+                local(st, e.at),
+                e.kind,
+                e.actor,
+                e.data.chars().take(300).collect(),
+            )
+        })
+        .collect();
+    Ok(DetailPage {
+        l: u.layout(st, "incidents", "inc-title-detail"),
+        flash,
+        error,
+        id: i.id,
+        version: i.version,
+        number: i.number.clone(),
+        title: i.title.clone(),
+        symptom: i.symptom.clone(),
+        level: i.fault_level.clone(),
+        state_label: state_label(u, &i.state),
+        reasons: v
+            .reasons
+            .iter()
+            .map(|r| {
+                if u.t.lang() == "en" {
+                    r.text_en.clone()
+                } else {
+                    r.text_zh.clone()
+                }
+            })
+            .collect(),
+        actions,
+        can_dispatch,
+        dispatch_orgs,
+        children,
+        children_progress: v.children_progress,
+        clocks,
+        timeline,
+    })
+}
+
+/// One incident.
+pub async fn detail(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+    Query(q): Query<DetailQuery>,
+) -> Response {
+    let flash = q.created.map(|_| u.t.t("inc-created-flash"));
+    match detail_page(&st, &u, id, flash, None).await {
+        Ok(p) => render(StatusCode::OK, &p),
+        Err(r) => r,
+    }
+}
+
+async fn after_change(
+    st: &AppState,
+    u: &ConsoleUser,
+    id: i64,
+    r: Result<(), ServiceError>,
+) -> Response {
+    match r {
+        Ok(()) => Redirect::to(&format!("/incidents/{id}")).into_response(),
+        Err(ServiceError::Forbidden(p)) => super::pages::forbidden(u, st, p),
+        Err(e) => {
+            let status = match &e {
+                ServiceError::Stale(_) => StatusCode::PRECONDITION_FAILED,
+                ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let msg = match &e {
+                ServiceError::Stale(_) => u.t.t("conflict"),
+                other => other.localized(u.t.lang()),
+            };
+            match detail_page(st, u, id, None, Some(msg)).await {
+                Ok(p) => render(status, &p),
+                Err(r) => r,
+            }
+        }
+    }
+}
+
+/// Applies a workflow action from the detail page.
+pub async fn act(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let version = field(&pairs, "version").parse().unwrap_or(-1);
+    let action = field(&pairs, "action");
+    let input = ActionInput {
+        reason: Some(field(&pairs, "reason")).filter(|s| !s.is_empty()),
+        ..Default::default()
+    };
+    let r = incidents::act(&st.platform, &u.p, id, version, &action, input, None)
+        .await
+        .map(|_| ());
+    after_change(&st, &u, id, r).await
+}
+
+/// Dispatches to the ticked branches and vendors.
+pub async fn dispatch(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let version = field(&pairs, "version").parse().unwrap_or(-1);
+    let targets = pairs
+        .iter()
+        .filter(|(k, _)| k == "target")
+        .filter_map(|(_, v)| v.split_once(':'))
+        .map(|(kind, org)| DispatchTarget {
+            kind: kind.to_string(),
+            org_key: org.to_string(),
+            note: None,
+        })
+        .collect();
+    let r = incidents::dispatch(&st.platform, &u.p, id, version, targets, None)
+        .await
+        .map(|_| ());
+    after_change(&st, &u, id, r).await
+}
