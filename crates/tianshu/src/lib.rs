@@ -102,8 +102,18 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let store = self.platform.store.clone();
-        tianshu_web::serve(self.listener, self.state, shutdown).await?;
+        // The timer scheduler runs beside the HTTP server and stops before the store closes.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let scheduler = tokio::spawn(tianshu_services::scheduler::run(
+            self.platform.clone(),
+            tianshu_services::scheduler::instance_id(),
+            stop_rx,
+        ));
+        let result = tianshu_web::serve(self.listener, self.state, shutdown).await;
+        let _ = stop_tx.send(true);
+        let _ = scheduler.await;
         store.close().await;
+        result?;
         Ok(())
     }
 }
