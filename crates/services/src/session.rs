@@ -156,6 +156,15 @@ pub async fn login(
     })
 }
 
+/// The principal of a user acting through `via`, with all of their roles' permissions.
+pub async fn principal_of_user(
+    p: &Platform,
+    user_id: i64,
+    via: AuthVia,
+) -> ServiceResult<Principal> {
+    principal_for(p, user_id, via, None).await
+}
+
 async fn principal_for(
     p: &Platform,
     user_id: i64,

@@ -67,6 +67,70 @@ pub enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Fault tickets (acting as the named user, with that user's permissions).
+    Incident(IncidentArgs),
+}
+
+/// `incident` options.
+#[derive(Debug, Args)]
+pub struct IncidentArgs {
+    /// Act as this user (their roles and scope apply; the audit trail names them).
+    #[arg(long = "as", default_value = "admin")]
+    pub as_user: String,
+    #[command(subcommand)]
+    pub cmd: IncidentCmd,
+}
+
+/// `incident` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IncidentCmd {
+    /// Open a ticket.
+    Create {
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        symptom: String,
+        /// Reporting branch or team key.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long, default_value = "hotline")]
+        channel: String,
+        #[arg(long, default_value = "cli")]
+        reporter: String,
+        #[arg(long)]
+        affected_users: Option<u64>,
+        #[arg(long)]
+        complaints: Option<u64>,
+        /// Customer-service complaint level 1-4.
+        #[arg(long)]
+        cs_level: Option<u8>,
+    },
+    /// List top-level tickets, newest first.
+    List {
+        #[arg(long)]
+        level: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one ticket with clocks, children and allowed actions (JSON).
+    Show { id: i64 },
+    /// Apply a workflow action (accept, submit_for_audit, approve, reply, close, cancel ...).
+    Transition {
+        id: i64,
+        action: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        cause_class: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Dispatch to organisations as KIND:ORG, e.g. branch:foshan vendor:vendor-tianheng.
+    Dispatch { id: i64, targets: Vec<String> },
 }
 
 /// `serve` options.
@@ -394,6 +458,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(code)
         }
         Command::Policy(PolicyCmd::Check { path }) => Ok(policy_check(path.as_deref())),
+        Command::Incident(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = incident_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
         Command::Audit(AuditCmd::Verify) => {
             let s = cli.settings(None)?;
             let cfg = app_config(&s, false)?;
@@ -540,4 +611,135 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+async fn incident_cmd(p: &tianshu_services::Platform, args: &IncidentArgs) -> anyhow::Result<i32> {
+    use tianshu_services::incidents::{self, ActionInput, DispatchTarget, FactsInput, NewIncident};
+    let u = p
+        .store
+        .user_by_username(&args.as_user)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("as: no user '{}'", args.as_user))?;
+    let actor = tianshu_services::session::principal_of_user(p, u.id, AuthVia::Cli)
+        .await
+        .map_err(svc)?;
+    match &args.cmd {
+        IncidentCmd::Create {
+            title,
+            symptom,
+            org,
+            system,
+            channel,
+            reporter,
+            affected_users,
+            complaints,
+            cs_level,
+        } => {
+            let input = NewIncident {
+                title: title.clone(),
+                symptom: symptom.clone(),
+                symptom_category: None,
+                source_channel: channel.clone(),
+                reporter: reporter.clone(),
+                reporter_contact: None,
+                org_key: org.clone(),
+                system_key: system.clone(),
+                business: None,
+                customer: None,
+                facts: FactsInput {
+                    affected_users: *affected_users,
+                    complaints: *complaints,
+                    cs_level: *cs_level,
+                    ..Default::default()
+                },
+            };
+            let v = incidents::create(p, &actor, input, None)
+                .await
+                .map_err(svc)?;
+            println!(
+                "{} {} {} (id {})",
+                v.incident.number, v.incident.fault_level, v.incident.state, v.incident.id
+            );
+            for r in &v.reasons {
+                println!("  {}", r.text_zh);
+            }
+        }
+        IncidentCmd::List {
+            level,
+            state,
+            limit,
+        } => {
+            let f = tianshu_store::incidents::IncidentFilter {
+                fault_level: level.clone(),
+                state: state.clone(),
+                top_level: true,
+                ..Default::default()
+            };
+            for i in incidents::list(p, &actor, i64::MAX, (*limit).clamp(1, 500), f)
+                .await
+                .map_err(svc)?
+            {
+                println!(
+                    "{:>6}  {:<18} {:<8} {:<16} {}",
+                    i.id, i.number, i.fault_level, i.state, i.title
+                );
+            }
+        }
+        IncidentCmd::Show { id } => {
+            let v = incidents::get(p, &actor, *id).await.map_err(svc)?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        IncidentCmd::Transition {
+            id,
+            action,
+            reason,
+            cause_class,
+            note,
+        } => {
+            let cur = incidents::get(p, &actor, *id).await.map_err(svc)?;
+            let input = ActionInput {
+                reason: reason.clone(),
+                cause_class: cause_class.clone(),
+                note: note.clone(),
+                escalated: None,
+            };
+            let v = incidents::act(p, &actor, *id, cur.incident.version, action, input, None)
+                .await
+                .map_err(|e| match e {
+                    tianshu_services::ServiceError::Transition {
+                        message, allowed, ..
+                    } => {
+                        anyhow::anyhow!("{message}; allowed now: {}", allowed.join(", "))
+                    }
+                    other => svc(other),
+                })?;
+            println!("{} is now {}", v.incident.number, v.incident.state);
+        }
+        IncidentCmd::Dispatch { id, targets } => {
+            let mut ts = Vec::new();
+            for (i, t) in targets.iter().enumerate() {
+                let (kind, org) = t.split_once(':').ok_or_else(|| {
+                    anyhow::anyhow!("targets[{i}]: expected KIND:ORG, e.g. branch:foshan")
+                })?;
+                ts.push(DispatchTarget {
+                    kind: kind.into(),
+                    org_key: org.into(),
+                    note: None,
+                });
+            }
+            let cur = incidents::get(p, &actor, *id).await.map_err(svc)?;
+            let v = incidents::dispatch(p, &actor, *id, cur.incident.version, ts, None)
+                .await
+                .map_err(svc)?;
+            for c in &v.children {
+                println!(
+                    "{} -> {} ({})",
+                    c.number,
+                    c.child_kind.clone().unwrap_or_default(),
+                    c.state
+                );
+            }
+        }
+    }
+    Ok(0)
 }
