@@ -221,3 +221,50 @@ impl Store {
             .bind(kind).bind(id).fetch_all(p).await)?)
     }
 }
+
+/// A live clock of an incident, for the dashboard.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct DueClock {
+    pub incident_id: i64,
+    pub number: String,
+    pub title: String,
+    pub fault_level: String,
+    pub rule: String,
+    pub clock_key: String,
+    pub due_at: i64,
+    pub breached_at: Option<i64>,
+}
+
+impl Store {
+    /// Open top-level tickets per fault level, optionally of one region or assignee.
+    pub async fn open_incidents_by_level(
+        &self,
+        region_id: Option<i64>,
+        assignee_org_id: Option<i64>,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT fault_level, COUNT(*) FROM incidents
+             WHERE state NOT IN ('replied','closed','cancelled') AND master_id IS NULL
+               AND (($3 = TRUE AND assignee_org_id = $4)
+                    OR ($3 = FALSE AND parent_id IS NULL AND ($1 = FALSE OR region_id = $2)))
+             GROUP BY fault_level")
+            .bind(region_id.is_some())
+            .bind(region_id.unwrap_or(-1)).bind(assignee_org_id.is_some()).bind(assignee_org_id.unwrap_or(-1))
+            .fetch_all(p).await)?)
+    }
+
+    /// The running incident clocks that fall due first (breached ones first of all).
+    pub async fn next_due_clocks(
+        &self,
+        limit: i64,
+        region_id: Option<i64>,
+    ) -> StoreResult<Vec<DueClock>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT i.id AS incident_id, i.number, i.title, i.fault_level, c.rule, c.clock_key, c.due_at, c.breached_at
+             FROM clocks c JOIN incidents i ON c.subject_kind = 'incident' AND c.subject_id = CAST(i.id AS TEXT)
+             WHERE c.state = 'running' AND ($1 = FALSE OR i.region_id = $2)
+             ORDER BY c.due_at LIMIT $3")
+            .bind(region_id.is_some()).bind(region_id.unwrap_or(-1)).bind(limit)
+            .fetch_all(p).await)?)
+    }
+}

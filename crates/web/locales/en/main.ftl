@@ -152,3 +152,5 @@ inc-state-closed = Closed
 inc-state-cancelled = Cancelled
 countdown-left = left
 countdown-overdue = overdue
+dash-open-incidents = Open tickets by fault level
+dash-next-due = Clocks falling due next

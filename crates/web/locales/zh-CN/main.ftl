@@ -152,3 +152,5 @@ inc-state-closed = 已关闭
 inc-state-cancelled = 已取消
 countdown-left = 剩余
 countdown-overdue = 已超时
+dash-open-incidents = 未结工单（按故障等级）
+dash-next-due = 即将到期的时限

@@ -266,6 +266,10 @@ struct HomePage {
     policy_version: String,
     now: String,
     audit_entries: Option<i64>,
+    /// Open tickets per level (FL2, FL1, general), when the user may read incidents.
+    levels: Option<Vec<(String, i64)>>,
+    /// (incident id, number, title, level, rule, due local, due RFC 3339)
+    clocks: Vec<(i64, String, String, String, String, String, String)>,
 }
 
 /// The landing page.
@@ -299,7 +303,60 @@ pub async fn home(State(st): State<AppState>, u: ConsoleUser) -> Response {
     } else {
         None
     };
+    let (levels, clocks) = if u.p.can(Permission::IncidentRead) {
+        let (region, vendor) = match u.p.scope {
+            Scope::Province => (None, None),
+            Scope::Region(r) => (Some(r), None),
+            Scope::Vendor(v) => (None, Some(v)),
+        };
+        let counts = st
+            .platform
+            .store
+            .open_incidents_by_level(region, vendor)
+            .await
+            .unwrap_or_default();
+        let levels = ["FL2", "FL1", "general"]
+            .iter()
+            .map(|lv| {
+                (
+                    lv.to_string(),
+                    counts
+                        .iter()
+                        .find(|(l, _)| l == lv)
+                        .map(|(_, n)| *n)
+                        .unwrap_or(0),
+                )
+            })
+            .collect();
+        let clocks = if vendor.is_none() {
+            st.platform
+                .store
+                .next_due_clocks(10, region)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.incident_id,
+                        c.number,
+                        c.title,
+                        c.fault_level,
+                        c.rule,
+                        local(&st, c.due_at),
+                        tianshu_store::time::canonical(c.due_at),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (Some(levels), clocks)
+    } else {
+        (None, Vec::new())
+    };
     let page = HomePage {
+        levels,
+        clocks,
         l: u.layout(&st, "home", "home-title"),
         display_name,
         roles,

@@ -1,0 +1,75 @@
+// The incident journey of issue 9: log in, create an incident, dispatch it to two branches, see the
+// merged progress and the dashboard countdown, switch the language, and fail an action the role lacks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { shot } from '../lib/browser.mjs';
+import { useApp, loggedInPage, pathOf, submit, csrfToken } from '../lib/console.mjs';
+
+const app = useApp();
+
+test('pre-processor creates an FL2 ticket, dispatches it to two branches and sees merged progress', async () => {
+  const { context, page } = await loggedInPage(app, 'preproc');
+  try {
+    await page.goto(`${app.base}/incidents/new`);
+    const form = page.locator('#incident-form');
+    // Field-level validation first: an empty title and a non-number count are refused next to the fields.
+    await form.locator('[name=affected_users]').fill('many');
+    let resp = await submit(page, '#incident-form button[type=submit]');
+    assert.equal(resp.status(), 422);
+    assert.ok(await page.locator('.field-error[data-field="affected_users"]').isVisible());
+    await page.fill('#incident-form [name=title]', 'CRM 订单提交失败（测试）');
+    await page.fill('#incident-form [name=symptom]', '坐席无法提交订单');
+    await page.fill('#incident-form [name=reporter]', '坐席（测试）');
+    await page.fill('#incident-form [name=affected_users]', '620');
+    await page.selectOption('#incident-form [name=org_key]', 'guangzhou');
+    await page.selectOption('#incident-form [name=system_key]', 'crm');
+    await shot(page, 'incident-new');
+    resp = await submit(page, '#incident-form button[type=submit]');
+    assert.match(pathOf(page), /^\/incidents\/\d+$/);
+    assert.equal((await page.locator('#incident-level').textContent()).trim(), 'FL2');
+    assert.match(await page.locator('#level-reasons').textContent(), /620/);
+    // Accept, then dispatch to two branches at once.
+    await submit(page, 'button[data-action="accept"]');
+    await page.locator('#dispatch-form input[value="branch:foshan"]').check();
+    await page.locator('#dispatch-form input[value="branch:shenzhen"]').check();
+    await submit(page, '#dispatch-form button[type=submit]');
+    assert.equal(await page.locator('#children tbody tr').count(), 2);
+    assert.equal((await page.locator('#children-progress').textContent()).trim(), '0%');
+    // The clocks show live countdowns.
+    assert.ok(await page.locator('#clocks .countdown').first().textContent());
+    await shot(page, 'incident-detail');
+    // The dashboard shows the open FL2 ticket and the clocks falling due next with a countdown.
+    await page.goto(`${app.base}/`);
+    assert.equal((await page.locator('[data-level="FL2"] .n').textContent()).trim(), '1');
+    const countdown = await page.locator('#dash-clocks .countdown').first().textContent();
+    assert.match(countdown, /剩余|已超时/);
+    await shot(page, 'dashboard');
+    // Switch the language: the same dashboard in English.
+    await submit(page, 'button[data-lang="en"]');
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+    assert.match(await page.locator('#dash-clocks .countdown').first().textContent(), /left|overdue/);
+    await shot(page, 'dashboard-en');
+  } finally {
+    await context.close();
+  }
+});
+
+test('a read-only user cannot perform an incident action', async () => {
+  const { context, page } = await loggedInPage(app, 'viewer');
+  try {
+    await page.goto(`${app.base}/incidents`);
+    const link = page.locator('#incidents-table a').first();
+    assert.ok(await link.count(), 'the viewer sees the ticket list');
+    await link.click();
+    await page.waitForLoadState('load');
+    // No action buttons are offered …
+    assert.equal(await page.locator('#actions button').count(), 0);
+    // … and a forged POST is refused with the allowed list empty.
+    const token = await csrfToken(page);
+    const id = pathOf(page).split('/').pop();
+    const r = await page.request.post(`${app.base}/incidents/${id}/act`, { form: { csrf: token, version: '99', action: 'cancel', reason: 'x' } });
+    assert.ok([403, 409, 412].includes(r.status()), `status ${r.status()}`);
+  } finally {
+    await context.close();
+  }
+});
