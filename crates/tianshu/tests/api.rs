@@ -1963,3 +1963,55 @@ async fn pool_conn(cfg: &tianshu_store::StoreConfig) -> sqlx::SqliteConnection {
     use sqlx::Connection;
     sqlx::SqliteConnection::connect(&cfg.url).await.unwrap()
 }
+
+#[tokio::test]
+async fn duplicate_suggestions_and_frequent_fault_lists_dup_01_rpt_03_example_30() {
+    let app = sqlite_app().await;
+    let pre = app.bearer("preproc").await;
+    let admin = app.bearer("admin").await;
+    // Two reports of the same problem within the window (DUP-01) …
+    let first = app.new_incident(&pre, json!({"complaints": 12})).await;
+    app.clock.advance(chrono::Duration::minutes(20));
+    let second = app.new_incident(&pre, json!({"complaints": 13})).await;
+    let d: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}/duplicates", second["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<i64> = d["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![first["id"].as_i64().unwrap()]);
+    // … are also a fault occurring twice in a week with 25 complaints → weekly report (RPT-03 union, example 30).
+    let r: Value = Client::new()
+        .get(app.url("/api/v1/reports/frequent-faults?kind=weekly&end=2026-11-24"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{r}");
+    assert_eq!(items[0]["occurrences"], 2);
+    assert_eq!(items[0]["complaints"], 25);
+    let r = Client::new()
+        .get(app.url("/api/v1/reports/frequent-faults?kind=yearly&end=2026-11-24"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("kind"))
+    );
+}

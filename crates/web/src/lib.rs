@@ -83,6 +83,11 @@ pub fn app(state: AppState) -> Router {
         .route("/incidents/{id}/merge", post(api::incidents::merge))
         .route("/incidents/{id}/unmerge", post(api::incidents::unmerge))
         .route("/incidents/{id}/links", post(api::incidents::link))
+        .route(
+            "/incidents/{id}/duplicates",
+            get(api::incidents::duplicates),
+        )
+        .route("/reports/frequent-faults", get(api::incidents::frequent))
         .route("/audit", get(api::audit::list))
         .route("/audit/verify", post(api::audit::verify))
         .route("/policy", get(api::policy::get))

@@ -5,6 +5,7 @@
 
 mod rules;
 
+use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tianshu_core::Permission;
@@ -941,4 +942,145 @@ pub async fn link(
         })
         .await?;
     view(p, actor, i).await
+}
+
+/// DUP-01: open reports of the same system and symptom category received within the pack's window.
+pub async fn duplicates(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Vec<Incident>> {
+    actor.require(Permission::IncidentRead)?;
+    let i = p
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+    require_visible(actor, &i)?;
+    let pol = p.policy.current();
+    let window = pol.pack.incident_workflow.duplicates.window.seconds() * 1_000_000;
+    let f = IncidentFilter {
+        system_id: i.system_id,
+        since: Some(i.created_at - window),
+        ..Default::default()
+    };
+    let nearby = list(p, actor, i64::MAX, 500, f).await?;
+    let summary = |x: &Incident| tianshu_core::incident::ReportSummary {
+        id: x.id.to_string(),
+        system: x.system_id.map(|s| s.to_string()).unwrap_or_default(),
+        symptom: x
+            .symptom_category
+            .clone()
+            .unwrap_or_else(|| x.title.clone()),
+        received_at: tianshu_store::time::from_micros(x.created_at),
+        is_clone_or_child: x.parent_id.is_some(),
+        merged: x.master_id.is_some(),
+    };
+    let me = summary(&i);
+    let all: Vec<_> = nearby
+        .iter()
+        .filter(|x| !rules::is_finished(&x.state))
+        .map(summary)
+        .collect();
+    let ids: Vec<String> = tianshu_core::incident::duplicate_candidates(
+        &me,
+        &all,
+        &pol.pack.incident_workflow.duplicates,
+    )
+    .into_iter()
+    .map(|r| r.id.clone())
+    .collect();
+    Ok(nearby
+        .into_iter()
+        .filter(|x| ids.contains(&x.id.to_string()))
+        .collect())
+}
+
+/// RPT-01..03: the frequent faults of a weekly or monthly report ending (exclusive) on `end`.
+pub async fn frequent_faults(
+    p: &Platform,
+    actor: &Principal,
+    monthly: bool,
+    end: chrono::NaiveDate,
+) -> ServiceResult<Vec<tianshu_core::incident::FrequentFault>> {
+    use chrono::Datelike;
+    use tianshu_core::incident::{Occurrence, ReportWindow};
+    actor.require(Permission::ReportRead)?;
+    let pol = p.policy.current();
+    let tz: chrono_tz::Tz = pol
+        .pack
+        .pack
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
+    let last = end.pred_opt().unwrap_or(end);
+    let week_start = end - chrono::Duration::days(7);
+    let month_start = last.with_day(1).unwrap_or(last);
+    let start = if monthly {
+        month_start
+    } else {
+        week_start.min(month_start)
+    };
+    let since = tz
+        .from_local_datetime(&start.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map(|t| t.timestamp_micros())
+        .unwrap_or(0);
+    let systems: std::collections::HashMap<i64, String> = p
+        .store
+        .systems()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.key))
+        .collect();
+    let mut occurrences = Vec::new();
+    let mut before = i64::MAX;
+    loop {
+        let f = IncidentFilter {
+            since: Some(since),
+            ..Default::default()
+        };
+        let page = list(p, actor, before, 500, f).await?;
+        let Some(last_row) = page.last() else { break };
+        before = last_row.id;
+        for i in page
+            .iter()
+            .filter(|i| i.parent_id.is_none() && i.master_id.is_none() && i.state != "cancelled")
+        {
+            let facts: FactsInput = serde_json::from_str(&i.facts).unwrap_or_default();
+            let merged = p.store.incident_merged(i.id).await?.len() as u64;
+            let key = format!(
+                "{}:{}",
+                i.system_id
+                    .and_then(|s| systems.get(&s).cloned())
+                    .unwrap_or_else(|| "-".into()),
+                i.symptom_category
+                    .clone()
+                    .unwrap_or_else(|| i.title.clone())
+            );
+            // DUP-06: every occurrence counts, several on one day included.
+            occurrences.push(Occurrence {
+                fault_key: key,
+                category: i.cause_class.clone(),
+                date: tianshu_store::time::from_micros(i.created_at)
+                    .with_timezone(&tz)
+                    .date_naive(),
+                complaints: facts.complaints.unwrap_or(0) + merged,
+            });
+        }
+        if page.len() < 500 {
+            break;
+        }
+    }
+    let kind = if monthly {
+        tianshu_core::policy::ReportKind::Monthly
+    } else {
+        tianshu_core::policy::ReportKind::Weekly
+    };
+    let window = ReportWindow {
+        kind,
+        start: if monthly { month_start } else { week_start },
+        end,
+    };
+    Ok(tianshu_core::incident::frequent_faults(
+        &occurrences,
+        window,
+        &pol.pack.frequent_faults,
+    ))
 }

@@ -673,3 +673,88 @@ pub async fn link(
         ),
     ))
 }
+
+/// Duplicate candidates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateList {
+    pub items: Vec<IncidentOut>,
+}
+
+/// Open reports of the same system and symptom within the pack's window (DUP-01), for a person to merge.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/duplicates", tag = "incidents", params(("id" = i64, Path, description = "incident id")),
+    responses((status = 200, description = "candidates, earliest first", body = DuplicateList)))]
+pub async fn duplicates(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<DuplicateList>> {
+    let items = incidents::duplicates(&st.platform, &p, id)
+        .await?
+        .into_iter()
+        .map(IncidentOut::from)
+        .collect();
+    Ok(Json(DuplicateList { items }))
+}
+
+/// Frequent-fault report parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FrequentQuery {
+    /// weekly or monthly.
+    pub kind: String,
+    /// The report's end date (exclusive), YYYY-MM-DD.
+    pub end: String,
+}
+
+/// One frequent fault.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FrequentOut {
+    pub fault_key: String,
+    pub occurrences: u32,
+    pub complaints: u64,
+    /// Which trigger sets fired (RPT-01 version A, RPT-02 version B).
+    pub fired: Vec<String>,
+}
+
+/// Frequent faults.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FrequentList {
+    pub items: Vec<FrequentOut>,
+}
+
+/// The frequent faults of the weekly or monthly report (RPT-01..03; the default is the union of both sets).
+#[utoipa::path(get, path = "/api/v1/reports/frequent-faults", tag = "reports", params(FrequentQuery),
+    responses((status = 200, description = "faults that meet a trigger", body = FrequentList)))]
+pub async fn frequent(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<FrequentQuery>,
+) -> ApiResult<Json<FrequentList>> {
+    let monthly = match q.kind.as_str() {
+        "weekly" => false,
+        "monthly" => true,
+        _ => {
+            return Err(ApiError::bad_field(
+                "kind",
+                "kind must be weekly or monthly",
+            ))
+        }
+    };
+    let end = chrono::NaiveDate::parse_from_str(&q.end, "%Y-%m-%d")
+        .map_err(|_| ApiError::bad_field("end", "end must be YYYY-MM-DD"))?;
+    let items = incidents::frequent_faults(&st.platform, &p, monthly, end)
+        .await?
+        .into_iter()
+        .map(|f| FrequentOut {
+            fault_key: f.fault_key,
+            occurrences: f.occurrences,
+            complaints: f.complaints,
+            fired: f
+                .fired
+                .into_iter()
+                .map(|t| format!("{} ({}): {}", t.set, t.rule, t.detail))
+                .collect(),
+        })
+        .collect();
+    Ok(Json(FrequentList { items }))
+}
