@@ -268,3 +268,35 @@ impl Store {
             .fetch_all(p).await)?)
     }
 }
+
+/// A BUG record raised from an incident.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct Bug {
+    pub id: i64,
+    pub number: String,
+    pub incident_id: i64,
+    pub urgency: String,
+    /// JSON: the CMCP collaboration payload (BUG-05).
+    pub payload: String,
+    pub state: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// Stores a BUG record.
+pub async fn insert_bug(conn: &mut Conn<'_>, b: &Bug) -> StoreResult<Bug> {
+    Ok(on_conn!(conn, c => sqlx::query_as(
+        "INSERT INTO bugs (number, incident_id, urgency, payload, state, created_by, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)
+         RETURNING id, number, incident_id, urgency, payload, state, created_by, created_at")
+        .bind(&b.number).bind(b.incident_id).bind(&b.urgency).bind(&b.payload).bind(&b.state).bind(&b.created_by).bind(b.created_at)
+        .fetch_one(&mut **c).await)?)
+}
+
+impl Store {
+    /// BUG records of an incident.
+    pub async fn bugs_of(&self, incident_id: i64) -> StoreResult<Vec<Bug>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT id, number, incident_id, urgency, payload, state, created_by, created_at FROM bugs WHERE incident_id = $1 ORDER BY id")
+            .bind(incident_id).fetch_all(p).await)?)
+    }
+}

@@ -2015,3 +2015,71 @@ async fn duplicate_suggestions_and_frequent_fault_lists_dup_01_rpt_03_example_30
         (StatusCode::BAD_REQUEST, Some("kind"))
     );
 }
+
+#[tokio::test]
+async fn converting_a_ticket_into_a_bug_checks_the_payload_and_tells_the_room_manager_bug_03_05() {
+    let app = sqlite_app().await;
+    let pre = app.bearer("preproc").await;
+    let esc = app.bearer("esc-a").await;
+    let v = app.new_incident(&pre, json!({"affected_users": 250})).await;
+    let url = app.url(&format!("/api/v1/incidents/{}/bug", v["id"]));
+    // BUG-05: the description must include the complaining number.
+    let bad = json!({"description": "订单无法提交", "complaining_number": "10000000009", "assistance_requested": "请厂商修复",
+                     "complaints": 3, "urgency": "urgent", "expected_resolution": "下个版本",
+                     "consequence_if_missed": "投诉继续增加"});
+    let r = Client::new()
+        .post(&url)
+        .bearer_auth(&esc)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("description"))
+    );
+    let mut good = bad.clone();
+    good["description"] = json!("号码 10000000009 订单无法提交");
+    let r = Client::new()
+        .post(&url)
+        .bearer_auth(&esc)
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bug: Value = r.json().await.unwrap();
+    assert_eq!(bug["urgency"], "urgent");
+    // BUG-03: more than 200 customers affected → the room manager is told.
+    let out = app
+        .platform
+        .store
+        .outbox_of("incident", &v["id"].to_string())
+        .await
+        .unwrap();
+    assert!(out.iter().any(|m| m.cause == "BUG-03"), "{out:?}");
+    let d: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}", v["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(d["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["to_kind"] == "bug" && l["link_type"] == "converted_to"));
+    // The pre-processor lacks incident.escalate.
+    let r = Client::new()
+        .post(&url)
+        .bearer_auth(&pre)
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

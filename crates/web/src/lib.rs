@@ -88,6 +88,7 @@ pub fn app(state: AppState) -> Router {
             get(api::incidents::duplicates),
         )
         .route("/reports/frequent-faults", get(api::incidents::frequent))
+        .route("/incidents/{id}/bug", post(api::incidents::bug))
         .route("/audit", get(api::audit::list))
         .route("/audit/verify", post(api::audit::verify))
         .route("/policy", get(api::policy::get))

@@ -1084,3 +1084,152 @@ pub async fn frequent_faults(
         &pol.pack.frequent_faults,
     ))
 }
+
+/// What a BUG record needs beyond the incident (BUG-05 collaboration-ticket fields).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BugInput {
+    pub description: String,
+    pub complaining_number: String,
+    #[serde(default)]
+    pub vendor_reply: String,
+    pub bug_number: Option<String>,
+    pub assistance_requested: String,
+    pub complaints: Option<u64>,
+    pub outage_minutes: Option<u64>,
+    /// special, urgent or normal.
+    pub urgency: String,
+    pub expected_resolution: String,
+    #[serde(default)]
+    pub consequence_if_missed: String,
+}
+
+/// Converts a ticket into a BUG record (BUG-02/05), linked both ways; BUG-03 tells the room manager.
+pub async fn convert_to_bug(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    input: BugInput,
+    rid: Option<String>,
+) -> ServiceResult<tianshu_store::incidents::Bug> {
+    use std::str::FromStr;
+    use tianshu_core::incident::{bug_needs_room_manager, BugUrgency, CollaborationTicket};
+    actor.require(Permission::IncidentEscalate)?;
+    let inc = p
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+    require_visible(actor, &inc)?;
+    let urgency = BugUrgency::from_str(&input.urgency).map_err(|e| {
+        ServiceError::invalid_zh(
+            "urgency",
+            e.to_string(),
+            "紧急程度须为 special（特级）、urgent（紧急）或 normal（一般）",
+        )
+    })?;
+    let ticket = CollaborationTicket {
+        incident_id: inc.number.clone(),
+        description: input.description.clone(),
+        complaining_number: input.complaining_number.clone(),
+        vendor_reply: input.vendor_reply.clone(),
+        bug_number: input.bug_number.clone(),
+        assistance_requested: input.assistance_requested.clone(),
+        complaints: input.complaints,
+        outage_minutes: input.outage_minutes,
+        urgency,
+        expected_resolution: input.expected_resolution.clone(),
+        consequence_if_missed: input.consequence_if_missed.clone(),
+    };
+    if let Some(issue) = ticket.check().first() {
+        return Err(ServiceError::invalid(issue.field, issue.message));
+    }
+    let pol = p.policy.current();
+    let facts: FactsInput = serde_json::from_str(&inc.facts).unwrap_or_default();
+    let cs = inc
+        .cs_level
+        .and_then(|v| u8::try_from(v).ok())
+        .and_then(tianshu_core::ComplaintLevel::new);
+    let room_manager = bug_needs_room_manager(
+        facts.affected_users,
+        cs,
+        &pol.pack.escalation.bug_room_manager,
+    );
+    let (now, day) = stamp(p);
+    let actor_s = actor.actor();
+    let payload = serde_json::to_string(&ticket).unwrap_or_else(|_| "{}".into());
+    let bug =
+        p.store
+            .write(move |c| {
+                Box::pin(async move {
+                    let n = db::next_in_sequence(c, &format!("BUG-{day}")).await?;
+                    let bug = db::insert_bug(
+                        c,
+                        &tianshu_store::incidents::Bug {
+                            id: 0,
+                            number: format!("BUG-{day}-{n:04}"),
+                            incident_id: inc.id,
+                            urgency: urgency.as_str().into(),
+                            payload,
+                            state: "submitted".into(),
+                            created_by: actor_s.clone(),
+                            created_at: now,
+                        },
+                    )
+                    .await?;
+                    db::insert_link(
+                        c,
+                        &Link {
+                            id: 0,
+                            from_kind: KIND.into(),
+                            from_id: inc.id.to_string(),
+                            to_kind: "bug".into(),
+                            to_id: bug.number.clone(),
+                            link_type: "converted_to".into(),
+                            created_by: actor_s.clone(),
+                            created_at: now,
+                        },
+                    )
+                    .await?;
+                    event(
+                        c,
+                        &inc,
+                        now,
+                        "incident.bug_raised",
+                        &actor_s,
+                        json!({"bug": bug.number, "urgency": bug.urgency}),
+                    )
+                    .await?;
+                    if let Some(why) = &room_manager {
+                        tianshu_store::timers::insert_outbox(c, tianshu_store::timers::NewOutbox {
+                        idempotency_key: format!("bug:{}:room_manager", bug.number),
+                        subject_kind: KIND.into(),
+                        subject_id: inc.id.to_string(),
+                        template: "bug03_room_manager".into(),
+                        recipients: json!({"roles": ["room_manager"]}),
+                        context: json!({"incident": inc.number, "bug": bug.number, "why": why}),
+                        cause: "BUG-03".into(),
+                        state: "queued".into(),
+                        created_at: now,
+                    })
+                    .await?;
+                    }
+                    append(
+                        c,
+                        NewAuditEntry {
+                            actor: actor_s,
+                            action: "incident.convert_to_bug".into(),
+                            object_type: "bug".into(),
+                            object_id: bug.number.clone(),
+                            before: None,
+                            after: Some(json!(bug)),
+                            request_id: rid,
+                            at: now,
+                        },
+                    )
+                    .await?;
+                    Ok(bug)
+                })
+            })
+            .await?;
+    Ok(bug)
+}

@@ -71,3 +71,16 @@ CREATE TABLE number_sequences (
     scope  TEXT    PRIMARY KEY,
     value  BIGINT NOT NULL
 );
+
+-- BUG records raised from incidents (BUG-02/05); urgency is its own scale (C-6).
+CREATE TABLE bugs (
+    id                   BIGSERIAL PRIMARY KEY,
+    number               TEXT    NOT NULL UNIQUE,
+    incident_id          BIGINT NOT NULL REFERENCES incidents(id),
+    urgency              TEXT    NOT NULL CHECK (urgency IN ('special','urgent','normal')),
+    payload              TEXT    NOT NULL,
+    state                TEXT    NOT NULL,
+    created_by           TEXT    NOT NULL,
+    created_at           BIGINT NOT NULL
+);
+CREATE INDEX bugs_incident ON bugs(incident_id);

@@ -758,3 +758,73 @@ pub async fn frequent(
         .collect();
     Ok(Json(FrequentList { items }))
 }
+
+/// A BUG record to raise (BUG-05 collaboration-ticket fields).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BugIn {
+    /// Must include the complaining number and the problem.
+    pub description: String,
+    pub complaining_number: String,
+    #[serde(default)]
+    pub vendor_reply: String,
+    pub bug_number: Option<String>,
+    pub assistance_requested: String,
+    /// Impact as a complaint count …
+    pub complaints: Option<u64>,
+    /// … or an outage duration in minutes.
+    pub outage_minutes: Option<u64>,
+    /// special (特级), urgent (紧急) or normal (一般).
+    pub urgency: String,
+    pub expected_resolution: String,
+    #[serde(default)]
+    pub consequence_if_missed: String,
+}
+
+/// A BUG record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BugOut {
+    pub number: String,
+    pub incident_id: i64,
+    pub urgency: String,
+    pub state: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub created_at: String,
+}
+
+/// Convert the ticket into a BUG record, linked to it (BUG-02/05; BUG-03 tells the room manager).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/bug", tag = "incidents", params(("id" = i64, Path, description = "incident id")), request_body = BugIn,
+    responses((status = 201, description = "raised", body = BugOut)))]
+pub async fn bug(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<BugIn>,
+) -> ApiResult<(StatusCode, Json<BugOut>)> {
+    let input = incidents::BugInput {
+        description: b.description,
+        complaining_number: b.complaining_number,
+        vendor_reply: b.vendor_reply,
+        bug_number: b.bug_number,
+        assistance_requested: b.assistance_requested,
+        complaints: b.complaints,
+        outage_minutes: b.outage_minutes,
+        urgency: b.urgency,
+        expected_resolution: b.expected_resolution,
+        consequence_if_missed: b.consequence_if_missed,
+    };
+    let bug = incidents::convert_to_bug(&st.platform, &p, id, input, rid).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(BugOut {
+            number: bug.number,
+            incident_id: bug.incident_id,
+            urgency: bug.urgency,
+            state: bug.state,
+            payload: serde_json::from_str(&bug.payload).unwrap_or_default(),
+            created_at: ts(bug.created_at),
+        }),
+    ))
+}
