@@ -68,29 +68,7 @@ fn check_username(u: &str) -> ServiceResult<()> {
 }
 
 fn check_text(field: &str, v: &str, max: usize) -> ServiceResult<()> {
-    let n = v.trim().chars().count();
-    if n == 0 {
-        return Err(ServiceError::invalid_zh(
-            field,
-            "must not be empty",
-            "不能为空",
-        ));
-    }
-    if n > max {
-        return Err(ServiceError::invalid_zh(
-            field,
-            format!("must have at most {max} characters"),
-            format!("不能超过 {max} 个字符"),
-        ));
-    }
-    if v.chars().any(|c| c.is_control()) {
-        return Err(ServiceError::invalid_zh(
-            field,
-            "must not contain control characters",
-            "不能包含控制字符",
-        ));
-    }
-    Ok(())
+    crate::validate::text(field, v, max, false)
 }
 
 fn check_locale(l: &str) -> ServiceResult<()> {

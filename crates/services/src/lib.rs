@@ -14,6 +14,7 @@ pub mod policy;
 pub mod scheduler;
 pub mod secrets;
 pub mod session;
+pub mod validate;
 
 use std::sync::Arc;
 

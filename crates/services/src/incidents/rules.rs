@@ -171,6 +171,41 @@ fn open_children(children: &[Incident]) -> usize {
         .count()
 }
 
+/// Owned values the workflow's guard contexts borrow.
+struct Guards {
+    perms: Vec<Permission>,
+    uid: String,
+    handler: Option<String>,
+    open: usize,
+}
+
+impl Guards {
+    fn of(i: &Incident, children: &[Incident], actor: &Principal) -> Guards {
+        Guards {
+            perms: actor.permissions.iter().copied().collect(),
+            uid: actor.user_id.to_string(),
+            handler: i.handler_id.map(|h| h.to_string()),
+            open: open_children(children),
+        }
+    }
+
+    fn actor(&self) -> ActorCtx<'_> {
+        ActorCtx {
+            user_id: &self.uid,
+            permissions: &self.perms,
+        }
+    }
+
+    /// Open dispatch children are also the open hand-offs: each child is one hand-off (INC-03).
+    fn incident(&self) -> IncidentCtx<'_> {
+        IncidentCtx {
+            handler_id: self.handler.as_deref(),
+            open_children: self.open,
+            open_handoffs: self.open,
+        }
+    }
+}
+
 /// The actions `actor` may take now (none on a merged report: it lives on under its master).
 pub fn allowed(
     pol: &ActivePolicy,
@@ -184,23 +219,16 @@ pub fn allowed(
     let Ok(state) = IncidentState::from_str(&i.state) else {
         return Vec::new();
     };
-    let perms: Vec<Permission> = actor.permissions.iter().copied().collect();
-    let uid = actor.user_id.to_string();
-    let handler = i.handler_id.map(|h| h.to_string());
-    let open = open_children(children);
-    let a = ActorCtx {
-        user_id: &uid,
-        permissions: &perms,
-    };
-    let ctx = IncidentCtx {
-        handler_id: handler.as_deref(),
-        open_children: open,
-        open_handoffs: open,
-    };
-    rules_core::allowed_actions(&pol.pack.incident_workflow, state, &a, &ctx)
-        .into_iter()
-        .map(|a| a.as_str().to_string())
-        .collect()
+    let g = Guards::of(i, children, actor);
+    rules_core::allowed_actions(
+        &pol.pack.incident_workflow,
+        state,
+        &g.actor(),
+        &g.incident(),
+    )
+    .into_iter()
+    .map(|a| a.as_str().to_string())
+    .collect()
 }
 
 /// What a permitted move does to the row.
@@ -238,25 +266,13 @@ pub fn transition(
     }
     let state =
         IncidentState::from_str(&i.state).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    let perms: Vec<Permission> = actor.permissions.iter().copied().collect();
-    let uid = actor.user_id.to_string();
-    let handler = i.handler_id.map(|h| h.to_string());
-    let open = open_children(children);
-    let a = ActorCtx {
-        user_id: &uid,
-        permissions: &perms,
-    };
-    let ctx = IncidentCtx {
-        handler_id: handler.as_deref(),
-        open_children: open,
-        open_handoffs: open,
-    };
+    let g = Guards::of(i, children, actor);
     let to = rules_core::transition(
         &pol.pack.incident_workflow,
         state,
         act,
-        &a,
-        &ctx,
+        &g.actor(),
+        &g.incident(),
         input.reason.as_deref(),
     )
     .map_err(|e| {
@@ -282,33 +298,9 @@ pub fn transition(
     })
 }
 
-/// Text fields: trimmed, bounded, no control characters.
+/// Text fields: trimmed, bounded, no control characters (line breaks allowed).
 pub fn check_text(field: &str, v: &str, max: usize) -> ServiceResult<()> {
-    let n = v.trim().chars().count();
-    if n == 0 {
-        return Err(ServiceError::invalid_zh(
-            field,
-            "must not be empty",
-            "不能为空",
-        ));
-    }
-    if n > max {
-        return Err(ServiceError::invalid_zh(
-            field,
-            format!("must have at most {max} characters"),
-            format!("不能超过 {max} 个字符"),
-        ));
-    }
-    if v.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(ServiceError::invalid_zh(
-            field,
-            "must not contain control characters",
-            "不能包含控制字符",
-        ));
-    }
-    Ok(())
+    crate::validate::text(field, v, max, true)
 }
 
 /// INC-10 source channels.
