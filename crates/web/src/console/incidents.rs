@@ -448,9 +448,9 @@ async fn detail_page(
         .map(|e| {
             (
                 local(st, e.at),
-                e.kind,
+                event_label(u, &e.kind),
                 e.actor,
-                e.data.chars().take(300).collect(),
+                event_summary(&e.data),
             )
         })
         .collect();
@@ -576,4 +576,33 @@ pub async fn dispatch(
         .await
         .map(|_| ());
     after_change(&st, &u, id, r).await
+}
+
+/// The translated name of a timeline event (the raw kind when there is no translation).
+fn event_label(u: &ConsoleUser, kind: &str) -> String {
+    let key = format!("ev-{kind}");
+    let t = u.t.t(&key);
+    if t == key {
+        kind.to_string()
+    } else {
+        t
+    }
+}
+
+/// A short `key: value` line of an event's data for people; nested values stay compact JSON.
+fn event_summary(data: &str) -> String {
+    let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(data) else {
+        return data.chars().take(200).collect();
+    };
+    m.iter()
+        .filter(|(k, v)| !v.is_null() && !k.ends_with("_at") && k.as_str() != "lag_us")
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}: {s}"),
+            other => format!(
+                "{k}: {}",
+                other.to_string().chars().take(120).collect::<String>()
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
