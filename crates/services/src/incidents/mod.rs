@@ -601,6 +601,8 @@ pub async fn dispatch(
                         parent_id: Some(parent.id),
                         child_kind: Some(t.kind.clone()),
                         assignee_org_id: Some(org.id),
+                        // A task dispatched to a branch belongs to that branch's region, so its people see it.
+                        region_id: org.region_id.or(parent.region_id),
                         state: rules::child_initial_state(),
                         progress: 0,
                         handler_id: None,
