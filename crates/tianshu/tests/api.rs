@@ -1520,8 +1520,21 @@ async fn one_ticket_dispatched_to_two_branches_shows_merged_progress_dup_04() {
     let vendor_child = items[0].clone();
     // The Foshan branch sees the task dispatched to it (its region), not the Guangzhou parent.
     let fs = app.bearer("fs-duty").await;
-    let page: Value = Client::new().get(app.url("/api/v1/incidents?all=true")).bearer_auth(&fs).send().await.unwrap().json().await.unwrap();
-    let kinds: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["child_kind"].as_str().unwrap_or("parent")).collect();
+    let page: Value = Client::new()
+        .get(app.url("/api/v1/incidents?all=true"))
+        .bearer_auth(&fs)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["child_kind"].as_str().unwrap_or("parent"))
+        .collect();
     assert_eq!(kinds, vec!["branch"], "{page}");
     assert_eq!(vendor_child["child_kind"], "vendor");
     // The vendor reports progress, then the branch finishes.
