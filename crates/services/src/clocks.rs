@@ -139,6 +139,7 @@ pub async fn start(
             kind: "clock.due".into(),
             due_at,
             payload: timer_payload(&clock),
+            created_at: spec.start_at,
         },
     )
     .await?;
@@ -262,6 +263,7 @@ pub async fn resume(
             kind: "clock.due".into(),
             due_at,
             payload: timer_payload(&c),
+            created_at: now,
         },
     )
     .await?;

@@ -133,6 +133,7 @@ async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
                             kind: "clock.due".into(),
                             due_at: next,
                             payload: serde_json::from_str(&t.payload).unwrap_or_default(),
+                            created_at: now,
                         })
                         .await?;
                     }

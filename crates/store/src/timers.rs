@@ -101,6 +101,8 @@ pub struct NewTimer {
     pub kind: String,
     pub due_at: i64,
     pub payload: Value,
+    /// When the timer was scheduled (Unix µs).
+    pub created_at: i64,
 }
 
 /// One outbox message request.
@@ -238,8 +240,8 @@ pub async fn insert_timer(conn: &mut Conn<'_>, t: NewTimer) -> StoreResult<i64> 
     let payload = crate::audit::canonical_json(&t.payload);
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO timers (clock_id, subject_kind, subject_id, kind, due_at, state, payload, created_at)
-         VALUES ($1,$2,$3,$4,$5,'pending',$6,$5) RETURNING id")
-        .bind(t.clock_id).bind(&t.subject_kind).bind(&t.subject_id).bind(&t.kind).bind(t.due_at).bind(&payload)
+         VALUES ($1,$2,$3,$4,$5,'pending',$6,$7) RETURNING id")
+        .bind(t.clock_id).bind(&t.subject_kind).bind(&t.subject_id).bind(&t.kind).bind(t.due_at).bind(&payload).bind(t.created_at)
         .fetch_one(&mut **c).await)?)
 }
 
