@@ -300,3 +300,21 @@ impl Store {
             .bind(incident_id).fetch_all(p).await)?)
     }
 }
+
+/// Inserts an incident numbered `<prefix>-<id>`.
+///
+/// The number comes from the row id rather than a per-day counter row: a counter row would be
+/// locked for the whole creating transaction and serialise every concurrent create on PostgreSQL.
+pub async fn insert_numbered(
+    conn: &mut Conn<'_>,
+    i: &Incident,
+    prefix: &str,
+) -> StoreResult<Incident> {
+    let mut row = i.clone();
+    row.number = format!("{prefix}-pending-{}", uuid::Uuid::new_v4().simple());
+    let mut saved = insert(conn, &row).await?;
+    saved.number = format!("{prefix}-{:06}", saved.id);
+    on_conn!(conn, c => sqlx::query("UPDATE incidents SET number = $1 WHERE id = $2")
+        .bind(&saved.number).bind(saved.id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(saved)
+}

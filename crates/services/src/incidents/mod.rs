@@ -179,7 +179,7 @@ pub async fn create(
     let assessed = rules::assess(None, &facts, &pol)?;
     let (now, day) = stamp(p);
     let actor_s = actor.actor();
-    let mut inc = Incident {
+    let inc = Incident {
         title: input.title.trim().to_string(),
         symptom: input.symptom.trim().to_string(),
         symptom_category: input.symptom_category.clone(),
@@ -209,9 +209,7 @@ pub async fn create(
         .store
         .write(move |c| {
             Box::pin(async move {
-                let n = db::next_in_sequence(c, &format!("INC-{day}")).await?;
-                inc.number = format!("INC-{day}-{n:04}");
-                let inc = db::insert(c, &inc).await?;
+                let inc = db::insert_numbered(c, &inc, &format!("INC-{day}")).await?;
                 event(
                     c,
                     &inc,
@@ -595,9 +593,7 @@ pub async fn dispatch(
                 parent.state = outcome.to.clone();
                 let mut parent = db::save(c, &parent, now).await?;
                 for (t, org) in &resolved {
-                    let n = db::next_in_sequence(c, &format!("INC-{day}")).await?;
-                    let child = db::insert(c, &Incident {
-                        number: format!("INC-{day}-{n:04}"),
+                    let child = db::insert_numbered(c, &Incident {
                         parent_id: Some(parent.id),
                         child_kind: Some(t.kind.clone()),
                         assignee_org_id: Some(org.id),
@@ -612,7 +608,7 @@ pub async fn dispatch(
                         updated_at: now,
                         level_set_at: parent.level_set_at,
                         ..parent.clone()
-                    })
+                    }, &format!("INC-{day}"))
                     .await?;
                     event(c, &child, now, "incident.dispatched", &actor_s, json!({"parent": parent.number, "kind": t.kind, "org": org.key, "note": t.note})).await?;
                     event(c, &parent, now, "incident.child_dispatched", &actor_s, json!({"child": child.number, "kind": t.kind, "org": org.key})).await?;
