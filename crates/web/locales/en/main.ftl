@@ -189,3 +189,6 @@ ev-clock.paused = Clock paused
 ev-clock.resumed = Clock resumed
 ev-clock.breached = Deadline passed
 ev-clock.reminder = Progress reminder
+level-general = General
+level-FL1 = Level 1 (FL1)
+level-FL2 = Level 2 (FL2)

@@ -189,3 +189,6 @@ ev-clock.paused = 暂停计时
 ev-clock.resumed = 恢复计时
 ev-clock.breached = 超时提醒
 ev-clock.reminder = 定时进展提醒
+level-general = 一般故障
+level-FL1 = 一级故障 FL1
+level-FL2 = 二级故障 FL2

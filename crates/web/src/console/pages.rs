@@ -267,7 +267,7 @@ struct HomePage {
     now: String,
     audit_entries: Option<i64>,
     /// Open tickets per level (FL2, FL1, general), when the user may read incidents.
-    levels: Option<Vec<(String, i64)>>,
+    levels: Option<Vec<(String, i64, String)>>,
     /// (incident id, number, title, level, rule, due local, due RFC 3339)
     clocks: Vec<(i64, String, String, String, String, String, String)>,
 }
@@ -318,14 +318,12 @@ pub async fn home(State(st): State<AppState>, u: ConsoleUser) -> Response {
         let levels = ["FL2", "FL1", "general"]
             .iter()
             .map(|lv| {
-                (
-                    lv.to_string(),
-                    counts
-                        .iter()
-                        .find(|(l, _)| l == lv)
-                        .map(|(_, n)| *n)
-                        .unwrap_or(0),
-                )
+                let n = counts
+                    .iter()
+                    .find(|(l, _)| l == lv)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0);
+                (lv.to_string(), n, u.t.t(&format!("level-{lv}")))
             })
             .collect();
         let clocks = if vendor.is_none() {
