@@ -54,6 +54,37 @@ test('pre-processor creates an FL2 ticket, dispatches it to two branches and see
   }
 });
 
+test('the Foshan branch finishes its dispatched task and the parent shows the merged progress', async () => {
+  const { context, page } = await loggedInPage(app, 'fs-duty');
+  try {
+    await page.goto(`${app.base}/incidents`);
+    // The branch's list shows the task dispatched to it (top-level list) or via all=true.
+    await page.goto(`${app.base}/api/v1/incidents?all=true`);
+    const body = JSON.parse(await page.locator('body').textContent());
+    assert.equal(body.items.length, 1, JSON.stringify(body));
+    const child = body.items[0];
+    await page.goto(`${app.base}/incidents/${child.id}`);
+    await page.fill('#progress-form [name=note]', '分部已核实，影响已消除');
+    await page.locator('#progress-form input[name=done]').check();
+    await submit(page, '#progress-form button[type=submit]');
+    assert.equal(pathOf(page), `/incidents/${child.id}`);
+    await shot(page, 'incident-child-done');
+    await page.goto(`${app.base}/incidents/${child.parent_id}`);
+    // fs-duty cannot see the Guangzhou parent: the progress is checked as the pre-processor below.
+  } finally {
+    await context.close();
+  }
+  const pre = await loggedInPage(app, 'preproc');
+  try {
+    await pre.page.goto(`${app.base}/incidents`);
+    await pre.page.locator('#incidents-table a').first().click();
+    await pre.page.waitForLoadState('load');
+    assert.equal((await pre.page.locator('#children-progress').textContent()).trim(), '50%');
+  } finally {
+    await pre.context.close();
+  }
+});
+
 test('a read-only user cannot perform an incident action', async () => {
   const { context, page } = await loggedInPage(app, 'viewer');
   try {

@@ -20,6 +20,11 @@ use crate::Platform;
 
 pub use rules::FactsInput;
 
+/// Whether no more work happens on a ticket in this state.
+pub fn rules_is_finished(state: &str) -> bool {
+    rules::is_finished(state)
+}
+
 /// Subject kind of incidents in clocks, timers, events and the outbox.
 pub const KIND: &str = "incident";
 

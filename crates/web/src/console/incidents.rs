@@ -338,6 +338,9 @@ struct DetailPage {
     actions: Vec<(String, String, bool)>,
     can_dispatch: bool,
     dispatch_orgs: Vec<(String, String)>,
+    can_progress: bool,
+    is_child: bool,
+    progress: i64,
     children: Vec<(i64, String, String, String, i64)>,
     children_progress: i64,
     /// (rule, key, due local, state, due RFC 3339)
@@ -479,6 +482,12 @@ async fn detail_page(
         actions,
         can_dispatch,
         dispatch_orgs,
+        can_progress: !incidents::rules_is_finished(&i.state)
+            && (u.p.can(Permission::IncidentTriage)
+                || u.p.can(Permission::IncidentDispatch)
+                || i.assignee_org_id == Some(u.p.org_id)),
+        is_child: i.parent_id.is_some(),
+        progress: i.progress,
         children,
         children_progress: v.children_progress,
         clocks,
@@ -605,4 +614,29 @@ fn event_summary(data: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(" · ")
+}
+
+/// Records progress (and, for a dispatched task, its completion) from the detail page.
+pub async fn progress(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let version = field(&pairs, "version").parse().unwrap_or(-1);
+    let percent = field(&pairs, "percent").trim().parse::<i64>().ok();
+    let input = incidents::ProgressInput {
+        version,
+        note: field(&pairs, "note"),
+        percent,
+        done: field(&pairs, "done") == "1",
+    };
+    let r = incidents::progress(&st.platform, &u.p, id, input, None)
+        .await
+        .map(|_| ());
+    after_change(&st, &u, id, r).await
 }

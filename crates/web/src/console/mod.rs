@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}", get(incidents::detail))
         .route("/incidents/{id}/act", post(incidents::act))
         .route("/incidents/{id}/dispatch", post(incidents::dispatch))
+        .route("/incidents/{id}/progress", post(incidents::progress))
         .route("/users", get(pages::users).post(pages::create_user))
         .route("/audit", get(pages::audit))
         .route("/audit/verify", post(pages::audit_verify))
