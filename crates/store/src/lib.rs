@@ -155,7 +155,7 @@ impl Store {
             let writer_conn: SqliteConnection = sqlx::Connection::connect_with(&opts).await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(8)
-                .connect_with(opts.read_only(false))
+                .connect_with(opts)
                 .await?;
             let writer = sqlite_writer::Writer::spawn(writer_conn, cfg.sqlite_group_commit_max);
             Backend::Sqlite { read, writer }

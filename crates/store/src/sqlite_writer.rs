@@ -108,14 +108,10 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, m
 }
 
 async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
-    metrics_batch(batch.len());
+    tracing::trace!(batch = batch.len(), "sqlite group commit");
     if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
-        let msg = e.to_string();
-        for job in batch {
-            // The job never ran; report the failure without running it.
-            drop(job);
-            tracing::error!(error = %msg, "SQLite writer could not begin a transaction");
-        }
+        // Dropping the unrun jobs drops their reply channels: each caller gets an error, nothing ran.
+        tracing::error!(error = %e, jobs = batch.len(), "SQLite writer could not begin a transaction");
         return;
     }
     let mut finishers = Vec::with_capacity(batch.len());
@@ -141,8 +137,4 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
     for f in finishers {
         f(commit.clone());
     }
-}
-
-fn metrics_batch(n: usize) {
-    tracing::trace!(batch = n, "sqlite group commit");
 }
