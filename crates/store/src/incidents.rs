@@ -318,3 +318,54 @@ pub async fn insert_numbered(
         .bind(&saved.number).bind(saved.id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
     Ok(saved)
 }
+
+/// An attachment's metadata (the bytes are read separately).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct Attachment {
+    pub id: i64,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+const ATTACHMENT_COLS: &str =
+    "id, subject_kind, subject_id, filename, content_type, size, sha256, created_by, created_at";
+
+/// Stores an attachment.
+pub async fn insert_attachment(
+    conn: &mut Conn<'_>,
+    a: &Attachment,
+    data: &[u8],
+) -> StoreResult<Attachment> {
+    let sql = format!(
+        "INSERT INTO attachments (subject_kind, subject_id, filename, content_type, size, sha256, data, created_by, created_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING {ATTACHMENT_COLS}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(&a.subject_kind).bind(&a.subject_id).bind(&a.filename).bind(&a.content_type).bind(a.size)
+        .bind(&a.sha256).bind(data).bind(&a.created_by).bind(a.created_at)
+        .fetch_one(&mut **c).await)?)
+}
+
+impl Store {
+    /// Attachments of a subject, oldest first.
+    pub async fn attachments_of(&self, kind: &str, id: &str) -> StoreResult<Vec<Attachment>> {
+        let sql = format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE subject_kind = $1 AND subject_id = $2 ORDER BY id");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(kind).bind(id).fetch_all(p).await)?)
+    }
+
+    /// One attachment with its bytes.
+    pub async fn attachment(&self, id: i64) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+        let sql = format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE id = $1");
+        let meta: Option<Attachment> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?;
+        let Some(meta) = meta else { return Ok(None) };
+        let data: Vec<u8> = on_pool!(self, p => sqlx::query_scalar("SELECT data FROM attachments WHERE id = $1").bind(id).fetch_one(p).await)?;
+        Ok(Some((meta, data)))
+    }
+}

@@ -2101,3 +2101,68 @@ async fn converting_a_ticket_into_a_bug_checks_the_payload_and_tells_the_room_ma
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn attachments_up_to_10_mib_round_trip_and_are_scoped() {
+    let app = sqlite_app().await;
+    let pre = app.bearer("preproc").await;
+    let v = app.new_incident(&pre, json!({})).await;
+    let data: Vec<u8> = (0..2 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let r = Client::new()
+        .post(app.url(&format!(
+            "/api/v1/incidents/{}/attachments?filename=crm-order.log",
+            v["id"]
+        )))
+        .bearer_auth(&pre)
+        .header("content-type", "text/plain")
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["size"], data.len());
+    let list: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}/attachments", v["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let r = Client::new()
+        .get(app.url(&format!("/api/v1/attachments/{}", a["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), data);
+    // A path in the name is refused, naming the field; nothing is stored.
+    let r = Client::new()
+        .post(app.url(&format!(
+            "/api/v1/incidents/{}/attachments?filename=../etc/passwd",
+            v["id"]
+        )))
+        .bearer_auth(&pre)
+        .body(vec![1u8, 2, 3])
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("filename"))
+    );
+    // A vendor with nothing dispatched to it cannot read the file.
+    let vendor = app.bearer("vendor-esb").await;
+    let r = Client::new()
+        .get(app.url(&format!("/api/v1/attachments/{}", a["id"])))
+        .bearer_auth(&vendor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

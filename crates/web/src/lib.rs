@@ -89,6 +89,15 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/reports/frequent-faults", get(api::incidents::frequent))
         .route("/incidents/{id}/bug", post(api::incidents::bug))
+        .route(
+            "/incidents/{id}/attachments",
+            get(api::incidents::attachments)
+                .post(api::incidents::attach)
+                .layer(DefaultBodyLimit::max(
+                    tianshu_services::incidents::MAX_ATTACHMENT_BYTES + 1024,
+                )),
+        )
+        .route("/attachments/{id}", get(api::incidents::download))
         .route("/audit", get(api::audit::list))
         .route("/audit/verify", post(api::audit::verify))
         .route("/policy", get(api::policy::get))

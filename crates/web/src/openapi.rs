@@ -20,7 +20,7 @@ use crate::error::Problem;
         api::incidents::list, api::incidents::create, api::incidents::get, api::incidents::timeline, api::incidents::put_facts,
         api::incidents::lower, api::incidents::act, api::incidents::dispatch, api::incidents::progress, api::incidents::merge,
         api::incidents::unmerge, api::incidents::link,
-        api::incidents::duplicates, api::incidents::frequent, api::incidents::bug,
+        api::incidents::duplicates, api::incidents::frequent, api::incidents::bug, api::incidents::attach, api::incidents::attachments, api::incidents::download,
         api::audit::list, api::audit::verify,
         api::policy::get, api::policy::reload,
         api::calendar::list, api::calendar::deadline, api::calendar::working_time, api::calendar::get_year, api::calendar::put_year,

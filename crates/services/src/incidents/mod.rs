@@ -1236,3 +1236,145 @@ pub async fn convert_to_bug(
             .await?;
     Ok(bug)
 }
+
+/// Largest attachment accepted.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+
+/// Attaches a file to a ticket (audited, on the timeline).
+pub async fn attach(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    filename: &str,
+    content_type: &str,
+    data: Vec<u8>,
+    rid: Option<String>,
+) -> ServiceResult<tianshu_store::incidents::Attachment> {
+    use sha2::Digest;
+    actor.require(Permission::IncidentRead)?;
+    let inc = p
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+    require_visible(actor, &inc)?;
+    if !(actor.can(Permission::IncidentTriage)
+        || actor.can(Permission::IncidentCreate)
+        || inc.assignee_org_id == Some(actor.org_id))
+    {
+        return Err(ServiceError::Forbidden(Permission::IncidentTriage));
+    }
+    rules::check_text("filename", filename, 200)?;
+    if filename.contains(['/', '\\', '\n', '\r']) || filename.starts_with('.') {
+        return Err(ServiceError::invalid_zh(
+            "filename",
+            "must be a plain file name",
+            "须为不含路径的文件名",
+        ));
+    }
+    if data.is_empty() {
+        return Err(ServiceError::invalid_zh(
+            "body",
+            "the file is empty",
+            "文件为空",
+        ));
+    }
+    if data.len() > MAX_ATTACHMENT_BYTES {
+        return Err(ServiceError::invalid_zh(
+            "body",
+            "the file exceeds 10 MiB",
+            "文件超过 10 MiB",
+        ));
+    }
+    let content_type = if content_type.is_empty() || content_type.len() > 100 {
+        "application/octet-stream"
+    } else {
+        content_type
+    };
+    let now = p.now_us();
+    let actor_s = actor.actor();
+    let meta = tianshu_store::incidents::Attachment {
+        id: 0,
+        subject_kind: KIND.into(),
+        subject_id: inc.id.to_string(),
+        filename: filename.trim().to_string(),
+        content_type: content_type.to_string(),
+        size: data.len() as i64,
+        sha256: hex::encode(sha2::Sha256::digest(&data)),
+        created_by: actor_s.clone(),
+        created_at: now,
+    };
+    Ok(p.store
+        .write(move |c| {
+            Box::pin(async move {
+                let a = db::insert_attachment(c, &meta, &data).await?;
+                event(
+                    c,
+                    &inc,
+                    now,
+                    "incident.attached",
+                    &actor_s,
+                    json!({"file": a.filename, "size": a.size, "sha256": a.sha256}),
+                )
+                .await?;
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: actor_s,
+                        action: "incident.attach".into(),
+                        object_type: "attachment".into(),
+                        object_id: a.id.to_string(),
+                        before: None,
+                        after: Some(json!(a)),
+                        request_id: rid,
+                        at: now,
+                    },
+                )
+                .await?;
+                Ok(a)
+            })
+        })
+        .await?)
+}
+
+/// The attachments of a ticket.
+pub async fn attachments(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+) -> ServiceResult<Vec<tianshu_store::incidents::Attachment>> {
+    let inc = p
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+    actor.require(Permission::IncidentRead)?;
+    require_visible(actor, &inc)?;
+    Ok(p.store.attachments_of(KIND, &id.to_string()).await?)
+}
+
+/// One attachment's bytes, if its ticket is visible to the caller.
+pub async fn download(
+    p: &Platform,
+    actor: &Principal,
+    attachment_id: i64,
+) -> ServiceResult<(tianshu_store::incidents::Attachment, Vec<u8>)> {
+    actor.require(Permission::IncidentRead)?;
+    let (meta, data) = p
+        .store
+        .attachment(attachment_id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("attachment {attachment_id}")))?;
+    let inc_id: i64 = meta
+        .subject_id
+        .parse()
+        .map_err(|_| ServiceError::NotFound(format!("attachment {attachment_id}")))?;
+    let inc = p
+        .store
+        .incident(inc_id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("attachment {attachment_id}")))?;
+    require_visible(actor, &inc)
+        .map_err(|_| ServiceError::NotFound(format!("attachment {attachment_id}")))?;
+    Ok((meta, data))
+}

@@ -84,3 +84,19 @@ CREATE TABLE bugs (
     created_at           BIGINT NOT NULL
 );
 CREATE INDEX bugs_incident ON bugs(incident_id);
+
+-- Files attached to a subject (screenshots, logs, scripts); kept in the database so backups and
+-- several instances see the same files.
+CREATE TABLE attachments (
+    id            BIGSERIAL PRIMARY KEY,
+    subject_kind  TEXT    NOT NULL,
+    subject_id    TEXT    NOT NULL,
+    filename      TEXT    NOT NULL,
+    content_type  TEXT    NOT NULL,
+    size          BIGINT NOT NULL,
+    sha256        TEXT    NOT NULL,
+    data          BYTEA    NOT NULL,
+    created_by    TEXT    NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX attachments_subject ON attachments(subject_kind, subject_id);

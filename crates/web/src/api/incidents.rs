@@ -828,3 +828,115 @@ pub async fn bug(
         }),
     ))
 }
+
+/// An attachment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentOut {
+    pub id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+impl From<tianshu_store::incidents::Attachment> for AttachmentOut {
+    fn from(a: tianshu_store::incidents::Attachment) -> Self {
+        AttachmentOut {
+            id: a.id,
+            filename: a.filename,
+            content_type: a.content_type,
+            size: a.size,
+            sha256: a.sha256,
+            created_by: a.created_by,
+            created_at: ts(a.created_at),
+        }
+    }
+}
+
+/// Attachments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentList {
+    pub items: Vec<AttachmentOut>,
+}
+
+/// Upload parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AttachQuery {
+    /// The file's name (no path).
+    pub filename: String,
+}
+
+/// Attach a file (the raw body, at most 10 MiB) to the ticket.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/attachments", tag = "incidents",
+    params(("id" = i64, Path, description = "incident id"), AttachQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored", body = AttachmentOut)))]
+pub async fn attach(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<AttachQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<AttachmentOut>)> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let a = incidents::attach(&st.platform, &p, id, &q.filename, &ct, body.to_vec(), rid).await?;
+    Ok((StatusCode::CREATED, Json(a.into())))
+}
+
+/// The ticket's attachments.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/attachments", tag = "incidents", params(("id" = i64, Path, description = "incident id")),
+    responses((status = 200, description = "attachments", body = AttachmentList)))]
+pub async fn attachments(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<AttachmentList>> {
+    let items = incidents::attachments(&st.platform, &p, id)
+        .await?
+        .into_iter()
+        .map(AttachmentOut::from)
+        .collect();
+    Ok(Json(AttachmentList { items }))
+}
+
+/// Download an attachment.
+#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "incidents", params(("id" = i64, Path, description = "attachment id")),
+    responses((status = 200, description = "the file", body = Vec<u8>, content_type = "application/octet-stream")))]
+pub async fn download(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Response> {
+    let (meta, data) = incidents::download(&st.platform, &p, id).await?;
+    let mut r = (StatusCode::OK, data).into_response();
+    // Served as a download, never rendered: an attached HTML file must not run in the console's origin.
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    let name: String = meta
+        .filename
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+        .collect();
+    if let Ok(v) = header::HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        if name.is_empty() { "file" } else { &name }
+    )) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r.headers_mut().insert(
+        "x-content-type-options",
+        header::HeaderValue::from_static("nosniff"),
+    );
+    Ok(r)
+}
