@@ -230,6 +230,27 @@ async fn bad_json_names_the_field_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(problem(r).await.0, StatusCode::BAD_REQUEST);
+    // NUL characters never reach the database (PostgreSQL text cannot hold them).
+    let r = c
+        .post(app.url("/api/v1/users"))
+        .bearer_auth(&tok)
+        .header("content-type", "application/json")
+        .body(r#"{"username":"x\u0000y","display_name":"甲","org_key":"prov"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("body"))
+    );
+    let r = c
+        .get(app.url("/api/v1/users?q=a%00b"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(app.platform.store.user_count().await.unwrap(), before);
 }
 

@@ -60,6 +60,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 /// Decodes JSON, naming the failing field path.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // NUL can only reach a JSON string as the escape \u0000; PostgreSQL text cannot hold it.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(ApiError::bad_field(
+            "body",
+            "text must not contain NUL characters",
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let mut path = e.path().to_string();

@@ -122,6 +122,7 @@ pub fn app(state: AppState) -> Router {
         .merge(console::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(track))
+        .layer(middleware::from_fn(reject_nul))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error (logged with the request id)").into_response()
         }))
@@ -140,6 +141,16 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 
 async fn api_not_found() -> ApiError {
     ApiError::not_found("no such API endpoint")
+}
+
+/// Refuses a NUL character anywhere in the path or query (PostgreSQL text cannot hold one).
+async fn reject_nul(req: Request, next: Next) -> Response {
+    let uri = req.uri().to_string();
+    if uri.to_ascii_lowercase().contains("%00") {
+        return ApiError::bad_field("path", "the URL must not contain NUL characters")
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// Request counters and latency histograms by route and status.

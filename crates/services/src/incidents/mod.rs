@@ -153,6 +153,16 @@ pub async fn create(
     rules::check_text("symptom", &input.symptom, 4000)?;
     rules::check_text("reporter", &input.reporter, 64)?;
     rules::check_channel(&input.source_channel)?;
+    for (field, v) in [
+        ("symptom_category", &input.symptom_category),
+        ("reporter_contact", &input.reporter_contact),
+        ("business", &input.business),
+        ("customer", &input.customer),
+    ] {
+        if let Some(v) = v {
+            rules::check_text(field, v, 200)?;
+        }
+    }
     let org = p.store.org_by_key(&input.org_key).await?.ok_or_else(|| {
         ServiceError::unknown_ref(
             "org_key",

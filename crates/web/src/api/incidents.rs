@@ -861,6 +861,11 @@ pub struct AttachmentList {
     pub items: Vec<AttachmentOut>,
 }
 
+/// Raw file bytes in the OpenAPI document (`type: string, format: binary`).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct BinaryFile(#[allow(dead_code)] Vec<u8>);
+
 /// Upload parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -872,7 +877,7 @@ pub struct AttachQuery {
 /// Attach a file (the raw body, at most 10 MiB) to the ticket.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/attachments", tag = "incidents",
     params(("id" = i64, Path, description = "incident id"), AttachQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = BinaryFile, content_type = "application/octet-stream"),
     responses((status = 201, description = "stored", body = AttachmentOut)))]
 pub async fn attach(
     State(st): State<AppState>,
@@ -910,7 +915,7 @@ pub async fn attachments(
 
 /// Download an attachment.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "incidents", params(("id" = i64, Path, description = "attachment id")),
-    responses((status = 200, description = "the file", body = Vec<u8>, content_type = "application/octet-stream")))]
+    responses((status = 200, description = "the file", body = BinaryFile, content_type = "application/octet-stream")))]
 pub async fn download(
     State(st): State<AppState>,
     Auth(p): Auth,

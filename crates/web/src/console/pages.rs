@@ -21,7 +21,12 @@ use crate::state::AppState;
 
 /// Form fields as ordered pairs (repeated keys such as `roles` survive).
 pub(super) fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default()
+    let mut pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default();
+    // NUL never belongs in a form value and PostgreSQL text cannot hold it.
+    for (_, v) in pairs.iter_mut() {
+        v.retain(|c| c != '\0');
+    }
+    pairs
 }
 
 pub(super) fn field(pairs: &[(String, String)], name: &str) -> String {
