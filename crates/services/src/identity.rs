@@ -343,11 +343,22 @@ pub async fn list_users(
         .store
         .users_page(after_id, limit, actor.region_filter(), q)
         .await?;
-    let mut out = Vec::with_capacity(users.len());
-    for u in users {
-        let roles = p.store.user_roles(u.id).await?;
-        out.push(UserView { user: u, roles });
-    }
+    let (Some(first), Some(last)) = (users.first().map(|u| u.id), users.last().map(|u| u.id))
+    else {
+        return Ok(Vec::new());
+    };
+    let pairs = p.store.user_roles_in_range(first, last).await?;
+    let out = users
+        .into_iter()
+        .map(|user| {
+            let roles = pairs
+                .iter()
+                .filter(|(id, _)| *id == user.id)
+                .map(|(_, r)| r.clone())
+                .collect();
+            UserView { user, roles }
+        })
+        .collect();
     Ok(out)
 }
 

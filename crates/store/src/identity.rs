@@ -377,3 +377,18 @@ pub async fn set_locale(conn: &mut Conn<'_>, id: i64, locale: &str, now: i64) ->
         .bind(locale).bind(now).bind(id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+impl Store {
+    /// Role keys of every user with an id in `[first, last]`, as `(user_id, role_key)` pairs.
+    ///
+    /// One query for a whole page of users instead of one per user.
+    pub async fn user_roles_in_range(
+        &self,
+        first: i64,
+        last: i64,
+    ) -> StoreResult<Vec<(i64, String)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT user_id, role_key FROM user_roles WHERE user_id >= $1 AND user_id <= $2 ORDER BY user_id, role_key")
+            .bind(first).bind(last).fetch_all(p).await)?)
+    }
+}

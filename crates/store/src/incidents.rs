@@ -369,3 +369,13 @@ impl Store {
         Ok(Some((meta, data)))
     }
 }
+
+impl Store {
+    /// How many reports were merged under each master created at or after `since` (Unix µs).
+    pub async fn merged_counts_since(&self, since: i64) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT r.master_id, COUNT(*) FROM incidents r JOIN incidents m ON m.id = r.master_id
+             WHERE m.created_at >= $1 GROUP BY r.master_id")
+            .bind(since).fetch_all(p).await)?)
+    }
+}

@@ -1042,6 +1042,12 @@ pub async fn frequent_faults(
         .into_iter()
         .map(|s| (s.id, s.key))
         .collect();
+    let merged_counts: std::collections::HashMap<i64, i64> = p
+        .store
+        .merged_counts_since(since)
+        .await?
+        .into_iter()
+        .collect();
     let mut occurrences = Vec::new();
     let mut before = i64::MAX;
     loop {
@@ -1057,7 +1063,7 @@ pub async fn frequent_faults(
             .filter(|i| i.parent_id.is_none() && i.master_id.is_none() && i.state != "cancelled")
         {
             let facts: FactsInput = serde_json::from_str(&i.facts).unwrap_or_default();
-            let merged = p.store.incident_merged(i.id).await?.len() as u64;
+            let merged = merged_counts.get(&i.id).copied().unwrap_or(0) as u64;
             let key = format!(
                 "{}:{}",
                 i.system_id
