@@ -18,7 +18,9 @@ need() { # need NAME: fail under CI, warn otherwise
   if [ "$CI" = "true" ]; then echo "FATAL: required test peer missing: $1" >&2; exit 1; fi
   echo "SKIP $1 (not available here; CI=true makes it mandatory)"
 }
-timed() { local name=$1; shift; local t0; t0=$(date +%s); "$@"; echo "-- $name took $(( $(date +%s) - t0 ))s"; }
+# Runs a stage and reports its time; returns the stage's own status (callers use `|| failed+=…`, where
+# errexit is off, so the status must be passed on explicitly).
+timed() { local name=$1; shift; local t0 rc=0; t0=$(date +%s); "$@" || rc=$?; echo "-- $name took $(( $(date +%s) - t0 ))s (exit $rc)"; return $rc; }
 
 pg_up() { python3 - "$1" <<'PY'
 import socket, sys, urllib.parse
@@ -92,8 +94,21 @@ run_schemathesis() {
   return $rc
 }
 
+# A real SMTP server for the notification tests: aiosmtpd (PyPI, pinned) in its own venv, run by
+# scripts/smtp-sink.py on a loopback port per test.
+AIOSMTPD_VERSION="1.4.6"
+ensure_aiosmtpd() {
+  local venv="$CACHE/venv-aiosmtpd-$AIOSMTPD_VERSION"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+    say "installing aiosmtpd $AIOSMTPD_VERSION (PyPI) into $venv"
+    python3 -m venv "$venv" && "$venv/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION" || { rm -rf "$venv"; need aiosmtpd; return 0; }
+  fi
+  export TIANSHU_AIOSMTPD_PYTHON="$venv/bin/python"
+}
+
 say "test peers"
 ensure_postgres
+ensure_aiosmtpd
 [ -n "${TIANSHU_TEST_DATABASE_URL:-}" ] && echo "PostgreSQL: ${TIANSHU_TEST_DATABASE_URL}"
 
 say "build"

@@ -104,3 +104,58 @@ test('a read-only user cannot perform an incident action', async () => {
     await context.close();
   }
 });
+
+test('the escalation duty records the group report of an FL2 CRM fault and its clock is met (ESC-09)', async () => {
+  const { context, page } = await loggedInPage(app, 'esc-a');
+  try {
+    await page.goto(`${app.base}/incidents/new`);
+    await page.fill('#incident-form [name=title]', 'CRM 全省受理中断（测试）');
+    await page.fill('#incident-form [name=symptom]', '全省营业厅无法受理');
+    await page.fill('#incident-form [name=reporter]', '值班（测试）');
+    await page.fill('#incident-form [name=affected_users]', '800');
+    await page.selectOption('#incident-form [name=org_key]', 'guangzhou');
+    await page.selectOption('#incident-form [name=system_key]', 'crm');
+    await submit(page, '#incident-form button[type=submit]');
+    assert.match(pathOf(page), /^\/incidents\/\d+$/);
+    const row = page.locator('#clocks tr', { hasText: 'esc09_group_report' });
+    assert.ok(await row.count(), 'the ESC-09 group-report clock runs');
+    await page.selectOption('#report-form [name=kind]', 'group');
+    await page.fill('#report-form [name=note]', '已电话报集团值班');
+    await submit(page, '#report-form button[type=submit]');
+    assert.equal(pathOf(page).split('?')[0].match(/^\/incidents\/\d+$/) !== null, true);
+    assert.match(await page.locator('#clocks tr', { hasText: 'esc09_group_report' }).textContent(), /met/);
+    assert.match(await page.locator('#timeline').textContent(), /已上报|Reported/);
+    await shot(page, 'incident-reported');
+  } finally {
+    await context.close();
+  }
+});
+
+test('facts edited on the ticket page raise the level and tell the centre manager (SEV-04, ESC-07)', async () => {
+  const { context, page } = await loggedInPage(app, 'preproc');
+  try {
+    await page.goto(`${app.base}/incidents/new`);
+    await page.fill('#incident-form [name=title]', '停机指令异常（测试）');
+    await page.fill('#incident-form [name=symptom]', '部分客户被误停机');
+    await page.fill('#incident-form [name=reporter]', '坐席（测试）');
+    await page.selectOption('#incident-form [name=org_key]', 'foshan');
+    await page.selectOption('#incident-form [name=system_key]', 'billing');
+    await submit(page, '#incident-form button[type=submit]');
+    assert.equal((await page.locator('#incident-level').textContent()).trim(), 'general');
+    // A word where a number belongs is refused, naming the field, and nothing changes.
+    await page.fill('#facts-form [name=affected_users]', 'lots');
+    let resp = await submit(page, '#facts-form button[type=submit]');
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator('#action-error').textContent(), /affected_users/);
+    await page.fill('#facts-form [name=affected_users]', '620');
+    await page.fill('#facts-form [name=wrong_suspension_complaints]', '31');
+    resp = await submit(page, '#facts-form button[type=submit]');
+    const err = page.locator('#action-error');
+    assert.equal(await err.count(), 0, (await err.count()) ? await err.textContent() : '');
+    assert.equal((await page.locator('#incident-level').textContent()).trim(), 'FL2');
+    assert.match(await page.locator('#timeline').textContent(), /ESC-07/);
+    await shot(page, 'incident-facts');
+  } finally {
+    await context.close();
+  }
+});

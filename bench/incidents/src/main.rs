@@ -142,11 +142,7 @@ async fn scheduler(url: String, policy_dir: PathBuf) -> i32 {
             return 1;
         }
     };
-    let p = tianshu_services::Platform {
-        store: store.clone(),
-        policy: Arc::new(policy),
-        clock,
-    };
+    let p = tianshu_services::Platform::new(store.clone(), Arc::new(policy), clock);
     let (tx, rx) = tokio::sync::watch::channel(false);
     let owner = tianshu_services::scheduler::instance_id();
     eprintln!("scheduler: instance {owner} running");

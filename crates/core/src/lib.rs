@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod clock;
 pub mod incident;
+pub mod notify;
 pub mod policy;
 pub mod severity;
 

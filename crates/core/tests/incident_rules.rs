@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use tianshu_core::incident::{
-    aggregate, emergency_trigger, frequent_faults, immediate_report_criteria, plan_on, reassess,
-    ClockCommand, HandoffKind, IncidentEvent, IncidentFacts, IncidentSnapshot, IncidentState,
-    Occurrence, ReportWindow, StopReason,
+    aggregate, centre_manager_criteria, emergency_trigger, frequent_faults,
+    immediate_report_criteria, plan_on, reassess, CentreFacts, ClockCommand, HandoffKind,
+    IncidentEvent, IncidentFacts, IncidentSnapshot, IncidentState, Occurrence, ReportWindow,
+    StopReason,
 };
 use tianshu_core::policy::{ClockCondition, PolicyErrors, PolicyPack, ReportKind};
 use tianshu_core::{ComplaintLevel, FaultLevel};
@@ -92,6 +93,9 @@ fn snapshot(level: FaultLevel) -> IncidentSnapshot {
         facts: IncidentFacts::default(),
         open_vendor_handoffs: Vec::new(),
         reported_to_room_manager: false,
+        reported_to_centre_manager: false,
+        system: None,
+        recurrences_this_month: 0,
         notified: Vec::new(),
     }
 }
@@ -649,7 +653,8 @@ fn incident_files_load_with_their_rules() {
     assert_eq!(p.incident_workflow.initial, IncidentState::New);
     assert_eq!(p.incident_workflow.duplicates.window.seconds(), 3600);
     let keys: Vec<&str> = p.escalation.clocks.iter().map(|c| c.key.as_str()).collect();
-    assert_eq!(keys.len(), 9);
+    assert_eq!(keys.len(), 13);
+    assert_eq!(p.escalation.centre_manager_report.rule, "ESC-07");
     assert_eq!(
         p.escalation.clock("inc06_progress").unwrap().basis,
         "next@12:00".parse::<DeadlineBasis>().unwrap()
@@ -814,6 +819,256 @@ fn missing_incident_file_is_named() {
     let errs = errors(PolicyPack::load_files(&files));
     assert!(
         errs.contains(&"escalation.toml:(file): required file is missing".to_string()),
+        "{errs:?}"
+    );
+}
+
+// ---------------------------------------------------------------- ESC-06..ESC-09, ESC-12
+
+fn notifies(cmds: &[ClockCommand]) -> Vec<(String, Vec<String>)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            ClockCommand::Notify {
+                rule, recipients, ..
+            } => Some((rule.clone(), recipients.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn esc_07_wrongful_suspension_of_31_customers_tells_room_and_centre_manager_once() {
+    let p = pack();
+    let mut snap = snapshot(FaultLevel::General);
+    snap.facts.centre = CentreFacts {
+        wrong_suspension_complaints: 31,
+        ..CentreFacts::default()
+    };
+    let cmds = plan_on(
+        &IncidentEvent::FactsChanged { at: sh(4, 9, 0) },
+        &snap,
+        &p.escalation,
+    );
+    assert!(notifies(&cmds).contains(&(
+        "ESC-07".to_string(),
+        vec!["room_manager".to_string(), "centre_manager".to_string()]
+    )));
+    // Once sent, the same criterion is not sent again.
+    snap.notified = centre_manager_criteria(&snap.facts, 0, &p.escalation.centre_manager_report)
+        .iter()
+        .map(tianshu_core::incident::notified_key)
+        .collect();
+    let again = plan_on(
+        &IncidentEvent::FactsChanged { at: sh(4, 9, 5) },
+        &snap,
+        &p.escalation,
+    );
+    assert!(!notifies(&again).iter().any(|(r, _)| r == "ESC-07"));
+}
+
+#[test]
+fn esc_08_general_affecting_fault_one_day_without_progress_re_reports_to_centre_manager() {
+    let p = pack();
+    let mut snap = snapshot(FaultLevel::General);
+    snap.facts.affects_customers = true;
+    snap.reported_to_centre_manager = true;
+    let cmds = plan_on(
+        &IncidentEvent::ReportedToCentreManager { at: sh(4, 9, 0) },
+        &snap,
+        &p.escalation,
+    );
+    assert_eq!(
+        dues(&p, &cmds),
+        [("esc08_centre_manager".to_string(), vec![sh(5, 9, 0)])]
+    );
+    // Progress from the province (a progress entry) restarts the day.
+    let cmds = plan_on(
+        &IncidentEvent::ProgressRecorded { at: sh(4, 15, 0) },
+        &snap,
+        &p.escalation,
+    );
+    assert!(dues(&p, &cmds).contains(&("esc08_centre_manager".to_string(), vec![sh(5, 15, 0)])));
+    // An escalated fault does not run the ESC-08 day (ESC-03's cadence covers it).
+    let mut escalated = snapshot(FaultLevel::FL1);
+    escalated.reported_to_centre_manager = true;
+    let cmds = plan_on(
+        &IncidentEvent::ReportedToCentreManager { at: sh(4, 9, 0) },
+        &escalated,
+        &p.escalation,
+    );
+    assert!(dues(&p, &cmds).is_empty());
+}
+
+#[test]
+fn esc_02_esc_08_impact_widening_and_new_symptom_re_report_to_whoever_was_told() {
+    let p = pack();
+    let mut snap = snapshot(FaultLevel::FL1);
+    // Nobody told yet: nothing to re-report.
+    let none = plan_on(
+        &IncidentEvent::ImpactWidened { at: sh(4, 9, 0) },
+        &snap,
+        &p.escalation,
+    );
+    assert!(notifies(&none).is_empty());
+    snap.reported_to_room_manager = true;
+    let rm = plan_on(
+        &IncidentEvent::NewSymptom { at: sh(4, 9, 0) },
+        &snap,
+        &p.escalation,
+    );
+    assert_eq!(
+        notifies(&rm),
+        [("ESC-02".to_string(), vec!["room_manager".to_string()])]
+    );
+    snap.reported_to_centre_manager = true;
+    let both = plan_on(
+        &IncidentEvent::ImpactWidened { at: sh(4, 10, 0) },
+        &snap,
+        &p.escalation,
+    );
+    let rules: Vec<String> = notifies(&both).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(rules, ["ESC-02", "ESC-08"]);
+}
+
+#[test]
+fn esc_09_major_crm_fault_group_report_within_1_hour_analysis_within_2_days() {
+    let p = pack();
+    let mut snap = snapshot(FaultLevel::FL2);
+    snap.system = Some("crm".into());
+    let cmds = plan_on(
+        &IncidentEvent::LevelChanged {
+            from: None,
+            to: FaultLevel::FL2,
+            at: sh(4, 9, 0),
+        },
+        &snap,
+        &p.escalation,
+    );
+    let d = dues(&p, &cmds);
+    assert!(
+        d.contains(&("esc09_group_report".to_string(), vec![sh(4, 10, 0)])),
+        "{d:?}"
+    );
+    // Recording the group report stops it.
+    let stop = plan_on(
+        &IncidentEvent::ReportedToGroup { at: sh(4, 9, 40) },
+        &snap,
+        &p.escalation,
+    );
+    assert!(stop.iter().any(|c| matches!(c, ClockCommand::Stop { key, outcome: StopReason::Condition(ClockCondition::ReportedToGroup), .. } if key.clock_key == "esc09_group_report")));
+    // Handling ends Monday 15:00 → analysis report by the end of Wednesday (C-4, 2 calendar days).
+    snap.state = IncidentState::Replied;
+    let end = plan_on(
+        &IncidentEvent::StateChanged {
+            from: IncidentState::InReview,
+            to: IncidentState::Replied,
+            at: sh(4, 15, 0),
+        },
+        &snap,
+        &p.escalation,
+    );
+    assert_eq!(
+        dues(&p, &end),
+        [(
+            "esc09_analysis".to_string(),
+            vec![sh(6, 23, 59) + chrono::Duration::seconds(59)]
+        )]
+    );
+    // Another system's FL2, or an FL1 CRM fault, has neither obligation.
+    snap.system = Some("billing".into());
+    let other = plan_on(
+        &IncidentEvent::LevelChanged {
+            from: None,
+            to: FaultLevel::FL2,
+            at: sh(4, 9, 0),
+        },
+        &snap,
+        &p.escalation,
+    );
+    assert!(!dues(&p, &other).iter().any(|(k, _)| k.starts_with("esc09")));
+    let mut fl1 = snapshot(FaultLevel::FL1);
+    fl1.system = Some("crm".into());
+    fl1.state = IncidentState::Closed;
+    let end = plan_on(
+        &IncidentEvent::StateChanged {
+            from: IncidentState::Approved,
+            to: IncidentState::Closed,
+            at: sh(4, 15, 0),
+        },
+        &fl1,
+        &p.escalation,
+    );
+    assert!(dues(&p, &end).is_empty());
+}
+
+#[test]
+fn esc_12_agent_portal_major_fault_not_fixed_in_2_hours_needs_bulletins() {
+    let p = pack();
+    let mut snap = snapshot(FaultLevel::FL2);
+    snap.system = Some("agent-portal".into());
+    let cmds = plan_on(
+        &IncidentEvent::LevelChanged {
+            from: Some(FaultLevel::FL1),
+            to: FaultLevel::FL2,
+            at: sh(4, 9, 0),
+        },
+        &snap,
+        &p.escalation,
+    );
+    let d = dues(&p, &cmds);
+    assert!(
+        d.contains(&("esc12_bulletin".to_string(), vec![sh(4, 11, 0)])),
+        "{d:?}"
+    );
+    let published = plan_on(
+        &IncidentEvent::BulletinPublished { at: sh(4, 10, 0) },
+        &snap,
+        &p.escalation,
+    );
+    assert!(published
+        .iter()
+        .any(|c| matches!(c, ClockCommand::Stop { key, .. } if key.clock_key == "esc12_bulletin")));
+}
+
+#[test]
+fn esc_06_obligations_follow_the_affected_system_not_the_owning_department() {
+    // The snapshot carries no owner at all: a fault owned by another room gets the same clocks and reports
+    // as one of ours (ESC-01 (1) and ESC-04 for an FL1 here).
+    let p = pack();
+    let mut snap = snapshot(FaultLevel::FL1);
+    snap.system = Some("billing".into());
+    let cmds = plan_on(
+        &IncidentEvent::LevelChanged {
+            from: None,
+            to: FaultLevel::FL1,
+            at: sh(4, 9, 0),
+        },
+        &snap,
+        &p.escalation,
+    );
+    assert!(dues(&p, &cmds).contains(&("esc04_fl1".to_string(), vec![sh(6, 9, 0)])));
+    assert!(notifies(&cmds).iter().any(|(r, _)| r == "ESC-01"));
+}
+
+#[test]
+fn escalation_pack_refuses_min_level_outside_resolved_and_bad_system_keys() {
+    let errs = errors(load_with("escalation.toml", |c| {
+        c.replace(
+            r#"trigger = { on = "level_reached", level = "FL2", systems = ["crm"] }"#,
+            r#"trigger = { on = "level_reached", level = "FL2", systems = ["CRM system"], min_level = "FL1" }"#,
+        )
+    }));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("trigger.min_level") && e.contains("takes no")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("trigger.systems[0]")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().all(|e| e.starts_with("escalation.toml:")),
         "{errs:?}"
     );
 }

@@ -16,7 +16,7 @@ fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
 }
 
-const TOP_FILES: [&str; 8] = [
+const TOP_FILES: [&str; 9] = [
     "pack.toml",
     "calendars.toml",
     "roles.toml",
@@ -25,6 +25,7 @@ const TOP_FILES: [&str; 8] = [
     "incident_workflow.toml",
     "escalation.toml",
     "frequent_faults.toml",
+    "notifications.toml",
 ];
 
 /// The top-level files only: tests must not depend on the holiday data another engineer is writing.

@@ -107,14 +107,9 @@ pub async fn start(
     pol: &ActivePolicy,
     spec: ClockSpec,
 ) -> StoreResult<ClockRow> {
-    if let Some(existing) =
-        live_clock(conn, &spec.subject_kind, &spec.subject_id, &spec.clock_key).await?
-    {
-        return Ok(existing);
-    }
     let calendar = calendar_name(pol, &spec.basis, spec.calendar.as_deref());
     let due_at = due(pol, &spec.basis, &calendar, spec.start_at, &[])?;
-    let clock = insert_clock(
+    let inserted = insert_clock(
         conn,
         NewClock {
             subject_kind: spec.subject_kind.clone(),
@@ -130,6 +125,15 @@ pub async fn start(
         },
     )
     .await?;
+    let Some(clock) = inserted else {
+        // A live clock with this key exists: it is left as it is.
+        return live_clock(conn, &spec.subject_kind, &spec.subject_id, &spec.clock_key)
+            .await?
+            .ok_or_else(|| tianshu_store::StoreError::Conflict {
+                field: "clock_key".into(),
+                message: format!("clock {} vanished while starting", spec.clock_key),
+            });
+    };
     insert_timer(
         conn,
         NewTimer {

@@ -259,6 +259,7 @@ pub async fn update(
             })
         })
         .await?;
+    p.auth.invalidate();
     Ok(UserView { user, roles })
 }
 
@@ -300,6 +301,7 @@ pub async fn change_password(
             })
         })
         .await?;
+    p.auth.invalidate();
     Ok(())
 }
 
@@ -512,5 +514,6 @@ pub async fn set_own_locale(p: &Platform, actor: &Principal, locale: &str) -> Se
             })
         })
         .await?;
+    p.auth.invalidate();
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! Everything here takes the time from an injected [`Clock`] and writes through the store with
 //! an audit entry in the same transaction.
 
+pub mod auth_cache;
 pub mod authz;
 pub mod calendar;
 pub mod clocks;
@@ -10,6 +11,8 @@ pub mod demo;
 mod error;
 pub mod identity;
 pub mod incidents;
+pub mod limits;
+pub mod notify;
 pub mod policy;
 pub mod scheduler;
 pub mod secrets;
@@ -29,9 +32,24 @@ pub struct Platform {
     pub store: Store,
     pub policy: Arc<policy::PolicyHandle>,
     pub clock: Arc<dyn Clock>,
+    /// Per-instance request counters (see [`limits`]).
+    pub limits: Arc<limits::RateLimiter>,
+    /// Recently authenticated API tokens (see [`auth_cache`]).
+    pub auth: Arc<auth_cache::AuthCache>,
 }
 
 impl Platform {
+    /// A platform over a store, a policy handle and a clock.
+    pub fn new(store: Store, policy: Arc<policy::PolicyHandle>, clock: Arc<dyn Clock>) -> Self {
+        Platform {
+            store,
+            policy,
+            clock,
+            limits: Arc::default(),
+            auth: Arc::default(),
+        }
+    }
+
     /// Current time in stored form (Unix microseconds UTC).
     pub fn now_us(&self) -> i64 {
         self.clock.now().timestamp_micros()

@@ -252,9 +252,15 @@ pub async fn authenticate_token(p: &Platform, secret: &str) -> ServiceResult<Pri
         return Err(ServiceError::Unauthenticated);
     }
     let now = p.now_us();
+    let hash = secrets::digest(secret);
+    let policy_id = p.policy.current().id;
+    if let Some(cached) = p.auth.get(&hash, now, policy_id) {
+        return Ok(cached);
+    }
+    let generation = p.auth.generation();
     let t = p
         .store
-        .token_by_hash(&secrets::digest(secret))
+        .token_by_hash(&hash)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
     if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
@@ -264,7 +270,16 @@ pub async fn authenticate_token(p: &Platform, secret: &str) -> ServiceResult<Pri
         p.store.token_used(t.id, now).await?;
     }
     let scopes: Vec<String> = serde_json::from_str(&t.scopes).unwrap_or_default();
-    principal_for(p, t.user_id, AuthVia::Token { id: t.id }, Some(scopes)).await
+    let principal = principal_for(p, t.user_id, AuthVia::Token { id: t.id }, Some(scopes)).await?;
+    p.auth.put(
+        hash,
+        principal.clone(),
+        t.expires_at,
+        now,
+        generation,
+        policy_id,
+    );
+    Ok(principal)
 }
 
 /// Input of [`create_token`].
@@ -416,6 +431,7 @@ pub async fn revoke(
             })
         })
         .await?;
+    p.auth.invalidate();
     Ok(())
 }
 
@@ -452,7 +468,7 @@ pub async fn rate_check(p: &Platform, key: &str) -> ServiceResult<()> {
             .requests_per_minute,
     );
     let now = p.now_us();
-    let n = p.store.rate_hit(key, now, 60_000_000).await?;
+    let n = p.limits.hit(key, now, 60_000_000);
     if n > limit {
         let retry = 60 - (now / 1_000_000).rem_euclid(60);
         return Err(ServiceError::RateLimited {

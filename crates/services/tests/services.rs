@@ -20,14 +20,7 @@ async fn platform(db: &TestDb, start: chrono::DateTime<Utc>) -> (Platform, Arc<M
     )
     .await
     .unwrap();
-    (
-        Platform {
-            store,
-            policy: Arc::new(policy),
-            clock: clock.clone(),
-        },
-        clock,
-    )
+    (Platform::new(store, Arc::new(policy), clock.clone()), clock)
 }
 
 fn us(t: chrono::DateTime<Utc>) -> i64 {
@@ -316,11 +309,7 @@ async fn two_schedulers_on_postgres_fire_each_timer_exactly_once() {
         PolicyHandle::bootstrap(&store_b, &PackSource::Embedded, us(monday_10()), "test")
             .await
             .unwrap();
-    let b = Platform {
-        store: store_b,
-        policy: Arc::new(policy_b),
-        clock: clock.clone(),
-    };
+    let b = Platform::new(store_b, Arc::new(policy_b), clock.clone());
     let n = 300;
     for i in 0..n {
         start(

@@ -49,9 +49,10 @@ pub struct AuditEntry {
 
 /// Appends an entry inside the caller's transaction; returns its sequence number.
 pub async fn append(conn: &mut Conn<'_>, e: NewAuditEntry) -> StoreResult<i64> {
-    let lock_sql = match conn {
-        Conn::Sqlite(_) => "SELECT seq, hash FROM audit_head WHERE id = 1",
-        Conn::Postgres(_) => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    let lock_sql = if conn.is_postgres() {
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT seq, hash FROM audit_head WHERE id = 1"
     };
     let (head_seq, prev): (i64, String) =
         on_conn!(conn, c => sqlx::query_as(lock_sql).fetch_one(&mut **c).await)?;

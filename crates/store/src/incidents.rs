@@ -34,6 +34,10 @@ pub struct Incident {
     pub cs_level: Option<i64>,
     pub escalated_flow: bool,
     pub reported_to_rm_at: Option<i64>,
+    /// ESC-07: when the centre manager was told (ESC-08 runs from there).
+    pub reported_to_cm_at: Option<i64>,
+    /// ESC-06: the room or department that owns the fault, when it is not the reporting one.
+    pub owning_org_id: Option<i64>,
     /// JSON array of immediate-report keys already sent.
     pub notified: String,
     /// JSON object of the facts that drive severity.
@@ -55,7 +59,7 @@ pub struct Incident {
     pub version: i64,
 }
 
-const COLS: &str = "id, number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id, system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, escalated_flow, reported_to_rm_at, notified, facts, handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at, created_by, created_at, updated_at, resolved_at, closed_at, version";
+const COLS: &str = "id, number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id, system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, escalated_flow, reported_to_rm_at, notified, facts, handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at, created_by, created_at, updated_at, resolved_at, closed_at, version, reported_to_cm_at, owning_org_id";
 
 /// A typed link between two subjects.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
@@ -84,8 +88,9 @@ pub async fn insert(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<Incident> 
         "INSERT INTO incidents (number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id,
            system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, facts,
            handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at,
-           created_by, created_at, updated_at, resolved_at, closed_at, version, escalated_flow, reported_to_rm_at, notified)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$33,$34,1,$35,$36,$37)
+           created_by, created_at, updated_at, resolved_at, closed_at, version, escalated_flow, reported_to_rm_at, notified,
+           reported_to_cm_at, owning_org_id)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$33,$34,1,$35,$36,$37,$38,$39)
          RETURNING {COLS}"
     );
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
@@ -97,6 +102,7 @@ pub async fn insert(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<Incident> 
         .bind(i.assignee_org_id).bind(i.due_at).bind(i.progress).bind(i.last_progress_at)
         .bind(&i.created_by).bind(i.created_at).bind(i.resolved_at).bind(i.closed_at)
         .bind(i.escalated_flow).bind(i.reported_to_rm_at).bind(&i.notified)
+        .bind(i.reported_to_cm_at).bind(i.owning_org_id)
         .fetch_one(&mut **c).await)?)
 }
 
@@ -107,7 +113,7 @@ pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<In
            cause_class = $7, state = $8, fault_level = $9, level_reasons = $10, level_set_at = $11, fl1_at = $12, fl2_at = $13,
            cs_level = $14, facts = $15, handler_id = $16, auditor_id = $17, master_id = $18, assignee_org_id = $19, due_at = $20,
            progress = $21, last_progress_at = $22, resolved_at = $23, closed_at = $24, updated_at = $25, version = version + 1,
-           escalated_flow = $28, reported_to_rm_at = $29, notified = $30
+           escalated_flow = $28, reported_to_rm_at = $29, notified = $30, reported_to_cm_at = $31, owning_org_id = $32
          WHERE id = $26 AND version = $27 RETURNING {COLS}"
     );
     let row: Option<Incident> = on_conn!(conn, c => sqlx::query_as(&sql)
@@ -117,6 +123,7 @@ pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<In
         .bind(i.master_id).bind(i.assignee_org_id).bind(i.due_at).bind(i.progress).bind(i.last_progress_at)
         .bind(i.resolved_at).bind(i.closed_at).bind(now).bind(i.id).bind(i.version)
         .bind(i.escalated_flow).bind(i.reported_to_rm_at).bind(&i.notified)
+        .bind(i.reported_to_cm_at).bind(i.owning_org_id)
         .fetch_optional(&mut **c).await)?;
     row.ok_or_else(|| StoreError::Stale(format!("incident {}", i.number)))
 }
@@ -125,6 +132,31 @@ pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<In
 pub async fn get_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<Incident>> {
     let sql = format!("SELECT {COLS} FROM incidents WHERE id = $1");
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
+}
+
+/// The key of a system inside a transaction.
+pub async fn system_key_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<String>> {
+    Ok(
+        on_conn!(conn, c => sqlx::query_scalar("SELECT key FROM systems WHERE id = $1")
+        .bind(id).fetch_optional(&mut **c).await)?,
+    )
+}
+
+/// Top-level tickets (no merged reports, clones or children) of one system created in `[from, to)` whose
+/// stored facts name `recurrence` (ESC-07 (12), (13)). The facts are written by serde_json in compact form,
+/// so the pattern is exact on both databases without a JSON operator that differs between them.
+pub async fn recurrences_in_tx(
+    conn: &mut Conn<'_>,
+    system_id: i64,
+    recurrence: &str,
+    from: i64,
+    to: i64,
+) -> StoreResult<i64> {
+    let pattern = format!("%\"recurrence\":\"{recurrence}\"%");
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM incidents WHERE system_id = $1 AND created_at >= $2 AND created_at < $3
+           AND master_id IS NULL AND parent_id IS NULL AND facts LIKE $4")
+        .bind(system_id).bind(from).bind(to).bind(pattern).fetch_one(&mut **c).await)?)
 }
 
 /// Children (dispatches and clones) of a parent inside a transaction.

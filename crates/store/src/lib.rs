@@ -10,6 +10,7 @@ pub mod audit;
 mod error;
 pub mod identity;
 pub mod incidents;
+pub mod notify;
 pub mod policy;
 pub mod security;
 mod sqlite_writer;
@@ -49,19 +50,64 @@ enum Backend {
     Postgres(PgPool),
 }
 
-/// A connection inside a write transaction, handed to [`Store::write`] closures.
-pub enum Conn<'a> {
+/// The database connection of a [`Conn`].
+pub enum Db<'a> {
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
+}
+
+/// A connection inside a write transaction, handed to [`Store::write`] closures.
+///
+/// Timeline events are queued here and written as one multi-row INSERT when the closure has succeeded, still
+/// inside its transaction (SQLite: its savepoint): a ticket write records half a dozen events, and every
+/// statement is a round trip to the database thread, so this keeps the write path short. Nothing in a write
+/// reads the events it is adding.
+pub struct Conn<'a> {
+    /// The connection.
+    pub db: Db<'a>,
+    pending_events: Vec<timers::NewEvent>,
+}
+
+impl<'a> Conn<'a> {
+    /// A SQLite connection in a write transaction.
+    pub fn sqlite(c: &'a mut SqliteConnection) -> Self {
+        Conn {
+            db: Db::Sqlite(c),
+            pending_events: Vec::new(),
+        }
+    }
+
+    /// A PostgreSQL connection in a write transaction.
+    pub fn postgres(c: &'a mut PgConnection) -> Self {
+        Conn {
+            db: Db::Postgres(c),
+            pending_events: Vec::new(),
+        }
+    }
+
+    /// Whether this is PostgreSQL (for row-locking clauses SQLite does not have).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    pub(crate) fn queue_event(&mut self, e: timers::NewEvent) {
+        self.pending_events.push(e);
+    }
+
+    /// Writes the queued events; called by the store after the write closure succeeded.
+    pub(crate) async fn flush(&mut self) -> StoreResult<()> {
+        let events = std::mem::take(&mut self.pending_events);
+        timers::write_events(self, events).await
+    }
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection of a [`Conn`].
 #[macro_export]
 macro_rules! on_conn {
     ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            $crate::Conn::Sqlite($c) => $body,
-            $crate::Conn::Postgres($c) => $body,
+        match &mut $conn.db {
+            $crate::Db::Sqlite($c) => $body,
+            $crate::Db::Postgres($c) => $body,
         }
     };
 }
@@ -237,8 +283,11 @@ impl Store {
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 let out = {
-                    let mut conn = Conn::Postgres(&mut tx);
-                    f(&mut conn).await
+                    let mut conn = Conn::postgres(&mut tx);
+                    match f(&mut conn).await {
+                        Ok(v) => conn.flush().await.map(|_| v),
+                        Err(e) => Err(e),
+                    }
                 };
                 match out {
                     Ok(v) => {

@@ -181,25 +181,6 @@ impl Store {
             .bind(user_id.is_some()).bind(user_id.unwrap_or(0)).fetch_all(p).await)?)
     }
 
-    /// Counts one request against a fixed window; returns the count in the current window.
-    pub async fn rate_hit(&self, key: &str, now: i64, window_us: i64) -> StoreResult<i64> {
-        let key = key.to_string();
-        let window_start = now - now.rem_euclid(window_us.max(1));
-        self.write(move |c| {
-            Box::pin(async move {
-                let n: i64 = on_conn!(c, c => sqlx::query_scalar(
-                    "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
-                     ON CONFLICT (key) DO UPDATE SET
-                       count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
-                       window_start = excluded.window_start
-                     RETURNING count")
-                    .bind(&key).bind(window_start).fetch_one(&mut **c).await)?;
-                Ok(n)
-            })
-        })
-        .await
-    }
-
     /// Records when a token was last used (best effort, at most once a minute per token).
     pub async fn token_used(&self, id: i64, now: i64) -> StoreResult<()> {
         self.write(move |c| {

@@ -45,8 +45,11 @@ impl Writer {
         let job: Job = Box::new(move |c: &mut SqliteConnection| {
             Box::pin(async move {
                 let result = {
-                    let mut conn = Conn::Sqlite(c);
-                    f(&mut conn).await
+                    let mut conn = Conn::sqlite(c);
+                    match f(&mut conn).await {
+                        Ok(v) => conn.flush().await.map(|_| v),
+                        Err(e) => Err(e),
+                    }
                 };
                 let ok = result.is_ok();
                 let finish: Finish = Box::new(move |commit: Result<(), String>| {
@@ -109,21 +112,32 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, m
 
 async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
     tracing::trace!(batch = batch.len(), "sqlite group commit");
-    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+    // Each statement is a round trip to sqlx's SQLite thread, so the bookkeeping statements between two jobs
+    // travel together: BEGIN with the first SAVEPOINT, each RELEASE with the next SAVEPOINT.
+    if let Err(e) = sqlx::query("BEGIN IMMEDIATE; SAVEPOINT w")
+        .execute(&mut *conn)
+        .await
+    {
         // Dropping the unrun jobs drops their reply channels: each caller gets an error, nothing ran.
         tracing::error!(error = %e, jobs = batch.len(), "SQLite writer could not begin a transaction");
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
         return;
     }
-    let mut finishers = Vec::with_capacity(batch.len());
-    for job in batch {
-        if let Err(e) = sqlx::query("SAVEPOINT w").execute(&mut *conn).await {
-            tracing::error!(error = %e, "savepoint failed");
-        }
+    let n = batch.len();
+    let mut finishers = Vec::with_capacity(n);
+    for (i, job) in batch.into_iter().enumerate() {
         let (ok, finish) = job(conn).await;
         if !ok {
             let _ = sqlx::query("ROLLBACK TO w").execute(&mut *conn).await;
         }
-        let _ = sqlx::query("RELEASE w").execute(&mut *conn).await;
+        let next = if i + 1 < n {
+            "RELEASE w; SAVEPOINT w"
+        } else {
+            "RELEASE w"
+        };
+        if let Err(e) = sqlx::query(next).execute(&mut *conn).await {
+            tracing::error!(error = %e, "savepoint failed");
+        }
         finishers.push(finish);
     }
     let commit = sqlx::query("COMMIT")

@@ -147,25 +147,70 @@ const OUTBOX_COLS: &str = "id, idempotency_key, subject_kind, subject_id, templa
 const EVENT_COLS: &str = "id, subject_kind, subject_id, at, kind, actor, data, timer_id";
 
 /// Appends a timeline event.
-pub async fn insert_event(conn: &mut Conn<'_>, e: NewEvent) -> StoreResult<i64> {
-    let data = crate::audit::canonical_json(&e.data);
-    Ok(on_conn!(conn, c => sqlx::query_scalar(
-        "INSERT INTO events (subject_kind, subject_id, at, kind, actor, data, timer_id) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id")
-        .bind(&e.subject_kind).bind(&e.subject_id).bind(e.at).bind(&e.kind).bind(&e.actor).bind(&data).bind(e.timer_id)
-        .fetch_one(&mut **c).await)?)
+pub async fn insert_event(conn: &mut Conn<'_>, e: NewEvent) -> StoreResult<()> {
+    // Written with the transaction's other events once the write succeeds (see `Conn`); a duplicate
+    // `timer_id` still fails the write then, inside its transaction.
+    conn.queue_event(e);
+    Ok(())
 }
 
-/// Starts a clock row (the caller computed `due_at`).
-pub async fn insert_clock(conn: &mut Conn<'_>, k: NewClock) -> StoreResult<ClockRow> {
+/// Rows per INSERT when writing queued events (7 parameters each, well under both databases' limits).
+const EVENTS_PER_STATEMENT: usize = 200;
+
+/// Writes events as multi-row INSERTs, in order.
+pub(crate) async fn write_events(conn: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()> {
+    for chunk in events.chunks(EVENTS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO events (subject_kind, subject_id, at, kind, actor, data, timer_id) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
+        }
+        on_conn!(conn, c => {
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(&e.subject_kind)
+                    .bind(&e.subject_id)
+                    .bind(e.at)
+                    .bind(&e.kind)
+                    .bind(&e.actor)
+                    .bind(crate::audit::canonical_json(&e.data))
+                    .bind(e.timer_id);
+            }
+            q.execute(&mut **c).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// Starts a clock row (the caller computed `due_at`) unless a live clock with the same key exists: then `None`
+/// and nothing changes. One statement, so starting a clock costs no separate existence check.
+pub async fn insert_clock(conn: &mut Conn<'_>, k: NewClock) -> StoreResult<Option<ClockRow>> {
     let sql = format!(
         "INSERT INTO clocks (subject_kind, subject_id, clock_key, rule, basis, calendar, started_at, due_at, state, repeat_basis, notify)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'running',$9,$10) RETURNING {CLOCK_COLS}"
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'running',$9,$10)
+         ON CONFLICT (subject_kind, subject_id, clock_key) WHERE state IN ('running','paused') DO NOTHING
+         RETURNING {CLOCK_COLS}"
     );
     let notify = crate::audit::canonical_json(&k.notify);
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&k.subject_kind).bind(&k.subject_id).bind(&k.clock_key).bind(&k.rule).bind(&k.basis).bind(&k.calendar)
         .bind(k.started_at).bind(k.due_at).bind(&k.repeat_basis).bind(&notify)
-        .fetch_one(&mut **c).await)?)
+        .fetch_optional(&mut **c).await)?)
 }
 
 /// The running or paused clock with this key, if any.
@@ -294,9 +339,10 @@ impl Store {
         let owner = owner.to_string();
         self.write(move |c| {
             Box::pin(async move {
-                let lock = match c {
-                    Conn::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-                    Conn::Sqlite(_) => "",
+                let lock = if c.is_postgres() {
+                    " FOR UPDATE SKIP LOCKED"
+                } else {
+                    ""
                 };
                 let sql = format!(
                     "UPDATE timers SET lease_owner = $1, lease_until = $2, attempts = attempts + 1

@@ -248,20 +248,6 @@ async fn org_tree_regions_and_unique_usernames() {
 }
 
 #[tokio::test]
-async fn rate_window_counts_and_resets() {
-    for db in backends().await {
-        let store = db.store().await;
-        let w = 60_000_000;
-        let t0 = 1_800_000_000_000_000 - (1_800_000_000_000_000 % w);
-        assert_eq!(store.rate_hit("ip:1", t0, w).await.unwrap(), 1);
-        assert_eq!(store.rate_hit("ip:1", t0 + 5, w).await.unwrap(), 2);
-        assert_eq!(store.rate_hit("ip:1", t0 + w, w).await.unwrap(), 1);
-        assert_eq!(store.pending_migrations().await.unwrap(), 0);
-        store.close().await;
-    }
-}
-
-#[tokio::test]
 async fn incidents_save_with_optimistic_concurrency_children_links_and_filters() {
     use tianshu_store::incidents::{self, Incident, IncidentFilter, Link};
     for db in backends().await {
@@ -379,6 +365,65 @@ async fn incidents_save_with_optimistic_concurrency_children_links_and_filters()
             .unwrap();
         assert_eq!(fl2.len(), 1);
         assert_eq!(store.links_of("bug", "BUG-1").await.unwrap().len(), 1);
+        store.close().await;
+    }
+}
+
+#[path = "store/notify.rs"]
+mod notify;
+
+/// Events are queued on the connection and written when the closure has succeeded; a failing event write
+/// (here a second firing of one timer) still fails the whole write and leaves nothing of it behind.
+#[tokio::test]
+async fn queued_events_are_written_in_order_and_their_failure_fails_the_write() {
+    use tianshu_store::timers::{insert_event, NewEvent};
+    fn ev(kind: &str, timer: Option<i64>) -> NewEvent {
+        NewEvent {
+            subject_kind: "incident".into(),
+            subject_id: "7".into(),
+            at: 1_700_000_000_000_000,
+            kind: kind.into(),
+            actor: "test".into(),
+            data: serde_json::json!({"k": kind}),
+            timer_id: timer,
+        }
+    }
+    for db in backends().await {
+        let store = db.store().await;
+        store
+            .write(|c| {
+                Box::pin(async move {
+                    for k in ["a", "b", "c"] {
+                        insert_event(c, ev(k, None)).await?;
+                    }
+                    insert_event(c, ev("fired", Some(5))).await
+                })
+            })
+            .await
+            .unwrap();
+        let again = store
+            .write(|c| {
+                Box::pin(async move {
+                    append(c, entry("x.second", "7", 1_700_000_000_000_001)).await?;
+                    insert_event(c, ev("fired-again", Some(5))).await
+                })
+            })
+            .await;
+        assert!(again.is_err(), "{:?}", db.backend);
+        let kinds: Vec<String> = store
+            .events_of("incident", "7")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["a", "b", "c", "fired"], "{:?}", db.backend);
+        let r = store.audit_verify().await.unwrap();
+        assert_eq!(
+            r.entries, 0,
+            "the failed write's audit entry is gone ({:?})",
+            db.backend
+        );
         store.close().await;
     }
 }

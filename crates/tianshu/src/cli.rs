@@ -233,6 +233,10 @@ impl Cli {
                 .and_then(|s| s.secure_cookies)
                 .or(file.secure_cookies)
                 .unwrap_or(false),
+            channels: match &file.notify {
+                Some(n) => n.channels()?,
+                None => Default::default(),
+            },
         })
     }
 
@@ -269,6 +273,7 @@ fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
     };
     cfg.demo = demo;
     cfg.secure_cookies = s.secure_cookies;
+    cfg.channels = s.channels.clone();
     Ok(cfg)
 }
 
@@ -646,6 +651,7 @@ async fn incident_cmd(p: &tianshu_services::Platform, args: &IncidentArgs) -> an
                 system_key: system.clone(),
                 business: None,
                 customer: None,
+                owning_org_key: None,
                 facts: FactsInput {
                     affected_users: *affected_users,
                     complaints: *complaints,

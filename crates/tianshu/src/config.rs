@@ -17,6 +17,160 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub log_format: Option<String>,
     pub secure_cookies: Option<bool>,
+    /// Notification channels (`[notify.smtp]`, `[notify.sms]`, `[[notify.im]]`).
+    pub notify: Option<NotifyFile>,
+}
+
+/// `[notify]`: channel settings. Secrets are never written in the file itself: `*_env` names an environment
+/// variable and `*_file` a file holding the value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyFile {
+    pub smtp: Option<SmtpFile>,
+    pub sms: Option<SmsFile>,
+    #[serde(default)]
+    pub im: Vec<ImFile>,
+}
+
+/// `[notify.smtp]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    pub host: String,
+    pub port: u16,
+    #[serde(default = "yes")]
+    pub starttls: bool,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub from: String,
+    pub timeout_secs: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[notify.sms]`: the HTTP SMS gateway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsFile {
+    #[serde(default = "post")]
+    pub method: String,
+    pub url: String,
+    /// Header name → environment variable holding its (secret) value.
+    #[serde(default)]
+    pub headers_env: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub body_template: String,
+    #[serde(default = "json_type")]
+    pub content_type: String,
+    #[serde(default)]
+    pub success_status: Vec<u16>,
+    pub success_json_pointer: Option<String>,
+    pub success_json_value: Option<String>,
+    pub success_regex: Option<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+fn post() -> String {
+    "POST".into()
+}
+
+fn json_type() -> String {
+    "application/json".into()
+}
+
+/// `[[notify.im]]`: a named group webhook.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImFile {
+    pub name: String,
+    pub kind: tianshu_services::notify::channels::ImKind,
+    pub url_env: Option<String>,
+    pub url_file: Option<PathBuf>,
+}
+
+fn secret(
+    field: &str,
+    env: Option<&str>,
+    file: Option<&Path>,
+) -> anyhow::Result<Option<tianshu_services::notify::channels::Secret>> {
+    use tianshu_services::notify::channels::Secret;
+    match (env, file) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("{field}: give either the _env or the _file form, not both")
+        }
+        (Some(v), None) => std::env::var(v)
+            .map(|s| Some(Secret::new(s)))
+            .map_err(|_| anyhow::anyhow!("{field}: environment variable {v} is not set")),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map(|s| Some(Secret::new(s.trim_end_matches(['\r', '\n']))))
+            .map_err(|e| anyhow::anyhow!("{field}: cannot read {}: {e}", f.display())),
+        (None, None) => Ok(None),
+    }
+}
+
+impl NotifyFile {
+    /// The channel configuration, with secrets read from the environment or files.
+    pub fn channels(&self) -> anyhow::Result<tianshu_services::notify::channels::ChannelConfig> {
+        use std::time::Duration;
+        use tianshu_services::notify::channels::*;
+        let smtp = match &self.smtp {
+            None => None,
+            Some(s) => Some(SmtpConfig {
+                host: s.host.clone(),
+                port: s.port,
+                starttls: s.starttls,
+                username: s.username.clone(),
+                password: secret(
+                    "notify.smtp.password",
+                    s.password_env.as_deref(),
+                    s.password_file.as_deref(),
+                )?,
+                from: s.from.clone(),
+                timeout: Duration::from_secs(s.timeout_secs.unwrap_or(15)),
+            }),
+        };
+        let sms = match &self.sms {
+            None => None,
+            Some(s) => {
+                let mut headers = Vec::new();
+                for (h, v) in &s.headers_env {
+                    let val = secret(&format!("notify.sms.headers_env.{h}"), Some(v), None)?
+                        .unwrap_or_default();
+                    headers.push((h.clone(), val));
+                }
+                Some(SmsGatewayConfig {
+                    method: s.method.clone(),
+                    url: s.url.clone(),
+                    headers,
+                    body_template: s.body_template.clone(),
+                    content_type: s.content_type.clone(),
+                    success_status: s.success_status.clone(),
+                    success_json_pointer: s.success_json_pointer.clone(),
+                    success_json_value: s.success_json_value.clone(),
+                    success_regex: s.success_regex.clone(),
+                    timeout: Duration::from_secs(s.timeout_secs.unwrap_or(10)),
+                })
+            }
+        };
+        let mut im = Vec::new();
+        for (i, w) in self.im.iter().enumerate() {
+            let url = secret(
+                &format!("notify.im[{i}].url"),
+                w.url_env.as_deref(),
+                w.url_file.as_deref(),
+            )?
+            .ok_or_else(|| anyhow::anyhow!("notify.im[{i}]: give url_env or url_file"))?;
+            im.push(ImWebhook {
+                name: w.name.clone(),
+                kind: w.kind,
+                url,
+            });
+        }
+        Ok(ChannelConfig { smtp, sms, im })
+    }
 }
 
 impl FileConfig {
@@ -50,6 +204,7 @@ pub struct Settings {
     pub database_url: Option<String>,
     pub policy_dir: Option<PathBuf>,
     pub secure_cookies: bool,
+    pub channels: tianshu_services::notify::channels::ChannelConfig,
 }
 
 impl Settings {

@@ -20,6 +20,8 @@ pub struct AppConfig {
     pub demo: bool,
     pub secure_cookies: bool,
     pub clock: Arc<dyn Clock>,
+    /// Notification channels (SMTP, SMS gateway, IM webhooks); none configured = nothing leaves the host.
+    pub channels: tianshu_services::notify::channels::ChannelConfig,
 }
 
 impl AppConfig {
@@ -31,6 +33,7 @@ impl AppConfig {
             demo: false,
             secure_cookies: false,
             clock: Arc::new(SystemClock),
+            channels: Default::default(),
         }
     }
 }
@@ -53,11 +56,7 @@ pub async fn build_platform(cfg: &AppConfig) -> anyhow::Result<Platform> {
             ),
             other => anyhow::anyhow!("policy pack: {other}"),
         })?;
-    let platform = Platform {
-        store,
-        policy: Arc::new(policy),
-        clock: cfg.clock.clone(),
-    };
+    let platform = Platform::new(store, Arc::new(policy), cfg.clock.clone());
     if cfg.demo && tianshu_services::demo::load(&platform).await? {
         tracing::info!("demo organisation loaded");
     }
@@ -70,12 +69,17 @@ pub struct Application {
     pub platform: Platform,
     listener: tokio::net::TcpListener,
     state: AppState,
+    channels: Arc<tianshu_services::notify::channels::Channels>,
 }
 
 impl Application {
     /// Builds the platform and binds `listen` (use port 0 in tests).
     pub async fn build(cfg: &AppConfig, listen: &str) -> anyhow::Result<Application> {
         let platform = build_platform(cfg).await?;
+        let channels = Arc::new(
+            tianshu_services::notify::channels::Channels::build(cfg.channels.clone())
+                .map_err(|e| anyhow::anyhow!("notification channels: {e}"))?,
+        );
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -93,6 +97,7 @@ impl Application {
             platform,
             listener,
             state,
+            channels,
         })
     }
 
@@ -107,11 +112,19 @@ impl Application {
         let scheduler = tokio::spawn(tianshu_services::scheduler::run(
             self.platform.clone(),
             tianshu_services::scheduler::instance_id(),
-            stop_rx,
+            stop_rx.clone(),
+        ));
+        // The notification worker delivers the outbox beside them (one more leased loop).
+        let notifier = tokio::spawn(tianshu_services::notify::worker::run(
+            self.platform.clone(),
+            self.channels.clone(),
+            tianshu_services::scheduler::instance_id(),
+            stop_rx.clone(),
         ));
         let result = tianshu_web::serve(self.listener, self.state, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = scheduler.await;
+        let _ = notifier.await;
         store.close().await;
         result?;
         Ok(())

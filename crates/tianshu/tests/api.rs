@@ -11,6 +11,9 @@ use tianshu_core::{Clock, ManualClock};
 use tianshu_services::Platform;
 use tianshu_testkit::{backends, TestDb};
 
+#[path = "api/notify.rs"]
+mod notify;
+
 struct TestApp {
     base: String,
     client: Client,
@@ -1657,6 +1660,33 @@ async fn merged_reports_count_toward_complaints_and_unmerge_keeps_history_dup_01
         .unwrap();
     assert_eq!(a_now["master_id"], master["id"]);
     assert!(a_now["allowed_actions"].as_array().unwrap().is_empty());
+    // DUP-01: the merged report went to the branch of its home city (Guangzhou) for verification, as a
+    // hand-off that branch's people see; it does not count as another complaint (DUP-04).
+    let tasks = a_now["children"].as_array().unwrap();
+    assert_eq!(tasks.len(), 1, "{a_now}");
+    assert_eq!(tasks[0]["child_kind"], "branch");
+    assert_eq!(tasks[0]["state"], "handed_off");
+    let gz = app.bearer("gz-duty").await;
+    let r = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}", tasks[0]["id"])))
+        .bearer_auth(&gz)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let m_tl: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{}/timeline", master["id"])))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        m_tl.to_string().contains("incident.report_routed"),
+        "{m_tl}"
+    );
     let r = Client::new()
         .post(app.url(&format!("/api/v1/incidents/{}/unmerge", a["id"])))
         .bearer_auth(&pre)
@@ -2186,4 +2216,110 @@ async fn attachments_up_to_10_mib_round_trip_and_are_scoped() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn centre_manager_group_report_and_re_report_esc_02_07_08_09() {
+    let app = sqlite_app().await;
+    let pre = app.bearer("preproc").await;
+    let esc = app.bearer("esc-a").await;
+    let t0 = app.clock.now();
+    // ESC-09: an FL2 CRM fault (the helper files against the crm system) must reach the group within 1 hour.
+    let v = app.new_incident(&pre, json!({"affected_users": 620})).await;
+    let id = v["id"].to_string();
+    let clock = |d: &Value, key: &str| {
+        d["clocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == key)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(clock(&v, "esc09_group_report")["state"], "running", "{v}");
+    // ESC-06: an owning department that is not ours is accepted and shown; the obligations stay the same.
+    let r = Client::new()
+        .post(app.url("/api/v1/incidents"))
+        .bearer_auth(&pre)
+        .json(&json!({"title": "计费话单延迟", "symptom": "清单查询缺少当日话单", "source_channel": "im_group",
+                      "reporter": "坐席（测试）", "org_key": "guangzhou", "system_key": "billing",
+                      "owning_org_key": "no-such-room", "facts": {}}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = problem(r).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.to_string().contains("owning_org_key"), "{body}");
+    // A report with an unknown kind names the field and changes nothing.
+    let r = Client::new()
+        .post(app.url(&format!("/api/v1/incidents/{id}/reports")))
+        .bearer_auth(&esc)
+        .json(&json!({"version": v["version"], "kind": "ceo", "note": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = problem(r).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.to_string().contains("kind"), "{body}");
+    // Reported to the group after 40 minutes: the clock is met.
+    app.clock.set(t0 + chrono::Duration::minutes(40));
+    let r = Client::new()
+        .post(app.url(&format!("/api/v1/incidents/{id}/reports")))
+        .bearer_auth(&esc)
+        .json(&json!({"version": v["version"], "kind": "group", "note": "已电话报集团"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(clock(&v, "esc09_group_report")["state"], "met", "{v}");
+    // ESC-07 (3): 31 wrongful-suspension complaints → the room and centre managers are told; ESC-08 follows.
+    let r = Client::new()
+        .put(app.url(&format!("/api/v1/incidents/{id}/facts")))
+        .bearer_auth(&pre)
+        .json(&json!({"version": v["version"], "facts": {"affected_users": 620, "wrong_suspension_complaints": 31}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let v: Value = r.json().await.unwrap();
+    assert!(v["reported_to_centre_manager_at"].is_string(), "{v}");
+    let out = app.platform.store.outbox_of("incident", &id).await.unwrap();
+    let esc07: Vec<_> = out.iter().filter(|m| m.cause == "ESC-07").collect();
+    assert_eq!(esc07.len(), 1, "{out:?}");
+    assert!(esc07[0].recipients.contains("centre_manager"));
+    // The facts grew, so both managers already told get a re-report (ESC-02, ESC-08) — once each.
+    let causes: Vec<&str> = out.iter().map(|m| m.cause.as_str()).collect();
+    assert_eq!(
+        causes.iter().filter(|c| **c == "ESC-02").count(),
+        1,
+        "{causes:?}"
+    );
+    assert_eq!(
+        causes.iter().filter(|c| **c == "ESC-08").count(),
+        1,
+        "{causes:?}"
+    );
+    // A new symptom in a progress note re-reports again.
+    let r = Client::new()
+        .post(app.url(&format!("/api/v1/incidents/{id}/progress")))
+        .bearer_auth(&pre)
+        .json(&json!({"version": v["version"], "note": "新增现象：缴费后未开机", "new_symptom": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let out = app.platform.store.outbox_of("incident", &id).await.unwrap();
+    assert_eq!(out.iter().filter(|m| m.cause == "ESC-08").count(), 2);
+    // The timeline records the report with its kind.
+    let tl: Value = Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{id}/timeline")))
+        .bearer_auth(&pre)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(tl.to_string().contains("incident.reported"), "{tl}");
 }

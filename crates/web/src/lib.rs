@@ -80,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/incidents/{id}/dispatches", post(api::incidents::dispatch))
         .route("/incidents/{id}/progress", post(api::incidents::progress))
+        .route("/incidents/{id}/reports", post(api::incidents::report))
         .route("/incidents/{id}/merge", post(api::incidents::merge))
         .route("/incidents/{id}/unmerge", post(api::incidents::unmerge))
         .route("/incidents/{id}/links", post(api::incidents::link))
@@ -111,6 +112,43 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/holidays/{year}",
             get(api::calendar::get_year).put(api::calendar::put_year),
+        )
+        .route(
+            "/notifications/templates",
+            get(api::notifications::templates),
+        )
+        .route(
+            "/notifications/templates/{id}",
+            get(api::notifications::template).put(api::notifications::put_template),
+        )
+        .route(
+            "/notifications/templates/{id}/preview",
+            post(api::notifications::preview),
+        )
+        .route("/notifications/lists", get(api::notifications::lists))
+        .route(
+            "/notifications/lists/{key}",
+            put(api::notifications::put_list),
+        )
+        .route(
+            "/notifications/contacts",
+            get(api::notifications::contacts).post(api::notifications::add_contact),
+        )
+        .route(
+            "/notifications/messages",
+            get(api::notifications::messages).post(api::notifications::draft),
+        )
+        .route(
+            "/notifications/messages/{id}",
+            get(api::notifications::message).patch(api::notifications::edit),
+        )
+        .route(
+            "/notifications/messages/{id}/{action}",
+            post(api::notifications::action),
+        )
+        .route(
+            "/incidents/{id}/notifications",
+            get(api::notifications::of_incident),
         )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");

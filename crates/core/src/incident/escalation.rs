@@ -1,4 +1,4 @@
-//! The escalation planner (ESC-01..ESC-05, INC-06, INC-09, C-5): from one incident event and the incident as it
+//! The escalation planner (ESC-01..ESC-09, ESC-12, INC-06, INC-09, C-5): from one incident event and the incident as it
 //! is after that event, the clock commands the shared clock service must carry out. Pure: the durable timers,
 //! the outbox and the message rendering live elsewhere.
 
@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tianshu_workcal::{add_wall_clock, DeadlineBasis};
 
+use super::centre::centre_manager_criteria;
 use super::model::{HandoffKind, IncidentState};
 use super::severity::{
     emergency_trigger, immediate_report_criteria, FiredCriterion, IncidentFacts,
@@ -92,6 +93,36 @@ pub enum IncidentEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The room manager reported the fault to the centre manager (ESC-07, starts ESC-08).
+    ReportedToCentreManager {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The impact may widen: a count or size of impact grew (ESC-02, ESC-08 re-report).
+    ImpactWidened {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A new symptom appeared (ESC-02, ESC-08 re-report).
+    NewSymptom {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The fault was reported to the group (ESC-09).
+    ReportedToGroup {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The fault-analysis report was submitted (ESC-09).
+    AnalysisSubmitted {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The fault bulletin was published (ESC-12).
+    BulletinPublished {
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The workflow state changed (pauses, resolution, reopening).
     StateChanged {
         /// Previous state.
@@ -116,6 +147,12 @@ impl IncidentEvent {
             | IncidentEvent::HandoffReplied { at, .. }
             | IncidentEvent::ReportedToRoomManager { at }
             | IncidentEvent::ProgressRecorded { at }
+            | IncidentEvent::ReportedToCentreManager { at }
+            | IncidentEvent::ImpactWidened { at }
+            | IncidentEvent::NewSymptom { at }
+            | IncidentEvent::ReportedToGroup { at }
+            | IncidentEvent::AnalysisSubmitted { at }
+            | IncidentEvent::BulletinPublished { at }
             | IncidentEvent::StateChanged { at, .. } => *at,
         }
     }
@@ -140,6 +177,14 @@ pub struct IncidentSnapshot {
     pub open_vendor_handoffs: Vec<String>,
     /// Whether the fault has been reported to the room manager (ESC-03 runs after that).
     pub reported_to_room_manager: bool,
+    /// Whether the fault has been reported to the centre manager (ESC-08 runs after that).
+    pub reported_to_centre_manager: bool,
+    /// The affected system's key; clocks may be limited to systems (ESC-09 CRM, ESC-12 agent portal). ESC-06:
+    /// which room or department owns the fault plays no part — the obligations follow the affected system.
+    pub system: Option<String>,
+    /// Tickets of the same recurring fault kind in this ticket's calendar month, this one included (ESC-07 (12),
+    /// (13)).
+    pub recurrences_this_month: u64,
     /// Keys of immediate-report criteria already sent (`ESC-01:similar_complaints`, `INC-09:…`), so each is sent once.
     pub notified: Vec<String>,
 }
@@ -286,6 +331,24 @@ pub fn plan_on(
                     && (r.trigger.categories.is_empty() || r.trigger.categories.contains(&cat))
             });
         }
+        IncidentEvent::ReportedToCentreManager { .. } => {
+            let cat = snap.category();
+            p.start_where(at, |r| {
+                r.trigger.on == TriggerEvent::ReportedToCentreManager
+                    && (r.trigger.categories.is_empty() || r.trigger.categories.contains(&cat))
+            });
+        }
+        IncidentEvent::ImpactWidened { .. } => p.re_report("impact_widened", at),
+        IncidentEvent::NewSymptom { .. } => p.re_report("new_symptom", at),
+        IncidentEvent::ReportedToGroup { .. } => {
+            p.condition(ClockCondition::ReportedToGroup, None, at)
+        }
+        IncidentEvent::AnalysisSubmitted { .. } => {
+            p.condition(ClockCondition::AnalysisSubmitted, None, at)
+        }
+        IncidentEvent::BulletinPublished { .. } => {
+            p.condition(ClockCondition::BulletinPublished, None, at)
+        }
         IncidentEvent::ProgressRecorded { .. } => {
             p.condition(ClockCondition::ProgressRecorded, None, at)
         }
@@ -325,7 +388,21 @@ impl Planner<'_> {
         }
     }
 
+    /// Whether the rule's system filter admits this ticket (ESC-09, ESC-12).
+    fn for_this_system(&self, rule: &ClockRule) -> bool {
+        let systems = &rule.trigger.systems;
+        systems.is_empty()
+            || self
+                .snap
+                .system
+                .as_ref()
+                .is_some_and(|s| systems.contains(s))
+    }
+
     fn start(&mut self, rule: &ClockRule, handoff: Option<&String>, start_at: DateTime<Utc>) {
+        if !self.for_this_system(rule) {
+            return;
+        }
         self.out.push(ClockCommand::Start {
             key: self.key(rule, handoff),
             rule: rule.rule.clone(),
@@ -425,6 +502,9 @@ impl Planner<'_> {
                 TriggerEvent::ReportedToRoomManager if self.snap.reported_to_room_manager => {
                     vec![None]
                 }
+                TriggerEvent::ReportedToCentreManager if self.snap.reported_to_centre_manager => {
+                    vec![None]
+                }
                 _ => continue,
             };
             for h in handoffs {
@@ -461,7 +541,9 @@ impl Planner<'_> {
                 }
             } else if r.restart_on.contains(&cond) {
                 // A restart only makes sense for a clock that applies now (e.g. the current category).
-                if !r.trigger.categories.is_empty() && !r.trigger.categories.contains(&cat) {
+                if (!r.trigger.categories.is_empty() && !r.trigger.categories.contains(&cat))
+                    || !self.for_this_system(r)
+                {
                     continue;
                 }
                 for k in keys {
@@ -483,6 +565,14 @@ impl Planner<'_> {
     fn state_changed(&mut self, from: IncidentState, to: IncidentState, at: DateTime<Utc>) {
         if from.is_open() && !to.is_open() {
             self.condition(ClockCondition::Resolved, None, at);
+            // ESC-09: obligations that start when handling ends (the fault-analysis report).
+            if to != IncidentState::Cancelled {
+                let level = self.snap.level;
+                self.start_where(at, |r| {
+                    r.trigger.on == TriggerEvent::Resolved
+                        && r.trigger.min_level.is_none_or(|m| level >= m)
+                });
+            }
             return;
         }
         if !from.is_open() && to.is_open() {
@@ -526,6 +616,20 @@ impl Planner<'_> {
                 criteria: esc01,
             });
         }
+        let cm = &self.policy.centre_manager_report;
+        let esc07: Vec<FiredCriterion> =
+            centre_manager_criteria(&self.snap.facts, self.snap.recurrences_this_month, cm)
+                .into_iter()
+                .filter(fresh)
+                .collect();
+        if !esc07.is_empty() {
+            self.out.push(ClockCommand::Notify {
+                rule: cm.rule.clone(),
+                recipients: cm.recipients.clone(),
+                template: cm.template.clone(),
+                criteria: esc07,
+            });
+        }
         let em = &self.policy.emergency;
         if let Some(c) = emergency_trigger(&self.snap.facts, em).filter(fresh) {
             self.out.push(ClockCommand::Notify {
@@ -533,6 +637,45 @@ impl Planner<'_> {
                 recipients: em.recipients.clone(),
                 template: em.template.clone(),
                 criteria: vec![c],
+            });
+        }
+    }
+}
+
+impl Planner<'_> {
+    /// ESC-02 / ESC-08: impact may widen or a new symptom appeared — whoever has been told is told again at once.
+    /// Each occurrence is its own message, so its key carries the instant.
+    fn re_report(&mut self, what: &str, at: DateTime<Utc>) {
+        let rr = &self.policy.re_report;
+        let targets = [
+            (self.snap.reported_to_room_manager, &rr.room_manager),
+            (self.snap.reported_to_centre_manager, &rr.centre_manager),
+        ];
+        for (told, r) in targets {
+            if !told {
+                continue;
+            }
+            let (zh, en) = match what {
+                "new_symptom" => (
+                    "出现新的故障现象,立即再次上报",
+                    "a new symptom appeared: re-report at once",
+                ),
+                _ => (
+                    "影响范围可能扩大,立即再次上报",
+                    "impact may widen: re-report at once",
+                ),
+            };
+            self.out.push(ClockCommand::Notify {
+                rule: r.rule.clone(),
+                recipients: r.recipients.clone(),
+                template: r.template.clone(),
+                criteria: vec![FiredCriterion {
+                    rule: r.rule.clone(),
+                    item: 0,
+                    key: format!("{what}@{}", at.timestamp_micros()),
+                    text_zh: format!("{zh} ({})", r.rule),
+                    text_en: format!("{en} ({})", r.rule),
+                }],
             });
         }
     }

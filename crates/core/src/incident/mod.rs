@@ -3,6 +3,7 @@
 //! suggestion (DUP-01), frequent-fault lists (RPT-01..RPT-03) and BUG conversion (BUG-02, BUG-03, BUG-05).
 
 mod bug;
+mod centre;
 mod duplicates;
 mod escalation;
 mod frequent;
@@ -11,6 +12,7 @@ mod severity;
 mod workflow;
 
 pub use bug::{bug_needs_room_manager, BugUrgency, CollaborationTicket, PayloadIssue};
+pub use centre::{centre_manager_criteria, CentreFacts, RecurrenceKind};
 pub use duplicates::{duplicate_candidates, representative, ReportSummary};
 pub use escalation::{
     notified_key, plan_on, ClockCommand, ClockKey, IncidentEvent, IncidentSnapshot, StopReason,
@@ -19,8 +21,9 @@ pub use escalation::{
 pub use frequent::{frequent_faults, FiredTrigger, FrequentFault, Occurrence, ReportWindow};
 pub use model::{Action, CauseClass, HandoffKind, IncidentState, SourceChannel, UnknownCode};
 pub use severity::{
-    aggregate, emergency_trigger, immediate_report_criteria, lower_manually, reassess, Assessment,
-    FiredCriterion, IncidentFacts, LevelChange, LevelReason, LowerError, ManualLowering,
+    aggregate, emergency_trigger, immediate_report_criteria, impact_widened, lower_manually,
+    reassess, Assessment, FiredCriterion, IncidentFacts, LevelChange, LevelReason, LowerError,
+    ManualLowering,
 };
 pub use workflow::{allowed_actions, transition, ActorCtx, IncidentCtx, TransitionError};
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::centre::CentreFacts;
 use crate::classify::{classify_fault, BusinessOutage, ClassifyError, FaultFacts};
 use crate::policy::{
     Compare, EmergencyPolicy, FaultLevelPolicy, ImmediateReportPolicy, PolicyDuration, Threshold,
@@ -41,6 +42,9 @@ pub struct IncidentFacts {
     pub system_outage_minutes: Option<u64>,
     /// How long some functions are, or are expected to be, unusable, minutes (ESC-01 (7)).
     pub function_outage_minutes: Option<u64>,
+    /// Facts only the centre-manager criteria read (ESC-07).
+    #[serde(default)]
+    pub centre: CentreFacts,
 }
 
 /// The master's facts with every merged duplicate report folded in (DUP-01, SEV-02/04).
@@ -69,6 +73,7 @@ pub fn aggregate(master: &IncidentFacts, merged_reports: &[IncidentFacts]) -> In
         out.function_outage_minutes =
             max_opt(out.function_outage_minutes, r.function_outage_minutes);
         out.affects_customers |= r.affects_customers;
+        out.centre.fold(&r.centre);
         for k in &r.potential {
             if !out.potential.contains(k) {
                 out.potential.push(k.clone());
@@ -76,6 +81,38 @@ pub fn aggregate(master: &IncidentFacts, merged_reports: &[IncidentFacts]) -> In
         }
     }
     out
+}
+
+/// ESC-02 / ESC-08 "impact may widen": any count or size of impact grew between two views of the same fault.
+/// Lowered or unchanged figures are not a widening; a figure appearing where none was known is.
+pub fn impact_widened(before: &IncidentFacts, after: &IncidentFacts) -> bool {
+    let grew = |a: Option<u64>, b: Option<u64>| b.unwrap_or(0) > a.unwrap_or(0);
+    let (c0, c1) = (&before.centre, &after.centre);
+    after.complaints > before.complaints
+        || after.gold_diamond_complaints > before.gold_diamond_complaints
+        || grew(before.affected_users, after.affected_users)
+        || grew(
+            before.possibly_affected_users,
+            after.possibly_affected_users,
+        )
+        || grew(before.possible_complaints, after.possible_complaints)
+        || (after.affects_customers && !before.affects_customers)
+        || c1.comm_failure_complaints > c0.comm_failure_complaints
+        || c1.wrong_suspension_complaints > c0.wrong_suspension_complaints
+        || c1.billing_anomaly_complaints > c0.billing_anomaly_complaints
+        || c1.red_list_customers > c0.red_list_customers
+        || grew(
+            c0.possibly_comm_failure_users,
+            c1.possibly_comm_failure_users,
+        )
+        || grew(
+            c0.possibly_wrong_suspension_users,
+            c1.possibly_wrong_suspension_users,
+        )
+        || grew(
+            c0.possibly_billing_anomaly_users,
+            c1.possibly_billing_anomaly_users,
+        )
 }
 
 fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
@@ -520,6 +557,25 @@ pub fn emergency_trigger(facts: &IncidentFacts, p: &EmergencyPolicy) -> Option<F
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn esc_02_impact_widens_when_a_count_grows_not_when_it_shrinks_or_durations_change() {
+        let before = IncidentFacts {
+            affected_users: Some(40),
+            complaints: 5,
+            ..Default::default()
+        };
+        let mut after = before.clone();
+        after.hot_outage_minutes = Some(90);
+        assert!(!impact_widened(&before, &after));
+        after.complaints = 4;
+        assert!(!impact_widened(&before, &after));
+        after.affected_users = Some(41);
+        assert!(impact_widened(&before, &after));
+        let mut red = before.clone();
+        red.centre.red_list_customers = 1;
+        assert!(impact_widened(&before, &red));
+    }
+
     use super::*;
     use crate::incident::test_support::default_pack;
 

@@ -1,5 +1,6 @@
-//! escalation.toml: escalation and reporting clocks (ESC-02..ESC-05, INC-06), the ESC-01 immediate-report
-//! criteria, the INC-09 emergency trigger and the BUG-03 room-manager threshold.
+//! escalation.toml: escalation and reporting clocks (ESC-02..ESC-05, ESC-08, ESC-09, ESC-12, INC-06), the ESC-01
+//! and ESC-07 immediate-report criteria, the ESC-02/ESC-08 re-reports, the INC-09 emergency trigger and the
+//! BUG-03 room-manager threshold.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -25,6 +26,10 @@ pub struct EscalationPolicy {
     pub emergency: EmergencyPolicy,
     /// BUG-03 room-manager threshold for BUG tickets.
     pub bug_room_manager: BugRoomManagerPolicy,
+    /// ESC-07 criteria for the room manager's phone report to the centre manager.
+    pub centre_manager_report: CentreManagerPolicy,
+    /// ESC-02 / ESC-08 immediate re-reports when impact widens or a new symptom appears.
+    pub re_report: ReReportPolicy,
 }
 
 /// A clock the planner starts when its trigger happens and stops on its stop conditions.
@@ -74,9 +79,16 @@ pub struct Trigger {
     /// For `handoff_started`: the hand-off kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<HandoffKind>,
-    /// For `handoff_started` and `reported_to_room_manager`: fault categories it applies to (empty = all).
+    /// For `handoff_started`, `reported_to_room_manager` and `reported_to_centre_manager`: fault categories it
+    /// applies to (empty = all).
     #[serde(default)]
     pub categories: Vec<FaultCategory>,
+    /// System keys the clock applies to (empty = every system), e.g. ESC-09 for the CRM only.
+    #[serde(default)]
+    pub systems: Vec<String>,
+    /// For `resolved`: the lowest fault level the ticket had to reach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_level: Option<FaultLevel>,
 }
 
 /// Events that can start a clock.
@@ -93,6 +105,10 @@ pub enum TriggerEvent {
     HandoffStarted,
     /// The fault is reported to the room manager (ESC-03).
     ReportedToRoomManager,
+    /// The fault is reported to the centre manager (ESC-07, starts ESC-08).
+    ReportedToCentreManager,
+    /// The fault is resolved (ESC-09 post-incident analysis).
+    Resolved,
 }
 
 /// Events that stop or restart a clock.
@@ -107,6 +123,25 @@ pub enum ClockCondition {
     HandoffProgress,
     /// The hand-off is answered (INC-03).
     HandoffReplied,
+    /// The fault was reported to the group (ESC-09).
+    ReportedToGroup,
+    /// The fault-analysis report was submitted (ESC-09).
+    AnalysisSubmitted,
+    /// The fault bulletin was published (ESC-12).
+    BulletinPublished,
+}
+
+impl ClockCondition {
+    /// Every condition, for listing.
+    pub const ALL: &'static [ClockCondition] = &[
+        ClockCondition::Resolved,
+        ClockCondition::ProgressRecorded,
+        ClockCondition::HandoffProgress,
+        ClockCondition::HandoffReplied,
+        ClockCondition::ReportedToGroup,
+        ClockCondition::AnalysisSubmitted,
+        ClockCondition::BulletinPublished,
+    ];
 }
 
 /// Which escalation timers apply: escalated complaint, or a general fault by its SEV-06 sub-type (ESC-02, ESC-03).
@@ -200,6 +235,72 @@ pub struct BugRoomManagerPolicy {
     pub template: String,
 }
 
+/// ESC-07: when the room manager must phone the centre manager. C-1 boundaries: 超过 excludes, 以上 includes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CentreManagerPolicy {
+    /// Rule ID (ESC-07).
+    pub rule: String,
+    /// (1) customers complaining they cannot communicate although HLR re-provisioning was tried, more than.
+    pub comm_failure_complaints_more_than: u64,
+    /// (2) customers possibly unable to communicate, more than.
+    pub possibly_comm_failure_users_more_than: u64,
+    /// (3) customers complaining of wrongful suspension, more than.
+    pub wrong_suspension_complaints_more_than: u64,
+    /// (4) customers possibly wrongly suspended, more than.
+    pub possibly_wrong_suspension_users_more_than: u64,
+    /// (5) complaints of abnormal balance, charging, bank deduction or re-activation, more than.
+    pub billing_anomaly_complaints_more_than: u64,
+    /// (6) customers possibly hit by such billing anomalies, more than.
+    pub possibly_billing_anomaly_users_more_than: u64,
+    /// (7) self-service channels cannot query/print call details for more than.
+    pub self_service_detail_outage_more_than: PolicyDuration,
+    /// (8) BOSS, CC or IBOSS login impossible for more than.
+    pub core_login_outage_more_than: PolicyDuration,
+    /// (9) important data lost with no confirmed fix for more than.
+    pub data_loss_unfixed_more_than: PolicyDuration,
+    /// (10) red-list customers wrongly suspended or disturbed, at least.
+    pub red_list_customers_at_least: u64,
+    /// (11) other complaints, at least (250单以上) …
+    pub other_complaints_at_least: u64,
+    /// (11) … or customers possibly affected, more than.
+    pub possibly_affected_users_more_than: u64,
+    /// (12) system-login instability recurring in one calendar month, more than.
+    pub login_instability_per_month_more_than: u64,
+    /// (13) self-service-channel login failures recurring in one calendar month, more than.
+    pub self_service_login_failures_per_month_more_than: u64,
+    /// (14) BOSS/IBOSS interfaces with CC, HLR, bank active payment or SMP fully down for more than.
+    pub core_interface_outage_more_than: PolicyDuration,
+    /// (15) progress of complaints of this customer-service level or higher.
+    pub cs_progress_at_least: ComplaintLevel,
+    /// Role keys told (the room manager, who phones, and the centre manager).
+    pub recipients: Vec<String>,
+    /// Message template id.
+    pub template: String,
+}
+
+/// ESC-02 / ESC-08: who is told again, at once, when impact may widen or a new symptom appears.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReReportPolicy {
+    /// Once the room manager has been told (ESC-02).
+    pub room_manager: ReReport,
+    /// Once the centre manager has been told (ESC-08).
+    pub centre_manager: ReReport,
+}
+
+/// One re-report target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReReport {
+    /// Rule ID.
+    pub rule: String,
+    /// Role keys told.
+    pub recipients: Vec<String>,
+    /// Message template id.
+    pub template: String,
+}
+
 /// The recipient key that means "the ticket's handler" rather than a role.
 pub const HANDLER_RECIPIENT: &str = "handler";
 
@@ -225,6 +326,50 @@ impl EscalationPolicy {
         v.push((
             "bug_room_manager.recipients".into(),
             &self.bug_room_manager.recipients,
+        ));
+        v.push((
+            "centre_manager_report.recipients".into(),
+            &self.centre_manager_report.recipients,
+        ));
+        v.push((
+            "re_report.room_manager.recipients".into(),
+            &self.re_report.room_manager.recipients,
+        ));
+        v.push((
+            "re_report.centre_manager.recipients".into(),
+            &self.re_report.centre_manager.recipients,
+        ));
+        v
+    }
+
+    /// Every message template id with its path, for the cross-file check against notifications.toml.
+    pub(crate) fn templates(&self) -> Vec<(String, &str)> {
+        let mut v: Vec<(String, &str)> = self
+            .clocks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("clock[{i}].template"), c.template.as_str()))
+            .collect();
+        v.push((
+            "immediate_report.template".into(),
+            &self.immediate_report.template,
+        ));
+        v.push(("emergency.template".into(), &self.emergency.template));
+        v.push((
+            "bug_room_manager.template".into(),
+            &self.bug_room_manager.template,
+        ));
+        v.push((
+            "centre_manager_report.template".into(),
+            &self.centre_manager_report.template,
+        ));
+        v.push((
+            "re_report.room_manager.template".into(),
+            &self.re_report.room_manager.template,
+        ));
+        v.push((
+            "re_report.centre_manager.template".into(),
+            &self.re_report.centre_manager.template,
         ));
         v
     }
@@ -290,10 +435,31 @@ impl EscalationPolicy {
                 t.on == TriggerEvent::HandoffStarted,
                 issues,
             );
+            needs(
+                "min_level",
+                t.min_level.is_some(),
+                t.on == TriggerEvent::Resolved,
+                issues,
+            );
+            for (j, sys) in t.systems.iter().enumerate() {
+                // System keys are data (the systems table) and may contain '-', e.g. agent-portal.
+                let ok = !sys.is_empty()
+                    && sys.chars().all(|ch| {
+                        ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '_'
+                    });
+                if !ok {
+                    issues.push(Issue::new(
+                        format!("clock[{i}].trigger.systems[{j}]"),
+                        format!("'{sys}' is not a system key (a-z, 0-9, '-', '_')"),
+                    ));
+                }
+            }
             if !t.categories.is_empty()
                 && !matches!(
                     t.on,
-                    TriggerEvent::HandoffStarted | TriggerEvent::ReportedToRoomManager
+                    TriggerEvent::HandoffStarted
+                        | TriggerEvent::ReportedToRoomManager
+                        | TriggerEvent::ReportedToCentreManager
                 )
             {
                 issues.push(Issue::new(
@@ -339,6 +505,16 @@ impl EscalationPolicy {
         check_rule_id("emergency.rule", &self.emergency.rule, issues);
         check_key("emergency.template", &self.emergency.template, issues);
         check_rule_id("bug_room_manager.rule", &self.bug_room_manager.rule, issues);
+        let cm = &self.centre_manager_report;
+        check_rule_id("centre_manager_report.rule", &cm.rule, issues);
+        check_key("centre_manager_report.template", &cm.template, issues);
+        for (name, r) in [
+            ("room_manager", &self.re_report.room_manager),
+            ("centre_manager", &self.re_report.centre_manager),
+        ] {
+            check_rule_id(&format!("re_report.{name}.rule"), &r.rule, issues);
+            check_key(&format!("re_report.{name}.template"), &r.template, issues);
+        }
         check_key(
             "bug_room_manager.template",
             &self.bug_room_manager.template,
@@ -359,5 +535,7 @@ fn on_name(e: TriggerEvent) -> &'static str {
         TriggerEvent::CsLevelAtLeast => "cs_level_at_least",
         TriggerEvent::HandoffStarted => "handoff_started",
         TriggerEvent::ReportedToRoomManager => "reported_to_room_manager",
+        TriggerEvent::ReportedToCentreManager => "reported_to_centre_manager",
+        TriggerEvent::Resolved => "resolved",
     }
 }

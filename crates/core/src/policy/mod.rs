@@ -7,6 +7,7 @@ mod error;
 mod escalation;
 mod fault;
 mod frequent;
+mod notify;
 mod pack;
 mod problem;
 mod roles;
@@ -25,13 +26,18 @@ use tianshu_workcal::{DeadlineBasis, HolidayYear};
 pub use calendars::CalendarsPolicy;
 pub use error::{PolicyError, PolicyErrors};
 pub use escalation::{
-    BugRoomManagerPolicy, ClockCondition, ClockRule, EmergencyPolicy, EscalationPolicy,
-    FaultCategory, ImmediateReportPolicy, Trigger, TriggerEvent, HANDLER_RECIPIENT,
+    BugRoomManagerPolicy, CentreManagerPolicy, ClockCondition, ClockRule, EmergencyPolicy,
+    EscalationPolicy, FaultCategory, ImmediateReportPolicy, ReReport, ReReportPolicy, Trigger,
+    TriggerEvent, HANDLER_RECIPIENT,
 };
 pub use fault::{
     ActualImpact, Compare, FaultLevelPolicy, HotBusiness, PotentialCriterion, Threshold,
 };
 pub use frequent::{Combine, FrequentFaultPolicy, FrequentTrigger, Period, ReportKind, TriggerSet};
+pub use notify::{
+    Channel, DeliveryPolicy, FollowUpPolicy, NotifyPolicy, RecipientClass, RegionExtra,
+    RegionalLists, ReviewPolicy, Routing, TemplateDef,
+};
 pub use pack::{
     ApiTokenPolicy, LoginPolicy, PackInfo, RateLimitPolicy, SecurityPolicy, SessionPolicy,
 };
@@ -59,10 +65,12 @@ pub const INCIDENT_WORKFLOW_FILE: &str = "incident_workflow.toml";
 pub const ESCALATION_FILE: &str = "escalation.toml";
 /// frequent_faults.toml: RPT-01..RPT-03.
 pub const FREQUENT_FAULTS_FILE: &str = "frequent_faults.toml";
+/// notifications.toml: NTF-02..NTF-10, NTF-15 (routing, review, delivery, templates).
+pub const NOTIFICATIONS_FILE: &str = "notifications.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 8] = [
+const REQUIRED: [&str; 9] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -71,6 +79,7 @@ const REQUIRED: [&str; 8] = [
     INCIDENT_WORKFLOW_FILE,
     ESCALATION_FILE,
     FREQUENT_FAULTS_FILE,
+    NOTIFICATIONS_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -107,6 +116,8 @@ pub struct PolicyPack {
     pub escalation: EscalationPolicy,
     /// Frequent-fault report triggers (frequent_faults.toml).
     pub frequent_faults: FrequentFaultPolicy,
+    /// Notification routing, review, delivery and templates (notifications.toml).
+    pub notifications: NotifyPolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -402,6 +413,44 @@ impl PolicyPack {
             locate(FREQUENT_FAULTS_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let notifications = get(NOTIFICATIONS_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<NotifyPolicy>(NOTIFICATIONS_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: roles exist; every template escalation.toml queues is defined here.
+            if let Some(keys) = &role_keys {
+                for (path, r) in p.role_refs() {
+                    if !keys.contains(r) {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
+                    }
+                }
+            }
+            if let Some(esc) = &escalation {
+                for (path, t) in esc.templates() {
+                    if p.template(t).is_none() {
+                        issues.push(Issue::new(
+                            "template",
+                            format!("no [[template]] with id '{t}', which {ESCALATION_FILE} {path} uses"),
+                        ));
+                    }
+                }
+            }
+            if let Some(names) = &calendar_names {
+                if let Some(cal) = &p.follow_up.calendar {
+                    if !names.contains(cal) {
+                        issues.push(Issue::new(
+                            "follow_up.calendar",
+                            format!("'{cal}' is not a calendar defined in {CALENDARS_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(NOTIFICATIONS_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -429,6 +478,7 @@ impl PolicyPack {
             Some(incident_workflow),
             Some(escalation),
             Some(frequent_faults),
+            Some(notifications),
         ) = (
             pack,
             calendars,
@@ -438,6 +488,7 @@ impl PolicyPack {
             incident_workflow,
             escalation,
             frequent_faults,
+            notifications,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -465,6 +516,7 @@ impl PolicyPack {
             incident_workflow,
             escalation,
             frequent_faults,
+            notifications,
             source_hash: source_hash(&files),
             files,
         })

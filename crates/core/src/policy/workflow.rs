@@ -50,6 +50,9 @@ pub struct DuplicatePolicy {
     pub rule: String,
     /// Two reports are candidates when their receipt times are at most this far apart.
     pub window: PolicyDuration,
+    /// DUP-01: every merged (non-representative) report is dispatched to the branch of its home city for
+    /// verification, as a branch hand-off of that report.
+    pub route_reports_to_branch: bool,
 }
 
 /// DUP-04 Proposed default: a parent with N child tasks.

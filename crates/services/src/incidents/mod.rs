@@ -42,6 +42,9 @@ pub struct NewIncident {
     pub system_key: Option<String>,
     pub business: Option<String>,
     pub customer: Option<String>,
+    /// ESC-06: the room or department that owns the fault when it is not ours; the reporting obligations
+    /// apply all the same.
+    pub owning_org_key: Option<String>,
     pub facts: FactsInput,
 }
 
@@ -62,10 +65,12 @@ pub struct IncidentView {
 }
 
 fn stamp(p: &Platform) -> (i64, String) {
-    let now = p.now_us();
-    let tz: chrono_tz::Tz = p
-        .policy
-        .current()
+    day_of(&p.policy.current(), p.now_us())
+}
+
+/// `now` with its local day as `YYYYMMDD` (ticket numbers).
+fn day_of(pol: &crate::policy::ActivePolicy, now: i64) -> (i64, String) {
+    let tz: chrono_tz::Tz = pol
         .pack
         .pack
         .time_zone
@@ -99,7 +104,7 @@ async fn event(
     kind: &str,
     actor: &str,
     data: Value,
-) -> tianshu_store::StoreResult<i64> {
+) -> tianshu_store::StoreResult<()> {
     insert_event(
         c,
         NewEvent {
@@ -189,6 +194,22 @@ pub async fn create(
         ),
         None => None,
     };
+    let owning_org_id = match &input.owning_org_key {
+        Some(k) => Some(
+            p.store
+                .org_by_key(k)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::unknown_ref(
+                        "owning_org_key",
+                        format!("no organisation '{k}'"),
+                        format!("责任单位“{k}”不存在"),
+                    )
+                })?
+                .id,
+        ),
+        None => None,
+    };
     let pol = p.policy.current();
     let facts = rules::facts(&input.facts, &pol)?;
     let assessed = rules::assess(None, &facts, &pol)?;
@@ -206,6 +227,7 @@ pub async fn create(
         system_id,
         business: input.business.clone(),
         customer: input.customer.clone(),
+        owning_org_id,
         state: rules::initial_state(&pol),
         fault_level: assessed.level.clone(),
         level_reasons: serde_json::to_string(&assessed.reasons).unwrap_or_else(|_| "[]".into()),
@@ -376,6 +398,13 @@ pub async fn update_facts(
     let merged = p.store.incident_merged(id).await?;
     let facts = rules::facts(&facts_in, &pol)?;
     let total = rules::with_merged(&facts, &merged, &pol)?;
+    let old_in: FactsInput = serde_json::from_str(&before.facts).unwrap_or_default();
+    let widened = match rules::facts(&old_in, &pol) {
+        Ok(old) => rules::with_merged(&old, &merged, &pol)
+            .map(|old_total| tianshu_core::incident::impact_widened(&old_total, &total))
+            .unwrap_or(false),
+        Err(_) => false,
+    };
     let current = before.fault_level.clone();
     let a = rules::assess(Some(&current), &total, &pol)?;
     let now = p.now_us();
@@ -405,7 +434,7 @@ pub async fn update_facts(
                 if a.raised {
                     event(c, &saved, now, "incident.level_raised", &actor_s, json!({"from": current, "to": saved.fault_level, "reasons": a.reasons})).await?;
                 }
-                let trigger = rules::Trigger::FactsUpdated { level_from: a.raised.then(|| current.clone()), cs_from };
+                let trigger = rules::Trigger::FactsUpdated { level_from: a.raised.then(|| current.clone()), cs_from, widened };
                 let saved = rules::apply_clock_plan(c, &pol2, &saved, trigger, now).await?;
                 if a.would_lower {
                     // SEV-07: a lower level is only ever set by a person with a reason.
@@ -658,6 +687,9 @@ pub struct ProgressInput {
     /// The hand-off is finished (its reply is in `note`).
     #[serde(default)]
     pub done: bool,
+    /// The note describes a new symptom: whoever has been told is told again (ESC-02, ESC-08).
+    #[serde(default)]
+    pub new_symptom: bool,
 }
 
 /// Records progress; stops the progress clocks it satisfies and, when `done`, closes a child.
@@ -697,12 +729,13 @@ pub async fn progress(
     let pol = p.policy.current();
     let note = input.note.trim().to_string();
     let done = input.done;
+    let new_symptom = input.new_symptom;
     let saved = p
         .store
         .write(move |c| {
             Box::pin(async move {
                 let saved = db::save(c, &inc, now).await?;
-                event(c, &saved, now, "incident.progress", &actor_s, json!({"note": note, "percent": saved.progress, "done": done})).await?;
+                event(c, &saved, now, "incident.progress", &actor_s, json!({"note": note, "percent": saved.progress, "done": done, "new_symptom": new_symptom})).await?;
                 match saved.parent_id {
                     Some(parent_id) => {
                         if let Some(parent) = db::get_in_tx(c, parent_id).await? {
@@ -716,11 +749,99 @@ pub async fn progress(
                         }
                     }
                     None => {
-                        rules::apply_clock_plan(c, &pol, &saved, rules::Trigger::ProgressRecorded, now).await?;
+                        let saved = rules::apply_clock_plan(c, &pol, &saved, rules::Trigger::ProgressRecorded, now).await?;
+                        if new_symptom {
+                            rules::apply_clock_plan(c, &pol, &saved, rules::Trigger::NewSymptom, now).await?;
+                        }
                     }
                 }
                 let saved = db::get_in_tx(c, saved.id).await?.unwrap_or(saved);
                 audit(c, &actor_s, "incident.progress", Some(&before), &saved, rid, now).await?;
+                Ok(saved)
+            })
+        })
+        .await?;
+    view(p, actor, saved).await
+}
+
+/// A report a person records (see [`rules::ReportKind`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportInput {
+    pub version: i64,
+    /// room_manager, centre_manager, group, analysis, bulletin.
+    pub kind: String,
+    pub note: String,
+}
+
+/// Records that a report was made (by phone, ITSM, bulletin): the clocks it satisfies stop, the ones it starts
+/// start (ESC-03 after the room manager, ESC-08 after the centre manager, ESC-09 group and analysis, ESC-12).
+pub async fn report(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    input: ReportInput,
+    rid: Option<String>,
+) -> ServiceResult<IncidentView> {
+    actor.require(Permission::IncidentEscalate)?;
+    let kind = rules::ReportKind::parse(&input.kind)?;
+    rules::check_text("note", &input.note, 4000)?;
+    let before = load_for_change(p, actor, id, input.version).await?;
+    if before.master_id.is_some() || before.parent_id.is_some() {
+        return Err(ServiceError::invalid_zh(
+            "id",
+            "reports are recorded on the top-level ticket, not on a merged report or dispatch child",
+            "上报记录在主工单上,而非合并报告或派发子单",
+        ));
+    }
+    let now = p.now_us();
+    let mut inc = before.clone();
+    // A repeated report to a manager is a fresh report, but the clocks it starts run from the first one.
+    let first = match kind {
+        rules::ReportKind::RoomManager => {
+            let first = inc.reported_to_rm_at.is_none();
+            inc.reported_to_rm_at.get_or_insert(now);
+            first
+        }
+        rules::ReportKind::CentreManager => {
+            let first = inc.reported_to_cm_at.is_none();
+            inc.reported_to_cm_at.get_or_insert(now);
+            first
+        }
+        _ => true,
+    };
+    let actor_s = actor.actor();
+    let pol = p.policy.current();
+    let note = input.note.trim().to_string();
+    let saved = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let saved = db::save(c, &inc, now).await?;
+                event(
+                    c,
+                    &saved,
+                    now,
+                    "incident.reported",
+                    &actor_s,
+                    json!({"kind": kind.as_str(), "note": note}),
+                )
+                .await?;
+                let saved = if first {
+                    rules::apply_clock_plan(c, &pol, &saved, rules::Trigger::Reported(kind), now)
+                        .await?
+                } else {
+                    saved
+                };
+                audit(
+                    c,
+                    &actor_s,
+                    "incident.report",
+                    Some(&before),
+                    &saved,
+                    rid,
+                    now,
+                )
+                .await?;
                 Ok(saved)
             })
         })
@@ -780,6 +901,23 @@ pub async fn merge(
         ));
     }
     let pol = p.policy.current();
+    // DUP-01: each report goes to the branch of its home city for verification (reports without a home
+    // branch, e.g. filed by a province team, stay with the master only).
+    let mut branches = std::collections::HashMap::new();
+    if pol
+        .pack
+        .incident_workflow
+        .duplicates
+        .route_reports_to_branch
+    {
+        for r in &reports {
+            if let Some(b) = r.region_id {
+                if let Some(org) = p.store.org(b).await? {
+                    branches.insert(r.id, org);
+                }
+            }
+        }
+    }
     let mut all_merged = p.store.incident_merged(master_id).await?;
     all_merged.extend(reports.iter().cloned());
     let own: FactsInput = serde_json::from_str(&master.facts).unwrap_or_default();
@@ -810,6 +948,29 @@ pub async fn merge(
                     for k in tianshu_store::timers::live_clock_keys(c, KIND, &m.id.to_string()).await? {
                         crate::clocks::stop(c, KIND, &m.id.to_string(), &k, now, "merged").await?;
                     }
+                    if let Some(org) = branches.get(&m.id) {
+                        let (_, day) = day_of(&pol, now);
+                        let task = db::insert_numbered(c, &Incident {
+                            parent_id: Some(m.id),
+                            master_id: None,
+                            child_kind: Some("branch".into()),
+                            assignee_org_id: Some(org.id),
+                            region_id: Some(org.id),
+                            state: rules::child_initial_state(),
+                            progress: 0,
+                            handler_id: None,
+                            auditor_id: None,
+                            created_by: actor_s.clone(),
+                            created_at: now,
+                            updated_at: now,
+                            ..m.clone()
+                        }, &format!("INC-{day}"))
+                        .await?;
+                        let note = format!("DUP-01: 核实重复报障（主单 {}）", master.number);
+                        event(c, &task, now, "incident.dispatched", &actor_s, json!({"parent": m.number, "kind": "branch", "org": org.key, "note": note, "rule": "DUP-01"})).await?;
+                        event(c, &m, now, "incident.child_dispatched", &actor_s, json!({"child": task.number, "kind": "branch", "org": org.key, "rule": "DUP-01"})).await?;
+                        event(c, &master, now, "incident.report_routed", &actor_s, json!({"report": m.number, "task": task.number, "org": org.key, "rule": "DUP-01"})).await?;
+                    }
                 }
                 let mut mm = master.clone();
                 mm.level_reasons = serde_json::to_string(&a.reasons).unwrap_or_else(|_| "[]".into());
@@ -827,7 +988,8 @@ pub async fn merge(
                 if a.raised {
                     event(c, &saved, now, "incident.level_raised", &actor_s, json!({"from": master.fault_level, "to": saved.fault_level, "reasons": a.reasons})).await?;
                 }
-                let trigger = rules::Trigger::FactsUpdated { level_from: a.raised.then(|| master.fault_level.clone()), cs_from: None };
+                // Each merged report is one more complaint about the fault: its impact grew (ESC-02, ESC-08).
+                let trigger = rules::Trigger::FactsUpdated { level_from: a.raised.then(|| master.fault_level.clone()), cs_from: None, widened: true };
                 let saved = rules::apply_clock_plan(c, &pol, &saved, trigger, now).await?;
                 audit(c, &actor_s, "incident.merge", Some(&master), &saved, rid, now).await?;
                 Ok(saved)

@@ -6,8 +6,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use tianshu_core::incident::{
-    self as rules_core, Action, ActorCtx, CauseClass, HandoffKind, IncidentCtx, IncidentFacts,
-    IncidentState, LevelChange, LevelReason, SourceChannel, TransitionError,
+    self as rules_core, Action, ActorCtx, CauseClass, CentreFacts, HandoffKind, IncidentCtx,
+    IncidentFacts, IncidentState, LevelChange, LevelReason, RecurrenceKind, SourceChannel,
+    TransitionError,
 };
 use tianshu_core::{ComplaintLevel, FaultLevel, Permission};
 use tianshu_store::incidents::Incident;
@@ -34,6 +35,19 @@ pub struct FactsInput {
     pub possible_complaints: Option<u64>,
     pub system_outage_minutes: Option<u64>,
     pub function_outage_minutes: Option<u64>,
+    // ESC-07 (centre manager) facts; see `tianshu_core::incident::CentreFacts`.
+    pub comm_failure_complaints: Option<u64>,
+    pub possibly_comm_failure_users: Option<u64>,
+    pub wrong_suspension_complaints: Option<u64>,
+    pub possibly_wrong_suspension_users: Option<u64>,
+    pub billing_anomaly_complaints: Option<u64>,
+    pub possibly_billing_anomaly_users: Option<u64>,
+    pub self_service_detail_outage_minutes: Option<u64>,
+    pub core_login_outage_minutes: Option<u64>,
+    pub data_loss_unfixed_minutes: Option<u64>,
+    pub red_list_customers: Option<u64>,
+    pub recurrence: Option<String>,
+    pub core_interface_outage_minutes: Option<u64>,
 }
 
 /// Validated facts in the rules' type.
@@ -57,7 +71,31 @@ pub fn facts(f: &FactsInput, pol: &ActivePolicy) -> ServiceResult<IncidentFacts>
             ));
         }
     }
+    let recurrence = match &f.recurrence {
+        None => None,
+        Some(k) => Some(RecurrenceKind::from_str(k).map_err(|e| {
+            ServiceError::invalid_zh(
+                "facts.recurrence",
+                e,
+                "反复故障类型须为 system_login_instability 或 self_service_login_failure",
+            )
+        })?),
+    };
     Ok(IncidentFacts {
+        centre: CentreFacts {
+            comm_failure_complaints: f.comm_failure_complaints.unwrap_or(0),
+            possibly_comm_failure_users: f.possibly_comm_failure_users,
+            wrong_suspension_complaints: f.wrong_suspension_complaints.unwrap_or(0),
+            possibly_wrong_suspension_users: f.possibly_wrong_suspension_users,
+            billing_anomaly_complaints: f.billing_anomaly_complaints.unwrap_or(0),
+            possibly_billing_anomaly_users: f.possibly_billing_anomaly_users,
+            self_service_detail_outage_minutes: f.self_service_detail_outage_minutes,
+            core_login_outage_minutes: f.core_login_outage_minutes,
+            data_loss_unfixed_minutes: f.data_loss_unfixed_minutes,
+            red_list_customers: f.red_list_customers.unwrap_or(0),
+            recurrence,
+            core_interface_outage_minutes: f.core_interface_outage_minutes,
+        },
         affected_users: f.affected_users,
         complaints: f.complaints.unwrap_or(0),
         gold_diamond_complaints: f.gold_diamond_complaints.unwrap_or(0),
@@ -363,11 +401,18 @@ pub fn check_link(to_kind: &str, link_type: &str) -> ServiceResult<()> {
 pub enum Trigger {
     /// A new ticket: INC-06 and the level's clocks start; immediate reports are checked.
     Created,
-    /// Facts changed; `level_from` when the level rose, `cs_from` when the CS level changed.
+    /// Facts changed; `level_from` when the level rose, `cs_from` when the CS level changed, `widened` when
+    /// the impact grew (ESC-02, ESC-08 re-report).
     FactsUpdated {
         level_from: Option<String>,
         cs_from: Option<Option<i64>>,
+        widened: bool,
     },
+    /// Someone recorded a report (ESC-01/02 room manager, ESC-07 centre manager, ESC-09 group and analysis,
+    /// ESC-12 bulletin).
+    Reported(ReportKind),
+    /// A new symptom appeared (ESC-02, ESC-08).
+    NewSymptom,
     /// The level was lowered by hand.
     LevelLowered { from: String },
     /// A workflow action moved the ticket.
@@ -422,6 +467,7 @@ fn events(trigger: &Trigger, inc: &Incident, now: i64) -> Vec<rules_core::Incide
         Trigger::FactsUpdated {
             level_from,
             cs_from,
+            widened,
         } => {
             let mut v = Vec::new();
             if let Some(from) = level_from {
@@ -439,8 +485,19 @@ fn events(trigger: &Trigger, inc: &Incident, now: i64) -> Vec<rules_core::Incide
                 });
             }
             v.push(E::FactsChanged { at });
+            if *widened {
+                v.push(E::ImpactWidened { at });
+            }
             v
         }
+        Trigger::Reported(kind) => vec![match kind {
+            ReportKind::RoomManager => E::ReportedToRoomManager { at },
+            ReportKind::CentreManager => E::ReportedToCentreManager { at },
+            ReportKind::Group => E::ReportedToGroup { at },
+            ReportKind::Analysis => E::AnalysisSubmitted { at },
+            ReportKind::Bulletin => E::BulletinPublished { at },
+        }],
+        Trigger::NewSymptom => vec![E::NewSymptom { at }],
         Trigger::LevelLowered { from } => vec![E::LevelChanged {
             from: FaultLevel::from_str(from).ok(),
             to: level,
@@ -473,17 +530,56 @@ fn events(trigger: &Trigger, inc: &Incident, now: i64) -> Vec<rules_core::Incide
     }
 }
 
+/// `base` with the fields that come from the row itself taken from `inc` as it is now.
+fn refreshed(base: &rules_core::IncidentSnapshot, inc: &Incident) -> rules_core::IncidentSnapshot {
+    rules_core::IncidentSnapshot {
+        state: IncidentState::from_str(&inc.state).unwrap_or(IncidentState::New),
+        level: FaultLevel::from_str(&inc.fault_level).unwrap_or(FaultLevel::General),
+        fl1_classified_at: inc.fl1_at.map(t),
+        escalated_flow: inc.escalated_flow,
+        reported_to_room_manager: inc.reported_to_rm_at.is_some(),
+        reported_to_centre_manager: inc.reported_to_cm_at.is_some(),
+        notified: serde_json::from_str(&inc.notified).unwrap_or_default(),
+        ..base.clone()
+    }
+}
+
 async fn snapshot(
     c: &mut tianshu_store::Conn<'_>,
     pol: &ActivePolicy,
     inc: &Incident,
+    fresh: bool,
 ) -> tianshu_store::StoreResult<rules_core::IncidentSnapshot> {
     let own: FactsInput = serde_json::from_str(&inc.facts).unwrap_or_default();
-    let merged = tianshu_store::incidents::merged_in_tx(c, inc.id).await?;
+    let merged = if fresh {
+        Vec::new()
+    } else {
+        tianshu_store::incidents::merged_in_tx(c, inc.id).await?
+    };
     let facts =
         with_merged(&facts(&own, pol).map_err(store_err)?, &merged, pol).map_err(store_err)?;
-    let children = tianshu_store::incidents::children_in_tx(c, inc.id).await?;
+    let children = if fresh {
+        Vec::new()
+    } else {
+        tianshu_store::incidents::children_in_tx(c, inc.id).await?
+    };
+    let system = match inc.system_id {
+        Some(sid) => tianshu_store::incidents::system_key_in_tx(c, sid).await?,
+        None => None,
+    };
+    let recurrences_this_month = match (inc.system_id, facts.centre.recurrence) {
+        (Some(sid), Some(kind)) => {
+            let (from, to) = month_of(pol, inc.created_at);
+            let n = tianshu_store::incidents::recurrences_in_tx(c, sid, kind.as_str(), from, to)
+                .await?;
+            u64::try_from(n).unwrap_or(0)
+        }
+        _ => 0,
+    };
     Ok(rules_core::IncidentSnapshot {
+        system,
+        recurrences_this_month,
+        reported_to_centre_manager: inc.reported_to_cm_at.is_some(),
         id: inc.id.to_string(),
         state: IncidentState::from_str(&inc.state).unwrap_or(IncidentState::New),
         level: FaultLevel::from_str(&inc.fault_level).unwrap_or(FaultLevel::General),
@@ -498,6 +594,82 @@ async fn snapshot(
         reported_to_room_manager: inc.reported_to_rm_at.is_some(),
         notified: serde_json::from_str(&inc.notified).unwrap_or_default(),
     })
+}
+
+/// The calendar month (in the pack's time zone) holding `at`, as `[from, to)` microseconds (ESC-07 (12), (13)).
+fn month_of(pol: &ActivePolicy, at: i64) -> (i64, i64) {
+    use chrono::{Datelike, TimeZone};
+    let tz: chrono_tz::Tz = pol
+        .pack
+        .pack
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
+    let local = t(at).with_timezone(&tz);
+    let first = |y: i32, m: u32| {
+        tz.with_ymd_and_hms(y, m, 1, 0, 0, 0)
+            .earliest()
+            .map(|d| d.timestamp_micros())
+    };
+    let (y, m) = (local.year(), local.month());
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    match (first(y, m), first(ny, nm)) {
+        (Some(a), Some(b)) => (a, b),
+        _ => (at, at + 1),
+    }
+}
+
+/// Reports a person records on a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// Phoned the room manager (ESC-01, ESC-02; starts ESC-03).
+    RoomManager,
+    /// The room manager phoned the centre manager (ESC-07; starts ESC-08).
+    CentreManager,
+    /// Reported to the group (ESC-09, within 1 hour).
+    Group,
+    /// Fault-analysis report submitted via ITSM (ESC-09, within 2 days after handling ends).
+    Analysis,
+    /// Fault bulletin published (ESC-12).
+    Bulletin,
+}
+
+impl ReportKind {
+    /// Every kind.
+    pub const ALL: &'static [ReportKind] = &[
+        ReportKind::RoomManager,
+        ReportKind::CentreManager,
+        ReportKind::Group,
+        ReportKind::Analysis,
+        ReportKind::Bulletin,
+    ];
+
+    /// The stable code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::RoomManager => "room_manager",
+            ReportKind::CentreManager => "centre_manager",
+            ReportKind::Group => "group",
+            ReportKind::Analysis => "analysis",
+            ReportKind::Bulletin => "bulletin",
+        }
+    }
+
+    /// Parses a code, naming the field on error.
+    pub fn parse(s: &str) -> ServiceResult<ReportKind> {
+        ReportKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                ServiceError::invalid_zh(
+                    "kind",
+                    "must be one of room_manager, centre_manager, group, analysis, bulletin",
+                    "上报类型须为 room_manager、centre_manager、group、analysis、bulletin 之一",
+                )
+            })
+    }
 }
 
 async fn recipients(
@@ -532,8 +704,13 @@ pub async fn apply_clock_plan(
     let mut inc = inc.clone();
     let mut queue = events(&trigger, &inc, now);
     let mut changed = false;
+    // Merged reports, children, the system and the month's recurrences do not change while a plan runs; only the
+    // row's own fields do, so the snapshot is read once and refreshed from the row for each event.
+    // A ticket created in this very write has no merged reports or children yet: no need to ask.
+    let fresh = matches!(trigger, Trigger::Created);
+    let base = snapshot(c, pol, &inc, fresh).await?;
     while let Some(ev) = (!queue.is_empty()).then(|| queue.remove(0)) {
-        let snap = snapshot(c, pol, &inc).await?;
+        let snap = refreshed(&base, &inc);
         for cmd in rules_core::plan_on(&ev, &snap, &pol.pack.escalation) {
             match cmd {
                 C::Start {
@@ -644,6 +821,13 @@ pub async fn apply_clock_plan(
                     if to.iter().any(|r| r == "room_manager") && inc.reported_to_rm_at.is_none() {
                         inc.reported_to_rm_at = Some(now);
                         queue.push(rules_core::IncidentEvent::ReportedToRoomManager { at: t(now) });
+                    }
+                    // ESC-07: likewise the centre manager; ESC-08 runs from here.
+                    if to.iter().any(|r| r == "centre_manager") && inc.reported_to_cm_at.is_none() {
+                        inc.reported_to_cm_at = Some(now);
+                        queue.push(rules_core::IncidentEvent::ReportedToCentreManager {
+                            at: t(now),
+                        });
                     }
                 }
             }

@@ -47,6 +47,31 @@ pub struct FactsDto {
     pub system_outage_minutes: Option<u64>,
     /// How long some functions are, or are expected to be, unusable, minutes (ESC-01).
     pub function_outage_minutes: Option<u64>,
+    /// ESC-07 (1): customers complaining they cannot communicate although HLR re-provisioning was tried.
+    pub comm_failure_complaints: Option<u64>,
+    /// ESC-07 (2): customers possibly unable to communicate.
+    pub possibly_comm_failure_users: Option<u64>,
+    /// ESC-07 (3): customers complaining of wrongful suspension.
+    pub wrong_suspension_complaints: Option<u64>,
+    /// ESC-07 (4): customers possibly wrongly suspended.
+    pub possibly_wrong_suspension_users: Option<u64>,
+    /// ESC-07 (5): complaints of abnormal balance, charging, bank deduction or no re-activation after payment.
+    pub billing_anomaly_complaints: Option<u64>,
+    /// ESC-07 (6): customers possibly hit by such billing anomalies.
+    pub possibly_billing_anomaly_users: Option<u64>,
+    /// ESC-07 (7): minutes self-service channels cannot query/print call details.
+    pub self_service_detail_outage_minutes: Option<u64>,
+    /// ESC-07 (8): minutes BOSS, CC or IBOSS login is impossible.
+    pub core_login_outage_minutes: Option<u64>,
+    /// ESC-07 (9): minutes since important data was lost with no confirmed fix.
+    pub data_loss_unfixed_minutes: Option<u64>,
+    /// ESC-07 (10): red-list customers wrongly suspended or disturbed.
+    pub red_list_customers: Option<u64>,
+    /// ESC-07 (12), (13): system_login_instability or self_service_login_failure; recurrences in the month are
+    /// counted over the system's tickets.
+    pub recurrence: Option<String>,
+    /// ESC-07 (14): minutes the BOSS/IBOSS interfaces with CC, HLR, bank or SMP are fully down.
+    pub core_interface_outage_minutes: Option<u64>,
 }
 
 impl From<FactsDto> for FactsInput {
@@ -65,6 +90,18 @@ impl From<FactsDto> for FactsInput {
             possible_complaints: f.possible_complaints,
             system_outage_minutes: f.system_outage_minutes,
             function_outage_minutes: f.function_outage_minutes,
+            comm_failure_complaints: f.comm_failure_complaints,
+            possibly_comm_failure_users: f.possibly_comm_failure_users,
+            wrong_suspension_complaints: f.wrong_suspension_complaints,
+            possibly_wrong_suspension_users: f.possibly_wrong_suspension_users,
+            billing_anomaly_complaints: f.billing_anomaly_complaints,
+            possibly_billing_anomaly_users: f.possibly_billing_anomaly_users,
+            self_service_detail_outage_minutes: f.self_service_detail_outage_minutes,
+            core_login_outage_minutes: f.core_login_outage_minutes,
+            data_loss_unfixed_minutes: f.data_loss_unfixed_minutes,
+            red_list_customers: f.red_list_customers,
+            recurrence: f.recurrence,
+            core_interface_outage_minutes: f.core_interface_outage_minutes,
         }
     }
 }
@@ -86,6 +123,8 @@ pub struct NewIncidentIn {
     pub system_key: Option<String>,
     pub business: Option<String>,
     pub customer: Option<String>,
+    /// ESC-06: the room or department owning the fault, when not the reporting one (org key).
+    pub owning_org_key: Option<String>,
     #[serde(default)]
     pub facts: FactsDto,
 }
@@ -116,6 +155,12 @@ pub struct IncidentOut {
     pub progress: i64,
     pub handler_id: Option<i64>,
     pub auditor_id: Option<i64>,
+    /// ESC-06: the owning room or department, when not the reporting one.
+    pub owning_org_id: Option<i64>,
+    /// When the room manager was told (ESC-01/02; ESC-03 runs from here).
+    pub reported_to_room_manager_at: Option<String>,
+    /// When the centre manager was told (ESC-07; ESC-08 runs from here).
+    pub reported_to_centre_manager_at: Option<String>,
     #[schema(value_type = Object)]
     pub facts: serde_json::Value,
     pub created_at: String,
@@ -151,6 +196,9 @@ impl From<Incident> for IncidentOut {
             progress: i.progress,
             handler_id: i.handler_id,
             auditor_id: i.auditor_id,
+            owning_org_id: i.owning_org_id,
+            reported_to_room_manager_at: i.reported_to_rm_at.map(ts),
+            reported_to_centre_manager_at: i.reported_to_cm_at.map(ts),
             facts: serde_json::from_str(&i.facts).unwrap_or_default(),
             created_at: ts(i.created_at),
             updated_at: ts(i.updated_at),
@@ -350,6 +398,7 @@ pub async fn create(
             system_key: b.system_key,
             business: b.business,
             customer: b.customer,
+            owning_org_key: b.owning_org_key,
             facts: b.facts.into(),
         },
         rid,
@@ -559,6 +608,9 @@ pub struct ProgressIn {
     /// The hand-off is finished.
     #[serde(default)]
     pub done: bool,
+    /// The note describes a new symptom: whoever has been told is told again (ESC-02, ESC-08).
+    #[serde(default)]
+    pub new_symptom: bool,
 }
 
 /// Record progress on a ticket or a dispatch child (stops the progress clocks it satisfies).
@@ -578,10 +630,45 @@ pub async fn progress(
         note: b.note,
         percent: b.percent,
         done: b.done,
+        new_symptom: b.new_symptom,
     };
     Ok(with_etag(
         StatusCode::OK,
         detail(incidents::progress(&st.platform, &p, id, input, rid).await?),
+    ))
+}
+
+/// A report made by phone, ITSM or bulletin.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportIn {
+    pub version: Option<i64>,
+    /// room_manager (ESC-01/02, starts ESC-03), centre_manager (ESC-07, starts ESC-08), group (ESC-09),
+    /// analysis (ESC-09 fault-analysis report), bulletin (ESC-12).
+    pub kind: String,
+    pub note: String,
+}
+
+/// Record a report on the ticket: the clocks it satisfies stop, those it starts start.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/reports", tag = "incidents", params(("id" = i64, Path, description = "incident id")), request_body = ReportIn,
+    responses((status = 200, description = "recorded", body = IncidentDetail)))]
+pub async fn report(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ReportIn>,
+) -> ApiResult<Response> {
+    let version = version_of(&headers, b.version)?;
+    let input = incidents::ReportInput {
+        version,
+        kind: b.kind,
+        note: b.note,
+    };
+    Ok(with_etag(
+        StatusCode::OK,
+        detail(incidents::report(&st.platform, &p, id, input, rid).await?),
     ))
 }
 

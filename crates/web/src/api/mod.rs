@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod health;
 pub mod identity;
 pub mod incidents;
+pub mod notifications;
 pub mod policy;
 pub mod session;
 pub mod tokens;

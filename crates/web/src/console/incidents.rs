@@ -295,6 +295,7 @@ pub async fn create(State(st): State<AppState>, u: ConsoleUser, body: Bytes) -> 
             system_key: Some(field(&pairs, "system_key")).filter(|s| !s.is_empty()),
             business: None,
             customer: None,
+            owning_org_key: None,
             facts,
         };
         match incidents::create(&st.platform, &u.p, input, None).await {
@@ -339,6 +340,15 @@ struct DetailPage {
     can_dispatch: bool,
     dispatch_orgs: Vec<(String, String)>,
     can_progress: bool,
+    /// Reports can be recorded here (top-level ticket, IncidentEscalate).
+    can_report: bool,
+    /// The facts form is offered (top-level open ticket, IncidentTriage).
+    can_edit_facts: bool,
+    /// (field, label, current value) of the numeric facts.
+    fact_fields: Vec<(String, String, String)>,
+    cs_level: String,
+    affects_customers: bool,
+    recurrence: String,
     is_child: bool,
     progress: i64,
     children: Vec<(i64, String, String, String, i64)>,
@@ -368,6 +378,8 @@ async fn detail_page(
         .await
         .map_err(|e| service_error_page(u, st, e))?;
     let i = &v.incident;
+    let facts_now: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&i.facts).unwrap_or_default();
     let needs_reason = ["cancel", "reopen", "return_for_rework"];
     let actions = v
         .allowed_actions
@@ -453,7 +465,7 @@ async fn detail_page(
                 local(st, e.at),
                 event_label(u, &e.kind),
                 e.actor,
-                event_summary(&e.data),
+                event_summary(&e.data, u.t.lang() == "zh-CN"),
             )
         })
         .collect();
@@ -486,6 +498,38 @@ async fn detail_page(
             && (u.p.can(Permission::IncidentTriage)
                 || u.p.can(Permission::IncidentDispatch)
                 || i.assignee_org_id == Some(u.p.org_id)),
+        can_edit_facts: u.p.can(Permission::IncidentTriage)
+            && i.parent_id.is_none()
+            && i.master_id.is_none()
+            && !incidents::rules_is_finished(&i.state),
+        fact_fields: FACT_FIELDS
+            .iter()
+            .map(|f| {
+                let v = facts_now
+                    .get(*f)
+                    .and_then(|v| v.as_u64())
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                (f.to_string(), u.t.t(&format!("inc-f-{f}")), v)
+            })
+            .collect(),
+        cs_level: facts_now
+            .get("cs_level")
+            .and_then(|v| v.as_u64())
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        affects_customers: facts_now
+            .get("affects_customers")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+        recurrence: facts_now
+            .get("recurrence")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        can_report: u.p.can(Permission::IncidentEscalate)
+            && i.parent_id.is_none()
+            && i.master_id.is_none(),
         is_child: i.parent_id.is_some(),
         progress: i.progress,
         children,
@@ -589,7 +633,8 @@ pub async fn dispatch(
 
 /// The translated name of a timeline event (the raw kind when there is no translation).
 fn event_label(u: &ConsoleUser, kind: &str) -> String {
-    let key = format!("ev-{kind}");
+    // Fluent ids cannot hold '.', so `incident.created` is looked up as `ev-incident-created`.
+    let key = format!("ev-{}", kind.replace('.', "-"));
     let t = u.t.t(&key);
     if t == key {
         kind.to_string()
@@ -599,13 +644,26 @@ fn event_label(u: &ConsoleUser, kind: &str) -> String {
 }
 
 /// A short `key: value` line of an event's data for people; nested values stay compact JSON.
-fn event_summary(data: &str) -> String {
+fn event_summary(data: &str, zh: bool) -> String {
     let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(data) else {
         return data.chars().take(200).collect();
     };
     m.iter()
         .filter(|(k, v)| !v.is_null() && !k.ends_with("_at") && k.as_str() != "lag_us")
         .map(|(k, v)| match v {
+            // Rule criteria and level reasons carry their own text in both languages: show that.
+            serde_json::Value::Array(items)
+                if items
+                    .first()
+                    .is_some_and(|i| i.get("text_zh").is_some() && i.get("text_en").is_some()) =>
+            {
+                let field = if zh { "text_zh" } else { "text_en" };
+                items
+                    .iter()
+                    .filter_map(|i| i.get(field).and_then(|t| t.as_str()))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
             serde_json::Value::String(s) => format!("{k}: {s}"),
             other => format!(
                 "{k}: {}",
@@ -634,9 +692,119 @@ pub async fn progress(
         note: field(&pairs, "note"),
         percent,
         done: field(&pairs, "done") == "1",
+        new_symptom: field(&pairs, "new_symptom") == "1",
     };
     let r = incidents::progress(&st.platform, &u.p, id, input, None)
         .await
         .map(|_| ());
+    after_change(&st, &u, id, r).await
+}
+
+/// Records a report made by phone, ITSM or bulletin (ESC-01/02/07/09/12) from the detail page.
+pub async fn report(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let input = incidents::ReportInput {
+        version: field(&pairs, "version").parse().unwrap_or(-1),
+        kind: field(&pairs, "kind"),
+        note: field(&pairs, "note"),
+    };
+    let r = incidents::report(&st.platform, &u.p, id, input, None)
+        .await
+        .map(|_| ());
+    after_change(&st, &u, id, r).await
+}
+
+/// The numeric facts the detail page edits: SEV (SEV-01..06), ESC-01 and ESC-07 inputs.
+const FACT_FIELDS: &[&str] = &[
+    "affected_users",
+    "complaints",
+    "gold_diamond_complaints",
+    "hot_outage_minutes",
+    "non_hot_outage_minutes",
+    "interface_outage_minutes",
+    "possibly_affected_users",
+    "possible_complaints",
+    "system_outage_minutes",
+    "function_outage_minutes",
+    "comm_failure_complaints",
+    "possibly_comm_failure_users",
+    "wrong_suspension_complaints",
+    "possibly_wrong_suspension_users",
+    "billing_anomaly_complaints",
+    "possibly_billing_anomaly_users",
+    "self_service_detail_outage_minutes",
+    "core_login_outage_minutes",
+    "data_loss_unfixed_minutes",
+    "red_list_customers",
+    "core_interface_outage_minutes",
+];
+
+/// Saves the facts form: the level is reassessed (never lowered silently) and the ESC rules run.
+pub async fn facts(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let version = field(&pairs, "version").parse().unwrap_or(-1);
+    let r = async {
+        let current = incidents::get(&st.platform, &u.p, id).await?;
+        // Ticked potential-impact criteria are edited elsewhere; keep them.
+        let mut obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&current.incident.facts).unwrap_or_default();
+        obj.retain(|k, _| k == "potential");
+        for f in FACT_FIELDS {
+            let v = field(&pairs, f);
+            let v = v.trim();
+            if v.is_empty() {
+                continue;
+            }
+            let n: u64 = v.parse().map_err(|_| {
+                ServiceError::invalid_zh(
+                    format!("facts.{f}"),
+                    format!("{f}: must be a whole number"),
+                    format!("{f}：须为非负整数"),
+                )
+            })?;
+            obj.insert(f.to_string(), n.into());
+        }
+        let cs = field(&pairs, "cs_level");
+        if !cs.trim().is_empty() {
+            let n: u8 = cs.trim().parse().map_err(|_| {
+                ServiceError::invalid_zh(
+                    "facts.cs_level",
+                    "cs_level: must be 1–4",
+                    "cs_level：客服投诉等级须为 1–4",
+                )
+            })?;
+            obj.insert("cs_level".into(), n.into());
+        }
+        obj.insert(
+            "affects_customers".into(),
+            (field(&pairs, "affects_customers") == "1").into(),
+        );
+        let rec = field(&pairs, "recurrence");
+        if !rec.is_empty() {
+            obj.insert("recurrence".into(), rec.into());
+        }
+        let input: incidents::FactsInput =
+            serde_json::from_value(serde_json::Value::Object(obj))
+                .map_err(|e| ServiceError::invalid("facts", e.to_string()))?;
+        incidents::update_facts(&st.platform, &u.p, id, version, input, None).await
+    }
+    .await
+    .map(|_| ());
     after_change(&st, &u, id, r).await
 }

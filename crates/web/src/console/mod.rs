@@ -39,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/act", post(incidents::act))
         .route("/incidents/{id}/dispatch", post(incidents::dispatch))
         .route("/incidents/{id}/progress", post(incidents::progress))
+        .route("/incidents/{id}/report", post(incidents::report))
+        .route("/incidents/{id}/facts", post(incidents::facts))
         .route("/users", get(pages::users).post(pages::create_user))
         .route("/audit", get(pages::audit))
         .route("/audit/verify", post(pages::audit_verify))

@@ -1,0 +1,468 @@
+//! The delivery worker: expands queued outbox messages into per-recipient deliveries (recipients resolved and
+//! texts rendered at send time), sends them, retries with exponential backoff and jitter, bundles bursts over
+//! the per-recipient rate limit into digests, and dead-letters with an alert after the last attempt.
+//!
+//! Every message is a row before anything is sent; every delivery is a row (unique delivery key) before it is
+//! sent; a delivery is leased while it is being sent and its outcome is recorded with the lease held. A crash
+//! between sending and recording re-sends that one delivery once the lease expires, with the same key, so the
+//! receiver can drop it; nothing is lost and nothing is sent twice under a different key.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tianshu_core::notify::backoff;
+use tianshu_store::notify::{self as st, Delivery, Message, MessageUpdate, NewDelivery, Outcome};
+use tianshu_store::timers::{insert_event, insert_outbox, NewEvent, NewOutbox};
+use tianshu_store::{Conn, StoreResult};
+
+use super::channels::{Channels, Outgoing};
+use super::recipients::{resolve, RecipientSpec};
+use super::{render_template, template, Rendered};
+use crate::policy::ActivePolicy;
+use crate::Platform;
+
+/// One pass: expand up to `batch` queued messages, then send up to `batch` due deliveries; returns the work done.
+pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> StoreResult<usize> {
+    let pol = p.policy.current();
+    let lease = pol.pack.notifications.delivery.lease.seconds() * 1_000_000;
+    let now = p.now_us();
+    let msgs = p
+        .store
+        .claim_queued_messages(owner, now, lease, batch)
+        .await?;
+    let mut done = 0;
+    for m in msgs {
+        let id = m.id;
+        match expand(p, &pol, ch, m).await {
+            Ok(()) => done += 1,
+            Err(e) => {
+                tracing::error!(message = id, error = %e, "cannot expand notification; will retry after the lease")
+            }
+        }
+    }
+    let ds = p
+        .store
+        .claim_due_deliveries(owner, p.now_us(), lease, batch)
+        .await?;
+    let results = futures::future::join_all(ds.into_iter().map(|d| {
+        let pol = pol.clone();
+        async move {
+            let id = d.id;
+            (id, deliver(p, &pol, ch, owner, d).await)
+        }
+    }))
+    .await;
+    for (id, r) in results {
+        match r {
+            Ok(()) => done += 1,
+            Err(e) => {
+                tracing::error!(delivery = id, error = %e, "cannot record delivery; will retry after the lease")
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn address_of(t: &super::recipients::Target, channel: &str) -> Option<String> {
+    match channel {
+        "sms" => t.mobile.clone(),
+        "email" => t.email.clone(),
+        _ => None,
+    }
+    .filter(|a| !a.trim().is_empty())
+}
+
+/// Turns one queued message into its deliveries (or fails it when it cannot be rendered or resolved).
+async fn expand(
+    p: &Platform,
+    pol: &Arc<ActivePolicy>,
+    ch: &Channels,
+    m: Message,
+) -> StoreResult<()> {
+    let now = p.now_us();
+    let ntf = &pol.pack.notifications;
+    let mut rows: Vec<NewDelivery> = Vec::new();
+    let mut failure: Option<String> = None;
+    let prepared = async {
+        let t = template(p, &m.template)
+            .await
+            .map_err(|_| format!("template '{}' is not defined", m.template))?;
+        let spec: RecipientSpec =
+            serde_json::from_str(&m.recipients).map_err(|e| format!("recipients: {e}"))?;
+        let context: Value = serde_json::from_str(&m.context).unwrap_or(Value::Null);
+        let channels: Vec<String> = m
+            .channels
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_else(|| {
+                t.def
+                    .channels
+                    .iter()
+                    .map(|c| c.as_str().to_string())
+                    .collect()
+            });
+        let (targets, missing) = resolve(&p.store, ntf, &spec)
+            .await
+            .map_err(|e| format!("recipients: {e}"))?;
+        let mut cache: BTreeMap<&'static str, Rendered> = BTreeMap::new();
+        let mut out = Vec::new();
+        for target in targets {
+            let locale = target.locale.clone().unwrap_or_else(|| m.locale.clone());
+            let lang = if locale.starts_with("en") { "en" } else { "zh" };
+            if !cache.contains_key(lang) {
+                let r = render_template(&t.def, &locale, &context).map_err(|e| e.to_string())?;
+                cache.insert(lang, r);
+            }
+            let r = &cache[lang];
+            let pairs: Vec<(String, Option<String>)> = match &target.fixed {
+                Some((c, a)) => vec![(c.clone(), Some(a.clone()))],
+                None => channels
+                    .iter()
+                    .map(|c| (c.clone(), address_of(&target, c)))
+                    .collect(),
+            };
+            for (channel, addr) in pairs {
+                let (state, error, address) = match addr {
+                    None => (
+                        "skipped",
+                        Some(format!("no {channel} address on record")),
+                        String::new(),
+                    ),
+                    Some(a) if !ch.supports(&channel, &a) => (
+                        "skipped",
+                        Some(format!("{channel} channel not configured")),
+                        a,
+                    ),
+                    Some(a) => ("pending", None, a),
+                };
+                out.push(NewDelivery {
+                    outbox_id: m.id,
+                    delivery_key: format!("{}:{}:{channel}", m.id, target.key),
+                    recipient: target.key.clone(),
+                    recipient_name: target.name.clone(),
+                    channel,
+                    address,
+                    state: state.into(),
+                    last_error: error,
+                    subject: r.subject.clone(),
+                    body: r.body.clone(),
+                    now,
+                });
+            }
+        }
+        for u in missing {
+            out.push(NewDelivery {
+                outbox_id: m.id,
+                delivery_key: format!("{}:{}:-", m.id, u.what),
+                recipient: u.what.clone(),
+                recipient_name: u.what,
+                channel: "-".into(),
+                address: String::new(),
+                state: "skipped".into(),
+                last_error: Some(u.why),
+                subject: String::new(),
+                body: String::new(),
+                now,
+            });
+        }
+        Ok::<_, String>(out)
+    }
+    .await;
+    match prepared {
+        Ok(r) => rows = r,
+        Err(e) => failure = Some(e),
+    }
+    let pol2 = Arc::clone(pol);
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                st::lock_message(c, m.id).await?;
+                let Some(cur) = st::message_in_tx(c, m.id).await? else {
+                    return Ok(());
+                };
+                if cur.state != "queued" {
+                    // Cancelled (or expanded by another instance) since it was claimed.
+                    return Ok(());
+                }
+                st::update_message(
+                    c,
+                    m.id,
+                    None,
+                    MessageUpdate {
+                        state: Some("sending".into()),
+                        last_error: Some(failure.clone()),
+                        release: true,
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .await?;
+                for r in rows {
+                    st::insert_delivery(c, r).await?;
+                }
+                finalize(c, &pol2, m.id, now).await
+            })
+        })
+        .await
+}
+
+/// Ends a message whose deliveries are all final: `sent` when something went out and nothing died, else
+/// `failed` (dead letter) with an alert to the dead-letter roles (never an alert about an alert).
+async fn finalize(c: &mut Conn<'_>, pol: &ActivePolicy, id: i64, now: i64) -> StoreResult<()> {
+    st::lock_message(c, id).await?;
+    let Some(m) = st::message_in_tx(c, id).await? else {
+        return Ok(());
+    };
+    if m.state != "sending" {
+        return Ok(());
+    }
+    let states = st::delivery_states(c, id).await?;
+    let count = |s: &str| {
+        states
+            .iter()
+            .filter(|(k, _)| k == s)
+            .map(|(_, n)| *n)
+            .sum::<i64>()
+    };
+    if count("pending") + count("held") > 0 {
+        return Ok(());
+    }
+    let sent = count("sent") + count("digested");
+    let dead = count("dead");
+    let error = if let Some(e) = &m.last_error {
+        Some(e.clone())
+    } else if dead > 0 {
+        Some(format!("{dead} deliveries failed after the last attempt"))
+    } else if sent == 0 {
+        Some("no recipient could be reached (see the delivery log)".to_string())
+    } else {
+        None
+    };
+    let state = if error.is_some() { "failed" } else { "sent" };
+    st::update_message(
+        c,
+        id,
+        None,
+        MessageUpdate {
+            state: Some(state.into()),
+            last_error: Some(error.clone()),
+            sent_at: (sent > 0).then_some(now),
+            release: true,
+            ..Default::default()
+        },
+        now,
+    )
+    .await?;
+    let kind = if state == "sent" {
+        "notification.sent"
+    } else {
+        "notification.dead_letter"
+    };
+    insert_event(
+        c,
+        NewEvent {
+            subject_kind: m.subject_kind.clone(),
+            subject_id: m.subject_id.clone(),
+            at: now,
+            kind: kind.into(),
+            actor: "system:notify".into(),
+            data: json!({"message": id, "template": m.template, "sent": sent, "dead": dead, "error": error}),
+            timer_id: None,
+        },
+    )
+    .await?;
+    if state == "failed" {
+        metrics::counter!("tianshu_notify_dead_letters_total").increment(1);
+        let d = &pol.pack.notifications.delivery;
+        if m.template != d.dead_letter_template {
+            let attempts: i64 = pol.pack.notifications.delivery.max_attempts.into();
+            insert_outbox(
+                c,
+                NewOutbox {
+                    // One alert per failure of this version of the message (a retried one may alert again).
+                    idempotency_key: format!("dead_letter:{id}:{}", m.version),
+                    subject_kind: m.subject_kind.clone(),
+                    subject_id: m.subject_id.clone(),
+                    template: d.dead_letter_template.clone(),
+                    recipients: json!({"roles": d.dead_letter_roles}),
+                    context: json!({"message_id": id.to_string(), "template": m.template, "error": error.unwrap_or_default(), "attempts": attempts.to_string()}),
+                    cause: format!("dead_letter:{id}"),
+                    state: "queued".into(),
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
+    } else {
+        metrics::counter!("tianshu_notify_messages_sent_total").increment(1);
+    }
+    Ok(())
+}
+
+fn outgoing(d: &Delivery) -> Outgoing<'_> {
+    Outgoing {
+        channel: &d.channel,
+        address: &d.address,
+        name: &d.recipient_name,
+        subject: &d.subject,
+        body: &d.body,
+        key: &d.delivery_key,
+    }
+}
+
+/// Sends one leased delivery (or the digest it heads) and records the outcome.
+async fn deliver(
+    p: &Platform,
+    pol: &Arc<ActivePolicy>,
+    ch: &Channels,
+    owner: &str,
+    d: Delivery,
+) -> StoreResult<()> {
+    let dp = &pol.pack.notifications.delivery;
+    let now = p.now_us();
+    let window = dp.rate_window.seconds() * 1_000_000;
+    let mut digest: Option<(String, Vec<Delivery>)> = None;
+    let result = if d.state == "pending" {
+        let (count, oldest) = p
+            .store
+            .sent_to_since(&d.channel, &d.address, now - window)
+            .await?;
+        if count >= i64::from(dp.rate_limit) {
+            let until = oldest.unwrap_or(now) + window;
+            return record(p, pol, owner, &d, Outcome::Held { until }, now).await;
+        }
+        ch.send(&outgoing(&d)).await
+    } else {
+        let held = p.store.held_for(&d.channel, &d.address).await?;
+        if held.len() <= 1 {
+            ch.send(&outgoing(&d)).await
+        } else {
+            let t = template(p, &dp.digest_template).await.map_err(|e| {
+                tianshu_store::StoreError::Conflict {
+                    field: "digest_template".into(),
+                    message: e.to_string(),
+                }
+            })?;
+            let items: Vec<String> = held.iter().map(|h| h.body.clone()).collect();
+            let ctx = json!({"count": held.len().to_string(), "items": items});
+            let locale = if d.subject.is_ascii() { "en" } else { "zh-CN" };
+            match render_template(&t.def, locale, &ctx) {
+                Ok(r) => {
+                    let key = format!("digest:{}:{}", held[0].id, held[held.len() - 1].id);
+                    let res = ch
+                        .send(&Outgoing {
+                            channel: &d.channel,
+                            address: &d.address,
+                            name: &d.recipient_name,
+                            subject: &r.subject,
+                            body: &r.body,
+                            key: &key,
+                        })
+                        .await;
+                    digest = Some((key, held));
+                    res
+                }
+                Err(e) => Err(super::channels::SendError {
+                    message: e.to_string(),
+                    permanent: true,
+                }),
+            }
+        }
+    };
+    let attempts = u32::try_from(d.attempts)
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let outcome = match result {
+        Ok(()) => {
+            metrics::counter!("tianshu_notify_deliveries_sent_total", "channel" => d.channel.clone()).increment(1);
+            Outcome::Sent {
+                digest_key: digest.as_ref().map(|(k, _)| k.clone()),
+            }
+        }
+        Err(e) if e.permanent || attempts >= dp.max_attempts => Outcome::Dead { error: e.message },
+        Err(e) => {
+            let wait = backoff(dp, attempts, rand::random::<f64>());
+            Outcome::Retry {
+                at: now + wait.num_microseconds().unwrap_or(i64::MAX / 4),
+                error: e.message,
+            }
+        }
+    };
+    if let (
+        Outcome::Sent {
+            digest_key: Some(key),
+        },
+        Some((_, held)),
+    ) = (&outcome, &digest)
+    {
+        let ids: Vec<i64> = held.iter().map(|h| h.id).collect();
+        let mut outboxes: Vec<i64> = held.iter().map(|h| h.outbox_id).collect();
+        outboxes.sort_unstable();
+        outboxes.dedup();
+        let (owner, key, pol) = (owner.to_string(), key.clone(), pol.clone());
+        return p
+            .store
+            .write(move |c| {
+                Box::pin(async move {
+                    st::mark_digested(c, &ids, &owner, &key, now).await?;
+                    for o in outboxes {
+                        finalize(c, &pol, o, now).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .await;
+    }
+    record(p, pol, owner, &d, outcome, now).await
+}
+
+async fn record(
+    p: &Platform,
+    pol: &Arc<ActivePolicy>,
+    owner: &str,
+    d: &Delivery,
+    outcome: Outcome,
+    now: i64,
+) -> StoreResult<()> {
+    let (id, outbox, owner, pol) = (d.id, d.outbox_id, owner.to_string(), pol.clone());
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                if st::record_delivery(c, id, &owner, &outcome, now).await? {
+                    finalize(c, &pol, outbox, now).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Runs the worker until `stop` turns true.
+pub async fn run(
+    p: Platform,
+    ch: Arc<Channels>,
+    owner: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match tick(&p, &ch, &owner, 200).await {
+            Ok(n) if n > 0 => {
+                if *stop.borrow() {
+                    return;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "notification worker tick failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
