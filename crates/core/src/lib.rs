@@ -5,6 +5,7 @@
 
 pub mod classify;
 pub mod clock;
+pub mod duty;
 pub mod incident;
 pub mod notify;
 pub mod policy;

@@ -16,7 +16,7 @@ fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
 }
 
-const TOP_FILES: [&str; 9] = [
+const TOP_FILES: [&str; 10] = [
     "pack.toml",
     "calendars.toml",
     "roles.toml",
@@ -26,6 +26,7 @@ const TOP_FILES: [&str; 9] = [
     "escalation.toml",
     "frequent_faults.toml",
     "notifications.toml",
+    "duty.toml",
 ];
 
 /// The top-level files only: tests must not depend on the holiday data another engineer is writing.
@@ -661,7 +662,7 @@ proptest! {
 
     #[test]
     fn mutated_files_never_panic_and_errors_are_located(
-        which in 0usize..5,
+        which in 0usize..TOP_FILES.len(),
         ops in proptest::collection::vec((any::<u8>(), any::<usize>(), prop::sample::select(b"[]{}=\",.\n#a1-_ ".to_vec())), 1..6),
     ) {
         let mut files = default_files();
@@ -670,7 +671,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_text_never_panics(which in 0usize..5, text in ".{0,200}") {
+    fn arbitrary_text_never_panics(which in 0usize..TOP_FILES.len(), text in ".{0,200}") {
         let mut files = default_files();
         files[which].1 = text;
         check_outcome(PolicyPack::load_files(&files));
@@ -711,6 +712,109 @@ fn missing_field_and_wrong_type_name_the_field() {
         errs.iter().any(|e| e.starts_with(&format!(
             "pack.toml:{line}:security.login.max_failures: invalid type"
         ))),
+        "{errs:?}"
+    );
+}
+
+// ---------------------------------------------------------------- duty.toml
+
+fn duty_text() -> String {
+    std::fs::read_to_string(default_dir().join("duty.toml")).unwrap()
+}
+
+#[test]
+fn duty_shifts_rotation_and_comp_time_come_from_the_pack() {
+    let d = pack().duty;
+    // DUTY-03: day 08:30–17:30 (9 h), evening 17:30–22:00 (4.5 h).
+    let day = d.shift("day").unwrap();
+    assert_eq!(
+        (day.start.as_str(), day.end.as_str(), day.minutes()),
+        ("08:30", "17:30", 540)
+    );
+    assert_eq!(d.shift("evening").unwrap().minutes(), 270);
+    // DUTY-04: seven branches, one weekday each; HQ positions cover 5 + 2 days.
+    assert_eq!(d.rotation.branches.len(), 7);
+    assert_eq!(
+        d.rotation
+            .hq
+            .iter()
+            .map(|h| h.weekdays.len())
+            .collect::<Vec<_>>(),
+        [5, 2]
+    );
+    // DUTY-05: weekday day 1.5 h, evening 4.5 h; weekend day 9 h, evening 4.5 h.
+    assert_eq!(d.comp_time.minutes("day", true), 90);
+    assert_eq!(d.comp_time.minutes("evening", true), 270);
+    assert_eq!(d.comp_time.minutes("day", false), 540);
+    assert_eq!(d.comp_time.minutes("evening", false), 270);
+    // DUTY-09 slots exist.
+    for k in [
+        "billing_declaration",
+        "data_modification",
+        "escalation_a",
+        "escalation_b",
+    ] {
+        assert!(d.slot(k).is_some(), "{k}");
+    }
+}
+
+#[test]
+fn duty_branch_owning_two_weekdays_is_located() {
+    let text = duty_text();
+    let errs = errors(load_with("duty.toml", |t| {
+        t.replacen("weekday = \"tue\"", "weekday = \"mon\"", 1)
+    }));
+    let line = line_of(&text, "branch = \"guangzhou\"", "weekday");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with(&format!("duty.toml:{line}:rotation.branch[1].weekday:"))),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("no branch owns Tue")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn duty_shift_times_templates_and_roles_are_checked() {
+    let errs = errors(load_with("duty.toml", |t| {
+        t.replacen("end = \"17:30\"", "end = \"07:00\"", 1)
+    }));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(":shift[0].end: '07:00' must be after start")),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("duty.toml", |t| {
+        t.replacen(
+            "reminder_template = \"duty.report_missing\"",
+            "reminder_template = \"nope\"",
+            1,
+        )
+    }));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(":report.reminder_template: no [[template]] with id 'nope'")),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("duty.toml", |t| {
+        t.replacen(
+            "escalate_to_roles = [\"room_manager\"]",
+            "escalate_to_roles = [\"ghost\"]",
+            1,
+        )
+    }));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(":report.escalate_to_roles[0]: 'ghost' is not a role")),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("duty.toml", |t| {
+        t.replacen("day = 1.5,", "day = 1.51,", 1)
+    }));
+    assert!(
+        errs.iter().any(|e| e.contains("comp_time.working_day.day")),
         "{errs:?}"
     );
 }

@@ -3,6 +3,7 @@
 //! `file:line:field: message`.
 
 mod calendars;
+mod duty;
 mod error;
 mod escalation;
 mod fault;
@@ -24,6 +25,10 @@ use sha2::{Digest, Sha256};
 use tianshu_workcal::{DeadlineBasis, HolidayYear};
 
 pub use calendars::CalendarsPolicy;
+pub use duty::{
+    parse_hhmm, BranchDay, CompTimeDef, DayOfWeek, DutyPolicy, FieldKind, HqPosition, LookupDef,
+    ReportDef, ReportField, RotationDef, ShiftDef, SlotDef, SlotScope,
+};
 pub use error::{PolicyError, PolicyErrors};
 pub use escalation::{
     BugRoomManagerPolicy, CentreManagerPolicy, ClockCondition, ClockRule, EmergencyPolicy,
@@ -67,10 +72,12 @@ pub const ESCALATION_FILE: &str = "escalation.toml";
 pub const FREQUENT_FAULTS_FILE: &str = "frequent_faults.toml";
 /// notifications.toml: NTF-02..NTF-10, NTF-15 (routing, review, delivery, templates).
 pub const NOTIFICATIONS_FILE: &str = "notifications.toml";
+/// duty.toml: DUTY-02..DUTY-06, DUTY-09 (shifts, slots, rotation, comp time, daily report).
+pub const DUTY_FILE: &str = "duty.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 9] = [
+const REQUIRED: [&str; 10] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -80,6 +87,7 @@ const REQUIRED: [&str; 9] = [
     ESCALATION_FILE,
     FREQUENT_FAULTS_FILE,
     NOTIFICATIONS_FILE,
+    DUTY_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -118,6 +126,8 @@ pub struct PolicyPack {
     pub frequent_faults: FrequentFaultPolicy,
     /// Notification routing, review, delivery and templates (notifications.toml).
     pub notifications: NotifyPolicy,
+    /// Duty rosters (duty.toml).
+    pub duty: DutyPolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -451,6 +461,45 @@ impl PolicyPack {
             locate(NOTIFICATIONS_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let duty = get(DUTY_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<DutyPolicy>(DUTY_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: the calendar, the escalation roles and the templates exist.
+            if let Some(names) = &calendar_names {
+                if !names.contains(&p.calendar) {
+                    issues.push(Issue::new(
+                        "calendar",
+                        format!(
+                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
+                            p.calendar
+                        ),
+                    ));
+                }
+            }
+            if let Some(keys) = &role_keys {
+                for (j, r) in p.report.escalate_to_roles.iter().enumerate() {
+                    if !keys.contains(r) {
+                        issues.push(Issue::new(
+                            format!("report.escalate_to_roles[{j}]"),
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
+                    }
+                }
+            }
+            if let Some(n) = &notifications {
+                for (path, t) in p.templates() {
+                    if n.template(t).is_none() {
+                        issues.push(Issue::new(
+                            path,
+                            format!("no [[template]] with id '{t}' in {NOTIFICATIONS_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(DUTY_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -479,6 +528,7 @@ impl PolicyPack {
             Some(escalation),
             Some(frequent_faults),
             Some(notifications),
+            Some(duty),
         ) = (
             pack,
             calendars,
@@ -489,6 +539,7 @@ impl PolicyPack {
             escalation,
             frequent_faults,
             notifications,
+            duty,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -517,6 +568,7 @@ impl PolicyPack {
             escalation,
             frequent_faults,
             notifications,
+            duty,
             source_hash: source_hash(&files),
             files,
         })

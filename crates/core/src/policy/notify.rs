@@ -371,7 +371,10 @@ impl NotifyPolicy {
         let mut seen = HashSet::new();
         for (i, t) in self.templates.iter().enumerate() {
             let at = |f: &str| format!("template[{i}].{f}");
-            check_key(&at("id"), &t.id, issues);
+            // Ids may be dotted by capability (`duty.report_missing`); each part is a key.
+            for part in t.id.split('.') {
+                check_key(&at("id"), part, issues);
+            }
             if !seen.insert(t.id.as_str()) {
                 issues.push(Issue::new(
                     at("id"),
