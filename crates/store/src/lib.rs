@@ -7,6 +7,7 @@
 //! the single writer connection (see [`sqlite_writer`]).
 
 pub mod audit;
+pub mod duty;
 mod error;
 pub mod identity;
 pub mod incidents;

@@ -372,6 +372,9 @@ async fn incidents_save_with_optimistic_concurrency_children_links_and_filters()
 #[path = "store/notify.rs"]
 mod notify;
 
+#[path = "store/duty.rs"]
+mod duty;
+
 /// Events are queued on the connection and written when the closure has succeeded; a failing event write
 /// (here a second firing of one timer) still fails the whole write and leaves nothing of it behind.
 #[tokio::test]
