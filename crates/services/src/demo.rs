@@ -131,6 +131,128 @@ const USERS: &[(&str, &str, &str, &[&str])] = &[
     ),
 ];
 
+/// The DUTY-02 central duty team: username, invented display name, organisation, fake mobile (138-0000-xxxx).
+/// Two per rotation branch (the first works the day shift of the branch's weekday, the second the evening) and
+/// the HQ pair of the business-support room.
+pub const DUTY_TEAM: &[(&str, &str, &str, &str)] = &[
+    (
+        "duty-sz-1",
+        "沈一帆（演示）",
+        "shenzhen-support",
+        "138-0000-0101",
+    ),
+    (
+        "duty-sz-2",
+        "沈二川（演示）",
+        "shenzhen-support",
+        "138-0000-0102",
+    ),
+    (
+        "duty-gz-1",
+        "顾一舟（演示）",
+        "guangzhou-support",
+        "138-0000-0201",
+    ),
+    (
+        "duty-gz-2",
+        "顾二岚（演示）",
+        "guangzhou-support",
+        "138-0000-0202",
+    ),
+    (
+        "duty-dg-1",
+        "董一言（演示）",
+        "dongguan-support",
+        "138-0000-0301",
+    ),
+    (
+        "duty-dg-2",
+        "董二禾（演示）",
+        "dongguan-support",
+        "138-0000-0302",
+    ),
+    (
+        "duty-fs-1",
+        "方一鸣（演示）",
+        "foshan-support",
+        "138-0000-0401",
+    ),
+    (
+        "duty-fs-2",
+        "方二溪（演示）",
+        "foshan-support",
+        "138-0000-0402",
+    ),
+    (
+        "duty-zs-1",
+        "钟一然（演示）",
+        "zhongshan-support",
+        "138-0000-0501",
+    ),
+    (
+        "duty-zs-2",
+        "钟二野（演示）",
+        "zhongshan-support",
+        "138-0000-0502",
+    ),
+    (
+        "duty-hz-1",
+        "何一川（演示）",
+        "huizhou-support",
+        "138-0000-0601",
+    ),
+    (
+        "duty-hz-2",
+        "何二苗（演示）",
+        "huizhou-support",
+        "138-0000-0602",
+    ),
+    (
+        "duty-st-1",
+        "宋一岩（演示）",
+        "shantou-support",
+        "138-0000-0701",
+    ),
+    (
+        "duty-st-2",
+        "宋二晴（演示）",
+        "shantou-support",
+        "138-0000-0702",
+    ),
+    (
+        "duty-hq-1",
+        "韩一诺（演示）",
+        "prov-support",
+        "138-0000-0801",
+    ),
+    (
+        "duty-hq-2",
+        "韩二安（演示）",
+        "prov-support",
+        "138-0000-0802",
+    ),
+];
+
+/// The demo team as a rotation team: branch key from the team's organisation key.
+pub fn duty_team() -> tianshu_core::duty::Team {
+    let mut t = tianshu_core::duty::Team::default();
+    for (u, _, org, _) in DUTY_TEAM {
+        match org.strip_suffix("-support") {
+            Some("prov") | None => t.hq.push((*u).into()),
+            Some(branch) => t
+                .branches
+                .entry(branch.into())
+                .or_default()
+                .push((*u).into()),
+        }
+    }
+    t
+}
+
+/// Weeks of demo roster before and after the current week.
+const DEMO_ROSTER_WEEKS_BEFORE: i64 = 1;
+const DEMO_ROSTER_WEEKS_AFTER: i64 = 4;
+
 /// Loads the demo organisation unless users already exist; returns whether it loaded anything.
 pub async fn load(p: &Platform) -> ServiceResult<bool> {
     if p.store.user_count().await? > 0 {
@@ -227,6 +349,30 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
                     set_user_roles(c, u.id, &rs).await?;
                     created += 1;
                 }
+                for (username, display, org_key, phone) in DUTY_TEAM {
+                    let Some(org_id) = keys.get(*org_key).copied() else {
+                        continue;
+                    };
+                    let u = insert_user(
+                        c,
+                        NewUser {
+                            username: (*username).into(),
+                            display_name: (*display).into(),
+                            org_id,
+                            email: Some(format!("{username}@demo.invalid")),
+                            phone: Some((*phone).into()),
+                            locale: "zh-CN".into(),
+                            province_scope: false,
+                            password_hash: Some(hash.clone()),
+                        },
+                        now,
+                    )
+                    .await?;
+                    if known.iter().any(|k| k == "duty_officer") {
+                        set_user_roles(c, u.id, &["duty_officer".to_string()]).await?;
+                    }
+                    created += 1;
+                }
                 append(
                     c,
                     NewAuditEntry {
@@ -245,5 +391,27 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
             })
         })
         .await?;
+    // DUTY-04: the rotation of the current weeks, so "who is on duty now" has an answer in the demo.
+    let (monday, _) = crate::duty::week_of(crate::duty::today(p));
+    let from = monday - chrono::Duration::weeks(DEMO_ROSTER_WEEKS_BEFORE);
+    let to =
+        monday + chrono::Duration::weeks(DEMO_ROSTER_WEEKS_AFTER + 1) - chrono::Duration::days(1);
+    let mut actor = crate::authz::Principal::cli_admin();
+    actor.username = "demo".into();
+    // An edited pack may name branches the demo does not have: the demo still loads, without a roster.
+    if let Err(e) = crate::duty::generate(
+        p,
+        &actor,
+        crate::duty::GenerateRequest {
+            from: from.format("%Y-%m-%d").to_string(),
+            to: to.format("%Y-%m-%d").to_string(),
+            team: duty_team(),
+            publish: true,
+        },
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "demo duty roster not generated");
+    }
     Ok(true)
 }

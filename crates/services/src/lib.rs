@@ -8,6 +8,7 @@ pub mod authz;
 pub mod calendar;
 pub mod clocks;
 pub mod demo;
+pub mod duty;
 mod error;
 pub mod identity;
 pub mod incidents;
@@ -36,6 +37,8 @@ pub struct Platform {
     pub limits: Arc<limits::RateLimiter>,
     /// Recently authenticated API tokens (see [`auth_cache`]).
     pub auth: Arc<auth_cache::AuthCache>,
+    /// This instance's on-duty index (see [`duty::DutyCache`]).
+    pub duty: Arc<duty::DutyCache>,
 }
 
 impl Platform {
@@ -47,6 +50,7 @@ impl Platform {
             clock,
             limits: Arc::default(),
             auth: Arc::default(),
+            duty: Arc::default(),
         }
     }
 

@@ -355,3 +355,6 @@ async fn two_schedulers_on_postgres_fire_each_timer_exactly_once() {
     a.store.close().await;
     b.store.close().await;
 }
+
+#[path = "services/duty.rs"]
+mod duty;

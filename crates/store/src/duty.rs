@@ -203,6 +203,18 @@ pub async fn publish(
     Ok(roster)
 }
 
+/// Assignments with `from <= day <= to`, inside a transaction.
+pub async fn assignments_in_tx(
+    conn: &mut Conn<'_>,
+    from: &str,
+    to: &str,
+) -> StoreResult<Vec<AssignmentRow>> {
+    let sql = format!(
+        "SELECT {ASG_COLS} FROM duty_assignments WHERE day >= $1 AND day <= $2 ORDER BY day, slot, shift, username"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(from).bind(to).fetch_all(&mut **c).await)?)
+}
+
 /// An assignment by id, inside a transaction.
 pub async fn assignment_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<AssignmentRow>> {
     let sql = format!("SELECT {ASG_COLS} FROM duty_assignments WHERE id = $1");
@@ -336,6 +348,18 @@ impl Store {
             "SELECT {ASG_COLS} FROM duty_assignments WHERE day >= $1 AND day <= $2 ORDER BY day, slot, shift, username"
         );
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(from).bind(to).fetch_all(p).await)?)
+    }
+
+    /// Display names of the people rostered on `from..=to`, by username.
+    pub async fn duty_display_names(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT u.username, u.display_name FROM users u WHERE u.username IN
+               (SELECT DISTINCT username FROM duty_assignments WHERE day >= $1 AND day <= $2)")
+            .bind(from).bind(to).fetch_all(p).await)?)
     }
 
     /// One person's assignments with `from <= day <= to`.

@@ -91,10 +91,11 @@ fn from_person(p: Person) -> Target {
 
 /// Resolves `spec` now: classes and lists to members, roles to users, usernames to users; one target per person.
 pub async fn resolve(
-    store: &Store,
+    p: &crate::Platform,
     pol: &NotifyPolicy,
     spec: &RecipientSpec,
 ) -> ServiceResult<(Vec<Target>, Vec<Unresolved>)> {
+    let store = &p.store;
     let mut out: BTreeMap<String, Target> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     let mut missing = Vec::new();
@@ -167,18 +168,39 @@ pub async fn resolve(
             }),
         }
     }
-    for d in &spec.on_duty {
-        // Integration point: services::duty::on_duty_at(p, now, &OnDutyQuery{system, region, slot}) belongs to the
-        // duty-roster module; until it is wired the request is logged as unresolved rather than silently dropped.
-        missing.push(Unresolved {
-            what: format!(
+    if !spec.on_duty.is_empty() {
+        // "The duty officer now": resolved at send time through the roster's in-memory index (issue item 7).
+        let now = p.clock.now();
+        for d in &spec.on_duty {
+            let q = crate::duty::OnDutyQuery {
+                system: d.system.as_deref(),
+                region: d.region.as_deref(),
+                slot: d.slot.as_deref(),
+            };
+            let what = format!(
                 "on_duty:{}/{}/{}",
                 d.system.as_deref().unwrap_or("*"),
                 d.region.as_deref().unwrap_or("*"),
                 d.slot.as_deref().unwrap_or("*")
-            ),
-            why: "duty roster resolution is not available in this build".into(),
-        });
+            );
+            let people = crate::duty::on_duty_at(p, now, &q).await?;
+            if people.is_empty() {
+                missing.push(Unresolved {
+                    what,
+                    why: "nobody is on duty now for this query".into(),
+                });
+                continue;
+            }
+            for o in people {
+                match store.user_person(&o.person).await? {
+                    Some(person) => add(from_person(person), &mut out),
+                    None => missing.push(Unresolved {
+                        what: format!("{what}:{}", o.person),
+                        why: "the rostered person is not an active user".into(),
+                    }),
+                }
+            }
+        }
     }
     let targets = order.into_iter().filter_map(|k| out.remove(&k)).collect();
     Ok((targets, missing))

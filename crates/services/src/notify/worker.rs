@@ -103,7 +103,7 @@ async fn expand(
                     .map(|c| c.as_str().to_string())
                     .collect()
             });
-        let (targets, missing) = resolve(&p.store, ntf, &spec)
+        let (targets, missing) = resolve(p, ntf, &spec)
             .await
             .map_err(|e| format!("recipients: {e}"))?;
         let mut cache: BTreeMap<&'static str, Rendered> = BTreeMap::new();
