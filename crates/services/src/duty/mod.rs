@@ -3,6 +3,7 @@
 //! import/export, and "who is on duty now" from an in-memory index.
 
 mod index;
+pub mod xlsx;
 
 use std::collections::{BTreeMap, HashSet};
 

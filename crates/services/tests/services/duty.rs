@@ -301,3 +301,68 @@ async fn rotation_on_duty_overrides_swaps_reports_and_comp_time() {
         p.store.close().await;
     }
 }
+
+#[tokio::test]
+async fn xlsx_roster_round_trips_and_bad_rows_are_refused_with_sheet_row_column() {
+    for db in backends().await {
+        let (p, _clock) = platform(&db, local(2, 10, 0)).await;
+        demo::load(&p).await.unwrap();
+        let lead = principal(&p, "fault-lead").await;
+        let (from, to) = (
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 15).unwrap(),
+        );
+        let bytes = duty::xlsx::export_roster(&p, &lead, from, to)
+            .await
+            .unwrap();
+        assert_eq!(&bytes[..2], b"PK");
+        let checked = duty::xlsx::import_roster(&p, &lead, &bytes, false)
+            .await
+            .unwrap();
+        assert_eq!(checked.assignments.len(), 21);
+        assert!(checked.problems.is_empty(), "{:?}", checked.problems);
+        let published = duty::xlsx::import_roster(&p, &lead, &bytes, true)
+            .await
+            .unwrap();
+        assert_eq!(published.roster.unwrap().source, "import");
+
+        // A sheet with an unknown shift (B3) and an unknown person (D4): refused, nothing stored.
+        let rosters_before = p.store.duty_rosters(100).await.unwrap().len();
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.set_name("排班").unwrap();
+        let rows = [
+            ["日期", "班次", "值班岗位", "值班人", "所属单位"],
+            ["2026-03-16", "白班", "集中值班", "duty-sz-1", "shenzhen"],
+            ["2026-03-16", "夜班", "集中值班", "duty-sz-2", "shenzhen"],
+            ["2026-03-16", "day", "hq_day", "nobody", ""],
+        ];
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                ws.write_string(r as u32, c as u16, *v).unwrap();
+            }
+        }
+        let bad = wb.save_to_buffer().unwrap();
+        let e = duty::xlsx::import_roster(&p, &lead, &bad, true)
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("排班!B3: unknown shift '夜班'"), "{msg}");
+        assert!(msg.contains("排班!D4: no active user 'nobody'"), "{msg}");
+        assert_eq!(
+            p.store.duty_rosters(100).await.unwrap().len(),
+            rosters_before
+        );
+        // Not a workbook at all.
+        assert!(matches!(
+            duty::xlsx::import_roster(&p, &lead, b"hello", false).await,
+            Err(ServiceError::Invalid { .. })
+        ));
+        // Comp-time export has both sheets.
+        let x = duty::xlsx::export_comp_time(&p, &lead, "2026-03")
+            .await
+            .unwrap();
+        assert_eq!(&x[..2], b"PK");
+        p.store.close().await;
+    }
+}
