@@ -14,6 +14,9 @@ use tianshu_testkit::{backends, TestDb};
 #[path = "api/notify.rs"]
 mod notify;
 
+#[path = "api/duty.rs"]
+mod duty;
+
 struct TestApp {
     base: String,
     client: Client,

@@ -146,6 +146,40 @@ pub fn app(state: AppState) -> Router {
             "/notifications/messages/{id}/{action}",
             post(api::notifications::action),
         )
+        .route("/duty/setup", get(api::duty::setup))
+        .route("/duty/roster", get(api::duty::roster))
+        .route("/duty/roster/generate", post(api::duty::generate))
+        .route("/duty/roster.xlsx", get(api::duty::roster_xlsx))
+        .route(
+            "/duty/roster/import",
+            post(api::duty::import_roster).layer(DefaultBodyLimit::max(
+                tianshu_services::duty::xlsx::MAX_XLSX_BYTES + 1024,
+            )),
+        )
+        .route("/duty/coverage", get(api::duty::coverage))
+        .route("/duty/on-duty", get(api::duty::on_duty))
+        .route(
+            "/duty/assignments/{id}/override",
+            post(api::duty::override_assignment),
+        )
+        .route("/duty/overrides", get(api::duty::overrides))
+        .route(
+            "/duty/swaps",
+            get(api::duty::swaps).post(api::duty::request_swap),
+        )
+        .route("/duty/swaps/{id}/{decision}", post(api::duty::decide_swap))
+        .route(
+            "/duty/reports",
+            get(api::duty::reports).post(api::duty::file_report),
+        )
+        .route(
+            "/duty/handovers",
+            get(api::duty::handovers).post(api::duty::add_handover),
+        )
+        .route("/duty/comp-time", get(api::duty::comp_time_all))
+        .route("/duty/comp-time.xlsx", get(api::duty::comp_time_xlsx))
+        .route("/duty/comp-time/{person}", get(api::duty::comp_time))
+        .route("/duty/people/{person}/calendar.ics", get(api::duty::ics))
         .route(
             "/incidents/{id}/notifications",
             get(api::notifications::of_incident),

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod duty;
 pub mod health;
 pub mod identity;
 pub mod incidents;

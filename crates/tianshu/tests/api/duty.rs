@@ -1,0 +1,340 @@
+//! Duty rosters over HTTP against the real server: today's and this week's roster, who is on duty now, bad
+//! input named by field (422) or reference (400), overrides, swaps, reports, comp time, XLSX and ICS.
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tianshu_testkit::backends;
+
+use super::{problem, spawn, sqlite_app, TestApp};
+
+async fn get(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
+    Client::new()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
+    Client::new()
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn who_is_on_duty_now_on_both_backends() {
+    for db in backends().await {
+        // The demo clock: Monday 2026-11-23 09:00 Asia/Shanghai; the demo rotation covers this week.
+        let app = spawn(db).await;
+        let t = app.token_for("duty-sz-1", &[]).await;
+        let r = get(&app, &t, "/api/v1/duty/on-duty").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        let people: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["person"].as_str().unwrap())
+            .collect();
+        assert_eq!(people, ["duty-sz-1", "duty-hq-1"], "{v}");
+        assert_eq!(v["items"][0]["name"], "沈一帆（演示）");
+    }
+}
+
+#[tokio::test]
+async fn duty_api_roster_changes_bad_input_and_exports() {
+    let app = sqlite_app().await;
+    let lead = app.token_for("fault-lead", &[]).await;
+    let sz1 = app.token_for("duty-sz-1", &[]).await;
+
+    let setup: Value = get(&app, &lead, "/api/v1/duty/setup")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(setup["shifts"][0]["start"], "08:30");
+    assert_eq!(setup["comp_time_non_working_day"]["day"], 9.0);
+
+    // Today: Shenzhen's pair and the HQ day person; this week: 7 × 3.
+    let today: Value = get(&app, &lead, "/api/v1/duty/roster?range=today")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(today["items"].as_array().unwrap().len(), 3);
+    let week: Value = get(&app, &lead, "/api/v1/duty/roster?range=week")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(week["items"].as_array().unwrap().len(), 21);
+    assert_eq!(week["from"], "2026-11-23");
+    let cov: Value = get(&app, &lead, "/api/v1/duty/coverage?range=week")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cov["items"].as_array().unwrap().len(), 0);
+
+    // Journey 1: Thursday 19:42 → Foshan's evening person, for a CRM alert from Guangzhou.
+    let r: Value = get(
+        &app,
+        &lead,
+        "/api/v1/duty/on-duty?at=2026-11-26T11:42:00Z&system=crm&region=guangzhou&slot=central",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["items"][0]["person"], "duty-fs-2", "{r}");
+
+    // Bad input: 422 naming the field; unknown person / branch: 400 naming it.
+    let (s, p) = problem(get(&app, &lead, "/api/v1/duty/on-duty?at=yesterday").await).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("at"))
+    );
+    let (s, p) = problem(
+        get(
+            &app,
+            &lead,
+            "/api/v1/duty/roster?from=2026-13-01&to=2026-12-01",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("from"))
+    );
+    let team = json!({"branches": {"atlantis": ["a", "b"]}, "hq": []});
+    let (s, p) = problem(
+        post(
+            &app,
+            &lead,
+            "/api/v1/duty/roster/generate",
+            json!({"from": "2026-12-07", "to": "2026-12-13", "team": team}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("team.branches.atlantis")),
+        "{p}"
+    );
+    let thursday_evening = week["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["date"] == "2026-11-26" && a["shift"] == "evening")
+        .unwrap()
+        .clone();
+    let id = thursday_evening["id"].as_i64().unwrap();
+    let (s, p) = problem(
+        post(
+            &app,
+            &lead,
+            &format!("/api/v1/duty/assignments/{id}/override"),
+            json!({"person": "ghost", "reason": "病假", "version": 1}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("person"))
+    );
+    // A duty officer may not override (403); the lead may; a stale version is 412.
+    let r = post(
+        &app,
+        &sz1,
+        &format!("/api/v1/duty/assignments/{id}/override"),
+        json!({"person": "duty-fs-1", "reason": "病假", "version": 1}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        &app,
+        &lead,
+        &format!("/api/v1/duty/assignments/{id}/override"),
+        json!({"person": "duty-fs-1", "reason": "病假", "version": 1}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r: Value = get(
+        &app,
+        &lead,
+        "/api/v1/duty/on-duty?at=2026-11-26T11:42:00Z&slot=central",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(r["items"][0]["person"], "duty-fs-1");
+    let r = post(
+        &app,
+        &lead,
+        &format!("/api/v1/duty/assignments/{id}/override"),
+        json!({"person": "duty-fs-2", "reason": "x", "version": 1}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+
+    // Swap: Shenzhen's day person gives Monday's day shift to Shenzhen's evening person; the lead approves.
+    let monday_day = today["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["slot"] == "central" && a["shift"] == "day")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = post(
+        &app,
+        &sz1,
+        "/api/v1/duty/swaps",
+        json!({"assignment_id": monday_day, "counterpart": "duty-dg-1", "reason": "家中有事"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let s: Value = r.json().await.unwrap();
+    let r = post(
+        &app,
+        &lead,
+        &format!("/api/v1/duty/swaps/{}/approve", s["id"]),
+        json!({"version": s["version"]}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let s: Value = r.json().await.unwrap();
+    assert_eq!(s["state"], "approved");
+    let list: Value = get(&app, &lead, "/api/v1/duty/swaps?state=approved")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+
+    // Daily report: a missing required field is named.
+    let hq_today = today["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["slot"] == "hq_day")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let hq = app.token_for("duty-hq-1", &[]).await;
+    let (s, p) = problem(
+        post(
+            &app,
+            &hq,
+            "/api/v1/duty/reports",
+            json!({"assignment_id": hq_today, "fields": {"monitoring_checked": true}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("fields.anomalies"))
+    );
+    let r = post(&app, &hq, "/api/v1/duty/reports", json!({"assignment_id": hq_today, "fields": {
+        "monitoring_checked": true, "anomalies": "无", "im_groups": "答复 2 条", "itsm_tickets": 1}})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = post(
+        &app,
+        &hq,
+        "/api/v1/duty/handovers",
+        json!({"date": "2026-11-23", "slot": "hq_day", "shift": "day", "note": "无遗留"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let h: Value = get(&app, &hq, "/api/v1/duty/handovers?range=today")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["items"][0]["note"], "无遗留");
+
+    // Comp time (DUTY-05), XLSX exports and import refusal, ICS.
+    let st: Value = get(
+        &app,
+        &lead,
+        "/api/v1/duty/comp-time/duty-hz-1?month=2026-11",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(st["total_hours"].as_f64().unwrap() >= 9.0, "{st}");
+    let (s, p) =
+        problem(get(&app, &lead, "/api/v1/duty/comp-time/duty-hz-1?month=2026-1").await).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("month"))
+    );
+    let r = get(&app, &lead, "/api/v1/duty/comp-time.xlsx?month=2026-11").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("spreadsheetml"));
+    let x = get(&app, &lead, "/api/v1/duty/roster.xlsx?range=week")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&x[..2], b"PK");
+    let r = Client::new()
+        .post(app.url("/api/v1/duty/roster/import"))
+        .bearer_auth(&lead)
+        .body(x.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (s, p) = problem(
+        Client::new()
+            .post(app.url("/api/v1/duty/roster/import?publish=true"))
+            .bearer_auth(&lead)
+            .body("not xlsx")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("file"))
+    );
+    let r = get(&app, &sz1, "/api/v1/duty/people/duty-sz-1/calendar.ics").await;
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
+    assert!(r.text().await.unwrap().starts_with("BEGIN:VCALENDAR\r\n"));
+
+    // Typed schemas in the OpenAPI document.
+    let doc: Value = Client::new()
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let s = &doc["paths"]["/api/v1/duty/on-duty"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(s["$ref"], "#/components/schemas/OnDutyList", "{s}");
+    assert_eq!(
+        doc["components"]["schemas"]["OnDutyList"]["properties"]["items"]["type"],
+        "array"
+    );
+}
