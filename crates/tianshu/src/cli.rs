@@ -69,6 +69,61 @@ pub enum Command {
     Audit(AuditCmd),
     /// Fault tickets (acting as the named user, with that user's permissions).
     Incident(IncidentArgs),
+    /// Duty rosters (acting as the named user, with that user's permissions).
+    Duty(DutyArgs),
+}
+
+/// `duty` options.
+#[derive(Debug, Args)]
+pub struct DutyArgs {
+    /// Act as this user (their roles apply; the audit trail names them).
+    #[arg(long = "as", default_value = "admin")]
+    pub as_user: String,
+    #[command(subcommand)]
+    pub cmd: DutyCmd,
+}
+
+/// `duty` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DutyCmd {
+    /// Today's roster.
+    Today,
+    /// This week's roster (Monday to Sunday).
+    Week,
+    /// Who is on duty now (or at --at, RFC 3339), optionally for a system, region or slot.
+    OnDuty {
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        system: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        slot: Option<String>,
+    },
+    /// Import a roster workbook (checks only, unless --publish).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Export the roster of --from..--to (default this week) as a workbook.
+    Export {
+        file: PathBuf,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Comp-time statements of a month (YYYY-MM, default this month); --person for one; --xlsx FILE to export.
+    CompTime {
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long)]
+        person: Option<String>,
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
+    },
 }
 
 /// `incident` options.
@@ -470,6 +525,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             p.store.close().await;
             code
         }
+        Command::Duty(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = duty_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
         Command::Audit(AuditCmd::Verify) => {
             let s = cli.settings(None)?;
             let cfg = app_config(&s, false)?;
@@ -616,6 +678,138 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+async fn duty_cmd(p: &tianshu_services::Platform, args: &DutyArgs) -> anyhow::Result<i32> {
+    use tianshu_services::duty::{self, OnDutyQuery};
+    let u = p
+        .store
+        .user_by_username(&args.as_user)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("as: no user '{}'", args.as_user))?;
+    let actor = tianshu_services::session::principal_of_user(p, u.id, AuthVia::Cli)
+        .await
+        .map_err(svc)?;
+    let print_roster = |rows: Vec<duty::AssignmentView>| {
+        for r in rows {
+            println!(
+                "{}\t{}\t{}\t{}\t{}",
+                r.date,
+                r.shift,
+                r.slot,
+                r.person,
+                r.region.unwrap_or_default()
+            );
+        }
+    };
+    match &args.cmd {
+        DutyCmd::Today => {
+            let t = duty::today(p);
+            print_roster(duty::roster(p, &actor, t, t).await.map_err(svc)?);
+        }
+        DutyCmd::Week => {
+            let (f, t) = duty::week_of(duty::today(p));
+            print_roster(duty::roster(p, &actor, f, t).await.map_err(svc)?);
+        }
+        DutyCmd::OnDuty {
+            at,
+            system,
+            region,
+            slot,
+        } => {
+            let at = match at {
+                None => p.clock.now(),
+                Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+                    .map_err(|_| anyhow::anyhow!("at: '{s}' is not an RFC 3339 instant"))?
+                    .with_timezone(&chrono::Utc),
+            };
+            let q = OnDutyQuery {
+                system: system.as_deref(),
+                region: region.as_deref(),
+                slot: slot.as_deref(),
+            };
+            let people = duty::on_duty(p, &actor, at, &q).await.map_err(svc)?;
+            if people.is_empty() {
+                println!("nobody on duty at {at}");
+                return Ok(1);
+            }
+            for o in people {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}..{}",
+                    o.person, o.name, o.slot, o.shift, o.start, o.end
+                );
+            }
+        }
+        DutyCmd::Import { file, publish } => {
+            let bytes = std::fs::read(file)?;
+            let r = duty::xlsx::import_roster(p, &actor, &bytes, *publish)
+                .await
+                .map_err(svc)?;
+            for x in &r.problems {
+                println!("problem: {x}");
+            }
+            match &r.roster {
+                Some(ro) => println!(
+                    "published roster {}: {} assignments {}..{}",
+                    ro.id, ro.assignments, r.from, r.to
+                ),
+                None => println!(
+                    "checked: {} assignments {}..{} (not stored; add --publish)",
+                    r.assignments.len(),
+                    r.from,
+                    r.to
+                ),
+            }
+            return Ok(if r.problems.is_empty() { 0 } else { 1 });
+        }
+        DutyCmd::Export { file, from, to } => {
+            let (wf, wt) = duty::week_of(duty::today(p));
+            let f = match from {
+                Some(s) => duty::date_field("from", s).map_err(svc)?,
+                None => wf,
+            };
+            let t = match to {
+                Some(s) => duty::date_field("to", s).map_err(svc)?,
+                None => wt,
+            };
+            let bytes = duty::xlsx::export_roster(p, &actor, f, t)
+                .await
+                .map_err(svc)?;
+            std::fs::write(file, bytes)?;
+            println!("wrote {}", file.display());
+        }
+        DutyCmd::CompTime {
+            month,
+            person,
+            xlsx,
+        } => {
+            let month = month
+                .clone()
+                .unwrap_or_else(|| duty::today(p).format("%Y-%m").to_string());
+            if let Some(f) = xlsx {
+                let bytes = duty::xlsx::export_comp_time(p, &actor, &month)
+                    .await
+                    .map_err(svc)?;
+                std::fs::write(f, bytes)?;
+                println!("wrote {}", f.display());
+                return Ok(0);
+            }
+            let all = match person {
+                Some(u) => vec![duty::comp_time(p, &actor, u, &month).await.map_err(svc)?],
+                None => duty::comp_time_all(p, &actor, &month).await.map_err(svc)?,
+            };
+            for s in all {
+                println!(
+                    "{}\t{}\t{} duties\t{} h",
+                    s.person,
+                    s.month,
+                    s.lines.len(),
+                    s.total_hours
+                );
+            }
+        }
+    }
+    Ok(0)
 }
 
 async fn incident_cmd(p: &tianshu_services::Platform, args: &IncidentArgs) -> anyhow::Result<i32> {

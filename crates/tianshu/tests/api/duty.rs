@@ -338,3 +338,68 @@ async fn duty_api_roster_changes_bad_input_and_exports() {
         "array"
     );
 }
+
+#[tokio::test]
+async fn cli_duty_on_duty_week_export_import_and_comp_time() {
+    // The server loaded the demo into its SQLite file; the CLI works on the same database.
+    let app = sqlite_app().await;
+    let url = app._db.config.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tianshu"))
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "duty",
+        "--as",
+        "fault-lead",
+        "on-duty",
+        "--at",
+        "2026-11-26T11:42:00Z",
+        "--slot",
+        "central",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("duty-fs-2\t"), "{out}");
+    let (code, out, _) = run(&[
+        "duty",
+        "--as",
+        "fault-lead",
+        "comp-time",
+        "--month",
+        "2026-11",
+        "--person",
+        "duty-hz-1",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("duty-hz-1\t2026-11"), "{out}");
+    let file = dir.path().join("roster.xlsx");
+    let f = file.to_str().unwrap();
+    let (code, _, err) = run(&[
+        "duty",
+        "--as",
+        "fault-lead",
+        "export",
+        f,
+        "--from",
+        "2026-11-23",
+        "--to",
+        "2026-11-29",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = run(&["duty", "--as", "fault-lead", "import", f]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("checked: 21 assignments"), "{out}");
+    let (code, _, err) = run(&["duty", "--as", "duty-sz-1", "import", f, "--publish"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("duty.manage"), "{err}");
+}
