@@ -77,6 +77,15 @@ impl Tr {
         self.format(key, Some(&args))
     }
 
+    /// The message for `key` with several arguments.
+    pub fn t2(&self, key: &str, args: &[(&str, String)]) -> String {
+        let mut a = FluentArgs::new();
+        for (n, v) in args {
+            a.set(n.to_string(), FluentValue::from(v.clone()));
+        }
+        self.format(key, Some(&a))
+    }
+
     fn format(&self, key: &str, args: Option<&FluentArgs>) -> String {
         let cat = catalog();
         let Some(b) = cat.bundles.get(self.locale) else {

@@ -2,6 +2,7 @@
 //! so far. Progressive enhancement only: every page works without JavaScript.
 
 mod assets;
+mod duty;
 pub mod i18n;
 mod incidents;
 mod pages;
@@ -41,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/progress", post(incidents::progress))
         .route("/incidents/{id}/report", post(incidents::report))
         .route("/incidents/{id}/facts", post(incidents::facts))
+        .route("/duty", get(duty::page))
+        .route("/duty/comp-time", get(duty::comp_time))
         .route("/users", get(pages::users).post(pages::create_user))
         .route("/audit", get(pages::audit))
         .route("/audit/verify", post(pages::audit_verify))
@@ -68,6 +71,7 @@ const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
         "nav-incidents",
         Some(Permission::IncidentRead),
     ),
+    ("duty", "/duty", "nav-duty", Some(Permission::DutyRead)),
     ("users", "/users", "nav-users", Some(Permission::UserRead)),
     ("audit", "/audit", "nav-audit", Some(Permission::AuditRead)),
     (
