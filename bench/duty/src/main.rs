@@ -61,7 +61,10 @@ fn main() {
     // The central team: 7 branches × 2 + 2 HQ.
     let mut team = Team::default();
     for b in &pol.rotation.branches {
-        team.branches.insert(b.branch.clone(), vec![format!("{}-1", b.branch), format!("{}-2", b.branch)]);
+        team.branches.insert(
+            b.branch.clone(),
+            vec![format!("{}-1", b.branch), format!("{}-2", b.branch)],
+        );
     }
     team.hq = vec!["hq-1".into(), "hq-2".into()];
     let t0 = Instant::now();
@@ -71,7 +74,11 @@ fn main() {
     let mut person = 0usize;
     let members: Vec<Vec<String>> = (0..teams)
         .map(|t| {
-            let n = if t == teams - 1 { others - TEAM_SIZE * (teams - 1) } else { TEAM_SIZE };
+            let n = if t == teams - 1 {
+                others - TEAM_SIZE * (teams - 1)
+            } else {
+                TEAM_SIZE
+            };
             (0..n)
                 .map(|_| {
                     person += 1;
@@ -107,24 +114,44 @@ fn main() {
     assert_eq!(index.len(), roster.len());
 
     let tz = chrono_tz::Asia::Shanghai;
-    let start = tz.from_local_datetime(&from.and_hms_opt(0, 0, 0).unwrap()).unwrap().timestamp_micros();
+    let start = tz
+        .from_local_datetime(&from.and_hms_opt(0, 0, 0).unwrap())
+        .unwrap()
+        .timestamp_micros();
     let span = Duration::days(365).num_microseconds().unwrap() as u64;
     let regions: Vec<String> = (0..teams).map(|t| format!("region-{t:03}")).collect();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let queries: Vec<(i64, usize)> = (0..LOOKUPS)
-        .map(|_| (start + (rng.next() % span) as i64, (rng.next() % 3) as usize))
+        .map(|_| {
+            (
+                start + (rng.next() % span) as i64,
+                (rng.next() % 3) as usize,
+            )
+        })
         .collect();
     let q_of = |kind: usize, r: &'static str| match kind {
         0 => OnDutyQuery::default(),
-        1 => OnDutyQuery { region: Some(r), system: Some("crm"), slot: None },
-        _ => OnDutyQuery { slot: Some("central"), ..Default::default() },
+        1 => OnDutyQuery {
+            region: Some(r),
+            system: Some("crm"),
+            slot: None,
+        },
+        _ => OnDutyQuery {
+            slot: Some("central"),
+            ..Default::default()
+        },
     };
-    let region_refs: Vec<&'static str> = regions.iter().map(|s| &*Box::leak(s.clone().into_boxed_str())).collect();
+    let region_refs: Vec<&'static str> = regions
+        .iter()
+        .map(|s| &*Box::leak(s.clone().into_boxed_str()))
+        .collect();
 
     // Warm-up.
     let mut found = 0usize;
     for (at, k) in queries.iter().take(10_000) {
-        found += index.on_duty_at(*at, &q_of(*k, region_refs[(*at as usize) % teams])).len();
+        found += index
+            .on_duty_at(*at, &q_of(*k, region_refs[(*at as usize) % teams]))
+            .len();
     }
 
     // Path 1: the index alone.
@@ -140,7 +167,12 @@ fn main() {
     }
     let total1 = t2.elapsed().as_secs_f64();
     lat.sort_unstable();
-    let p1 = (pct(&lat, 0.5), pct(&lat, 0.99), pct(&lat, 0.999), *lat.last().unwrap() as f64 / 1000.0);
+    let p1 = (
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 0.999),
+        *lat.last().unwrap() as f64 / 1000.0,
+    );
 
     // Path 2: as the service does it on a warm cache.
     let cache: RwLock<Option<Arc<DutyIndex>>> = RwLock::new(Some(Arc::new(index)));
@@ -154,23 +186,51 @@ fn main() {
         let owned: Vec<(String, String, String, Option<String>)> = snap
             .on_duty_at(*at, &q)
             .into_iter()
-            .map(|o| (o.person.to_string(), o.slot.to_string(), o.shift.to_string(), o.region.map(|r| r.to_string())))
+            .map(|o| {
+                (
+                    o.person.to_string(),
+                    o.slot.to_string(),
+                    o.shift.to_string(),
+                    o.region.map(|r| r.to_string()),
+                )
+            })
             .collect();
         lat2.push(s.elapsed().as_nanos() as u64);
         hits2 += owned.len();
     }
     let total2 = t3.elapsed().as_secs_f64();
     lat2.sort_unstable();
-    let p2 = (pct(&lat2, 0.5), pct(&lat2, 0.99), pct(&lat2, 0.999), *lat2.last().unwrap() as f64 / 1000.0);
+    let p2 = (
+        pct(&lat2, 0.5),
+        pct(&lat2, 0.99),
+        pct(&lat2, 0.999),
+        *lat2.last().unwrap() as f64 / 1000.0,
+    );
 
     println!("duty on-duty lookup benchmark");
-    println!("  people: {distinct} (central team {}, {} region teams)", team.size(), teams);
-    println!("  roster: {} assignments, {} .. {} (generated in {gen_ms:.0} ms)", roster.len(), from, to);
+    println!(
+        "  people: {distinct} (central team {}, {} region teams)",
+        team.size(),
+        teams
+    );
+    println!(
+        "  roster: {} assignments, {} .. {} (generated in {gen_ms:.0} ms)",
+        roster.len(),
+        from,
+        to
+    );
     println!("  index build: {build_ms:.1} ms");
     println!("  lookups: {LOOKUPS} at random instants of the year (1/3 all, 1/3 region+system, 1/3 central slot); warm-up found {found}");
     println!("  index only:        p50 {:.2} µs  p99 {:.2} µs  p99.9 {:.2} µs  max {:.1} µs  ({:.0} lookups/s, {hits} people returned)",
         p1.0, p1.1, p1.2, p1.3, LOOKUPS as f64 / total1);
     println!("  service-like path: p50 {:.2} µs  p99 {:.2} µs  p99.9 {:.2} µs  max {:.1} µs  ({:.0} lookups/s, {hits2} people returned)",
         p2.0, p2.1, p2.2, p2.3, LOOKUPS as f64 / total2);
-    println!("  target p99 < 1000 µs: {}", if p1.1 < 1000.0 && p2.1 < 1000.0 { "met" } else { "NOT met" });
+    println!(
+        "  target p99 < 1000 µs: {}",
+        if p1.1 < 1000.0 && p2.1 < 1000.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
 }
