@@ -1047,10 +1047,10 @@ pub async fn roster_xlsx(
     Ok(file(bytes, XLSX, &format!("roster-{from}-{to}.xlsx")))
 }
 
-/// Import a roster workbook (raw body). Bad cells are refused with sheet/row/column and nothing is stored;
+/// Import a roster workbook (the raw XLSX bytes as the body, any content type). Bad cells are refused with sheet/row/column and nothing is stored;
 /// without `publish=true` it is only checked.
 #[utoipa::path(post, path = "/api/v1/duty/roster/import", tag = "duty", params(ImportParams),
-    request_body(content = BinaryFile, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    request_body(content = BinaryFile, content_type = "application/octet-stream"),
     responses((status = 200, description = "the roster and its coverage problems", body = RosterResultOut)))]
 pub async fn import_roster(
     State(st): State<AppState>,
