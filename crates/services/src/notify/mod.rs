@@ -457,7 +457,14 @@ pub async fn draft(p: &Platform, actor: &Principal, d: Draft) -> ServiceResult<M
     let spec = routed(p, d.recipients.clone(), d.route.as_ref())?;
     let pol = p.policy.current();
     let role_keys: Vec<String> = pol.pack.roles.iter().map(|r| r.key.clone()).collect();
-    recipients::check(&p.store, &pol.pack.notifications, &role_keys, &spec).await?;
+    recipients::check(
+        &p.store,
+        &pol.pack.notifications,
+        &pol.pack.duty,
+        &role_keys,
+        &spec,
+    )
+    .await?;
     if let Some(k) = &d.idempotency_key {
         if k.is_empty() || k.len() > 200 {
             return Err(ServiceError::invalid(
@@ -720,7 +727,14 @@ pub async fn edit(
     if let Some(spec) = &e.recipients {
         let pol = p.policy.current();
         let role_keys: Vec<String> = pol.pack.roles.iter().map(|r| r.key.clone()).collect();
-        recipients::check(&p.store, &pol.pack.notifications, &role_keys, spec).await?;
+        recipients::check(
+            &p.store,
+            &pol.pack.notifications,
+            &pol.pack.duty,
+            &role_keys,
+            spec,
+        )
+        .await?;
     }
     let update = MessageUpdate {
         context: e.context,

@@ -210,6 +210,7 @@ pub async fn resolve(
 pub async fn check(
     store: &Store,
     pol: &NotifyPolicy,
+    duty: &tianshu_core::policy::DutyPolicy,
     roles: &[String],
     spec: &RecipientSpec,
 ) -> ServiceResult<()> {
@@ -255,6 +256,17 @@ pub async fn check(
                 format!("no active user '{u}'"),
                 format!("没有在用的用户 '{u}'"),
             ));
+        }
+    }
+    for (i, d) in spec.on_duty.iter().enumerate() {
+        if let Some(slot) = &d.slot {
+            if duty.slot(slot).is_none() {
+                return Err(ServiceError::unknown_ref(
+                    format!("recipients.on_duty[{i}].slot"),
+                    format!("'{slot}' is not a duty slot of duty.toml"),
+                    format!("'{slot}' 不是值班岗位"),
+                ));
+            }
         }
     }
     for (i, a) in spec.addresses.iter().enumerate() {

@@ -321,6 +321,20 @@ async fn duty_api_roster_changes_bad_input_and_exports() {
         .starts_with("text/calendar"));
     assert!(r.text().await.unwrap().starts_with("BEGIN:VCALENDAR\r\n"));
 
+    // "The duty officer now" as a message recipient: the slot must exist; resolved when the message is sent.
+    let esc = app.token_for("esc-a", &[]).await;
+    let ctx = json!({"person": "duty-sz-1", "date": "2026-11-23", "shift": "白班", "slot": "集中值班", "report_due": "18:00"});
+    let (s, p) = problem(post(&app, &esc, "/api/v1/notifications/messages",
+        json!({"template": "duty.report_missing", "context": ctx, "recipients": {"on_duty": [{"slot": "nope"}]}})).await).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("recipients.on_duty[0].slot")),
+        "{p}"
+    );
+    let r = post(&app, &esc, "/api/v1/notifications/messages",
+        json!({"template": "duty.report_missing", "context": ctx, "recipients": {"on_duty": [{"slot": "central", "region": "guangzhou"}]}})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
     // Typed schemas in the OpenAPI document.
     let doc: Value = Client::new()
         .get(app.url("/api/v1/openapi.json"))
