@@ -921,6 +921,17 @@ pub async fn file_report(
             "该值班无需填写日报",
         ));
     }
+    // The report covers a duty that has begun; filing ahead would silence its reminder in advance.
+    let started = parse_day(&a.day)
+        .and_then(|d| shift_bounds(&pol.pack.duty, d, &a.shift))
+        .is_some_and(|(start, _)| start <= p.clock.now());
+    if !started {
+        return Err(ServiceError::invalid_zh(
+            "assignment_id",
+            format!("the duty of {} {} has not started yet", a.day, a.shift),
+            "该班次尚未开始,不能提交日报",
+        ));
+    }
     check_fields(&pol.pack.duty, &req.fields)?;
     let fields = serde_json::to_string(&req.fields).unwrap_or_else(|_| "{}".into());
     let now = p.now_us();

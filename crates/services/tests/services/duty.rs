@@ -142,6 +142,22 @@ async fn rotation_on_duty_overrides_swaps_reports_and_comp_time() {
         assert_eq!(templates, ["duty.report_missing", "duty.report_escalation"]);
         assert!(hq[1].recipients.contains("room_manager"));
 
+        // A duty that has not begun cannot be reported yet.
+        let (later, _) = assignment_id(&p, "2026-03-09", "central", "day").await;
+        let early = duty::file_report(
+            &p,
+            &principal(&p, "duty-sz-1").await,
+            duty::ReportRequest {
+                assignment_id: later,
+                fields: Default::default(),
+            },
+        )
+        .await;
+        assert!(
+            matches!(early, Err(ServiceError::Invalid { ref field, .. }) if field == "assignment_id"),
+            "{early:?}"
+        );
+
         // Thursday 19:42 (journey 1): Foshan's evening person.
         clock.set(local(5, 19, 42));
         assert_eq!(who(&p, &central).await, ["duty-fs-2"]);
@@ -363,6 +379,58 @@ async fn xlsx_roster_round_trips_and_bad_rows_are_refused_with_sheet_row_column(
             .await
             .unwrap();
         assert_eq!(&x[..2], b"PK");
+        p.store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_year_of_rotation_publishes_in_one_write_and_answers_at_once() {
+    for db in backends().await {
+        let (p, _clock) = platform(&db, local(2, 10, 0)).await;
+        demo::load(&p).await.unwrap();
+        let lead = principal(&p, "fault-lead").await;
+        let started = std::time::Instant::now();
+        let r = duty::generate(
+            &p,
+            &lead,
+            GenerateRequest {
+                from: "2026-04-01".into(),
+                to: "2027-03-31".into(),
+                team: demo::duty_team(),
+                publish: true,
+            },
+        )
+        .await
+        .unwrap();
+        let took = started.elapsed();
+        eprintln!(
+            "{:?}: published {} assignments (with their DUTY-06 clocks) in {took:?}",
+            db.backend,
+            r.assignments.len()
+        );
+        assert_eq!(r.assignments.len(), 365 * 3);
+        let at = local(2, 10, 0) + chrono::Duration::days(300);
+        assert_eq!(
+            duty::on_duty_at(&p, at, &OnDutyQuery::default())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        // More than 400 days is refused, naming `to`.
+        let e = duty::generate(
+            &p,
+            &lead,
+            GenerateRequest {
+                from: "2026-04-01".into(),
+                to: "2027-06-01".into(),
+                team: demo::duty_team(),
+                publish: false,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.field(), Some("to"));
         p.store.close().await;
     }
 }
