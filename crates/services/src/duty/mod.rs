@@ -529,6 +529,36 @@ async fn stop_report_clocks(c: &mut Conn<'_>, sid: &str, now: i64, why: &str) ->
     Ok(())
 }
 
+/// Refuses putting `person` on (`day`, `shift`) when they already hold a duty overlapping it (other than the
+/// assignments in `except`), so overrides and swaps never create the overlaps the coverage check reports.
+async fn check_free(
+    p: &Platform,
+    field: &str,
+    person: &str,
+    day_s: &str,
+    shift: &str,
+    except: &[i64],
+) -> ServiceResult<()> {
+    let pol = p.policy.current();
+    let Some(want) = pol.pack.duty.shift(shift) else {
+        return Ok(());
+    };
+    for r in p.store.duty_assignments_of(person, day_s, day_s).await? {
+        if except.contains(&r.id) {
+            continue;
+        }
+        if let Some(s) = pol.pack.duty.shift(&r.shift) {
+            if s.start_time() < want.end_time() && want.start_time() < s.end_time() {
+                return Err(ServiceError::Conflict {
+                    field: field.into(),
+                    message: format!("{person} is already on {} ({}) on {day_s}", r.slot, r.shift),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------- overrides and swaps
 
 /// Put another person on one assignment.
@@ -564,6 +594,7 @@ pub async fn override_assignment(
             "此人已在该班次值班",
         ));
     }
+    check_free(p, "person", &req.person, &row.day, &row.shift, &[id]).await?;
     let pol = p.policy.current();
     let now = p.now_us();
     let actor_s = actor.actor();
@@ -674,7 +705,29 @@ pub async fn request_swap(
                 "该排班不属于换班对象",
             ));
         }
+        check_free(
+            p,
+            "counter_assignment_id",
+            &a.username,
+            &b.day,
+            &b.shift,
+            &[a.id, b.id],
+        )
+        .await?;
     }
+    let except: Vec<i64> = [Some(a.id), req.counter_assignment_id]
+        .into_iter()
+        .flatten()
+        .collect();
+    check_free(
+        p,
+        "counterpart",
+        &req.counterpart,
+        &a.day,
+        &a.shift,
+        &except,
+    )
+    .await?;
     let now = p.now_us();
     let actor_s = actor.actor();
     let requester = a.username.clone();

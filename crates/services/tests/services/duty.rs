@@ -188,6 +188,14 @@ async fn rotation_on_duty_overrides_swaps_reports_and_comp_time() {
             Err(ServiceError::Stale(_))
         ));
 
+        // Putting someone on a duty overlapping one they already hold is refused (no overlaps by override).
+        let (mon_day, mv) = assignment_id(&p, "2026-03-09", "central", "day").await;
+        let clash = duty::override_assignment(&p, &lead, mon_day, req("duty-hq-1", mv)).await;
+        assert!(
+            matches!(clash, Err(ServiceError::Conflict { ref field, .. }) if field == "person"),
+            "{clash:?}"
+        );
+
         // Swap: Guangzhou's day person (Tue 03-10) swaps with Dongguan's (Wed 03-11); approved by the lead.
         let gz1 = principal(&p, "duty-gz-1").await;
         let (tue, _) = assignment_id(&p, "2026-03-10", "central", "day").await;
