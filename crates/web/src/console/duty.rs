@@ -176,6 +176,13 @@ pub async fn comp_time(
     } else {
         f.month.clone()
     };
+    let pol = p.policy.current();
+    let d = &pol.pack.duty;
+    let shift_name = |k: &str| {
+        d.shift(k).map_or(k.to_string(), |s| {
+            name_of(&s.name_zh, &s.name_en, &u.t).to_string()
+        })
+    };
     let (rows, error, total) = match duty::comp_time_all(p, &u.p, &month).await {
         Ok(all) => {
             let total: f64 = all.iter().map(|s| s.total_hours).sum();
@@ -189,7 +196,7 @@ pub async fn comp_time(
                             format!(
                                 "{} {} ({}h)",
                                 l.date.format("%m-%d"),
-                                l.shift,
+                                shift_name(&l.shift),
                                 l.minutes as f64 / 60.0
                             )
                         })
@@ -207,8 +214,6 @@ pub async fn comp_time(
         }
         Err(e) => (Vec::new(), Some(e.localized(&u.p.locale)), String::new()),
     };
-    let pol = p.policy.current();
-    let d = &pol.pack.duty;
     let table = |m: &std::collections::BTreeMap<String, f64>| {
         d.shifts
             .iter()
