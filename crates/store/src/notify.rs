@@ -668,3 +668,48 @@ pub async fn lock_message(conn: &mut Conn<'_>, id: i64) -> StoreResult<()> {
     }
     Ok(())
 }
+
+/// NTF-06: whether the follow-ups of a fault have ended — a message of one of `stopped_by` exists for the
+/// subject (drafted, waiting or sent; not rejected, cancelled or failed), or the ticket is resolved, closed or
+/// cancelled.
+pub async fn follow_up_stopped(
+    conn: &mut Conn<'_>,
+    subject_kind: &str,
+    subject_id: &str,
+    stopped_by: &[String],
+) -> StoreResult<bool> {
+    let templates = serde_json::to_string(stopped_by).unwrap_or_else(|_| "[]".into());
+    // The template list travels as one JSON text so the statement is the same on both backends.
+    let sql = if conn.is_postgres() {
+        "SELECT COUNT(*) FROM outbox WHERE subject_kind = $1 AND subject_id = $2
+             AND template IN (SELECT jsonb_array_elements_text($3::jsonb))
+             AND state NOT IN ('rejected','cancelled','failed')"
+    } else {
+        "SELECT COUNT(*) FROM outbox WHERE subject_kind = $1 AND subject_id = $2
+             AND template IN (SELECT value FROM json_each($3))
+             AND state NOT IN ('rejected','cancelled','failed')"
+    };
+    let by_message: i64 = on_conn!(conn, c => sqlx::query_scalar(sql)
+        .bind(subject_kind).bind(subject_id).bind(&templates).fetch_one(&mut **c).await)?;
+    if by_message > 0 {
+        return Ok(true);
+    }
+    if subject_kind != "incident" {
+        return Ok(false);
+    }
+    let Ok(id) = subject_id.parse::<i64>() else {
+        return Ok(false);
+    };
+    let ended: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM incidents WHERE id = $1 AND (resolved_at IS NOT NULL OR closed_at IS NOT NULL OR state IN ('closed','cancelled'))")
+        .bind(id).fetch_one(&mut **c).await)?;
+    Ok(ended > 0)
+}
+
+/// Gives message `to` the language and channels of message `from` (a follow-up goes out like its notice).
+pub async fn copy_delivery_settings(conn: &mut Conn<'_>, from: i64, to: i64) -> StoreResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE outbox SET locale = (SELECT locale FROM outbox WHERE id = $1), channels = (SELECT channels FROM outbox WHERE id = $1) WHERE id = $2")
+        .bind(from).bind(to).execute(&mut **c).await.map(|_| ()))?;
+    Ok(())
+}

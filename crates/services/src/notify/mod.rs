@@ -2,6 +2,7 @@
 //! delivery worker over the durable outbox.
 
 pub mod channels;
+pub mod follow_up;
 pub mod recipients;
 pub mod worker;
 

@@ -46,15 +46,35 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
         .store
         .claim_due_deliveries(owner, p.now_us(), lease, batch)
         .await?;
-    let results = futures::future::join_all(ds.into_iter().map(|d| {
+    // Deliveries to one address go one after another: the rate limit counts what was sent before, and one
+    // held delivery sends the digest of all held for that address (the others are marked digested with it).
+    let mut groups: BTreeMap<(String, String), Vec<Delivery>> = BTreeMap::new();
+    for d in ds {
+        groups
+            .entry((d.channel.clone(), d.address.clone()))
+            .or_default()
+            .push(d);
+    }
+    let results = futures::future::join_all(groups.into_values().map(|group| {
         let pol = pol.clone();
         async move {
-            let id = d.id;
-            (id, deliver(p, &pol, ch, owner, d).await)
+            let mut out = Vec::with_capacity(group.len());
+            let mut digest_sent = false;
+            for d in group {
+                if d.state == "held" {
+                    if digest_sent {
+                        continue;
+                    }
+                    digest_sent = true;
+                }
+                let id = d.id;
+                out.push((id, deliver(p, &pol, ch, owner, d).await));
+            }
+            out
         }
     }))
     .await;
-    for (id, r) in results {
+    for (id, r) in results.into_iter().flatten() {
         match r {
             Ok(()) => done += 1,
             Err(e) => {
@@ -297,6 +317,7 @@ async fn finalize(c: &mut Conn<'_>, pol: &ActivePolicy, id: i64, now: i64) -> St
         }
     } else {
         metrics::counter!("tianshu_notify_messages_sent_total").increment(1);
+        super::follow_up::schedule_after_notice(c, pol, &m, now).await?;
     }
     Ok(())
 }
