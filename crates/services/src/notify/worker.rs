@@ -33,9 +33,17 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
         .claim_queued_messages(owner, now, lease, batch)
         .await?;
     let mut done = 0;
-    for m in msgs {
-        let id = m.id;
-        match expand(p, &pol, ch, m).await {
+    // Concurrently: on SQLite the writer folds the expansions into one commit, on PostgreSQL they use the pool.
+    let expanded = futures::future::join_all(msgs.into_iter().map(|m| {
+        let pol = pol.clone();
+        async move {
+            let id = m.id;
+            (id, expand(p, &pol, ch, m).await)
+        }
+    }))
+    .await;
+    for (id, r) in expanded {
+        match r {
             Ok(()) => done += 1,
             Err(e) => {
                 tracing::error!(message = id, error = %e, "cannot expand notification; will retry after the lease")
