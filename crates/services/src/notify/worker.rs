@@ -68,6 +68,8 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
         async move {
             let mut out = Vec::with_capacity(group.len());
             let mut digest_sent = false;
+            // Sent earlier in this group but not yet recorded: the rate limit counts them too.
+            let mut sent_here = 0;
             for d in group {
                 if d.state == "held" {
                     if digest_sent {
@@ -76,21 +78,71 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
                     digest_sent = true;
                 }
                 let id = d.id;
-                out.push((id, deliver(p, &pol, ch, owner, d).await));
+                let r = deliver(p, &pol, ch, owner, d, sent_here).await;
+                if let Ok(Some((_, Outcome::Sent { .. }, _))) = &r {
+                    sent_here += 1;
+                }
+                out.push((id, r));
             }
             out
         }
     }))
     .await;
+    let mut outcomes = Vec::new();
     for (id, r) in results.into_iter().flatten() {
         match r {
-            Ok(()) => done += 1,
+            Ok(Some(o)) => outcomes.push(o),
+            Ok(None) => done += 1,
             Err(e) => {
                 tracing::error!(delivery = id, error = %e, "cannot record delivery; will retry after the lease")
             }
         }
     }
+    done += record_all(p, &pol, owner, outcomes).await;
     Ok(done)
+}
+
+/// Records a batch of outcomes in one transaction (one commit instead of one per delivery); if that fails,
+/// one by one, so a single bad row cannot hold the others back.
+async fn record_all(
+    p: &Platform,
+    pol: &Arc<ActivePolicy>,
+    owner: &str,
+    mut outcomes: Vec<(Delivery, Outcome, i64)>,
+) -> usize {
+    if outcomes.is_empty() {
+        return 0;
+    }
+    // Messages are locked in id order, so two instances recording overlapping batches cannot deadlock.
+    outcomes.sort_by_key(|(d, _, _)| (d.outbox_id, d.id));
+    let n = outcomes.len();
+    let (batch, owner_s, pol2) = (outcomes.clone(), owner.to_string(), pol.clone());
+    let r = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                for (d, outcome, now) in batch {
+                    if st::record_delivery(c, d.id, &owner_s, &outcome, now).await? {
+                        finalize(c, &pol2, d.outbox_id, now).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await;
+    if r.is_ok() {
+        return n;
+    }
+    let mut done = 0;
+    for (d, outcome, now) in outcomes {
+        match record(p, pol, owner, &d, outcome, now).await {
+            Ok(()) => done += 1,
+            Err(e) => {
+                tracing::error!(delivery = d.id, error = %e, "cannot record delivery; will retry after the lease")
+            }
+        }
+    }
+    done
 }
 
 fn address_of(t: &super::recipients::Target, channel: &str) -> Option<String> {
@@ -348,7 +400,8 @@ async fn deliver(
     ch: &Channels,
     owner: &str,
     d: Delivery,
-) -> StoreResult<()> {
+    sent_here: i64,
+) -> StoreResult<Option<(Delivery, Outcome, i64)>> {
     let dp = &pol.pack.notifications.delivery;
     let now = p.now_us();
     let window = dp.rate_window.seconds() * 1_000_000;
@@ -358,9 +411,9 @@ async fn deliver(
             .store
             .sent_to_since(&d.channel, &d.address, now - window)
             .await?;
-        if count >= i64::from(dp.rate_limit) {
+        if count + sent_here >= i64::from(dp.rate_limit) {
             let until = oldest.unwrap_or(now) + window;
-            return record(p, pol, owner, &d, Outcome::Held { until }, now).await;
+            return Ok(Some((d, Outcome::Held { until }, now)));
         }
         ch.send(&outgoing(&d)).await
     } else {
@@ -442,9 +495,10 @@ async fn deliver(
                     Ok(())
                 })
             })
-            .await;
+            .await
+            .map(|()| None);
     }
-    record(p, pol, owner, &d, outcome, now).await
+    Ok(Some((d, outcome, now)))
 }
 
 async fn record(
