@@ -25,6 +25,16 @@ use crate::Platform;
 
 /// One pass: expand up to `batch` queued messages, then send up to `batch` due deliveries; returns the work done.
 pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> StoreResult<usize> {
+    Ok(expand_batch(p, ch, owner, batch).await? + deliver_batch(p, ch, owner, batch).await?)
+}
+
+/// Expands up to `batch` queued messages into their deliveries; returns how many.
+pub async fn expand_batch(
+    p: &Platform,
+    ch: &Channels,
+    owner: &str,
+    batch: i64,
+) -> StoreResult<usize> {
     let pol = p.policy.current();
     let lease = pol.pack.notifications.delivery.lease.seconds() * 1_000_000;
     let now = p.now_us();
@@ -32,24 +42,25 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
         .store
         .claim_queued_messages(owner, now, lease, batch)
         .await?;
-    let mut done = 0;
-    // Concurrently: on SQLite the writer folds the expansions into one commit, on PostgreSQL they use the pool.
+    // Rendering and resolving run concurrently; the results are written a chunk per transaction.
     let expanded = futures::future::join_all(msgs.into_iter().map(|m| {
         let pol = pol.clone();
-        async move {
-            let id = m.id;
-            (id, expand(p, &pol, ch, m).await)
-        }
+        async move { expand(p, &pol, ch, m).await }
     }))
     .await;
-    for (id, r) in expanded {
-        match r {
-            Ok(()) => done += 1,
-            Err(e) => {
-                tracing::error!(message = id, error = %e, "cannot expand notification; will retry after the lease")
-            }
-        }
-    }
+    Ok(apply_all(p, &pol, expanded).await)
+}
+
+/// Sends up to `batch` due deliveries and records their outcomes; returns how many.
+pub async fn deliver_batch(
+    p: &Platform,
+    ch: &Channels,
+    owner: &str,
+    batch: i64,
+) -> StoreResult<usize> {
+    let pol = p.policy.current();
+    let lease = pol.pack.notifications.delivery.lease.seconds() * 1_000_000;
+    let mut done = 0;
     let ds = p
         .store
         .claim_due_deliveries(owner, p.now_us(), lease, batch)
@@ -63,8 +74,16 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
             .or_default()
             .push(d);
     }
-    let results = futures::future::join_all(groups.into_values().map(|group| {
+    // What each address already received inside the rate window, read once for the whole batch.
+    let window = pol.pack.notifications.delivery.rate_window.seconds() * 1_000_000;
+    let keys: Vec<(String, String)> = groups.keys().cloned().collect();
+    let sent_before = p
+        .store
+        .sent_to_since_many(&keys, p.now_us() - window)
+        .await?;
+    let results = futures::future::join_all(groups.into_iter().map(|(key, group)| {
         let pol = pol.clone();
+        let prior = sent_before.get(&key).copied().unwrap_or((0, None));
         async move {
             let mut out = Vec::with_capacity(group.len());
             let mut digest_sent = false;
@@ -78,7 +97,7 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
                     digest_sent = true;
                 }
                 let id = d.id;
-                let r = deliver(p, &pol, ch, owner, d, sent_here).await;
+                let r = deliver(p, &pol, ch, owner, d, (prior.0 + sent_here, prior.1)).await;
                 if let Ok(Some((_, Outcome::Sent { .. }, _))) = &r {
                     sent_here += 1;
                 }
@@ -102,6 +121,9 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
     Ok(done)
 }
 
+/// Rows written per transaction when a batch of expansions or outcomes is recorded.
+const CHUNK: usize = 25;
+
 /// Records a batch of outcomes in one transaction (one commit instead of one per delivery); if that fails,
 /// one by one, so a single bad row cannot hold the others back.
 async fn record_all(
@@ -115,26 +137,35 @@ async fn record_all(
     }
     // Messages are locked in id order, so two instances recording overlapping batches cannot deadlock.
     outcomes.sort_by_key(|(d, _, _)| (d.outbox_id, d.id));
-    let n = outcomes.len();
-    let (batch, owner_s, pol2) = (outcomes.clone(), owner.to_string(), pol.clone());
-    let r = p
-        .store
-        .write(move |c| {
-            Box::pin(async move {
-                for (d, outcome, now) in batch {
-                    if st::record_delivery(c, d.id, &owner_s, &outcome, now).await? {
-                        finalize(c, &pol2, d.outbox_id, now).await?;
-                    }
-                }
-                Ok(())
-            })
-        })
-        .await;
-    if r.is_ok() {
-        return n;
-    }
     let mut done = 0;
-    for (d, outcome, now) in outcomes {
+    let mut failed = Vec::new();
+    let results = futures::future::join_all(outcomes.chunks(CHUNK).map(|chunk| {
+        let (batch, owner_s, pol2) = (chunk.to_vec(), owner.to_string(), pol.clone());
+        async move {
+            let r = p
+                .store
+                .write(move |c| {
+                    Box::pin(async move {
+                        for (d, outcome, now) in batch {
+                            if st::record_delivery(c, d.id, &owner_s, &outcome, now).await? {
+                                finalize(c, &pol2, d.outbox_id, now).await?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            (chunk, r)
+        }
+    }))
+    .await;
+    for (chunk, r) in results {
+        match r {
+            Ok(()) => done += chunk.len(),
+            Err(_) => failed.extend_from_slice(chunk),
+        }
+    }
+    for (d, outcome, now) in failed {
         match record(p, pol, owner, &d, outcome, now).await {
             Ok(()) => done += 1,
             Err(e) => {
@@ -155,12 +186,7 @@ fn address_of(t: &super::recipients::Target, channel: &str) -> Option<String> {
 }
 
 /// Turns one queued message into its deliveries (or fails it when it cannot be rendered or resolved).
-async fn expand(
-    p: &Platform,
-    pol: &Arc<ActivePolicy>,
-    ch: &Channels,
-    m: Message,
-) -> StoreResult<()> {
+async fn expand(p: &Platform, pol: &Arc<ActivePolicy>, ch: &Channels, m: Message) -> Expansion {
     let now = p.now_us();
     let ntf = &pol.pack.notifications;
     let mut rows: Vec<NewDelivery> = Vec::new();
@@ -254,45 +280,113 @@ async fn expand(
         Ok(r) => rows = r,
         Err(e) => failure = Some(e),
     }
-    let pol2 = Arc::clone(pol);
-    p.store
-        .write(move |c| {
-            Box::pin(async move {
-                st::lock_message(c, m.id).await?;
-                let Some(cur) = st::message_in_tx(c, m.id).await? else {
-                    return Ok(());
-                };
-                if cur.state != "queued" {
-                    // Cancelled (or expanded by another instance) since it was claimed.
-                    return Ok(());
-                }
-                st::update_message(
-                    c,
-                    m.id,
-                    None,
-                    MessageUpdate {
-                        state: Some("sending".into()),
-                        last_error: Some(failure.clone()),
-                        release: true,
-                        ..Default::default()
-                    },
-                    now,
-                )
-                .await?;
-                for r in rows {
-                    st::insert_delivery(c, r).await?;
-                }
-                finalize(c, &pol2, m.id, now).await
-            })
-        })
-        .await
+    Expansion {
+        id: m.id,
+        rows,
+        failure,
+        now,
+    }
+}
+
+/// A queued message turned into its delivery rows (or the reason it cannot be sent), not yet written.
+#[derive(Clone)]
+struct Expansion {
+    id: i64,
+    rows: Vec<NewDelivery>,
+    failure: Option<String>,
+    now: i64,
+}
+
+/// Writes one expansion: the message goes to `sending` with its deliveries (unless it was cancelled or
+/// expanded elsewhere since it was claimed).
+async fn apply(c: &mut Conn<'_>, pol: &ActivePolicy, e: Expansion) -> StoreResult<()> {
+    let Some(cur) = st::message_for_update(c, e.id).await? else {
+        return Ok(());
+    };
+    if cur.state != "queued" {
+        return Ok(());
+    }
+    st::update_message(
+        c,
+        e.id,
+        None,
+        MessageUpdate {
+            state: Some("sending".into()),
+            last_error: Some(e.failure.clone()),
+            release: true,
+            ..Default::default()
+        },
+        e.now,
+    )
+    .await?;
+    // With a delivery still to send the message cannot be final yet: skip the check.
+    let open = e
+        .rows
+        .iter()
+        .any(|r| r.state == "pending" || r.state == "held");
+    for r in e.rows {
+        st::insert_delivery(c, r).await?;
+    }
+    if open {
+        return Ok(());
+    }
+    finalize(c, pol, e.id, e.now).await
+}
+
+/// Writes a batch of expansions in one transaction (one commit per batch); one by one if that fails.
+async fn apply_all(p: &Platform, pol: &Arc<ActivePolicy>, mut batch: Vec<Expansion>) -> usize {
+    if batch.is_empty() {
+        return 0;
+    }
+    batch.sort_by_key(|e| e.id);
+    let mut done = 0;
+    let mut failed = Vec::new();
+    // A few transactions side by side: one per chunk keeps the commits few, several keep PostgreSQL's
+    // round trips in parallel (SQLite's single writer folds them into one commit anyway).
+    let results = futures::future::join_all(batch.chunks(CHUNK).map(|chunk| {
+        let (all, pol2) = (chunk.to_vec(), pol.clone());
+        async move {
+            let r = p
+                .store
+                .write(move |c| {
+                    Box::pin(async move {
+                        for e in all {
+                            apply(c, &pol2, e).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            (chunk, r)
+        }
+    }))
+    .await;
+    for (chunk, r) in results {
+        match r {
+            Ok(()) => done += chunk.len(),
+            Err(_) => failed.extend_from_slice(chunk),
+        }
+    }
+    for e in failed {
+        let (id, pol2) = (e.id, pol.clone());
+        match p
+            .store
+            .write(move |c| Box::pin(async move { apply(c, &pol2, e).await }))
+            .await
+        {
+            Ok(()) => done += 1,
+            Err(err) => {
+                tracing::error!(message = id, error = %err, "cannot expand notification; will retry after the lease")
+            }
+        }
+    }
+    done
 }
 
 /// Ends a message whose deliveries are all final: `sent` when something went out and nothing died, else
 /// `failed` (dead letter) with an alert to the dead-letter roles (never an alert about an alert).
 async fn finalize(c: &mut Conn<'_>, pol: &ActivePolicy, id: i64, now: i64) -> StoreResult<()> {
-    st::lock_message(c, id).await?;
-    let Some(m) = st::message_in_tx(c, id).await? else {
+    let Some(m) = st::message_for_update(c, id).await? else {
         return Ok(());
     };
     if m.state != "sending" {
@@ -400,18 +494,14 @@ async fn deliver(
     ch: &Channels,
     owner: &str,
     d: Delivery,
-    sent_here: i64,
+    (count, oldest): (i64, Option<i64>),
 ) -> StoreResult<Option<(Delivery, Outcome, i64)>> {
     let dp = &pol.pack.notifications.delivery;
     let now = p.now_us();
     let window = dp.rate_window.seconds() * 1_000_000;
     let mut digest: Option<(String, Vec<Delivery>)> = None;
     let result = if d.state == "pending" {
-        let (count, oldest) = p
-            .store
-            .sent_to_since(&d.channel, &d.address, now - window)
-            .await?;
-        if count + sent_here >= i64::from(dp.rate_limit) {
+        if count >= i64::from(dp.rate_limit) {
             let until = oldest.unwrap_or(now) + window;
             return Ok(Some((d, Outcome::Held { until }, now)));
         }
@@ -522,15 +612,35 @@ async fn record(
         .await
 }
 
-/// Runs the worker until `stop` turns true.
+/// Runs the worker until `stop` turns true: expansion and delivery as two loops, so one batch is sent while
+/// the next is expanded.
 pub async fn run(
     p: Platform,
     ch: Arc<Channels>,
     owner: String,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Its own task, so the two stages can run on both cores.
+    let expander = {
+        let (p, ch, owner, stop) = (p.clone(), ch.clone(), owner.clone(), stop.clone());
+        tokio::spawn(async move {
+            stage(stop, "expand", || expand_batch(&p, &ch, &owner, 200)).await;
+        })
+    };
+    stage(stop, "deliver", || deliver_batch(&p, &ch, &owner, 200)).await;
+    if let Err(e) = expander.await {
+        tracing::error!(error = %e, "notification expansion stage ended abnormally");
+    }
+}
+
+/// Repeats `step` while it finds work, sleeping briefly when idle, until `stop` turns true.
+async fn stage<F, Fut>(mut stop: tokio::sync::watch::Receiver<bool>, name: &str, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<usize>>,
+{
     loop {
-        match tick(&p, &ch, &owner, 200).await {
+        match step().await {
             Ok(n) if n > 0 => {
                 if *stop.borrow() {
                     return;
@@ -538,7 +648,7 @@ pub async fn run(
                 continue;
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "notification worker tick failed"),
+            Err(e) => tracing::warn!(stage = name, error = %e, "notification worker step failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
