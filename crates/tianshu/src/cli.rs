@@ -272,8 +272,14 @@ fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
         None => PackSource::Embedded,
     };
     cfg.demo = demo;
+    cfg.demo_recipients = demo;
     cfg.secure_cookies = s.secure_cookies;
     cfg.channels = s.channels.clone();
+    if demo && cfg.channels.has_no_peer() && !cfg.channels.log {
+        // Offline demo: messages reach `sent` through the log channel instead of a network peer.
+        cfg.channels.log = true;
+        tracing::info!("no notification channel configured: the demo delivers to the server log");
+    }
     Ok(cfg)
 }
 
