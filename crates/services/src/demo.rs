@@ -30,6 +30,14 @@ pub const BRANCHES: &[(&str, &str)] = &[
     ("zhanjiang", "湛江分部"),
 ];
 
+/// Monitored systems: key, name, vendor organisation key.
+const SYSTEMS: &[(&str, &str, &str)] = &[
+    ("agent-portal", "代理商门户", "vendor-tianheng"),
+    ("crm", "CRM 客户关系管理", "vendor-tianheng"),
+    ("billing", "计费系统", "vendor-beichen"),
+    ("esb", "ESB 企业服务总线", "vendor-beichen"),
+];
+
 /// Demo users: username, display name, organisation key, roles.
 const USERS: &[(&str, &str, &str, &[&str])] = &[
     ("admin", "演示管理员", "prov-it", &["administrator"]),
@@ -182,13 +190,7 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
                     let v = insert_org(c, org(k, n, "vendor", None), now).await?;
                     keys.insert(k.to_string(), v.id);
                 }
-                let sys = [
-                    ("agent-portal", "代理商门户", "vendor-tianheng"),
-                    ("crm", "CRM 客户关系管理", "vendor-tianheng"),
-                    ("billing", "计费系统", "vendor-beichen"),
-                    ("esb", "ESB 企业服务总线", "vendor-beichen"),
-                ];
-                for (k, n, v) in sys {
+                for &(k, n, v) in SYSTEMS {
                     insert_system(
                         c,
                         k,
@@ -279,9 +281,14 @@ fn demo_contacts(
         }
     }
     for g in &pol.regional {
+        let system = SYSTEMS
+            .iter()
+            .find(|(k, _, _)| *k == g.system)
+            .map(|(_, n, _)| n.to_string())
+            .unwrap_or_else(|| g.system.clone());
         lists.push((
             g.base_list.clone(),
-            format!("{} 故障短信基础名单（演示）", g.system),
+            format!("{system}故障短信通报名单（演示）"),
         ));
         let base: Vec<usize> = (1..=20)
             .map(|i| {
@@ -293,9 +300,14 @@ fn demo_contacts(
             })
             .collect();
         for (n, e) in g.extra.iter().enumerate() {
+            let region = BRANCHES
+                .iter()
+                .find(|(k, _)| *k == e.region)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_else(|| e.region.clone());
             lists.push((
                 e.list.clone(),
-                format!("{} {} 增加名单（演示）", g.system, e.region),
+                format!("{system}故障短信·{region}增加名单（演示）"),
             ));
             // The first extra list shares three people with the base list (NTF-10 example); the others none.
             let (shared, own) = if n == 0 { (3, 3) } else { (0, 4) };
@@ -304,7 +316,7 @@ fn demo_contacts(
             }
             for i in 1..=own {
                 people.push(DemoContact {
-                    name: format!("{}分部通报人{i:02}（演示）", e.region),
+                    name: format!("{region}通报人{i:02}（演示）"),
                     lists: vec![e.list.clone()],
                 });
             }
