@@ -533,8 +533,13 @@ pub async fn act(
             let f = e.field().unwrap_or_default().to_string();
             let msg = match &e {
                 ServiceError::Stale(_) => u.t.t("conflict"),
-                ServiceError::Transition { code, .. } => {
-                    translated(&u, "ntf-refused", code).to_string()
+                ServiceError::Transition { code, message, .. } => {
+                    let t = translated(&u, "ntf-refused", code);
+                    if t == *code {
+                        message.clone()
+                    } else {
+                        t
+                    }
                 }
                 other if !f.is_empty() => format!("{f}: {}", other.localized(u.t.lang())),
                 other => other.localized(u.t.lang()),
