@@ -192,6 +192,7 @@ fn channels(http: &str, smtp_port: u16) -> ChannelConfig {
                 url: Secret::new(format!("{http}/slack")),
             },
         ],
+        log: false,
     }
 }
 
