@@ -30,6 +30,14 @@ pub const BRANCHES: &[(&str, &str)] = &[
     ("zhanjiang", "湛江分部"),
 ];
 
+/// Monitored systems: key, name, vendor organisation key.
+const SYSTEMS: &[(&str, &str, &str)] = &[
+    ("agent-portal", "代理商门户", "vendor-tianheng"),
+    ("crm", "CRM 客户关系管理", "vendor-tianheng"),
+    ("billing", "计费系统", "vendor-beichen"),
+    ("esb", "ESB 企业服务总线", "vendor-beichen"),
+];
+
 /// Demo users: username, display name, organisation key, roles.
 const USERS: &[(&str, &str, &str, &[&str])] = &[
     ("admin", "演示管理员", "prov-it", &["administrator"]),
@@ -304,13 +312,7 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
                     let v = insert_org(c, org(k, n, "vendor", None), now).await?;
                     keys.insert(k.to_string(), v.id);
                 }
-                let sys = [
-                    ("agent-portal", "代理商门户", "vendor-tianheng"),
-                    ("crm", "CRM 客户关系管理", "vendor-tianheng"),
-                    ("billing", "计费系统", "vendor-beichen"),
-                    ("esb", "ESB 企业服务总线", "vendor-beichen"),
-                ];
-                for (k, n, v) in sys {
+                for &(k, n, v) in SYSTEMS {
                     insert_system(
                         c,
                         k,
@@ -414,4 +416,184 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
         tracing::warn!(error = %e, "demo duty roster not generated");
     }
     Ok(true)
+}
+
+/// One invented contact of the demo lists: (list keys it belongs to, display name).
+struct DemoContact {
+    name: String,
+    lists: Vec<String>,
+}
+
+/// The demo's recipient lists and contacts, following the pack: one list per recipient class (NTF-02) and the
+/// regional lists (NTF-10, shaped like the worked example: a base list of 20, a Guangzhou list of 6 of whom 3
+/// are on the base list, a Shenzhen list of 4 others). Names are invented, numbers are 138-0000-NNNN and
+/// e-mail addresses end in `@example.invalid`.
+fn demo_contacts(
+    pol: &tianshu_core::policy::NotifyPolicy,
+) -> (Vec<(String, String)>, Vec<DemoContact>) {
+    let mut lists: Vec<(String, String)> = Vec::new();
+    let mut people: Vec<DemoContact> = Vec::new();
+    let sizes = [("A", 4), ("B", 3), ("C", 4), ("D", 2)];
+    for c in &pol.classes {
+        lists.push((c.list.clone(), format!("{}（演示）", c.name_zh)));
+        let n = sizes
+            .iter()
+            .find(|(k, _)| *k == c.key)
+            .map(|(_, n)| *n)
+            .unwrap_or(2);
+        for i in 1..=n {
+            people.push(DemoContact {
+                name: format!("{}类联系人{i:02}（演示）", c.key),
+                lists: vec![c.list.clone()],
+            });
+        }
+    }
+    for g in &pol.regional {
+        let system = SYSTEMS
+            .iter()
+            .find(|(k, _, _)| *k == g.system)
+            .map(|(_, n, _)| n.to_string())
+            .unwrap_or_else(|| g.system.clone());
+        lists.push((
+            g.base_list.clone(),
+            format!("{system}故障短信通报名单（演示）"),
+        ));
+        let base: Vec<usize> = (1..=20)
+            .map(|i| {
+                people.push(DemoContact {
+                    name: format!("门户通报人{i:02}（演示）"),
+                    lists: vec![g.base_list.clone()],
+                });
+                people.len() - 1
+            })
+            .collect();
+        for (n, e) in g.extra.iter().enumerate() {
+            let region = BRANCHES
+                .iter()
+                .find(|(k, _)| *k == e.region)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_else(|| e.region.clone());
+            lists.push((
+                e.list.clone(),
+                format!("{system}故障短信·{region}增加名单（演示）"),
+            ));
+            // The first extra list shares three people with the base list (NTF-10 example); the others none.
+            let (shared, own) = if n == 0 { (3, 3) } else { (0, 4) };
+            for &b in base.iter().take(shared) {
+                people[b].lists.push(e.list.clone());
+            }
+            for i in 1..=own {
+                people.push(DemoContact {
+                    name: format!("{region}通报人{i:02}（演示）"),
+                    lists: vec![e.list.clone()],
+                });
+            }
+        }
+    }
+    (lists, people)
+}
+
+/// Loads the demo recipient lists and contacts unless any list or contact exists; returns whether it loaded.
+pub async fn load_recipients(p: &Platform) -> ServiceResult<bool> {
+    if !p.store.recipient_lists().await?.is_empty() || !p.store.contacts().await?.is_empty() {
+        return Ok(false);
+    }
+    let pol = p.policy.current();
+    let (lists, people) = demo_contacts(&pol.pack.notifications);
+    let now = p.now_us();
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                use tianshu_store::notify as st;
+                let mut members: std::collections::BTreeMap<String, Vec<String>> =
+                    Default::default();
+                for (i, person) in people.iter().enumerate() {
+                    let n = i + 1;
+                    let k = st::insert_contact(
+                        c,
+                        &person.name,
+                        Some(&format!("138-0000-{n:04}")),
+                        Some(&format!("contact{n:02}@example.invalid")),
+                        "zh-CN",
+                        now,
+                    )
+                    .await?;
+                    for l in &person.lists {
+                        members
+                            .entry(l.clone())
+                            .or_default()
+                            .push(format!("contact:{}", k.id));
+                    }
+                }
+                for (key, name) in &lists {
+                    let l = match st::list_in_tx(c, key).await? {
+                        Some(l) => l,
+                        None => st::insert_list(c, key, name, now).await?,
+                    };
+                    let m = members.get(key).cloned().unwrap_or_default();
+                    st::set_list_members(c, &l, name, &m, l.version, now).await?;
+                }
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: "system:demo".into(),
+                        action: "demo.load_recipients".into(),
+                        object_type: "platform".into(),
+                        object_id: "demo".into(),
+                        before: None,
+                        after: Some(json!({"lists": lists.len(), "contacts": people.len()})),
+                        request_id: None,
+                        at: now,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_lists_follow_the_ntf_10_example_shape() {
+        let pack = crate::policy::PackSource::Embedded
+            .load()
+            .expect("default pack");
+        let (lists, people) = demo_contacts(&pack.notifications);
+        let size = |k: &str| {
+            people
+                .iter()
+                .filter(|p| p.lists.iter().any(|l| l == k))
+                .count()
+        };
+        assert_eq!(size("agent_portal_base"), 20);
+        assert_eq!(size("agent_portal_guangzhou"), 6);
+        assert_eq!(size("agent_portal_shenzhen"), 4);
+        let union = |ks: &[&str]| {
+            people
+                .iter()
+                .filter(|p| p.lists.iter().any(|l| ks.contains(&l.as_str())))
+                .count()
+        };
+        // NTF-10 worked example: 23 with Guangzhou, 24 with Shenzhen, 27 with both.
+        assert_eq!(union(&["agent_portal_base", "agent_portal_guangzhou"]), 23);
+        assert_eq!(union(&["agent_portal_base", "agent_portal_shenzhen"]), 24);
+        assert_eq!(
+            union(&[
+                "agent_portal_base",
+                "agent_portal_guangzhou",
+                "agent_portal_shenzhen"
+            ]),
+            27
+        );
+        for c in ["class_a", "class_b", "class_c", "class_d"] {
+            assert!(lists.iter().any(|(k, _)| k == c), "{c}");
+            assert!(size(c) > 0, "{c}");
+        }
+        assert!(people.iter().all(|p| p.name.contains("演示")));
+    }
 }

@@ -70,6 +70,10 @@ async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
                 }
                 metrics::histogram!("tianshu_timer_lag_seconds").record((now - t.due_at).max(0) as f64 / 1e6);
                 let Some(clock_id) = t.clock_id else {
+                    if t.kind == crate::notify::follow_up::TIMER_KIND {
+                        crate::notify::follow_up::fire(c, &pol, &t, now).await?;
+                        return Ok(true);
+                    }
                     insert_event(c, NewEvent {
                         subject_kind: t.subject_kind.clone(),
                         subject_id: t.subject_id.clone(),

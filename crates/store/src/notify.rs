@@ -437,6 +437,34 @@ impl Store {
             .bind(channel).bind(address).bind(since).fetch_one(p).await)?)
     }
 
+    /// [`Store::sent_to_since`] for many addresses in one query: `(channel, address) → (count, oldest)`;
+    /// addresses with nothing sent are absent.
+    pub async fn sent_to_since_many(
+        &self,
+        addresses: &[(String, String)],
+        since: i64,
+    ) -> StoreResult<std::collections::HashMap<(String, String), (i64, Option<i64>)>> {
+        if addresses.is_empty() {
+            return Ok(Default::default());
+        }
+        let list: Vec<&str> = addresses.iter().map(|(_, a)| a.as_str()).collect();
+        let json = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
+        let set = match self.backend() {
+            crate::PoolRef::Postgres(_) => "SELECT jsonb_array_elements_text($1::jsonb)",
+            crate::PoolRef::Sqlite(_) => "SELECT value FROM json_each($1)",
+        };
+        let sql = format!(
+            "SELECT channel, address, COUNT(DISTINCT COALESCE(digest_key, delivery_key)), MIN(sent_at) FROM notify_deliveries
+             WHERE address IN ({set}) AND state IN ('sent','digested') AND sent_at > $2 GROUP BY channel, address"
+        );
+        let rows: Vec<(String, String, i64, Option<i64>)> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(&json).bind(since).fetch_all(p).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(c, a, n, oldest)| ((c, a), (n, oldest)))
+            .collect())
+    }
+
     /// Deliveries held for a digest to `address` on `channel`.
     pub async fn held_for(&self, channel: &str, address: &str) -> StoreResult<Vec<Delivery>> {
         let sql = format!("SELECT {DLV_COLS} FROM notify_deliveries WHERE channel = $1 AND address = $2 AND state = 'held' ORDER BY id");
@@ -444,6 +472,18 @@ impl Store {
             on_pool!(self, p => sqlx::query_as(&sql).bind(channel).bind(address).fetch_all(p).await)?,
         )
     }
+}
+
+/// A message inside a transaction, locked until it ends (PostgreSQL `FOR UPDATE`; SQLite's single writer
+/// holds every row anyway): one round trip instead of a lock and a read.
+pub async fn message_for_update(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<Message>> {
+    let lock = if conn.is_postgres() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT {MSG_COLS} FROM outbox WHERE id = $1{lock}");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
 }
 
 /// A message inside a transaction.
@@ -657,14 +697,47 @@ pub async fn set_subject(
     Ok(())
 }
 
-/// Locks a message row for the rest of the transaction (PostgreSQL), so concurrent delivery outcomes of one
-/// message finalise it exactly once; SQLite's single writer serialises them anyway.
-pub async fn lock_message(conn: &mut Conn<'_>, id: i64) -> StoreResult<()> {
-    if let crate::Db::Postgres(c) = &mut conn.db {
-        sqlx::query("SELECT id FROM outbox WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut **c)
-            .await?;
+/// NTF-06: whether the follow-ups of a fault have ended — a message of one of `stopped_by` exists for the
+/// subject (drafted, waiting or sent; not rejected, cancelled or failed), or the ticket is resolved, closed or
+/// cancelled.
+pub async fn follow_up_stopped(
+    conn: &mut Conn<'_>,
+    subject_kind: &str,
+    subject_id: &str,
+    stopped_by: &[String],
+) -> StoreResult<bool> {
+    let templates = serde_json::to_string(stopped_by).unwrap_or_else(|_| "[]".into());
+    // The template list travels as one JSON text so the statement is the same on both backends.
+    let sql = if conn.is_postgres() {
+        "SELECT COUNT(*) FROM outbox WHERE subject_kind = $1 AND subject_id = $2
+             AND template IN (SELECT jsonb_array_elements_text($3::jsonb))
+             AND state NOT IN ('rejected','cancelled','failed')"
+    } else {
+        "SELECT COUNT(*) FROM outbox WHERE subject_kind = $1 AND subject_id = $2
+             AND template IN (SELECT value FROM json_each($3))
+             AND state NOT IN ('rejected','cancelled','failed')"
+    };
+    let by_message: i64 = on_conn!(conn, c => sqlx::query_scalar(sql)
+        .bind(subject_kind).bind(subject_id).bind(&templates).fetch_one(&mut **c).await)?;
+    if by_message > 0 {
+        return Ok(true);
     }
+    if subject_kind != "incident" {
+        return Ok(false);
+    }
+    let Ok(id) = subject_id.parse::<i64>() else {
+        return Ok(false);
+    };
+    let ended: i64 = on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM incidents WHERE id = $1 AND (resolved_at IS NOT NULL OR closed_at IS NOT NULL OR state IN ('closed','cancelled'))")
+        .bind(id).fetch_one(&mut **c).await)?;
+    Ok(ended > 0)
+}
+
+/// Gives message `to` the language and channels of message `from` (a follow-up goes out like its notice).
+pub async fn copy_delivery_settings(conn: &mut Conn<'_>, from: i64, to: i64) -> StoreResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE outbox SET locale = (SELECT locale FROM outbox WHERE id = $1), channels = (SELECT channels FROM outbox WHERE id = $1) WHERE id = $2")
+        .bind(from).bind(to).execute(&mut **c).await.map(|_| ()))?;
     Ok(())
 }

@@ -71,6 +71,55 @@ pub enum Command {
     Incident(IncidentArgs),
     /// Duty rosters (acting as the named user, with that user's permissions).
     Duty(DutyArgs),
+    /// Notifications: the review queue, one message, approve / reject (NTF-09), a channel test.
+    Notify(NotifyArgs),
+}
+
+/// `notify` options.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Act as this user (their roles apply; the audit trail names them). Required to approve or reject;
+    /// `admin` otherwise.
+    #[arg(long = "as", global = true)]
+    pub as_user: Option<String>,
+    #[command(subcommand)]
+    pub cmd: NotifyCmd,
+}
+
+/// `notify` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// List messages newest first (`--state pending_review` is the review queue).
+    List {
+        /// pending_review, queued, sending, sent, failed or cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one message: rendered text, recipients, review and delivery log (addresses masked).
+    Show { id: i64 },
+    /// Approve a message waiting for review (NTF-09: a fault-handling group leader, not its drafter).
+    Approve {
+        id: i64,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject a message waiting for review; the reason is required.
+    Reject {
+        id: i64,
+        /// The reason for rejecting.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Send one test message through the configured channel and print the outcome.
+    TestSend {
+        #[arg(long, value_parser = ["sms", "email", "im"])]
+        channel: String,
+        /// Mobile number, e-mail address, or the name of a configured IM webhook.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// `duty` options.
@@ -327,8 +376,14 @@ fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
         None => PackSource::Embedded,
     };
     cfg.demo = demo;
+    cfg.demo_recipients = demo;
     cfg.secure_cookies = s.secure_cookies;
     cfg.channels = s.channels.clone();
+    if demo && cfg.channels.has_no_peer() && !cfg.channels.log {
+        // Offline demo: messages reach `sent` through the log channel instead of a network peer.
+        cfg.channels.log = true;
+        tracing::info!("no notification channel configured: the demo delivers to the server log");
+    }
     Ok(cfg)
 }
 
@@ -529,6 +584,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let s = cli.settings(None)?;
             let p = crate::build_platform(&app_config(&s, false)?).await?;
             let code = duty_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Notify(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = notify_cmd(&p, &s, args).await;
             p.store.close().await;
             code
         }
@@ -942,4 +1004,212 @@ async fn incident_cmd(p: &tianshu_services::Platform, args: &IncidentArgs) -> an
         }
     }
     Ok(0)
+}
+
+async fn acting_as(
+    p: &tianshu_services::Platform,
+    username: &str,
+) -> anyhow::Result<tianshu_services::authz::Principal> {
+    let u = p
+        .store
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("as: no user '{username}'"))?;
+    tianshu_services::session::principal_of_user(p, u.id, AuthVia::Cli)
+        .await
+        .map_err(svc)
+}
+
+fn refused(e: tianshu_services::ServiceError) -> anyhow::Error {
+    match e {
+        tianshu_services::ServiceError::Transition { code, message, .. } => {
+            anyhow::anyhow!("{code}: {message}")
+        }
+        tianshu_services::ServiceError::Stale(_) => {
+            anyhow::anyhow!("version: the message changed meanwhile; look at it again and retry")
+        }
+        other => svc(other),
+    }
+}
+
+fn local_time(p: &tianshu_services::Platform, us: i64) -> String {
+    let tz: chrono_tz::Tz = p
+        .policy
+        .current()
+        .pack
+        .pack
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
+    tianshu_store::time::from_micros(us)
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+async fn notify_cmd(
+    p: &tianshu_services::Platform,
+    s: &Settings,
+    args: &NotifyArgs,
+) -> anyhow::Result<i32> {
+    use tianshu_services::notify;
+    let named = |what: &str| -> anyhow::Result<String> {
+        args.as_user
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("as: name the user who {what} with --as USER"))
+    };
+    match &args.cmd {
+        NotifyCmd::List { state, limit } => {
+            let actor = acting_as(p, args.as_user.as_deref().unwrap_or("admin")).await?;
+            let items = notify::list(p, &actor, None, (*limit).clamp(1, 200), state.as_deref())
+                .await
+                .map_err(svc)?;
+            let now = p.now_us();
+            for m in &items {
+                let waited = if m.state == "pending_review" {
+                    format!("  waiting {} min", (now - m.created_at) / 60_000_000)
+                } else {
+                    String::new()
+                };
+                let subject = if m.subject_kind == "incident" {
+                    format!("incident:{}", m.subject_id)
+                } else {
+                    "-".to_string()
+                };
+                println!(
+                    "{:>6}  {:<15} {:<26} {:<14} {:<18} {}{}",
+                    m.id,
+                    m.state,
+                    m.template,
+                    subject,
+                    m.drafted_by.as_deref().unwrap_or(&m.cause),
+                    local_time(p, m.created_at),
+                    waited
+                );
+            }
+            if items.is_empty() {
+                eprintln!("no messages");
+            }
+            Ok(0)
+        }
+        NotifyCmd::Show { id } => {
+            let actor = acting_as(p, args.as_user.as_deref().unwrap_or("admin")).await?;
+            let v = notify::get(p, &actor, *id).await.map_err(svc)?;
+            let m = &v.message;
+            println!("message {}  {}  template {}", m.id, m.state, m.template);
+            if m.subject_kind == "incident" {
+                println!("ticket: incident {}", m.subject_id);
+            }
+            println!(
+                "drafted by {} at {}",
+                m.drafted_by.as_deref().unwrap_or(&m.cause),
+                local_time(p, m.created_at)
+            );
+            if let Some(r) = &m.reviewed_by {
+                println!(
+                    "review: {} by {r} at {}{}",
+                    m.review_outcome.as_deref().unwrap_or("-"),
+                    m.reviewed_at.map(|t| local_time(p, t)).unwrap_or_default(),
+                    m.review_note
+                        .as_deref()
+                        .map(|n| format!(" — {n}"))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some(e) = &m.last_error {
+                println!("last error: {e}");
+            }
+            let ctx: serde_json::Value = serde_json::from_str(&m.context).unwrap_or_default();
+            match notify::template(p, &m.template).await {
+                Ok(t) => match notify::render_template(&t.def, &m.locale, &ctx) {
+                    Ok(r) => println!("subject: {}\n{}", r.subject, r.body),
+                    Err(e) => println!("cannot render: {e}"),
+                },
+                Err(e) => println!("template: {e}"),
+            }
+            println!("recipients: {}", m.recipients);
+            if v.deliveries.is_empty() {
+                println!("deliveries: none yet");
+            }
+            for d in &v.deliveries {
+                println!(
+                    "  {:<8} {:<6} {:<24} {:<22} attempts {}{}",
+                    d.state,
+                    d.channel,
+                    d.address,
+                    d.recipient_name,
+                    d.attempts,
+                    d.last_error
+                        .as_deref()
+                        .map(|e| format!("  {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+        NotifyCmd::Approve { id, note } => {
+            let actor = acting_as(p, &named("approves")?).await?;
+            let cur = notify::get(p, &actor, *id).await.map_err(svc)?;
+            let v = notify::approve(p, &actor, *id, cur.message.version, note.clone())
+                .await
+                .map_err(refused)?;
+            println!(
+                "message {} approved by {}: {}",
+                v.message.id, actor.username, v.message.state
+            );
+            Ok(0)
+        }
+        NotifyCmd::Reject { id, note } => {
+            let actor = acting_as(p, &named("rejects")?).await?;
+            let cur = notify::get(p, &actor, *id).await.map_err(svc)?;
+            let v = notify::reject(
+                p,
+                &actor,
+                *id,
+                cur.message.version,
+                note.clone().unwrap_or_default(),
+            )
+            .await
+            .map_err(|e| match e {
+                tianshu_services::ServiceError::Invalid { field, .. } if field == "reason" => {
+                    anyhow::anyhow!("note: give the reason for rejecting with --note")
+                }
+                other => refused(other),
+            })?;
+            println!(
+                "message {} rejected by {}: {}",
+                v.message.id, actor.username, v.message.state
+            );
+            Ok(0)
+        }
+        NotifyCmd::TestSend { channel, to } => {
+            let actor = acting_as(p, args.as_user.as_deref().unwrap_or("admin")).await?;
+            let r = notify::test_send(p, &actor, s.channels.clone(), channel, to)
+                .await
+                .map_err(svc)?;
+            match r.error {
+                None => {
+                    println!(
+                        "sent: {} via {} to {} (key {})",
+                        channel, r.route, r.address, r.key
+                    );
+                    Ok(0)
+                }
+                Some(e) => {
+                    println!(
+                        "FAILED: {} via {} to {}: {e}{}",
+                        channel,
+                        r.route,
+                        r.address,
+                        if r.permanent {
+                            " (permanent)"
+                        } else {
+                            " (transient)"
+                        }
+                    );
+                    Ok(1)
+                }
+            }
+        }
+    }
 }

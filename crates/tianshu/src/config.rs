@@ -30,6 +30,10 @@ pub struct NotifyFile {
     pub sms: Option<SmsFile>,
     #[serde(default)]
     pub im: Vec<ImFile>,
+    /// Deliver what no real channel above carries to the server log (masked address and subject) and
+    /// record it as sent. `tianshu demo` turns it on when no channel is configured.
+    #[serde(default)]
+    pub log: bool,
 }
 
 /// `[notify.smtp]`.
@@ -169,7 +173,12 @@ impl NotifyFile {
                 url,
             });
         }
-        Ok(ChannelConfig { smtp, sms, im })
+        Ok(ChannelConfig {
+            smtp,
+            sms,
+            im,
+            log: self.log,
+        })
     }
 }
 

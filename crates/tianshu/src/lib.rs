@@ -18,6 +18,9 @@ pub struct AppConfig {
     pub store: StoreConfig,
     pub pack: PackSource,
     pub demo: bool,
+    /// With `demo`: also load the invented recipient lists and contacts (the CLI's demo; tests that build
+    /// their own lists leave it off).
+    pub demo_recipients: bool,
     pub secure_cookies: bool,
     pub clock: Arc<dyn Clock>,
     /// Notification channels (SMTP, SMS gateway, IM webhooks); none configured = nothing leaves the host.
@@ -31,6 +34,7 @@ impl AppConfig {
             store,
             pack: PackSource::Embedded,
             demo: false,
+            demo_recipients: false,
             secure_cookies: false,
             clock: Arc::new(SystemClock),
             channels: Default::default(),
@@ -59,6 +63,10 @@ pub async fn build_platform(cfg: &AppConfig) -> anyhow::Result<Platform> {
     let platform = Platform::new(store, Arc::new(policy), cfg.clock.clone());
     if cfg.demo && tianshu_services::demo::load(&platform).await? {
         tracing::info!("demo organisation loaded");
+    }
+    if cfg.demo && cfg.demo_recipients && tianshu_services::demo::load_recipients(&platform).await?
+    {
+        tracing::info!("demo recipient lists and contacts loaded");
     }
     Ok(platform)
 }

@@ -13,6 +13,8 @@ use tianshu_testkit::{backends, TestDb};
 
 #[path = "api/notify.rs"]
 mod notify;
+#[path = "api/notify_console.rs"]
+mod notify_console;
 
 #[path = "api/duty.rs"]
 mod duty;

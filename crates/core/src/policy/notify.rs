@@ -105,6 +105,9 @@ pub struct FollowUpPolicy {
     pub after: Vec<String>,
     /// The follow-up template (T3).
     pub template: String,
+    /// Templates whose message ends the follow-ups of a fault (the recovery notice T4, NTF-07); so does the
+    /// ticket being resolved, closed or cancelled.
+    pub stopped_by: Vec<String>,
 }
 
 impl FollowUpPolicy {
@@ -323,6 +326,9 @@ impl NotifyPolicy {
             known(format!("follow_up.after[{j}]"), t, issues);
         }
         known("follow_up.template".into(), &f.template, issues);
+        for (j, t) in f.stopped_by.iter().enumerate() {
+            known(format!("follow_up.stopped_by[{j}]"), t, issues);
+        }
         check_rule_id("review.rule", &self.review.rule, issues);
         for (j, t) in self.review.templates.iter().enumerate() {
             known(format!("review.templates[{j}]"), t, issues);

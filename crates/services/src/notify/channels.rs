@@ -95,6 +95,17 @@ pub struct ChannelConfig {
     pub smtp: Option<SmtpConfig>,
     pub sms: Option<SmsGatewayConfig>,
     pub im: Vec<ImWebhook>,
+    /// The `log` channel: every channel without a real peer above (and IM to any name) is "delivered" by
+    /// writing one line to the server log — the masked address and the subject, never the body — and
+    /// recorded as sent. For the demo and offline trials; a real peer always wins.
+    pub log: bool,
+}
+
+impl ChannelConfig {
+    /// True when no real peer is configured (no SMTP, SMS gateway or IM webhook).
+    pub fn has_no_peer(&self) -> bool {
+        self.smtp.is_none() && self.sms.is_none() && self.im.is_empty()
+    }
 }
 
 /// Why a send failed; `permanent` failures are not retried.
@@ -193,6 +204,11 @@ impl Channels {
 
     /// Whether messages can go out on `channel` to `address` (an IM address names a configured webhook).
     pub fn supports(&self, channel: &str, address: &str) -> bool {
+        self.has_peer(channel, address)
+            || (self.config.log && matches!(channel, "email" | "sms" | "im"))
+    }
+
+    fn has_peer(&self, channel: &str, address: &str) -> bool {
         match channel {
             "email" => self.smtp.is_some(),
             "sms" => self.config.sms.is_some(),
@@ -201,14 +217,53 @@ impl Channels {
         }
     }
 
+    /// Where a message on `channel` to `address` would go: `smtp`, `sms_gateway`, `im_webhook`, `log`, or
+    /// `None` when nothing can carry it.
+    pub fn route_of(&self, channel: &str, address: &str) -> Option<&'static str> {
+        if self.has_peer(channel, address) {
+            Some(match channel {
+                "email" => "smtp",
+                "sms" => "sms_gateway",
+                _ => "im_webhook",
+            })
+        } else if self.supports(channel, address) {
+            Some("log")
+        } else {
+            None
+        }
+    }
+
     /// Sends one message.
     pub async fn send(&self, m: &Outgoing<'_>) -> Result<(), SendError> {
+        if self.config.log && !self.has_peer(m.channel, m.address) {
+            return self.send_log(m);
+        }
         match m.channel {
             "email" => self.send_email(m).await,
             "sms" => self.send_sms(m).await,
             "im" => self.send_im(m).await,
             other => Err(SendError::permanent(format!("unknown channel '{other}'"))),
         }
+    }
+
+    /// The `log` channel: one server-log line with the masked address and the subject (personal data and
+    /// message bodies stay out of the log).
+    fn send_log(&self, m: &Outgoing<'_>) -> Result<(), SendError> {
+        if !matches!(m.channel, "email" | "sms" | "im") {
+            return Err(SendError::permanent(format!(
+                "unknown channel '{}'",
+                m.channel
+            )));
+        }
+        tracing::info!(
+            target: "tianshu::notify::log_channel",
+            channel = m.channel,
+            to = %crate::notify::mask_address(m.channel, m.address),
+            subject = m.subject,
+            key = m.key,
+            "notification delivered to the log channel"
+        );
+        Ok(())
     }
 
     async fn send_email(&self, m: &Outgoing<'_>) -> Result<(), SendError> {
@@ -390,6 +445,32 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(!shown.contains("TOPSECRET"), "{shown}");
         assert!(shown.contains("***"));
+    }
+
+    #[tokio::test]
+    async fn the_log_channel_carries_every_channel_without_a_peer() {
+        let ch = Channels::build(ChannelConfig {
+            log: true,
+            ..Default::default()
+        })
+        .unwrap();
+        for c in ["sms", "email", "im"] {
+            assert!(ch.supports(c, "x"), "{c}");
+            assert_eq!(ch.route_of(c, "x"), Some("log"));
+        }
+        assert!(!ch.supports("fax", "x"));
+        let m = Outgoing {
+            channel: "sms",
+            address: "13800000001",
+            name: "演示",
+            subject: "s",
+            body: "b",
+            key: "1:user:1:sms",
+        };
+        assert!(ch.send(&m).await.is_ok());
+        let none = Channels::build(ChannelConfig::default()).unwrap();
+        assert!(!none.supports("sms", "13800000001"));
+        assert_eq!(none.route_of("sms", "13800000001"), None);
     }
 
     #[test]

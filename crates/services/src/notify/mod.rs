@@ -2,6 +2,7 @@
 //! delivery worker over the durable outbox.
 
 pub mod channels;
+pub mod follow_up;
 pub mod recipients;
 pub mod worker;
 
@@ -1213,4 +1214,105 @@ pub async fn contacts(
             )
         })
         .collect())
+}
+
+/// What a channel test did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestSendOutcome {
+    /// `smtp`, `sms_gateway`, `im_webhook` or `log`.
+    pub route: String,
+    /// The address, masked.
+    pub address: String,
+    /// The delivery key sent with the message (Message-ID / `Idempotency-Key`).
+    pub key: String,
+    /// Why the send failed, if it did.
+    pub error: Option<String>,
+    /// Whether the failure would not be retried.
+    pub permanent: bool,
+}
+
+/// Sends one test message to `to` through the channel configured for `channel` and reports the outcome
+/// (audited with the address masked). A channel with nothing configured is an error naming `channel`.
+pub async fn test_send(
+    p: &Platform,
+    actor: &Principal,
+    config: channels::ChannelConfig,
+    channel: &str,
+    to: &str,
+) -> ServiceResult<TestSendOutcome> {
+    actor.require(Permission::NotificationApprove)?;
+    if !matches!(channel, "sms" | "email" | "im") {
+        return Err(ServiceError::invalid_zh(
+            "channel",
+            "expected sms, email or im",
+            "渠道应为 sms、email 或 im",
+        ));
+    }
+    let to = to.trim();
+    let ok = match channel {
+        "sms" => {
+            (5..=20).contains(&to.chars().filter(char::is_ascii_digit).count())
+                && to.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c))
+        }
+        "email" => to
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.')),
+        _ => !to.is_empty() && to.len() <= 100,
+    };
+    if !ok {
+        return Err(ServiceError::invalid_zh(
+            "to",
+            format!("not a valid {channel} address"),
+            format!("不是有效的 {channel} 地址"),
+        ));
+    }
+    let ch = channels::Channels::build(config).map_err(|e| ServiceError::invalid("notify", e))?;
+    let Some(route) = ch.route_of(channel, to) else {
+        return Err(ServiceError::invalid_zh(
+            "channel",
+            format!(
+                "no {channel} channel is configured (notify.smtp, notify.sms, notify.im or notify.log in the config file)"
+            ),
+            format!("未配置 {channel} 渠道(配置文件中的 notify.smtp、notify.sms、notify.im 或 notify.log)"),
+        ));
+    };
+    let now = p.now_us();
+    let key = format!("test:{}", crate::secrets::random_token(8));
+    let subject = "天枢测试消息 / Tianshu test message";
+    let body = format!(
+        "这是一条来自天枢的渠道测试消息（{}），无需回复。This is a channel test from Tianshu ({}); no reply needed.",
+        actor.username, actor.username
+    );
+    let r = ch
+        .send(&channels::Outgoing {
+            channel,
+            address: to,
+            name: to,
+            subject,
+            body: &body,
+            key: &key,
+        })
+        .await;
+    let out = TestSendOutcome {
+        route: route.to_string(),
+        address: mask_address(channel, to),
+        key,
+        error: r.as_ref().err().map(|e| e.message.clone()),
+        permanent: r.as_ref().err().is_some_and(|e| e.permanent),
+    };
+    p.store
+        .audit(NewAuditEntry {
+            actor: actor.actor(),
+            action: "notification.test_send".into(),
+            object_type: "notification_channel".into(),
+            object_id: channel.to_string(),
+            before: None,
+            after: Some(
+                json!({"route": out.route, "to": out.address, "key": out.key, "error": out.error}),
+            ),
+            request_id: None,
+            at: now,
+        })
+        .await?;
+    Ok(out)
 }

@@ -25,6 +25,16 @@ use crate::Platform;
 
 /// One pass: expand up to `batch` queued messages, then send up to `batch` due deliveries; returns the work done.
 pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> StoreResult<usize> {
+    Ok(expand_batch(p, ch, owner, batch).await? + deliver_batch(p, ch, owner, batch).await?)
+}
+
+/// Expands up to `batch` queued messages into their deliveries; returns how many.
+pub async fn expand_batch(
+    p: &Platform,
+    ch: &Channels,
+    owner: &str,
+    batch: i64,
+) -> StoreResult<usize> {
     let pol = p.policy.current();
     let lease = pol.pack.notifications.delivery.lease.seconds() * 1_000_000;
     let now = p.now_us();
@@ -32,37 +42,138 @@ pub async fn tick(p: &Platform, ch: &Channels, owner: &str, batch: i64) -> Store
         .store
         .claim_queued_messages(owner, now, lease, batch)
         .await?;
+    // Rendering and resolving run concurrently; the results are written a chunk per transaction.
+    let expanded = futures::future::join_all(msgs.into_iter().map(|m| {
+        let pol = pol.clone();
+        async move { expand(p, &pol, ch, m).await }
+    }))
+    .await;
+    Ok(apply_all(p, &pol, expanded).await)
+}
+
+/// Sends up to `batch` due deliveries and records their outcomes; returns how many.
+pub async fn deliver_batch(
+    p: &Platform,
+    ch: &Channels,
+    owner: &str,
+    batch: i64,
+) -> StoreResult<usize> {
+    let pol = p.policy.current();
+    let lease = pol.pack.notifications.delivery.lease.seconds() * 1_000_000;
     let mut done = 0;
-    for m in msgs {
-        let id = m.id;
-        match expand(p, &pol, ch, m).await {
-            Ok(()) => done += 1,
-            Err(e) => {
-                tracing::error!(message = id, error = %e, "cannot expand notification; will retry after the lease")
-            }
-        }
-    }
     let ds = p
         .store
         .claim_due_deliveries(owner, p.now_us(), lease, batch)
         .await?;
-    let results = futures::future::join_all(ds.into_iter().map(|d| {
+    // Deliveries to one address go one after another: the rate limit counts what was sent before, and one
+    // held delivery sends the digest of all held for that address (the others are marked digested with it).
+    let mut groups: BTreeMap<(String, String), Vec<Delivery>> = BTreeMap::new();
+    for d in ds {
+        groups
+            .entry((d.channel.clone(), d.address.clone()))
+            .or_default()
+            .push(d);
+    }
+    // What each address already received inside the rate window, read once for the whole batch.
+    let window = pol.pack.notifications.delivery.rate_window.seconds() * 1_000_000;
+    let keys: Vec<(String, String)> = groups.keys().cloned().collect();
+    let sent_before = p
+        .store
+        .sent_to_since_many(&keys, p.now_us() - window)
+        .await?;
+    let results = futures::future::join_all(groups.into_iter().map(|(key, group)| {
         let pol = pol.clone();
+        let prior = sent_before.get(&key).copied().unwrap_or((0, None));
         async move {
-            let id = d.id;
-            (id, deliver(p, &pol, ch, owner, d).await)
+            let mut out = Vec::with_capacity(group.len());
+            let mut digest_sent = false;
+            // Sent earlier in this group but not yet recorded: the rate limit counts them too.
+            let mut sent_here = 0;
+            for d in group {
+                if d.state == "held" {
+                    if digest_sent {
+                        continue;
+                    }
+                    digest_sent = true;
+                }
+                let id = d.id;
+                let r = deliver(p, &pol, ch, owner, d, (prior.0 + sent_here, prior.1)).await;
+                if let Ok(Some((_, Outcome::Sent { .. }, _))) = &r {
+                    sent_here += 1;
+                }
+                out.push((id, r));
+            }
+            out
         }
     }))
     .await;
-    for (id, r) in results {
+    let mut outcomes = Vec::new();
+    for (id, r) in results.into_iter().flatten() {
         match r {
-            Ok(()) => done += 1,
+            Ok(Some(o)) => outcomes.push(o),
+            Ok(None) => done += 1,
             Err(e) => {
                 tracing::error!(delivery = id, error = %e, "cannot record delivery; will retry after the lease")
             }
         }
     }
+    done += record_all(p, &pol, owner, outcomes).await;
     Ok(done)
+}
+
+/// Rows written per transaction when a batch of expansions or outcomes is recorded.
+const CHUNK: usize = 25;
+
+/// Records a batch of outcomes in one transaction (one commit instead of one per delivery); if that fails,
+/// one by one, so a single bad row cannot hold the others back.
+async fn record_all(
+    p: &Platform,
+    pol: &Arc<ActivePolicy>,
+    owner: &str,
+    mut outcomes: Vec<(Delivery, Outcome, i64)>,
+) -> usize {
+    if outcomes.is_empty() {
+        return 0;
+    }
+    // Messages are locked in id order, so two instances recording overlapping batches cannot deadlock.
+    outcomes.sort_by_key(|(d, _, _)| (d.outbox_id, d.id));
+    let mut done = 0;
+    let mut failed = Vec::new();
+    let results = futures::future::join_all(outcomes.chunks(CHUNK).map(|chunk| {
+        let (batch, owner_s, pol2) = (chunk.to_vec(), owner.to_string(), pol.clone());
+        async move {
+            let r = p
+                .store
+                .write(move |c| {
+                    Box::pin(async move {
+                        for (d, outcome, now) in batch {
+                            if st::record_delivery(c, d.id, &owner_s, &outcome, now).await? {
+                                finalize(c, &pol2, d.outbox_id, now).await?;
+                            }
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            (chunk, r)
+        }
+    }))
+    .await;
+    for (chunk, r) in results {
+        match r {
+            Ok(()) => done += chunk.len(),
+            Err(_) => failed.extend_from_slice(chunk),
+        }
+    }
+    for (d, outcome, now) in failed {
+        match record(p, pol, owner, &d, outcome, now).await {
+            Ok(()) => done += 1,
+            Err(e) => {
+                tracing::error!(delivery = d.id, error = %e, "cannot record delivery; will retry after the lease")
+            }
+        }
+    }
+    done
 }
 
 fn address_of(t: &super::recipients::Target, channel: &str) -> Option<String> {
@@ -75,12 +186,7 @@ fn address_of(t: &super::recipients::Target, channel: &str) -> Option<String> {
 }
 
 /// Turns one queued message into its deliveries (or fails it when it cannot be rendered or resolved).
-async fn expand(
-    p: &Platform,
-    pol: &Arc<ActivePolicy>,
-    ch: &Channels,
-    m: Message,
-) -> StoreResult<()> {
+async fn expand(p: &Platform, pol: &Arc<ActivePolicy>, ch: &Channels, m: Message) -> Expansion {
     let now = p.now_us();
     let ntf = &pol.pack.notifications;
     let mut rows: Vec<NewDelivery> = Vec::new();
@@ -174,45 +280,113 @@ async fn expand(
         Ok(r) => rows = r,
         Err(e) => failure = Some(e),
     }
-    let pol2 = Arc::clone(pol);
-    p.store
-        .write(move |c| {
-            Box::pin(async move {
-                st::lock_message(c, m.id).await?;
-                let Some(cur) = st::message_in_tx(c, m.id).await? else {
-                    return Ok(());
-                };
-                if cur.state != "queued" {
-                    // Cancelled (or expanded by another instance) since it was claimed.
-                    return Ok(());
-                }
-                st::update_message(
-                    c,
-                    m.id,
-                    None,
-                    MessageUpdate {
-                        state: Some("sending".into()),
-                        last_error: Some(failure.clone()),
-                        release: true,
-                        ..Default::default()
-                    },
-                    now,
-                )
-                .await?;
-                for r in rows {
-                    st::insert_delivery(c, r).await?;
-                }
-                finalize(c, &pol2, m.id, now).await
-            })
-        })
-        .await
+    Expansion {
+        id: m.id,
+        rows,
+        failure,
+        now,
+    }
+}
+
+/// A queued message turned into its delivery rows (or the reason it cannot be sent), not yet written.
+#[derive(Clone)]
+struct Expansion {
+    id: i64,
+    rows: Vec<NewDelivery>,
+    failure: Option<String>,
+    now: i64,
+}
+
+/// Writes one expansion: the message goes to `sending` with its deliveries (unless it was cancelled or
+/// expanded elsewhere since it was claimed).
+async fn apply(c: &mut Conn<'_>, pol: &ActivePolicy, e: Expansion) -> StoreResult<()> {
+    let Some(cur) = st::message_for_update(c, e.id).await? else {
+        return Ok(());
+    };
+    if cur.state != "queued" {
+        return Ok(());
+    }
+    st::update_message(
+        c,
+        e.id,
+        None,
+        MessageUpdate {
+            state: Some("sending".into()),
+            last_error: Some(e.failure.clone()),
+            release: true,
+            ..Default::default()
+        },
+        e.now,
+    )
+    .await?;
+    // With a delivery still to send the message cannot be final yet: skip the check.
+    let open = e
+        .rows
+        .iter()
+        .any(|r| r.state == "pending" || r.state == "held");
+    for r in e.rows {
+        st::insert_delivery(c, r).await?;
+    }
+    if open {
+        return Ok(());
+    }
+    finalize(c, pol, e.id, e.now).await
+}
+
+/// Writes a batch of expansions in one transaction (one commit per batch); one by one if that fails.
+async fn apply_all(p: &Platform, pol: &Arc<ActivePolicy>, mut batch: Vec<Expansion>) -> usize {
+    if batch.is_empty() {
+        return 0;
+    }
+    batch.sort_by_key(|e| e.id);
+    let mut done = 0;
+    let mut failed = Vec::new();
+    // A few transactions side by side: one per chunk keeps the commits few, several keep PostgreSQL's
+    // round trips in parallel (SQLite's single writer folds them into one commit anyway).
+    let results = futures::future::join_all(batch.chunks(CHUNK).map(|chunk| {
+        let (all, pol2) = (chunk.to_vec(), pol.clone());
+        async move {
+            let r = p
+                .store
+                .write(move |c| {
+                    Box::pin(async move {
+                        for e in all {
+                            apply(c, &pol2, e).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            (chunk, r)
+        }
+    }))
+    .await;
+    for (chunk, r) in results {
+        match r {
+            Ok(()) => done += chunk.len(),
+            Err(_) => failed.extend_from_slice(chunk),
+        }
+    }
+    for e in failed {
+        let (id, pol2) = (e.id, pol.clone());
+        match p
+            .store
+            .write(move |c| Box::pin(async move { apply(c, &pol2, e).await }))
+            .await
+        {
+            Ok(()) => done += 1,
+            Err(err) => {
+                tracing::error!(message = id, error = %err, "cannot expand notification; will retry after the lease")
+            }
+        }
+    }
+    done
 }
 
 /// Ends a message whose deliveries are all final: `sent` when something went out and nothing died, else
 /// `failed` (dead letter) with an alert to the dead-letter roles (never an alert about an alert).
 async fn finalize(c: &mut Conn<'_>, pol: &ActivePolicy, id: i64, now: i64) -> StoreResult<()> {
-    st::lock_message(c, id).await?;
-    let Some(m) = st::message_in_tx(c, id).await? else {
+    let Some(m) = st::message_for_update(c, id).await? else {
         return Ok(());
     };
     if m.state != "sending" {
@@ -297,6 +471,7 @@ async fn finalize(c: &mut Conn<'_>, pol: &ActivePolicy, id: i64, now: i64) -> St
         }
     } else {
         metrics::counter!("tianshu_notify_messages_sent_total").increment(1);
+        super::follow_up::schedule_after_notice(c, pol, &m, now).await?;
     }
     Ok(())
 }
@@ -319,19 +494,16 @@ async fn deliver(
     ch: &Channels,
     owner: &str,
     d: Delivery,
-) -> StoreResult<()> {
+    (count, oldest): (i64, Option<i64>),
+) -> StoreResult<Option<(Delivery, Outcome, i64)>> {
     let dp = &pol.pack.notifications.delivery;
     let now = p.now_us();
     let window = dp.rate_window.seconds() * 1_000_000;
     let mut digest: Option<(String, Vec<Delivery>)> = None;
     let result = if d.state == "pending" {
-        let (count, oldest) = p
-            .store
-            .sent_to_since(&d.channel, &d.address, now - window)
-            .await?;
         if count >= i64::from(dp.rate_limit) {
             let until = oldest.unwrap_or(now) + window;
-            return record(p, pol, owner, &d, Outcome::Held { until }, now).await;
+            return Ok(Some((d, Outcome::Held { until }, now)));
         }
         ch.send(&outgoing(&d)).await
     } else {
@@ -413,9 +585,10 @@ async fn deliver(
                     Ok(())
                 })
             })
-            .await;
+            .await
+            .map(|()| None);
     }
-    record(p, pol, owner, &d, outcome, now).await
+    Ok(Some((d, outcome, now)))
 }
 
 async fn record(
@@ -439,15 +612,35 @@ async fn record(
         .await
 }
 
-/// Runs the worker until `stop` turns true.
+/// Runs the worker until `stop` turns true: expansion and delivery as two loops, so one batch is sent while
+/// the next is expanded.
 pub async fn run(
     p: Platform,
     ch: Arc<Channels>,
     owner: String,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // Its own task, so the two stages can run on both cores.
+    let expander = {
+        let (p, ch, owner, stop) = (p.clone(), ch.clone(), owner.clone(), stop.clone());
+        tokio::spawn(async move {
+            stage(stop, "expand", || expand_batch(&p, &ch, &owner, 200)).await;
+        })
+    };
+    stage(stop, "deliver", || deliver_batch(&p, &ch, &owner, 200)).await;
+    if let Err(e) = expander.await {
+        tracing::error!(error = %e, "notification expansion stage ended abnormally");
+    }
+}
+
+/// Repeats `step` while it finds work, sleeping briefly when idle, until `stop` turns true.
+async fn stage<F, Fut>(mut stop: tokio::sync::watch::Receiver<bool>, name: &str, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<usize>>,
+{
     loop {
-        match tick(&p, &ch, &owner, 200).await {
+        match step().await {
             Ok(n) if n > 0 => {
                 if *stop.borrow() {
                     return;
@@ -455,7 +648,7 @@ pub async fn run(
                 continue;
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "notification worker tick failed"),
+            Err(e) => tracing::warn!(stage = name, error = %e, "notification worker step failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}

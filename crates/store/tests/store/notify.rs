@@ -140,6 +140,22 @@ async fn lists_deliveries_leases_and_digests_on_both_backends() {
                 .0,
             2
         );
+        // The batch form agrees, per channel and address, and leaves out addresses with nothing sent.
+        let many = store
+            .sent_to_since_many(
+                &[
+                    ("sms".into(), "13800000001".into()),
+                    ("sms".into(), "13900000000".into()),
+                ],
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            many.get(&("sms".to_string(), "13800000001".to_string())),
+            Some(&(2, Some(400)))
+        );
+        assert_eq!(many.len(), 1);
         let states = store
             .write(move |c| Box::pin(async move { st::delivery_states(c, msg).await }))
             .await

@@ -11,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use tianshu::{AppConfig, Application};
-use tianshu_core::ManualClock;
+use tianshu_core::{Clock, ManualClock};
 use tianshu_services::notify::channels::{
     ChannelConfig, ImKind, ImWebhook, Secret, SmsGatewayConfig, SmtpConfig,
 };
@@ -192,6 +192,7 @@ fn channels(http: &str, smtp_port: u16) -> ChannelConfig {
                 url: Secret::new(format!("{http}/slack")),
             },
         ],
+        log: false,
     }
 }
 
@@ -530,5 +531,628 @@ async fn worked_example_10_regional_lists_are_deduplicated_per_person_ntf_10() {
     assert_eq!(
         hits.iter().filter(|h| h.path == "sms").count(),
         23 + 24 + 27
+    );
+}
+
+/// NTF outbox durability (issue 4, item 10): the server is killed (SIGKILL) while messages are being drafted
+/// and delivered to a slow SMS gateway, then restarted. Every acknowledged message is delivered; no delivery
+/// is created twice; every send the gateway saw carries a delivery key the outbox knows, so a re-send after
+/// the kill (the one in flight when the process died) is recognisably the same delivery and dropped by the
+/// receiver — nothing is lost and nothing reaches a person twice.
+#[test]
+fn acknowledged_messages_survive_kill_9_and_are_sent_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = tempfile::tempdir().unwrap();
+    super::copy_default_pack(pack.path());
+    // A short lease, so deliveries leased by the killed process are taken over within the test.
+    let np = pack.path().join("notifications.toml");
+    let text = std::fs::read_to_string(&np).unwrap();
+    let short = text.replacen("lease = \"30s\"", "lease = \"2s\"", 1);
+    assert!(
+        short != text,
+        "notifications.toml changed shape; update the test"
+    );
+    std::fs::write(&np, short).unwrap();
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The gateway answers slowly, so the kill lands while sends are in flight.
+    let hits: Hits = Arc::default();
+    let gateway = {
+        let hits = hits.clone();
+        rt.block_on(async move {
+            let app = axum::Router::new()
+                .route(
+                    "/{path}",
+                    post(
+                        |s: State<Hits>, p: Path<String>, h: HeaderMap, b: String| async move {
+                            tokio::time::sleep(Duration::from_millis(15)).await;
+                            sink(s, p, h, b).await
+                        },
+                    ),
+                )
+                .with_state(hits);
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", l.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+            base
+        })
+    };
+    let config = dir.path().join("tianshu.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[notify.sms]\nurl = \"{gateway}/sms\"\nbody_template = '{{\"mobile\": {{{{ mobile | tojson }}}}, \"text\": {{{{ text | tojson }}}}}}'\nsuccess_json_pointer = \"/code\"\nsuccess_json_value = \"0\"\n"
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_tianshu");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let start = || {
+        std::process::Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--policy-dir")
+            .arg(pack.path())
+            .args([
+                "--log-level",
+                "warn",
+                "serve",
+                "--demo",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = |base: String| async move {
+        for _ in 0..300 {
+            if reqwest::get(format!("{base}/readyz"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("not ready");
+    };
+    let mut child = start();
+    let acknowledged: Vec<String> = rt.block_on(async {
+        ready(base.clone()).await;
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let v: Value = c
+            .post(format!("{base}/api/v1/session"))
+            .json(&json!({"username": "admin", "password": "tianshu-demo"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let csrf = v["csrf_token"].as_str().unwrap().to_string();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let (c, csrf, base, tx) = (c.clone(), csrf.clone(), base.clone(), tx.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..2000 {
+                    let key = format!("kill9-{w}-{i}");
+                    let r = c
+                        .post(format!("{base}/api/v1/notifications/messages"))
+                        .header("x-csrf-token", &csrf)
+                        .json(&json!({
+                            "template": "inc06_progress_due",
+                            "context": {"incident": format!("INC-{w}-{i}"), "title": "负载", "rule": "INC-06", "level": "FL2", "due_at": "12:00"},
+                            // One address per message: no rate limit or digest interferes.
+                            "recipients": {"addresses": [format!("sms:139{w:02}{i:06}")]},
+                            "channels": ["sms"],
+                            "idempotency_key": key,
+                        }))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
+                            let _ = tx.send(key);
+                        }
+                        _ => break, // the server is gone
+                    }
+                }
+            }));
+        }
+        drop(tx);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        child.kill().unwrap(); // SIGKILL while drafting and delivering
+        for t in tasks {
+            let _ = t.await;
+        }
+        let mut acked = Vec::new();
+        while let Some(k) = rx.recv().await {
+            acked.push(k);
+        }
+        acked
+    });
+    child.wait().unwrap();
+    assert!(
+        acknowledged.len() > 20,
+        "load produced only {} messages",
+        acknowledged.len()
+    );
+
+    let mut child = start();
+    let cfg = tianshu_store::StoreConfig::sqlite_in(dir.path());
+    // Wait until the restarted server has delivered everything (leases of the killed process expire first).
+    rt.block_on(async {
+        ready(base.clone()).await;
+        for _ in 0..600 {
+            let mut conn = super::pool_conn(&cfg).await;
+            let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE template = 'inc06_progress_due' AND state <> 'sent'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    rt.block_on(async {
+        let mut conn = super::pool_conn(&cfg).await;
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT idempotency_key, state FROM outbox WHERE template = 'inc06_progress_due'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        let states: std::collections::HashMap<String, String> = rows.into_iter().collect();
+        for k in &acknowledged {
+            // The outbox key of a draft is scoped to its drafter.
+            let k = format!("draft:admin:{k}");
+            assert_eq!(states.get(&k).map(String::as_str), Some("sent"), "acknowledged message {k} was not delivered");
+        }
+        let deliveries: Vec<(String, String)> = sqlx::query_as(
+            "SELECT d.delivery_key, d.state FROM notify_deliveries d JOIN outbox o ON o.id = d.outbox_id WHERE o.template = 'inc06_progress_due'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        // One delivery per message (one address, one channel): expansion after the restart created none twice.
+        assert_eq!(deliveries.len(), states.len(), "deliveries were duplicated on expansion");
+        assert!(deliveries.iter().all(|d| d.1 == "sent"));
+        let known: std::collections::HashSet<&str> = deliveries.iter().map(|d| d.0.as_str()).collect();
+        let hits = hits.lock().unwrap();
+        let seen: std::collections::HashSet<&str> = hits.iter().map(|h| h.key.as_str()).collect();
+        assert!(seen.iter().all(|k| known.contains(k)), "the gateway saw a send with an unknown key");
+        assert_eq!(seen.len(), known.len(), "every delivery reached the gateway");
+        // Re-sends happen only for sends in flight at the kill (at most one worker batch) and carry the same key.
+        let resent = hits.len() - seen.len();
+        assert!(resent <= 200, "{resent} re-sends");
+        eprintln!(
+            "kill-9: {} acknowledged, {} delivered, {} re-sent with the same key",
+            acknowledged.len(),
+            known.len(),
+            resent
+        );
+    });
+}
+
+/// A gateway whose answers are scripted: each request takes the next `(status, body)`; when the script is
+/// used up it answers success.
+type Script = Arc<Mutex<(Vec<Hit>, std::collections::VecDeque<(u16, String)>)>>;
+
+async fn scripted_gateway(script: Vec<(u16, &str)>) -> (String, Script) {
+    let state: Script = Arc::new(Mutex::new((
+        Vec::new(),
+        script
+            .into_iter()
+            .map(|(s, b)| (s, b.to_string()))
+            .collect(),
+    )));
+    let app =
+        axum::Router::new()
+            .route(
+                "/{path}",
+                post(
+                    |State(s): State<Script>,
+                     Path(path): Path<String>,
+                     h: HeaderMap,
+                     body: String| async move {
+                        let key = h
+                            .get("idempotency-key")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        let mut g = s.lock().unwrap();
+                        g.0.push(Hit {
+                            path,
+                            key,
+                            body: serde_json::from_str(&body).unwrap_or(Value::String(body)),
+                        });
+                        let (status, body) =
+                            g.1.pop_front().unwrap_or((200, r#"{"code":"0"}"#.into()));
+                        (axum::http::StatusCode::from_u16(status).unwrap(), body)
+                    },
+                ),
+            )
+            .with_state(state.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (base, state)
+}
+
+fn sms_only(http: &str) -> ChannelConfig {
+    let mut c = channels(http, 1);
+    c.smtp = None;
+    c.im.clear();
+    c
+}
+
+async fn send_progress_due(app: &TestApp, tok: &str, mobile: &str, n: usize) -> i64 {
+    let (s, m) = call(
+        app,
+        tok,
+        reqwest::Method::POST,
+        "/api/v1/notifications/messages",
+        Some(json!({"template": "inc06_progress_due",
+            "context": {"incident": format!("INC-{n}"), "title": "测试", "rule": "INC-06", "level": "FL2", "due_at": "12:00"},
+            "recipients": {"addresses": [format!("sms:{mobile}")]}, "channels": ["sms"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    m["id"].as_i64().unwrap()
+}
+
+/// Waits until `cond` holds on the message, ticking nothing: the worker runs on its own every 200 ms.
+async fn wait_for(
+    app: &TestApp,
+    tok: &str,
+    id: i64,
+    what: &str,
+    cond: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..100 {
+        let (_, v) = call(
+            app,
+            tok,
+            reqwest::Method::GET,
+            &format!("/api/v1/notifications/messages/{id}"),
+            None,
+        )
+        .await;
+        if cond(&v) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("message {id}: {what} never happened");
+}
+
+/// Issue 4 item 10: a refused send (the gateway's success criterion not met, then a 503) is retried with
+/// exponential backoff from the pack (`backoff_base`, doubling, plus at most `jitter_percent`), with the
+/// same delivery key each time, until it succeeds.
+#[tokio::test]
+async fn refused_sends_are_retried_with_backoff_and_the_same_key() {
+    let (http, gw) = scripted_gateway(vec![(200, r#"{"code":"17"}"#), (503, "busy")]).await;
+    let app = spawn_with(sms_only(&http)).await;
+    let admin = app.token_for("admin", &[]).await;
+    let pol = app.platform.policy.current();
+    let d = pol.pack.notifications.delivery.clone();
+    let id = send_progress_due(&app, &admin, "13800000001", 1).await;
+    // First attempt: HTTP 200 but `/code` is not "0" → not delivered; the error names the pointer.
+    let v = wait_for(&app, &admin, id, "first attempt", |v| {
+        v["deliveries"][0]["attempts"] == 1
+    })
+    .await;
+    let del = &v["deliveries"][0];
+    assert_eq!(del["state"], "pending");
+    assert!(
+        del["last_error"].as_str().unwrap().contains("/code = 17"),
+        "{del}"
+    );
+    let base_us = d.backoff_base.seconds() * 1_000_000;
+    let now_us = app.clock.now().timestamp_micros();
+    let wait1 = del["next_attempt_at"].as_i64().unwrap() - now_us;
+    let jitter = |w: i64| w * i64::from(d.jitter_percent) / 100;
+    assert!(
+        (base_us..=base_us + jitter(base_us)).contains(&wait1),
+        "first backoff {wait1} µs"
+    );
+    // Not due yet: nothing more is sent while the clock stands still.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(gw.lock().unwrap().0.len(), 1);
+    app.clock.advance(chrono::Duration::microseconds(wait1));
+    let v = wait_for(&app, &admin, id, "second attempt", |v| {
+        v["deliveries"][0]["attempts"] == 2
+    })
+    .await;
+    let del = &v["deliveries"][0];
+    assert!(del["last_error"].as_str().unwrap().contains("503"), "{del}");
+    let wait2 = del["next_attempt_at"].as_i64().unwrap() - app.clock.now().timestamp_micros();
+    assert!(
+        (2 * base_us..=2 * base_us + jitter(2 * base_us)).contains(&wait2),
+        "second backoff {wait2} µs doubles"
+    );
+    app.clock.advance(chrono::Duration::microseconds(wait2));
+    let v = wait_for(&app, &admin, id, "sent", |v| v["state"] == "sent").await;
+    assert_eq!(v["deliveries"][0]["attempts"], 3);
+    let g = gw.lock().unwrap();
+    assert_eq!(g.0.len(), 3);
+    assert!(
+        g.0.iter().all(|h| h.key == g.0[0].key && !h.key.is_empty()),
+        "one delivery key across retries"
+    );
+    assert_eq!(g.0[0].body["mobile"], "13800000001");
+}
+
+/// Issue 4 item 10: after `max_attempts` failures the delivery is dead-lettered, the message fails, and one
+/// alert (the pack's dead-letter template) goes to the dead-letter roles — once, not per attempt. A permanent
+/// refusal (HTTP 400) dead-letters at once.
+#[tokio::test]
+async fn exhausted_retries_dead_letter_with_one_alert() {
+    let (http, gw) = scripted_gateway(vec![(500, "down"); 50]).await;
+    let app = spawn_with(sms_only(&http)).await;
+    let admin = app.token_for("admin", &[]).await;
+    let max = app
+        .platform
+        .policy
+        .current()
+        .pack
+        .notifications
+        .delivery
+        .max_attempts;
+    let id = send_progress_due(&app, &admin, "13800000002", 2).await;
+    for attempt in 1..=max {
+        let v = wait_for(&app, &admin, id, "an attempt", |v| {
+            v["deliveries"][0]["attempts"].as_i64() == Some(i64::from(attempt))
+        })
+        .await;
+        if attempt < max {
+            assert_eq!(v["deliveries"][0]["state"], "pending");
+            // Jump past the backoff (the cap at most).
+            app.clock.advance(chrono::Duration::minutes(15));
+        }
+    }
+    let v = wait_for(&app, &admin, id, "failed", |v| v["state"] == "failed").await;
+    assert_eq!(v["deliveries"][0]["state"], "dead");
+    assert_eq!(gw.lock().unwrap().0.len(), max as usize);
+    let (_, list) = call(
+        &app,
+        &admin,
+        reqwest::Method::GET,
+        "/api/v1/notifications/messages?limit=200",
+        None,
+    )
+    .await;
+    let alerts: Vec<&Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["template"] == "ntf_dead_letter" && m["cause"] == format!("dead_letter:{id}"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "exactly one dead-letter alert");
+    let ctx: Value = serde_json::from_str(alerts[0]["context"].as_str().unwrap()).unwrap();
+    assert_eq!(ctx["message_id"], id.to_string());
+    assert!(
+        ctx["error"].as_str().unwrap().contains("500")
+            || !ctx["error"].as_str().unwrap().is_empty()
+    );
+
+    // A permanent refusal is not retried.
+    let (http2, gw2) = scripted_gateway(vec![(400, "bad number")]).await;
+    let app2 = spawn_with(sms_only(&http2)).await;
+    let admin2 = app2.token_for("admin", &[]).await;
+    let id2 = send_progress_due(&app2, &admin2, "13800000003", 3).await;
+    let v = wait_for(&app2, &admin2, id2, "failed", |v| v["state"] == "failed").await;
+    assert_eq!(v["deliveries"][0]["attempts"], 1);
+    assert_eq!(gw2.lock().unwrap().0.len(), 1);
+}
+
+/// Issue 4 item 10: per recipient and channel at most `rate_limit` messages per `rate_window`; the burst beyond
+/// is held and, when the window frees, bundled into ONE digest message (the pack's digest template).
+#[tokio::test]
+async fn a_burst_beyond_the_rate_limit_goes_out_as_one_digest() {
+    let (http, gw) = scripted_gateway(vec![]).await;
+    let app = spawn_with(sms_only(&http)).await;
+    let admin = app.token_for("admin", &[]).await;
+    let d = app
+        .platform
+        .policy
+        .current()
+        .pack
+        .notifications
+        .delivery
+        .clone();
+    let limit = d.rate_limit as usize;
+    let burst = limit + 3;
+    let mut ids = Vec::new();
+    for n in 0..burst {
+        ids.push(send_progress_due(&app, &admin, "13800000004", 100 + n).await);
+    }
+    // The first `limit` go out; the rest wait.
+    for _ in 0..100 {
+        if gw.lock().unwrap().0.len() >= limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        gw.lock().unwrap().0.len(),
+        limit,
+        "only rate_limit sends inside the window"
+    );
+    let held = wait_for(&app, &admin, ids[burst - 1], "held", |v| {
+        v["deliveries"][0]["state"] == "held"
+    })
+    .await;
+    assert_eq!(held["state"], "sending");
+    app.clock
+        .advance(chrono::Duration::seconds(d.rate_window.seconds() + 1));
+    for id in &ids[limit..] {
+        wait_for(&app, &admin, *id, "sent by digest", |v| {
+            v["state"] == "sent"
+        })
+        .await;
+    }
+    let g = gw.lock().unwrap();
+    assert_eq!(
+        g.0.len(),
+        limit + 1,
+        "one digest for the {} held messages",
+        burst - limit
+    );
+    let digest = &g.0[limit];
+    assert!(digest.key.starts_with("digest:"), "{}", digest.key);
+    let text = digest.body["text"].as_str().unwrap();
+    for n in limit..burst {
+        assert!(
+            text.contains(&format!("INC-{}", 100 + n)),
+            "digest lists every held message: {text}"
+        );
+    }
+}
+
+/// NTF-06 (worked example 11, first half) and NTF-07: a system-fault notice sent at 10:00 on a working day
+/// makes a follow-up due at the end of that working afternoon (17:30); when it falls due a T3 draft with the
+/// notice's recipients and facts waits for review (NTF-09); the next is due at 17:30 of the next working day;
+/// once the recovery notice (T4) is drafted the follow-ups end, recorded on the ticket's timeline.
+#[tokio::test]
+async fn follow_ups_are_drafted_each_working_afternoon_until_recovery_ntf_06_07() {
+    let (http, _gw) = scripted_gateway(vec![]).await;
+    let app = spawn_with(sms_only(&http)).await;
+    let admin = app.token_for("admin", &[]).await;
+    let duty = app.token_for("esc-a", &[]).await;
+    let lead = app.token_for("fault-lead", &[]).await;
+    let pre = app.token_for("preproc", &[]).await;
+    let inc = app.new_incident(&pre, json!({"affected_users": 620})).await;
+    let incident_id = inc["id"].as_i64().unwrap();
+    let draft = json!({"template": "t2_system_fault_notice", "context": serde_json::from_str::<Value>(T2_CONTEXT).unwrap(),
+        "recipients": {"addresses": ["sms:13800000009"]}, "channels": ["sms"], "incident_id": incident_id});
+    let (s, m) = call(
+        &app,
+        &duty,
+        reqwest::Method::POST,
+        "/api/v1/notifications/messages",
+        Some(draft),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{m}");
+    let id = m["id"].as_i64().unwrap();
+    let (s, v) = call(
+        &app,
+        &lead,
+        reqwest::Method::POST,
+        &format!("/api/v1/notifications/messages/{id}/approve"),
+        Some(json!({"version": m["version"]})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    wait_state(&app, &lead, id, "sent").await;
+
+    let follow_ups = |app: &TestApp| {
+        let (app, admin) = (app.base.clone(), admin.clone());
+        async move {
+            let v: Value = Client::new()
+                .get(format!(
+                    "{app}/api/v1/incidents/{incident_id}/notifications"
+                ))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["template"] == "t3_follow_up")
+                .cloned()
+                .collect::<Vec<Value>>()
+        }
+    };
+    // 2026-11-23 is a Monday; the clock stands at 10:00 Beijing time (02:00 UTC). 17:29: nothing yet.
+    app.clock.advance(chrono::Duration::minutes(7 * 60 + 29));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(follow_ups(&app).await.is_empty());
+    app.clock.advance(chrono::Duration::minutes(2)); // 17:31
+    let mut first = Vec::new();
+    for _ in 0..50 {
+        first = follow_ups(&app).await;
+        if !first.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(first.len(), 1, "one follow-up drafted at 17:30");
+    assert_eq!(
+        first[0]["state"], "pending_review",
+        "T3 is reviewed before sending (NTF-09)"
+    );
+    assert_eq!(
+        first[0]["recipients"], m["recipients"],
+        "the notice's recipients"
+    );
+    let ctx: Value = serde_json::from_str(first[0]["context"].as_str().unwrap()).unwrap();
+    assert_eq!(ctx["system"], "CRM");
+
+    // The recovery notice is drafted the next morning: the follow-up due at 17:30 Tuesday is not drafted.
+    app.clock.advance(chrono::Duration::hours(16)); // Tuesday 09:31
+    let recovery = json!({"template": "t4_recovery", "context": serde_json::from_str::<Value>(T2_CONTEXT).unwrap(),
+        "recipients": {"addresses": ["sms:13800000009"]}, "channels": ["sms"], "incident_id": incident_id});
+    let (s, r) = call(
+        &app,
+        &duty,
+        reqwest::Method::POST,
+        "/api/v1/notifications/messages",
+        Some(recovery),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    app.clock.advance(chrono::Duration::hours(8)); // Tuesday 17:31
+    let mut ended = false;
+    for _ in 0..50 {
+        let (_, tl) = call(
+            &app,
+            &admin,
+            reqwest::Method::GET,
+            &format!("/api/v1/incidents/{incident_id}/timeline"),
+            None,
+        )
+        .await;
+        let kinds: Vec<String> = tl["items"]
+            .as_array()
+            .or_else(|| tl["events"].as_array())
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if kinds.iter().any(|k| k == "notification.follow_up_ended") {
+            assert!(kinds.iter().any(|k| k == "notification.follow_up_due"));
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ended,
+        "the follow-ups end once the recovery notice is drafted"
+    );
+    assert_eq!(
+        follow_ups(&app).await.len(),
+        1,
+        "no second follow-up after recovery"
     );
 }

@@ -17,16 +17,187 @@ fn json<T: serde::Serialize>(v: T) -> Json<Value> {
     Json(serde_json::to_value(v).unwrap_or(Value::Null))
 }
 
+// Response shapes, for the OpenAPI document only: handlers serialise the service types, whose JSON
+// these mirror field for field (schemathesis checks every response against them).
+
+/// A template as in force.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct TemplateOut {
+    pub id: String,
+    /// Rule ID the template implements.
+    pub rule: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// `sms`, `email`, `im`.
+    pub channels: Vec<String>,
+    /// Every placeholder the texts may use.
+    pub variables: Vec<String>,
+    /// Placeholders that must have a value.
+    pub required: Vec<String>,
+    pub subject_zh: String,
+    pub subject_en: String,
+    pub zh: String,
+    pub en: String,
+    /// Whether messages wait for review (NTF-09).
+    pub review: bool,
+    /// Version of the operator override (0 = the pack's text).
+    pub version: i64,
+    pub updated_by: Option<String>,
+}
+
+/// A rendered template.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct RenderedOut {
+    pub subject: String,
+    pub body: String,
+}
+
+/// A list member or an external contact (details masked unless revealed).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MemberOut {
+    /// `user:<id>` or `contact:<id>`.
+    pub member: String,
+    pub name: String,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A page of members or contacts.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MemberPage {
+    pub items: Vec<MemberOut>,
+}
+
+/// A recipient list.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ListOut {
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub members: Vec<MemberOut>,
+}
+
+/// Every recipient list.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ListPage {
+    pub items: Vec<ListOut>,
+}
+
+/// One delivery log row (address masked).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct DeliveryOut {
+    pub id: i64,
+    pub recipient: String,
+    pub recipient_name: String,
+    pub channel: String,
+    pub address: String,
+    /// pending, sending, sent, failed, dead, digested.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+    pub digest_key: Option<String>,
+    pub delivery_key: String,
+}
+
+/// An outbox message (times in Unix microseconds UTC; recipients, context and channels as JSON text).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MessageOut {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub template: String,
+    pub recipients: String,
+    pub context: String,
+    pub cause: String,
+    pub state: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<i64>,
+    pub locale: String,
+    pub channels: Option<String>,
+    pub drafted_by: Option<String>,
+    pub review_outcome: Option<String>,
+    pub review_note: Option<String>,
+    pub sent_at: Option<i64>,
+    pub version: i64,
+}
+
+/// A message with its delivery log.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MessageDetail {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub subject_kind: String,
+    pub subject_id: String,
+    pub template: String,
+    pub recipients: String,
+    pub context: String,
+    pub cause: String,
+    pub state: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<i64>,
+    pub locale: String,
+    pub channels: Option<String>,
+    pub drafted_by: Option<String>,
+    pub review_outcome: Option<String>,
+    pub review_note: Option<String>,
+    pub sent_at: Option<i64>,
+    pub version: i64,
+    /// Seconds the message waited for review.
+    pub review_seconds: Option<i64>,
+    pub deliveries: Vec<DeliveryOut>,
+}
+
+/// The messages of a ticket.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MessageDetailPage {
+    pub items: Vec<MessageDetail>,
+}
+
+/// A page of messages, newest first.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MessagePage {
+    pub items: Vec<MessageOut>,
+    /// Pass as `before` for the next page.
+    pub next_before: Option<i64>,
+}
+
 /// Every template in force (pack default or operator override), with its declared placeholders.
 #[utoipa::path(get, path = "/api/v1/notifications/templates", tag = "notifications",
-    responses((status = 200, description = "templates", body = Object)))]
+    responses((status = 200, description = "templates", body = [TemplateOut])))]
 pub async fn templates(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Value>> {
     Ok(json(notify::templates(&st.platform, &p).await?))
 }
 
 /// One template.
 #[utoipa::path(get, path = "/api/v1/notifications/templates/{id}", tag = "notifications",
-    params(("id" = String, Path, description = "template id")), responses((status = 200, description = "template", body = Object)))]
+    params(("id" = String, Path, description = "template id")), responses((status = 200, description = "template", body = TemplateOut)))]
 pub async fn template(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -55,7 +226,7 @@ pub struct TemplateBody {
 
 /// Saves an operator's texts; a placeholder the template does not declare is refused (422, field named).
 #[utoipa::path(put, path = "/api/v1/notifications/templates/{id}", tag = "notifications", request_body = TemplateBody,
-    params(("id" = String, Path, description = "template id")), responses((status = 200, description = "saved", body = Object)))]
+    params(("id" = String, Path, description = "template id")), responses((status = 200, description = "saved", body = TemplateOut)))]
 pub async fn put_template(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -91,7 +262,7 @@ pub struct PreviewBody {
 
 /// Renders a template without sending; a missing value names `context.<placeholder>`.
 #[utoipa::path(post, path = "/api/v1/notifications/templates/{id}/preview", tag = "notifications", request_body = PreviewBody,
-    params(("id" = String, Path, description = "template id")), responses((status = 200, description = "subject and body", body = Object)))]
+    params(("id" = String, Path, description = "template id")), responses((status = 200, description = "subject and body", body = RenderedOut)))]
 pub async fn preview(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -105,7 +276,7 @@ pub async fn preview(
 }
 
 /// Recipient lists with members (contact details masked).
-#[utoipa::path(get, path = "/api/v1/notifications/lists", tag = "notifications", responses((status = 200, description = "lists", body = Object)))]
+#[utoipa::path(get, path = "/api/v1/notifications/lists", tag = "notifications", responses((status = 200, description = "lists", body = ListPage)))]
 pub async fn lists(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Value>> {
     Ok(json(
         serde_json::json!({"items": notify::lists(&st.platform, &p).await?}),
@@ -125,7 +296,7 @@ pub struct ListBody {
 
 /// Creates or replaces a recipient list.
 #[utoipa::path(put, path = "/api/v1/notifications/lists/{key}", tag = "notifications", request_body = ListBody,
-    params(("key" = String, Path, description = "list key")), responses((status = 200, description = "the list", body = Object)))]
+    params(("key" = String, Path, description = "list key")), responses((status = 200, description = "the list", body = ListOut)))]
 pub async fn put_list(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -147,7 +318,7 @@ pub struct ContactQuery {
 
 /// External contacts.
 #[utoipa::path(get, path = "/api/v1/notifications/contacts", tag = "notifications", params(ContactQuery),
-    responses((status = 200, description = "contacts", body = Object)))]
+    responses((status = 200, description = "contacts", body = MemberPage)))]
 pub async fn contacts(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -170,7 +341,7 @@ pub struct ContactBody {
 
 /// Adds an external contact.
 #[utoipa::path(post, path = "/api/v1/notifications/contacts", tag = "notifications", request_body = ContactBody,
-    responses((status = 201, description = "created", body = Object)))]
+    responses((status = 201, description = "created", body = MemberOut)))]
 pub async fn add_contact(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -226,7 +397,7 @@ fn parse<T: serde::de::DeserializeOwned>(field: &str, v: Option<Value>) -> ApiRe
 
 /// Drafts a message: `pending_review` when NTF-09 requires review, else queued for sending.
 #[utoipa::path(post, path = "/api/v1/notifications/messages", tag = "notifications", request_body = DraftBody,
-    responses((status = 201, description = "drafted", body = Object)))]
+    responses((status = 201, description = "drafted", body = MessageDetail)))]
 pub async fn draft(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -265,7 +436,7 @@ pub struct MessageQuery {
 
 /// Messages newest first.
 #[utoipa::path(get, path = "/api/v1/notifications/messages", tag = "notifications", params(MessageQuery),
-    responses((status = 200, description = "messages", body = Object)))]
+    responses((status = 200, description = "messages", body = MessagePage)))]
 pub async fn messages(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -289,7 +460,7 @@ pub async fn messages(
 
 /// One message with its delivery log.
 #[utoipa::path(get, path = "/api/v1/notifications/messages/{id}", tag = "notifications",
-    params(("id" = i64, Path, description = "message id")), responses((status = 200, description = "message", body = Object)))]
+    params(("id" = i64, Path, description = "message id")), responses((status = 200, description = "message", body = MessageDetail)))]
 pub async fn message(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -312,7 +483,7 @@ pub struct EditBody {
 
 /// Edits a draft before approval.
 #[utoipa::path(patch, path = "/api/v1/notifications/messages/{id}", tag = "notifications", request_body = EditBody,
-    params(("id" = i64, Path, description = "message id")), responses((status = 200, description = "edited", body = Object)))]
+    params(("id" = i64, Path, description = "message id")), responses((status = 200, description = "edited", body = MessageDetail)))]
 pub async fn edit(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -349,7 +520,7 @@ pub struct ActionBody {
 /// dead-lettered message.
 #[utoipa::path(post, path = "/api/v1/notifications/messages/{id}/{action}", tag = "notifications", request_body = ActionBody,
     params(("id" = i64, Path, description = "message id"), ("action" = String, Path, description = "approve | reject | cancel | retry")),
-    responses((status = 200, description = "done", body = Object)))]
+    responses((status = 200, description = "done", body = MessageDetail)))]
 pub async fn action(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -374,7 +545,7 @@ pub async fn action(
 
 /// The messages a ticket caused, each with its delivery log.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/notifications", tag = "notifications",
-    params(("id" = i64, Path, description = "incident id")), responses((status = 200, description = "messages", body = Object)))]
+    params(("id" = i64, Path, description = "incident id")), responses((status = 200, description = "messages", body = MessageDetailPage)))]
 pub async fn of_incident(
     State(st): State<AppState>,
     Auth(p): Auth,

@@ -356,12 +356,16 @@ struct DetailPage {
     /// (rule, key, due local, state, due RFC 3339)
     clocks: Vec<(String, String, String, String, String)>,
     timeline: Vec<(String, String, String, String)>,
+    /// The notify draft form and the ticket's delivery log.
+    notify: Option<super::notifications::IncidentNotify>,
 }
 
 /// Query of the detail page.
 #[derive(Debug, Deserialize)]
 pub struct DetailQuery {
     created: Option<String>,
+    /// The template chosen in the notify form.
+    notify_template: Option<String>,
 }
 
 async fn detail_page(
@@ -370,6 +374,8 @@ async fn detail_page(
     id: i64,
     flash: Option<String>,
     error: Option<String>,
+    notify_template: Option<&str>,
+    notify_input: Option<super::notifications::NotifyInput>,
 ) -> Result<DetailPage, Response> {
     let v = incidents::get(&st.platform, &u.p, id)
         .await
@@ -469,7 +475,10 @@ async fn detail_page(
             )
         })
         .collect();
+    let notify =
+        super::notifications::incident_section(st, u, i, notify_template, notify_input).await;
     Ok(DetailPage {
+        notify,
         l: u.layout(st, "incidents", "inc-title-detail"),
         flash,
         error,
@@ -547,8 +556,22 @@ pub async fn detail(
     Query(q): Query<DetailQuery>,
 ) -> Response {
     let flash = q.created.map(|_| u.t.t("inc-created-flash"));
-    match detail_page(&st, &u, id, flash, None).await {
+    match detail_page(&st, &u, id, flash, None, q.notify_template.as_deref(), None).await {
         Ok(p) => render(StatusCode::OK, &p),
+        Err(r) => r,
+    }
+}
+
+/// The ticket page with what the user typed in its notify form (after a preview or a refused draft).
+pub(super) async fn render_detail(
+    st: &AppState,
+    u: &ConsoleUser,
+    id: i64,
+    status: StatusCode,
+    input: Option<super::notifications::NotifyInput>,
+) -> Response {
+    match detail_page(st, u, id, None, None, None, input).await {
+        Ok(p) => render(status, &p),
         Err(r) => r,
     }
 }
@@ -572,7 +595,7 @@ async fn after_change(
                 ServiceError::Stale(_) => u.t.t("conflict"),
                 other => other.localized(u.t.lang()),
             };
-            match detail_page(st, u, id, None, Some(msg)).await {
+            match detail_page(st, u, id, None, Some(msg), None, None).await {
                 Ok(p) => render(status, &p),
                 Err(r) => r,
             }

@@ -5,6 +5,7 @@ mod assets;
 mod duty;
 pub mod i18n;
 mod incidents;
+mod notifications;
 mod pages;
 
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -44,6 +45,18 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/facts", post(incidents::facts))
         .route("/duty", get(duty::page))
         .route("/duty/comp-time", get(duty::comp_time))
+        .route(
+            "/incidents/{id}/notify",
+            post(notifications::incident_notify),
+        )
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/templates", get(notifications::templates))
+        .route(
+            "/notifications/templates/{id}",
+            get(notifications::template_form).post(notifications::template_save),
+        )
+        .route("/notifications/{id}", get(notifications::detail))
+        .route("/notifications/{id}/act", post(notifications::act))
         .route("/users", get(pages::users).post(pages::create_user))
         .route("/audit", get(pages::audit))
         .route("/audit/verify", post(pages::audit_verify))
@@ -62,30 +75,34 @@ pub struct NavItem {
     pub active: bool,
 }
 
-/// Navigation entries: key, path, label key, permission needed (None = everyone).
-const NAV: &[(&str, &str, &str, Option<Permission>)] = &[
-    ("home", "/", "nav-home", None),
+/// Navigation entries: key, path, label key, permissions of which one is needed (none = everyone).
+const NAV: &[(&str, &str, &str, &[Permission])] = &[
+    ("home", "/", "nav-home", &[]),
     (
         "incidents",
         "/incidents",
         "nav-incidents",
-        Some(Permission::IncidentRead),
+        &[Permission::IncidentRead],
     ),
-    ("duty", "/duty", "nav-duty", Some(Permission::DutyRead)),
-    ("users", "/users", "nav-users", Some(Permission::UserRead)),
-    ("audit", "/audit", "nav-audit", Some(Permission::AuditRead)),
+    ("duty", "/duty", "nav-duty", &[Permission::DutyRead]),
+    (
+        "notifications",
+        "/notifications",
+        "nav-notifications",
+        &[
+            Permission::NotificationDraft,
+            Permission::NotificationApprove,
+        ],
+    ),
+    ("users", "/users", "nav-users", &[Permission::UserRead]),
+    ("audit", "/audit", "nav-audit", &[Permission::AuditRead]),
     (
         "calendar",
         "/calendar",
         "nav-calendar",
-        Some(Permission::CalendarRead),
+        &[Permission::CalendarRead],
     ),
-    (
-        "policy",
-        "/policy",
-        "nav-policy",
-        Some(Permission::PolicyRead),
-    ),
+    ("policy", "/policy", "nav-policy", &[Permission::PolicyRead]),
 ];
 
 /// What every logged-in page's shell needs.
@@ -119,7 +136,7 @@ impl ConsoleUser {
     pub fn layout(&self, st: &AppState, active: &str, title_key: &str) -> Layout {
         let nav = NAV
             .iter()
-            .filter(|(_, _, _, perm)| perm.is_none_or(|p| self.p.can(p)))
+            .filter(|(_, _, _, perms)| perms.is_empty() || perms.iter().any(|p| self.p.can(*p)))
             .map(|(key, href, label, _)| NavItem {
                 key,
                 href,
