@@ -204,6 +204,7 @@ async fn run(backend: &str, args: &Args, url: &str, hits: &AtomicU64) -> (f64, f
             timeout: Duration::from_secs(10),
         }),
         im: vec![],
+        log: false,
     })
     .unwrap();
     let before = hits.load(Ordering::Relaxed);
