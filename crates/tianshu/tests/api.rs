@@ -1107,47 +1107,66 @@ fn unreachable_database_is_one_clear_error() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
-#[test]
-fn acknowledged_writes_survive_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_tianshu");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let start = || {
-        std::process::Command::new(bin)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args([
-                "--log-level",
-                "warn",
-                "serve",
-                "--demo",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
+/// `tianshu serve --demo` as a child process over a data directory, for tests that kill it (SIGKILL) and
+/// start it again on the same port.
+struct ServeProcess {
+    args: Vec<std::ffi::OsString>,
+    port: u16,
+}
+
+impl ServeProcess {
+    /// `global` are the options before `serve` (`--data-dir`, `--policy-dir`, `--config`).
+    fn new(global: &[&std::ffi::OsStr]) -> ServeProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        ServeProcess {
+            args: global.iter().map(|a| a.to_os_string()).collect(),
+            port,
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn start(&self) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tianshu"))
+            .args(&self.args)
+            .args(["--log-level", "warn", "serve", "--demo", "--listen"])
+            .arg(format!("127.0.0.1:{}", self.port))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap()
-    };
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let wait_ready = |base: String| async move {
-        for _ in 0..200 {
-            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
-                if r.status().is_success() {
-                    return;
-                }
+    }
+
+    async fn ready(&self) {
+        for _ in 0..300 {
+            if reqwest::get(format!("{}/readyz", self.base()))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         panic!("server did not become ready");
-    };
-    let mut child = start();
+    }
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_tianshu");
+    let server = ServeProcess::new(&["--data-dir".as_ref(), dir.path().as_os_str()]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let base = server.base();
+    let mut child = server.start();
     let acknowledged = rt.block_on(async {
-        wait_ready(base.clone()).await;
+        server.ready().await;
         let c = Client::builder().cookie_store(true).build().unwrap();
         let v: Value = c.post(format!("{base}/api/v1/session")).json(&json!({"username": "admin", "password": "tianshu-demo"}))
             .send().await.unwrap().json().await.unwrap();
@@ -1177,9 +1196,9 @@ fn acknowledged_writes_survive_kill_9() {
     assert_eq!(acknowledged.len(), 40);
     child.kill().unwrap(); // SIGKILL: no graceful shutdown, no drain.
     child.wait().unwrap();
-    let mut child = start();
+    let mut child = server.start();
     rt.block_on(async {
-        wait_ready(base.clone()).await;
+        server.ready().await;
         let c = Client::builder().cookie_store(true).build().unwrap();
         c.post(format!("{base}/api/v1/session"))
             .json(&json!({"username": "admin", "password": "tianshu-demo"}))
@@ -1903,47 +1922,17 @@ fn tickets_and_timers_survive_kill_9_during_a_write_load() {
     );
     std::fs::write(&esc, short).unwrap();
     let bin = env!("CARGO_BIN_EXE_tianshu");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let start = || {
-        std::process::Command::new(bin)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .arg("--policy-dir")
-            .arg(pack.path())
-            .args([
-                "--log-level",
-                "warn",
-                "serve",
-                "--demo",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let base = format!("http://127.0.0.1:{port}");
+    let server = ServeProcess::new(&[
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+        "--policy-dir".as_ref(),
+        pack.path().as_os_str(),
+    ]);
+    let base = server.base();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ready = |base: String| async move {
-        for _ in 0..300 {
-            if reqwest::get(format!("{base}/readyz"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("not ready");
-    };
-    let mut child = start();
+    let mut child = server.start();
     let acknowledged: Vec<String> = rt.block_on(async {
-        ready(base.clone()).await;
+        server.ready().await;
         let c = Client::builder().cookie_store(true).build().unwrap();
         let v: Value = c.post(format!("{base}/api/v1/session")).json(&json!({"username": "preproc", "password": "tianshu-demo"})).send().await.unwrap().json().await.unwrap();
         let csrf = v["csrf_token"].as_str().unwrap().to_string();
@@ -1985,9 +1974,9 @@ fn tickets_and_timers_survive_kill_9_during_a_write_load() {
         "load produced only {} tickets",
         acknowledged.len()
     );
-    let mut child = start();
+    let mut child = server.start();
     rt.block_on(async {
-        ready(base.clone()).await;
+        server.ready().await;
         // Let the scheduler catch up with the timers that fell due while the server was down.
         tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     });

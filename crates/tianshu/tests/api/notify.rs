@@ -585,49 +585,18 @@ fn acknowledged_messages_survive_kill_9_and_are_sent_once() {
         ),
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_tianshu");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let start = || {
-        std::process::Command::new(bin)
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .arg("--policy-dir")
-            .arg(pack.path())
-            .args([
-                "--log-level",
-                "warn",
-                "serve",
-                "--demo",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let base = format!("http://127.0.0.1:{port}");
-    let ready = |base: String| async move {
-        for _ in 0..300 {
-            if reqwest::get(format!("{base}/readyz"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("not ready");
-    };
-    let mut child = start();
+    let server = super::ServeProcess::new(&[
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--data-dir".as_ref(),
+        dir.path().as_os_str(),
+        "--policy-dir".as_ref(),
+        pack.path().as_os_str(),
+    ]);
+    let base = server.base();
+    let mut child = server.start();
     let acknowledged: Vec<String> = rt.block_on(async {
-        ready(base.clone()).await;
+        server.ready().await;
         let c = Client::builder().cookie_store(true).build().unwrap();
         let v: Value = c
             .post(format!("{base}/api/v1/session"))
@@ -687,11 +656,11 @@ fn acknowledged_messages_survive_kill_9_and_are_sent_once() {
         acknowledged.len()
     );
 
-    let mut child = start();
+    let mut child = server.start();
     let cfg = tianshu_store::StoreConfig::sqlite_in(dir.path());
     // Wait until the restarted server has delivered everything (leases of the killed process expire first).
     rt.block_on(async {
-        ready(base.clone()).await;
+        server.ready().await;
         for _ in 0..600 {
             let mut conn = super::pool_conn(&cfg).await;
             let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE template = 'inc06_progress_due' AND state <> 'sent'")
