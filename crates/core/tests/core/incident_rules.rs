@@ -1,8 +1,6 @@
 //! Incident rules against the real default pack: the worked examples of SEED-RULES §21 that concern incidents,
 //! severity, escalation and frequent faults (1–8, 30), and the loader's errors for the incident pack files.
 
-use std::path::{Path, PathBuf};
-
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use tianshu_core::incident::{
     aggregate, centre_manager_criteria, emergency_trigger, frequent_faults,
@@ -10,60 +8,11 @@ use tianshu_core::incident::{
     IncidentEvent, IncidentFacts, IncidentSnapshot, IncidentState, Occurrence, ReportWindow,
     StopReason,
 };
-use tianshu_core::policy::{ClockCondition, PolicyErrors, PolicyPack, ReportKind};
+use tianshu_core::policy::{ClockCondition, PolicyPack, ReportKind};
 use tianshu_core::{ComplaintLevel, FaultLevel};
 use tianshu_workcal::{DeadlineBasis, Holidays, WorkCalendar};
 
-fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
-}
-
-/// The top-level files (the holiday data is not needed: the examples' calendar has no holidays).
-fn files() -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(default_dir()).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".toml") {
-            v.push((name, std::fs::read_to_string(e.path()).unwrap()));
-        }
-    }
-    v
-}
-
-fn pack() -> PolicyPack {
-    PolicyPack::load_files(&files()).unwrap_or_else(|e| panic!("default pack:\n{e}"))
-}
-
-fn load_with(name: &str, f: impl Fn(&str) -> String) -> Result<PolicyPack, PolicyErrors> {
-    let files: Vec<_> = files()
-        .into_iter()
-        .map(|(n, c)| {
-            let c = if n == name { f(&c) } else { c };
-            (n, c)
-        })
-        .collect();
-    PolicyPack::load_files(&files)
-}
-
-fn errors(r: Result<PolicyPack, PolicyErrors>) -> Vec<String> {
-    match r {
-        Ok(_) => panic!("expected errors"),
-        Err(e) => e.iter().map(|e| e.to_string()).collect(),
-    }
-}
-
-/// 1-based line of the first line containing `needle` at or after the first line containing `after`.
-fn line_of(text: &str, after: &str, needle: &str) -> usize {
-    let start = text.lines().position(|l| l.contains(after)).unwrap();
-    start
-        + 1
-        + text
-            .lines()
-            .skip(start)
-            .position(|l| l.contains(needle))
-            .unwrap()
-}
+use super::policy_pack::{default_dir, default_files, errors, line_of, load_with, pack};
 
 /// §21 calendar: Mon–Fri working days, no holidays, Asia/Shanghai.
 fn calendar(p: &PolicyPack) -> WorkCalendar {
@@ -812,7 +761,7 @@ fn frequent_fault_selection_must_name_a_set() {
 
 #[test]
 fn missing_incident_file_is_named() {
-    let files: Vec<_> = files()
+    let files: Vec<_> = default_files()
         .into_iter()
         .filter(|(n, _)| n != "escalation.toml")
         .collect();

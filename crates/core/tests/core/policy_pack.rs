@@ -12,11 +12,11 @@ use tianshu_core::{
 };
 use tianshu_workcal::DeadlineBasis;
 
-fn default_dir() -> PathBuf {
+pub(crate) fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
 }
 
-const TOP_FILES: [&str; 10] = [
+pub(crate) const TOP_FILES: [&str; 10] = [
     "pack.toml",
     "calendars.toml",
     "roles.toml",
@@ -30,7 +30,7 @@ const TOP_FILES: [&str; 10] = [
 ];
 
 /// The top-level files only: tests must not depend on the holiday data another engineer is writing.
-fn default_files() -> Vec<(String, String)> {
+pub(crate) fn default_files() -> Vec<(String, String)> {
     TOP_FILES
         .iter()
         .map(|n| {
@@ -40,12 +40,15 @@ fn default_files() -> Vec<(String, String)> {
         .collect()
 }
 
-fn pack() -> PolicyPack {
+pub(crate) fn pack() -> PolicyPack {
     PolicyPack::load_files(&default_files()).unwrap_or_else(|e| panic!("default pack:\n{e}"))
 }
 
 /// Loads the default files with `name` replaced by `f(original)`.
-fn load_with(name: &str, f: impl Fn(&str) -> String) -> Result<PolicyPack, PolicyErrors> {
+pub(crate) fn load_with(
+    name: &str,
+    f: impl Fn(&str) -> String,
+) -> Result<PolicyPack, PolicyErrors> {
     let files: Vec<_> = default_files()
         .into_iter()
         .map(|(n, c)| {
@@ -56,7 +59,7 @@ fn load_with(name: &str, f: impl Fn(&str) -> String) -> Result<PolicyPack, Polic
     PolicyPack::load_files(&files)
 }
 
-fn errors(r: Result<PolicyPack, PolicyErrors>) -> Vec<String> {
+pub(crate) fn errors(r: Result<PolicyPack, PolicyErrors>) -> Vec<String> {
     match r {
         Ok(_) => panic!("expected errors"),
         Err(e) => e.iter().map(|e| e.to_string()).collect(),
@@ -64,7 +67,7 @@ fn errors(r: Result<PolicyPack, PolicyErrors>) -> Vec<String> {
 }
 
 /// 1-based line of the first line containing `needle` after the first line containing `after`.
-fn line_of(text: &str, after: &str, needle: &str) -> usize {
+pub(crate) fn line_of(text: &str, after: &str, needle: &str) -> usize {
     let start = text.lines().position(|l| l.contains(after)).unwrap();
     start
         + 1
