@@ -263,7 +263,7 @@ pub async fn create(
             })
         })
         .await?;
-    view(p, actor, saved).await
+    view_new(p, actor, saved).await
 }
 
 /// The detail view of one incident.
@@ -283,6 +283,25 @@ async fn view(p: &Platform, actor: &Principal, i: Incident) -> ServiceResult<Inc
     let merged = p.store.incident_merged(i.id).await?;
     let clocks = p.store.clocks_of(KIND, &i.id.to_string()).await?;
     let links = p.store.links_of(KIND, &i.id.to_string()).await?;
+    assemble(p, actor, i, children, merged, clocks, links)
+}
+
+/// The view of a ticket created in this request: it has no children, merged reports or links yet, so only
+/// its clocks are read (the create path is the hottest write; every read is a round trip).
+async fn view_new(p: &Platform, actor: &Principal, i: Incident) -> ServiceResult<IncidentView> {
+    let clocks = p.store.clocks_of(KIND, &i.id.to_string()).await?;
+    assemble(p, actor, i, Vec::new(), Vec::new(), clocks, Vec::new())
+}
+
+fn assemble(
+    p: &Platform,
+    actor: &Principal,
+    i: Incident,
+    children: Vec<Incident>,
+    merged: Vec<Incident>,
+    clocks: Vec<ClockRow>,
+    links: Vec<Link>,
+) -> ServiceResult<IncidentView> {
     let pol = p.policy.current();
     let allowed_actions = rules::allowed(&pol, &i, &children, actor);
     let reasons: Vec<rules::LevelReasonOut> =
