@@ -1017,7 +1017,7 @@ pub struct ReportDuty {
 }
 
 /// The actor's own duties of slots with a report: today's (filed or not), and those of the last
-/// [`REPORT_LOOKBACK_DAYS`] days whose report is still missing; by day and shift.
+/// [`REPORT_LOOKBACK_DAYS`] days whose report is still missing or was filed today; by day and shift.
 pub async fn my_report_duties(p: &Platform, actor: &Principal) -> ServiceResult<Vec<ReportDuty>> {
     actor.require(Permission::DutyRead)?;
     let pol = p.policy.current();
@@ -1030,6 +1030,7 @@ pub async fn my_report_duties(p: &Platform, actor: &Principal) -> ServiceResult<
         .await?;
     let reports = p.store.duty_reports(&from, &to).await?;
     let now = p.clock.now();
+    let tz = domain::time_zone(duty);
     Ok(rows
         .iter()
         .filter(|r| duty.slot(&r.slot).is_some_and(|s| s.report))
@@ -1044,7 +1045,14 @@ pub async fn my_report_duties(p: &Platform, actor: &Principal) -> ServiceResult<
                         && x.username == r.username
                 })
                 .cloned();
-            if r.day != to && report.is_some() {
+            // Earlier days: while the report is missing, and on the day it is filed (shown as filed).
+            let filed_before_today = report.as_ref().is_some_and(|x| {
+                tianshu_store::time::from_micros(x.submitted_at)
+                    .with_timezone(&tz)
+                    .date_naive()
+                    < t
+            });
+            if r.day != to && filed_before_today {
                 return None;
             }
             Some(ReportDuty {

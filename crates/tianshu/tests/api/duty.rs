@@ -610,7 +610,7 @@ async fn the_duty_page_files_the_daily_report_and_hand_over_notes_duty_06() {
     // Tuesday: Shenzhen's day officer sees Monday's report as missing, with its form.
     app.clock
         .set(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 24, 1, 0, 0).unwrap());
-    let (c2, _) = console(&app, "duty-sz-1").await;
+    let (c2, csrf2) = console(&app, "duty-sz-1").await;
     let (_, p) = page(&app, &c2, "/duty").await;
     let monday = report_card(&p, "2026-11-23");
     assert!(
@@ -621,4 +621,28 @@ async fn the_duty_page_files_the_daily_report_and_hand_over_notes_duty_06() {
     );
     assert!(p.contains("class=\"form report-form\" data-date=\"2026-11-23\""));
     assert!(p.contains("id=\"handover-none\""), "not on duty on Tuesday");
+    // Filed late: shown as filed that day.
+    let (s, loc, _) = form(
+        &app,
+        &c2,
+        "/duty/report",
+        &[
+            ("csrf", &csrf2),
+            ("assignment_id", &monday),
+            ("f_monitoring_checked", "false"),
+            ("f_anomalies", "无"),
+            ("f_im_groups", "无"),
+            ("f_itsm_tickets", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, p) = page(&app, &c2, &loc).await;
+    assert!(
+        p.contains(&format!(
+            "data-assignment=\"{monday}\" data-date=\"2026-11-23\" data-state=\"filed\""
+        )),
+        "{p}"
+    );
+    assert!(p.contains("<td>否</td>"));
 }

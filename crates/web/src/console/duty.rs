@@ -51,6 +51,8 @@ struct ReportCard {
     filed_at: Option<String>,
     fields: Vec<ReportFieldRow>,
     error: Option<String>,
+    /// Show the form unfolded: today's duties, and a late one whose filing was just refused.
+    open: bool,
 }
 
 /// A hand-over note as listed.
@@ -243,6 +245,7 @@ async fn duty_page(
         .collect();
     // DUTY-06: the user's own duties with a report, as forms or as filed.
     let report_input = report_input.unwrap_or_default();
+    let today_s = today.format("%Y-%m-%d").to_string();
     let reports = match duty::my_report_duties(p, &u.p).await {
         Ok(v) => v
             .into_iter()
@@ -302,6 +305,7 @@ async fn duty_page(
                     } else {
                         None
                     },
+                    open: typed || a.date == today_s,
                 }
             })
             .collect(),
