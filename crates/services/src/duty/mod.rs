@@ -1002,6 +1002,86 @@ pub async fn file_report(
         .await?)
 }
 
+/// Days before today whose duties still show a missing daily report on the officer's own page.
+pub const REPORT_LOOKBACK_DAYS: i64 = 7;
+
+/// One of a person's duties that files a daily report (DUTY-06), with the report once filed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportDuty {
+    pub assignment: AssignmentView,
+    /// The shift has begun (a report may be filed).
+    pub started: bool,
+    /// The shift is over.
+    pub ended: bool,
+    pub report: Option<ReportRow>,
+}
+
+/// The actor's own duties of slots with a report: today's (filed or not), and those of the last
+/// [`REPORT_LOOKBACK_DAYS`] days whose report is still missing or was filed today; by day and shift.
+pub async fn my_report_duties(p: &Platform, actor: &Principal) -> ServiceResult<Vec<ReportDuty>> {
+    actor.require(Permission::DutyRead)?;
+    let pol = p.policy.current();
+    let duty = &pol.pack.duty;
+    let t = today(p);
+    let (from, to) = (day(t - Duration::days(REPORT_LOOKBACK_DAYS)), day(t));
+    let rows = p
+        .store
+        .duty_assignments_of(&actor.username, &from, &to)
+        .await?;
+    let reports = p.store.duty_reports(&from, &to).await?;
+    let now = p.clock.now();
+    let tz = domain::time_zone(duty);
+    Ok(rows
+        .iter()
+        .filter(|r| duty.slot(&r.slot).is_some_and(|s| s.report))
+        .filter_map(|r| {
+            let (start, end) = parse_day(&r.day).and_then(|d| shift_bounds(duty, d, &r.shift))?;
+            let report = reports
+                .iter()
+                .find(|x| {
+                    x.day == r.day
+                        && x.slot == r.slot
+                        && x.shift == r.shift
+                        && x.username == r.username
+                })
+                .cloned();
+            // Earlier days: while the report is missing, and on the day it is filed (shown as filed).
+            let filed_before_today = report.as_ref().is_some_and(|x| {
+                tianshu_store::time::from_micros(x.submitted_at)
+                    .with_timezone(&tz)
+                    .date_naive()
+                    < t
+            });
+            if r.day != to && filed_before_today {
+                return None;
+            }
+            Some(ReportDuty {
+                assignment: view(duty, r),
+                started: start <= now,
+                ended: end <= now,
+                report,
+            })
+        })
+        .collect())
+}
+
+/// The actor's own duties of `from..=to`, every slot.
+pub async fn my_duties(
+    p: &Platform,
+    actor: &Principal,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ServiceResult<Vec<AssignmentView>> {
+    actor.require(Permission::DutyRead)?;
+    let pol = p.policy.current();
+    Ok(p.store
+        .duty_assignments_of(&actor.username, &day(from), &day(to))
+        .await?
+        .iter()
+        .map(|r| view(&pol.pack.duty, r))
+        .collect())
+}
+
 /// Reports of a range.
 pub async fn reports(
     p: &Platform,

@@ -380,6 +380,11 @@ pub struct DeliveryView {
     pub sent_at: Option<i64>,
     pub digest_key: Option<String>,
     pub delivery_key: String,
+    /// The subject as rendered for this recipient when the message was expanded (empty for a name that
+    /// resolved to nobody); later template edits do not change it.
+    pub subject: String,
+    /// The body as rendered for this recipient when the message was expanded (what was, or will be, sent).
+    pub body: String,
 }
 
 /// Masks the middle of a phone number or the local part of an e-mail address (personal data).
@@ -424,6 +429,8 @@ fn view(m: Message, ds: Vec<Delivery>) -> MessageView {
                 sent_at: d.sent_at,
                 digest_key: d.digest_key,
                 delivery_key: d.delivery_key,
+                subject: d.subject,
+                body: d.body,
             })
             .collect(),
         message: m,

@@ -417,3 +417,232 @@ async fn cli_duty_on_duty_week_export_import_and_comp_time() {
     assert_ne!(code, Some(0));
     assert!(err.contains("duty.manage"), "{err}");
 }
+
+/// A console session of `user`: a cookie client that does not follow redirects, and its CSRF token.
+async fn console(app: &TestApp, user: &str) -> (Client, String) {
+    let c = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = c
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": user, "password": "tianshu-demo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "login {user}");
+    let v: Value = r.json().await.unwrap();
+    (c, v["csrf_token"].as_str().unwrap().to_string())
+}
+
+async fn page(app: &TestApp, c: &Client, path: &str) -> (StatusCode, String) {
+    let r = c.get(app.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// Posts a console form; returns the status, the Location header and the page.
+async fn form(
+    app: &TestApp,
+    c: &Client,
+    path: &str,
+    f: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let r = c.post(app.url(path)).form(f).send().await.unwrap();
+    let loc = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (r.status(), loc, r.text().await.unwrap())
+}
+
+/// The `data-assignment` id of the report card of `date` on the duty page.
+fn report_card(page: &str, date: &str) -> String {
+    let needle = format!("\" data-date=\"{date}\" data-state=\"");
+    let i = page
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no report card of {date}: {page}"));
+    let head = &page[..i];
+    head[head.rfind("data-assignment=\"").unwrap() + 17..].to_string()
+}
+
+#[tokio::test]
+async fn the_duty_page_files_the_daily_report_and_hand_over_notes_duty_06() {
+    // Monday 2026-11-23 09:00: the HQ day duty has begun.
+    let app = sqlite_app().await;
+    let (c, csrf) = console(&app, "duty-hq-1").await;
+    let (s, p) = page(&app, &c, "/duty").await;
+    assert_eq!(s, StatusCode::OK);
+    let id = report_card(&p, "2026-11-23");
+    assert!(p.contains(&format!(
+        "data-assignment=\"{id}\" data-date=\"2026-11-23\" data-state=\"open\""
+    )));
+    // The form has the fields duty.toml defines, required ones marked.
+    for f in [
+        "monitoring_checked",
+        "anomalies",
+        "im_groups",
+        "major_faults",
+        "itsm_tickets",
+        "remarks",
+    ] {
+        assert!(p.contains(&format!("name=\"f_{f}\"")), "{f}");
+    }
+    assert!(p.contains("异常及处理情况 *</label>"), "{p}");
+    assert!(p.contains("备注</label>"));
+    let filled = |anomalies: &'static str, tickets: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("assignment_id", id.clone()),
+            ("f_monitoring_checked", "true".to_string()),
+            ("f_anomalies", anomalies.to_string()),
+            ("f_im_groups", "答复 2 条".to_string()),
+            ("f_major_faults", String::new()),
+            ("f_itsm_tickets", tickets.to_string()),
+            ("f_remarks", String::new()),
+        ]
+    };
+    let send = |f: &Vec<(&'static str, String)>| {
+        f.iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect::<Vec<(&str, String)>>()
+    };
+    let post_report = |f: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = app.url("/duty/report");
+        async move {
+            let r = c.post(url).form(&send(&f)).send().await.unwrap();
+            let loc = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            (r.status(), loc, r.text().await.unwrap())
+        }
+    };
+    let lead = app.token_for("fault-lead", &[]).await;
+    let stored = || async {
+        get(&app, &lead, "/api/v1/duty/reports?range=today")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // A required field left empty: 422 naming it, what was typed kept, nothing saved.
+    let (s, _, body) = post_report(filled(" ", "1")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("data-field=\"anomalies\""), "{body}");
+    assert!(body.contains("答复 2 条"));
+    // Not a whole number: named too.
+    let (s, _, body) = post_report(filled("无", "两张")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("data-field=\"itsm_tickets\""), "{body}");
+    // Without the CSRF token: refused.
+    let mut no_csrf = filled("无", "1");
+    no_csrf.remove(0);
+    let (s, _, _) = post_report(no_csrf).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(stored().await, 0);
+
+    // Filed: shown read-only afterwards; a second filing is refused.
+    let (s, loc, _) = post_report(filled("无异常", "3")).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(loc.starts_with(&format!("/duty?filed={id}")), "{loc}");
+    assert_eq!(stored().await, 1);
+    let (_, p) = page(&app, &c, &loc).await;
+    assert!(p.contains("id=\"flash\""));
+    assert!(p.contains(&format!(
+        "data-assignment=\"{id}\" data-date=\"2026-11-23\" data-state=\"filed\""
+    )));
+    assert!(!p.contains("report-form\" data-date=\"2026-11-23\""), "{p}");
+    assert!(p.contains("<tr data-field=\"itsm_tickets\"><th scope=\"row\">ITSM故障单处理数</th><td>3</td></tr>"), "{p}");
+    assert!(p.contains("<td>是</td>") && p.contains("无异常"));
+    let (s, _, _) = post_report(filled("无异常", "3")).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // Hand-over note to the next shift: an empty note is named; then listed.
+    let duty = "2026-11-23|hq_day|day";
+    let (s, _, body) = form(
+        &app,
+        &c,
+        "/duty/handover",
+        &[("csrf", &csrf), ("duty", duty), ("note", " ")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("data-field=\"note\""), "{body}");
+    let (s, loc, _) = form(
+        &app,
+        &c,
+        "/duty/handover",
+        &[
+            ("csrf", &csrf),
+            ("duty", duty),
+            ("note", "CRM 告警已关闭,无遗留"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{loc}");
+    let (_, p) = page(&app, &c, "/duty").await;
+    assert!(p.contains("id=\"handover-notes\""));
+    assert!(p.contains("CRM 告警已关闭,无遗留"));
+    assert!(p.contains("本部白班 · 白班 → 晚班"), "{p}");
+    // A duty that is not one's own is refused naming it (a duty officer is no duty manager).
+    let (s, _, _) = form(
+        &app,
+        &c,
+        "/duty/handover",
+        &[
+            ("csrf", &csrf),
+            ("duty", "2026-11-23|central|evening"),
+            ("note", "x"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Tuesday: Shenzhen's day officer sees Monday's report as missing, with its form.
+    app.clock
+        .set(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 24, 1, 0, 0).unwrap());
+    let (c2, csrf2) = console(&app, "duty-sz-1").await;
+    let (_, p) = page(&app, &c2, "/duty").await;
+    let monday = report_card(&p, "2026-11-23");
+    assert!(
+        p.contains(&format!(
+            "data-assignment=\"{monday}\" data-date=\"2026-11-23\" data-state=\"missing\""
+        )),
+        "{p}"
+    );
+    assert!(p.contains("class=\"form report-form\" data-date=\"2026-11-23\""));
+    assert!(p.contains("id=\"handover-none\""), "not on duty on Tuesday");
+    // Filed late: shown as filed that day.
+    let (s, loc, _) = form(
+        &app,
+        &c2,
+        "/duty/report",
+        &[
+            ("csrf", &csrf2),
+            ("assignment_id", &monday),
+            ("f_monitoring_checked", "false"),
+            ("f_anomalies", "无"),
+            ("f_im_groups", "无"),
+            ("f_itsm_tickets", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, p) = page(&app, &c2, &loc).await;
+    assert!(
+        p.contains(&format!(
+            "data-assignment=\"{monday}\" data-date=\"2026-11-23\" data-state=\"filed\""
+        )),
+        "{p}"
+    );
+    assert!(p.contains("<td>否</td>"));
+}

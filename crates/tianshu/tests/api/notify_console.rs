@@ -568,3 +568,138 @@ fn cli_notify_lists_shows_approves_rejects_and_test_sends() {
     assert_eq!(code, Some(2));
     assert!(err.contains("to:"), "{err}");
 }
+
+impl Person {
+    /// Sends JSON through the cookie session (the CSRF header added).
+    async fn json(&self, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+        self.c
+            .request(method, format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_message_page_shows_the_text_sent_per_language_not_the_edited_template() {
+    let app = demo_app().await;
+    let admin = Person::login(&app, "admin").await;
+    let esc = Person::login(&app, "esc-a").await;
+    let lead = Person::login(&app, "fault-lead").await;
+    // One recipient reads English.
+    let users = admin.api("/api/v1/users?q=duty-hq-1").await;
+    let hq = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "duty-hq-1")
+        .unwrap()
+        .clone();
+    let r = admin
+        .json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{}", hq["id"]),
+            json!({"version": hq["version"], "locale": "en"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Before expansion (waiting for review) the page renders the current template.
+    let ctx = json!({"system": "CRM", "fault_time": "10:00", "symptom": "无法受理", "cause": "排查中",
+                     "impact_scope": "全省", "owner_org": "故障处理组", "eta": "12:00", "owner_role": "升级值班"});
+    let r = esc
+        .json(
+            reqwest::Method::POST,
+            "/api/v1/notifications/messages",
+            json!({"template": "t2_system_fault_notice", "context": ctx, "recipients": {"classes": ["C"]}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let waiting = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (_, page) = lead.get(&format!("/notifications/{waiting}")).await;
+    assert!(page.contains("data-source=\"template\""), "{page}");
+    assert!(page.contains("id=\"message-subject\""));
+
+    // A reminder needs no review: it is expanded at once, rendered in each recipient's language.
+    let ctx = json!({"person": "值班员", "date": "2026-11-23", "shift": "白班", "slot": "集中值班", "report_due": "18:00"});
+    let r = esc
+        .json(
+            reqwest::Method::POST,
+            "/api/v1/notifications/messages",
+            json!({"template": "duty.report_missing", "context": ctx,
+                   "recipients": {"users": ["duty-sz-1", "duty-hq-1"]}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let mut m = Value::Null;
+    for _ in 0..100 {
+        m = lead
+            .api(&format!("/api/v1/notifications/messages/{id}"))
+            .await;
+        if m["deliveries"].as_array().is_some_and(|d| d.len() >= 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ds = m["deliveries"].as_array().unwrap();
+    assert_eq!(ds.len(), 2, "{m}");
+    let sent_body = |subject: &str| {
+        ds.iter()
+            .find(|d| d["subject"] == subject)
+            .unwrap_or_else(|| panic!("no delivery with subject {subject}: {m}"))["body"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let zh_body = sent_body("值班日报未提交提醒");
+    let en_body = sent_body("Duty report missing");
+    assert!(
+        zh_body.starts_with("值班员:您2026-11-23集中值班白班"),
+        "{zh_body}"
+    );
+    assert!(en_body.contains("is still missing"), "{en_body}");
+
+    // The template is edited afterwards: the page still shows what the deliveries carry.
+    let t = lead
+        .api("/api/v1/notifications/templates/duty.report_missing")
+        .await;
+    let r = lead
+        .json(
+            reqwest::Method::PUT,
+            "/api/v1/notifications/templates/duty.report_missing",
+            json!({"subject_zh": "值班日报提醒（新版）", "subject_en": t["subject_en"],
+                   "zh": format!("{}（新版）", t["zh"].as_str().unwrap()), "en": t["en"], "version": t["version"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (s, page) = lead.get(&format!("/notifications/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("data-source=\"sent\""), "{page}");
+    assert!(!page.contains("id=\"message-subject\""));
+    assert!(!page.contains("新版"), "{page}");
+    let part = |lang: &str| {
+        let i = page
+            .find(&format!("data-text-lang=\"{lang}\""))
+            .unwrap_or_else(|| panic!("no {lang} text: {page}"));
+        page[i..].split("</div>").next().unwrap().to_string()
+    };
+    let (zh, en) = (part("zh-CN"), part("en"));
+    assert!(
+        zh.contains("值班日报未提交提醒") && zh.contains(&zh_body),
+        "{zh}"
+    );
+    assert!(zh.contains("沈一帆"), "{zh}");
+    assert!(
+        en.contains("Duty report missing") && en.contains(&en_body),
+        "{en}"
+    );
+
+    // The OpenAPI response schema documents the two fields (schemathesis checks responses against it).
+    let doc = lead.api("/api/v1/openapi.json").await;
+    let props = &doc["components"]["schemas"]["DeliveryOut"]["properties"];
+    assert_eq!(props["subject"]["type"], "string", "{props}");
+    assert_eq!(props["body"]["type"], "string");
+}

@@ -109,6 +109,10 @@ pub struct DeliveryOut {
     pub sent_at: Option<i64>,
     pub digest_key: Option<String>,
     pub delivery_key: String,
+    /// The subject rendered for this recipient at expansion (empty for a name that resolved to nobody).
+    pub subject: String,
+    /// The body rendered for this recipient at expansion: the text sent, unchanged by later template edits.
+    pub body: String,
 }
 
 /// An outbox message (times in Unix microseconds UTC; recipients, context and channels as JSON text).

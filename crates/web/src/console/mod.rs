@@ -44,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/report", post(incidents::report))
         .route("/incidents/{id}/facts", post(incidents::facts))
         .route("/duty", get(duty::page))
+        .route("/duty/report", post(duty::file_report))
+        .route("/duty/handover", post(duty::add_handover))
         .route("/duty/comp-time", get(duty::comp_time))
         .route(
             "/incidents/{id}/notify",

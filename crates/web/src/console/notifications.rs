@@ -258,6 +258,92 @@ fn delivery_rows(st: &AppState, u: &ConsoleUser, ds: &[notify::DeliveryView]) ->
         .collect()
 }
 
+/// One distinct text the message's deliveries carry: what its recipients were (or will be) sent.
+pub struct SentText {
+    /// `zh-CN` or `en` when the deliveries carry more than one text (one per language), else empty.
+    pub lang: String,
+    pub lang_label: String,
+    pub subject: String,
+    pub body: String,
+    /// "sent to N people: names".
+    pub to: String,
+}
+
+fn han_chars(s: &str) -> usize {
+    s.chars()
+        .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+        .count()
+}
+
+/// The texts stored on the deliveries, one per distinct subject and body, in the order first delivered.
+/// Expansion renders a message once per language (worker: one rendering per `zh`/`en`), so distinct texts
+/// are its languages; the text with the most Han characters is the Chinese one (both share the context
+/// values, only the template's own words differ), any other the English one.
+fn sent_texts(u: &ConsoleUser, ds: &[notify::DeliveryView]) -> Vec<SentText> {
+    let mut groups: Vec<(&str, &str, Vec<&str>, Vec<&str>)> = Vec::new();
+    for d in ds
+        .iter()
+        .filter(|d| !d.subject.is_empty() || !d.body.is_empty())
+    {
+        let i = match groups
+            .iter()
+            .position(|g| g.0 == d.subject && g.1 == d.body)
+        {
+            Some(i) => i,
+            None => {
+                groups.push((&d.subject, &d.body, Vec::new(), Vec::new()));
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[i];
+        if !g.2.contains(&d.recipient.as_str()) {
+            g.2.push(&d.recipient);
+            g.3.push(&d.recipient_name);
+        }
+    }
+    let most_han = groups
+        .iter()
+        .map(|g| han_chars(g.0) + han_chars(g.1))
+        .max()
+        .unwrap_or(0);
+    let several = groups.len() > 1;
+    let zh = u.t.lang() == "zh-CN";
+    const SHOWN: usize = 8;
+    groups
+        .iter()
+        .map(|(subject, body, _, names)| {
+            let lang = match (several, han_chars(subject) + han_chars(body) == most_han) {
+                (false, _) => "",
+                (true, true) => "zh-CN",
+                (true, false) => "en",
+            };
+            let mut list = names
+                .iter()
+                .take(SHOWN)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(if zh { "、" } else { ", " });
+            if names.len() > SHOWN {
+                list.push('…');
+            }
+            SentText {
+                lang: lang.to_string(),
+                lang_label: match lang {
+                    "zh-CN" => u.t.t("ntf-text-lang-zh"),
+                    "en" => u.t.t("ntf-text-lang-en"),
+                    _ => String::new(),
+                },
+                subject: subject.to_string(),
+                body: body.to_string(),
+                to: u.t.t2(
+                    "ntf-text-sent-to",
+                    &[("count", names.len().to_string()), ("names", list)],
+                ),
+            }
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "notification.html")]
 struct DetailPage {
@@ -278,9 +364,12 @@ struct DetailPage {
     /// (reviewer, outcome label, note, review time)
     review: Option<(String, String, String, String)>,
     last_error: String,
+    /// The current template's rendering in the viewer's language: shown only before expansion.
     subject: String,
     body: String,
     render_error: String,
+    /// The texts the deliveries carry (once expanded): what was actually sent.
+    sent: Vec<SentText>,
     /// Classes, lists, roles, users, addresses named on the message.
     spec: Vec<(String, String)>,
     /// (name, masked mobile, masked e-mail)
@@ -470,6 +559,7 @@ async fn detail_page(
         can_cancel: matches!(m.state.as_str(), "pending_review" | "queued")
             && u.p.can(Permission::NotificationDraft),
         can_retry: m.state == "failed" && u.p.can(Permission::NotificationApprove),
+        sent: sent_texts(u, &v.deliveries),
         deliveries: delivery_rows(st, u, &v.deliveries),
     })
 }
