@@ -397,3 +397,17 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
     }
 }
+
+/// The alert with `dedup_key`, locked for the rest of the write on PostgreSQL.
+pub async fn alert_by_key_in_tx(
+    conn: &mut Conn<'_>,
+    dedup_key: &str,
+) -> StoreResult<Option<AlertRow>> {
+    let lock = if conn.is_postgres() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE dedup_key = $1{lock}");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(dedup_key).fetch_optional(&mut **c).await)?)
+}
