@@ -281,6 +281,14 @@ impl MonitoringPolicy {
                         "a route that opens tickets names the source channel",
                     ));
                 }
+                if let Some(c) = &r.ticket_source_channel {
+                    if c.parse::<crate::incident::SourceChannel>().is_err() {
+                        issues.push(Issue::new(
+                            at("ticket_source_channel"),
+                            format!("'{c}' is not an incident source channel"),
+                        ));
+                    }
+                }
             }
         }
         if !keys.contains(self.fallback.as_str()) {

@@ -865,6 +865,19 @@ fn monitoring_bad_matcher_role_class_and_template_are_located() {
         assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
     }
     let errs = errors(load_with("monitoring.toml", |t| {
+        t.replacen(
+            "ticket_source_channel = \"monitoring_alert\"",
+            "ticket_source_channel = \"pigeon\"",
+            1,
+        )
+    }));
+    assert!(
+        errs.iter().any(|e| e.contains(
+            ":route[0].ticket_source_channel: 'pigeon' is not an incident source channel"
+        )),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("monitoring.toml", |t| {
         t.replacen("state_changes = 4", "state_changes = 0", 1)
     }));
     assert!(

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tianshu_core::alert::{self as rules, AlertSituation, Labels, Matcher, Mute, Suppression};
-use tianshu_core::policy::{AlertRoute, MonitoringPolicy};
+use tianshu_core::policy::{AlertRoute, MonitoringPolicy, TicketAction};
 use tianshu_core::Permission;
 use tianshu_store::alerts::{
     self as st, AlertEventRow, AlertFilter, AlertRow, MuteKind, MuteRow, NewAlert, NewAlertEvent,
@@ -133,6 +133,8 @@ pub struct Outcome {
     pub routes: Vec<String>,
     /// Why it was not notified, if so.
     pub suppressed: Option<String>,
+    /// The ticket the alert was attached to or opened, if any.
+    pub incident_id: Option<i64>,
 }
 
 // ------------------------------------------------------------------------------------------------ checks
@@ -395,6 +397,10 @@ async fn ingest(p: &Platform, actor: String, events: Vec<Incoming>) -> ServiceRe
             })
         })
         .await?;
+    let mut outcomes = outcomes;
+    for o in &mut outcomes {
+        tickets(p, o).await;
+    }
     for o in &outcomes {
         match o.result.as_str() {
             "repeated" => metrics::counter!("tianshu_alerts_deduplicated_total").increment(1),
@@ -458,6 +464,7 @@ async fn one(
         state: None,
         routes: Vec::new(),
         suppressed: None,
+        incident_id: None,
     };
     if e.action == Action::Acknowledge {
         let Some(mut a) = st::alert_by_key_in_tx(c, &e.dedup_key).await? else {
@@ -589,10 +596,13 @@ async fn one(
     };
     if !created {
         a.last_seen = now;
-        a.labels = crate::alerts::canonical(&labels_json);
-        a.annotations = crate::alerts::canonical(&annotations_json);
-        if !summary.is_empty() {
-            a.summary = summary;
+        // An acknowledge / resolve event carries no payload: the alert keeps what its trigger said.
+        if !e.labels.is_empty() {
+            a.labels = crate::alerts::canonical(&labels_json);
+            a.annotations = crate::alerts::canonical(&annotations_json);
+            if !summary.is_empty() {
+                a.summary = summary;
+            }
         }
     }
     if fired {
@@ -757,6 +767,201 @@ async fn history(
 
 fn canonical(v: &Value) -> String {
     tianshu_store::audit::canonical_json(v)
+}
+
+// ------------------------------------------------------------------------------------------------ tickets
+
+/// The principal tickets from alerts are opened as (the monitoring intake itself, province scope).
+fn monitoring_principal() -> Principal {
+    Principal {
+        user_id: 0,
+        username: "monitoring".into(),
+        org_id: 0,
+        locale: "zh-CN".into(),
+        permissions: [Permission::IncidentCreate, Permission::IncidentRead]
+            .into_iter()
+            .collect(),
+        roles: Vec::new(),
+        scope: crate::authz::Scope::Province,
+        via: crate::authz::AuthVia::Cli,
+    }
+}
+
+/// After the alert is stored: a newly notified alert whose route says so is attached to an open ticket of its
+/// system, or opens one through the incident service (with the route's facts). The alert is already durable,
+/// so a ticket that cannot be opened is recorded in the alert's history instead of failing the intake.
+async fn tickets(p: &Platform, o: &mut Outcome) {
+    let Some(alert_id) = o.alert_id else { return };
+    if !matches!(o.result.as_str(), "created" | "refired") || o.suppressed.is_some() {
+        return;
+    }
+    let pol = p.policy.current();
+    let Some(route) = o
+        .routes
+        .iter()
+        .filter_map(|k| pol.pack.monitoring.route(k))
+        .find(|r| r.ticket != TicketAction::None)
+    else {
+        return;
+    };
+    match ticket_for(p, alert_id, route).await {
+        Ok(Some((incident, how))) => {
+            let now = p.now_us();
+            let r = p
+                .store
+                .write(move |c| {
+                    Box::pin(async move {
+                        let Some(mut a) = st::alert_for_update(c, alert_id).await? else {
+                            return Ok(());
+                        };
+                        a.incident_id = Some(incident);
+                        history(
+                            c,
+                            alert_id,
+                            now,
+                            how,
+                            "system:monitoring",
+                            false,
+                            json!({"incident_id": incident}),
+                        )
+                        .await?;
+                        st::save_alert(c, &a, now).await?;
+                        tianshu_store::timers::insert_event(
+                            c,
+                            tianshu_store::timers::NewEvent {
+                                subject_kind: crate::incidents::KIND.into(),
+                                subject_id: incident.to_string(),
+                                at: now,
+                                kind: format!("alert.{how}"),
+                                actor: "system:monitoring".into(),
+                                data: json!({"alert_id": alert_id}),
+                                timer_id: None,
+                            },
+                        )
+                        .await
+                    })
+                })
+                .await;
+            match r {
+                Ok(()) => o.incident_id = Some(incident),
+                Err(e) => {
+                    tracing::warn!(alert_id, error = %e, "linking the alert to its ticket failed")
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(alert_id, error = %e, "no ticket for the alert");
+            let now = p.now_us();
+            let msg = e.to_string();
+            let _ = p
+                .store
+                .write(move |c| {
+                    Box::pin(async move {
+                        history(
+                            c,
+                            alert_id,
+                            now,
+                            "ticket_failed",
+                            "system:monitoring",
+                            false,
+                            json!({"error": msg}),
+                        )
+                        .await
+                    })
+                })
+                .await;
+        }
+    }
+}
+
+/// The ticket to attach to (`ticket_attached`) or the one opened (`ticket_opened`).
+async fn ticket_for(
+    p: &Platform,
+    alert_id: i64,
+    route: &AlertRoute,
+) -> ServiceResult<Option<(i64, &'static str)>> {
+    let a = p
+        .store
+        .alert(alert_id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("alert {alert_id}")))?;
+    let system = if a.system.is_empty() {
+        None
+    } else {
+        p.store
+            .systems()
+            .await?
+            .into_iter()
+            .find(|s| s.key == a.system)
+    };
+    if matches!(
+        route.ticket,
+        TicketAction::Attach | TicketAction::AttachOrOpen
+    ) {
+        if let Some(sys) = &system {
+            let open = p
+                .store
+                .incidents_page(
+                    i64::MAX,
+                    50,
+                    &tianshu_store::incidents::IncidentFilter {
+                        system_id: Some(sys.id),
+                        top_level: true,
+                        ..Default::default()
+                    },
+                )
+                .await?
+                .into_iter()
+                .find(|i| !crate::incidents::rules_is_finished(&i.state));
+            if let Some(i) = open {
+                return Ok(Some((i.id, "ticket_attached")));
+            }
+        }
+        if route.ticket == TicketAction::Attach {
+            return Ok(None);
+        }
+    }
+    let facts: crate::incidents::FactsInput = serde_json::to_value(&route.ticket_facts)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            ServiceError::invalid(format!("route {}.ticket_facts", route.key), e.to_string())
+        })?;
+    let name = if a.alertname.is_empty() {
+        a.dedup_key.clone()
+    } else {
+        a.alertname.clone()
+    };
+    let title: String = format!("[告警] {} {name}", a.system)
+        .chars()
+        .take(200)
+        .collect();
+    let symptom: String = a.summary.chars().take(4000).collect();
+    let v = crate::incidents::create(
+        p,
+        &monitoring_principal(),
+        crate::incidents::NewIncident {
+            title,
+            symptom: if symptom.trim().is_empty() {
+                name
+            } else {
+                symptom
+            },
+            symptom_category: None,
+            source_channel: route.ticket_source_channel.clone().unwrap_or_default(),
+            reporter: "监控告警".into(),
+            reporter_contact: None,
+            org_key: route.ticket_org.clone().unwrap_or_default(),
+            system_key: system.map(|s| s.key),
+            business: None,
+            customer: None,
+            owning_org_key: None,
+            facts,
+        },
+        None,
+    )
+    .await?;
+    Ok(Some((v.incident.id, "ticket_opened")))
 }
 
 // ------------------------------------------------------------------------------------------------ views

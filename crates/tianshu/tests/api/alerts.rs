@@ -109,7 +109,14 @@ async fn events_api_dedups_routes_acknowledges_and_resolves_mon_06() {
         .collect();
     assert_eq!(
         kinds,
-        ["fired", "notified", "repeated", "acknowledged", "resolved"],
+        [
+            "fired",
+            "notified",
+            "ticket_opened",
+            "repeated",
+            "acknowledged",
+            "resolved"
+        ],
         "{view}"
     );
     assert_eq!(
@@ -519,4 +526,161 @@ receivers:
         2,
         "still two alerts: {page}"
     );
+}
+
+/// Console: /alerts lists firing alerts first (Chinese by default), the alert page shows the history and
+/// acknowledges with the version read; the nav links to it.
+#[tokio::test]
+async fn console_lists_alerts_firing_first_and_acknowledges_from_the_alert_page() {
+    let app = sqlite_app().await;
+    let t = app.token_for("admin", &[]).await;
+    post(
+        &app,
+        &t,
+        "/api/v1/alerts/events",
+        trigger("c-1", "crm", "critical"),
+    )
+    .await;
+    post(
+        &app,
+        &t,
+        "/api/v1/alerts/events",
+        trigger("c-2", "crm", "warning"),
+    )
+    .await;
+    post(
+        &app,
+        &t,
+        "/api/v1/alerts/events",
+        json!({"event_action": "resolve", "dedup_key": "c-2"}),
+    )
+    .await;
+    let c = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = c
+        .post(app.url("/api/v1/session"))
+        .json(&json!({"username": "admin", "password": "tianshu-demo"}))
+        .send()
+        .await
+        .unwrap();
+    let csrf = r.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = c
+        .get(app.url("/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("href=\"/alerts\""), "nav entry");
+    let firing = page.find("data-state=\"firing\"").expect("a firing row");
+    let resolved = page
+        .find("data-state=\"resolved\"")
+        .expect("a resolved row");
+    assert!(firing < resolved, "firing first");
+    assert!(page.contains("告警中"), "zh-CN labels");
+    let list = get(&app, &t, "/api/v1/alerts?state=firing").await;
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    let version = list["items"][0]["version"].to_string();
+    let detail = c
+        .get(app.url(&format!("/alerts/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        detail.contains("id=\"ack-form\"") && detail.contains("触发"),
+        "{detail}"
+    );
+    let r = c
+        .post(app.url(&format!("/alerts/{id}/act")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("action", "acknowledge"),
+            ("note", "已联系值班(演示)"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let a = get(&app, &t, &format!("/api/v1/alerts/{id}")).await;
+    assert_eq!(a["alert"]["state"], "acknowledged");
+    // The same (now stale) version again: refused on the page, nothing changed.
+    let r = c
+        .post(app.url(&format!("/alerts/{id}/act")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("version", version.as_str()),
+            ("action", "resolve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+}
+
+/// MON-06 / issue 5: a severe alert opens a ticket through the incident service (source channel
+/// monitoring_alert); the next severe alert of the same system is attached to that open ticket.
+#[tokio::test]
+async fn severe_alerts_open_a_ticket_and_attach_to_the_open_one() {
+    let app = sqlite_app().await;
+    let t = app.token_for("admin", &[]).await;
+    let mut first = trigger("crm-t1", "crm", "critical");
+    first["payload"]["class"] = json!("CrmLoginDown");
+    let v: Value = post(&app, &t, "/api/v1/alerts/events", first)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let incident = v["outcome"]["incident_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{v}"));
+    let inc = get(&app, &t, &format!("/api/v1/incidents/{incident}")).await;
+    assert_eq!(inc["source_channel"], "monitoring_alert", "{inc}");
+    let v: Value = post(
+        &app,
+        &t,
+        "/api/v1/alerts/events",
+        trigger("crm-t2", "crm", "critical"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(v["outcome"]["incident_id"].as_i64(), Some(incident), "{v}");
+    let a = get(
+        &app,
+        &t,
+        &format!("/api/v1/alerts/{}", v["outcome"]["alert_id"]),
+    )
+    .await;
+    assert!(
+        a["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["kind"] == "ticket_attached"),
+        "{a}"
+    );
+    // A general alarm opens nothing.
+    let v: Value = post(
+        &app,
+        &t,
+        "/api/v1/alerts/events",
+        trigger("crm-t3", "crm", "warning"),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(v["outcome"]["incident_id"].is_null(), "{v}");
 }

@@ -61,6 +61,8 @@ pub struct OutcomeOut {
     pub state: Option<String>,
     pub routes: Vec<String>,
     pub suppressed: Option<String>,
+    /// The ticket attached to or opened.
+    pub incident_id: Option<i64>,
 }
 
 /// The outcome of an Alertmanager payload.
