@@ -7,7 +7,9 @@ use std::time::Duration;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use super::{problem, sqlite_app, TestApp};
+use tianshu_testkit::backends;
+
+use super::{problem, spawn, sqlite_app, TestApp};
 
 async fn get(app: &TestApp, token: &str, path: &str) -> Value {
     let r = Client::new()
@@ -51,6 +53,39 @@ async fn outbox_templates(app: &TestApp, alert_id: i64) -> Vec<String> {
         })
         .await
         .unwrap()
+}
+
+/// The same event sent concurrently is one alert on both backends (unique dedup key; the row is locked on
+/// PostgreSQL while its event is applied).
+#[tokio::test]
+async fn concurrent_identical_events_are_one_alert_on_both_backends() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let t = app.token_for("admin", &[]).await;
+        let mut handles = Vec::new();
+        for _ in 0..8 {
+            let url = app.url("/api/v1/alerts/events");
+            let t = t.clone();
+            handles.push(tokio::spawn(async move {
+                Client::new()
+                    .post(url)
+                    .bearer_auth(t)
+                    .json(&trigger("same-1", "crm", "warning"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }));
+        }
+        for h in handles {
+            assert_eq!(h.await.unwrap(), StatusCode::ACCEPTED);
+        }
+        let page = get(&app, &t, "/api/v1/alerts").await;
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{page}");
+        assert_eq!(items[0]["event_count"], 8, "{page}");
+        assert_eq!(items[0]["fire_count"], 1, "{page}");
+    }
 }
 
 /// MON-06: a severe event is one alert however often it is sent, routed to the deputy director and the duty
