@@ -106,9 +106,25 @@ ensure_aiosmtpd() {
   export TIANSHU_AIOSMTPD_PYTHON="$venv/bin/python"
 }
 
+# A real Prometheus Alertmanager for the monitoring-intake tests (Debian package; the test starts it on
+# loopback with clustering off and posts alerts through it to the server).
+ensure_alertmanager() {
+  local bin
+  bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+  if [ -z "$bin" ]; then
+    say "installing prometheus-alertmanager (apt)"
+    local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo -n"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; } || true
+    bin=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+  fi
+  if [ -z "$bin" ]; then need prometheus-alertmanager; return 0; fi
+  export TIANSHU_ALERTMANAGER_BIN="$bin"
+}
+
 say "test peers"
 ensure_postgres
 ensure_aiosmtpd
+ensure_alertmanager
 [ -n "${TIANSHU_TEST_DATABASE_URL:-}" ] && echo "PostgreSQL: ${TIANSHU_TEST_DATABASE_URL}"
 
 say "build"

@@ -3,6 +3,7 @@
 //! Pure: no network, no SQL. The only IO is [`policy::PolicyPack::load_dir`], which reads the pack's files and
 //! hands them to the pure [`policy::PolicyPack::load_files`].
 
+pub mod alert;
 pub mod classify;
 pub mod clock;
 pub mod duty;

@@ -3,6 +3,7 @@
 //! Everything here takes the time from an injected [`Clock`] and writes through the store with
 //! an audit entry in the same transaction.
 
+pub mod alerts;
 pub mod auth_cache;
 pub mod authz;
 pub mod calendar;

@@ -6,6 +6,7 @@
 //! a PostgreSQL transaction, or on SQLite one savepoint inside a group-committed transaction of
 //! the single writer connection (see [`sqlite_writer`]).
 
+pub mod alerts;
 pub mod audit;
 pub mod duty;
 mod error;

@@ -375,6 +375,9 @@ mod notify;
 #[path = "store/duty.rs"]
 mod duty;
 
+#[path = "store/alerts.rs"]
+mod alerts;
+
 /// Events are queued on the connection and written when the closure has succeeded; a failing event write
 /// (here a second firing of one timer) still fails the whole write and leaves nothing of it behind.
 #[tokio::test]

@@ -19,6 +19,9 @@ mod notify_console;
 #[path = "api/duty.rs"]
 mod duty;
 
+#[path = "api/alerts.rs"]
+mod alerts;
+
 struct TestApp {
     base: String,
     client: Client,

@@ -146,6 +146,32 @@ pub fn app(state: AppState) -> Router {
             "/notifications/messages/{id}/{action}",
             post(api::notifications::action),
         )
+        .route("/alerts", get(api::alerts::list))
+        .route("/alerts/alertmanager", post(api::alerts::alertmanager))
+        .route("/alerts/events", post(api::alerts::event))
+        .route(
+            "/alerts/silences",
+            get(api::alerts::silences).post(api::alerts::create_silence),
+        )
+        .route("/alerts/silences/{id}", get(api::alerts::silence))
+        .route(
+            "/alerts/silences/{id}/expire",
+            post(api::alerts::expire_silence),
+        )
+        .route(
+            "/alerts/maintenance",
+            get(api::alerts::maintenance).post(api::alerts::create_maintenance),
+        )
+        .route(
+            "/alerts/maintenance/{id}",
+            get(api::alerts::maintenance_window),
+        )
+        .route(
+            "/alerts/maintenance/{id}/cancel",
+            post(api::alerts::cancel_maintenance),
+        )
+        .route("/alerts/{id}", get(api::alerts::get))
+        .route("/alerts/{id}/{action}", post(api::alerts::act))
         .route("/duty/setup", get(api::duty::setup))
         .route("/duty/roster", get(api::duty::roster))
         .route("/duty/roster/generate", post(api::duty::generate))

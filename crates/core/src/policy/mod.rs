@@ -8,6 +8,7 @@ mod error;
 mod escalation;
 mod fault;
 mod frequent;
+mod monitoring;
 mod notify;
 mod pack;
 mod problem;
@@ -39,6 +40,10 @@ pub use fault::{
     ActualImpact, Compare, FaultLevelPolicy, HotBusiness, PotentialCriterion, Threshold,
 };
 pub use frequent::{Combine, FrequentFaultPolicy, FrequentTrigger, Period, ReportKind, TriggerSet};
+pub use monitoring::{
+    AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
+    SilencePolicy, TicketAction,
+};
 pub use notify::{
     Channel, DeliveryPolicy, FollowUpPolicy, NotifyPolicy, RecipientClass, RegionExtra,
     RegionalLists, ReviewPolicy, Routing, TemplateDef,
@@ -74,10 +79,12 @@ pub const FREQUENT_FAULTS_FILE: &str = "frequent_faults.toml";
 pub const NOTIFICATIONS_FILE: &str = "notifications.toml";
 /// duty.toml: DUTY-02..DUTY-06, DUTY-09 (shifts, slots, rotation, comp time, daily report).
 pub const DUTY_FILE: &str = "duty.toml";
+/// monitoring.toml: alert intake, grouping, flapping, silences and MON-06 routing (issue 5).
+pub const MONITORING_FILE: &str = "monitoring.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 10] = [
+const REQUIRED: [&str; 11] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -88,6 +95,7 @@ const REQUIRED: [&str; 10] = [
     FREQUENT_FAULTS_FILE,
     NOTIFICATIONS_FILE,
     DUTY_FILE,
+    MONITORING_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -128,6 +136,8 @@ pub struct PolicyPack {
     pub notifications: NotifyPolicy,
     /// Duty rosters (duty.toml).
     pub duty: DutyPolicy,
+    /// Alert intake and routing (monitoring.toml).
+    pub monitoring: MonitoringPolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -500,6 +510,42 @@ impl PolicyPack {
             locate(DUTY_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let monitoring = get(MONITORING_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<MonitoringPolicy>(MONITORING_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: roles, recipient classes and templates exist.
+            if let Some(keys) = &role_keys {
+                for (path, r) in p.role_refs() {
+                    if !keys.contains(r) {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
+                    }
+                }
+            }
+            if let Some(n) = &notifications {
+                for (path, c) in p.class_refs() {
+                    if n.class(c).is_none() {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{c}' is not a [[class]] of {NOTIFICATIONS_FILE}"),
+                        ));
+                    }
+                }
+                for (path, t) in p.templates() {
+                    if n.template(t).is_none() {
+                        issues.push(Issue::new(
+                            path,
+                            format!("no [[template]] with id '{t}' in {NOTIFICATIONS_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(MONITORING_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -529,6 +575,7 @@ impl PolicyPack {
             Some(frequent_faults),
             Some(notifications),
             Some(duty),
+            Some(monitoring),
         ) = (
             pack,
             calendars,
@@ -540,6 +587,7 @@ impl PolicyPack {
             frequent_faults,
             notifications,
             duty,
+            monitoring,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -569,6 +617,7 @@ impl PolicyPack {
             frequent_faults,
             notifications,
             duty,
+            monitoring,
             source_hash: source_hash(&files),
             files,
         })

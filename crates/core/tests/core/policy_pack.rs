@@ -16,7 +16,7 @@ pub(crate) fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
 }
 
-pub(crate) const TOP_FILES: [&str; 10] = [
+pub(crate) const TOP_FILES: [&str; 11] = [
     "pack.toml",
     "calendars.toml",
     "roles.toml",
@@ -27,6 +27,7 @@ pub(crate) const TOP_FILES: [&str; 10] = [
     "frequent_faults.toml",
     "notifications.toml",
     "duty.toml",
+    "monitoring.toml",
 ];
 
 /// The top-level files only: tests must not depend on the holiday data another engineer is writing.
@@ -818,6 +819,73 @@ fn duty_shift_times_templates_and_roles_are_checked() {
     }));
     assert!(
         errs.iter().any(|e| e.contains("comp_time.working_day.day")),
+        "{errs:?}"
+    );
+}
+
+// ---------------------------------------------------------------- monitoring.toml
+
+#[test]
+fn monitoring_numbers_and_mon_06_routes_come_from_the_pack() {
+    let m = pack().monitoring;
+    assert_eq!(m.grouping.window.seconds(), 300);
+    assert_eq!(
+        (m.flapping.state_changes, m.flapping.within.seconds()),
+        (4, 1800)
+    );
+    // MON-06: severe → deputy director in charge and maintainers; general → maintainers.
+    let severe = m.route("severe").unwrap();
+    assert!(severe.roles.iter().any(|r| r == "deputy_director"));
+    let general = m.route(&m.fallback).unwrap();
+    assert!(!general.roles.iter().any(|r| r == "deputy_director"));
+}
+
+#[test]
+fn monitoring_bad_matcher_role_class_and_template_are_located() {
+    let text = std::fs::read_to_string(default_dir().join("monitoring.toml")).unwrap();
+    let errs = errors(load_with("monitoring.toml", |t| {
+        t.replacen("\"severity=~critical|severe\"", "\"severity=~(\"", 1)
+    }));
+    let line = line_of(&text, "key = \"severe\"", "matchers");
+    assert!(
+        errs.iter().any(|e| e.starts_with(&format!(
+            "monitoring.toml:{line}:route[0].matchers[0]: '(' is not a valid regex"
+        ))),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("monitoring.toml", |t| {
+        t.replacen("\"deputy_director\"", "\"nobody\"", 1)
+            .replacen("classes = [\"C\"]", "classes = [\"Z\"]", 1)
+            .replacen("template = \"mon_alert_severe\"", "template = \"nope\"", 1)
+            .replacen("fallback = \"general\"", "fallback = \"gone\"", 1)
+    }));
+    for want in [
+        ":route[0].roles[0]: 'nobody' is not a role",
+        ":route[0].classes[0]: 'Z' is not a [[class]]",
+        ":route[0].template: no [[template]] with id 'nope'",
+        ":fallback: no [[route]] with key 'gone'",
+    ] {
+        assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
+    }
+    let errs = errors(load_with("monitoring.toml", |t| {
+        t.replacen(
+            "ticket_source_channel = \"monitoring_alert\"",
+            "ticket_source_channel = \"pigeon\"",
+            1,
+        )
+    }));
+    assert!(
+        errs.iter().any(|e| e.contains(
+            ":route[0].ticket_source_channel: 'pigeon' is not an incident source channel"
+        )),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("monitoring.toml", |t| {
+        t.replacen("state_changes = 4", "state_changes = 0", 1)
+    }));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(":flapping.state_changes: must be at least 1")),
         "{errs:?}"
     );
 }

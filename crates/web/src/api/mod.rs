@@ -1,5 +1,6 @@
 //! JSON API under /api/v1.
 
+pub mod alerts;
 pub mod audit;
 pub mod calendar;
 pub mod duty;

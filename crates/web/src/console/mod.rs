@@ -1,6 +1,7 @@
 //! The server-rendered console: shell, navigation, i18n, and the pages of the capabilities built
 //! so far. Progressive enhancement only: every page works without JavaScript.
 
+mod alerts;
 mod assets;
 mod duty;
 pub mod i18n;
@@ -43,6 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/incidents/{id}/progress", post(incidents::progress))
         .route("/incidents/{id}/report", post(incidents::report))
         .route("/incidents/{id}/facts", post(incidents::facts))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}", get(alerts::detail))
+        .route("/alerts/{id}/act", post(alerts::act))
         .route("/duty", get(duty::page))
         .route("/duty/report", post(duty::file_report))
         .route("/duty/handover", post(duty::add_handover))
@@ -86,6 +90,7 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         "nav-incidents",
         &[Permission::IncidentRead],
     ),
+    ("alerts", "/alerts", "nav-alerts", &[Permission::AlertRead]),
     ("duty", "/duty", "nav-duty", &[Permission::DutyRead]),
     (
         "notifications",
