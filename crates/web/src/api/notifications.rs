@@ -148,29 +148,9 @@ pub struct MessageOut {
 #[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct MessageDetail {
-    pub id: i64,
-    pub idempotency_key: String,
-    pub subject_kind: String,
-    pub subject_id: String,
-    pub template: String,
-    pub recipients: String,
-    pub context: String,
-    pub cause: String,
-    pub state: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub attempts: i64,
-    pub next_attempt_at: Option<i64>,
-    pub last_error: Option<String>,
-    pub reviewed_by: Option<String>,
-    pub reviewed_at: Option<i64>,
-    pub locale: String,
-    pub channels: Option<String>,
-    pub drafted_by: Option<String>,
-    pub review_outcome: Option<String>,
-    pub review_note: Option<String>,
-    pub sent_at: Option<i64>,
-    pub version: i64,
+    /// The message's own fields, side by side with the two below (the JSON is flat).
+    #[serde(flatten)]
+    pub message: MessageOut,
     /// Seconds the message waited for review.
     pub review_seconds: Option<i64>,
     pub deliveries: Vec<DeliveryOut>,
