@@ -121,11 +121,30 @@ ensure_alertmanager() {
   export TIANSHU_ALERTMANAGER_BIN="$bin"
 }
 
+# MariaDB: the external database that monitoring points, reconciliation and guarded data operations
+# read or change (Tianshu's own store is SQLite or PostgreSQL). Tests create one database each.
+MARIADB_URL_DEFAULT="mysql://root@127.0.0.1:3306/test"
+ensure_mariadb() {
+  local url="${TIANSHU_TEST_MARIADB_URL:-$MARIADB_URL_DEFAULT}"
+  if [ "$(pg_up "$url")" != up ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if ! command -v mariadbd >/dev/null 2>&1 && ! command -v mysqld >/dev/null 2>&1; then
+      say "installing MariaDB (Debian package)"
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null) || true
+    fi
+    (service mariadb start || service mysql start) >/dev/null 2>&1 || true
+    sleep 2
+    mariadb -uroot -e "CREATE DATABASE IF NOT EXISTS test" >/dev/null 2>&1 || true
+  fi
+  if [ "$(pg_up "$url")" = up ]; then export TIANSHU_TEST_MARIADB_URL="$url"; else need "MariaDB at $url"; fi
+}
+
 say "test peers"
 ensure_postgres
+ensure_mariadb
 ensure_aiosmtpd
 ensure_alertmanager
 [ -n "${TIANSHU_TEST_DATABASE_URL:-}" ] && echo "PostgreSQL: ${TIANSHU_TEST_DATABASE_URL}"
+[ -n "${TIANSHU_TEST_MARIADB_URL:-}" ] && echo "MariaDB: ${TIANSHU_TEST_MARIADB_URL}"
 
 say "build"
 timed build cargo build --workspace --all-targets
