@@ -73,6 +73,9 @@ pub enum Command {
     Duty(DutyArgs),
     /// Notifications: the review queue, one message, approve / reject (NTF-09), a channel test.
     Notify(NotifyArgs),
+    /// Data reconciliation (REC): compare two systems' extracts.
+    #[command(subcommand)]
+    Recon(crate::recon_cli::ReconCmd),
 }
 
 /// `notify` options.
@@ -594,6 +597,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             p.store.close().await;
             code
         }
+        Command::Recon(cmd) => crate::recon_cli::recon_cmd(cmd).await,
         Command::Audit(AuditCmd::Verify) => {
             let s = cli.settings(None)?;
             let cfg = app_config(&s, false)?;

@@ -1,0 +1,607 @@
+//! Byte sources and the record splitter.
+//!
+//! A source yields UTF-8 bytes: a plain file, a gzip stream (detected by its magic bytes) and/or a
+//! GBK/GB18030 transcoder. Transcoding happens *before* splitting because a GBK trail byte can be
+//! any of 0x40–0xFE, so a `|` delimiter could otherwise be found inside a Chinese character.
+//!
+//! The splitter finds a line with memchr; a line without a quote byte is split on the delimiter
+//! with memchr too (the fast path); a line containing a quote goes through a small state machine
+//! that handles doubled quotes, embedded delimiters and embedded line breaks.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use encoding_rs::DecoderResult;
+
+use crate::job::Format;
+use crate::ReconError;
+
+/// Reads decoded (UTF-8) bytes.
+trait Source: Send {
+    /// Fill `dst` with decoded bytes; 0 at end of input.
+    fn fill(&mut self, dst: &mut [u8]) -> Result<usize, SourceError>;
+    /// Position the decoded stream at `off` cheaply (plain UTF-8 files only).
+    fn seek_to(&mut self, _off: u64) -> Option<io::Result<()>> {
+        None
+    }
+}
+
+enum SourceError {
+    Io(io::Error),
+    /// Malformed bytes in the declared encoding (the decoded bytes before them were delivered).
+    Malformed,
+}
+
+/// Counts raw (on-disk) bytes for the progress display.
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+struct PlainFile {
+    file: Counting<File>,
+}
+
+impl Source for PlainFile {
+    fn fill(&mut self, dst: &mut [u8]) -> Result<usize, SourceError> {
+        loop {
+            match self.file.read(dst) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(SourceError::Io(e)),
+            }
+        }
+    }
+    fn seek_to(&mut self, off: u64) -> Option<io::Result<()>> {
+        Some(self.file.inner.seek(SeekFrom::Start(off)).map(|_| ()))
+    }
+}
+
+struct Stream<R> {
+    inner: R,
+}
+
+impl<R: Read + Send> Source for Stream<R> {
+    fn fill(&mut self, dst: &mut [u8]) -> Result<usize, SourceError> {
+        loop {
+            match self.inner.read(dst) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(SourceError::Io(e)),
+            }
+        }
+    }
+}
+
+struct Transcode<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    raw: Vec<u8>,
+    raw_pos: usize,
+    raw_len: usize,
+    raw_eof: bool,
+    failed: bool,
+}
+
+impl<R: Read + Send> Source for Transcode<R> {
+    fn fill(&mut self, dst: &mut [u8]) -> Result<usize, SourceError> {
+        if self.failed {
+            return Err(SourceError::Malformed);
+        }
+        loop {
+            if self.raw_pos == self.raw_len && !self.raw_eof {
+                self.raw_pos = 0;
+                self.raw_len = loop {
+                    match self.inner.read(&mut self.raw) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(SourceError::Io(e)),
+                    }
+                };
+                self.raw_eof = self.raw_len == 0;
+            }
+            let (res, read, written) = self.decoder.decode_to_utf8_without_replacement(
+                &self.raw[self.raw_pos..self.raw_len],
+                dst,
+                self.raw_eof,
+            );
+            self.raw_pos += read;
+            match res {
+                DecoderResult::Malformed(_, _) => {
+                    self.failed = true;
+                    if written > 0 {
+                        return Ok(written);
+                    }
+                    return Err(SourceError::Malformed);
+                }
+                DecoderResult::OutputFull => return Ok(written),
+                DecoderResult::InputEmpty => {
+                    if written > 0 || self.raw_eof {
+                        return Ok(written);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One field of the current record: a range of the reader's buffer (or scratch) and whether it
+/// was quoted (a quoted empty field is the empty string, an unquoted one is NULL by default).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldRef {
+    start: usize,
+    end: usize,
+    pub quoted: bool,
+}
+
+/// Streaming record reader over one input.
+pub(crate) struct RecordReader {
+    display: String,
+    src: Box<dyn Source>,
+    buf: Vec<u8>,
+    chunk: usize,
+    pos: usize,
+    len: usize,
+    /// Decoded-stream offset of `buf[0]`.
+    base: u64,
+    eof: bool,
+    pending: Option<SourceError>,
+    delim: u8,
+    quote: u8,
+    validate_utf8: bool,
+    /// Physical lines consumed so far.
+    line: u64,
+    fields: Vec<FieldRef>,
+    scratch: Vec<u8>,
+    in_scratch: bool,
+    rec_start: usize,
+    rec_end: usize,
+    /// Line and decoded offset of the current record.
+    pub rec_line: u64,
+    pub rec_offset: u64,
+    started: bool,
+}
+
+/// Outcome of reading one record.
+pub(crate) enum Next {
+    Record,
+    /// The record's bytes are not valid in the declared encoding (UTF-8 only; other encodings fail
+    /// in the transcoder, which is always an error).
+    BadEncoding,
+    End,
+}
+
+const SCAN_CHUNK: usize = 4 << 20;
+
+impl RecordReader {
+    /// Open `fmt.path`; `raw_counter` receives raw bytes read (progress). `chunk` is the read size.
+    pub fn open(
+        fmt: &Format,
+        raw_counter: Arc<AtomicU64>,
+        chunk: usize,
+    ) -> Result<RecordReader, ReconError> {
+        let path = &fmt.path;
+        let display = path.display().to_string();
+        let io_err = |e: io::Error| ReconError::Io {
+            path: display.clone(),
+            source: e,
+        };
+        let mut f = File::open(path).map_err(io_err)?;
+        let mut magic = [0u8; 2];
+        let mut got = 0;
+        while got < 2 {
+            let n = f.read(&mut magic[got..]).map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        f.seek(SeekFrom::Start(0)).map_err(io_err)?;
+        let gz = got == 2 && magic == [0x1f, 0x8b];
+        let counting = Counting {
+            inner: f,
+            counter: raw_counter,
+        };
+        let utf8 = fmt.encoding == encoding_rs::UTF_8;
+        let src: Box<dyn Source> = match (gz, utf8) {
+            (false, true) => Box::new(PlainFile { file: counting }),
+            (true, true) => Box::new(Stream {
+                inner: flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(
+                    1 << 20,
+                    counting,
+                )),
+            }),
+            (false, false) => Box::new(Transcode {
+                inner: counting,
+                decoder: fmt.encoding.new_decoder(),
+                raw: vec![0; 1 << 20],
+                raw_pos: 0,
+                raw_len: 0,
+                raw_eof: false,
+                failed: false,
+            }),
+            (true, false) => Box::new(Transcode {
+                inner: flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(
+                    1 << 20,
+                    counting,
+                )),
+                decoder: fmt.encoding.new_decoder(),
+                raw: vec![0; 1 << 20],
+                raw_pos: 0,
+                raw_len: 0,
+                raw_eof: false,
+                failed: false,
+            }),
+        };
+        Ok(RecordReader {
+            display,
+            src,
+            buf: vec![0; chunk.max(1 << 16) * 2],
+            chunk: chunk.max(1 << 16),
+            pos: 0,
+            len: 0,
+            base: 0,
+            eof: false,
+            pending: None,
+            delim: fmt.delimiter,
+            quote: fmt.quote,
+            validate_utf8: utf8,
+            line: 0,
+            fields: Vec::with_capacity(64),
+            scratch: Vec::new(),
+            in_scratch: false,
+            rec_start: 0,
+            rec_end: 0,
+            rec_line: 0,
+            rec_offset: 0,
+            started: false,
+        })
+    }
+
+    /// Default read size for a full scan.
+    pub fn scan_chunk() -> usize {
+        SCAN_CHUNK
+    }
+
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    fn err(&self, line: u64, msg: impl Into<String>) -> ReconError {
+        ReconError::Input {
+            path: self.display.clone(),
+            line,
+            msg: msg.into(),
+        }
+    }
+
+    /// Read more decoded bytes; false at end of input.
+    fn refill(&mut self) -> Result<bool, ReconError> {
+        if self.eof {
+            return Ok(false);
+        }
+        if let Some(e) = self.pending.take() {
+            return Err(self.source_error(e));
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.len, 0);
+            self.len -= self.pos;
+            self.base += self.pos as u64;
+            self.rec_start = self.rec_start.saturating_sub(self.pos);
+            self.pos = 0;
+        }
+        if self.buf.len() - self.len < self.chunk {
+            let new_len = (self.len + self.chunk).max(self.buf.len() * 2);
+            self.buf.resize(new_len, 0);
+        }
+        let n = match self.src.fill(&mut self.buf[self.len..]) {
+            Ok(n) => n,
+            Err(e) => return Err(self.source_error(e)),
+        };
+        if n == 0 {
+            self.eof = true;
+            return Ok(false);
+        }
+        self.len += n;
+        if !self.started {
+            self.started = true;
+            if self.buf[..self.len].starts_with(b"\xEF\xBB\xBF") {
+                self.pos = 3;
+            }
+        }
+        Ok(true)
+    }
+
+    fn source_error(&self, e: SourceError) -> ReconError {
+        match e {
+            SourceError::Io(e) => ReconError::Io {
+                path: self.display.clone(),
+                source: e,
+            },
+            SourceError::Malformed => {
+                // The decoded bytes before the bad sequence were delivered; the bad byte is on
+                // the line after the complete lines of the unconsumed tail.
+                let tail = &self.buf[self.pos..self.len];
+                let line = self.line + 1 + memchr::memchr_iter(b'\n', tail).count() as u64;
+                self.err(line, "invalid byte sequence for the declared encoding")
+            }
+        }
+    }
+
+    /// Skip to decoded offset `off` (must not be behind the current position); line numbers are
+    /// not tracked after a skip.
+    pub fn skip_to(&mut self, off: u64) -> Result<(), ReconError> {
+        loop {
+            if off < self.base + self.pos as u64 {
+                return Err(self.err(self.line, "internal: cannot seek backwards"));
+            }
+            if off < self.base + self.len as u64 {
+                self.pos = (off - self.base) as usize;
+                return Ok(());
+            }
+            if let Some(r) = self.src.seek_to(off) {
+                r.map_err(|e| ReconError::Io {
+                    path: self.display.clone(),
+                    source: e,
+                })?;
+                self.base = off;
+                self.pos = 0;
+                self.len = 0;
+                self.started = true;
+                self.eof = false;
+                return Ok(());
+            }
+            self.pos = self.len;
+            if !self.refill()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Read the next record into the reader; see [`Next`].
+    pub fn next(&mut self) -> Result<Next, ReconError> {
+        loop {
+            if self.pos >= self.len && !self.refill()? {
+                return Ok(Next::End);
+            }
+            let avail = &self.buf[self.pos..self.len];
+            let nl = memchr::memchr(b'\n', avail);
+            let line_end = match nl {
+                Some(i) => self.pos + i,
+                None if self.eof => self.len,
+                None => {
+                    // No complete line in the buffer: read more (at end of input the tail is the
+                    // last record).
+                    self.refill()?;
+                    continue;
+                }
+            };
+            let start = self.pos;
+            let line = &self.buf[start..line_end];
+            if memchr::memchr(self.quote, line).is_none() {
+                let mut end = line_end;
+                if end > start && self.buf[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                self.fields.clear();
+                let mut fs = start;
+                for d in memchr::memchr_iter(self.delim, &self.buf[start..end]) {
+                    self.fields.push(FieldRef {
+                        start: fs,
+                        end: start + d,
+                        quoted: false,
+                    });
+                    fs = start + d + 1;
+                }
+                self.fields.push(FieldRef {
+                    start: fs,
+                    end,
+                    quoted: false,
+                });
+                self.in_scratch = false;
+                self.rec_start = start;
+                self.rec_end = line_end;
+                self.line += 1;
+                self.rec_line = self.line;
+                self.rec_offset = self.base + start as u64;
+                self.pos = if nl.is_some() { line_end + 1 } else { self.len };
+                if self.validate_utf8 && std::str::from_utf8(&self.buf[start..end]).is_err() {
+                    return Ok(Next::BadEncoding);
+                }
+                return Ok(Next::Record);
+            }
+            match self.quoted_record()? {
+                Some(consumed_end) => {
+                    self.rec_start = start;
+                    self.rec_end = consumed_end;
+                    self.rec_offset = self.base + start as u64;
+                    self.pos = consumed_end;
+                    if self.validate_utf8 && std::str::from_utf8(&self.scratch).is_err() {
+                        return Ok(Next::BadEncoding);
+                    }
+                    return Ok(Next::Record);
+                }
+                None => {
+                    // A quoted field spans the buffer end: read more and parse the record again
+                    // (at end of input the parser reports an unterminated quote itself).
+                    self.refill()?;
+                }
+            }
+        }
+    }
+
+    /// Parse a record containing quotes starting at `self.pos`. Returns the end (exclusive, after
+    /// the line break) or None when the buffer ends inside the record (and input continues).
+    fn quoted_record(&mut self) -> Result<Option<usize>, ReconError> {
+        self.fields.clear();
+        self.scratch.clear();
+        self.in_scratch = true;
+        let buf = &self.buf[..self.len];
+        let (q, d) = (self.quote, self.delim);
+        let mut i = self.pos;
+        let mut newlines = 0u64;
+        loop {
+            // Start of a field.
+            let fstart = self.scratch.len();
+            if i < buf.len() && buf[i] == q {
+                i += 1;
+                loop {
+                    let Some(k) = memchr::memchr(q, &buf[i..]) else {
+                        if self.eof {
+                            return Err(self
+                                .err(self.line + 1, "unterminated quoted field at end of input"));
+                        }
+                        return Ok(None);
+                    };
+                    let chunk = &buf[i..i + k];
+                    newlines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                    self.scratch.extend_from_slice(chunk);
+                    i += k + 1;
+                    if i < buf.len() && buf[i] == q {
+                        self.scratch.push(q);
+                        i += 1;
+                        continue;
+                    }
+                    if i >= buf.len() && !self.eof {
+                        return Ok(None);
+                    }
+                    break;
+                }
+                self.fields.push(FieldRef {
+                    start: fstart,
+                    end: self.scratch.len(),
+                    quoted: true,
+                });
+                // After the closing quote: delimiter, line break or end.
+                if i >= buf.len() {
+                    break;
+                }
+                match buf[i] {
+                    b if b == d => {
+                        i += 1;
+                        continue;
+                    }
+                    b'\n' => {
+                        i += 1;
+                        break;
+                    }
+                    b'\r' if i + 1 < buf.len() && buf[i + 1] == b'\n' => {
+                        i += 2;
+                        break;
+                    }
+                    b'\r' if i + 1 >= buf.len() && !self.eof => return Ok(None),
+                    b'\r' if i + 1 >= buf.len() => {
+                        i += 1;
+                        break;
+                    }
+                    _ => {
+                        return Err(self.err(
+                            self.line + newlines + 1,
+                            format!(
+                                "field {}: unexpected character after a closing quote",
+                                self.fields.len()
+                            ),
+                        ));
+                    }
+                }
+            } else {
+                // Unquoted field: up to the delimiter or line break; a stray quote is literal.
+                let rest = &buf[i..];
+                match memchr::memchr2(d, b'\n', rest) {
+                    Some(k) if rest[k] == d => {
+                        self.scratch.extend_from_slice(&rest[..k]);
+                        self.fields.push(FieldRef {
+                            start: fstart,
+                            end: self.scratch.len(),
+                            quoted: false,
+                        });
+                        i += k + 1;
+                        continue;
+                    }
+                    Some(k) => {
+                        let mut v = &rest[..k];
+                        if v.last() == Some(&b'\r') {
+                            v = &v[..v.len() - 1];
+                        }
+                        self.scratch.extend_from_slice(v);
+                        self.fields.push(FieldRef {
+                            start: fstart,
+                            end: self.scratch.len(),
+                            quoted: false,
+                        });
+                        i += k + 1;
+                        break;
+                    }
+                    None => {
+                        if !self.eof {
+                            return Ok(None);
+                        }
+                        let mut v = rest;
+                        if v.last() == Some(&b'\r') {
+                            v = &v[..v.len() - 1];
+                        }
+                        self.scratch.extend_from_slice(v);
+                        self.fields.push(FieldRef {
+                            start: fstart,
+                            end: self.scratch.len(),
+                            quoted: false,
+                        });
+                        i = buf.len();
+                        break;
+                    }
+                }
+            }
+        }
+        self.rec_line = self.line + 1;
+        self.line += newlines + 1;
+        Ok(Some(i))
+    }
+
+    /// Number of fields of the current record.
+    pub fn nfields(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Field `i` of the current record (bytes, quotes removed).
+    #[inline]
+    pub fn field(&self, i: usize) -> (&[u8], bool) {
+        let f = self.fields[i];
+        let src = if self.in_scratch {
+            &self.scratch
+        } else {
+            &self.buf
+        };
+        (&src[f.start..f.end], f.quoted)
+    }
+
+    /// The raw bytes of the current record (for reject files), without its line break.
+    pub fn raw(&self) -> &[u8] {
+        let mut end = self.rec_end.min(self.len);
+        let s = &self.buf[self.rec_start.min(end)..end];
+        if s.ends_with(b"\n") {
+            end -= 1;
+        }
+        let s = &self.buf[self.rec_start.min(end)..end];
+        s.strip_suffix(b"\r").unwrap_or(s)
+    }
+}
+
+/// Check that a path exists and is a file, for early errors naming the side.
+pub(crate) fn check_file(path: &Path) -> Result<u64, ReconError> {
+    let md = std::fs::metadata(path).map_err(|e| ReconError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    Ok(md.len())
+}

@@ -1,0 +1,251 @@
+//! `tianshu recon …`: file-vs-file reconciliation from the command line (no database needed).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand, ValueEnum};
+use tianshu_recon::{JobSpec, Progress, ReconError, Report, RunOptions};
+
+/// `recon` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReconCmd {
+    /// Compare two delimited files (exit status: 0 no differences, 1 differences, 2 error).
+    Run(ReconRunArgs),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReconOutput {
+    /// A readable table.
+    Table,
+    /// One JSON object: only_left, only_right, changed, identical, duplicate_keys_left,
+    /// duplicate_keys_right, per_column, consistency.
+    Json,
+}
+
+/// `recon run` options; flags override the job file.
+#[derive(Debug, Args)]
+pub struct ReconRunArgs {
+    /// Left file (CSV/TSV/…, optionally gzip).
+    #[arg(long)]
+    pub left: Option<PathBuf>,
+    /// Right file.
+    #[arg(long)]
+    pub right: Option<PathBuf>,
+    /// Key column(s), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// Job file (TOML): formats, normalisation, NULL policy, bad-row policy.
+    #[arg(long)]
+    pub job: Option<PathBuf>,
+    /// table or json.
+    #[arg(long, value_enum, default_value_t = ReconOutput::Table)]
+    pub output: ReconOutput,
+    /// Write every difference to this file (.csv or .xlsx).
+    #[arg(long)]
+    pub details: Option<PathBuf>,
+    /// Delimiter of both files (one character; `\t` for tab).
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// Encoding of both files: utf-8, gbk, gb18030.
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Memory budget for the per-row records before they spill to disk (MiB).
+    #[arg(long)]
+    pub memory_mb: Option<u64>,
+    /// Never draw the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn job_from_args(a: &ReconRunArgs) -> anyhow::Result<JobSpec> {
+    let mut job = match &a.job {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            JobSpec::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => JobSpec::default(),
+    };
+    if let Some(l) = &a.left {
+        job.left.path = Some(l.clone());
+    }
+    if let Some(r) = &a.right {
+        job.right.path = Some(r.clone());
+    }
+    if !a.key.is_empty() {
+        job.key = a.key.clone();
+    }
+    for side in [&mut job.left, &mut job.right] {
+        if let Some(d) = &a.delimiter {
+            side.delimiter = Some(d.clone());
+        }
+        if let Some(e) = &a.encoding {
+            side.encoding = Some(e.clone());
+        }
+    }
+    if a.memory_mb.is_some() {
+        job.memory_budget_mb = a.memory_mb;
+    }
+    Ok(job)
+}
+
+/// Run `recon run`; returns the exit status.
+pub async fn recon_cmd(cmd: &ReconCmd) -> anyhow::Result<i32> {
+    let ReconCmd::Run(a) = cmd;
+    let job = job_from_args(a)?;
+    let details = match &a.details {
+        Some(p) => Some(tianshu_recon::details::open(p)?),
+        None => None,
+    };
+    let opts = RunOptions {
+        details,
+        ..Default::default()
+    };
+    let cancel = opts.cancel.clone();
+    let progress = opts.progress.clone();
+    let started = Instant::now();
+    let job2 = job.clone();
+    let mut task = tokio::task::spawn_blocking(move || tianshu_recon::run(&job2, opts));
+    let show = !a.no_progress && std::io::stderr().is_terminal();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let result = loop {
+        tokio::select! {
+            r = &mut task => break r.map_err(|e| anyhow::anyhow!("reconciliation task failed: {e}"))?,
+            _ = tokio::signal::ctrl_c() => {
+                cancel.store(true, Ordering::Relaxed);
+                if show { eprint!("\r\x1b[K"); }
+                eprintln!("cancelling…");
+            }
+            _ = tick.tick() => if show { draw(&progress, started) },
+        }
+    };
+    if show {
+        eprint!("\r\x1b[K");
+    }
+    let report = match result {
+        Ok(r) => r,
+        Err(ReconError::Cancelled) => {
+            eprintln!("cancelled");
+            return Ok(130);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let elapsed = started.elapsed();
+    match a.output {
+        ReconOutput::Json => println!("{}", report.summary_json()),
+        ReconOutput::Table => print!("{}", table(&report, &job)),
+    }
+    eprintln!(
+        "{} + {} rows in {:.2} s{}{}",
+        report.rows_left,
+        report.rows_right,
+        elapsed.as_secs_f64(),
+        if report.rejected_left + report.rejected_right > 0 {
+            format!(
+                "; rejected: left {}, right {}",
+                report.rejected_left, report.rejected_right
+            )
+        } else {
+            String::new()
+        },
+        if report.spilled {
+            "; partitions spilled to disk"
+        } else {
+            ""
+        }
+    );
+    let differs = report.only_left
+        + report.only_right
+        + report.changed
+        + report.duplicate_keys_left
+        + report.duplicate_keys_right
+        > 0;
+    Ok(i32::from(differs))
+}
+
+fn draw(p: &Arc<Progress>, started: Instant) {
+    let done = p.left_bytes.load(Ordering::Relaxed) + p.right_bytes.load(Ordering::Relaxed);
+    let total =
+        (p.left_total.load(Ordering::Relaxed) + p.right_total.load(Ordering::Relaxed)).max(1);
+    let rows = p.rows.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    let frac = (done as f64 / total as f64).min(1.0);
+    let phase = match p.phase.load(Ordering::Relaxed) {
+        0 => "reading",
+        1 => "matching",
+        2 => "column details",
+        _ => "done",
+    };
+    let width = 30;
+    let filled = (frac * width as f64) as usize;
+    let eta = if frac > 0.01 && frac < 1.0 {
+        format!("ETA {:.0} s", secs / frac - secs)
+    } else {
+        String::new()
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = write!(
+        err,
+        "\r\x1b[K[{}{}] {:>5.1} % {phase} {} rows {:.0} rows/s {eta}",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        frac * 100.0,
+        rows,
+        rows as f64 / secs
+    );
+    let _ = err.flush();
+}
+
+fn table(r: &Report, job: &JobSpec) -> String {
+    let mut s = String::new();
+    let name = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    s.push_str(&format!(
+        "left:  {}\nright: {}\nkey:   {}\n\n",
+        name(&job.left.path),
+        name(&job.right.path),
+        r.key.join(", ")
+    ));
+    let rows = [
+        ("rows read", r.rows_left, r.rows_right),
+        ("only on this side", r.only_left, r.only_right),
+        (
+            "duplicate key rows",
+            r.duplicate_keys_left,
+            r.duplicate_keys_right,
+        ),
+        ("rejected rows", r.rejected_left, r.rejected_right),
+    ];
+    s.push_str(&format!("{:<22}{:>14}{:>14}\n", "", "left", "right"));
+    for (label, l, rt) in rows {
+        s.push_str(&format!("{label:<22}{l:>14}{rt:>14}\n"));
+    }
+    s.push_str(&format!("{:<22}{:>14}\n", "identical", r.identical));
+    s.push_str(&format!("{:<22}{:>14}\n", "changed", r.changed));
+    s.push_str(&format!(
+        "{:<22}{:>13.4}%\n",
+        "consistency",
+        r.consistency * 100.0
+    ));
+    let diffs: Vec<_> = r.per_column.iter().filter(|(_, n)| **n > 0).collect();
+    if !diffs.is_empty() {
+        s.push_str("\ndifferences per column\n");
+        let w = diffs
+            .iter()
+            .map(|(c, _)| c.chars().count())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        for (c, n) in diffs {
+            s.push_str(&format!("  {c:<w$}{n:>14}\n"));
+        }
+    }
+    s
+}
