@@ -414,7 +414,7 @@ pub fn run(job: &JobSpec, opts: RunOptions) -> Result<Report, ReconError> {
     let spilled = lout.parts.spilled || rout.parts.spilled;
     let work: Mutex<(Partitions, Partitions)> = Mutex::new((lout.parts, rout.parts));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Matched>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<(usize, Matched)>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<ReconError>> = Mutex::new(None);
     std::thread::scope(|s| {
         for _ in 0..2 {
@@ -436,7 +436,7 @@ pub fn run(job: &JobSpec, opts: RunOptions) -> Result<Report, ReconError> {
                     Ok((l, r)) => {
                         let m = match_partition(l, r, keep);
                         if let Ok(mut g) = results.lock() {
-                            g.push(m);
+                            g.push((p, m));
                         }
                     }
                     Err(e) => {
@@ -456,7 +456,10 @@ pub fn run(job: &JobSpec, opts: RunOptions) -> Result<Report, ReconError> {
         return Err(ReconError::Cancelled);
     }
     let mut all = Matched::default();
-    for m in results.into_inner().unwrap_or_default() {
+    // Partition order, not completion order: samples are the same from run to run.
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_unstable_by_key(|(p, _)| *p);
+    for (_, m) in results {
         all.absorb(m, keep);
     }
     drop(work);

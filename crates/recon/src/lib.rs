@@ -15,6 +15,7 @@ mod engine;
 mod input;
 pub mod job;
 mod normalize;
+pub mod testgen;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
