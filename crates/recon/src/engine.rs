@@ -500,18 +500,24 @@ pub fn run(job: &JobSpec, opts: RunOptions) -> Result<Report, ReconError> {
         }
         Ok(())
     };
-    let need_values = want_all || sample > 0;
-    let mut lwant: Vec<u64> = all.pairs.iter().map(|p| p.0).collect();
+    // Values (for details and the sample) of every difference with details, else of the first
+    // `sample` changed keys only; the per-column counts need only hashes.
+    let mut pairs = all.pairs;
+    pairs.sort_unstable_by_key(|p| p.1);
+    let (mut lval, mut rval): (Vec<u64>, Vec<u64>) = pairs.iter().take(sample).copied().unzip();
+    lval.sort_unstable();
+    rval.sort_unstable();
+    let mut lwant: Vec<u64> = pairs.iter().map(|p| p.0).collect();
     lwant.extend(&all.ol);
     lwant.extend(&all.dl);
     lwant.sort_unstable();
-    let mut rwant: Vec<u64> = all.pairs.iter().map(|p| p.1).collect();
+    let mut rwant: Vec<u64> = pairs.iter().map(|p| p.1).collect();
     rwant.extend(&all.or);
     rwant.extend(&all.dr);
     rwant.sort_unstable();
     let (lcap, rcap) = std::thread::scope(|s| {
-        let h = s.spawn(|| capture(&lctx, &lwant, need_values, &cancel));
-        let r = capture(&rctx, &rwant, need_values, &cancel);
+        let h = s.spawn(|| capture(&lctx, &lwant, want_all, &lval, &cancel));
+        let r = capture(&rctx, &rwant, want_all, &rval, &cancel);
         let l = h.join().unwrap_or_else(|_| {
             Err(ReconError::Io {
                 path: "left".into(),
@@ -521,8 +527,6 @@ pub fn run(job: &JobSpec, opts: RunOptions) -> Result<Report, ReconError> {
         (l, r)
     });
     let (lcap, rcap) = (lcap?, rcap?);
-    let mut pairs = all.pairs;
-    pairs.sort_unstable_by_key(|p| p.1);
     for (lo, ro) in &pairs {
         let (Some(l), Some(r)) = (lcap.get(lo), rcap.get(ro)) else {
             continue;
@@ -804,7 +808,8 @@ struct Captured {
 fn capture(
     ctx: &SideCtx,
     offs: &[u64],
-    values: bool,
+    all_values: bool,
+    value_offs: &[u64],
     cancel: &AtomicBool,
 ) -> Result<HashMap<u64, Captured>, ReconError> {
     let mut out = HashMap::with_capacity(offs.len());
@@ -837,6 +842,7 @@ fn capture(
             .map(|(i, _)| String::from_utf8_lossy(rd.field(*i).0).into_owned())
             .collect::<Vec<_>>()
             .join("|");
+        let values = all_values || value_offs.binary_search(&off).is_ok();
         let mut hashes = Vec::with_capacity(ctx.cols.len());
         let mut vals = Vec::new();
         for (i, n) in &ctx.cols {

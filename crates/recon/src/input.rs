@@ -143,6 +143,8 @@ pub(crate) struct FieldRef {
     start: usize,
     end: usize,
     pub quoted: bool,
+    /// In the scratch buffer (unescaped) rather than the read buffer.
+    scratch: bool,
 }
 
 /// Streaming record reader over one input.
@@ -164,7 +166,6 @@ pub(crate) struct RecordReader {
     line: u64,
     fields: Vec<FieldRef>,
     scratch: Vec<u8>,
-    in_scratch: bool,
     rec_start: usize,
     rec_end: usize,
     /// Line and decoded offset of the current record.
@@ -260,7 +261,6 @@ impl RecordReader {
             line: 0,
             fields: Vec::with_capacity(64),
             scratch: Vec::new(),
-            in_scratch: false,
             rec_start: 0,
             rec_end: 0,
             rec_line: 0,
@@ -401,6 +401,7 @@ impl RecordReader {
                         start: fs,
                         end: start + d,
                         quoted: false,
+                        scratch: false,
                     });
                     fs = start + d + 1;
                 }
@@ -408,8 +409,8 @@ impl RecordReader {
                     start: fs,
                     end,
                     quoted: false,
+                    scratch: false,
                 });
-                self.in_scratch = false;
                 self.rec_start = start;
                 self.rec_end = line_end;
                 self.line += 1;
@@ -427,7 +428,9 @@ impl RecordReader {
                     self.rec_end = consumed_end;
                     self.rec_offset = self.base + start as u64;
                     self.pos = consumed_end;
-                    if self.validate_utf8 && std::str::from_utf8(&self.scratch).is_err() {
+                    if self.validate_utf8
+                        && std::str::from_utf8(&self.buf[start..consumed_end]).is_err()
+                    {
                         return Ok(Next::BadEncoding);
                     }
                     return Ok(Next::Record);
@@ -443,129 +446,128 @@ impl RecordReader {
 
     /// Parse a record containing quotes starting at `self.pos`. Returns the end (exclusive, after
     /// the line break) or None when the buffer ends inside the record (and input continues).
+    ///
+    /// One memchr3 pass finds the structural bytes (delimiter, quote, line feed); a quoted field
+    /// without doubled quotes is referenced in place, only one with `""` is copied to scratch.
     fn quoted_record(&mut self) -> Result<Option<usize>, ReconError> {
         self.fields.clear();
         self.scratch.clear();
-        self.in_scratch = true;
+        let fields = &mut self.fields;
+        let scratch = &mut self.scratch;
         let buf = &self.buf[..self.len];
+        let (display, line) = (&self.display, self.line);
+        let after_quote = |newlines: u64, nfields: usize| ReconError::Input {
+            path: display.clone(),
+            line: line + newlines + 1,
+            msg: format!(
+                "field {}: unexpected character after a closing quote",
+                nfields + 1
+            ),
+        };
         let (q, d) = (self.quote, self.delim);
-        let mut i = self.pos;
+        let start = self.pos;
+        let eof = self.eof;
         let mut newlines = 0u64;
-        loop {
-            // Start of a field.
-            let fstart = self.scratch.len();
-            if i < buf.len() && buf[i] == q {
-                i += 1;
-                loop {
-                    let Some(k) = memchr::memchr(q, &buf[i..]) else {
-                        if self.eof {
-                            return Err(self
-                                .err(self.line + 1, "unterminated quoted field at end of input"));
-                        }
+        let mut field_start = start;
+        let mut in_quotes = false;
+        let mut quoted = false;
+        let mut escaped = false;
+        let mut content_end = 0usize;
+        let mut it = memchr::memchr3_iter(d, q, b'\n', &buf[start..]);
+        let end = loop {
+            let Some(rel) = it.next() else {
+                if !eof {
+                    return Ok(None);
+                }
+                if in_quotes {
+                    return Err(ReconError::Input {
+                        path: display.clone(),
+                        line: line + 1,
+                        msg: "unterminated quoted field at end of input".into(),
+                    });
+                }
+                // Last record without a line break.
+                let p = buf.len();
+                let mut fe = if quoted { content_end } else { p };
+                if !quoted && fe > field_start && buf[fe - 1] == b'\r' {
+                    fe -= 1;
+                }
+                if quoted
+                    && !(p == content_end + 1 || (p == content_end + 2 && buf[p - 1] == b'\r'))
+                {
+                    return Err(after_quote(newlines, fields.len()));
+                }
+                let (s0, e0) = if quoted {
+                    (field_start + 1, fe)
+                } else {
+                    (field_start, fe)
+                };
+                push_field(buf, fields, scratch, q, s0, e0, quoted, escaped);
+                break p;
+            };
+            let p = start + rel;
+            let c = buf[p];
+            if in_quotes {
+                if c == q {
+                    if p + 1 < buf.len() && buf[p + 1] == q {
+                        escaped = true;
+                        it.next();
+                        continue;
+                    }
+                    if p + 1 >= buf.len() && !eof {
                         return Ok(None);
-                    };
-                    let chunk = &buf[i..i + k];
-                    newlines += memchr::memchr_iter(b'\n', chunk).count() as u64;
-                    self.scratch.extend_from_slice(chunk);
-                    i += k + 1;
-                    if i < buf.len() && buf[i] == q {
-                        self.scratch.push(q);
-                        i += 1;
-                        continue;
                     }
-                    if i >= buf.len() && !self.eof {
-                        return Ok(None);
-                    }
-                    break;
+                    in_quotes = false;
+                    content_end = p;
+                } else if c == b'\n' {
+                    newlines += 1;
                 }
-                self.fields.push(FieldRef {
-                    start: fstart,
-                    end: self.scratch.len(),
-                    quoted: true,
-                });
-                // After the closing quote: delimiter, line break or end.
-                if i >= buf.len() {
-                    break;
-                }
-                match buf[i] {
-                    b if b == d => {
-                        i += 1;
-                        continue;
-                    }
-                    b'\n' => {
-                        i += 1;
-                        break;
-                    }
-                    b'\r' if i + 1 < buf.len() && buf[i + 1] == b'\n' => {
-                        i += 2;
-                        break;
-                    }
-                    b'\r' if i + 1 >= buf.len() && !self.eof => return Ok(None),
-                    b'\r' if i + 1 >= buf.len() => {
-                        i += 1;
-                        break;
-                    }
-                    _ => {
-                        return Err(self.err(
-                            self.line + newlines + 1,
-                            format!(
-                                "field {}: unexpected character after a closing quote",
-                                self.fields.len()
-                            ),
-                        ));
-                    }
-                }
-            } else {
-                // Unquoted field: up to the delimiter or line break; a stray quote is literal.
-                let rest = &buf[i..];
-                match memchr::memchr2(d, b'\n', rest) {
-                    Some(k) if rest[k] == d => {
-                        self.scratch.extend_from_slice(&rest[..k]);
-                        self.fields.push(FieldRef {
-                            start: fstart,
-                            end: self.scratch.len(),
-                            quoted: false,
-                        });
-                        i += k + 1;
-                        continue;
-                    }
-                    Some(k) => {
-                        let mut v = &rest[..k];
-                        if v.last() == Some(&b'\r') {
-                            v = &v[..v.len() - 1];
-                        }
-                        self.scratch.extend_from_slice(v);
-                        self.fields.push(FieldRef {
-                            start: fstart,
-                            end: self.scratch.len(),
-                            quoted: false,
-                        });
-                        i += k + 1;
-                        break;
-                    }
-                    None => {
-                        if !self.eof {
-                            return Ok(None);
-                        }
-                        let mut v = rest;
-                        if v.last() == Some(&b'\r') {
-                            v = &v[..v.len() - 1];
-                        }
-                        self.scratch.extend_from_slice(v);
-                        self.fields.push(FieldRef {
-                            start: fstart,
-                            end: self.scratch.len(),
-                            quoted: false,
-                        });
-                        i = buf.len();
-                        break;
-                    }
-                }
+                continue;
             }
-        }
+            if c == q {
+                if p == field_start {
+                    in_quotes = true;
+                    quoted = true;
+                } else if quoted {
+                    return Err(after_quote(newlines, fields.len()));
+                }
+                // A quote inside an unquoted field is an ordinary character.
+                continue;
+            }
+            // Delimiter or line feed: the field ends here.
+            if quoted {
+                let ok = p == content_end + 1
+                    || (c == b'\n' && p == content_end + 2 && buf[p - 1] == b'\r');
+                if !ok {
+                    return Err(after_quote(newlines, fields.len()));
+                }
+                push_field(
+                    buf,
+                    fields,
+                    scratch,
+                    q,
+                    field_start + 1,
+                    content_end,
+                    true,
+                    escaped,
+                );
+            } else {
+                let mut fe = p;
+                if c == b'\n' && fe > field_start && buf[fe - 1] == b'\r' {
+                    fe -= 1;
+                }
+                push_field(buf, fields, scratch, q, field_start, fe, false, false);
+            }
+            if c == b'\n' {
+                break p + 1;
+            }
+            field_start = p + 1;
+            quoted = false;
+            escaped = false;
+        };
         self.rec_line = self.line + 1;
         self.line += newlines + 1;
-        Ok(Some(i))
+        Ok(Some(end))
     }
 
     /// Number of fields of the current record.
@@ -577,11 +579,7 @@ impl RecordReader {
     #[inline]
     pub fn field(&self, i: usize) -> (&[u8], bool) {
         let f = self.fields[i];
-        let src = if self.in_scratch {
-            &self.scratch
-        } else {
-            &self.buf
-        };
+        let src = if f.scratch { &self.scratch } else { &self.buf };
         (&src[f.start..f.end], f.quoted)
     }
 
@@ -595,6 +593,47 @@ impl RecordReader {
         let s = &self.buf[self.rec_start.min(end)..end];
         s.strip_suffix(b"\r").unwrap_or(s)
     }
+}
+
+/// Record field `[s, e)` of the buffer; a field with doubled quotes is unescaped into scratch.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn push_field(
+    buf: &[u8],
+    fields: &mut Vec<FieldRef>,
+    scratch: &mut Vec<u8>,
+    q: u8,
+    s: usize,
+    e: usize,
+    quoted: bool,
+    escaped: bool,
+) {
+    if !escaped {
+        fields.push(FieldRef {
+            start: s,
+            end: e,
+            quoted,
+            scratch: false,
+        });
+        return;
+    }
+    let from = scratch.len();
+    let mut i = s;
+    while i < e {
+        let b = buf[i];
+        scratch.push(b);
+        i += if b == q && i + 1 < e && buf[i + 1] == q {
+            2
+        } else {
+            1
+        };
+    }
+    fields.push(FieldRef {
+        start: from,
+        end: scratch.len(),
+        quoted,
+        scratch: true,
+    });
 }
 
 /// Check that a path exists and is a file, for early errors naming the side.

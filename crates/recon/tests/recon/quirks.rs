@@ -331,3 +331,18 @@ fn cancelling_stops_the_run() {
     let err = tianshu_recon::run(&job(&l, &r, &["subscriber_id"]), opts).unwrap_err();
     assert!(matches!(err, ReconError::Cancelled), "{err}");
 }
+
+#[test]
+fn text_after_a_closing_quote_is_an_error_and_a_stray_quote_is_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = write(dir.path(), "r.csv", b"id,v\n1,ab\"c\n");
+    let l = write(dir.path(), "l.csv", b"id,v\n1,ab\"c\n");
+    let rep = run(&job(&l, &r, &["id"])).unwrap();
+    assert_eq!(rep.identical, 1);
+    let bad = write(dir.path(), "b.csv", b"id,v\n1,\"x\ny\"\n2,\"a\"b\n");
+    let err = run(&job(&bad, &r, &["id"])).unwrap_err().to_string();
+    assert!(
+        err.contains("b.csv:4: field 2: unexpected character after a closing quote"),
+        "{err}"
+    );
+}
