@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--dir", default="/var/tmp/recon-bench")
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--target", default="/var/tmp/target-bench-recon")
+    ap.add_argument("--gen-target", default="/var/tmp/target-bench-recon",
+                    help="CARGO_TARGET_DIR for the generator (its own cargo project)")
     ap.add_argument("--python", default=os.path.expanduser("~/.cache/recon-bench-venv/bin/python"))
     ap.add_argument("--skip-duckdb", action="store_true")
     ap.add_argument("--tianshu-args", default="", help="extra arguments for tianshu recon run")
@@ -50,10 +52,10 @@ def main():
     if not os.path.exists(truth_path):
         subprocess.run(
             ["cargo", "build", "--release", "--quiet", "--manifest-path", os.path.join(HERE, "Cargo.toml")],
-            check=True, env={**os.environ, "CARGO_TARGET_DIR": a.target},
+            check=True, env={**os.environ, "CARGO_TARGET_DIR": a.gen_target},
         )
         t0 = time.perf_counter()
-        cmd = [os.path.join(a.target, "release", "tianshu-bench-recon"),
+        cmd = [os.path.join(a.gen_target, "release", "tianshu-bench-recon"),
                "--rows", str(a.rows), "--seed", str(a.seed), "--out", data]
         if a.gzip:
             cmd.append("--gzip")

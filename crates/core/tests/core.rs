@@ -5,3 +5,5 @@
 mod incident_rules;
 #[path = "core/policy_pack.rs"]
 mod policy_pack;
+#[path = "core/reconciliation.rs"]
+mod reconciliation;

@@ -12,6 +12,7 @@ mod monitoring;
 mod notify;
 mod pack;
 mod problem;
+mod reconciliation;
 mod roles;
 mod span;
 mod units;
@@ -52,6 +53,10 @@ pub use pack::{
     ApiTokenPolicy, LoginPolicy, PackInfo, RateLimitPolicy, SecurityPolicy, SessionPolicy,
 };
 pub use problem::{DispatchRule, ProblemLevelPolicy, ProblemLevelRule};
+pub use reconciliation::{
+    EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef, UploadDef,
+    UploadStatus,
+};
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
 pub use units::{HalfOpen, PolicyDuration};
 pub use workflow::{DuplicatePolicy, IncidentWorkflow, MultiDispatchPolicy, Transition};
@@ -81,10 +86,12 @@ pub const NOTIFICATIONS_FILE: &str = "notifications.toml";
 pub const DUTY_FILE: &str = "duty.toml";
 /// monitoring.toml: alert intake, grouping, flapping, silences and MON-06 routing (issue 5).
 pub const MONITORING_FILE: &str = "monitoring.toml";
+/// reconciliation.toml: REC-01..REC-08 schedules, upload deadline, consistency target (issue 6).
+pub const RECONCILIATION_FILE: &str = "reconciliation.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 11] = [
+const REQUIRED: [&str; 12] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -96,6 +103,7 @@ const REQUIRED: [&str; 11] = [
     NOTIFICATIONS_FILE,
     DUTY_FILE,
     MONITORING_FILE,
+    RECONCILIATION_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -138,6 +146,8 @@ pub struct PolicyPack {
     pub duty: DutyPolicy,
     /// Alert intake and routing (monitoring.toml).
     pub monitoring: MonitoringPolicy,
+    /// Reconciliation schedules and follow-up (reconciliation.toml).
+    pub reconciliation: ReconciliationPolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -546,6 +556,24 @@ impl PolicyPack {
             locate(MONITORING_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let reconciliation = get(RECONCILIATION_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<ReconciliationPolicy>(RECONCILIATION_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            if let Some(names) = &calendar_names {
+                if !names.contains(&p.calendar) {
+                    issues.push(Issue::new(
+                        "calendar",
+                        format!(
+                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
+                            p.calendar
+                        ),
+                    ));
+                }
+            }
+            locate(RECONCILIATION_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -576,6 +604,7 @@ impl PolicyPack {
             Some(notifications),
             Some(duty),
             Some(monitoring),
+            Some(reconciliation),
         ) = (
             pack,
             calendars,
@@ -588,6 +617,7 @@ impl PolicyPack {
             notifications,
             duty,
             monitoring,
+            reconciliation,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -618,6 +648,7 @@ impl PolicyPack {
             notifications,
             duty,
             monitoring,
+            reconciliation,
             source_hash: source_hash(&files),
             files,
         })
