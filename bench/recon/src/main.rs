@@ -4,6 +4,21 @@
 use std::path::PathBuf;
 
 fn main() {
+    // `--compare LEFT RIGHT KEY`: the engine in-process (for profiling without the full binary).
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("--compare") && argv.len() == 5 {
+        let mut job = tianshu_recon::JobSpec {
+            key: vec![argv[4].clone()],
+            ..Default::default()
+        };
+        job.left.path = Some(PathBuf::from(&argv[2]));
+        job.right.path = Some(PathBuf::from(&argv[3]));
+        let t = std::time::Instant::now();
+        let r = tianshu_recon::run(&job, Default::default()).expect("run");
+        eprintln!("{:.2} s", t.elapsed().as_secs_f64());
+        println!("{}", r.summary_json());
+        return;
+    }
     let mut rows = 1_000_000u64;
     let mut seed = 1u64;
     let mut out = PathBuf::from(".");

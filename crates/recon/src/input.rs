@@ -184,6 +184,8 @@ pub(crate) enum Next {
 }
 
 const SCAN_CHUNK: usize = 4 << 20;
+/// Skips shorter than this read on instead of seeking.
+const SEEK_DISTANCE: u64 = 256 << 10;
 
 impl RecordReader {
     /// Open `fmt.path`; `raw_counter` receives raw bytes read (progress). `chunk` is the read size.
@@ -305,7 +307,9 @@ impl RecordReader {
             let new_len = (self.len + self.chunk).max(self.buf.len() * 2);
             self.buf.resize(new_len, 0);
         }
-        let n = match self.src.fill(&mut self.buf[self.len..]) {
+        // Read at most one chunk: a re-read of scattered rows must not pull megabytes per row.
+        let end = (self.len + self.chunk).min(self.buf.len());
+        let n = match self.src.fill(&mut self.buf[self.len..end]) {
             Ok(n) => n,
             Err(e) => return Err(self.source_error(e)),
         };
@@ -350,7 +354,9 @@ impl RecordReader {
                 self.pos = (off - self.base) as usize;
                 return Ok(());
             }
-            if let Some(r) = self.src.seek_to(off) {
+            // Near targets are reached by reading on; far ones by seeking (plain files only).
+            let far = off - (self.base + self.len as u64) > SEEK_DISTANCE;
+            if let Some(r) = far.then(|| self.src.seek_to(off)).flatten() {
                 r.map_err(|e| ReconError::Io {
                     path: self.display.clone(),
                     source: e,
@@ -417,7 +423,34 @@ impl RecordReader {
                 self.rec_line = self.line;
                 self.rec_offset = self.base + start as u64;
                 self.pos = if nl.is_some() { line_end + 1 } else { self.len };
-                if self.validate_utf8 && std::str::from_utf8(&self.buf[start..end]).is_err() {
+                if self.validate_utf8 && simdutf8::basic::from_utf8(&self.buf[start..end]).is_err()
+                {
+                    return Ok(Next::BadEncoding);
+                }
+                return Ok(Next::Record);
+            }
+            // Most quoted lines end where the line does: split them within the line; only a
+            // quoted line break (or a syntax error, reported by the general path) goes further.
+            self.fields.clear();
+            self.scratch.clear();
+            if split_quoted_line(
+                &self.buf,
+                start,
+                line_end,
+                self.delim,
+                self.quote,
+                &mut self.fields,
+                &mut self.scratch,
+            ) {
+                self.rec_start = start;
+                self.rec_end = line_end;
+                self.line += 1;
+                self.rec_line = self.line;
+                self.rec_offset = self.base + start as u64;
+                self.pos = if nl.is_some() { line_end + 1 } else { self.len };
+                if self.validate_utf8
+                    && simdutf8::basic::from_utf8(&self.buf[start..line_end]).is_err()
+                {
                     return Ok(Next::BadEncoding);
                 }
                 return Ok(Next::Record);
@@ -429,7 +462,7 @@ impl RecordReader {
                     self.rec_offset = self.base + start as u64;
                     self.pos = consumed_end;
                     if self.validate_utf8
-                        && std::str::from_utf8(&self.buf[start..consumed_end]).is_err()
+                        && simdutf8::basic::from_utf8(&self.buf[start..consumed_end]).is_err()
                     {
                         return Ok(Next::BadEncoding);
                     }
@@ -592,6 +625,65 @@ impl RecordReader {
         }
         let s = &self.buf[self.rec_start.min(end)..end];
         s.strip_suffix(b"\r").unwrap_or(s)
+    }
+}
+
+/// Split one line `[start, end)` that contains quotes, when every quoted field closes on this line.
+/// Returns false (fields undefined) when a quoted field runs past the line or the syntax is wrong.
+#[allow(clippy::too_many_arguments)]
+fn split_quoted_line(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    d: u8,
+    q: u8,
+    fields: &mut Vec<FieldRef>,
+    scratch: &mut Vec<u8>,
+) -> bool {
+    let mut end = end;
+    if end > start && buf[end - 1] == b'\r' {
+        end -= 1;
+    }
+    let mut i = start;
+    loop {
+        if i < end && buf[i] == q {
+            let mut j = i + 1;
+            let mut escaped = false;
+            let close = loop {
+                match memchr::memchr(q, &buf[j..end]) {
+                    None => return false,
+                    Some(k) => {
+                        let at = j + k;
+                        if at + 1 < end && buf[at + 1] == q {
+                            escaped = true;
+                            j = at + 2;
+                        } else {
+                            break at;
+                        }
+                    }
+                }
+            };
+            push_field(buf, fields, scratch, q, i + 1, close, true, escaped);
+            let after = close + 1;
+            if after == end {
+                return true;
+            }
+            if buf[after] != d {
+                return false;
+            }
+            i = after + 1;
+        } else {
+            match memchr::memchr(d, &buf[i..end]) {
+                Some(k) => {
+                    push_field(buf, fields, scratch, q, i, i + k, false, false);
+                    i += k + 1;
+                }
+                None => {
+                    push_field(buf, fields, scratch, q, i, end, false, false);
+                    return true;
+                }
+            }
+        }
     }
 }
 
