@@ -22,6 +22,9 @@ mod duty;
 #[path = "api/alerts.rs"]
 mod alerts;
 
+#[path = "api/recon_cli.rs"]
+mod recon_cli;
+
 struct TestApp {
     base: String,
     client: Client,
