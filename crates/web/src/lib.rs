@@ -218,6 +218,7 @@ pub fn app(state: AppState) -> Router {
             "/saved-views/{id}",
             axum::routing::delete(api::views::delete),
         )
+        .route("/reports/trends", get(api::reports::trends))
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
