@@ -210,6 +210,15 @@ pub fn app(state: AppState) -> Router {
             "/incidents/{id}/notifications",
             get(api::notifications::of_incident),
         )
+        .route(
+            "/saved-views",
+            get(api::views::list).post(api::views::create),
+        )
+        .route(
+            "/saved-views/{id}",
+            axum::routing::delete(api::views::delete),
+        )
+        .route("/reports/trends", get(api::reports::trends))
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -37,6 +37,8 @@ use crate::error::Problem;
         api::alerts::silences, api::alerts::create_silence, api::alerts::silence, api::alerts::expire_silence,
         api::alerts::maintenance, api::alerts::create_maintenance, api::alerts::maintenance_window,
         api::alerts::cancel_maintenance,
+        api::views::list, api::views::create, api::views::delete,
+        api::reports::trends,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),
