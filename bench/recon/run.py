@@ -30,6 +30,7 @@ def measure(cmd):
         e = err.read().decode(errors="replace")
     if p.returncode not in (0, 1):
         sys.exit(f"{cmd[0]} failed ({p.returncode}):\n{e}")
+    measure.cpu = ru.ru_utime + ru.ru_stime
     return secs, ru.ru_maxrss / 1024, out.decode(), e
 
 
@@ -44,6 +45,8 @@ def main():
                     help="CARGO_TARGET_DIR for the generator (its own cargo project)")
     ap.add_argument("--python", default=os.path.expanduser("~/.cache/recon-bench-venv/bin/python"))
     ap.add_argument("--skip-duckdb", action="store_true")
+    ap.add_argument("--in-process", action="store_true",
+                    help="run the engine through the generator binary instead of the tianshu CLI")
     ap.add_argument("--tianshu-args", default="", help="extra arguments for tianshu recon run")
     a = ap.parse_args()
 
@@ -79,30 +82,38 @@ def main():
 
     results = []
     tianshu = os.path.join(a.target, "release", "tianshu")
-    cmd = [tianshu, "recon", "run", "--left", left, "--right", right, "--key", "subscriber_id",
-           "--output", "json", "--no-progress"] + a.tianshu_args.split()
+    if a.in_process:
+        # The same engine called in-process by the generator binary (no CLI, no progress thread).
+        cmd = [os.path.join(a.gen_target, "release", "tianshu-bench-recon"), "--compare", left, right,
+               "subscriber_id"]
+        name = "tianshu-recon (in-process)"
+    else:
+        cmd = [tianshu, "recon", "run", "--left", left, "--right", right, "--key", "subscriber_id",
+               "--output", "json", "--no-progress"] + a.tianshu_args.split()
+        name = "tianshu recon run"
     secs, rss, out, err = measure(cmd)
     got = json.loads(out)
-    results.append(("tianshu recon run", secs, rss, got, err.strip().splitlines()[-1:]))
+    results.append((name, secs, rss, got, err.strip().splitlines()[-1:], measure.cpu))
     if not a.skip_duckdb:
         cmd = [a.python, os.path.join(HERE, "duckdb_fulljoin.py"), left, right, "subscriber_id", json.dumps(cols)]
         secs, rss, out, _ = measure(cmd)
-        results.append(("duckdb FULL OUTER JOIN", secs, rss, json.loads(out), []))
+        results.append(("duckdb FULL OUTER JOIN", secs, rss, json.loads(out), [], measure.cpu))
 
     print()
-    print(f"| tool | wall s | peak RSS MiB | only_left | only_right | changed | identical | per_column = truth | counts = truth |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
+    print(f"| tool | wall s | CPU s (user+sys) | peak RSS MiB | only_left | only_right | changed | identical | per_column = truth | counts = truth |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     ok = True
-    for name, secs, rss, got, _ in results:
+    for name, secs, rss, got, _, cpu in results:
         good = all(got.get(k) == want[k] for k in fields)
         ok &= good
-        print(f"| {name} | {secs:.2f} | {rss:.0f} | {got['only_left']} | {got['only_right']} | "
+        print(f"| {name} | {secs:.2f} | {cpu:.2f} | {rss:.0f} | {got['only_left']} | {got['only_right']} | "
               f"{got['changed']} | {got['identical']} | {got['per_column'] == want['per_column']} | {good} |")
-    print(f"| truth | | | {want['only_left']} | {want['only_right']} | {want['changed']} | {want['identical']} | | |")
+    print(f"| truth | | | | {want['only_left']} | {want['only_right']} | {want['changed']} | {want['identical']} | | |")
     if len(results) == 2:
         t, d = results
-        print(f"\nspeed-up {d[1] / t[1]:.2f}x, memory {t[2] / d[2] * 100:.1f} % of DuckDB's peak RSS")
-    for name, *_rest, note in results:
+        print(f"\nspeed-up {d[1] / t[1]:.2f}x wall, {d[5] / t[5]:.2f}x CPU; "
+              f"memory {t[2] / d[2] * 100:.1f} % of DuckDB's peak RSS")
+    for name, *_rest, note, _cpu in results:
         if note:
             print(f"{name}: {note[0]}")
     sys.exit(0 if ok else 1)
