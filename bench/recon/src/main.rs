@@ -40,7 +40,10 @@ fn main() {
     }
     std::fs::create_dir_all(&out).expect("create --out");
     let ext = if gzip { "csv.gz" } else { "csv" };
-    let (l, r) = (out.join(format!("left.{ext}")), out.join(format!("right.{ext}")));
+    let (l, r) = (
+        out.join(format!("left.{ext}")),
+        out.join(format!("right.{ext}")),
+    );
     let t = tianshu_recon::testgen::generate(&l, &r, rows, seed, deleted, inserted, changed)
         .expect("generate");
     let truth = serde_json::json!({
@@ -56,6 +59,10 @@ fn main() {
         "left": l,
         "right": r,
     });
-    std::fs::write(out.join("truth.json"), serde_json::to_vec_pretty(&truth).unwrap()).unwrap();
+    std::fs::write(
+        out.join("truth.json"),
+        serde_json::to_vec_pretty(&truth).unwrap(),
+    )
+    .unwrap();
     println!("{truth}");
 }
