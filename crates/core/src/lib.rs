@@ -8,9 +8,11 @@ pub mod classify;
 pub mod clock;
 pub mod duty;
 pub mod incident;
+pub mod kpi;
 pub mod notify;
 pub mod policy;
 pub mod severity;
+pub mod sla;
 
 pub use classify::{
     classify_fault, BusinessOutage, Classification, ClassifyError, FaultFacts, Reason,

@@ -3,5 +3,9 @@
 
 #[path = "core/incident_rules.rs"]
 mod incident_rules;
+#[path = "core/kpi_rules.rs"]
+mod kpi_rules;
 #[path = "core/policy_pack.rs"]
 mod policy_pack;
+#[path = "core/sla_rules.rs"]
+mod sla_rules;

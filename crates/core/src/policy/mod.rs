@@ -8,11 +8,13 @@ mod error;
 mod escalation;
 mod fault;
 mod frequent;
+mod kpi;
 mod monitoring;
 mod notify;
 mod pack;
 mod problem;
 mod roles;
+mod sla;
 mod span;
 mod units;
 mod workflow;
@@ -40,6 +42,10 @@ pub use fault::{
     ActualImpact, Compare, FaultLevelPolicy, HotBusiness, PotentialCriterion, Threshold,
 };
 pub use frequent::{Combine, FrequentFaultPolicy, FrequentTrigger, Period, ReportKind, TriggerSet};
+pub use kpi::{
+    Conversion, FlagCombine, FormulaKind, Indicator, IndicatorGroup, IndicatorSet, KpiPolicy,
+    LimitSource, RankingRule, RatioMeasure, UnitRounding, WhenEmpty,
+};
 pub use monitoring::{
     AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
     SilencePolicy, TicketAction,
@@ -53,6 +59,9 @@ pub use pack::{
 };
 pub use problem::{DispatchRule, ProblemLevelPolicy, ProblemLevelRule};
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
+pub use sla::{
+    AccessPointRule, AssuranceMatrix, AssuranceOverride, ServiceType, SlaPolicy, Stage, TierQuota,
+};
 pub use units::{HalfOpen, PolicyDuration};
 pub use workflow::{DuplicatePolicy, IncidentWorkflow, MultiDispatchPolicy, Transition};
 
@@ -81,10 +90,14 @@ pub const NOTIFICATIONS_FILE: &str = "notifications.toml";
 pub const DUTY_FILE: &str = "duty.toml";
 /// monitoring.toml: alert intake, grouping, flapping, silences and MON-06 routing (issue 5).
 pub const MONITORING_FILE: &str = "monitoring.toml";
+/// sla.toml: SLA-02..SLA-05 (tier quotas, assurance matrix, stage limit tables, access-point scaling).
+pub const SLA_FILE: &str = "sla.toml";
+/// kpi.toml: KPI-01..KPI-15 indicator sets.
+pub const KPI_FILE: &str = "kpi.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 11] = [
+const REQUIRED: [&str; 13] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -96,6 +109,8 @@ const REQUIRED: [&str; 11] = [
     NOTIFICATIONS_FILE,
     DUTY_FILE,
     MONITORING_FILE,
+    SLA_FILE,
+    KPI_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -138,6 +153,10 @@ pub struct PolicyPack {
     pub duty: DutyPolicy,
     /// Alert intake and routing (monitoring.toml).
     pub monitoring: MonitoringPolicy,
+    /// Customer service tiers and time limits (sla.toml).
+    pub sla: SlaPolicy,
+    /// KPI indicator sets (kpi.toml).
+    pub kpi: KpiPolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -546,6 +565,44 @@ impl PolicyPack {
             locate(MONITORING_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let sla = get(SLA_FILE).and_then(|c| {
+            let (mut p, idx) = parse_file::<SlaPolicy>(SLA_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: working days are counted on a calendar of calendars.toml, one day = its daily hours.
+            if let Some(cals) = &calendars {
+                match cals.get(&p.calendar) {
+                    Some(spec) => p.day_seconds = calendars::day_seconds(spec),
+                    None => issues.push(Issue::new(
+                        "calendar",
+                        format!(
+                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
+                            p.calendar
+                        ),
+                    )),
+                }
+            }
+            locate(SLA_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+        let kpi = get(KPI_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<KpiPolicy>(KPI_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: an indicator counting from an SLA-04 stage names a stage of sla.toml.
+            if let Some(sla) = &sla {
+                for (path, stage) in p.sla_stages() {
+                    if sla.stage(stage).is_none() {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{stage}' is not a [[stage]] of {SLA_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(KPI_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -576,6 +633,8 @@ impl PolicyPack {
             Some(notifications),
             Some(duty),
             Some(monitoring),
+            Some(sla),
+            Some(kpi),
         ) = (
             pack,
             calendars,
@@ -588,6 +647,8 @@ impl PolicyPack {
             notifications,
             duty,
             monitoring,
+            sla,
+            kpi,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -618,6 +679,8 @@ impl PolicyPack {
             notifications,
             duty,
             monitoring,
+            sla,
+            kpi,
             source_hash: source_hash(&files),
             files,
         })
