@@ -11,6 +11,7 @@ pub mod incident;
 pub mod kpi;
 pub mod notify;
 pub mod policy;
+pub mod problem;
 pub mod severity;
 pub mod sla;
 

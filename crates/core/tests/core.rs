@@ -7,5 +7,7 @@ mod incident_rules;
 mod kpi_rules;
 #[path = "core/policy_pack.rs"]
 mod policy_pack;
+#[path = "core/problem_rules.rs"]
+mod problem_rules;
 #[path = "core/sla_rules.rs"]
 mod sla_rules;

@@ -57,7 +57,10 @@ pub use notify::{
 pub use pack::{
     ApiTokenPolicy, LoginPolicy, PackInfo, RateLimitPolicy, SecurityPolicy, SessionPolicy,
 };
-pub use problem::{DispatchRule, ProblemLevelPolicy, ProblemLevelRule};
+pub use problem::{
+    ArchiveRule, DispatchRule, ImmediateProblemReport, OtherDepartmentRule, ProblemCategory,
+    ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
+};
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
 pub use sla::{
     AccessPointRule, AssuranceMatrix, AssuranceOverride, ServiceType, SlaPolicy, Stage, TierQuota,
@@ -394,6 +397,16 @@ impl PolicyPack {
                                 ),
                             ));
                         }
+                    }
+                }
+            }
+            if let Some(roles) = &roles {
+                for (j, r) in p.immediate_report.roles.iter().enumerate() {
+                    if !roles.iter().any(|x: &Role| &x.key == r) {
+                        issues.push(Issue::new(
+                            format!("immediate_report.roles[{j}]"),
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
                     }
                 }
             }

@@ -576,6 +576,9 @@ fn inconsistent_points_and_formulas_are_refused() {
 
 // ---------------------------------------------------------------- properties
 
+/// Loaded once: a pack load per generated case would dominate the run.
+static PACK: std::sync::LazyLock<PolicyPack> = std::sync::LazyLock::new(pack);
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
@@ -619,7 +622,7 @@ proptest! {
         total in 1usize..400, a in 0usize..400, b in 0usize..400,
         overruns in proptest::collection::vec((0usize..5, -3_600i64..200_000), 0..20),
     ) {
-        let p = pack();
+        let p = &*PACK;
         let tiers = [Tier::KeyAssurance, Tier::Diamond, Tier::Gold, Tier::Silver, Tier::Bronze];
         let build = |on_time: usize| {
             let mut m = rate_input("provisioning_orders_on_time", "provisioning_orders", on_time.min(total), total);
@@ -627,7 +630,7 @@ proptest! {
                 "fault_handling_overrun".into(),
                 overruns.iter().enumerate().map(|(i, (t, s))| OverrunRecord { record: r("fault", i), tier: tiers[*t], overrun_seconds: *s }).collect(),
             );
-            card(&p, SET, &m)
+            card(p, SET, &m)
         };
         let (lo, hi) = (build(a.min(b)), build(a.max(b)));
         for c in [&lo, &hi] {
