@@ -358,3 +358,6 @@ async fn two_schedulers_on_postgres_fire_each_timer_exactly_once() {
 
 #[path = "services/duty.rs"]
 mod duty;
+
+#[path = "services/problems.rs"]
+mod problems;

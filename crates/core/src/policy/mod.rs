@@ -490,6 +490,15 @@ impl PolicyPack {
                     }
                 }
             }
+            if let Some(pl) = &problem_levels {
+                let t = &pl.immediate_report.template;
+                if p.template(t).is_none() {
+                    issues.push(Issue::new(
+                        "template",
+                        format!("no [[template]] with id '{t}', which {PROBLEM_LEVELS_FILE} immediate_report.template uses"),
+                    ));
+                }
+            }
             if let Some(names) = &calendar_names {
                 if let Some(cal) = &p.follow_up.calendar {
                     if !names.contains(cal) {

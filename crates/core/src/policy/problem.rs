@@ -51,6 +51,8 @@ pub struct ImmediateProblemReport {
     pub levels: Vec<ProblemLevel>,
     /// Roles of roles.toml told.
     pub roles: Vec<String>,
+    /// Template of notifications.toml the report is sent with.
+    pub template: String,
 }
 
 /// PRB-09: analysis report after resolution; review meeting for some levels.
