@@ -210,6 +210,12 @@ pub fn app(state: AppState) -> Router {
             "/incidents/{id}/notifications",
             get(api::notifications::of_incident),
         )
+        .route(
+            "/problems",
+            get(api::problems::list).post(api::problems::create),
+        )
+        .route("/problems/{id}", get(api::problems::get))
+        .route("/problems/{id}/actions", post(api::problems::act))
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

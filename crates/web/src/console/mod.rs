@@ -8,6 +8,7 @@ pub mod i18n;
 mod incidents;
 mod notifications;
 mod pages;
+mod problems;
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -70,6 +71,9 @@ pub fn routes() -> Router<AppState> {
         .route("/policy", get(pages::policy))
         .route("/policy/reload", post(pages::policy_reload))
         .route("/assets/{*path}", get(assets::serve))
+        .route("/problems", get(problems::list).post(problems::create))
+        .route("/problems/{id}", get(problems::detail))
+        .route("/problems/{id}/act", post(problems::act))
 }
 
 /// One entry of the main navigation.
@@ -110,6 +114,12 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         &[Permission::CalendarRead],
     ),
     ("policy", "/policy", "nav-policy", &[Permission::PolicyRead]),
+    (
+        "problems",
+        "/problems",
+        "nav-problems",
+        &[Permission::ProblemRead],
+    ),
 ];
 
 /// What every logged-in page's shell needs.
