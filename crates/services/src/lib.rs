@@ -21,6 +21,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod session;
 pub mod validate;
+pub mod views;
 
 use std::sync::Arc;
 

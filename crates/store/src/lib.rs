@@ -19,6 +19,7 @@ pub mod security;
 mod sqlite_writer;
 pub mod time;
 pub mod timers;
+pub mod views;
 
 use std::path::Path;
 use std::str::FromStr;

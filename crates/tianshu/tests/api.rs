@@ -22,6 +22,9 @@ mod duty;
 #[path = "api/alerts.rs"]
 mod alerts;
 
+#[path = "api/views.rs"]
+mod views;
+
 struct TestApp {
     base: String,
     client: Client,

@@ -211,6 +211,14 @@ pub fn app(state: AppState) -> Router {
             get(api::notifications::of_incident),
         )
         .route(
+            "/saved-views",
+            get(api::views::list).post(api::views::create),
+        )
+        .route(
+            "/saved-views/{id}",
+            axum::routing::delete(api::views::delete),
+        )
+        .route(
             "/problems",
             get(api::problems::list).post(api::problems::create),
         )

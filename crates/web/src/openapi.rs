@@ -37,6 +37,7 @@ use crate::error::Problem;
         api::alerts::silences, api::alerts::create_silence, api::alerts::silence, api::alerts::expire_silence,
         api::alerts::maintenance, api::alerts::create_maintenance, api::alerts::maintenance_window,
         api::alerts::cancel_maintenance,
+        api::views::list, api::views::create, api::views::delete,
         api::problems::create, api::problems::list, api::problems::get, api::problems::act,
     ),
     components(schemas(Problem)),

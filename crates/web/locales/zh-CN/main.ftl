@@ -24,7 +24,7 @@ home-roles = 我的角色
 home-scope = 数据范围
 scope-province = 全省
 scope-region = 本分部
-scope-vendor = 本单位（厂商）
+scope-vendor = 本单位
 home-policy = 策略包版本
 home-users = 可见用户数
 home-audit = 审计链条目
@@ -435,6 +435,24 @@ alert-event-notified = 已通知
 alert-event-suppressed = 未通知
 alert-event-acknowledged = 已确认
 alert-event-resolved = 已恢复
+
+# 工单列表筛选与保存的视图(issue 9)
+filter-any = 全部
+inc-region = 分公司
+inc-system = 系统
+inc-source = 来源
+inc-overdue-only = 仅看已超时或时钟已到期
+views-title = 保存的视图
+views-save-as = 将当前筛选保存为
+views-save = 保存视图
+views-delete = 删除视图 { $name }
+view-saved = 视图已保存。
+dash-on-duty = 当前值班
+dash-on-duty-none = 此刻没有排班。
+dash-until = 至 { $time }
+dash-alerts = 告警
+dash-alerts-firing = 条告警中
+dash-alerts-acked = 条已确认
 
 ## 问题管理 (issue 8, PRB-*)
 nav-problems = 问题管理

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod problems;
 pub mod session;
 pub mod tokens;
+pub mod views;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -39,6 +39,8 @@ pub fn routes() -> Router<AppState> {
             "/incidents/new",
             get(incidents::new_form).post(incidents::create),
         )
+        .route("/incidents/views", post(incidents::save_view))
+        .route("/incidents/views/{id}/delete", post(incidents::delete_view))
         .route("/incidents/{id}", get(incidents::detail))
         .route("/incidents/{id}/act", post(incidents::act))
         .route("/incidents/{id}/dispatch", post(incidents::dispatch))
