@@ -121,6 +121,12 @@ pub enum ProblemCmd {
         #[arg(long)]
         impact: String,
     },
+    /// PRB-09 monthly problem report (JSON).
+    Monthly {
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+    },
     /// A move: `tianshu problem act 7 3 '{"action":"dispatch","handler":"dba1"}'` (version-checked).
     Act {
         id: i64,
@@ -1305,6 +1311,10 @@ async fn problem_cmd(p: &tianshu_services::Platform, args: &ProblemArgs) -> anyh
                     if i.overdue { "\tOVERDUE" } else { "" }
                 );
             }
+        }
+        ProblemCmd::Monthly { month } => {
+            let r = prb::monthly_report(p, &actor, month).await.map_err(svc)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
         }
         ProblemCmd::Show { id } => {
             let v = prb::get(p, &actor, *id).await.map_err(svc)?;

@@ -222,6 +222,7 @@ pub fn app(state: AppState) -> Router {
             "/problems",
             get(api::problems::list).post(api::problems::create),
         )
+        .route("/problems/monthly", get(api::problems::monthly))
         .route("/problems/{id}", get(api::problems::get))
         .route("/problems/{id}/actions", post(api::problems::act))
         .fallback(api_not_found);

@@ -693,3 +693,113 @@ pub async fn act(
         .await?;
     get(p, actor, id).await
 }
+
+/// One count of the monthly report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountRow {
+    pub key: String,
+    pub count: i64,
+}
+
+/// One problem of the monthly report.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthlyLine {
+    pub id: i64,
+    pub level: String,
+    pub category: String,
+    pub title: String,
+    pub state: String,
+    pub cause: String,
+    pub result: String,
+    /// Any deadline missed (met late or still open past due).
+    pub overdue: bool,
+}
+
+/// PRB-09 monthly problem report: the problems reported in a month by type, count, cause and result.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthlyReport {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub rule: String,
+    pub total: i64,
+    pub by_level: Vec<CountRow>,
+    pub by_category: Vec<CountRow>,
+    pub by_state: Vec<CountRow>,
+    pub overdue: i64,
+    pub problems: Vec<MonthlyLine>,
+}
+
+/// PRB-09: the monthly problem report for `month` (`YYYY-MM`, local calendar month of the centre).
+pub async fn monthly_report(
+    p: &Platform,
+    actor: &Principal,
+    month: &str,
+) -> ServiceResult<MonthlyReport> {
+    use chrono::{Datelike, NaiveDate, TimeZone};
+    actor.require(Permission::ProblemRead)?;
+    let bad =
+        || ServiceError::invalid("month", format!("'{month}' is not a month such as 2026-11"));
+    let first = NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d")
+        .map_err(|_| bad())?;
+    if !(2000..=2100).contains(&first.year()) {
+        return Err(bad());
+    }
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(bad)?;
+    let pack = p.policy.current().pack.clone();
+    let tz: chrono_tz::Tz = pack
+        .pack
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|n| tz.from_local_datetime(&n).earliest())
+            .map(|t| t.with_timezone(&Utc).timestamp_micros())
+            .ok_or_else(bad)
+    };
+    let rows = p
+        .store
+        .problems_reported_between(start(first)?, start(next)?)
+        .await?;
+    let cal = calendar(p)?;
+    let now = p.clock.now();
+    let count = |key: &dyn Fn(&ProblemRow) -> String| {
+        let mut m: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        for r in &rows {
+            *m.entry(key(r)).or_default() += 1;
+        }
+        m.into_iter()
+            .map(|(key, count)| CountRow { key, count })
+            .collect::<Vec<_>>()
+    };
+    let problems: Vec<MonthlyLine> = rows
+        .iter()
+        .map(|r| MonthlyLine {
+            id: r.id,
+            level: r.level.clone(),
+            category: r.category.clone(),
+            title: r.title.clone(),
+            state: r.state.clone(),
+            cause: r
+                .analysis_report
+                .clone()
+                .unwrap_or_else(|| r.cause_analysis.clone()),
+            result: r.result.clone().unwrap_or_default(),
+            overdue: deadline_views(r, &pack, &cal, now)
+                .iter()
+                .any(|d| d.overdue),
+        })
+        .collect();
+    Ok(MonthlyReport {
+        month: first.format("%Y-%m").to_string(),
+        rule: pack.problem_levels.review.rule.clone(),
+        total: rows.len() as i64,
+        by_level: count(&|r| r.level.clone()),
+        by_category: count(&|r| r.category.clone()),
+        by_state: count(&|r| r.state.clone()),
+        overdue: problems.iter().filter(|l| l.overdue).count() as i64,
+        problems,
+    })
+}

@@ -132,6 +132,43 @@ async fn problems_report_act_and_refuse_with_the_rule() {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
+    // PRB-09 monthly report of the month the problem was reported in (the test clock's month).
+    let month =
+        chrono::DateTime::from_timestamp_micros(v["problem"]["reported_at"].as_i64().unwrap())
+            .unwrap()
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .format("%Y-%m")
+            .to_string();
+    let rep: Value = Client::new()
+        .get(app.url(&format!("/api/v1/problems/monthly?month={month}")))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (rep["total"].as_i64(), rep["rule"].as_str()),
+        (Some(1), Some("PRB-09")),
+        "{rep}"
+    );
+    assert_eq!(rep["by_level"], json!([{"key": "P2", "count": 1}]));
+    assert_eq!(rep["problems"][0]["result"], "已恢复");
+    let (s, b) = problem(
+        Client::new()
+            .get(app.url("/api/v1/problems/monthly?month=2026-13"))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, b["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("month"))
+    );
+
     let doc: Value = Client::new()
         .get(app.url("/api/v1/openapi.json"))
         .send()

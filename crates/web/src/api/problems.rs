@@ -172,6 +172,43 @@ pub struct ProblemPageOut {
     pub next_cursor: Option<String>,
 }
 
+/// A count by key.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CountOut {
+    pub key: String,
+    pub count: i64,
+}
+
+/// One problem of the monthly report.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MonthlyLineOut {
+    pub id: i64,
+    pub level: String,
+    pub category: String,
+    pub title: String,
+    pub state: String,
+    pub cause: String,
+    pub result: String,
+    pub overdue: bool,
+}
+
+/// PRB-09 monthly problem report.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MonthlyOut {
+    /// YYYY-MM.
+    pub month: String,
+    pub rule: String,
+    pub total: i64,
+    pub by_level: Vec<CountOut>,
+    pub by_category: Vec<CountOut>,
+    pub by_state: Vec<CountOut>,
+    pub overdue: i64,
+    pub problems: Vec<MonthlyLineOut>,
+}
+
 // ---------------------------------------------------------------- requests
 
 /// The problem report form (PRB-12 附件一); the reporter is the caller.
@@ -324,5 +361,26 @@ pub async fn act(
     let a: Act = decode(body)?;
     Ok(json(
         problems::act(&st.platform, &p, id, a.version, a.action).await?,
+    ))
+}
+
+/// Which month.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQuery {
+    /// YYYY-MM (the centre's local calendar month).
+    pub month: String,
+}
+
+/// PRB-09 monthly problem report: the month's problems by level, category and state, with cause and result.
+#[utoipa::path(get, path = "/api/v1/problems/monthly", tag = "problems", params(MonthQuery),
+    responses((status = 200, description = "report", body = MonthlyOut)))]
+pub async fn monthly(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        problems::monthly_report(&st.platform, &p, &q.month).await?,
     ))
 }
