@@ -17,6 +17,7 @@ pub mod limits;
 pub mod notify;
 pub mod policy;
 pub mod problems;
+pub mod reports;
 pub mod scheduler;
 pub mod secrets;
 pub mod session;

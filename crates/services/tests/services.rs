@@ -359,5 +359,7 @@ async fn two_schedulers_on_postgres_fire_each_timer_exactly_once() {
 #[path = "services/duty.rs"]
 mod duty;
 
+#[path = "services/notify_scope.rs"]
+mod notify_scope;
 #[path = "services/problems.rs"]
 mod problems;

@@ -15,6 +15,7 @@ pub mod incidents;
 pub mod notify;
 pub mod policy;
 pub mod problems;
+pub mod reports;
 pub mod security;
 mod sqlite_writer;
 pub mod time;

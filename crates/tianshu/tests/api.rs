@@ -25,6 +25,9 @@ mod alerts;
 #[path = "api/views.rs"]
 mod views;
 
+#[path = "api/reports.rs"]
+mod reports;
+
 struct TestApp {
     base: String,
     client: Client,

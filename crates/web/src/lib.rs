@@ -218,6 +218,7 @@ pub fn app(state: AppState) -> Router {
             "/saved-views/{id}",
             axum::routing::delete(api::views::delete),
         )
+        .route("/reports/trends", get(api::reports::trends))
         .route(
             "/problems",
             get(api::problems::list).post(api::problems::create),

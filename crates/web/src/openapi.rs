@@ -38,6 +38,7 @@ use crate::error::Problem;
         api::alerts::maintenance, api::alerts::create_maintenance, api::alerts::maintenance_window,
         api::alerts::cancel_maintenance,
         api::views::list, api::views::create, api::views::delete,
+        api::reports::trends,
         api::problems::create, api::problems::list, api::problems::get, api::problems::act, api::problems::monthly,
     ),
     components(schemas(Problem)),

@@ -454,6 +454,22 @@ dash-alerts = Alerts
 dash-alerts-firing = firing
 dash-alerts-acked = acknowledged
 
+# Reports (issue 9)
+nav-reports = Reports
+rep-title = Reports
+rep-window = Window
+rep-days = last { $n } days
+rep-show = Show
+rep-days-invalid = The window must be a number of days.
+rep-incidents = Tickets opened per day by fault level
+rep-sla = Incident deadlines met (share of deadline clocks stopped that day)
+rep-alerts = Alerts per day by severity
+rep-met = Met
+rep-breached = Breached
+rep-rate = On time
+rep-numbers = The numbers
+rep-date = Date
+
 ## Problems (issue 8, PRB-*)
 nav-problems = Problems
 problem-title-list = Problems

@@ -454,6 +454,22 @@ dash-alerts = 告警
 dash-alerts-firing = 条告警中
 dash-alerts-acked = 条已确认
 
+# 报表(issue 9)
+nav-reports = 报表
+rep-title = 报表
+rep-window = 时间范围
+rep-days = 最近 { $n } 天
+rep-show = 查看
+rep-days-invalid = 时间范围必须是天数。
+rep-incidents = 每日新建工单（按故障等级）
+rep-sla = 工单时限达成率（当日停止的时限时钟中按时完成的比例）
+rep-alerts = 每日告警数（按严重程度）
+rep-met = 按时
+rep-breached = 超时
+rep-rate = 达成率
+rep-numbers = 查看数据
+rep-date = 日期
+
 ## 问题管理 (issue 8, PRB-*)
 nav-problems = 问题管理
 problem-title-list = 问题列表

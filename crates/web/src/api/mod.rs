@@ -10,6 +10,7 @@ pub mod incidents;
 pub mod notifications;
 pub mod policy;
 pub mod problems;
+pub mod reports;
 pub mod session;
 pub mod tokens;
 pub mod views;

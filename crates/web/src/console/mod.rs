@@ -3,12 +3,14 @@
 
 mod alerts;
 mod assets;
+mod charts;
 mod duty;
 pub mod i18n;
 mod incidents;
 mod notifications;
 mod pages;
 mod problems;
+mod reports;
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -72,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/calendar", get(pages::calendar))
         .route("/policy", get(pages::policy))
         .route("/policy/reload", post(pages::policy_reload))
+        .route("/reports", get(reports::page))
         .route("/assets/{*path}", get(assets::serve))
         .route("/problems", get(problems::list).post(problems::create))
         .route("/problems/{id}", get(problems::detail))
@@ -116,6 +119,12 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         &[Permission::CalendarRead],
     ),
     ("policy", "/policy", "nav-policy", &[Permission::PolicyRead]),
+    (
+        "reports",
+        "/reports",
+        "nav-reports",
+        &[Permission::IncidentRead, Permission::AlertRead],
+    ),
     (
         "problems",
         "/problems",
