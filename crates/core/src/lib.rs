@@ -8,9 +8,12 @@ pub mod classify;
 pub mod clock;
 pub mod duty;
 pub mod incident;
+pub mod kpi;
 pub mod notify;
 pub mod policy;
+pub mod problem;
 pub mod severity;
+pub mod sla;
 
 pub use classify::{
     classify_fault, BusinessOutage, Classification, ClassifyError, FaultFacts, Reason,

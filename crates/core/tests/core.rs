@@ -3,7 +3,13 @@
 
 #[path = "core/incident_rules.rs"]
 mod incident_rules;
+#[path = "core/kpi_rules.rs"]
+mod kpi_rules;
 #[path = "core/policy_pack.rs"]
 mod policy_pack;
+#[path = "core/problem_rules.rs"]
+mod problem_rules;
 #[path = "core/reconciliation.rs"]
 mod reconciliation;
+#[path = "core/sla_rules.rs"]
+mod sla_rules;

@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod limits;
 pub mod notify;
 pub mod policy;
+pub mod problems;
 pub mod reports;
 pub mod scheduler;
 pub mod secrets;

@@ -361,3 +361,5 @@ mod duty;
 
 #[path = "services/notify_scope.rs"]
 mod notify_scope;
+#[path = "services/problems.rs"]
+mod problems;

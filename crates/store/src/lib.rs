@@ -14,6 +14,7 @@ pub mod identity;
 pub mod incidents;
 pub mod notify;
 pub mod policy;
+pub mod problems;
 pub mod reports;
 pub mod security;
 mod sqlite_writer;

@@ -76,6 +76,67 @@ pub enum Command {
     /// Data reconciliation (REC): compare two systems' extracts.
     #[command(subcommand)]
     Recon(crate::recon_cli::ReconCmd),
+    /// Problem management (PRB-*), acting as the named user.
+    Problem(ProblemArgs),
+}
+
+/// `problem` options.
+#[derive(Debug, Args)]
+pub struct ProblemArgs {
+    /// Act as this user (their roles apply; the audit trail names them).
+    #[arg(long = "as", default_value = "admin")]
+    pub as_user: String,
+    #[command(subcommand)]
+    pub cmd: ProblemCmd,
+}
+
+/// `problem` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProblemCmd {
+    /// Problems, newest first, with an overdue mark.
+    List {
+        /// reported, dispatched, resolved, closed.
+        #[arg(long)]
+        state: Option<String>,
+        /// P1..P5.
+        #[arg(long)]
+        level: Option<String>,
+    },
+    /// One problem with its deadlines, actions, links and history (JSON).
+    Show { id: i64 },
+    /// Reports a problem (PRB-12 form; the reporter is --as).
+    Report {
+        #[arg(long)]
+        title: String,
+        /// P1..P5 (mandatory, PRB-12).
+        #[arg(long)]
+        level: String,
+        /// PRB-04 category key (host, database, network_device, …).
+        #[arg(long)]
+        category: String,
+        #[arg(long)]
+        source: String,
+        /// RFC 3339.
+        #[arg(long)]
+        discovered_at: String,
+        #[arg(long)]
+        symptom: String,
+        #[arg(long)]
+        impact: String,
+    },
+    /// PRB-09 monthly problem report (JSON).
+    Monthly {
+        /// YYYY-MM.
+        #[arg(long)]
+        month: String,
+    },
+    /// A move: `tianshu problem act 7 3 '{"action":"dispatch","handler":"dba1"}'` (version-checked).
+    Act {
+        id: i64,
+        version: i64,
+        /// The move as JSON, as in POST /api/v1/problems/{id}/actions without `version`.
+        action: String,
+    },
 }
 
 /// `notify` options.
@@ -587,6 +648,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let s = cli.settings(None)?;
             let p = crate::build_platform(&app_config(&s, false)?).await?;
             let code = duty_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Problem(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = problem_cmd(&p, args).await;
             p.store.close().await;
             code
         }
@@ -1209,4 +1277,94 @@ async fn notify_cmd(
             }
         }
     }
+}
+
+async fn problem_cmd(p: &tianshu_services::Platform, args: &ProblemArgs) -> anyhow::Result<i32> {
+    use tianshu_services::problems::{self as prb, ProblemAction, ReportInput};
+    let u = p
+        .store
+        .user_by_username(&args.as_user)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("as: no user '{}'", args.as_user))?;
+    let actor = tianshu_services::session::principal_of_user(p, u.id, AuthVia::Cli)
+        .await
+        .map_err(svc)?;
+    match &args.cmd {
+        ProblemCmd::List { state, level } => {
+            let filter = tianshu_store::problems::ProblemFilter {
+                state: state.clone(),
+                level: level.clone(),
+                category: None,
+            };
+            for i in prb::list(p, &actor, filter, None, 200).await.map_err(svc)? {
+                let r = &i.problem;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}{}",
+                    r.id,
+                    r.level,
+                    r.state,
+                    r.category,
+                    r.title,
+                    if i.overdue { "\tOVERDUE" } else { "" }
+                );
+            }
+        }
+        ProblemCmd::Monthly { month } => {
+            let r = prb::monthly_report(p, &actor, month).await.map_err(svc)?;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+        ProblemCmd::Show { id } => {
+            let v = prb::get(p, &actor, *id).await.map_err(svc)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        ProblemCmd::Report {
+            title,
+            level,
+            category,
+            source,
+            discovered_at,
+            symptom,
+            impact,
+        } => {
+            let v = prb::report(
+                p,
+                &actor,
+                ReportInput {
+                    title: title.clone(),
+                    level: Some(level.clone()),
+                    category: category.clone(),
+                    source: source.clone(),
+                    discovered_at: discovered_at.clone(),
+                    reported_at: None,
+                    symptom: symptom.clone(),
+                    impact: impact.clone(),
+                    on_site_data: String::new(),
+                    cause_analysis: String::new(),
+                },
+            )
+            .await
+            .map_err(svc)?;
+            println!(
+                "problem {} reported (version {})",
+                v.problem.id, v.problem.version
+            );
+        }
+        ProblemCmd::Act {
+            id,
+            version,
+            action,
+        } => {
+            let a: ProblemAction =
+                serde_json::from_str(action).map_err(|e| anyhow::anyhow!("action: {e}"))?;
+            let v = prb::act(p, &actor, *id, *version, a).await.map_err(svc)?;
+            println!(
+                "problem {} is {} (version {})",
+                v.problem.id, v.problem.state, v.problem.version
+            );
+            for b in &v.close_blockers {
+                println!("  not yet archivable: {b}");
+            }
+        }
+    }
+    Ok(0)
 }

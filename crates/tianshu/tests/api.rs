@@ -2329,3 +2329,6 @@ async fn centre_manager_group_report_and_re_report_esc_02_07_08_09() {
         .unwrap();
     assert!(tl.to_string().contains("incident.reported"), "{tl}");
 }
+
+#[path = "api/problems.rs"]
+mod problems;

@@ -219,6 +219,13 @@ pub fn app(state: AppState) -> Router {
             axum::routing::delete(api::views::delete),
         )
         .route("/reports/trends", get(api::reports::trends))
+        .route(
+            "/problems",
+            get(api::problems::list).post(api::problems::create),
+        )
+        .route("/problems/monthly", get(api::problems::monthly))
+        .route("/problems/{id}", get(api::problems::get))
+        .route("/problems/{id}/actions", post(api::problems::act))
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -39,6 +39,7 @@ use crate::error::Problem;
         api::alerts::cancel_maintenance,
         api::views::list, api::views::create, api::views::delete,
         api::reports::trends,
+        api::problems::create, api::problems::list, api::problems::get, api::problems::act, api::problems::monthly,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

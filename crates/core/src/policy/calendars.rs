@@ -70,6 +70,19 @@ impl CalendarsPolicy {
     }
 }
 
+/// Seconds a calendar is open on one of its days (all its hours; a calendar without hours is open all day).
+/// This is the length of one working day when limits are written in working days (SLA-04).
+pub(crate) fn day_seconds(spec: &tianshu_workcal::CalendarSpec) -> i64 {
+    if spec.hours.is_empty() {
+        return 86_400;
+    }
+    spec.hours
+        .iter()
+        .filter_map(|h| parse_hours(h).ok())
+        .map(|(a, b)| i64::from(b.saturating_sub(a)) * 60)
+        .sum()
+}
+
 /// Parses `HH:MM-HH:MM` into minutes of the day; the end may be `24:00`, and must be after the start.
 pub(crate) fn parse_hours(s: &str) -> Result<(u32, u32), String> {
     let bad = || format!("'{s}' is not HH:MM-HH:MM (e.g. 09:00-18:00)");

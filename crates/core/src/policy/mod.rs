@@ -8,12 +8,14 @@ mod error;
 mod escalation;
 mod fault;
 mod frequent;
+mod kpi;
 mod monitoring;
 mod notify;
 mod pack;
 mod problem;
 mod reconciliation;
 mod roles;
+mod sla;
 mod span;
 mod units;
 mod workflow;
@@ -41,6 +43,10 @@ pub use fault::{
     ActualImpact, Compare, FaultLevelPolicy, HotBusiness, PotentialCriterion, Threshold,
 };
 pub use frequent::{Combine, FrequentFaultPolicy, FrequentTrigger, Period, ReportKind, TriggerSet};
+pub use kpi::{
+    Conversion, FlagCombine, FormulaKind, Indicator, IndicatorGroup, IndicatorSet, KpiPolicy,
+    LimitSource, RankingRule, RatioMeasure, UnitRounding, WhenEmpty,
+};
 pub use monitoring::{
     AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
     SilencePolicy, TicketAction,
@@ -52,12 +58,18 @@ pub use notify::{
 pub use pack::{
     ApiTokenPolicy, LoginPolicy, PackInfo, RateLimitPolicy, SecurityPolicy, SessionPolicy,
 };
-pub use problem::{DispatchRule, ProblemLevelPolicy, ProblemLevelRule};
+pub use problem::{
+    ArchiveRule, DispatchRule, ImmediateProblemReport, OtherDepartmentRule, ProblemCategory,
+    ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
+};
 pub use reconciliation::{
     EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef, UploadDef,
     UploadStatus,
 };
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
+pub use sla::{
+    AccessPointRule, AssuranceMatrix, AssuranceOverride, ServiceType, SlaPolicy, Stage, TierQuota,
+};
 pub use units::{HalfOpen, PolicyDuration};
 pub use workflow::{DuplicatePolicy, IncidentWorkflow, MultiDispatchPolicy, Transition};
 
@@ -88,10 +100,14 @@ pub const DUTY_FILE: &str = "duty.toml";
 pub const MONITORING_FILE: &str = "monitoring.toml";
 /// reconciliation.toml: REC-01..REC-08 schedules, upload deadline, consistency target (issue 6).
 pub const RECONCILIATION_FILE: &str = "reconciliation.toml";
+/// sla.toml: SLA-02..SLA-05 (tier quotas, assurance matrix, stage limit tables, access-point scaling).
+pub const SLA_FILE: &str = "sla.toml";
+/// kpi.toml: KPI-01..KPI-15 indicator sets.
+pub const KPI_FILE: &str = "kpi.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 12] = [
+const REQUIRED: [&str; 14] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -104,6 +120,8 @@ const REQUIRED: [&str; 12] = [
     DUTY_FILE,
     MONITORING_FILE,
     RECONCILIATION_FILE,
+    SLA_FILE,
+    KPI_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -148,6 +166,10 @@ pub struct PolicyPack {
     pub monitoring: MonitoringPolicy,
     /// Reconciliation schedules and follow-up (reconciliation.toml).
     pub reconciliation: ReconciliationPolicy,
+    /// Customer service tiers and time limits (sla.toml).
+    pub sla: SlaPolicy,
+    /// KPI indicator sets (kpi.toml).
+    pub kpi: KpiPolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -388,6 +410,16 @@ impl PolicyPack {
                     }
                 }
             }
+            if let Some(roles) = &roles {
+                for (j, r) in p.immediate_report.roles.iter().enumerate() {
+                    if !roles.iter().any(|x: &Role| &x.key == r) {
+                        issues.push(Issue::new(
+                            format!("immediate_report.roles[{j}]"),
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
+                    }
+                }
+            }
             locate(PROBLEM_LEVELS_FILE, idx, issues, &mut errors);
             Some(p)
         });
@@ -466,6 +498,15 @@ impl PolicyPack {
                             format!("no [[template]] with id '{t}', which {ESCALATION_FILE} {path} uses"),
                         ));
                     }
+                }
+            }
+            if let Some(pl) = &problem_levels {
+                let t = &pl.immediate_report.template;
+                if p.template(t).is_none() {
+                    issues.push(Issue::new(
+                        "template",
+                        format!("no [[template]] with id '{t}', which {PROBLEM_LEVELS_FILE} immediate_report.template uses"),
+                    ));
                 }
             }
             if let Some(names) = &calendar_names {
@@ -574,6 +615,44 @@ impl PolicyPack {
             locate(RECONCILIATION_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let sla = get(SLA_FILE).and_then(|c| {
+            let (mut p, idx) = parse_file::<SlaPolicy>(SLA_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: working days are counted on a calendar of calendars.toml, one day = its daily hours.
+            if let Some(cals) = &calendars {
+                match cals.get(&p.calendar) {
+                    Some(spec) => p.day_seconds = calendars::day_seconds(spec),
+                    None => issues.push(Issue::new(
+                        "calendar",
+                        format!(
+                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
+                            p.calendar
+                        ),
+                    )),
+                }
+            }
+            locate(SLA_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+        let kpi = get(KPI_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<KpiPolicy>(KPI_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            // Cross-file: an indicator counting from an SLA-04 stage names a stage of sla.toml.
+            if let Some(sla) = &sla {
+                for (path, stage) in p.sla_stages() {
+                    if sla.stage(stage).is_none() {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{stage}' is not a [[stage]] of {SLA_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(KPI_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -605,6 +684,8 @@ impl PolicyPack {
             Some(duty),
             Some(monitoring),
             Some(reconciliation),
+            Some(sla),
+            Some(kpi),
         ) = (
             pack,
             calendars,
@@ -618,6 +699,8 @@ impl PolicyPack {
             duty,
             monitoring,
             reconciliation,
+            sla,
+            kpi,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -649,6 +732,8 @@ impl PolicyPack {
             duty,
             monitoring,
             reconciliation,
+            sla,
+            kpi,
             source_hash: source_hash(&files),
             files,
         })

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tianshu_workcal::DeadlineBasis;
 
 use super::error::Issue;
-use super::units::{check_non_empty, check_rule_id};
+use super::units::{check_key, check_non_empty, check_rule_id};
 use crate::severity::ProblemLevel;
 
 /// The whole problem-level policy.
@@ -18,6 +18,77 @@ pub struct ProblemLevelPolicy {
     /// One entry per level P1..P5 (PRB-01).
     #[serde(rename = "level")]
     pub levels: Vec<ProblemLevelRule>,
+    /// PRB-04 categories.
+    #[serde(rename = "category")]
+    pub categories: Vec<ProblemCategory>,
+    /// PRB-06: levels reported to managers at once.
+    pub immediate_report: ImmediateProblemReport,
+    /// PRB-09 deadlines after resolution.
+    pub review: ReviewRule,
+    /// PRB-10 archive.
+    pub archive: ArchiveRule,
+    /// PRB-11 other departments.
+    pub other_department: OtherDepartmentRule,
+}
+
+/// A PRB-04 category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemCategory {
+    /// Stable key.
+    pub key: String,
+    /// Chinese name.
+    pub name_zh: String,
+}
+
+/// PRB-06: problems of `levels` are reported to `roles` at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImmediateProblemReport {
+    /// Rule ID.
+    pub rule: String,
+    /// Levels reported at once.
+    pub levels: Vec<ProblemLevel>,
+    /// Roles of roles.toml told.
+    pub roles: Vec<String>,
+    /// Template of notifications.toml the report is sent with.
+    pub template: String,
+}
+
+/// PRB-09: analysis report after resolution; review meeting for some levels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRule {
+    /// Rule ID.
+    pub rule: String,
+    /// Analysis-and-handling report due, counted from resolution.
+    pub analysis_report: DeadlineBasis,
+    /// Levels that need a review meeting.
+    pub meeting_levels: Vec<ProblemLevel>,
+    /// Review meeting due, counted from resolution.
+    pub review_meeting: DeadlineBasis,
+}
+
+/// PRB-10: hand-over to the document administrator and retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveRule {
+    /// Rule ID.
+    pub rule: String,
+    /// Hand-over due, counted from resolution.
+    pub hand_over: DeadlineBasis,
+    /// Years documents are kept at least.
+    pub retention_years: u32,
+}
+
+/// PRB-11: problems involving other departments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherDepartmentRule {
+    /// Rule ID.
+    pub rule: String,
+    /// Reply deadline proposed when the coordinator gives none, counted from the letter.
+    pub default_reply: DeadlineBasis,
 }
 
 /// PRB-02: every problem must be dispatched within this limit.
@@ -55,9 +126,29 @@ impl ProblemLevelPolicy {
         self.levels.iter().find(|l| l.level == level)
     }
 
+    /// The category called `key`.
+    pub fn category(&self, key: &str) -> Option<&ProblemCategory> {
+        self.categories.iter().find(|c| c.key == key)
+    }
+
     /// Every deadline in the file with its path, for cross-checks such as `@calendar` names.
     pub(crate) fn deadlines(&self) -> Vec<(String, &DeadlineBasis)> {
-        let mut v = vec![("dispatch.limit".to_string(), &self.dispatch.limit)];
+        let mut v = vec![
+            ("dispatch.limit".to_string(), &self.dispatch.limit),
+            (
+                "review.analysis_report".to_string(),
+                &self.review.analysis_report,
+            ),
+            (
+                "review.review_meeting".to_string(),
+                &self.review.review_meeting,
+            ),
+            ("archive.hand_over".to_string(), &self.archive.hand_over),
+            (
+                "other_department.default_reply".to_string(),
+                &self.other_department.default_reply,
+            ),
+        ];
         for (i, l) in self.levels.iter().enumerate() {
             v.push((format!("level[{i}].response"), &l.response));
             v.push((format!("level[{i}].resolution"), &l.resolution));
@@ -94,6 +185,30 @@ impl ProblemLevelPolicy {
                 "level",
                 format!("{missing} is missing (PRB-01 defines P1–P5)"),
             ));
+        }
+        let mut cats = HashSet::new();
+        for (i, c) in self.categories.iter().enumerate() {
+            check_key(&format!("category[{i}].key"), &c.key, issues);
+            check_non_empty(&format!("category[{i}].name_zh"), &c.name_zh, issues);
+            if !cats.insert(c.key.as_str()) {
+                issues.push(Issue::new(
+                    format!("category[{i}].key"),
+                    format!("duplicate category '{}'", c.key),
+                ));
+            }
+        }
+        if self.categories.is_empty() {
+            issues.push(Issue::new(
+                "category",
+                "PRB-04 needs the problem categories",
+            ));
+        }
+        check_rule_id("immediate_report.rule", &self.immediate_report.rule, issues);
+        check_rule_id("review.rule", &self.review.rule, issues);
+        check_rule_id("archive.rule", &self.archive.rule, issues);
+        check_rule_id("other_department.rule", &self.other_department.rule, issues);
+        if self.archive.retention_years == 0 {
+            issues.push(Issue::new("archive.retention_years", "must be at least 1"));
         }
         for (path, d) in self.deadlines() {
             if nominal_seconds(d).is_none() {

@@ -16,7 +16,7 @@ pub(crate) fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
 }
 
-pub(crate) const TOP_FILES: [&str; 12] = [
+pub(crate) const TOP_FILES: [&str; 14] = [
     "pack.toml",
     "calendars.toml",
     "roles.toml",
@@ -29,6 +29,8 @@ pub(crate) const TOP_FILES: [&str; 12] = [
     "duty.toml",
     "monitoring.toml",
     "reconciliation.toml",
+    "sla.toml",
+    "kpi.toml",
 ];
 
 /// The top-level files only: tests must not depend on the holiday data another engineer is writing.

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod incidents;
 pub mod notifications;
 pub mod policy;
+pub mod problems;
 pub mod reports;
 pub mod session;
 pub mod tokens;

@@ -9,6 +9,7 @@ pub mod i18n;
 mod incidents;
 mod notifications;
 mod pages;
+mod problems;
 mod reports;
 
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -75,6 +76,9 @@ pub fn routes() -> Router<AppState> {
         .route("/policy/reload", post(pages::policy_reload))
         .route("/reports", get(reports::page))
         .route("/assets/{*path}", get(assets::serve))
+        .route("/problems", get(problems::list).post(problems::create))
+        .route("/problems/{id}", get(problems::detail))
+        .route("/problems/{id}/act", post(problems::act))
 }
 
 /// One entry of the main navigation.
@@ -120,6 +124,12 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         "/reports",
         "nav-reports",
         &[Permission::IncidentRead, Permission::AlertRead],
+    ),
+    (
+        "problems",
+        "/problems",
+        "nav-problems",
+        &[Permission::ProblemRead],
     ),
 ];
 

@@ -37,7 +37,7 @@ pub(super) fn field(pairs: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
-fn tz(st: &AppState) -> chrono_tz::Tz {
+pub(super) fn tz(st: &AppState) -> chrono_tz::Tz {
     st.platform.time_zone()
 }
 

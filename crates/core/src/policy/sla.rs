@@ -1,0 +1,286 @@
+//! sla.toml: customer service tiers and their time limits (SLA-02 quotas, SLA-03 assurance matrix, SLA-04 stage
+//! limit tables, SLA-05 access-point scaling).
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Issue;
+use super::units::{check_key, check_non_empty, check_rule_id};
+use crate::sla::{
+    scale_for_access_points, AssuranceLevel, ScalingMode, SlaError, StageLimit, Tier,
+};
+
+/// The whole SLA policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaPolicy {
+    /// Calendar of calendars.toml on which working days are counted (C-2); its daily hours are one working day.
+    pub calendar: String,
+    /// SLA-02 quotas, one per constrained tier.
+    #[serde(rename = "quota", default)]
+    pub quotas: Vec<TierQuota>,
+    /// SLA-03 service types a customer's services are classified by.
+    #[serde(rename = "service_type", default)]
+    pub service_types: Vec<ServiceType>,
+    /// SLA-03 tier × service type → assurance level.
+    pub assurance: AssuranceMatrix,
+    /// SLA-05 access-point scaling.
+    pub access_points: AccessPointRule,
+    /// SLA-04 stage limit tables.
+    #[serde(rename = "stage", default)]
+    pub stages: Vec<Stage>,
+    /// Seconds in one working day on `calendar`, filled in at load from calendars.toml.
+    #[serde(skip)]
+    pub day_seconds: i64,
+}
+
+/// SLA-02: a tier may hold at most `max_percent` % of all group customers (floor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierQuota {
+    /// Rule ID (SLA-02).
+    pub rule: String,
+    /// The constrained tier.
+    pub tier: Tier,
+    /// Its share of all group customers, in percent.
+    pub max_percent: u32,
+}
+
+/// A service type of the SLA-03 matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceType {
+    /// Stable key.
+    pub key: String,
+    /// Chinese name.
+    pub name_zh: String,
+}
+
+/// SLA-03: the level a service gets from its customer's tier, unless an override names the service type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssuranceMatrix {
+    /// Rule ID (SLA-03).
+    pub rule: String,
+    /// Level per tier for every service type without an override (must name all five tiers).
+    pub default: BTreeMap<Tier, AssuranceLevel>,
+    /// Cells that differ from the default.
+    #[serde(rename = "override", default)]
+    pub overrides: Vec<AssuranceOverride>,
+}
+
+/// One cell of the SLA-03 matrix that differs from its tier's default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssuranceOverride {
+    /// Service type key.
+    pub service_type: String,
+    /// Tier.
+    pub tier: Tier,
+    /// Level.
+    pub level: AssuranceLevel,
+}
+
+/// SLA-05: limits apply to up to `included` access points; beyond, they scale by `rounding`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessPointRule {
+    /// Rule ID (SLA-05).
+    pub rule: String,
+    /// Access points covered by the base limit (5).
+    pub included: u32,
+    /// How a scaled limit is rounded.
+    pub rounding: ScalingMode,
+}
+
+/// One SLA-04 stage and its limit per tier; a tier without a cell has no limit and none is invented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// Stable key (`construction_survey`).
+    pub key: String,
+    /// Rule ID.
+    pub rule: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// Whether SLA-05 scaling applies (survey and provisioning stages).
+    #[serde(default)]
+    pub scales_with_access_points: bool,
+    /// The tier whose limit applies when none was requested (SLA-04: bronze for the existing-network survey).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_tier: Option<Tier>,
+    /// The known cells.
+    #[serde(default)]
+    pub limits: BTreeMap<Tier, StageLimit>,
+}
+
+impl SlaPolicy {
+    /// The stage called `key`.
+    pub fn stage(&self, key: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.key == key)
+    }
+
+    /// The limit of `stage` for `tier` (`None`: none requested) and `access_points`, scaled by SLA-05; refused
+    /// with SLA-04 "SLA table incomplete" when the cell is empty.
+    pub fn limit(
+        &self,
+        stage: &str,
+        tier: Option<Tier>,
+        access_points: u32,
+    ) -> Result<StageLimit, SlaError> {
+        let s = self
+            .stage(stage)
+            .ok_or_else(|| SlaError::UnknownStage(stage.to_string()))?;
+        let tier = tier.or(s.default_tier).unwrap_or(Tier::Bronze);
+        let base = *s
+            .limits
+            .get(&tier)
+            .ok_or_else(|| SlaError::TableIncomplete {
+                stage: stage.to_string(),
+                tier,
+            })?;
+        match base {
+            StageLimit::WorkingDays(w) if s.scales_with_access_points => scale_for_access_points(
+                w,
+                access_points,
+                self.access_points.included,
+                self.access_points.rounding,
+            )
+            .map(StageLimit::WorkingDays)
+            .ok_or(SlaError::NoAccessPoints),
+            other => Ok(other),
+        }
+    }
+
+    /// SLA-03: the assurance level of a service of `service_type` for a customer of `tier`.
+    pub fn assurance_level(
+        &self,
+        tier: Tier,
+        service_type: &str,
+    ) -> Result<AssuranceLevel, SlaError> {
+        if !self.service_types.iter().any(|t| t.key == service_type) {
+            return Err(SlaError::UnknownServiceType(service_type.to_string()));
+        }
+        let cell = self
+            .assurance
+            .overrides
+            .iter()
+            .find(|o| o.service_type == service_type && o.tier == tier)
+            .map(|o| o.level);
+        // Validation guarantees every tier has a default.
+        Ok(cell
+            .or_else(|| self.assurance.default.get(&tier).copied())
+            .unwrap_or(AssuranceLevel::Normal))
+    }
+
+    pub(crate) fn validate(&self, issues: &mut Vec<Issue>) {
+        let mut tiers = HashSet::new();
+        let mut percent = 0;
+        for (i, q) in self.quotas.iter().enumerate() {
+            let at = |f: &str| format!("quota[{i}].{f}");
+            check_rule_id(&at("rule"), &q.rule, issues);
+            if !tiers.insert(q.tier) {
+                issues.push(Issue::new(
+                    at("tier"),
+                    format!("{} has more than one quota", q.tier),
+                ));
+            }
+            if q.tier == Tier::KeyAssurance {
+                issues.push(Issue::new(
+                    at("tier"),
+                    "key-assurance customers are outside the quota (SLA-02)",
+                ));
+            }
+            if !(1..=100).contains(&q.max_percent) {
+                issues.push(Issue::new(at("max_percent"), "must be 1..=100"));
+            }
+            percent += q.max_percent;
+        }
+        if percent > 100 {
+            issues.push(Issue::new(
+                "quota",
+                format!("quotas add up to {percent} %, more than all customers"),
+            ));
+        }
+        let mut types = HashSet::new();
+        for (i, t) in self.service_types.iter().enumerate() {
+            check_key(&format!("service_type[{i}].key"), &t.key, issues);
+            check_non_empty(&format!("service_type[{i}].name_zh"), &t.name_zh, issues);
+            if !types.insert(t.key.as_str()) {
+                issues.push(Issue::new(
+                    format!("service_type[{i}].key"),
+                    format!("duplicate service type '{}'", t.key),
+                ));
+            }
+        }
+        check_rule_id("assurance.rule", &self.assurance.rule, issues);
+        for t in Tier::ALL {
+            if !self.assurance.default.contains_key(&t) {
+                issues.push(Issue::new(
+                    "assurance.default",
+                    format!("no level for tier {t} (SLA-03 needs all five)"),
+                ));
+            }
+        }
+        let mut cells = HashSet::new();
+        for (i, o) in self.assurance.overrides.iter().enumerate() {
+            let at = |f: &str| format!("assurance.override[{i}].{f}");
+            if !types.contains(o.service_type.as_str()) {
+                issues.push(Issue::new(
+                    at("service_type"),
+                    format!("no [[service_type]] with key '{}'", o.service_type),
+                ));
+            }
+            if !cells.insert((o.service_type.as_str(), o.tier)) {
+                issues.push(Issue::new(
+                    at("tier"),
+                    format!("{} × {} is given twice", o.service_type, o.tier),
+                ));
+            }
+        }
+        check_rule_id("access_points.rule", &self.access_points.rule, issues);
+        if self.access_points.included == 0 {
+            issues.push(Issue::new("access_points.included", "must be at least 1"));
+        }
+        let mut keys = HashSet::new();
+        for (i, s) in self.stages.iter().enumerate() {
+            let at = |f: &str| format!("stage[{i}].{f}");
+            check_key(&at("key"), &s.key, issues);
+            if !keys.insert(s.key.as_str()) {
+                issues.push(Issue::new(
+                    at("key"),
+                    format!("duplicate stage '{}'", s.key),
+                ));
+            }
+            check_rule_id(&at("rule"), &s.rule, issues);
+            check_non_empty(&at("name_zh"), &s.name_zh, issues);
+            if let Some(t) = s.default_tier {
+                if !s.limits.contains_key(&t) {
+                    issues.push(Issue::new(
+                        at("default_tier"),
+                        format!("the default tier {t} has no limit in this stage"),
+                    ));
+                }
+            }
+            if s.scales_with_access_points {
+                for (t, l) in &s.limits {
+                    if matches!(l, StageLimit::WallClock(_)) {
+                        issues.push(Issue::new(
+                            format!("stage[{i}].limits.{t}"),
+                            "SLA-05 scales working-day limits only; write this cell in wd",
+                        ));
+                    }
+                }
+            }
+            for (t, l) in &s.limits {
+                if l.seconds(1) == 0 {
+                    issues.push(Issue::new(
+                        format!("stage[{i}].limits.{t}"),
+                        "a limit must be longer than zero",
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Problem management (issue 8, PRB-01..PRB-13): report, list, one problem with its deadlines, and the moves of
+//! its life cycle (respond, dispatch, resolve, analysis, review, actions, letters, links, archive).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use tianshu_services::problems::{self, ProblemAction, ReportInput};
+use tianshu_store::problems::ProblemFilter;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::state::AppState;
+
+fn json<T: serde::Serialize>(v: T) -> Json<Value> {
+    Json(serde_json::to_value(v).unwrap_or(Value::Null))
+}
+
+/// Decodes a body, naming the offending field (also a missing one) in the 422.
+fn decode<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(m)) => m.to_string(),
+            (".", None) => "(body)".to_string(),
+            (p, Some(m)) => format!("{p}.{m}"),
+            (p, None) => p.to_string(),
+        };
+        tianshu_services::ServiceError::invalid(field, message).into()
+    })
+}
+
+// Response shapes, for the OpenAPI document only: handlers serialise the service types, whose JSON these
+// mirror field for field.
+
+/// A problem (times in Unix microseconds UTC).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemOut {
+    pub id: i64,
+    pub title: String,
+    /// P1..P5 (PRB-01).
+    pub level: String,
+    /// PRB-04 category key.
+    pub category: String,
+    pub source: String,
+    /// reported, dispatched, resolved, closed.
+    pub state: String,
+    pub discovered_at: i64,
+    pub reported_at: i64,
+    pub reporter: String,
+    pub symptom: String,
+    pub impact: String,
+    pub on_site_data: String,
+    pub cause_analysis: String,
+    pub coordinator: Option<String>,
+    pub responded_at: Option<i64>,
+    /// PRB-06: when the managers of a P1/P2 were told.
+    pub managers_told_at: Option<i64>,
+    pub dispatcher: Option<String>,
+    pub dispatched_at: Option<i64>,
+    pub handler: Option<String>,
+    pub handled_at: Option<i64>,
+    pub result: Option<String>,
+    pub method: Option<String>,
+    pub improvement: Option<String>,
+    pub resolved_at: Option<i64>,
+    pub analysis_report: Option<String>,
+    pub analysis_at: Option<i64>,
+    pub meeting_minutes: Option<String>,
+    pub meeting_at: Option<i64>,
+    pub archived_by: Option<String>,
+    pub archived_at: Option<i64>,
+    pub retain_until: Option<i64>,
+    pub other_department: Option<String>,
+    pub letter_at: Option<i64>,
+    pub reply_due: Option<i64>,
+    pub replied_at: Option<i64>,
+    pub reply: Option<String>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One deadline of a problem.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct DeadlineOut {
+    /// response, dispatch, resolution, analysis_report, review_meeting, archive, department_reply.
+    pub kind: String,
+    pub rule: String,
+    pub due: i64,
+    pub met_at: Option<i64>,
+    pub overdue: bool,
+}
+
+/// A review action (PRB-09).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ActionOut {
+    pub id: i64,
+    pub problem_id: i64,
+    pub text: String,
+    pub owner: String,
+    pub due_at: i64,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<i64>,
+    pub outcome: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub version: i64,
+}
+
+/// A link to an incident, bug or change.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct LinkOut {
+    pub problem_id: i64,
+    /// incident, bug, change.
+    pub kind: String,
+    pub target: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// A history entry.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct EventOut {
+    pub id: i64,
+    pub problem_id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    /// JSON text.
+    pub data: String,
+}
+
+/// A problem with its deadlines, actions, links and history.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemViewOut {
+    pub problem: ProblemOut,
+    pub deadlines: Vec<DeadlineOut>,
+    /// Why it cannot be archived yet, each naming its rule (empty: it can).
+    pub close_blockers: Vec<String>,
+    pub actions: Vec<ActionOut>,
+    pub links: Vec<LinkOut>,
+    pub events: Vec<EventOut>,
+}
+
+/// A problem in a list.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemItemOut {
+    pub problem: ProblemOut,
+    pub deadlines: Vec<DeadlineOut>,
+    pub overdue: bool,
+}
+
+/// A page of problems.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemPageOut {
+    pub items: Vec<ProblemItemOut>,
+    pub next_cursor: Option<String>,
+}
+
+/// A count by key.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CountOut {
+    pub key: String,
+    pub count: i64,
+}
+
+/// One problem of the monthly report.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MonthlyLineOut {
+    pub id: i64,
+    pub level: String,
+    pub category: String,
+    pub title: String,
+    pub state: String,
+    pub cause: String,
+    pub result: String,
+    pub overdue: bool,
+}
+
+/// PRB-09 monthly problem report.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct MonthlyOut {
+    /// YYYY-MM.
+    pub month: String,
+    pub rule: String,
+    pub total: i64,
+    pub by_level: Vec<CountOut>,
+    pub by_category: Vec<CountOut>,
+    pub by_state: Vec<CountOut>,
+    pub overdue: i64,
+    pub problems: Vec<MonthlyLineOut>,
+}
+
+// ---------------------------------------------------------------- requests
+
+/// The problem report form (PRB-12 附件一); the reporter is the caller.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReportBody {
+    pub title: String,
+    /// P1..P5; mandatory (PRB-12).
+    pub level: Option<String>,
+    /// PRB-04: host, database, network_device, storage_device, system_software, application_software,
+    /// transmission_line, production_environment, system_security.
+    pub category: String,
+    pub source: String,
+    /// RFC 3339.
+    pub discovered_at: String,
+    /// RFC 3339; default now.
+    pub reported_at: Option<String>,
+    pub symptom: String,
+    pub impact: String,
+    pub on_site_data: Option<String>,
+    pub cause_analysis: Option<String>,
+}
+
+/// A move on a problem: `version` read, `action`, and the fields that action takes.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ActBody {
+    pub version: i64,
+    /// respond, dispatch, resolve, analysis, review, close_action, letter, reply, link, archive.
+    pub action: String,
+    /// dispatch.
+    pub handler: Option<String>,
+    /// resolve.
+    pub result: Option<String>,
+    /// resolve.
+    pub method: Option<String>,
+    /// resolve.
+    pub improvement: Option<String>,
+    /// analysis.
+    pub report: Option<String>,
+    /// review.
+    pub minutes: Option<String>,
+    /// review: `[{text, owner, due_at}]`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub actions: Option<Vec<Value>>,
+    /// close_action.
+    pub action_id: Option<i64>,
+    /// close_action.
+    pub action_version: Option<i64>,
+    /// close_action.
+    pub outcome: Option<String>,
+    /// letter.
+    pub department: Option<String>,
+    /// letter: RFC 3339; default from problem_levels.toml (PRB-11).
+    pub reply_due: Option<String>,
+    /// reply.
+    pub reply: Option<String>,
+    /// link: incident, bug, change.
+    pub kind: Option<String>,
+    /// link.
+    pub target: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Act {
+    version: i64,
+    #[serde(flatten)]
+    action: ProblemAction,
+}
+
+/// Problem list filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemQuery {
+    /// reported, dispatched, resolved, closed.
+    pub state: Option<String>,
+    /// P1..P5.
+    pub level: Option<String>,
+    pub category: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Reports a problem (`problem.manage`); a P1/P2 is reported to the managers at once (PRB-06).
+#[utoipa::path(post, path = "/api/v1/problems", tag = "problems", request_body = ReportBody,
+    responses((status = 201, description = "reported", body = ProblemViewOut)))]
+pub async fn create(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: ReportInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(problems::report(&st.platform, &p, input).await?),
+    ))
+}
+
+/// Problems, newest first, with their deadlines.
+#[utoipa::path(get, path = "/api/v1/problems", tag = "problems", params(ProblemQuery),
+    responses((status = 200, description = "problems", body = ProblemPageOut)))]
+pub async fn list(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<ProblemQuery>,
+) -> ApiResult<Json<Value>> {
+    let cursor = match &q.cursor {
+        Some(c) => Some(
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_field("cursor", "not a cursor of this list"))?,
+        ),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(50);
+    let filter = ProblemFilter {
+        state: q.state,
+        level: q.level,
+        category: q.category,
+    };
+    let items = problems::list(&st.platform, &p, filter, cursor, limit).await?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|i| i.problem.id.to_string()))
+        .flatten();
+    Ok(json(
+        serde_json::json!({"items": items, "next_cursor": next}),
+    ))
+}
+
+/// One problem with its deadlines, review actions, links and history.
+#[utoipa::path(get, path = "/api/v1/problems/{id}", tag = "problems",
+    params(("id" = i64, Path, description = "problem id")), responses((status = 200, description = "problem", body = ProblemViewOut)))]
+pub async fn get(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(problems::get(&st.platform, &p, id).await?))
+}
+
+/// A move on a problem (version-checked, audited); refused moves name the rule (e.g. PRB-09 before archive).
+#[utoipa::path(post, path = "/api/v1/problems/{id}/actions", tag = "problems", request_body = ActBody,
+    params(("id" = i64, Path, description = "problem id")), responses((status = 200, description = "problem", body = ProblemViewOut)))]
+pub async fn act(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let a: Act = decode(body)?;
+    Ok(json(
+        problems::act(&st.platform, &p, id, a.version, a.action).await?,
+    ))
+}
+
+/// Which month.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQuery {
+    /// YYYY-MM (the centre's local calendar month).
+    pub month: String,
+}
+
+/// PRB-09 monthly problem report: the month's problems by level, category and state, with cause and result.
+#[utoipa::path(get, path = "/api/v1/problems/monthly", tag = "problems", params(MonthQuery),
+    responses((status = 200, description = "report", body = MonthlyOut)))]
+pub async fn monthly(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        problems::monthly_report(&st.platform, &p, &q.month).await?,
+    ))
+}
