@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod classify;
+pub mod dataop;
 pub mod clock;
 pub mod duty;
 pub mod incident;

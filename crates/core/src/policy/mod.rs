@@ -3,6 +3,7 @@
 //! `file:line:field: message`.
 
 mod calendars;
+mod data_ops;
 mod duty;
 mod error;
 mod escalation;
@@ -26,6 +27,10 @@ use sha2::{Digest, Sha256};
 use tianshu_workcal::{DeadlineBasis, HolidayYear};
 
 pub use calendars::CalendarsPolicy;
+pub use data_ops::{
+    BatchRule, DataOpsPolicy, ExtractionRule, GuardRule, PeakRule, SensitiveClass, SensitiveRule,
+    SeparationRule, TicketRule, VENDOR_MODES,
+};
 pub use duty::{
     parse_hhmm, BranchDay, CompTimeDef, DayOfWeek, DutyPolicy, FieldKind, HqPosition, LookupDef,
     ReportDef, ReportField, RotationDef, ShiftDef, SlotDef, SlotScope,
@@ -81,10 +86,12 @@ pub const NOTIFICATIONS_FILE: &str = "notifications.toml";
 pub const DUTY_FILE: &str = "duty.toml";
 /// monitoring.toml: alert intake, grouping, flapping, silences and MON-06 routing (issue 5).
 pub const MONITORING_FILE: &str = "monitoring.toml";
+/// data_ops.toml: back-end data operations DATA-02..DATA-17 and guarded execution (issue 7).
+pub const DATA_OPS_FILE: &str = "data_ops.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 11] = [
+const REQUIRED: [&str; 12] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -96,6 +103,7 @@ const REQUIRED: [&str; 11] = [
     NOTIFICATIONS_FILE,
     DUTY_FILE,
     MONITORING_FILE,
+    DATA_OPS_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -138,6 +146,8 @@ pub struct PolicyPack {
     pub duty: DutyPolicy,
     /// Alert intake and routing (monitoring.toml).
     pub monitoring: MonitoringPolicy,
+    /// Back-end data operations (data_ops.toml).
+    pub data_ops: DataOpsPolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -546,6 +556,23 @@ impl PolicyPack {
             locate(MONITORING_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let data_ops = get(DATA_OPS_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<DataOpsPolicy>(DATA_OPS_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            if let Some(keys) = &role_keys {
+                for (path, r) in p.role_refs() {
+                    if !keys.contains(r) {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(DATA_OPS_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -576,6 +603,7 @@ impl PolicyPack {
             Some(notifications),
             Some(duty),
             Some(monitoring),
+            Some(data_ops),
         ) = (
             pack,
             calendars,
@@ -588,6 +616,7 @@ impl PolicyPack {
             notifications,
             duty,
             monitoring,
+            data_ops,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -618,6 +647,7 @@ impl PolicyPack {
             notifications,
             duty,
             monitoring,
+            data_ops,
             source_hash: source_hash(&files),
             files,
         })

@@ -16,7 +16,7 @@ pub(crate) fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
 }
 
-pub(crate) const TOP_FILES: [&str; 11] = [
+pub(crate) const TOP_FILES: [&str; 12] = [
     "pack.toml",
     "calendars.toml",
     "roles.toml",
@@ -28,6 +28,7 @@ pub(crate) const TOP_FILES: [&str; 11] = [
     "notifications.toml",
     "duty.toml",
     "monitoring.toml",
+    "data_ops.toml",
 ];
 
 /// The top-level files only: tests must not depend on the holiday data another engineer is writing.
