@@ -220,7 +220,8 @@ pub fn parse_step(dialect: SqlDialect, sql: &str) -> Result<ParsedStep, ScriptEr
 }
 
 /// Validates an extraction query: exactly one plain SELECT, without locking clauses or INTO.
-pub fn parse_extraction(dialect: SqlDialect, sql: &str) -> Result<(), ScriptError> {
+/// Returns the query rendered back to SQL (comments and a trailing `;` gone), ready to wrap.
+pub fn parse_extraction(dialect: SqlDialect, sql: &str) -> Result<String, ScriptError> {
     match parse_one(dialect, sql)? {
         Statement::Query(q) => {
             if !q.locks.is_empty() || q.for_clause.is_some() {
@@ -237,7 +238,7 @@ pub fn parse_extraction(dialect: SqlDialect, sql: &str) -> Result<(), ScriptErro
             ) {
                 return err("an extraction is one SELECT");
             }
-            Ok(())
+            Ok(q.to_string())
         }
         _ => err("an extraction is exactly one SELECT statement"),
     }

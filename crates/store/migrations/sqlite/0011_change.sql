@@ -1,0 +1,84 @@
+-- Change control (issue 7). Back-end data operations (DATA-01..DATA-18): registered target databases, requests
+-- with their declared steps, the DATA-13 approval chain as events, and every guarded execution with the
+-- before-image of the rows it changed. Instants are Unix microseconds UTC.
+
+-- A database Tianshu may run approved steps against. The password is only ever read by the executor.
+CREATE TABLE dataop_targets (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT    NOT NULL UNIQUE,
+    kind          TEXT    NOT NULL,
+    host          TEXT    NOT NULL,
+    port          INTEGER  NOT NULL,
+    database_name TEXT    NOT NULL,
+    username      TEXT    NOT NULL,
+    secret        TEXT    NOT NULL,
+    system        TEXT    NOT NULL DEFAULT '',
+    created_by    TEXT    NOT NULL,
+    created_at    INTEGER  NOT NULL,
+    version       INTEGER  NOT NULL DEFAULT 1
+);
+
+CREATE TABLE dataop_requests (
+    id                INTEGER PRIMARY KEY,
+    kind              TEXT    NOT NULL,
+    state             TEXT    NOT NULL,
+    target_id         INTEGER  NOT NULL REFERENCES dataop_targets(id),
+    title             TEXT    NOT NULL,
+    ticket_type       TEXT    NOT NULL,
+    ticket_ref        TEXT    NOT NULL DEFAULT '',
+    impact            TEXT    NOT NULL DEFAULT '',
+    purpose           TEXT    NOT NULL DEFAULT '',
+    fields            TEXT    NOT NULL DEFAULT '',
+    declared_rows     INTEGER  NOT NULL,
+    amount_diff_yuan  REAL,
+    inventory_error   REAL,
+    estimated_minutes INTEGER,
+    sensitive_classes TEXT    NOT NULL DEFAULT '[]',
+    vendor_mode       TEXT    NOT NULL,
+    batch             INTEGER  NOT NULL DEFAULT 0,
+    important         INTEGER  NOT NULL DEFAULT 0,
+    classification    TEXT    NOT NULL DEFAULT '{}',
+    steps             TEXT    NOT NULL,
+    submitter         TEXT    NOT NULL,
+    processor         TEXT    NOT NULL,
+    reviewer          TEXT    NOT NULL,
+    executed_by       TEXT,
+    executed_at       INTEGER,
+    reviewed_by       TEXT,
+    reviewed_at       INTEGER,
+    created_at        INTEGER  NOT NULL,
+    updated_at        INTEGER  NOT NULL,
+    version           INTEGER  NOT NULL DEFAULT 1
+);
+CREATE INDEX dataop_requests_state ON dataop_requests (state, id);
+CREATE INDEX dataop_requests_created ON dataop_requests (created_at);
+
+-- The chain: submitted, biz_approved, tech_approved, sensitive_approved, sensitive_batch_approved,
+-- peak_exception, executed, execution_failed, reviewed, rejected.
+CREATE TABLE dataop_events (
+    id         INTEGER PRIMARY KEY,
+    request_id INTEGER  NOT NULL REFERENCES dataop_requests(id),
+    at         INTEGER  NOT NULL,
+    actor      TEXT    NOT NULL,
+    kind       TEXT    NOT NULL,
+    note       TEXT    NOT NULL DEFAULT '',
+    data       TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX dataop_events_request ON dataop_events (request_id, id);
+
+-- One run of the steps. `running` is written (with the before-images) before the target commits, so a crash
+-- between the two leaves a visible `running` row to verify by hand, never a silent change.
+CREATE TABLE dataop_executions (
+    id           INTEGER PRIMARY KEY,
+    request_id   INTEGER  NOT NULL REFERENCES dataop_requests(id),
+    actor        TEXT    NOT NULL,
+    started_at   INTEGER  NOT NULL,
+    finished_at  INTEGER,
+    outcome      TEXT    NOT NULL,
+    message      TEXT    NOT NULL DEFAULT '',
+    before_image TEXT    NOT NULL DEFAULT '[]',
+    affected     TEXT    NOT NULL DEFAULT '[]',
+    result       TEXT,
+    result_rows  INTEGER
+);
+CREATE INDEX dataop_executions_request ON dataop_executions (request_id, id);
