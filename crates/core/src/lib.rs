@@ -5,8 +5,8 @@
 
 pub mod alert;
 pub mod classify;
-pub mod dataop;
 pub mod clock;
+pub mod dataop;
 pub mod duty;
 pub mod incident;
 pub mod notify;

@@ -216,7 +216,11 @@ pub async fn insert_request(conn: &mut Conn<'_>, r: &NewRequest) -> StoreResult<
 
 /// The request, locked for the rest of the write on PostgreSQL.
 pub async fn request_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<RequestRow>> {
-    let lock = if conn.is_postgres() { " FOR UPDATE" } else { "" };
+    let lock = if conn.is_postgres() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let sql = format!("SELECT {REQUEST_COLS} FROM dataop_requests WHERE id = $1{lock}");
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
 }
@@ -324,8 +328,10 @@ impl Store {
 
     /// The password of a target: for the executor only, never for a response or a log line.
     pub async fn dataop_target_secret(&self, id: i64) -> StoreResult<Option<String>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT secret FROM dataop_targets WHERE id = $1")
-            .bind(id).fetch_optional(p).await)?)
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT secret FROM dataop_targets WHERE id = $1")
+            .bind(id).fetch_optional(p).await)?,
+        )
     }
 
     /// One request.
@@ -347,8 +353,10 @@ impl Store {
                AND ($4 IS NULL OR created_at >= $4) AND ($5 IS NULL OR created_at < $5)
              ORDER BY id DESC LIMIT $6"
         );
-        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(before).bind(&f.state).bind(&f.kind)
-            .bind(f.from).bind(f.to).bind(limit).fetch_all(p).await)?)
+        Ok(
+            on_pool!(self, p => sqlx::query_as(&sql).bind(before).bind(&f.state).bind(&f.kind)
+            .bind(f.from).bind(f.to).bind(limit).fetch_all(p).await)?,
+        )
     }
 
     /// The chain of a request, oldest first.
@@ -360,9 +368,8 @@ impl Store {
 
     /// The executions of a request, oldest first.
     pub async fn dataop_executions(&self, request_id: i64) -> StoreResult<Vec<ExecutionRow>> {
-        let sql = format!(
-            "SELECT {EXEC_COLS} FROM dataop_executions WHERE request_id = $1 ORDER BY id"
-        );
+        let sql =
+            format!("SELECT {EXEC_COLS} FROM dataop_executions WHERE request_id = $1 ORDER BY id");
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(request_id).fetch_all(p).await)?)
     }
 }

@@ -307,7 +307,11 @@ pub fn check_reviewer(
 }
 
 /// DATA-04 / DATA-15: the ticket type must be one the kind allows.
-pub fn check_ticket_type(pol: &DataOpsPolicy, kind: OpKind, ticket_type: &str) -> Result<(), Refusal> {
+pub fn check_ticket_type(
+    pol: &DataOpsPolicy,
+    kind: OpKind,
+    ticket_type: &str,
+) -> Result<(), Refusal> {
     let allowed = match kind {
         OpKind::Modification => &pol.tickets.modification,
         OpKind::Extraction => &pol.tickets.extraction,
@@ -327,7 +331,10 @@ pub fn check_ticket_type(pol: &DataOpsPolicy, kind: OpKind, ticket_type: &str) -
             kind.as_str(),
             allowed.join(", ")
         ),
-        format!("工单类型 '{ticket_type}' 不允许（允许：{}）", allowed.join("、")),
+        format!(
+            "工单类型 '{ticket_type}' 不允许（允许：{}）",
+            allowed.join("、")
+        ),
     ))
 }
 

@@ -118,7 +118,9 @@ pub fn parse_step(dialect: SqlDialect, sql: &str) -> Result<ParsedStep, ScriptEr
                 return err("RETURNING is not allowed in a step");
             }
             if u.limit.is_some() || !u.order_by.is_empty() {
-                return err("ORDER BY / LIMIT are not allowed: the predicate alone selects the rows");
+                return err(
+                    "ORDER BY / LIMIT are not allowed: the predicate alone selects the rows",
+                );
             }
             let (table, table_ref) = single_table(&u.table)?;
             for a in &u.assignments {
@@ -145,7 +147,9 @@ pub fn parse_step(dialect: SqlDialect, sql: &str) -> Result<ParsedStep, ScriptEr
                 return err("RETURNING is not allowed in a step");
             }
             if d.limit.is_some() || !d.order_by.is_empty() {
-                return err("ORDER BY / LIMIT are not allowed: the predicate alone selects the rows");
+                return err(
+                    "ORDER BY / LIMIT are not allowed: the predicate alone selects the rows",
+                );
             }
             let from = match &d.from {
                 FromTable::WithFromKeyword(v) | FromTable::WithoutKeyword(v) => v,
@@ -204,7 +208,9 @@ pub fn parse_step(dialect: SqlDialect, sql: &str) -> Result<ParsedStep, ScriptEr
                 insert_rows: Some(v.rows.len() as u64),
             })
         }
-        Statement::Query(_) => err("a modification step must be UPDATE, DELETE or INSERT (a SELECT changes nothing)"),
+        Statement::Query(_) => {
+            err("a modification step must be UPDATE, DELETE or INSERT (a SELECT changes nothing)")
+        }
         other => {
             let word = other
                 .to_string()
@@ -292,7 +298,9 @@ fn bare(table_ref: &str) -> String {
 /// a column with `=` or `IN (…)` against literals (so `1 = 1`, `id = id` or `amount > 0` alone are refused).
 fn key_predicate(sel: Option<&Expr>) -> Result<String, ScriptError> {
     let Some(e) = sel else {
-        return err("a WHERE clause with a key predicate is required (a step never touches a whole table)");
+        return err(
+            "a WHERE clause with a key predicate is required (a step never touches a whole table)",
+        );
     };
     check_expr(e)?;
     if !pins_key(e) {
@@ -454,11 +462,17 @@ mod tests {
     fn refusals() {
         for (sql, why) in [
             ("DROP TABLE t", "DDL"),
-            ("UPDATE t SET a = 1 WHERE id = 1; DELETE FROM t WHERE id = 2", "second statement"),
+            (
+                "UPDATE t SET a = 1 WHERE id = 1; DELETE FROM t WHERE id = 2",
+                "second statement",
+            ),
             ("UPDATE t SET a = 1", "WHERE"),
             ("UPDATE t SET a = 1 WHERE 1 = 1", "pin rows"),
             ("UPDATE t SET a = 1 WHERE id = 1 OR a > 0", "pin rows"),
-            ("DELETE FROM t WHERE id IN (SELECT id FROM u)", "sub-queries"),
+            (
+                "DELETE FROM t WHERE id IN (SELECT id FROM u)",
+                "sub-queries",
+            ),
             ("UPDATE t SET a = (SELECT 1) WHERE id = 1", "sub-queries"),
             ("UPDATE t SET a = pg_sleep(10) WHERE id = 1", "not allowed"),
             ("INSERT INTO t (a) SELECT a FROM u", "VALUES"),
@@ -473,7 +487,11 @@ mod tests {
 
     #[test]
     fn extraction_is_one_plain_select() {
-        parse_extraction(SqlDialect::MySql, "SELECT id, name FROM t WHERE region = 'gz'").unwrap();
+        parse_extraction(
+            SqlDialect::MySql,
+            "SELECT id, name FROM t WHERE region = 'gz'",
+        )
+        .unwrap();
         assert!(parse_extraction(SqlDialect::Postgres, "SELECT * FROM t FOR UPDATE").is_err());
         assert!(parse_extraction(SqlDialect::Postgres, "DELETE FROM t WHERE id = 1").is_err());
         assert!(parse_extraction(SqlDialect::Postgres, "SELECT 1; SELECT 2").is_err());

@@ -135,7 +135,10 @@ impl DataOpsPolicy {
         }
         for (f, v) in [
             ("batch.amount_over_yuan", self.batch.amount_over_yuan),
-            ("batch.inventory_error_over", self.batch.inventory_error_over),
+            (
+                "batch.inventory_error_over",
+                self.batch.inventory_error_over,
+            ),
         ] {
             if !v.is_finite() || v < 0.0 {
                 issues.push(Issue::new(f, "must be a number of 0 or more"));
@@ -159,7 +162,10 @@ impl DataOpsPolicy {
         }
         check_rule_id("sensitive.rule", &self.sensitive.rule, issues);
         if self.sensitive.approver_roles.is_empty() {
-            issues.push(Issue::new("sensitive.approver_roles", "name at least one role"));
+            issues.push(Issue::new(
+                "sensitive.approver_roles",
+                "name at least one role",
+            ));
         }
         if self.sensitive.batch_approver_roles.is_empty() {
             issues.push(Issue::new(

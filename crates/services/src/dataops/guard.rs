@@ -74,10 +74,7 @@ pub enum GuardError {
     /// The target could not be reached or refused the login.
     Connect(String),
     /// A row count differed from the declared one (the step, what was found).
-    Mismatch {
-        step: usize,
-        message: String,
-    },
+    Mismatch { step: usize, message: String },
     /// The database refused a statement.
     Database {
         step: Option<usize>,
@@ -131,9 +128,14 @@ async fn connect(t: &TargetConn) -> Result<Db, GuardError> {
                     .port(t.port)
                     .database(&t.database)
                     .username(&t.username)
-                    .password(&t.password.0)
                     .application_name("tianshu-dataop")
                     .disable_statement_logging();
+                // An empty password means none (trust or peer authentication), not an empty one.
+                let o = if t.password.0.is_empty() {
+                    o
+                } else {
+                    o.password(&t.password.0)
+                };
                 o.connect().await.map(Db::Pg)
             }
             SqlDialect::MySql => {
@@ -142,9 +144,13 @@ async fn connect(t: &TargetConn) -> Result<Db, GuardError> {
                     .port(t.port)
                     .database(&t.database)
                     .username(&t.username)
-                    .password(&t.password.0)
                     .charset("utf8mb4")
                     .disable_statement_logging();
+                let o = if t.password.0.is_empty() {
+                    o
+                } else {
+                    o.password(&t.password.0)
+                };
                 o.connect().await.map(Db::My)
             }
         }
@@ -186,7 +192,10 @@ async fn begin(db: &mut Db, read_only: bool, l: Limits) -> Result<(), GuardError
         Db::My(c) => {
             let maria = is_mariadb(c).await;
             let timeout = if maria {
-                format!("SET SESSION max_statement_time = {}", stmt_ms as f64 / 1000.0)
+                format!(
+                    "SET SESSION max_statement_time = {}",
+                    stmt_ms as f64 / 1000.0
+                )
             } else {
                 format!("SET SESSION max_execution_time = {stmt_ms}")
             };
@@ -224,7 +233,8 @@ async fn text_rows(
             while let Some(row) = s.try_next().await.map_err(|e| db_err(step, e))? {
                 let mut m = Map::new();
                 for (i, col) in row.columns().iter().enumerate() {
-                    let v: Option<String> = row.try_get_unchecked(i).map_err(|e| db_err(step, e))?;
+                    let v: Option<String> =
+                        row.try_get_unchecked(i).map_err(|e| db_err(step, e))?;
                     m.insert(col.name().to_string(), v.map_or(Value::Null, Value::String));
                 }
                 out.push(m);
@@ -340,12 +350,24 @@ async fn run_step(
                 "the predicate covers {} rows, {} declared",
                 o.locked, s.expected_rows
             );
-            return Err((Some(o), GuardError::Mismatch { step: n, message: m }));
+            return Err((
+                Some(o),
+                GuardError::Mismatch {
+                    step: n,
+                    message: m,
+                },
+            ));
         }
     }
     let affected = match db {
-        Db::Pg(c) => c.execute(sqlx::query(&s.sql)).await.map(|r| r.rows_affected()),
-        Db::My(c) => c.execute(sqlx::query(&s.sql)).await.map(|r| r.rows_affected()),
+        Db::Pg(c) => c
+            .execute(sqlx::query(&s.sql))
+            .await
+            .map(|r| r.rows_affected()),
+        Db::My(c) => c
+            .execute(sqlx::query(&s.sql))
+            .await
+            .map(|r| r.rows_affected()),
     };
     let affected = match affected {
         Ok(a) => a,
@@ -354,14 +376,23 @@ async fn run_step(
     o.affected = Some(affected);
     if affected != s.expected_rows {
         let m = format!("{affected} rows affected, {} declared", s.expected_rows);
-        return Err((Some(o), GuardError::Mismatch { step: n, message: m }));
+        return Err((
+            Some(o),
+            GuardError::Mismatch {
+                step: n,
+                message: m,
+            },
+        ));
     }
     if p.verb != Verb::Insert && affected != o.locked {
-        let m = format!(
-            "{affected} rows affected but {} rows were locked",
-            o.locked
-        );
-        return Err((Some(o), GuardError::Mismatch { step: n, message: m }));
+        let m = format!("{affected} rows affected but {} rows were locked", o.locked);
+        return Err((
+            Some(o),
+            GuardError::Mismatch {
+                step: n,
+                message: m,
+            },
+        ));
     }
     Ok(o)
 }

@@ -423,7 +423,10 @@ fn plan_steps(
             if n != s.expected_rows {
                 return Err(ServiceError::invalid(
                     format!("steps[{i}].expected_rows"),
-                    format!("DATA-05: the INSERT adds {n} rows, {} declared", s.expected_rows),
+                    format!(
+                        "DATA-05: the INSERT adds {n} rows, {} declared",
+                        s.expected_rows
+                    ),
                 ));
             }
         }
@@ -470,8 +473,9 @@ pub async fn submit(
                 format!("目标数据库 {} 不存在", input.target_id),
             )
         })?;
-    let d = dialect(&target.kind)
-        .ok_or_else(|| ServiceError::Internal(format!("target {} has kind {}", target.id, target.kind)))?;
+    let d = dialect(&target.kind).ok_or_else(|| {
+        ServiceError::Internal(format!("target {} has kind {}", target.id, target.kind))
+    })?;
     let impact = text("impact", &input.impact, 4000, false)?;
     let purpose = text("purpose", &input.purpose, 4000, false)?;
     let fields = text("fields", &input.fields, 4000, false)?;
@@ -479,7 +483,10 @@ pub async fn submit(
         if dp.sensitive_class(c).is_none() {
             return Err(ServiceError::invalid(
                 format!("sensitive_classes[{i}]"),
-                format!("'{c}' is not a sensitive class of the policy ({})", dp.sensitive.rule),
+                format!(
+                    "'{c}' is not a sensitive class of the policy ({})",
+                    dp.sensitive.rule
+                ),
             ));
         }
     }
@@ -490,7 +497,10 @@ pub async fn submit(
         ));
     }
     check_sensitive_vendor(dp, &input.sensitive_classes, &input.vendor_mode).map_err(refuse)?;
-    if input.estimated_minutes.is_some_and(|m| !(0..=100_000).contains(&m)) {
+    if input
+        .estimated_minutes
+        .is_some_and(|m| !(0..=100_000).contains(&m))
+    {
         return Err(ServiceError::invalid("estimated_minutes", "0–100000"));
     }
     for (f, v) in [
@@ -511,7 +521,10 @@ pub async fn submit(
                 ));
             }
             if input.query.is_some() {
-                return Err(ServiceError::invalid("query", "a modification has steps, not a query"));
+                return Err(ServiceError::invalid(
+                    "query",
+                    "a modification has steps, not a query",
+                ));
             }
             let planned = plan_steps(dp, d, &input.steps)?;
             let sum: u64 = planned.iter().map(|s| s.expected_rows).sum();
@@ -523,12 +536,23 @@ pub async fn submit(
                     ));
                 }
             }
-            let tables: Vec<String> = planned.iter().map(|s| s.parsed.table_name.clone()).collect();
-            (serde_json::to_value(&input.steps).unwrap_or(Value::Null), sum, tables)
+            let tables: Vec<String> = planned
+                .iter()
+                .map(|s| s.parsed.table_name.clone())
+                .collect();
+            (
+                serde_json::to_value(&input.steps).unwrap_or(Value::Null),
+                sum,
+                tables,
+            )
         }
         OpKind::Extraction => {
             if purpose.is_empty() || fields.is_empty() {
-                let f = if purpose.is_empty() { "purpose" } else { "fields" };
+                let f = if purpose.is_empty() {
+                    "purpose"
+                } else {
+                    "fields"
+                };
                 return Err(ServiceError::invalid_zh(
                     f,
                     "DATA-16: an extraction states its purpose, content and the fields needed",
@@ -536,7 +560,10 @@ pub async fn submit(
                 ));
             }
             if !input.steps.is_empty() {
-                return Err(ServiceError::invalid("steps", "an extraction has a query, not steps"));
+                return Err(ServiceError::invalid(
+                    "steps",
+                    "an extraction has a query, not steps",
+                ));
             }
             let q = input.query.as_deref().unwrap_or("");
             if q.len() > 100_000 {
@@ -620,9 +647,11 @@ pub async fn submit(
                         object_type: "dataop".into(),
                         object_id: row.id.to_string(),
                         before: None,
-                        after: Some(json!({"kind": row.kind, "title": row.title, "target_id": row.target_id,
+                        after: Some(
+                            json!({"kind": row.kind, "title": row.title, "target_id": row.target_id,
                             "declared_rows": row.declared_rows, "batch": row.batch != 0,
-                            "important": row.important != 0, "steps": parse_json(&row.steps)})),
+                            "important": row.important != 0, "steps": parse_json(&row.steps)}),
+                        ),
                         request_id: None,
                         at: now,
                     },
@@ -649,7 +678,12 @@ async fn view(p: &Platform, actor: &Principal, r: RequestRow) -> ServiceResult<R
     })
 }
 
-fn allowed_actions(p: &Platform, actor: &Principal, r: &RequestRow, events: &[EventRow]) -> Vec<String> {
+fn allowed_actions(
+    p: &Platform,
+    actor: &Principal,
+    r: &RequestRow,
+    events: &[EventRow],
+) -> Vec<String> {
     let pol = p.policy.current();
     let dp = &pol.pack.data_ops;
     let Some(state) = OpState::parse(&r.state) else {
@@ -670,7 +704,11 @@ fn allowed_actions(p: &Platform, actor: &Principal, r: &RequestRow, events: &[Ev
         }
     }
     let in_roles = |roles: &[String]| actor.roles.iter().any(|r| roles.contains(r));
-    if open && r.sensitive_classes != "[]" && !has("sensitive_approved") && in_roles(&dp.sensitive.approver_roles) {
+    if open
+        && r.sensitive_classes != "[]"
+        && !has("sensitive_approved")
+        && in_roles(&dp.sensitive.approver_roles)
+    {
         out.push("approve_sensitive");
     }
     if open
@@ -930,7 +968,9 @@ pub async fn act(
 /// Rule refusals travel through the store closure as `Conflict`; give them back as 422 naming the field.
 fn conflict_as_refusal(e: StoreError) -> ServiceError {
     match e {
-        StoreError::Conflict { field, message } if message.contains(": ") && message.starts_with("DATA-") => {
+        StoreError::Conflict { field, message }
+            if message.contains(": ") && message.starts_with("DATA-") =>
+        {
             ServiceError::invalid(field, message)
         }
         other => other.into(),
@@ -945,7 +985,9 @@ fn limits(dp: &DataOpsPolicy, extraction: bool) -> Limits {
     };
     Limits {
         statement_timeout: Duration::from_secs(u64::try_from(secs).unwrap_or(1)),
-        lock_timeout: Duration::from_secs(u64::try_from(dp.guard.lock_timeout.seconds()).unwrap_or(1)),
+        lock_timeout: Duration::from_secs(
+            u64::try_from(dp.guard.lock_timeout.seconds()).unwrap_or(1),
+        ),
         max_rows_per_step: dp.guard.max_rows_per_step,
     }
 }
@@ -1023,7 +1065,10 @@ pub async fn execute(
     let username = actor.username.clone();
     match kind {
         OpKind::Extraction => {
-            let stored = parse_json(&r.steps)[0]["sql"].as_str().unwrap_or("").to_string();
+            let stored = parse_json(&r.steps)[0]["sql"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             let q = parse_extraction(d, &stored)
                 .map_err(|e| ServiceError::invalid("query", format!("DATA-06: {e}")))?;
             let cap = dp.extraction.row_cap;
@@ -1033,7 +1078,10 @@ pub async fn execute(
                 Ok(x) => {
                     let n = x.rows.len() as i64;
                     let msg = if x.truncated {
-                        format!("{}: row cap {cap} reached; the result is cut there", dp.extraction.rule)
+                        format!(
+                            "{}: row cap {cap} reached; the result is cut there",
+                            dp.extraction.rule
+                        )
                     } else {
                         String::new()
                     };
@@ -1043,7 +1091,9 @@ pub async fn execute(
                             message: msg,
                             before_image: json!([]),
                             affected: json!([{"declared": r.declared_rows, "rows": n, "truncated": x.truncated}]),
-                            result: Some(Value::Array(x.rows.into_iter().map(Value::Object).collect())),
+                            result: Some(Value::Array(
+                                x.rows.into_iter().map(Value::Object).collect(),
+                            )),
                             result_rows: Some(n),
                             now,
                         },
@@ -1063,7 +1113,17 @@ pub async fn execute(
                     Some(e.to_string()),
                 ),
             };
-            let exec_id = record_execution(p, id, version, &who, &username, started, end, failure.is_none()).await?;
+            let exec_id = record_execution(
+                p,
+                id,
+                version,
+                &who,
+                &username,
+                started,
+                end,
+                failure.is_none(),
+            )
+            .await?;
             if let Some(f) = failure {
                 return Err(ServiceError::Transition {
                     code: "execution_failed",
@@ -1109,24 +1169,31 @@ pub async fn execute(
                     let before = before_json(&prepared.outcomes);
                     let affected = affected_json(&prepared.outcomes);
                     let opened = {
-                        let (before, affected, username) = (before.clone(), affected.clone(), username.clone());
+                        let (before, affected, username) =
+                            (before.clone(), affected.clone(), username.clone());
                         p.store
                             .write(move |c| {
                                 Box::pin(async move {
-                                    let r = st::request_in_tx(c, id)
-                                        .await?
-                                        .ok_or_else(|| StoreError::NotFound(format!("data operation {id}")))?;
+                                    let r = st::request_in_tx(c, id).await?.ok_or_else(|| {
+                                        StoreError::NotFound(format!("data operation {id}"))
+                                    })?;
                                     if r.version != version || r.state != "tech_approved" {
-                                        return Err(StoreError::Stale(format!("data operation {id}")));
+                                        return Err(StoreError::Stale(format!(
+                                            "data operation {id}"
+                                        )));
                                     }
                                     let running: Option<i64> = open_execution(c, id).await?;
                                     if running.is_some() {
                                         return Err(StoreError::Conflict {
                                             field: "state".into(),
-                                            message: "another execution of this request is running".into(),
+                                            message: "another execution of this request is running"
+                                                .into(),
                                         });
                                     }
-                                    st::insert_execution(c, id, &username, started, &before, &affected).await
+                                    st::insert_execution(
+                                        c, id, &username, started, &before, &affected,
+                                    )
+                                    .await
                                 })
                             })
                             .await
@@ -1172,7 +1239,10 @@ pub async fn execute(
     }
 }
 
-async fn open_execution(c: &mut tianshu_store::Conn<'_>, id: i64) -> Result<Option<i64>, StoreError> {
+async fn open_execution(
+    c: &mut tianshu_store::Conn<'_>,
+    id: i64,
+) -> Result<Option<i64>, StoreError> {
     let rows = tianshu_store::on_conn!(c, x => sqlx::query_scalar::<_, i64>(
         "SELECT id FROM dataop_executions WHERE request_id = $1 AND outcome = 'running'")
         .bind(id).fetch_optional(&mut **x).await)?;
@@ -1211,7 +1281,8 @@ async fn record_execution(
     Ok(p.store
         .write(move |c| {
             Box::pin(async move {
-                let exec_id = st::insert_execution(c, id, &username, started, &json!([]), &json!([])).await?;
+                let exec_id =
+                    st::insert_execution(c, id, &username, started, &json!([]), &json!([])).await?;
                 st::finish_execution(c, exec_id, &end).await?;
                 after_execution(c, id, version, exec_id, &who, &username, &end, ok).await?;
                 Ok(exec_id)
@@ -1256,7 +1327,15 @@ async fn after_execution(
 ) -> Result<(), StoreError> {
     let kind = if ok { "executed" } else { "execution_failed" };
     if ok {
-        st::set_request_state(c, id, version, OpState::Executed.as_str(), Some(username), end.now).await?;
+        st::set_request_state(
+            c,
+            id,
+            version,
+            OpState::Executed.as_str(),
+            Some(username),
+            end.now,
+        )
+        .await?;
     }
     st::insert_event(
         c,
@@ -1276,8 +1355,10 @@ async fn after_execution(
             object_type: "dataop".into(),
             object_id: id.to_string(),
             before: None,
-            after: Some(json!({"execution_id": exec_id, "outcome": end.outcome, "message": end.message,
-                "affected": end.affected, "result_rows": end.result_rows})),
+            after: Some(
+                json!({"execution_id": exec_id, "outcome": end.outcome, "message": end.message,
+                "affected": end.affected, "result_rows": end.result_rows}),
+            ),
             request_id: None,
             at: end.now,
         },
@@ -1286,7 +1367,12 @@ async fn after_execution(
     Ok(())
 }
 
-async fn report(p: &Platform, actor: &Principal, id: i64, exec_id: i64) -> ServiceResult<ExecutionReport> {
+async fn report(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    exec_id: i64,
+) -> ServiceResult<ExecutionReport> {
     let v = get(p, actor, id).await?;
     let execution = v
         .executions
@@ -1294,7 +1380,10 @@ async fn report(p: &Platform, actor: &Principal, id: i64, exec_id: i64) -> Servi
         .find(|e| e.id == exec_id)
         .cloned()
         .ok_or_else(|| ServiceError::Internal(format!("execution {exec_id} vanished")))?;
-    Ok(ExecutionReport { request: v, execution })
+    Ok(ExecutionReport {
+        request: v,
+        execution,
+    })
 }
 
 // ------------------------------------------------------------------------------------------------ audit report
@@ -1321,10 +1410,19 @@ pub struct AuditReport {
 }
 
 /// The audit report of all data operations created in `month` (`YYYY-MM`, in the pack's zone).
-pub async fn audit_report(p: &Platform, actor: &Principal, month: &str) -> ServiceResult<AuditReport> {
+pub async fn audit_report(
+    p: &Platform,
+    actor: &Principal,
+    month: &str,
+) -> ServiceResult<AuditReport> {
     require_any(actor, &[Permission::ReportRead, Permission::DataopApprove])?;
     let pol = p.policy.current();
-    let tz: chrono_tz::Tz = pol.pack.data_ops.time_zone.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    let tz: chrono_tz::Tz = pol
+        .pack
+        .data_ops
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
     let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
         .map_err(|_| ServiceError::invalid("month", "write the month as YYYY-MM"))?;
     let next = if first.month() == 12 {
@@ -1379,7 +1477,11 @@ pub async fn audit_report(p: &Platform, actor: &Principal, month: &str) -> Servi
         important: rows.iter().filter(|r| r.important != 0).count(),
         sensitive: rows.iter().filter(|r| r.sensitive_classes != "[]").count(),
         by_state,
-        unreviewed: rows.iter().filter(|r| r.state == "executed").map(|r| r.id).collect(),
+        unreviewed: rows
+            .iter()
+            .filter(|r| r.state == "executed")
+            .map(|r| r.id)
+            .collect(),
         unresolved_executions: unresolved,
         rolled_back,
         items: rows.iter().map(request_out).collect(),
