@@ -210,6 +210,18 @@ pub fn app(state: AppState) -> Router {
             "/incidents/{id}/notifications",
             get(api::notifications::of_incident),
         )
+        .route(
+            "/data-ops/targets",
+            get(api::dataops::targets).post(api::dataops::register_target),
+        )
+        .route("/data-ops/audit-report", get(api::dataops::audit_report))
+        .route(
+            "/data-ops",
+            get(api::dataops::list).post(api::dataops::submit),
+        )
+        .route("/data-ops/{id}", get(api::dataops::get))
+        .route("/data-ops/{id}/execute", post(api::dataops::execute))
+        .route("/data-ops/{id}/actions/{action}", post(api::dataops::act))
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

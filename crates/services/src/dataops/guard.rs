@@ -167,11 +167,11 @@ async fn connect(t: &TargetConn) -> Result<Db, GuardError> {
 
 /// Whether a MySQL-protocol server is MariaDB (its timeout variables differ from MySQL's).
 async fn is_mariadb(c: &mut MySqlConnection) -> bool {
-    sqlx::query_scalar::<_, String>("SELECT VERSION()")
-        .fetch_one(&mut *c)
+    c.fetch_one(sqlx::query("SELECT VERSION()"))
         .await
-        .map(|v| v.to_lowercase().contains("mariadb"))
-        .unwrap_or(false)
+        .ok()
+        .and_then(|r| r.try_get::<String, _>(0).ok())
+        .is_some_and(|v| v.to_lowercase().contains("mariadb"))
 }
 
 async fn begin(db: &mut Db, read_only: bool, l: Limits) -> Result<(), GuardError> {
@@ -184,8 +184,7 @@ async fn begin(db: &mut Db, read_only: bool, l: Limits) -> Result<(), GuardError
                 "BEGIN ISOLATION LEVEL READ COMMITTED{mode}; SET LOCAL statement_timeout = {stmt_ms}; SET LOCAL lock_timeout = {}",
                 lock_s * 1000
             );
-            sqlx::raw_sql(&sql)
-                .execute(&mut *c)
+            c.execute(sqlx::raw_sql(&sql))
                 .await
                 .map_err(|e| db_err(None, e))?;
         }
@@ -208,8 +207,7 @@ async fn begin(db: &mut Db, read_only: bool, l: Limits) -> Result<(), GuardError
                     "START TRANSACTION READ WRITE".to_string()
                 },
             ] {
-                sqlx::raw_sql(&sql)
-                    .execute(&mut *c)
+                c.execute(sqlx::raw_sql(&sql))
                     .await
                     .map_err(|e| db_err(None, e))?;
             }
@@ -229,7 +227,7 @@ async fn text_rows(
     let mut out = Vec::new();
     match db {
         Db::Pg(c) => {
-            let mut s = sqlx::raw_sql(sql).fetch(&mut *c);
+            let mut s = c.fetch(sqlx::raw_sql(sql));
             while let Some(row) = s.try_next().await.map_err(|e| db_err(step, e))? {
                 let mut m = Map::new();
                 for (i, col) in row.columns().iter().enumerate() {
@@ -244,7 +242,7 @@ async fn text_rows(
             }
         }
         Db::My(c) => {
-            let mut s = sqlx::raw_sql(sql).fetch(&mut *c);
+            let mut s = c.fetch(sqlx::raw_sql(sql));
             while let Some(row) = s.try_next().await.map_err(|e| db_err(step, e))? {
                 let mut m = Map::new();
                 for (i, col) in row.columns().iter().enumerate() {
@@ -270,8 +268,8 @@ async fn text_rows(
 async fn rollback(db: &mut Db) {
     // Best effort: dropping the connection rolls back too.
     let _ = match db {
-        Db::Pg(c) => sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.map(|_| ()),
-        Db::My(c) => sqlx::raw_sql("ROLLBACK").execute(&mut *c).await.map(|_| ()),
+        Db::Pg(c) => c.execute(sqlx::raw_sql("ROLLBACK")).await.map(|_| ()),
+        Db::My(c) => c.execute(sqlx::raw_sql("ROLLBACK")).await.map(|_| ()),
     };
 }
 
@@ -401,8 +399,8 @@ impl Prepared {
     /// Commits the target transaction.
     pub async fn commit(mut self) -> Result<Vec<StepOutcome>, GuardError> {
         let r = match &mut self.db {
-            Db::Pg(c) => sqlx::raw_sql("COMMIT").execute(&mut *c).await.map(|_| ()),
-            Db::My(c) => sqlx::raw_sql("COMMIT").execute(&mut *c).await.map(|_| ()),
+            Db::Pg(c) => c.execute(sqlx::raw_sql("COMMIT")).await.map(|_| ()),
+            Db::My(c) => c.execute(sqlx::raw_sql("COMMIT")).await.map(|_| ()),
         };
         close(self.db).await;
         r.map_err(|e| db_err(None, e))?;

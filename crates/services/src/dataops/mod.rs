@@ -1487,3 +1487,10 @@ pub async fn audit_report(
         items: rows.iter().map(request_out).collect(),
     })
 }
+
+/// Compile-time check: the HTTP layer needs `execute` to be `Send` (sqlx's generic executors can break that).
+#[allow(dead_code)]
+fn execute_is_send(p: &Platform, a: &Principal) {
+    fn s<T: Send>(_: T) {}
+    s(execute(p, a, 1, 1));
+}

@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod policy;
 pub mod session;
 pub mod tokens;
+pub mod dataops;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
