@@ -22,6 +22,9 @@ mod duty;
 #[path = "api/alerts.rs"]
 mod alerts;
 
+#[path = "api/dataops.rs"]
+mod dataops;
+
 struct TestApp {
     base: String,
     client: Client,

@@ -350,7 +350,9 @@ pub async fn list(
     };
     let items = dataops::list(&st.platform, &p, filter, before, limit).await?;
     let next = super::next_cursor(items.len(), limit, items.last().map(|r| r.id));
-    Ok(json(serde_json::json!({ "items": items, "next_cursor": next })))
+    Ok(json(
+        serde_json::json!({ "items": items, "next_cursor": next }),
+    ))
 }
 
 /// Submits a modification (declared steps) or an extraction (one SELECT); validated against DATA-02..DATA-16.

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod calendar;
+pub mod dataops;
 pub mod duty;
 pub mod health;
 pub mod identity;
@@ -11,7 +12,6 @@ pub mod notifications;
 pub mod policy;
 pub mod session;
 pub mod tokens;
-pub mod dataops;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
