@@ -4,6 +4,7 @@
 //! hands them to the pure [`policy::PolicyPack::load_files`].
 
 pub mod alert;
+pub mod change;
 pub mod classify;
 pub mod clock;
 pub mod dataop;

@@ -3,6 +3,7 @@
 //! `file:line:field: message`.
 
 mod calendars;
+mod change;
 mod data_ops;
 mod duty;
 mod error;
@@ -27,6 +28,9 @@ use sha2::{Digest, Sha256};
 use tianshu_workcal::{DeadlineBasis, HolidayYear};
 
 pub use calendars::CalendarsPolicy;
+pub use change::{
+    ChangePolicy, CutoverRule, DowntimeRule, EmergencyNotice, GateDef, NoticeRule, ReleaseRule,
+};
 pub use data_ops::{
     BatchRule, DataOpsPolicy, ExtractionRule, GuardRule, PeakRule, SensitiveClass, SensitiveRule,
     SeparationRule, TicketRule, VENDOR_MODES,
@@ -88,10 +92,12 @@ pub const DUTY_FILE: &str = "duty.toml";
 pub const MONITORING_FILE: &str = "monitoring.toml";
 /// data_ops.toml: back-end data operations DATA-02..DATA-17 and guarded execution (issue 7).
 pub const DATA_OPS_FILE: &str = "data_ops.toml";
+/// change.toml: releases, gates, windows, cut-over lead times and CNT notice tiers (issue 7).
+pub const CHANGE_FILE: &str = "change.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 12] = [
+const REQUIRED: [&str; 13] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -104,6 +110,7 @@ const REQUIRED: [&str; 12] = [
     DUTY_FILE,
     MONITORING_FILE,
     DATA_OPS_FILE,
+    CHANGE_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -148,6 +155,8 @@ pub struct PolicyPack {
     pub monitoring: MonitoringPolicy,
     /// Back-end data operations (data_ops.toml).
     pub data_ops: DataOpsPolicy,
+    /// Releases, cut-overs and customer notices (change.toml).
+    pub change: ChangePolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -573,6 +582,34 @@ impl PolicyPack {
             locate(DATA_OPS_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        let change = get(CHANGE_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<ChangePolicy>(CHANGE_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            if let Some(names) = &calendar_names {
+                if !names.contains(&p.calendar) {
+                    issues.push(Issue::new(
+                        "calendar",
+                        format!(
+                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
+                            p.calendar
+                        ),
+                    ));
+                }
+            }
+            if let Some(keys) = &role_keys {
+                for (path, r) in p.role_refs() {
+                    if !keys.contains(r) {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(CHANGE_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
 
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
@@ -604,6 +641,7 @@ impl PolicyPack {
             Some(duty),
             Some(monitoring),
             Some(data_ops),
+            Some(change),
         ) = (
             pack,
             calendars,
@@ -617,6 +655,7 @@ impl PolicyPack {
             duty,
             monitoring,
             data_ops,
+            change,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -648,6 +687,7 @@ impl PolicyPack {
             duty,
             monitoring,
             data_ops,
+            change,
             source_hash: source_hash(&files),
             files,
         })

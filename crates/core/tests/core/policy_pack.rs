@@ -16,7 +16,7 @@ pub(crate) fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
 }
 
-pub(crate) const TOP_FILES: [&str; 12] = [
+pub(crate) const TOP_FILES: [&str; 13] = [
     "pack.toml",
     "calendars.toml",
     "roles.toml",
@@ -29,6 +29,7 @@ pub(crate) const TOP_FILES: [&str; 12] = [
     "duty.toml",
     "monitoring.toml",
     "data_ops.toml",
+    "change.toml",
 ];
 
 /// The top-level files only: tests must not depend on the holiday data another engineer is writing.
