@@ -8,6 +8,7 @@ pub mod auth_cache;
 pub mod authz;
 pub mod calendar;
 pub mod clocks;
+pub mod cutovers;
 pub mod dataops;
 pub mod demo;
 pub mod duty;

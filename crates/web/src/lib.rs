@@ -222,6 +222,14 @@ pub fn app(state: AppState) -> Router {
         .route("/data-ops/{id}", get(api::dataops::get))
         .route("/data-ops/{id}/execute", post(api::dataops::execute))
         .route("/data-ops/{id}/actions/{action}", post(api::dataops::act))
+        .route(
+            "/cutovers",
+            get(api::cutovers::list).post(api::cutovers::apply),
+        )
+        .route("/cutovers/{id}", get(api::cutovers::get))
+        .route("/cutovers/{id}/approve", post(api::cutovers::approve))
+        .route("/cutovers/{id}/log", post(api::cutovers::log))
+        .route("/cutovers/{id}/complete", post(api::cutovers::complete))
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

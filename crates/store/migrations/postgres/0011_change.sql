@@ -82,3 +82,50 @@ CREATE TABLE dataop_executions (
     result_rows  BIGINT
 );
 CREATE INDEX dataop_executions_request ON dataop_executions (request_id, id);
+
+-- Cut-over requests (CHG-13..CHG-19, CNT-01..CNT-05): the application with its plan, the approval, the alert
+-- maintenance window opened for it, the customer notices queued, and the two-person execution log.
+CREATE TABLE cutovers (
+    id             BIGSERIAL PRIMARY KEY,
+    title          TEXT    NOT NULL,
+    kind           TEXT    NOT NULL,
+    systems        TEXT    NOT NULL,
+    major          BIGINT  NOT NULL DEFAULT 0,
+    emergency      BIGINT  NOT NULL DEFAULT 0,
+    starts_at      BIGINT  NOT NULL,
+    ends_at        BIGINT  NOT NULL,
+    downtime_from  BIGINT,
+    downtime_to    BIGINT,
+    plan           TEXT    NOT NULL,
+    rollback_plan  TEXT    NOT NULL,
+    checklist      TEXT    NOT NULL,
+    test_list      TEXT    NOT NULL,
+    people         TEXT    NOT NULL,
+    impact         TEXT    NOT NULL,
+    circuits       TEXT    NOT NULL DEFAULT '[]',
+    customer_tiers TEXT    NOT NULL DEFAULT '[]',
+    notices        TEXT    NOT NULL DEFAULT '[]',
+    maintenance_id BIGINT,
+    state          TEXT    NOT NULL,
+    requester      TEXT    NOT NULL,
+    approver       TEXT,
+    approved_at    BIGINT,
+    completed_at   BIGINT,
+    created_at     BIGINT  NOT NULL,
+    updated_at     BIGINT  NOT NULL,
+    version        BIGINT  NOT NULL DEFAULT 1
+);
+CREATE INDEX cutovers_starts ON cutovers (starts_at);
+
+CREATE TABLE cutover_log (
+    id          BIGSERIAL PRIMARY KEY,
+    cutover_id  BIGINT  NOT NULL REFERENCES cutovers(id),
+    at          BIGINT  NOT NULL,
+    step        TEXT    NOT NULL,
+    important   BIGINT  NOT NULL DEFAULT 0,
+    operator    TEXT    NOT NULL,
+    supervisor  TEXT    NOT NULL,
+    result      TEXT    NOT NULL DEFAULT '',
+    recorded_by TEXT    NOT NULL
+);
+CREATE INDEX cutover_log_cutover ON cutover_log (cutover_id, id);

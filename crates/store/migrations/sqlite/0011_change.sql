@@ -82,3 +82,50 @@ CREATE TABLE dataop_executions (
     result_rows  INTEGER
 );
 CREATE INDEX dataop_executions_request ON dataop_executions (request_id, id);
+
+-- Cut-over requests (CHG-13..CHG-19, CNT-01..CNT-05): the application with its plan, the approval, the alert
+-- maintenance window opened for it, the customer notices queued, and the two-person execution log.
+CREATE TABLE cutovers (
+    id             INTEGER PRIMARY KEY,
+    title          TEXT    NOT NULL,
+    kind           TEXT    NOT NULL,
+    systems        TEXT    NOT NULL,
+    major          INTEGER  NOT NULL DEFAULT 0,
+    emergency      INTEGER  NOT NULL DEFAULT 0,
+    starts_at      INTEGER  NOT NULL,
+    ends_at        INTEGER  NOT NULL,
+    downtime_from  INTEGER,
+    downtime_to    INTEGER,
+    plan           TEXT    NOT NULL,
+    rollback_plan  TEXT    NOT NULL,
+    checklist      TEXT    NOT NULL,
+    test_list      TEXT    NOT NULL,
+    people         TEXT    NOT NULL,
+    impact         TEXT    NOT NULL,
+    circuits       TEXT    NOT NULL DEFAULT '[]',
+    customer_tiers TEXT    NOT NULL DEFAULT '[]',
+    notices        TEXT    NOT NULL DEFAULT '[]',
+    maintenance_id INTEGER,
+    state          TEXT    NOT NULL,
+    requester      TEXT    NOT NULL,
+    approver       TEXT,
+    approved_at    INTEGER,
+    completed_at   INTEGER,
+    created_at     INTEGER  NOT NULL,
+    updated_at     INTEGER  NOT NULL,
+    version        INTEGER  NOT NULL DEFAULT 1
+);
+CREATE INDEX cutovers_starts ON cutovers (starts_at);
+
+CREATE TABLE cutover_log (
+    id          INTEGER PRIMARY KEY,
+    cutover_id  INTEGER  NOT NULL REFERENCES cutovers(id),
+    at          INTEGER  NOT NULL,
+    step        TEXT    NOT NULL,
+    important   INTEGER  NOT NULL DEFAULT 0,
+    operator    TEXT    NOT NULL,
+    supervisor  TEXT    NOT NULL,
+    result      TEXT    NOT NULL DEFAULT '',
+    recorded_by TEXT    NOT NULL
+);
+CREATE INDEX cutover_log_cutover ON cutover_log (cutover_id, id);

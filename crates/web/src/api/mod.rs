@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod calendar;
+pub mod cutovers;
 pub mod dataops;
 pub mod duty;
 pub mod health;

@@ -1,0 +1,238 @@
+//! Cut-over requests (issue 7; CHG-10/11/13..19, CNT-01..05): apply, approve (silences the affected systems and
+//! queues the customer notices), the two-person execution log, completion.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use tianshu_services::cutovers::{self, CutoverInput, LogInput};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::state::AppState;
+
+fn json<T: serde::Serialize>(v: T) -> Json<Value> {
+    Json(serde_json::to_value(v).unwrap_or(Value::Null))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(m)) => m.to_string(),
+            (".", None) => "(body)".to_string(),
+            (p, Some(m)) => format!("{p}.{m}"),
+            (p, None) => p.to_string(),
+        };
+        ApiError::bad_field(field, message)
+    })
+}
+
+/// One step of the execution log.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct LogOut {
+    pub id: i64,
+    pub cutover_id: i64,
+    pub at: i64,
+    pub step: String,
+    pub important: i64,
+    pub operator: String,
+    pub supervisor: String,
+    pub result: String,
+    pub recorded_by: String,
+}
+
+/// A cut-over (times in Unix microseconds UTC).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CutoverOut {
+    pub id: i64,
+    pub title: String,
+    /// hardware, software, data.
+    pub kind: String,
+    pub systems: Vec<String>,
+    pub major: bool,
+    pub emergency: bool,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub downtime_from: Option<i64>,
+    pub downtime_to: Option<i64>,
+    pub plan: String,
+    pub rollback_plan: String,
+    pub checklist: String,
+    pub test_list: String,
+    pub people: String,
+    pub impact: String,
+    pub circuits: Vec<String>,
+    pub customer_tiers: Vec<String>,
+    /// Notices queued at approval: tier, rule, notify, due_at, late, outbox_key.
+    #[schema(value_type = Vec<Object>)]
+    pub notices: Value,
+    /// The alert maintenance window opened at approval.
+    pub maintenance_id: Option<i64>,
+    /// submitted, approved, in_progress, completed.
+    pub state: String,
+    pub requester: String,
+    pub approver: Option<String>,
+    pub approved_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+    pub log: Vec<LogOut>,
+}
+
+/// Cut-overs in a period.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CutoverList {
+    pub items: Vec<CutoverOut>,
+}
+
+/// A cut-over application.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CutoverBody {
+    pub title: String,
+    /// hardware, software or data (CHG-13).
+    pub kind: String,
+    pub systems: Vec<String>,
+    pub major: Option<bool>,
+    pub emergency: Option<bool>,
+    /// RFC 3339.
+    pub starts_at: String,
+    pub ends_at: String,
+    pub downtime_from: Option<String>,
+    pub downtime_to: Option<String>,
+    pub plan: String,
+    pub rollback_plan: String,
+    pub checklist: String,
+    pub test_list: String,
+    pub people: String,
+    pub impact: String,
+    pub circuits: Option<Vec<String>>,
+    /// key_assurance, diamond, gold, silver, bronze.
+    pub customer_tiers: Option<Vec<String>>,
+}
+
+/// A log entry.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct LogBody {
+    pub step: String,
+    pub important: Option<bool>,
+    pub operator: String,
+    pub supervisor: String,
+    pub result: Option<String>,
+}
+
+/// The version read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionBody {
+    pub version: i64,
+}
+
+/// Period of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// RFC 3339.
+    pub from: String,
+    /// RFC 3339.
+    pub to: String,
+}
+
+fn time(field: &str, s: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_micros())
+        .map_err(|_| ApiError::bad_field(field, "an RFC 3339 time"))
+}
+
+/// Cut-overs starting in a period.
+#[utoipa::path(get, path = "/api/v1/cutovers", tag = "change", params(PeriodQuery),
+    responses((status = 200, description = "cut-overs", body = CutoverList)))]
+pub async fn list(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> ApiResult<Json<Value>> {
+    let items =
+        cutovers::between(&st.platform, &p, time("from", &q.from)?, time("to", &q.to)?).await?;
+    Ok(json(serde_json::json!({ "items": items })))
+}
+
+/// Applies for a cut-over (CHG-15/16 contents, CHG-10 window, CHG-16/CHG-11 lead times).
+#[utoipa::path(post, path = "/api/v1/cutovers", tag = "change", request_body = CutoverBody,
+    responses((status = 201, description = "applied", body = CutoverOut)))]
+pub async fn apply(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: CutoverInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(cutovers::apply(&st.platform, &p, input).await?),
+    ))
+}
+
+/// One cut-over with its execution log.
+#[utoipa::path(get, path = "/api/v1/cutovers/{id}", tag = "change",
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "cut-over", body = CutoverOut)))]
+pub async fn get(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(cutovers::get(&st.platform, &p, id).await?))
+}
+
+/// Approves (approver ≠ requester, CHG-14): silences the affected systems over the window, queues the notices.
+#[utoipa::path(post, path = "/api/v1/cutovers/{id}/approve", tag = "change", request_body = VersionBody,
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "approved", body = CutoverOut)))]
+pub async fn approve(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<VersionBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        cutovers::approve(&st.platform, &p, id, b.version).await?,
+    ))
+}
+
+/// Records one executed step (CHG-18: operator ≠ supervisor for important steps).
+#[utoipa::path(post, path = "/api/v1/cutovers/{id}/log", tag = "change", request_body = LogBody,
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "logged", body = CutoverOut)))]
+pub async fn log(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let input: LogInput = decode(body)?;
+    Ok(json(cutovers::log_step(&st.platform, &p, id, input).await?))
+}
+
+/// Completes a cut-over in progress (CHG-19).
+#[utoipa::path(post, path = "/api/v1/cutovers/{id}/complete", tag = "change",
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "completed", body = CutoverOut)))]
+pub async fn complete(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(cutovers::complete(&st.platform, &p, id).await?))
+}
