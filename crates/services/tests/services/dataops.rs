@@ -116,6 +116,9 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
+/// One row of the test table as text.
+type TextRow = (String, Option<String>, Option<String>, Option<String>, Option<String>);
+
 /// The rows of the test table as text (NULL → null), by id.
 async fn rows(t: &Target) -> Vec<Value> {
     let sql = format!(
@@ -129,13 +132,7 @@ async fn rows(t: &Target) -> Vec<Value> {
             "SELECT id::text, amount::text, paid_at::text, region, note FROM {} ORDER BY id",
             t.table
         );
-        let rs: Vec<(
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(&sql).fetch_all(&mut c).await.unwrap();
+        let rs: Vec<TextRow> = sqlx::query_as(&sql).fetch_all(&mut c).await.unwrap();
         for r in rs {
             out.push(json!([r.0, r.1, r.2, r.3, r.4]));
         }
@@ -145,13 +142,7 @@ async fn rows(t: &Target) -> Vec<Value> {
             "SELECT id, amount, paid_at, region, note",
             "SELECT CAST(id AS CHAR), CAST(amount AS CHAR), CAST(paid_at AS CHAR), region, note",
         );
-        let rs: Vec<(
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(&sql).fetch_all(&mut c).await.unwrap();
+        let rs: Vec<TextRow> = sqlx::query_as(&sql).fetch_all(&mut c).await.unwrap();
         for r in rs {
             out.push(json!([r.0, r.1, r.2, r.3, r.4]));
         }
