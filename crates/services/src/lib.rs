@@ -18,6 +18,7 @@ pub mod incidents;
 pub mod limits;
 pub mod notify;
 pub mod policy;
+pub mod releases;
 pub mod scheduler;
 pub mod secrets;
 pub mod session;

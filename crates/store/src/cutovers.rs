@@ -212,3 +212,94 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(cutover_id).fetch_all(p).await)?)
     }
 }
+
+/// A planned release (CHG-01..CHG-10).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct ReleaseRow {
+    pub id: i64,
+    pub title: String,
+    /// routine or emergency.
+    pub kind: String,
+    pub system_family: String,
+    /// YYYY-MM-DD (local).
+    pub release_date: String,
+    /// YYYY-MM (local), for the monthly quota.
+    pub month: String,
+    pub starts_at: i64,
+    pub downtime_from: Option<i64>,
+    pub downtime_to: Option<i64>,
+    /// JSON list of gates with due instants.
+    pub gates: String,
+    pub override_reason: Option<String>,
+    pub override_by: Option<String>,
+    pub state: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub version: i64,
+}
+
+/// A release to insert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRelease {
+    pub title: String,
+    pub kind: String,
+    pub system_family: String,
+    pub release_date: String,
+    pub month: String,
+    pub starts_at: i64,
+    pub downtime_from: Option<i64>,
+    pub downtime_to: Option<i64>,
+    pub gates: Value,
+    pub override_reason: Option<String>,
+    pub override_by: Option<String>,
+    pub created_by: String,
+    pub now: i64,
+}
+
+const RELEASE_COLS: &str = "id, title, kind, system_family, release_date, month, starts_at, downtime_from, downtime_to, gates, override_reason, override_by, state, created_by, created_at, version";
+
+/// Releases of `kind` in `month` (of `family` when given), counted inside the write that adds one, so two
+/// concurrent plans cannot both take the last place: on PostgreSQL a transaction-scoped advisory lock per month
+/// serialises them (row locks would not stop a concurrent insert); SQLite's single writer does already.
+pub async fn releases_in_month(
+    conn: &mut Conn<'_>,
+    month: &str,
+    kind: &str,
+    family: Option<&str>,
+) -> StoreResult<i64> {
+    if let crate::Db::Postgres(c) = &mut conn.db {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tianshu.releases.' || $1))::text")
+            .bind(month)
+            .fetch_one(&mut **c)
+            .await?;
+    }
+    let sql = "SELECT id FROM releases WHERE month = $1 AND kind = $2 AND ($3 IS NULL OR system_family = $3) AND state <> 'cancelled'";
+    let ids: Vec<i64> = on_conn!(conn, c => sqlx::query_scalar(sql).bind(month).bind(kind).bind(family)
+        .fetch_all(&mut **c).await)?;
+    Ok(ids.len() as i64)
+}
+
+/// Inserts a planned release.
+pub async fn insert_release(conn: &mut Conn<'_>, n: &NewRelease) -> StoreResult<ReleaseRow> {
+    let sql = format!(
+        "INSERT INTO releases (title, kind, system_family, release_date, month, starts_at, downtime_from, downtime_to,
+            gates, override_reason, override_by, state, created_by, created_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'planned',$12,$13) RETURNING {RELEASE_COLS}"
+    );
+    let gates = n.gates.to_string();
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(&n.title).bind(&n.kind).bind(&n.system_family).bind(&n.release_date).bind(&n.month)
+        .bind(n.starts_at).bind(n.downtime_from).bind(n.downtime_to).bind(&gates).bind(&n.override_reason)
+        .bind(&n.override_by).bind(&n.created_by).bind(n.now)
+        .fetch_one(&mut **c).await)?)
+}
+
+impl Store {
+    /// Releases whose date lies in `[from, to)` (`YYYY-MM-DD`), by date.
+    pub async fn releases_between(&self, from: &str, to: &str) -> StoreResult<Vec<ReleaseRow>> {
+        let sql = format!(
+            "SELECT {RELEASE_COLS} FROM releases WHERE release_date >= $1 AND release_date < $2 ORDER BY release_date, id LIMIT 1000"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(from).bind(to).fetch_all(p).await)?)
+    }
+}

@@ -230,6 +230,10 @@ pub fn app(state: AppState) -> Router {
         .route("/cutovers/{id}/approve", post(api::cutovers::approve))
         .route("/cutovers/{id}/log", post(api::cutovers::log))
         .route("/cutovers/{id}/complete", post(api::cutovers::complete))
+        .route(
+            "/releases",
+            get(api::cutovers::releases).post(api::cutovers::plan_release),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

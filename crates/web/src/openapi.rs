@@ -40,7 +40,7 @@ use crate::error::Problem;
         api::dataops::targets, api::dataops::register_target, api::dataops::list, api::dataops::submit,
         api::dataops::get, api::dataops::execute, api::dataops::act, api::dataops::audit_report,
         api::cutovers::list, api::cutovers::apply, api::cutovers::get, api::cutovers::approve,
-        api::cutovers::log, api::cutovers::complete,
+        api::cutovers::log, api::cutovers::complete, api::cutovers::releases, api::cutovers::plan_release,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

@@ -157,3 +157,120 @@ async fn cutover_lead_time_approval_silence_notices_and_two_person_log_chg_10_ch
         assert_eq!(done.state, "completed");
     }
 }
+
+fn release(kind: &str, date: &str) -> tianshu_services::releases::ReleaseInput {
+    tianshu_services::releases::ReleaseInput {
+        title: format!("CRM {date} 版本"),
+        kind: kind.into(),
+        system_family: "crm".into(),
+        date: date.into(),
+        start: None,
+        downtime_from: None,
+        downtime_to: None,
+        override_reason: None,
+    }
+}
+
+#[tokio::test]
+async fn release_calendar_gates_quota_and_window_worked_examples_19_20_chg_02_chg_03_chg_08_chg_10()
+{
+    use tianshu_services::releases;
+    for db in backends().await {
+        // Tuesday 2026-12-01 10:00.
+        let (p, _clock) = platform(&db, local(1, 10)).await;
+        demo::load(&p).await.unwrap();
+        let dba = principal(&p, "dba").await;
+        // Worked example 19: Thursday 12-10 → tests and review by Monday 12-07, notice by Tuesday 12-08, 23:00 start.
+        let r = releases::plan(&p, &dba, release("routine", "2026-12-10"))
+            .await
+            .unwrap();
+        let day = |us: i64| {
+            chrono::DateTime::<Utc>::from_timestamp_micros(us)
+                .unwrap()
+                .with_timezone(&chrono_tz::Asia::Shanghai)
+                .format("%m-%d %H:%M")
+                .to_string()
+        };
+        let gate = |k: &str| {
+            day(r
+                .gates
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["key"] == k)
+                .unwrap()["due_at"]
+                .as_i64()
+                .unwrap())
+        };
+        assert_eq!(gate("tests_done"), "12-07 23:59");
+        assert_eq!(gate("readiness_review"), "12-07 23:59");
+        assert_eq!(gate("pre_release_notice"), "12-08 23:59");
+        assert_eq!(day(r.starts_at), "12-10 23:00");
+        // A gate date in the past: an upgrade on Thursday 12-03 needed its tests done by Monday 11-30.
+        let (field, msg) = invalid(
+            releases::plan(&p, &dba, release("routine", "2026-12-03"))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "date");
+        assert!(
+            msg.starts_with("CHG-03") && msg.contains("already past"),
+            "{msg}"
+        );
+        // CHG-09: a 21:00 start is refused.
+        let mut early = release("routine", "2026-12-17");
+        early.start = Some("21:00".into());
+        assert!(invalid(releases::plan(&p, &dba, early).await.unwrap_err())
+            .1
+            .starts_with("CHG-09"));
+        // Worked example 20: downtime 02:00–05:00 allowed, 05:00–07:00 refused.
+        let mut ok = release("routine", "2026-12-17");
+        ok.downtime_from = Some(local(18, 2).to_rfc3339());
+        ok.downtime_to = Some(local(18, 5).to_rfc3339());
+        releases::plan(&p, &dba, ok).await.unwrap();
+        let mut bad = release("emergency", "2026-12-21");
+        bad.downtime_from = Some(local(22, 5).to_rfc3339());
+        bad.downtime_to = Some(local(22, 7).to_rfc3339());
+        assert!(invalid(releases::plan(&p, &dba, bad).await.unwrap_err())
+            .1
+            .starts_with("CHG-10"));
+        // CHG-01: a third routine release in December is refused.
+        assert!(invalid(
+            releases::plan(&p, &dba, release("routine", "2026-12-24"))
+                .await
+                .unwrap_err()
+        )
+        .1
+        .starts_with("CHG-01"));
+        // CHG-02: two emergency releases, the third blocked unless the department manager overrides with a reason.
+        releases::plan(&p, &dba, release("emergency", "2026-12-14"))
+            .await
+            .unwrap();
+        releases::plan(&p, &dba, release("emergency", "2026-12-15"))
+            .await
+            .unwrap();
+        let (field, msg) = invalid(
+            releases::plan(&p, &dba, release("emergency", "2026-12-16"))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "kind");
+        assert!(msg.starts_with("CHG-02"), "{msg}");
+        let mut own = release("emergency", "2026-12-16");
+        own.override_reason = Some("计费差错必须本月修复".into());
+        assert!(
+            invalid(releases::plan(&p, &dba, own.clone()).await.unwrap_err())
+                .1
+                .starts_with("CHG-02")
+        );
+        let mgr = principal(&p, "dept-mgr").await;
+        let third = releases::plan(&p, &mgr, own).await.unwrap();
+        assert_eq!(third.override_by.as_deref(), Some("dept-mgr"));
+        assert_eq!(
+            third.override_reason.as_deref(),
+            Some("计费差错必须本月修复")
+        );
+        let listed = releases::month(&p, &dba, "2026-12").await.unwrap();
+        assert!(listed.len() >= 4);
+    }
+}

@@ -117,7 +117,13 @@ fn rand_u64() -> u64 {
 }
 
 /// One row of the test table as text.
-type TextRow = (String, Option<String>, Option<String>, Option<String>, Option<String>);
+type TextRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// The rows of the test table as text (NULL → null), by id.
 async fn rows(t: &Target) -> Vec<Value> {

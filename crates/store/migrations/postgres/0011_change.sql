@@ -129,3 +129,25 @@ CREATE TABLE cutover_log (
     recorded_by TEXT    NOT NULL
 );
 CREATE INDEX cutover_log_cutover ON cutover_log (cutover_id, id);
+
+-- Release calendar (CHG-01..CHG-10): one row per planned release with its gates counted back on the working-day
+-- calendar and the CHG-02 override when it exceeds the emergency quota.
+CREATE TABLE releases (
+    id              BIGSERIAL PRIMARY KEY,
+    title           TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    system_family   TEXT    NOT NULL,
+    release_date    TEXT    NOT NULL,
+    month           TEXT    NOT NULL,
+    starts_at       BIGINT  NOT NULL,
+    downtime_from   BIGINT,
+    downtime_to     BIGINT,
+    gates           TEXT    NOT NULL DEFAULT '[]',
+    override_reason TEXT,
+    override_by     TEXT,
+    state           TEXT    NOT NULL,
+    created_by      TEXT    NOT NULL,
+    created_at      BIGINT  NOT NULL,
+    version         BIGINT  NOT NULL DEFAULT 1
+);
+CREATE INDEX releases_month ON releases (month, kind, system_family);

@@ -236,3 +236,89 @@ pub async fn complete(
 ) -> ApiResult<Json<Value>> {
     Ok(json(cutovers::complete(&st.platform, &p, id).await?))
 }
+
+/// A planned release.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseOut {
+    pub id: i64,
+    pub title: String,
+    /// routine or emergency.
+    pub kind: String,
+    pub system_family: String,
+    /// YYYY-MM-DD.
+    pub release_date: String,
+    /// CHG-09 start instant.
+    pub starts_at: i64,
+    pub downtime_from: Option<i64>,
+    pub downtime_to: Option<i64>,
+    /// CHG-03/04/08 gates: key, rule, name_zh, name_en, due_at.
+    #[schema(value_type = Vec<Object>)]
+    pub gates: Value,
+    pub override_reason: Option<String>,
+    pub override_by: Option<String>,
+    pub state: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub version: i64,
+}
+
+/// Releases of a month.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseList {
+    pub items: Vec<ReleaseOut>,
+}
+
+/// A release to plan.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseBody {
+    pub title: String,
+    /// routine or emergency.
+    pub kind: String,
+    pub system_family: String,
+    /// YYYY-MM-DD.
+    pub date: String,
+    /// HH:MM (CHG-09).
+    pub start: Option<String>,
+    pub downtime_from: Option<String>,
+    pub downtime_to: Option<String>,
+    /// CHG-02 override of the emergency quota (department manager).
+    pub override_reason: Option<String>,
+}
+
+/// Which month.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQuery {
+    /// YYYY-MM.
+    pub month: String,
+}
+
+/// The releases of a month (the change calendar).
+#[utoipa::path(get, path = "/api/v1/releases", tag = "change", params(MonthQuery),
+    responses((status = 200, description = "releases", body = ReleaseList)))]
+pub async fn releases(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> ApiResult<Json<Value>> {
+    let items = tianshu_services::releases::month(&st.platform, &p, &q.month).await?;
+    Ok(json(serde_json::json!({ "items": items })))
+}
+
+/// Plans a release: CHG-01/02 quotas, CHG-09 start, CHG-10 window, gates not in the past (CHG-03/04/08).
+#[utoipa::path(post, path = "/api/v1/releases", tag = "change", request_body = ReleaseBody,
+    responses((status = 201, description = "planned", body = ReleaseOut)))]
+pub async fn plan_release(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: tianshu_services::releases::ReleaseInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(tianshu_services::releases::plan(&st.platform, &p, input).await?),
+    ))
+}
