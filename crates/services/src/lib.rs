@@ -19,6 +19,7 @@ pub mod limits;
 pub mod notify;
 pub mod policy;
 pub mod releases;
+pub mod requirements;
 pub mod scheduler;
 pub mod secrets;
 pub mod session;

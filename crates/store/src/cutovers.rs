@@ -303,3 +303,135 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(from).bind(to).fetch_all(p).await)?)
     }
 }
+
+/// A requirement (REQ-01, CHG-06).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct RequirementRow {
+    pub id: i64,
+    pub title: String,
+    pub requester: String,
+    pub system: String,
+    pub registered_at: i64,
+    pub analysis_due: i64,
+    pub solution_at: Option<i64>,
+    pub analysis_wd: Option<i64>,
+    pub release_id: Option<i64>,
+    /// accepted, rejected, deemed_accepted.
+    pub acceptance: Option<String>,
+    pub accepted_by: Option<String>,
+    pub accepted_at: Option<i64>,
+    pub acceptance_note: String,
+    pub created_by: String,
+    pub version: i64,
+}
+
+const REQ_COLS: &str = "id, title, requester, system, registered_at, analysis_due, solution_at, analysis_wd, release_id, acceptance, accepted_by, accepted_at, acceptance_note, created_by, version";
+
+/// Registers a requirement.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_requirement(
+    conn: &mut Conn<'_>,
+    title: &str,
+    requester: &str,
+    system: &str,
+    registered_at: i64,
+    analysis_due: i64,
+    created_by: &str,
+) -> StoreResult<RequirementRow> {
+    let sql = format!(
+        "INSERT INTO requirements (title, requester, system, registered_at, analysis_due, created_by)
+         VALUES ($1,$2,$3,$4,$5,$6) RETURNING {REQ_COLS}"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(title).bind(requester).bind(system)
+        .bind(registered_at).bind(analysis_due).bind(created_by).fetch_one(&mut **c).await)?,
+    )
+}
+
+/// The requirement, locked on PostgreSQL.
+pub async fn requirement_in_tx(
+    conn: &mut Conn<'_>,
+    id: i64,
+) -> StoreResult<Option<RequirementRow>> {
+    let lock = if conn.is_postgres() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT {REQ_COLS} FROM requirements WHERE id = $1{lock}");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
+}
+
+/// Records the approved solution and the analysis time in working days.
+pub async fn set_solution(
+    conn: &mut Conn<'_>,
+    id: i64,
+    at: i64,
+    wd: i64,
+) -> StoreResult<RequirementRow> {
+    let sql = format!(
+        "UPDATE requirements SET solution_at = $2, analysis_wd = $3, version = version + 1 WHERE id = $1 RETURNING {REQ_COLS}"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(at).bind(wd).fetch_one(&mut **c).await)?,
+    )
+}
+
+/// Links a release.
+pub async fn set_release(
+    conn: &mut Conn<'_>,
+    id: i64,
+    release_id: i64,
+) -> StoreResult<RequirementRow> {
+    let sql = format!(
+        "UPDATE requirements SET release_id = $2, version = version + 1 WHERE id = $1 RETURNING {REQ_COLS}"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(release_id).fetch_one(&mut **c).await)?,
+    )
+}
+
+/// Records the acceptance decision.
+pub async fn set_acceptance(
+    conn: &mut Conn<'_>,
+    id: i64,
+    acceptance: &str,
+    by: &str,
+    at: i64,
+    note: &str,
+) -> StoreResult<RequirementRow> {
+    let sql = format!(
+        "UPDATE requirements SET acceptance = $2, accepted_by = $3, accepted_at = $4, acceptance_note = $5,
+            version = version + 1 WHERE id = $1 RETURNING {REQ_COLS}"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(acceptance).bind(by).bind(at).bind(note)
+        .fetch_one(&mut **c).await)?,
+    )
+}
+
+/// The release row, inside a write.
+pub async fn release_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<ReleaseRow>> {
+    let sql = format!("SELECT {RELEASE_COLS} FROM releases WHERE id = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
+}
+
+impl Store {
+    /// Requirements registered in `[from, to)`.
+    pub async fn requirements_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<RequirementRow>> {
+        let sql = format!(
+            "SELECT {REQ_COLS} FROM requirements WHERE registered_at >= $1 AND registered_at < $2 ORDER BY id LIMIT 5000"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(from).bind(to).fetch_all(p).await)?)
+    }
+
+    /// One requirement.
+    pub async fn requirement(&self, id: i64) -> StoreResult<Option<RequirementRow>> {
+        let sql = format!("SELECT {REQ_COLS} FROM requirements WHERE id = $1");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
+    }
+}

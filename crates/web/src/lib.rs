@@ -234,6 +234,12 @@ pub fn app(state: AppState) -> Router {
             "/releases",
             get(api::cutovers::releases).post(api::cutovers::plan_release),
         )
+        .route("/requirements", post(api::cutovers::register_requirement))
+        .route("/requirements/week", get(api::cutovers::requirements_week))
+        .route(
+            "/requirements/{id}/actions",
+            post(api::cutovers::requirement_action),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

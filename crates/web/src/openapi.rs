@@ -41,6 +41,7 @@ use crate::error::Problem;
         api::dataops::get, api::dataops::execute, api::dataops::act, api::dataops::audit_report,
         api::cutovers::list, api::cutovers::apply, api::cutovers::get, api::cutovers::approve,
         api::cutovers::log, api::cutovers::complete, api::cutovers::releases, api::cutovers::plan_release,
+        api::cutovers::register_requirement, api::cutovers::requirement_action, api::cutovers::requirements_week,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

@@ -298,3 +298,12 @@ pub fn notice_due(
         due: cal.deadline_before(&n.before, date).ok()?,
     })
 }
+
+/// REQ-01: the average analysis time of a week's intake and whether it breaches the limit.
+pub fn analysis_average(pol: &ChangePolicy, days: &[u32]) -> Option<(f64, bool)> {
+    if days.is_empty() {
+        return None;
+    }
+    let avg = f64::from(days.iter().sum::<u32>()) / days.len() as f64;
+    Some((avg, avg > pol.requirements.average_limit_wd))
+}

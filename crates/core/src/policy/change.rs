@@ -26,6 +26,21 @@ pub struct ChangePolicy {
     #[serde(rename = "notice")]
     pub notices: Vec<NoticeRule>,
     pub emergency_notice: EmergencyNotice,
+    pub requirements: RequirementRule,
+}
+
+/// REQ-01 / CHG-06.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementRule {
+    pub rule: String,
+    /// Forward basis from registration, e.g. `7wd`.
+    pub analysis_limit: DeadlineBasis,
+    /// Largest allowed weekly average, working days.
+    pub average_limit_wd: f64,
+    /// A single item warns at this many working days.
+    pub warn_wd: u32,
+    pub acceptance_rule: String,
 }
 
 /// CHG-01 / CHG-02 / CHG-09 and the gates.

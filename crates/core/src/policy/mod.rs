@@ -30,6 +30,7 @@ use tianshu_workcal::{DeadlineBasis, HolidayYear};
 pub use calendars::CalendarsPolicy;
 pub use change::{
     ChangePolicy, CutoverRule, DowntimeRule, EmergencyNotice, GateDef, NoticeRule, ReleaseRule,
+    RequirementRule,
 };
 pub use data_ops::{
     BatchRule, DataOpsPolicy, ExtractionRule, GuardRule, PeakRule, SensitiveClass, SensitiveRule,

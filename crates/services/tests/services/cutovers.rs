@@ -274,3 +274,75 @@ async fn release_calendar_gates_quota_and_window_worked_examples_19_20_chg_02_ch
         assert!(listed.len() >= 4);
     }
 }
+
+#[tokio::test]
+async fn requirement_deadline_release_link_and_deemed_acceptance_req_01_chg_06() {
+    use tianshu_services::releases;
+    use tianshu_services::requirements::{self, RequirementAction, RequirementInput};
+    let db = tianshu_testkit::TestDb::sqlite();
+    // Tuesday 2026-12-01 10:00.
+    let (p, clock) = platform(&db, local(1, 10)).await;
+    demo::load(&p).await.unwrap();
+    let dba = principal(&p, "dba").await;
+    let r = requirements::register(
+        &p,
+        &dba,
+        RequirementInput {
+            title: "代理商门户新增宽带套餐".into(),
+            requester: "prb-coord".into(),
+            system: "agent_portal".into(),
+        },
+    )
+    .await
+    .unwrap();
+    // REQ-01: 7 working days from Tuesday 12-01 → end of Thursday 12-10.
+    let due = chrono::DateTime::<Utc>::from_timestamp_micros(r.analysis_due)
+        .unwrap()
+        .with_timezone(&chrono_tz::Asia::Shanghai);
+    assert_eq!(due.format("%m-%d %H:%M").to_string(), "12-10 23:59");
+    let act = |action: &str, version: i64, release_id: Option<i64>| RequirementAction {
+        action: action.into(),
+        version,
+        release_id,
+        note: None,
+    };
+    // Solution approved on Friday 12-04: Tue, Wed, Thu = 3 working days.
+    clock.set(local(4, 10));
+    let r = requirements::act(&p, &dba, r.id, act("solution_approved", r.version, None))
+        .await
+        .unwrap();
+    assert_eq!(r.analysis_wd, Some(3));
+    let rel = releases::plan(&p, &dba, release("routine", "2026-12-17"))
+        .await
+        .unwrap();
+    let r = requirements::act(&p, &dba, r.id, act("link_release", r.version, Some(rel.id)))
+        .await
+        .unwrap();
+    // Only the requester signs acceptance.
+    let e = requirements::act(&p, &dba, r.id, act("accept", r.version, None))
+        .await
+        .unwrap_err();
+    assert!(invalid(e).1.starts_with("CHG-06"));
+    // Deemed acceptance is refused before the upgrade starts…
+    let mgr = principal(&p, "room-mgr").await;
+    let e = requirements::act(&p, &mgr, r.id, act("deem_accepted", r.version, None))
+        .await
+        .unwrap_err();
+    assert!(invalid(e).1.starts_with("CHG-06"));
+    // …and recorded explicitly once it has, when the requester did not take part.
+    clock.set(local(18, 9));
+    let r = requirements::act(&p, &mgr, r.id, act("deem_accepted", r.version, None))
+        .await
+        .unwrap();
+    assert_eq!(r.acceptance.as_deref(), Some("deemed_accepted"));
+    assert_eq!(r.accepted_by.as_deref(), Some("room-mgr"));
+    assert!(
+        r.acceptance_note.contains("prb-coord did not take part"),
+        "{}",
+        r.acceptance_note
+    );
+    let w = requirements::week(&p, &dba, "2026-12-02").await.unwrap();
+    assert_eq!(w.week_of, "2026-11-30");
+    assert_eq!(w.analysis_wd, vec![3]);
+    assert!(!w.breach);
+}

@@ -151,3 +151,24 @@ CREATE TABLE releases (
     version         BIGINT  NOT NULL DEFAULT 1
 );
 CREATE INDEX releases_month ON releases (month, kind, system_family);
+
+-- Requirements (REQ-01, CHG-06): analysis deadline in working days, the release they ship in, and acceptance by
+-- the requester or — when the requester did not take part — deemed acceptance, recorded as such.
+CREATE TABLE requirements (
+    id            BIGSERIAL PRIMARY KEY,
+    title         TEXT    NOT NULL,
+    requester     TEXT    NOT NULL,
+    system        TEXT    NOT NULL,
+    registered_at BIGINT  NOT NULL,
+    analysis_due  BIGINT  NOT NULL,
+    solution_at   BIGINT,
+    analysis_wd   BIGINT,
+    release_id    BIGINT  REFERENCES releases(id),
+    acceptance    TEXT,
+    accepted_by   TEXT,
+    accepted_at   BIGINT,
+    acceptance_note TEXT  NOT NULL DEFAULT '',
+    created_by    TEXT    NOT NULL,
+    version       BIGINT  NOT NULL DEFAULT 1
+);
+CREATE INDEX requirements_registered ON requirements (registered_at);

@@ -151,3 +151,24 @@ CREATE TABLE releases (
     version         INTEGER  NOT NULL DEFAULT 1
 );
 CREATE INDEX releases_month ON releases (month, kind, system_family);
+
+-- Requirements (REQ-01, CHG-06): analysis deadline in working days, the release they ship in, and acceptance by
+-- the requester or — when the requester did not take part — deemed acceptance, recorded as such.
+CREATE TABLE requirements (
+    id            INTEGER PRIMARY KEY,
+    title         TEXT    NOT NULL,
+    requester     TEXT    NOT NULL,
+    system        TEXT    NOT NULL,
+    registered_at INTEGER  NOT NULL,
+    analysis_due  INTEGER  NOT NULL,
+    solution_at   INTEGER,
+    analysis_wd   INTEGER,
+    release_id    INTEGER  REFERENCES releases(id),
+    acceptance    TEXT,
+    accepted_by   TEXT,
+    accepted_at   INTEGER,
+    acceptance_note TEXT  NOT NULL DEFAULT '',
+    created_by    TEXT    NOT NULL,
+    version       INTEGER  NOT NULL DEFAULT 1
+);
+CREATE INDEX requirements_registered ON requirements (registered_at);

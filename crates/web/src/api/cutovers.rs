@@ -322,3 +322,114 @@ pub async fn plan_release(
         json(tianshu_services::releases::plan(&st.platform, &p, input).await?),
     ))
 }
+
+/// A requirement (REQ-01, CHG-06).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct RequirementOut {
+    pub id: i64,
+    pub title: String,
+    pub requester: String,
+    pub system: String,
+    pub registered_at: i64,
+    /// REQ-01 analysis deadline.
+    pub analysis_due: i64,
+    pub solution_at: Option<i64>,
+    /// Working days the analysis took.
+    pub analysis_wd: Option<i64>,
+    pub release_id: Option<i64>,
+    /// accepted, rejected, deemed_accepted (CHG-06).
+    pub acceptance: Option<String>,
+    pub accepted_by: Option<String>,
+    pub accepted_at: Option<i64>,
+    pub acceptance_note: String,
+    pub created_by: String,
+    pub version: i64,
+}
+
+/// REQ-01 week report.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct WeekReportOut {
+    pub week_of: String,
+    pub registered: i64,
+    pub analysed: i64,
+    pub analysis_wd: Vec<i64>,
+    pub average_wd: Option<f64>,
+    pub limit_wd: f64,
+    pub breach: bool,
+    pub warnings: Vec<i64>,
+    pub items: Vec<RequirementOut>,
+}
+
+/// A requirement to register.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct RequirementBody {
+    pub title: String,
+    /// Username of the requester.
+    pub requester: String,
+    pub system: String,
+}
+
+/// A step: solution_approved, link_release, accept, reject, deem_accepted.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct RequirementActionBody {
+    pub action: String,
+    pub version: i64,
+    pub release_id: Option<i64>,
+    pub note: Option<String>,
+}
+
+/// The week of a date.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DateQuery {
+    /// YYYY-MM-DD.
+    pub date: String,
+}
+
+/// Registers a requirement with its REQ-01 analysis deadline.
+#[utoipa::path(post, path = "/api/v1/requirements", tag = "change", request_body = RequirementBody,
+    responses((status = 201, description = "registered", body = RequirementOut)))]
+pub async fn register_requirement(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: tianshu_services::requirements::RequirementInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(tianshu_services::requirements::register(&st.platform, &p, input).await?),
+    ))
+}
+
+/// Solution approved, release linked, acceptance by the requester or deemed acceptance (CHG-06).
+#[utoipa::path(post, path = "/api/v1/requirements/{id}/actions", tag = "change", request_body = RequirementActionBody,
+    params(("id" = i64, Path, description = "requirement id")),
+    responses((status = 200, description = "requirement", body = RequirementOut)))]
+pub async fn requirement_action(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let a: tianshu_services::requirements::RequirementAction = decode(body)?;
+    Ok(json(
+        tianshu_services::requirements::act(&st.platform, &p, id, a).await?,
+    ))
+}
+
+/// REQ-01: the intake week of a date with its average analysis time.
+#[utoipa::path(get, path = "/api/v1/requirements/week", tag = "change", params(DateQuery),
+    responses((status = 200, description = "week", body = WeekReportOut)))]
+pub async fn requirements_week(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<DateQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        tianshu_services::requirements::week(&st.platform, &p, &q.date).await?,
+    ))
+}
