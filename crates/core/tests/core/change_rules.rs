@@ -230,9 +230,8 @@ fn worked_example_30_weekly_analysis_average_breaches_at_7_33_req_01() {
     let (avg, breach) = analysis_average(&p.change, &[5, 8, 9]).unwrap();
     assert!((avg - 22.0 / 3.0).abs() < 1e-9);
     assert!(breach, "7.33 > 7");
-    assert_eq!(
-        analysis_average(&p.change, &[7, 7, 7]).unwrap().1,
-        false,
+    assert!(
+        !analysis_average(&p.change, &[7, 7, 7]).unwrap().1,
         "exactly 7 is within"
     );
     assert!(analysis_average(&p.change, &[]).is_none());
