@@ -19,11 +19,13 @@ pub mod limits;
 pub mod notify;
 pub mod policy;
 pub mod releases;
+pub mod reports;
 pub mod requirements;
 pub mod scheduler;
 pub mod secrets;
 pub mod session;
 pub mod validate;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -22,6 +22,12 @@ mod duty;
 #[path = "api/alerts.rs"]
 mod alerts;
 
+#[path = "api/views.rs"]
+mod views;
+
+#[path = "api/reports.rs"]
+mod reports;
+
 #[path = "api/dataops.rs"]
 mod dataops;
 

@@ -211,6 +211,15 @@ pub fn app(state: AppState) -> Router {
             get(api::notifications::of_incident),
         )
         .route(
+            "/saved-views",
+            get(api::views::list).post(api::views::create),
+        )
+        .route(
+            "/saved-views/{id}",
+            axum::routing::delete(api::views::delete),
+        )
+        .route("/reports/trends", get(api::reports::trends))
+        .route(
             "/data-ops/targets",
             get(api::dataops::targets).post(api::dataops::register_target),
         )

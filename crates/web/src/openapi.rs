@@ -37,6 +37,8 @@ use crate::error::Problem;
         api::alerts::silences, api::alerts::create_silence, api::alerts::silence, api::alerts::expire_silence,
         api::alerts::maintenance, api::alerts::create_maintenance, api::alerts::maintenance_window,
         api::alerts::cancel_maintenance,
+        api::views::list, api::views::create, api::views::delete,
+        api::reports::trends,
         api::dataops::targets, api::dataops::register_target, api::dataops::list, api::dataops::submit,
         api::dataops::get, api::dataops::execute, api::dataops::act, api::dataops::audit_report,
         api::cutovers::list, api::cutovers::apply, api::cutovers::get, api::cutovers::approve,

@@ -11,8 +11,10 @@ pub mod identity;
 pub mod incidents;
 pub mod notifications;
 pub mod policy;
+pub mod reports;
 pub mod session;
 pub mod tokens;
+pub mod views;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -3,11 +3,13 @@
 
 mod alerts;
 mod assets;
+mod charts;
 mod duty;
 pub mod i18n;
 mod incidents;
 mod notifications;
 mod pages;
+mod reports;
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -38,6 +40,8 @@ pub fn routes() -> Router<AppState> {
             "/incidents/new",
             get(incidents::new_form).post(incidents::create),
         )
+        .route("/incidents/views", post(incidents::save_view))
+        .route("/incidents/views/{id}/delete", post(incidents::delete_view))
         .route("/incidents/{id}", get(incidents::detail))
         .route("/incidents/{id}/act", post(incidents::act))
         .route("/incidents/{id}/dispatch", post(incidents::dispatch))
@@ -69,6 +73,7 @@ pub fn routes() -> Router<AppState> {
         .route("/calendar", get(pages::calendar))
         .route("/policy", get(pages::policy))
         .route("/policy/reload", post(pages::policy_reload))
+        .route("/reports", get(reports::page))
         .route("/assets/{*path}", get(assets::serve))
 }
 
@@ -110,6 +115,12 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         &[Permission::CalendarRead],
     ),
     ("policy", "/policy", "nav-policy", &[Permission::PolicyRead]),
+    (
+        "reports",
+        "/reports",
+        "nav-reports",
+        &[Permission::IncidentRead, Permission::AlertRead],
+    ),
 ];
 
 /// What every logged-in page's shell needs.
