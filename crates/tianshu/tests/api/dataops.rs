@@ -281,6 +281,30 @@ async fn data_operation_chain_and_guarded_execution_over_http_data_05_data_10_da
     .await;
     assert_eq!(r["total"], 2);
     assert_eq!(r["rolled_back"], 1);
+    // The console page shows the chain and the before-image (zh-CN by default).
+    app.login("dba").await;
+    let html = app
+        .client
+        .get(app.url(&format!("/data-ops/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status(), StatusCode::OK);
+    let html = html.text().await.unwrap();
+    assert!(
+        html.contains("修改前数据") && html.contains("补录") && html.contains("已复核"),
+        "{html}"
+    );
+    let list = app
+        .client
+        .get(app.url("/data-ops"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&format!("/data-ops/{id2}")));
     // The password is nowhere in the target list.
     let l = ok(
         call(&app, &admin, "GET", "/api/v1/data-ops/targets", None).await,

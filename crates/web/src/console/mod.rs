@@ -4,6 +4,7 @@
 mod alerts;
 mod assets;
 mod charts;
+mod dataops;
 mod duty;
 pub mod i18n;
 mod incidents;
@@ -74,6 +75,9 @@ pub fn routes() -> Router<AppState> {
         .route("/policy", get(pages::policy))
         .route("/policy/reload", post(pages::policy_reload))
         .route("/reports", get(reports::page))
+        .route("/data-ops", get(dataops::list))
+        .route("/data-ops/{id}", get(dataops::detail))
+        .route("/data-ops/{id}/act", post(dataops::act))
         .route("/assets/{*path}", get(assets::serve))
 }
 
@@ -120,6 +124,16 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         "/reports",
         "nav-reports",
         &[Permission::IncidentRead, Permission::AlertRead],
+    ),
+    (
+        "dataops",
+        "/data-ops",
+        "nav-dataops",
+        &[
+            Permission::DataopRequest,
+            Permission::DataopApprove,
+            Permission::DataopExecute,
+        ],
     ),
 ];
 
