@@ -65,4 +65,15 @@ impl Platform {
     pub fn now_us(&self) -> i64 {
         self.clock.now().timestamp_micros()
     }
+
+    /// The centre's time zone from the active pack (validated at load; Asia/Shanghai if it ever were not).
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.policy
+            .current()
+            .pack
+            .pack
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Shanghai)
+    }
 }

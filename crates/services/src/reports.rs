@@ -74,14 +74,7 @@ pub async fn trends(p: &Platform, actor: &Principal, days: i64) -> ServiceResult
     if !can_incidents && !can_alerts {
         return Err(ServiceError::Forbidden(Permission::IncidentRead));
     }
-    let tz: chrono_tz::Tz = p
-        .policy
-        .current()
-        .pack
-        .pack
-        .time_zone
-        .parse()
-        .unwrap_or(chrono_tz::Asia::Shanghai);
+    let tz: chrono_tz::Tz = p.time_zone();
     let now = p.now_us();
     // The zone's offset now; the centres' zones have no daylight saving, so one offset serves the window.
     let offset_us = tz

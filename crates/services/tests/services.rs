@@ -362,3 +362,6 @@ mod cutovers;
 mod dataops;
 #[path = "services/duty.rs"]
 mod duty;
+
+#[path = "services/notify_scope.rs"]
+mod notify_scope;

@@ -345,13 +345,33 @@ impl Store {
         state: Option<&str>,
         subject: Option<(&str, &str)>,
     ) -> StoreResult<Vec<Message>> {
+        self.messages_page_scoped(before_id, limit, state, subject, None)
+            .await
+    }
+
+    /// Like [`Store::messages_page`], limited to messages about incidents of one region or assigned to one
+    /// organisation when `scope` is given: `(region_id, assignee_org_id)`, either may be absent.
+    pub async fn messages_page_scoped(
+        &self,
+        before_id: i64,
+        limit: i64,
+        state: Option<&str>,
+        subject: Option<(&str, &str)>,
+        scope: Option<(Option<i64>, Option<i64>)>,
+    ) -> StoreResult<Vec<Message>> {
+        // The region's (or organisation's) ticket ids come from the incidents indexes; the outbox is then
+        // matched on its (subject_kind, subject_id) index.
         let sql = format!(
             "SELECT {MSG_COLS} FROM outbox WHERE id < $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR (subject_kind = $3 AND subject_id = $4))
+               AND ($6 = FALSE OR (subject_kind = 'incident' AND subject_id IN (
+                     SELECT CAST(id AS TEXT) FROM incidents WHERE region_id = $7 OR assignee_org_id = $8)))
              ORDER BY id DESC LIMIT $5"
         );
         let (k, i) = subject.unwrap_or(("", ""));
+        let (region, org) = scope.unwrap_or((None, None));
         Ok(
-            on_pool!(self, p => sqlx::query_as(&sql).bind(before_id).bind(state.unwrap_or("")).bind(k).bind(i).bind(limit).fetch_all(p).await)?,
+            on_pool!(self, p => sqlx::query_as(&sql).bind(before_id).bind(state.unwrap_or("")).bind(k).bind(i).bind(limit)
+                .bind(scope.is_some()).bind(region.unwrap_or(-1)).bind(org.unwrap_or(-1)).fetch_all(p).await)?,
         )
     }
 

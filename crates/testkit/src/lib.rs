@@ -126,13 +126,7 @@ async fn sweep_leftovers(url: String) {
     .await
     .unwrap_or_default();
     for (name,) in names {
-        let ts: i64 = name
-            .trim_start_matches(SCHEMA_PREFIX)
-            .split('_')
-            .next()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
-        if now - ts > 2 * 3600 {
+        if is_leftover(&name, now) {
             let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
                 .execute(&mut c)
                 .await;
@@ -207,16 +201,21 @@ async fn sweep_mariadb(url: String) {
     .await
     .unwrap_or_default();
     for (name,) in names {
-        let ts: i64 = name
-            .trim_start_matches(SCHEMA_PREFIX)
-            .split('_')
-            .next()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(0);
-        if now - ts > 2 * 3600 {
+        if is_leftover(&name, now) {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`"))
                 .execute(&mut c)
                 .await;
         }
     }
+}
+
+/// Whether a test schema or database named `<prefix><unix seconds>_<uuid>` is over two hours old at `now`.
+fn is_leftover(name: &str, now: i64) -> bool {
+    let created: i64 = name
+        .trim_start_matches(SCHEMA_PREFIX)
+        .split('_')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    now - created > 2 * 3600
 }

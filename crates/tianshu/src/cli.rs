@@ -1068,14 +1068,7 @@ fn refused(e: tianshu_services::ServiceError) -> anyhow::Error {
 }
 
 fn local_time(p: &tianshu_services::Platform, us: i64) -> String {
-    let tz: chrono_tz::Tz = p
-        .policy
-        .current()
-        .pack
-        .pack
-        .time_zone
-        .parse()
-        .unwrap_or(chrono_tz::Asia::Shanghai);
+    let tz: chrono_tz::Tz = p.time_zone();
     tianshu_store::time::from_micros(us)
         .with_timezone(&tz)
         .format("%Y-%m-%d %H:%M:%S")

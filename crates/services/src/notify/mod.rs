@@ -567,11 +567,14 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Mess
         .message(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("message {id}")))?;
-    if m.subject_kind == "incident" {
-        if let Ok(iid) = m.subject_id.parse::<i64>() {
-            // Seeing a ticket's messages follows seeing the ticket.
-            check_incident_visible(p, actor, iid).await?;
+    match m.subject_id.parse::<i64>() {
+        // Seeing a ticket's messages follows seeing the ticket.
+        Ok(iid) if m.subject_kind == "incident" => check_incident_visible(p, actor, iid).await?,
+        // Messages about anything else are the province's, as in the list.
+        _ if !matches!(actor.scope, crate::authz::Scope::Province) => {
+            return Err(ServiceError::NotFound(format!("message {id}")))
         }
+        _ => {}
     }
     if !(m.subject_kind == "incident" && actor.can(Permission::IncidentRead)) {
         require_any(actor)?;
@@ -606,8 +609,21 @@ pub async fn list(
             ));
         }
     }
+    // Province staff see every message; branch and vendor staff only those about tickets they can see (the
+    // same rule as the ticket's own delivery log).
+    let scope = match actor.scope {
+        crate::authz::Scope::Province => None,
+        crate::authz::Scope::Region(r) => Some((Some(r), None)),
+        crate::authz::Scope::Vendor(o) => Some((None, Some(o))),
+    };
     Ok(p.store
-        .messages_page(before.unwrap_or(i64::MAX), limit.clamp(1, 200), state, None)
+        .messages_page_scoped(
+            before.unwrap_or(i64::MAX),
+            limit.clamp(1, 200),
+            state,
+            None,
+            scope,
+        )
         .await?)
 }
 

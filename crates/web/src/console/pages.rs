@@ -38,14 +38,7 @@ pub(super) fn field(pairs: &[(String, String)], name: &str) -> String {
 }
 
 fn tz(st: &AppState) -> chrono_tz::Tz {
-    st.platform
-        .policy
-        .current()
-        .pack
-        .pack
-        .time_zone
-        .parse()
-        .unwrap_or(chrono_tz::Asia::Shanghai)
+    st.platform.time_zone()
 }
 
 /// A stored instant as local wall time of the centre.
