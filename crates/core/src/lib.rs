@@ -4,8 +4,10 @@
 //! hands them to the pure [`policy::PolicyPack::load_files`].
 
 pub mod alert;
+pub mod change;
 pub mod classify;
 pub mod clock;
+pub mod dataop;
 pub mod duty;
 pub mod incident;
 pub mod kpi;

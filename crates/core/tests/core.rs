@@ -1,6 +1,8 @@
 //! Domain rules against the real default policy pack. One integration-test binary for the crate (each
 //! binary links the crate again), with the suites as modules.
 
+#[path = "core/change_rules.rs"]
+mod change_rules;
 #[path = "core/incident_rules.rs"]
 mod incident_rules;
 #[path = "core/kpi_rules.rs"]

@@ -8,6 +8,8 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod cutovers;
+pub mod dataops;
 pub mod duty;
 mod error;
 pub mod identity;

@@ -78,6 +78,34 @@ pub enum Command {
     Recon(crate::recon_cli::ReconCmd),
     /// Problem management (PRB-*), acting as the named user.
     Problem(ProblemArgs),
+    /// Back-end data operations (DATA-*): list, show with the before-image, guarded execution, monthly audit.
+    Dataop(DataopArgs),
+}
+
+/// `dataop` options.
+#[derive(Debug, Args)]
+pub struct DataopArgs {
+    /// Act as this user (their roles apply; the audit trail names them).
+    #[arg(long = "as", default_value = "admin")]
+    pub as_user: String,
+    #[command(subcommand)]
+    pub cmd: DataopCmd,
+}
+
+/// `dataop` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DataopCmd {
+    /// Requests, newest first (optionally in one state).
+    List {
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// One request as JSON: steps, chain, executions and before-images.
+    Show { id: i64 },
+    /// Run an approved request, guarded (one transaction, before-image first, rolled back on any mismatch).
+    Execute { id: i64 },
+    /// The DATA-13 audit report of a month (YYYY-MM) as JSON.
+    Audit { month: String },
 }
 
 /// `problem` options.
@@ -666,6 +694,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             code
         }
         Command::Recon(cmd) => crate::recon_cli::recon_cmd(cmd).await,
+        Command::Dataop(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = dataop_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
         Command::Audit(AuditCmd::Verify) => {
             let s = cli.settings(None)?;
             let cfg = app_config(&s, false)?;
@@ -1367,4 +1402,61 @@ async fn problem_cmd(p: &tianshu_services::Platform, args: &ProblemArgs) -> anyh
         }
     }
     Ok(0)
+}
+
+async fn dataop_cmd(p: &tianshu_services::Platform, args: &DataopArgs) -> anyhow::Result<i32> {
+    use tianshu_services::dataops;
+    let u = p
+        .store
+        .user_by_username(&args.as_user)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("as: no user '{}'", args.as_user))?;
+    let actor = tianshu_services::session::principal_of_user(p, u.id, AuthVia::Cli)
+        .await
+        .map_err(svc)?;
+    match &args.cmd {
+        DataopCmd::List { state } => {
+            let filter = tianshu_store::dataops::RequestFilter {
+                state: state.clone(),
+                ..Default::default()
+            };
+            for r in dataops::list(p, &actor, filter, None, 500)
+                .await
+                .map_err(svc)?
+            {
+                println!(
+                    "{}\t{}\t{}\t{}\t{} rows\t{}",
+                    r.id, r.kind, r.state, r.submitter, r.declared_rows, r.title
+                );
+            }
+        }
+        DataopCmd::Show { id } => {
+            pretty(&dataops::get(p, &actor, *id).await.map_err(svc)?);
+        }
+        DataopCmd::Execute { id } => {
+            let v = dataops::get(p, &actor, *id).await.map_err(svc)?;
+            match dataops::execute(p, &actor, *id, v.request.version).await {
+                Ok(r) => {
+                    eprintln!(
+                        "request {id}: {} (execution {})",
+                        r.execution.outcome, r.execution.id
+                    );
+                    pretty(&r.execution);
+                }
+                Err(e) => {
+                    eprintln!("request {id}: refused: {e}");
+                    return Ok(1);
+                }
+            }
+        }
+        DataopCmd::Audit { month } => {
+            pretty(&dataops::audit_report(p, &actor, month).await.map_err(svc)?);
+        }
+    }
+    Ok(0)
+}
+
+/// Prints a value as pretty JSON.
+fn pretty<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }

@@ -28,6 +28,8 @@ mod views;
 #[path = "api/reports.rs"]
 mod reports;
 
+#[path = "api/dataops.rs"]
+mod dataops;
 #[path = "api/recon_cli.rs"]
 mod recon_cli;
 

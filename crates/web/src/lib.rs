@@ -226,6 +226,36 @@ pub fn app(state: AppState) -> Router {
         .route("/problems/monthly", get(api::problems::monthly))
         .route("/problems/{id}", get(api::problems::get))
         .route("/problems/{id}/actions", post(api::problems::act))
+        .route(
+            "/data-ops/targets",
+            get(api::dataops::targets).post(api::dataops::register_target),
+        )
+        .route("/data-ops/audit-report", get(api::dataops::audit_report))
+        .route(
+            "/data-ops",
+            get(api::dataops::list).post(api::dataops::submit),
+        )
+        .route("/data-ops/{id}", get(api::dataops::get))
+        .route("/data-ops/{id}/execute", post(api::dataops::execute))
+        .route("/data-ops/{id}/actions/{action}", post(api::dataops::act))
+        .route(
+            "/cutovers",
+            get(api::cutovers::list).post(api::cutovers::apply),
+        )
+        .route("/cutovers/{id}", get(api::cutovers::get))
+        .route("/cutovers/{id}/approve", post(api::cutovers::approve))
+        .route("/cutovers/{id}/log", post(api::cutovers::log))
+        .route("/cutovers/{id}/complete", post(api::cutovers::complete))
+        .route(
+            "/releases",
+            get(api::cutovers::releases).post(api::cutovers::plan_release),
+        )
+        .route("/requirements", post(api::cutovers::register_requirement))
+        .route("/requirements/week", get(api::cutovers::requirements_week))
+        .route(
+            "/requirements/{id}/actions",
+            post(api::cutovers::requirement_action),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

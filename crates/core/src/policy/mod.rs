@@ -3,6 +3,8 @@
 //! `file:line:field: message`.
 
 mod calendars;
+mod change;
+mod data_ops;
 mod duty;
 mod error;
 mod escalation;
@@ -29,6 +31,14 @@ use sha2::{Digest, Sha256};
 use tianshu_workcal::{DeadlineBasis, HolidayYear};
 
 pub use calendars::CalendarsPolicy;
+pub use change::{
+    ChangePolicy, CutoverRule, DowntimeRule, EmergencyNotice, GateDef, NoticeRule, ReleaseRule,
+    RequirementRule,
+};
+pub use data_ops::{
+    BatchRule, DataOpsPolicy, ExtractionRule, GuardRule, PeakRule, SensitiveClass, SensitiveRule,
+    SeparationRule, TicketRule, VENDOR_MODES,
+};
 pub use duty::{
     parse_hhmm, BranchDay, CompTimeDef, DayOfWeek, DutyPolicy, FieldKind, HqPosition, LookupDef,
     ReportDef, ReportField, RotationDef, ShiftDef, SlotDef, SlotScope,
@@ -104,10 +114,14 @@ pub const RECONCILIATION_FILE: &str = "reconciliation.toml";
 pub const SLA_FILE: &str = "sla.toml";
 /// kpi.toml: KPI-01..KPI-15 indicator sets.
 pub const KPI_FILE: &str = "kpi.toml";
+/// data_ops.toml: back-end data operations DATA-02..DATA-17 and guarded execution (issue 7).
+pub const DATA_OPS_FILE: &str = "data_ops.toml";
+/// change.toml: releases, gates, windows, cut-over lead times and CNT notice tiers (issue 7).
+pub const CHANGE_FILE: &str = "change.toml";
 /// Folder of `HolidayYear` files, one per year (C-2).
 pub const HOLIDAYS_DIR: &str = "holidays";
 
-const REQUIRED: [&str; 14] = [
+const REQUIRED: [&str; 16] = [
     PACK_FILE,
     CALENDARS_FILE,
     ROLES_FILE,
@@ -122,6 +136,8 @@ const REQUIRED: [&str; 14] = [
     RECONCILIATION_FILE,
     SLA_FILE,
     KPI_FILE,
+    DATA_OPS_FILE,
+    CHANGE_FILE,
 ];
 
 /// One file of a pack as stored (relative name with `/` separators, UTF-8 text).
@@ -170,6 +186,10 @@ pub struct PolicyPack {
     pub sla: SlaPolicy,
     /// KPI indicator sets (kpi.toml).
     pub kpi: KpiPolicy,
+    /// Back-end data operations (data_ops.toml).
+    pub data_ops: DataOpsPolicy,
+    /// Releases, cut-overs and customer notices (change.toml).
+    pub change: ChangePolicy,
     /// The source files, sorted by name, so the exact text can be stored and audited.
     pub files: Vec<PackFile>,
     /// SHA-256 (hex) over every file's name and bytes in name order; identifies the pack version in audit records.
@@ -654,6 +674,52 @@ impl PolicyPack {
             Some(p)
         });
 
+        let data_ops = get(DATA_OPS_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<DataOpsPolicy>(DATA_OPS_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            if let Some(keys) = &role_keys {
+                for (path, r) in p.role_refs() {
+                    if !keys.contains(r) {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(DATA_OPS_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+        let change = get(CHANGE_FILE).and_then(|c| {
+            let (p, idx) = parse_file::<ChangePolicy>(CHANGE_FILE, c, &mut errors)?;
+            let mut issues = Vec::new();
+            p.validate(&mut issues);
+            if let Some(names) = &calendar_names {
+                if !names.contains(&p.calendar) {
+                    issues.push(Issue::new(
+                        "calendar",
+                        format!(
+                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
+                            p.calendar
+                        ),
+                    ));
+                }
+            }
+            if let Some(keys) = &role_keys {
+                for (path, r) in p.role_refs() {
+                    if !keys.contains(r) {
+                        issues.push(Issue::new(
+                            path,
+                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(CHANGE_FILE, idx, issues, &mut errors);
+            Some(p)
+        });
+
         let mut holidays: Vec<(String, HolidayYear)> = Vec::new();
         for (name, content) in by_name.iter().filter(|(n, _)| is_holiday_file(n)) {
             let Some((y, idx)) = parse_file::<HolidayYear>(name, content, &mut errors) else {
@@ -686,6 +752,8 @@ impl PolicyPack {
             Some(reconciliation),
             Some(sla),
             Some(kpi),
+            Some(data_ops),
+            Some(change),
         ) = (
             pack,
             calendars,
@@ -701,6 +769,8 @@ impl PolicyPack {
             reconciliation,
             sla,
             kpi,
+            data_ops,
+            change,
         )
         else {
             return Err(PolicyErrors(errors));
@@ -734,6 +804,8 @@ impl PolicyPack {
             reconciliation,
             sla,
             kpi,
+            data_ops,
+            change,
             source_hash: source_hash(&files),
             files,
         })

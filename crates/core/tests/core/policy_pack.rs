@@ -16,7 +16,7 @@ pub(crate) fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default")
 }
 
-pub(crate) const TOP_FILES: [&str; 14] = [
+pub(crate) const TOP_FILES: [&str; 16] = [
     "pack.toml",
     "calendars.toml",
     "roles.toml",
@@ -31,6 +31,8 @@ pub(crate) const TOP_FILES: [&str; 14] = [
     "reconciliation.toml",
     "sla.toml",
     "kpi.toml",
+    "data_ops.toml",
+    "change.toml",
 ];
 
 /// The top-level files only: tests must not depend on the holiday data another engineer is writing.

@@ -3,6 +3,8 @@
 pub mod alerts;
 pub mod audit;
 pub mod calendar;
+pub mod cutovers;
+pub mod dataops;
 pub mod duty;
 pub mod health;
 pub mod identity;

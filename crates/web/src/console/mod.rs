@@ -4,6 +4,7 @@
 mod alerts;
 mod assets;
 mod charts;
+mod dataops;
 mod duty;
 pub mod i18n;
 mod incidents;
@@ -75,6 +76,9 @@ pub fn routes() -> Router<AppState> {
         .route("/policy", get(pages::policy))
         .route("/policy/reload", post(pages::policy_reload))
         .route("/reports", get(reports::page))
+        .route("/data-ops", get(dataops::list))
+        .route("/data-ops/{id}", get(dataops::detail))
+        .route("/data-ops/{id}/act", post(dataops::act))
         .route("/assets/{*path}", get(assets::serve))
         .route("/problems", get(problems::list).post(problems::create))
         .route("/problems/{id}", get(problems::detail))
@@ -130,6 +134,16 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         "/problems",
         "nav-problems",
         &[Permission::ProblemRead],
+    ),
+    (
+        "dataops",
+        "/data-ops",
+        "nav-dataops",
+        &[
+            Permission::DataopRequest,
+            Permission::DataopApprove,
+            Permission::DataopExecute,
+        ],
     ),
 ];
 

@@ -1,0 +1,249 @@
+//! change.toml: releases (CHG-01/02/09), gates (CHG-03/04/08), the downtime window (CHG-10), cut-over lead times
+//! (CHG-11/16) and customer notices by tier (CNT-01..CNT-05).
+
+use std::collections::HashSet;
+
+use chrono::NaiveTime;
+use serde::{Deserialize, Serialize};
+use tianshu_workcal::DeadlineBasis;
+
+use super::duty::parse_hhmm;
+use super::error::Issue;
+use super::pack::check_time_zone;
+use super::units::{check_key, check_non_empty, check_rule_id};
+
+/// The change policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePolicy {
+    pub rule: String,
+    pub time_zone: String,
+    /// Working-day calendar the lead times count on (C-2).
+    pub calendar: String,
+    pub releases: ReleaseRule,
+    pub downtime: DowntimeRule,
+    pub cutover: CutoverRule,
+    #[serde(rename = "notice")]
+    pub notices: Vec<NoticeRule>,
+    pub emergency_notice: EmergencyNotice,
+    pub requirements: RequirementRule,
+}
+
+/// REQ-01 / CHG-06.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequirementRule {
+    pub rule: String,
+    /// Forward basis from registration, e.g. `7wd`.
+    pub analysis_limit: DeadlineBasis,
+    /// Largest allowed weekly average, working days.
+    pub average_limit_wd: f64,
+    /// A single item warns at this many working days.
+    pub warn_wd: u32,
+    pub acceptance_rule: String,
+}
+
+/// CHG-01 / CHG-02 / CHG-09 and the gates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRule {
+    pub rule: String,
+    pub routine_per_month: u32,
+    pub emergency_rule: String,
+    pub emergency_per_month: u32,
+    pub override_roles: Vec<String>,
+    pub start_rule: String,
+    pub start_time: String,
+    #[serde(rename = "gate")]
+    pub gates: Vec<GateDef>,
+}
+
+/// A gate counted back from the upgrade date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateDef {
+    pub key: String,
+    pub rule: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub before: DeadlineBasis,
+}
+
+/// CHG-10.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DowntimeRule {
+    pub rule: String,
+    pub window: [String; 2],
+}
+
+/// CHG-11 / CHG-16.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CutoverRule {
+    pub rule: String,
+    pub apply_before: DeadlineBasis,
+    pub report_rule: String,
+    pub major_before: DeadlineBasis,
+    pub minor_before: DeadlineBasis,
+}
+
+/// One tier's notice lead time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeRule {
+    pub tier: String,
+    pub rule: String,
+    pub before: DeadlineBasis,
+    /// `customer` or `account_manager`.
+    pub notify: String,
+}
+
+/// CNT-04.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyNotice {
+    pub rule: String,
+    /// A wall-clock duration before the start.
+    pub before: DeadlineBasis,
+    pub notify: String,
+}
+
+fn is_backward(b: &DeadlineBasis) -> bool {
+    matches!(
+        b,
+        DeadlineBasis::WorkingDaysBefore { .. } | DeadlineBasis::CalendarDaysBefore { .. }
+    )
+}
+
+impl ChangePolicy {
+    pub(crate) fn validate(&self, issues: &mut Vec<Issue>) {
+        check_rule_id("rule", &self.rule, issues);
+        check_time_zone("time_zone", &self.time_zone, issues);
+        check_non_empty("calendar", &self.calendar, issues);
+        let r = &self.releases;
+        for (f, v) in [
+            ("releases.rule", &r.rule),
+            ("releases.emergency_rule", &r.emergency_rule),
+            ("releases.start_rule", &r.start_rule),
+            ("downtime.rule", &self.downtime.rule),
+            ("cutover.rule", &self.cutover.rule),
+            ("cutover.report_rule", &self.cutover.report_rule),
+            ("emergency_notice.rule", &self.emergency_notice.rule),
+        ] {
+            check_rule_id(f, v, issues);
+        }
+        if r.override_roles.is_empty() {
+            issues.push(Issue::new(
+                "releases.override_roles",
+                "name at least one role",
+            ));
+        }
+        if parse_hhmm(&r.start_time).is_none() {
+            issues.push(Issue::new("releases.start_time", "write it as HH:MM"));
+        }
+        let mut keys = HashSet::new();
+        for (i, g) in r.gates.iter().enumerate() {
+            let p = format!("releases.gate[{i}]");
+            check_key(&format!("{p}.key"), &g.key, issues);
+            check_rule_id(&format!("{p}.rule"), &g.rule, issues);
+            check_non_empty(&format!("{p}.name_zh"), &g.name_zh, issues);
+            check_non_empty(&format!("{p}.name_en"), &g.name_en, issues);
+            if !is_backward(&g.before) {
+                issues.push(Issue::new(
+                    format!("{p}.before"),
+                    "a gate is counted back from the upgrade date: write e.g. -3wd or -2d",
+                ));
+            }
+            if !keys.insert(g.key.as_str()) {
+                issues.push(Issue::new(
+                    format!("{p}.key"),
+                    format!("'{}' is defined twice", g.key),
+                ));
+            }
+        }
+        match (
+            parse_hhmm(&self.downtime.window[0]),
+            parse_hhmm(&self.downtime.window[1]),
+        ) {
+            (Some(a), Some(b)) if a < b => {}
+            _ => issues.push(Issue::new(
+                "downtime.window",
+                "write it as [\"HH:MM\", \"HH:MM\"] with the end after the start",
+            )),
+        }
+        for (f, b) in [
+            ("cutover.apply_before", &self.cutover.apply_before),
+            ("cutover.major_before", &self.cutover.major_before),
+            ("cutover.minor_before", &self.cutover.minor_before),
+        ] {
+            if !is_backward(b) {
+                issues.push(Issue::new(
+                    f,
+                    "write a backward lead time such as -3wd or -7d",
+                ));
+            }
+        }
+        let mut tiers = HashSet::new();
+        for (i, n) in self.notices.iter().enumerate() {
+            let p = format!("notice[{i}]");
+            check_key(&format!("{p}.tier"), &n.tier, issues);
+            check_rule_id(&format!("{p}.rule"), &n.rule, issues);
+            if !is_backward(&n.before) {
+                issues.push(Issue::new(
+                    format!("{p}.before"),
+                    "write a backward lead time such as -5wd",
+                ));
+            }
+            if !["customer", "account_manager"].contains(&n.notify.as_str()) {
+                issues.push(Issue::new(
+                    format!("{p}.notify"),
+                    "customer or account_manager",
+                ));
+            }
+            if !tiers.insert(n.tier.as_str()) {
+                issues.push(Issue::new(
+                    format!("{p}.tier"),
+                    format!("'{}' is defined twice", n.tier),
+                ));
+            }
+        }
+        if !matches!(
+            self.emergency_notice.before,
+            DeadlineBasis::WallClock { .. }
+        ) {
+            issues.push(Issue::new(
+                "emergency_notice.before",
+                "write a wall-clock duration such as 24h",
+            ));
+        }
+    }
+
+    /// Role keys, for the cross-file check.
+    pub fn role_refs(&self) -> Vec<(String, &str)> {
+        self.releases
+            .override_roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("releases.override_roles[{i}]"), r.as_str()))
+            .collect()
+    }
+
+    /// CHG-09 start time (validated at load).
+    pub fn start_time(&self) -> NaiveTime {
+        parse_hhmm(&self.releases.start_time).unwrap_or(NaiveTime::MIN)
+    }
+
+    /// CHG-10 window (validated at load).
+    pub fn downtime_window(&self) -> (NaiveTime, NaiveTime) {
+        (
+            parse_hhmm(&self.downtime.window[0]).unwrap_or(NaiveTime::MIN),
+            parse_hhmm(&self.downtime.window[1]).unwrap_or(NaiveTime::MIN),
+        )
+    }
+
+    /// The notice rule of a tier.
+    pub fn notice(&self, tier: &str) -> Option<&NoticeRule> {
+        self.notices.iter().find(|n| n.tier == tier)
+    }
+}

@@ -1,0 +1,238 @@
+//! Release, cut-over and notice timing against the default pack (issue 7): worked examples 19, 20 and 21 of
+//! SEED-RULES §21 and the CHG-11/CHG-16 lead times. Calendar: Mon–Fri, no holidays in the period (the examples'
+//! convention), so the office calendar is built without holiday data.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use tianshu_core::change::{
+    check_cutover_lead, check_downtime, check_gates_ahead, check_quota, check_start, gates,
+    notice_due, upgrade_start, ReleaseKind,
+};
+use tianshu_core::PolicyPack;
+use tianshu_workcal::{Holidays, WorkCalendar};
+
+use super::policy_pack::default_files;
+
+fn pack() -> PolicyPack {
+    PolicyPack::load_files(&default_files()).unwrap()
+}
+
+fn office(p: &PolicyPack) -> WorkCalendar {
+    let spec = p
+        .calendars
+        .calendars
+        .iter()
+        .find(|c| c.name == p.change.calendar)
+        .unwrap();
+    WorkCalendar::new(spec, Holidays::new(&[])).unwrap()
+}
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn local_day(cal: &WorkCalendar, t: chrono::DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&cal.time_zone()).date_naive()
+}
+
+#[test]
+fn worked_example_19_gates_counted_back_from_a_thursday_upgrade_chg_03_chg_04_chg_08_chg_09() {
+    let p = pack();
+    let cal = office(&p);
+    // Thursday 2026-12-10.
+    let thu = d(2026, 12, 10);
+    let g = gates(&p.change, &cal, thu);
+    let by = |k: &str| local_day(&cal, g.iter().find(|x| x.key == k).unwrap().due);
+    assert_eq!(by("tests_done"), d(2026, 12, 7), "CHG-03: Monday");
+    assert_eq!(by("readiness_review"), d(2026, 12, 7), "CHG-04: Monday");
+    assert_eq!(by("pre_release_notice"), d(2026, 12, 8), "CHG-08: Tuesday");
+    let start = upgrade_start(&p.change, &cal, thu).unwrap();
+    assert_eq!(
+        start,
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2026, 12, 10, 23, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    );
+    assert!(check_start(
+        &p.change,
+        chrono::NaiveTime::from_hms_opt(23, 0, 0).unwrap()
+    )
+    .is_ok());
+    let e = check_start(
+        &p.change,
+        chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+    )
+    .unwrap_err();
+    assert!(e.message.starts_with("CHG-09"), "{e}");
+    // A gate date in the past is refused with the gate's rule: on Tuesday the Monday gates are gone.
+    let tue_noon = chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 12, 8, 12, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let e = check_gates_ahead(&p.change, &cal, thu, tue_noon).unwrap_err();
+    assert!(
+        e.message.starts_with("CHG-03") && e.message.contains("already past"),
+        "{e}"
+    );
+    let fri = chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 12, 4, 12, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    assert_eq!(
+        check_gates_ahead(&p.change, &cal, thu, fri).unwrap().len(),
+        3
+    );
+}
+
+#[test]
+fn worked_example_20_emergency_quota_and_downtime_window_chg_02_chg_10() {
+    let p = pack();
+    assert!(check_quota(&p.change, ReleaseKind::Emergency, 1, None).is_ok());
+    let e = check_quota(&p.change, ReleaseKind::Emergency, 2, None).unwrap_err();
+    assert!(
+        e.message.starts_with("CHG-02") && e.message.contains("number 3"),
+        "{e}"
+    );
+    assert!(check_quota(
+        &p.change,
+        ReleaseKind::Emergency,
+        2,
+        Some("营业厅系统故障必须当月修复")
+    )
+    .is_ok());
+    // CHG-01: a third routine release in a month has no override.
+    assert!(check_quota(&p.change, ReleaseKind::Routine, 2, Some("x"))
+        .unwrap_err()
+        .message
+        .starts_with("CHG-01"));
+    let t = |h: u32| d(2026, 12, 11).and_hms_opt(h, 0, 0).unwrap();
+    assert!(check_downtime(&p.change, t(2), t(5)).is_ok());
+    let e = check_downtime(&p.change, t(5), t(7)).unwrap_err();
+    assert!(
+        e.message.starts_with("CHG-10") && e.message.contains("05:00–07:00"),
+        "{e}"
+    );
+}
+
+#[test]
+fn worked_example_21_customer_notices_by_tier_cnt_01_cnt_02_cnt_03_cnt_04_cnt_05() {
+    let p = pack();
+    let cal = office(&p);
+    // Network adjustment on Monday 2026-12-14, 01:00 local.
+    let start = chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 12, 14, 1, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let due = |tier: &str| notice_due(&p.change, &cal, tier, start, false).unwrap();
+    assert_eq!(
+        local_day(&cal, due("diamond").due),
+        d(2026, 12, 7),
+        "CNT-01: previous Monday"
+    );
+    assert_eq!(local_day(&cal, due("gold").due), d(2026, 12, 7));
+    assert_eq!(due("gold").rule, "CNT-01");
+    assert_eq!(
+        local_day(&cal, due("silver").due),
+        d(2026, 12, 9),
+        "CNT-02: previous Wednesday"
+    );
+    let bronze = due("bronze");
+    assert_eq!(
+        local_day(&cal, bronze.due),
+        d(2026, 12, 10),
+        "CNT-03: previous Thursday"
+    );
+    assert_eq!(bronze.notify, "account_manager");
+    assert_eq!(
+        local_day(&cal, due("key_assurance").due),
+        d(2026, 12, 7),
+        "CNT-05 (PD)"
+    );
+    let em = notice_due(&p.change, &cal, "silver", start, true).unwrap();
+    assert_eq!(em.rule, "CNT-04");
+    assert_eq!(em.due, start - chrono::Duration::hours(24));
+}
+
+#[test]
+fn cutover_applied_too_late_is_refused_chg_16_chg_11() {
+    let p = pack();
+    let cal = office(&p);
+    let thu = d(2026, 12, 10);
+    let at = |day: u32, h: u32| {
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2026, 12, day, h, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    // Applied Monday: 3 working days ahead, fine for a minor cut-over.
+    assert!(check_cutover_lead(&p.change, &cal, thu, false, at(7, 10)).is_ok());
+    let e = check_cutover_lead(&p.change, &cal, thu, false, at(8, 10)).unwrap_err();
+    assert_eq!(
+        e.message,
+        "CHG-16: applied 2 working days ahead, 3 required"
+    );
+    // A major-version cut-over is reported a week ahead (CHG-11): Monday is 3 WD but only 3 days ahead.
+    let e = check_cutover_lead(&p.change, &cal, thu, true, at(7, 10)).unwrap_err();
+    assert!(e.message.starts_with("CHG-11"), "{e}");
+    assert!(check_cutover_lead(&p.change, &cal, thu, true, at(3, 10)).is_ok());
+}
+
+#[test]
+fn worked_example_22_batch_boundaries_and_separation_data_02_data_10() {
+    use tianshu_core::dataop::{classify, separation_required, OpFacts, OpKind};
+    let p = pack();
+    let c = |rows: u64, amount: Option<f64>| {
+        classify(
+            &p.data_ops,
+            &OpFacts {
+                declared_rows: rows,
+                amount_diff_yuan: amount,
+                ..Default::default()
+            },
+        )
+    };
+    assert!(c(1500, None).batch);
+    assert!(c(1000, None).batch, "C-1: 1000条以上 includes 1000");
+    assert!(!c(999, None).batch);
+    assert!(!separation_required(OpKind::Modification, &c(999, None)));
+    assert!(c(10, Some(120_000.0)).batch);
+    assert!(!c(10, Some(100_000.0)).batch, "超过10万元 excludes 100,000");
+    assert!(separation_required(OpKind::Extraction, &c(10, None)));
+}
+
+#[test]
+fn peak_windows_are_half_open_data_17() {
+    use chrono::NaiveTime;
+    use tianshu_core::dataop::check_peak;
+    let p = pack();
+    let t = |h: u32, m: u32| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+    assert!(check_peak(&p.data_ops, t(8, 59), 60_000, None, false).is_ok());
+    assert!(check_peak(&p.data_ops, t(9, 0), 60_000, None, false).is_err());
+    assert!(check_peak(&p.data_ops, t(12, 0), 60_000, None, false).is_ok());
+    assert!(
+        check_peak(&p.data_ops, t(17, 59), 50_000, None, false).is_ok(),
+        "50,000 is not more than 50,000"
+    );
+    assert!(
+        check_peak(&p.data_ops, t(15, 0), 10, Some(16 * 60), false).is_err(),
+        "> 15 min"
+    );
+    assert!(
+        check_peak(&p.data_ops, t(15, 0), 60_000, None, true).is_ok(),
+        "exception approved"
+    );
+}
+
+#[test]
+fn worked_example_30_weekly_analysis_average_breaches_at_7_33_req_01() {
+    use tianshu_core::change::analysis_average;
+    let p = pack();
+    let (avg, breach) = analysis_average(&p.change, &[5, 8, 9]).unwrap();
+    assert!((avg - 22.0 / 3.0).abs() < 1e-9);
+    assert!(breach, "7.33 > 7");
+    assert!(
+        !analysis_average(&p.change, &[7, 7, 7]).unwrap().1,
+        "exactly 7 is within"
+    );
+    assert!(analysis_average(&p.change, &[]).is_none());
+}

@@ -1,0 +1,435 @@
+//! Cut-over requests (issue 7; CHG-10/11/13..19, CNT-01..05): apply, approve (silences the affected systems and
+//! queues the customer notices), the two-person execution log, completion.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use tianshu_services::cutovers::{self, CutoverInput, LogInput};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::state::AppState;
+
+fn json<T: serde::Serialize>(v: T) -> Json<Value> {
+    Json(serde_json::to_value(v).unwrap_or(Value::Null))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(m)) => m.to_string(),
+            (".", None) => "(body)".to_string(),
+            (p, Some(m)) => format!("{p}.{m}"),
+            (p, None) => p.to_string(),
+        };
+        ApiError::bad_field(field, message)
+    })
+}
+
+/// One step of the execution log.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct LogOut {
+    pub id: i64,
+    pub cutover_id: i64,
+    pub at: i64,
+    pub step: String,
+    pub important: i64,
+    pub operator: String,
+    pub supervisor: String,
+    pub result: String,
+    pub recorded_by: String,
+}
+
+/// A cut-over (times in Unix microseconds UTC).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CutoverOut {
+    pub id: i64,
+    pub title: String,
+    /// hardware, software, data.
+    pub kind: String,
+    pub systems: Vec<String>,
+    pub major: bool,
+    pub emergency: bool,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub downtime_from: Option<i64>,
+    pub downtime_to: Option<i64>,
+    pub plan: String,
+    pub rollback_plan: String,
+    pub checklist: String,
+    pub test_list: String,
+    pub people: String,
+    pub impact: String,
+    pub circuits: Vec<String>,
+    pub customer_tiers: Vec<String>,
+    /// Notices queued at approval: tier, rule, notify, due_at, late, outbox_key.
+    #[schema(value_type = Vec<Object>)]
+    pub notices: Value,
+    /// The alert maintenance window opened at approval.
+    pub maintenance_id: Option<i64>,
+    /// submitted, approved, in_progress, completed.
+    pub state: String,
+    pub requester: String,
+    pub approver: Option<String>,
+    pub approved_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+    pub log: Vec<LogOut>,
+}
+
+/// Cut-overs in a period.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CutoverList {
+    pub items: Vec<CutoverOut>,
+}
+
+/// A cut-over application.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CutoverBody {
+    pub title: String,
+    /// hardware, software or data (CHG-13).
+    pub kind: String,
+    pub systems: Vec<String>,
+    pub major: Option<bool>,
+    pub emergency: Option<bool>,
+    /// RFC 3339.
+    pub starts_at: String,
+    pub ends_at: String,
+    pub downtime_from: Option<String>,
+    pub downtime_to: Option<String>,
+    pub plan: String,
+    pub rollback_plan: String,
+    pub checklist: String,
+    pub test_list: String,
+    pub people: String,
+    pub impact: String,
+    pub circuits: Option<Vec<String>>,
+    /// key_assurance, diamond, gold, silver, bronze.
+    pub customer_tiers: Option<Vec<String>>,
+}
+
+/// A log entry.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct LogBody {
+    pub step: String,
+    pub important: Option<bool>,
+    pub operator: String,
+    pub supervisor: String,
+    pub result: Option<String>,
+}
+
+/// The version read.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VersionBody {
+    pub version: i64,
+}
+
+/// Period of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// RFC 3339.
+    pub from: String,
+    /// RFC 3339.
+    pub to: String,
+}
+
+fn time(field: &str, s: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_micros())
+        .map_err(|_| ApiError::bad_field(field, "an RFC 3339 time"))
+}
+
+/// Cut-overs starting in a period.
+#[utoipa::path(get, path = "/api/v1/cutovers", tag = "change", params(PeriodQuery),
+    responses((status = 200, description = "cut-overs", body = CutoverList)))]
+pub async fn list(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> ApiResult<Json<Value>> {
+    let items =
+        cutovers::between(&st.platform, &p, time("from", &q.from)?, time("to", &q.to)?).await?;
+    Ok(json(serde_json::json!({ "items": items })))
+}
+
+/// Applies for a cut-over (CHG-15/16 contents, CHG-10 window, CHG-16/CHG-11 lead times).
+#[utoipa::path(post, path = "/api/v1/cutovers", tag = "change", request_body = CutoverBody,
+    responses((status = 201, description = "applied", body = CutoverOut)))]
+pub async fn apply(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: CutoverInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(cutovers::apply(&st.platform, &p, input).await?),
+    ))
+}
+
+/// One cut-over with its execution log.
+#[utoipa::path(get, path = "/api/v1/cutovers/{id}", tag = "change",
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "cut-over", body = CutoverOut)))]
+pub async fn get(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(cutovers::get(&st.platform, &p, id).await?))
+}
+
+/// Approves (approver ≠ requester, CHG-14): silences the affected systems over the window, queues the notices.
+#[utoipa::path(post, path = "/api/v1/cutovers/{id}/approve", tag = "change", request_body = VersionBody,
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "approved", body = CutoverOut)))]
+pub async fn approve(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<VersionBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        cutovers::approve(&st.platform, &p, id, b.version).await?,
+    ))
+}
+
+/// Records one executed step (CHG-18: operator ≠ supervisor for important steps).
+#[utoipa::path(post, path = "/api/v1/cutovers/{id}/log", tag = "change", request_body = LogBody,
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "logged", body = CutoverOut)))]
+pub async fn log(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let input: LogInput = decode(body)?;
+    Ok(json(cutovers::log_step(&st.platform, &p, id, input).await?))
+}
+
+/// Completes a cut-over in progress (CHG-19).
+#[utoipa::path(post, path = "/api/v1/cutovers/{id}/complete", tag = "change",
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "completed", body = CutoverOut)))]
+pub async fn complete(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(cutovers::complete(&st.platform, &p, id).await?))
+}
+
+/// A planned release.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseOut {
+    pub id: i64,
+    pub title: String,
+    /// routine or emergency.
+    pub kind: String,
+    pub system_family: String,
+    /// YYYY-MM-DD.
+    pub release_date: String,
+    /// CHG-09 start instant.
+    pub starts_at: i64,
+    pub downtime_from: Option<i64>,
+    pub downtime_to: Option<i64>,
+    /// CHG-03/04/08 gates: key, rule, name_zh, name_en, due_at.
+    #[schema(value_type = Vec<Object>)]
+    pub gates: Value,
+    pub override_reason: Option<String>,
+    pub override_by: Option<String>,
+    pub state: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub version: i64,
+}
+
+/// Releases of a month.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseList {
+    pub items: Vec<ReleaseOut>,
+}
+
+/// A release to plan.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseBody {
+    pub title: String,
+    /// routine or emergency.
+    pub kind: String,
+    pub system_family: String,
+    /// YYYY-MM-DD.
+    pub date: String,
+    /// HH:MM (CHG-09).
+    pub start: Option<String>,
+    pub downtime_from: Option<String>,
+    pub downtime_to: Option<String>,
+    /// CHG-02 override of the emergency quota (department manager).
+    pub override_reason: Option<String>,
+}
+
+/// Which month.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQuery {
+    /// YYYY-MM.
+    pub month: String,
+}
+
+/// The releases of a month (the change calendar).
+#[utoipa::path(get, path = "/api/v1/releases", tag = "change", params(MonthQuery),
+    responses((status = 200, description = "releases", body = ReleaseList)))]
+pub async fn releases(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<MonthQuery>,
+) -> ApiResult<Json<Value>> {
+    let items = tianshu_services::releases::month(&st.platform, &p, &q.month).await?;
+    Ok(json(serde_json::json!({ "items": items })))
+}
+
+/// Plans a release: CHG-01/02 quotas, CHG-09 start, CHG-10 window, gates not in the past (CHG-03/04/08).
+#[utoipa::path(post, path = "/api/v1/releases", tag = "change", request_body = ReleaseBody,
+    responses((status = 201, description = "planned", body = ReleaseOut)))]
+pub async fn plan_release(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: tianshu_services::releases::ReleaseInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(tianshu_services::releases::plan(&st.platform, &p, input).await?),
+    ))
+}
+
+/// A requirement (REQ-01, CHG-06).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct RequirementOut {
+    pub id: i64,
+    pub title: String,
+    pub requester: String,
+    pub system: String,
+    pub registered_at: i64,
+    /// REQ-01 analysis deadline.
+    pub analysis_due: i64,
+    pub solution_at: Option<i64>,
+    /// Working days the analysis took.
+    pub analysis_wd: Option<i64>,
+    pub release_id: Option<i64>,
+    /// accepted, rejected, deemed_accepted (CHG-06).
+    pub acceptance: Option<String>,
+    pub accepted_by: Option<String>,
+    pub accepted_at: Option<i64>,
+    pub acceptance_note: String,
+    pub created_by: String,
+    pub version: i64,
+}
+
+/// REQ-01 week report.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct WeekReportOut {
+    pub week_of: String,
+    pub registered: i64,
+    pub analysed: i64,
+    pub analysis_wd: Vec<i64>,
+    pub average_wd: Option<f64>,
+    pub limit_wd: f64,
+    pub breach: bool,
+    pub warnings: Vec<i64>,
+    pub items: Vec<RequirementOut>,
+}
+
+/// A requirement to register.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct RequirementBody {
+    pub title: String,
+    /// Username of the requester.
+    pub requester: String,
+    pub system: String,
+}
+
+/// A step: solution_approved, link_release, accept, reject, deem_accepted.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct RequirementActionBody {
+    pub action: String,
+    pub version: i64,
+    pub release_id: Option<i64>,
+    pub note: Option<String>,
+}
+
+/// The week of a date.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DateQuery {
+    /// YYYY-MM-DD.
+    pub date: String,
+}
+
+/// Registers a requirement with its REQ-01 analysis deadline.
+#[utoipa::path(post, path = "/api/v1/requirements", tag = "change", request_body = RequirementBody,
+    responses((status = 201, description = "registered", body = RequirementOut)))]
+pub async fn register_requirement(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: tianshu_services::requirements::RequirementInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(tianshu_services::requirements::register(&st.platform, &p, input).await?),
+    ))
+}
+
+/// Solution approved, release linked, acceptance by the requester or deemed acceptance (CHG-06).
+#[utoipa::path(post, path = "/api/v1/requirements/{id}/actions", tag = "change", request_body = RequirementActionBody,
+    params(("id" = i64, Path, description = "requirement id")),
+    responses((status = 200, description = "requirement", body = RequirementOut)))]
+pub async fn requirement_action(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let a: tianshu_services::requirements::RequirementAction = decode(body)?;
+    Ok(json(
+        tianshu_services::requirements::act(&st.platform, &p, id, a).await?,
+    ))
+}
+
+/// REQ-01: the intake week of a date with its average analysis time.
+#[utoipa::path(get, path = "/api/v1/requirements/week", tag = "change", params(DateQuery),
+    responses((status = 200, description = "week", body = WeekReportOut)))]
+pub async fn requirements_week(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<DateQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        tianshu_services::requirements::week(&st.platform, &p, &q.date).await?,
+    ))
+}
