@@ -9,7 +9,9 @@ pub mod clock;
 pub mod duty;
 pub mod incident;
 pub mod notify;
+pub mod point;
 pub mod policy;
+pub mod probe;
 pub mod severity;
 
 pub use classify::{

@@ -42,7 +42,7 @@ pub use fault::{
 pub use frequent::{Combine, FrequentFaultPolicy, FrequentTrigger, Period, ReportKind, TriggerSet};
 pub use monitoring::{
     AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
-    SilencePolicy, TicketAction,
+    PointPolicy, ProbePolicy, SevereBudgetPolicy, SignInPolicy, SilencePolicy, TicketAction,
 };
 pub use notify::{
     Channel, DeliveryPolicy, FollowUpPolicy, NotifyPolicy, RecipientClass, RegionExtra,
