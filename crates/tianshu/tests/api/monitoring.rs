@@ -14,6 +14,8 @@ use axum::{Form, Router};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
+use tianshu_core::Clock;
+
 use super::{problem, sqlite_app, TestApp};
 
 async fn get_json(app: &TestApp, token: &str, path: &str) -> Value {
@@ -385,5 +387,425 @@ async fn runner_probes_on_a_jittered_three_to_five_minute_schedule_mon_05() {
     assert!(
         probe_alert(&app, &t, ids[1]).await.is_some(),
         "4 failures ≥ 3 → alert"
+    );
+}
+
+// ---------------------------------------------------------------- SQL monitoring points (MON-02)
+
+/// host, port, database, user of a `scheme://user[:pw]@host:port/db` URL.
+fn parts(url: &str) -> (String, i64, String, String) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (creds, hostpart) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let user = creds.split(':').next().unwrap_or("").to_string();
+    let (hostport, db) = hostpart.split_once('/').unwrap_or((hostpart, ""));
+    let db = db.split('?').next().unwrap_or("").to_string();
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .map_or((hostport.to_string(), 0), |(h, p)| {
+            (h.to_string(), p.parse().unwrap_or(0))
+        });
+    (host, port, db, user)
+}
+
+async fn create(app: &TestApp, t: &str, path: &str, body: Value) -> Value {
+    let r = send(app, t, reqwest::Method::POST, path, Some(body.clone())).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{path} {body}");
+    r.json().await.unwrap()
+}
+
+async fn evaluate(app: &TestApp, t: &str, id: i64) -> Value {
+    let r = send(
+        app,
+        t,
+        reqwest::Method::POST,
+        &format!("/api/v1/monitoring/points/{id}/run"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap()["point"].clone()
+}
+
+async fn point_alert(app: &TestApp, t: &str, id: i64) -> Option<Value> {
+    let page = get_json(app, t, "/api/v1/alerts").await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["dedup_key"] == format!("point:{id}"))
+        .cloned()
+}
+
+/// MON-02 against the machine's real PostgreSQL and MariaDB: thresholds (`<`, `>`, no refresh within M
+/// minutes) on numbers, DECIMAL and DATETIME results; a breach raises the point's alert at once and the
+/// recovery resolves it; a query that tries to write is refused (validation) or fails inside the READ ONLY
+/// transaction (nothing changed); an unreachable database is `unknown` and alarms only after the grace;
+/// passwords are never returned.
+#[tokio::test]
+async fn sql_points_on_postgres_and_mariadb_mon_02() {
+    use sqlx::Connection;
+    let pg = tianshu_testkit::postgres_url();
+    let maria = tianshu_testkit::mariadb().await;
+    if pg.is_none() && maria.is_none() {
+        eprintln!("SKIP sql points: neither PostgreSQL nor MariaDB configured");
+        return;
+    }
+    let app = sqlite_app().await;
+    let t = app.token_for("admin", &[]).await;
+    // The manual clock stands at 2026-11-23 09:00 Asia/Shanghai.
+
+    // An unreachable database with a password: `unknown`, no alarm before the 10-minute grace.
+    let db = create(
+        &app,
+        &t,
+        "/api/v1/monitoring/databases",
+        json!({
+        "name": "不可达库", "kind": "postgres", "host": "127.0.0.1", "port": 1, "database": "x",
+        "username": "monitor", "password": "never-shown-pw"}),
+    )
+    .await;
+    assert_eq!(db["has_password"], true);
+    let listed = Client::new()
+        .get(app.url("/api/v1/monitoring/databases"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains("never-shown-pw"), "{listed}");
+    let r = send(&app, &t, reqwest::Method::POST, "/api/v1/monitoring/points", Some(json!({
+        "name": "坏查询", "owner": "运维一组", "database_id": db["id"], "query": "DELETE FROM orders", "comparison": "gt", "threshold": 1}))).await;
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("query")),
+        "{p}"
+    );
+    let r = send(&app, &t, reqwest::Method::POST, "/api/v1/monitoring/points", Some(json!({
+        "name": "坏引用", "owner": "运维一组", "database_id": 999, "query": "SELECT 1", "comparison": "gt", "threshold": 1}))).await;
+    let (s, p) = problem(r).await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("database_id")),
+        "{p}"
+    );
+    let down = create(&app, &t, "/api/v1/monitoring/points", json!({
+        "name": "号池刷新(不可达)", "owner": "运维一组", "runbook_url": "https://wiki.example.invalid/runbook/pool",
+        "database_id": db["id"], "query": "SELECT 1", "comparison": "gt", "threshold": 5, "enabled": false})).await;
+    let id = down["id"].as_i64().unwrap();
+    let v = evaluate(&app, &t, id).await;
+    assert_eq!(v["state"], "unknown", "{v}");
+    assert!(
+        v["last_reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{v}"
+    );
+    assert!(
+        point_alert(&app, &t, id).await.is_none(),
+        "no alarm inside the grace"
+    );
+    app.clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(evaluate(&app, &t, id).await["state"], "unknown");
+    let a = point_alert(&app, &t, id)
+        .await
+        .expect("alarm after the grace");
+    assert_eq!(a["state"], "firing");
+    assert_eq!(a["source"], "point");
+
+    if let Some(url) = pg {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let schema = format!("tianshu_t_mon_{nanos}");
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        for q in [
+            format!("CREATE SCHEMA {schema}"),
+            format!("CREATE TABLE {schema}.iface (day date, success_rate numeric(6,2))"),
+            format!("INSERT INTO {schema}.iface VALUES ('2026-11-22', 99.85)"),
+            format!("CREATE TABLE {schema}.orders (id int, state text)"),
+            format!("INSERT INTO {schema}.orders VALUES (1,'pending'),(2,'pending'),(3,'pending'),(4,'done')"),
+        ] {
+            sqlx::query(&q).execute(&mut c).await.unwrap();
+        }
+        let (host, port, database, username) = parts(&url);
+        let db = create(&app, &t, "/api/v1/monitoring/databases", json!({
+            "name": "CRM库", "kind": "postgres", "host": host, "port": port, "database": database, "username": username})).await;
+        // REC-11 / §21 example 18: 99.85 % < 99.9 % → breached → the alert at once.
+        let rate = create(&app, &t, "/api/v1/monitoring/points", json!({
+            "name": "接口成功率", "owner": "接口组", "database_id": db["id"], "system": "crm", "region": "guangzhou",
+            "query": format!("SELECT success_rate, day FROM {schema}.iface ORDER BY day DESC LIMIT 1"),
+            "comparison": "lt", "threshold": 99.9, "enabled": false})).await;
+        let rid = rate["id"].as_i64().unwrap();
+        let v = evaluate(&app, &t, rid).await;
+        assert_eq!(
+            (v["state"].as_str(), v["last_value"].as_str()),
+            (Some("breached"), Some("99.85")),
+            "{v}"
+        );
+        assert_eq!(point_alert(&app, &t, rid).await.unwrap()["state"], "firing");
+        sqlx::query(&format!("UPDATE {schema}.iface SET success_rate = 99.92"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(evaluate(&app, &t, rid).await["state"], "ok");
+        assert_eq!(
+            point_alert(&app, &t, rid).await.unwrap()["state"],
+            "resolved"
+        );
+        // Backlog > N.
+        let backlog = create(
+            &app,
+            &t,
+            "/api/v1/monitoring/points",
+            json!({
+            "name": "订单积压", "owner": "订单组", "database_id": db["id"],
+            "query": format!("SELECT count(*) FROM {schema}.orders WHERE state = 'pending'"),
+            "comparison": "gt", "threshold": 2, "enabled": false}),
+        )
+        .await;
+        let v = evaluate(&app, &t, backlog["id"].as_i64().unwrap()).await;
+        assert_eq!(
+            (v["state"].as_str(), v["last_value"].as_str()),
+            (Some("breached"), Some("3")),
+            "{v}"
+        );
+        // A query that tries to write fails inside the READ ONLY transaction; nothing changes.
+        let sneaky = create(&app, &t, "/api/v1/monitoring/points", json!({
+            "name": "写入企图", "owner": "订单组", "database_id": db["id"],
+            "query": format!("SELECT count(*) FROM {schema}.orders WHERE nextval('{schema}.seq') > 0"),
+            "comparison": "gt", "threshold": 100, "enabled": false})).await;
+        sqlx::query(&format!("CREATE SEQUENCE {schema}.seq"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let v = evaluate(&app, &t, sneaky["id"].as_i64().unwrap()).await;
+        assert_eq!(v["state"], "unknown", "{v}");
+        assert!(
+            v["last_reason"].as_str().unwrap().contains("read-only"),
+            "{v}"
+        );
+        let n: i64 = sqlx::query_scalar(&format!("SELECT last_value FROM {schema}.seq"))
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "the sequence was never advanced");
+        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut c)
+            .await;
+    }
+
+    if let Some(url) = maria {
+        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        for q in [
+            "CREATE TABLE pool_refresh (pool VARCHAR(20), refreshed_at DATETIME)",
+            "INSERT INTO pool_refresh VALUES ('号池A', '2026-11-23 08:55:00')",
+            "CREATE TABLE iface (success_rate DECIMAL(6,2))",
+            "INSERT INTO iface VALUES (99.95)",
+        ] {
+            sqlx::query(q).execute(&mut c).await.unwrap();
+        }
+        let (host, port, database, username) = parts(&url);
+        let db = create(&app, &t, "/api/v1/monitoring/databases", json!({
+            "name": "渠道库", "kind": "mysql", "host": host, "port": port, "database": database, "username": username})).await;
+        // No refresh within 10 minutes (DATETIME is local time of the pack's zone).
+        let fresh = create(&app, &t, "/api/v1/monitoring/points", json!({
+            "name": "号池刷新", "owner": "资源组", "database_id": db["id"],
+            "query": "SELECT MAX(refreshed_at) FROM pool_refresh", "comparison": "stale", "stale_after_s": 600, "enabled": false})).await;
+        let fid = fresh["id"].as_i64().unwrap();
+        // The clock moved 10 minutes above: 09:10 local, refreshed 08:55 → 15 minutes → breached.
+        let v = evaluate(&app, &t, fid).await;
+        assert_eq!(v["state"], "breached", "{v}");
+        sqlx::query("UPDATE pool_refresh SET refreshed_at = '2026-11-23 09:05:00'")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let v = evaluate(&app, &t, fid).await;
+        assert_eq!(v["state"], "ok", "{v}");
+        let rate = create(&app, &t, "/api/v1/monitoring/points", json!({
+            "name": "渠道接口成功率", "owner": "接口组", "database_id": db["id"],
+            "query": "SELECT success_rate FROM iface", "comparison": "lt", "threshold": 99.9, "enabled": false})).await;
+        let v = evaluate(&app, &t, rate["id"].as_i64().unwrap()).await;
+        assert_eq!(
+            (v["state"].as_str(), v["last_value"].as_str()),
+            (Some("ok"), Some("99.95")),
+            "{v}"
+        );
+    }
+
+    let cat = get_json(&app, &t, "/api/v1/monitoring/points").await;
+    let items = cat["items"].as_array().unwrap();
+    assert!(items
+        .iter()
+        .all(|p| p["owner"].is_string() && p["state"].is_string()));
+    assert!(items
+        .iter()
+        .any(|p| p["runbook_url"] == "https://wiki.example.invalid/runbook/pool"));
+}
+
+// ---------------------------------------------------------------- sign-in (MON-09), budget (MON-10)
+
+fn event(key: &str, severity: &str, region: &str) -> Value {
+    json!({"event_action": "trigger", "dedup_key": key, "payload": {
+        "summary": "省异常告警", "source": "hub", "severity": severity, "component": "crm-hub", "group": region, "class": "HubAlarm"}})
+}
+
+async fn outbox_of(app: &TestApp, kind: &str) -> Vec<(String, String)> {
+    use tianshu_store::on_conn;
+    let kind = kind.to_string();
+    app.platform
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                Ok(on_conn!(c, c => sqlx::query_as::<_, (String, String)>(
+                    "SELECT subject_id, template FROM outbox WHERE subject_kind = $1 ORDER BY id")
+                    .bind(&kind).fetch_all(&mut **c).await)?)
+            })
+        })
+        .await
+        .unwrap()
+}
+
+/// MON-09: the sign-in confirms the previous day's alerts are handled — refused while one still fires, then
+/// accepted once it is acknowledged, once per day; a day without a sign-in sends the reminder and, at the
+/// 12:00 deadline, the escalation through the durable timers. MON-10: severe alarms per region per month,
+/// over the budget of one flagged.
+#[tokio::test]
+async fn daily_signin_and_severe_budget_mon_09_mon_10() {
+    let app = sqlite_app().await;
+    let t = app.token_for("admin", &[]).await;
+    // Yesterday (Sunday 2026-11-22, 15:00 local) two severe alarms in Guangzhou and one general in Shenzhen.
+    let today = app.clock.now();
+    app.clock.set(today - chrono::Duration::hours(18));
+    for (k, sev, region) in [
+        ("hub-1", "critical", "guangzhou"),
+        ("hub-2", "critical", "guangzhou"),
+        ("hub-3", "warning", "shenzhen"),
+    ] {
+        let r = send(
+            &app,
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/alerts/events",
+            Some(event(k, sev, region)),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+    }
+    app.clock.set(today);
+    let s = get_json(&app, &t, "/api/v1/monitoring/signin").await;
+    assert_eq!(
+        (s["day"].as_str(), s["previous_day"].as_str()),
+        (Some("2026-11-23"), Some("2026-11-22"))
+    );
+    assert_eq!(s["unhandled"].as_array().unwrap().len(), 3, "{s}");
+    let r = send(
+        &app,
+        &t,
+        reqwest::Method::POST,
+        "/api/v1/monitoring/signin",
+        Some(json!({"note": "交班"})),
+    )
+    .await;
+    let (st, p) = problem(r).await;
+    assert_eq!(
+        (st, p["field"].as_str()),
+        (StatusCode::CONFLICT, Some("alerts")),
+        "{p}"
+    );
+    for k in ["hub-1", "hub-2"] {
+        let r = send(
+            &app,
+            &t,
+            reqwest::Method::POST,
+            "/api/v1/alerts/events",
+            Some(json!({"event_action": "acknowledge", "dedup_key": k})),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+    }
+    let r = send(
+        &app,
+        &t,
+        reqwest::Method::POST,
+        "/api/v1/alerts/events",
+        Some(json!({"event_action": "resolve", "dedup_key": "hub-3"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = send(
+        &app,
+        &t,
+        reqwest::Method::POST,
+        "/api/v1/monitoring/signin",
+        Some(json!({"note": "前一天告警已处理"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let s: Value = r.json().await.unwrap();
+    assert_eq!(s["signed_by"], "admin");
+    let r = send(
+        &app,
+        &t,
+        reqwest::Method::POST,
+        "/api/v1/monitoring/signin",
+        Some(json!({})),
+    )
+    .await;
+    let (st, p) = problem(r).await;
+    assert_eq!(
+        (st, p["field"].as_str()),
+        (StatusCode::CONFLICT, Some("day")),
+        "{p}"
+    );
+
+    // The next day nobody signs in: at 12:01 both the 10:00 reminder and the 12:00 escalation have gone out.
+    app.clock
+        .set(today + chrono::Duration::hours(27) + chrono::Duration::minutes(1));
+    let mut sent = Vec::new();
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        sent = outbox_of(&app, "mon_signin").await;
+        // The hours travelled back to file yesterday's alarms opened 2026-11-22 as well (its deadline had passed).
+        sent.retain(|(day, tpl)| day != "2026-11-22" && tpl != "ntf_dead_letter");
+        if sent.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        sent,
+        [
+            ("2026-11-24".to_string(), "mon_signin_reminder".to_string()),
+            ("2026-11-24".to_string(), "mon_signin_missing".to_string())
+        ],
+        "nothing for the day that was signed in"
+    );
+    let s = get_json(&app, &t, "/api/v1/monitoring/signin").await;
+    assert_eq!(s["overdue"], true);
+
+    let b = get_json(&app, &t, "/api/v1/monitoring/severe-budget?month=2026-11").await;
+    assert_eq!(b["per_month"], 1);
+    assert_eq!(
+        b["regions"],
+        json!([{"region": "guangzhou", "count": 2, "budget": 1, "over": true}]),
+        "{b}"
+    );
+    let r = send(
+        &app,
+        &t,
+        reqwest::Method::GET,
+        "/api/v1/monitoring/severe-budget?month=2026-13",
+        None,
+    )
+    .await;
+    let (st, p) = problem(r).await;
+    assert_eq!(
+        (st, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("month")),
+        "{p}"
     );
 }
