@@ -433,3 +433,6 @@ async fn queued_events_are_written_in_order_and_their_failure_fails_the_write() 
         store.close().await;
     }
 }
+
+#[path = "store/monitoring.rs"]
+mod monitoring;
