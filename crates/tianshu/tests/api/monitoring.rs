@@ -809,3 +809,95 @@ async fn daily_signin_and_severe_budget_mon_09_mon_10() {
         "{p}"
     );
 }
+
+/// Console: /probes lists availability with an inline SVG latency chart (no script), /probes/{id} the per-step
+/// timings of each run, /monitoring-points the catalogue, and /alerts the MON-09 sign-in button and the
+/// MON-10 budget; zh-CN by default.
+#[tokio::test]
+async fn console_pages_for_probes_points_and_signin() {
+    let app = sqlite_app().await;
+    let t = app.token_for("admin", &[]).await;
+    let (base, _site) = start_site().await;
+    let p = create(
+        &app,
+        &t,
+        "/api/v1/probes",
+        json!({"name": "门户登录拨测", "system": "agent-portal",
+        "scenario": scenario(&base), "secrets": {"password": "s3cret-pw"}}),
+    )
+    .await;
+    let id = p["id"].as_i64().unwrap();
+    run(&app, &t, id).await;
+    let csrf = app.login("admin").await;
+    let html = app
+        .client
+        .get(app.url("/probes"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("门户登录拨测") && html.contains("100.0%"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<svg class=\"spark\""),
+        "latency chart rendered server-side"
+    );
+    assert!(
+        !html.contains("<script src=\"http"),
+        "no script from elsewhere"
+    );
+    let html = app
+        .client
+        .get(app.url(&format!("/probes/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("订单详情: 200 ·") && html.contains(" ms"),
+        "{html}"
+    );
+    let html = app
+        .client
+        .get(app.url("/monitoring-points"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("业务监控点"), "{html}");
+    let html = app
+        .client
+        .get(app.url("/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("id=\"signin-form\"") && html.contains("签到并确认"),
+        "{html}"
+    );
+    assert!(html.contains("各省严重告警次数"), "{html}");
+    let r = app
+        .client
+        .post(app.url("/alerts/signin"))
+        .form(&[("csrf", csrf.as_str()), ("note", "早班签到")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "followed the redirect");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("id=\"signin-done\"") && html.contains("早班签到"),
+        "{html}"
+    );
+}

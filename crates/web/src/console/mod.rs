@@ -6,6 +6,7 @@ mod assets;
 mod duty;
 pub mod i18n;
 mod incidents;
+mod monitoring;
 mod notifications;
 mod pages;
 
@@ -70,6 +71,10 @@ pub fn routes() -> Router<AppState> {
         .route("/policy", get(pages::policy))
         .route("/policy/reload", post(pages::policy_reload))
         .route("/assets/{*path}", get(assets::serve))
+        .route("/alerts/signin", post(alerts::signin))
+        .route("/probes", get(monitoring::probes_page))
+        .route("/probes/{id}", get(monitoring::probe_page))
+        .route("/monitoring-points", get(monitoring::points_page))
 }
 
 /// One entry of the main navigation.
@@ -110,6 +115,13 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         &[Permission::CalendarRead],
     ),
     ("policy", "/policy", "nav-policy", &[Permission::PolicyRead]),
+    ("probes", "/probes", "nav-probes", &[Permission::AlertRead]),
+    (
+        "monitoring-points",
+        "/monitoring-points",
+        "nav-points",
+        &[Permission::AlertRead],
+    ),
 ];
 
 /// What every logged-in page's shell needs.
