@@ -50,10 +50,17 @@ pub struct Step {
     /// Values taken from the response for later steps.
     #[serde(default)]
     pub extract: Vec<Extract>,
+    /// Follow redirects (default true); false checks the redirect response itself (e.g. a 302 after login).
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
 }
 
 fn default_method() -> String {
     "GET".into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Checks on a response; all given must hold.

@@ -26,9 +26,25 @@ use crate::Platform;
 #[derive(Default)]
 pub struct Runtime {
     pools: Mutex<HashMap<i64, (i64, points::ExtPool)>>,
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
 }
 
 impl Runtime {
+    /// The HTTP client every probe run shares (connection pool, TLS setup done once); cookies and redirects
+    /// are handled per run by the probe runner.
+    pub fn http(&self) -> Result<&reqwest::Client, String> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent("tianshu-probe")
+                    .build()
+                    .map_err(|e| format!("HTTP client: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     fn pool(&self, id: i64, version: i64) -> Option<points::ExtPool> {
         let g = self.pools.lock().ok()?;
         g.get(&id)

@@ -381,15 +381,20 @@ pub(crate) async fn run_claimed(p: &Platform, r: ProbeRow) -> ServiceResult<i64>
     let started_at = p.now_us();
     let secrets: BTreeMap<String, String> =
         serde_json::from_str(&p.store.probe_secret_json(r.id).await?).unwrap_or_default();
-    let exec = match serde_json::from_str::<Scenario>(&r.scenario) {
-        Ok(s) => execute(probes, &s, &secrets).await,
-        Err(e) => Execution {
-            ok: false,
-            total_ms: 0,
-            failed_step: None,
-            error: Some(format!("stored scenario unreadable: {e}")),
-            steps: Vec::new(),
-        },
+    let failed = |error: String| Execution {
+        ok: false,
+        total_ms: 0,
+        failed_step: None,
+        error: Some(error),
+        steps: Vec::new(),
+    };
+    let exec = match (
+        serde_json::from_str::<Scenario>(&r.scenario),
+        p.monitor.http(),
+    ) {
+        (Ok(s), Ok(client)) => execute(client, probes, &s, &secrets).await,
+        (Err(e), _) => failed(format!("stored scenario unreadable: {e}")),
+        (_, Err(e)) => failed(e),
     };
     metrics::counter!("tianshu_probe_runs_total", "result" => if exec.ok { "ok" } else { "failed" }).increment(1);
     metrics::histogram!("tianshu_probe_run_seconds").record(exec.total_ms as f64 / 1000.0);
@@ -473,29 +478,15 @@ fn redact(s: String, secrets: &BTreeMap<String, String>) -> String {
 /// Runs a scenario: one cookie jar for all steps, each step with its timeout; the first failing step ends
 /// the run with its reason. Never panics on what a target sends.
 pub async fn execute(
+    client: &reqwest::Client,
     pol: &ProbePolicy,
     s: &Scenario,
     secrets: &BTreeMap<String, String>,
 ) -> Execution {
     let start = Instant::now();
     let mut steps = Vec::with_capacity(s.steps.len());
-    let client = match reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::limited(10))
-        .user_agent("tianshu-probe")
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return Execution {
-                ok: false,
-                total_ms: 0,
-                failed_step: None,
-                error: Some(format!("HTTP client: {e}")),
-                steps,
-            }
-        }
-    };
+    // One cookie jar per run: a run never sees another run's session.
+    let jar = reqwest::cookie::Jar::default();
     let mut vars = s.variables.clone();
     vars.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
     for (i, step) in s.steps.iter().enumerate() {
@@ -506,7 +497,7 @@ pub async fn execute(
         let t0 = Instant::now();
         let result = tokio::time::timeout(
             timeout,
-            exchange(&client, step, &vars, pol.max_body_bytes as usize),
+            exchange(client, &jar, step, &vars, pol.max_body_bytes as usize),
         )
         .await;
         let latency_ms = t0.elapsed().as_millis() as u64;
@@ -573,33 +564,75 @@ struct Received {
     truncated: bool,
 }
 
+/// Redirects followed per step.
+const MAX_REDIRECTS: usize = 10;
+
 async fn exchange(
     client: &reqwest::Client,
+    jar: &reqwest::cookie::Jar,
     step: &Step,
     vars: &BTreeMap<String, String>,
     max_body: usize,
 ) -> Result<Received, String> {
-    let url = domain::substitute(&step.url, vars);
-    let method =
+    use reqwest::cookie::CookieStore;
+    use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+    let mut url = reqwest::Url::parse(&domain::substitute(&step.url, vars))
+        .map_err(|e| format!("url: {e}"))?;
+    let mut method =
         reqwest::Method::from_bytes(step.method.as_bytes()).map_err(|e| format!("method: {e}"))?;
-    let mut req = client.request(method, &url);
-    for (k, v) in &step.headers {
-        req = req.header(k.as_str(), domain::substitute(v, vars));
-    }
-    if let Some(f) = &step.form {
-        let form: Vec<(String, String)> = f
-            .iter()
+    let form: Option<Vec<(String, String)>> = step.form.as_ref().map(|f| {
+        f.iter()
             .map(|(k, v)| (k.clone(), domain::substitute(v, vars)))
-            .collect();
-        req = req.form(&form);
-    }
-    if let Some(j) = &step.json {
-        req = req.json(&domain::substitute_json(j, vars));
-    }
-    let mut resp = req
-        .send()
-        .await
-        .map_err(|e| format!("request failed: {}", error_chain(&e)))?;
+            .collect()
+    });
+    let json = step.json.as_ref().map(|j| domain::substitute_json(j, vars));
+    let mut with_body = true;
+    let mut hops = 0;
+    // Redirects are followed here, not by the shared client, so each hop's cookies go into this run's jar.
+    let mut resp = loop {
+        let mut req = client.request(method.clone(), url.clone());
+        for (k, v) in &step.headers {
+            req = req.header(k.as_str(), domain::substitute(v, vars));
+        }
+        if let Some(c) = jar.cookies(&url) {
+            req = req.header(COOKIE, c);
+        }
+        if with_body {
+            if let Some(f) = &form {
+                req = req.form(f);
+            }
+            if let Some(j) = &json {
+                req = req.json(j);
+            }
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {}", error_chain(&e)))?;
+        jar.set_cookies(&mut resp.headers().get_all(SET_COOKIE).iter(), &url);
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        match location {
+            Some(loc) if step.follow_redirects && resp.status().is_redirection() => {
+                hops += 1;
+                if hops > MAX_REDIRECTS {
+                    return Err(format!("more than {MAX_REDIRECTS} redirects"));
+                }
+                url = url
+                    .join(&loc)
+                    .map_err(|e| format!("redirect to '{loc}': {e}"))?;
+                // 301/302/303 turn into a GET without the body, as browsers do; 307/308 repeat the request.
+                if !matches!(resp.status().as_u16(), 307 | 308) {
+                    method = reqwest::Method::GET;
+                    with_body = false;
+                }
+            }
+            _ => break resp,
+        }
+    };
     let status = resp.status().as_u16();
     let headers = resp
         .headers()

@@ -66,11 +66,26 @@ async fn login(Form(f): Form<std::collections::HashMap<String, String>>) -> Resp
     if !ok {
         return (AxStatus::UNAUTHORIZED, Html("登录失败")).into_response();
     }
+    // A real portal answers the login with a redirect that sets the session cookie on the way.
     (
-        [(header::SET_COOKIE, "sid=sess-42; Path=/")],
-        Html("<p>欢迎 probe01</p>"),
+        AxStatus::SEE_OTHER,
+        [
+            (header::SET_COOKIE, "sid=sess-42; Path=/"),
+            (header::LOCATION, "/welcome"),
+        ],
     )
         .into_response()
+}
+
+async fn welcome(h: HeaderMap) -> Response {
+    let cookie = h
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !cookie.contains("sid=sess-42") {
+        return (AxStatus::UNAUTHORIZED, "login first").into_response();
+    }
+    Html("<p>欢迎 probe01</p>").into_response()
 }
 
 async fn orders(State(s): State<Site>, h: HeaderMap) -> Response {
@@ -96,6 +111,7 @@ async fn start_site() -> (String, Site) {
     let site = Site::default();
     let app = Router::new()
         .route("/login", get(login_page).post(login))
+        .route("/welcome", get(welcome))
         .route("/orders", get(orders))
         .route("/orders/{no}", get(order))
         .with_state(site.clone());
