@@ -554,50 +554,6 @@ pub async fn load_recipients(p: &Platform) -> ServiceResult<bool> {
     Ok(true)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn demo_lists_follow_the_ntf_10_example_shape() {
-        let pack = crate::policy::PackSource::Embedded
-            .load()
-            .expect("default pack");
-        let (lists, people) = demo_contacts(&pack.notifications);
-        let size = |k: &str| {
-            people
-                .iter()
-                .filter(|p| p.lists.iter().any(|l| l == k))
-                .count()
-        };
-        assert_eq!(size("agent_portal_base"), 20);
-        assert_eq!(size("agent_portal_guangzhou"), 6);
-        assert_eq!(size("agent_portal_shenzhen"), 4);
-        let union = |ks: &[&str]| {
-            people
-                .iter()
-                .filter(|p| p.lists.iter().any(|l| ks.contains(&l.as_str())))
-                .count()
-        };
-        // NTF-10 worked example: 23 with Guangzhou, 24 with Shenzhen, 27 with both.
-        assert_eq!(union(&["agent_portal_base", "agent_portal_guangzhou"]), 23);
-        assert_eq!(union(&["agent_portal_base", "agent_portal_shenzhen"]), 24);
-        assert_eq!(
-            union(&[
-                "agent_portal_base",
-                "agent_portal_guangzhou",
-                "agent_portal_shenzhen"
-            ]),
-            27
-        );
-        for c in ["class_a", "class_b", "class_c", "class_d"] {
-            assert!(lists.iter().any(|(k, _)| k == c), "{c}");
-            assert!(size(c) > 0, "{c}");
-        }
-        assert!(people.iter().all(|p| p.name.contains("演示")));
-    }
-}
-
 /// Demo monitoring (issue 5): a dial-test probe of the demo server itself (its health check and login page,
 /// so the offline demo shows runs, availability and latency) and a few invented alerts. Runs once: nothing
 /// is added when a probe exists already. `base` is the server's own URL, e.g. `http://127.0.0.1:8080`.
@@ -679,4 +635,48 @@ pub async fn load_monitoring(p: &Platform, base: &str) -> ServiceResult<bool> {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_lists_follow_the_ntf_10_example_shape() {
+        let pack = crate::policy::PackSource::Embedded
+            .load()
+            .expect("default pack");
+        let (lists, people) = demo_contacts(&pack.notifications);
+        let size = |k: &str| {
+            people
+                .iter()
+                .filter(|p| p.lists.iter().any(|l| l == k))
+                .count()
+        };
+        assert_eq!(size("agent_portal_base"), 20);
+        assert_eq!(size("agent_portal_guangzhou"), 6);
+        assert_eq!(size("agent_portal_shenzhen"), 4);
+        let union = |ks: &[&str]| {
+            people
+                .iter()
+                .filter(|p| p.lists.iter().any(|l| ks.contains(&l.as_str())))
+                .count()
+        };
+        // NTF-10 worked example: 23 with Guangzhou, 24 with Shenzhen, 27 with both.
+        assert_eq!(union(&["agent_portal_base", "agent_portal_guangzhou"]), 23);
+        assert_eq!(union(&["agent_portal_base", "agent_portal_shenzhen"]), 24);
+        assert_eq!(
+            union(&[
+                "agent_portal_base",
+                "agent_portal_guangzhou",
+                "agent_portal_shenzhen"
+            ]),
+            27
+        );
+        for c in ["class_a", "class_b", "class_c", "class_d"] {
+            assert!(lists.iter().any(|(k, _)| k == c), "{c}");
+            assert!(size(c) > 0, "{c}");
+        }
+        assert!(people.iter().all(|p| p.name.contains("演示")));
+    }
 }

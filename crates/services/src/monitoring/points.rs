@@ -375,11 +375,11 @@ fn check_point(pol: &PointPolicy, input: &PointInput) -> ServiceResult<PointDef>
         .unwrap_or_default()
         .trim()
         .to_string();
-    if !runbook.is_empty()
-        && !(runbook.starts_with("http://")
-            || runbook.starts_with("https://")
-            || runbook.starts_with('/'))
-    {
+    let runbook_ok = runbook.is_empty()
+        || runbook.starts_with("http://")
+        || runbook.starts_with("https://")
+        || runbook.starts_with('/');
+    if !runbook_ok {
         return Err(ServiceError::invalid(
             "runbook_url",
             "an http(s) URL or a path starting with /",
