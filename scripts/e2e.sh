@@ -50,11 +50,10 @@ if [ ! -d e2e/node_modules/playwright-core ] || [ "$(cat "$stamp" 2>/dev/null)" 
   fi
 fi
 
-# 3. The binary under test.
-if [ ! -x "$BIN" ]; then
-  say "building tianshu ($BIN)"
-  cargo build -p tianshu
-fi
+# 3. The binary under test, rebuilt when the sources changed (a no-op when it is fresh), so a test never
+#    runs against a stale binary.
+say "building tianshu ($BIN)"
+cargo build -q -p tianshu
 
 # 4. The tests, one file at a time.
 say "browser tests (chromium $("$CHROMIUM" --version 2>/dev/null | awk '{print $2}'), binary $BIN)"

@@ -17,10 +17,12 @@ pub mod limits;
 pub mod monitoring;
 pub mod notify;
 pub mod policy;
+pub mod reports;
 pub mod scheduler;
 pub mod secrets;
 pub mod session;
 pub mod validate;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -196,6 +196,10 @@ pub struct IncidentFilter {
     pub top_level: bool,
     /// Created at or after (Unix µs).
     pub since: Option<i64>,
+    /// Source channel (`hotline`, `monitoring`, …).
+    pub source_channel: Option<String>,
+    /// Only tickets with a live clock past due at this instant (Unix µs) or already breached.
+    pub overdue_at: Option<i64>,
 }
 
 impl Store {
@@ -232,6 +236,11 @@ impl Store {
                AND ($10 = '' OR number LIKE $11 OR title LIKE $11 OR symptom LIKE $11)
                AND ($12 = FALSE OR (parent_id IS NULL AND master_id IS NULL))
                AND created_at >= $13
+               AND ($15 = '' OR source_channel = $15)
+               AND ($16 = FALSE OR EXISTS (SELECT 1 FROM clocks c
+                     WHERE c.subject_kind = 'incident' AND c.subject_id = CAST(incidents.id AS TEXT)
+                       AND c.state IN ('running','paused')
+                       AND (c.breached_at IS NOT NULL OR (c.state = 'running' AND c.due_at < $17))))
              ORDER BY id DESC LIMIT $14"
         );
         let q = f.q.clone().unwrap_or_default();
@@ -242,6 +251,8 @@ impl Store {
             .bind(f.assignee_org_id.is_some()).bind(f.assignee_org_id.unwrap_or(0))
             .bind(f.system_id.is_some()).bind(f.system_id.unwrap_or(0))
             .bind(&q).bind(&like).bind(f.top_level).bind(f.since.unwrap_or(i64::MIN)).bind(limit)
+            .bind(f.source_channel.clone().unwrap_or_default())
+            .bind(f.overdue_at.is_some()).bind(f.overdue_at.unwrap_or(0))
             .fetch_all(p).await)?)
     }
 

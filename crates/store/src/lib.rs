@@ -15,10 +15,12 @@ pub mod incidents;
 pub mod monitoring;
 pub mod notify;
 pub mod policy;
+pub mod reports;
 pub mod security;
 mod sqlite_writer;
 pub mod time;
 pub mod timers;
+pub mod views;
 
 use std::path::Path;
 use std::str::FromStr;

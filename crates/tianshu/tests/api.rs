@@ -25,6 +25,12 @@ mod alerts;
 #[path = "api/monitoring.rs"]
 mod monitoring;
 
+#[path = "api/views.rs"]
+mod views;
+
+#[path = "api/reports.rs"]
+mod reports;
+
 struct TestApp {
     base: String,
     client: Client,

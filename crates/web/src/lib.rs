@@ -252,6 +252,15 @@ pub fn app(state: AppState) -> Router {
             "/monitoring/severe-budget",
             get(api::monitoring::severe_budget),
         )
+        .route(
+            "/saved-views",
+            get(api::views::list).post(api::views::create),
+        )
+        .route(
+            "/saved-views/{id}",
+            axum::routing::delete(api::views::delete),
+        )
+        .route("/reports/trends", get(api::reports::trends))
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

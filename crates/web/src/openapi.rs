@@ -44,6 +44,8 @@ use crate::error::Problem;
         api::monitoring::get_point, api::monitoring::put_point, api::monitoring::delete_point,
         api::monitoring::run_point, api::monitoring::get_signin, api::monitoring::post_signin,
         api::monitoring::severe_budget,
+        api::views::list, api::views::create, api::views::delete,
+        api::reports::trends,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

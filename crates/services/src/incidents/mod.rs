@@ -359,6 +359,94 @@ pub async fn list(
     Ok(p.store.incidents_page(before_id, limit, &f).await?)
 }
 
+/// List filters as users give them: codes and keys rather than row ids. Empty strings mean "any".
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListFilterInput {
+    pub q: Option<String>,
+    /// Fault level: `general`, `FL1`, `FL2`.
+    pub level: Option<String>,
+    pub state: Option<String>,
+    /// Region (branch) organisation key.
+    pub region: Option<String>,
+    /// Affected system key.
+    pub system: Option<String>,
+    /// Source channel code.
+    pub source: Option<String>,
+    /// Only tickets with a clock past due or breached.
+    pub overdue: bool,
+    /// Include dispatch children and merged reports.
+    pub all: bool,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Turns user-facing list filters into a store filter; an unknown code names its field (422), an unknown
+/// region or system key is an unknown reference (400).
+pub async fn resolve_filter(p: &Platform, f: &ListFilterInput) -> ServiceResult<IncidentFilter> {
+    let mut out = IncidentFilter {
+        q: given(&f.q).map(str::to_string),
+        top_level: !f.all,
+        ..Default::default()
+    };
+    if let Some(lv) = given(&f.level) {
+        if !["general", "FL1", "FL2"].contains(&lv) {
+            return Err(ServiceError::invalid(
+                "level",
+                format!("no fault level '{lv}' (general, FL1, FL2)"),
+            ));
+        }
+        out.fault_level = Some(lv.to_string());
+    }
+    if let Some(s) = given(&f.state) {
+        let st: tianshu_core::incident::IncidentState =
+            s.parse()
+                .map_err(|e: tianshu_core::incident::UnknownCode| {
+                    ServiceError::invalid("state", e.to_string())
+                })?;
+        out.state = Some(st.as_str().to_string());
+    }
+    if let Some(s) = given(&f.source) {
+        let ch: tianshu_core::incident::SourceChannel =
+            s.parse()
+                .map_err(|e: tianshu_core::incident::UnknownCode| {
+                    ServiceError::invalid("source", e.to_string())
+                })?;
+        out.source_channel = Some(ch.as_str().to_string());
+    }
+    if let Some(key) = given(&f.region) {
+        let org = p.store.org_by_key(key).await?.ok_or_else(|| {
+            ServiceError::unknown_ref(
+                "region",
+                format!("no organisation '{key}'"),
+                format!("没有机构 '{key}'"),
+            )
+        })?;
+        out.region_id = Some(org.region_id.unwrap_or(org.id));
+    }
+    if let Some(key) = given(&f.system) {
+        let sys = p
+            .store
+            .systems()
+            .await?
+            .into_iter()
+            .find(|s| s.key == key)
+            .ok_or_else(|| {
+                ServiceError::unknown_ref(
+                    "system",
+                    format!("no system '{key}'"),
+                    format!("没有系统 '{key}'"),
+                )
+            })?;
+        out.system_id = Some(sys.id);
+    }
+    if f.overdue {
+        out.overdue_at = Some(p.now_us());
+    }
+    Ok(out)
+}
+
 /// The timeline of an incident.
 pub async fn timeline(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Vec<Event>> {
     let i = p

@@ -24,7 +24,7 @@ home-roles = My roles
 home-scope = Data scope
 scope-province = Whole province
 scope-region = My branch
-scope-vendor = My organisation (vendor)
+scope-vendor = My organisation
 home-policy = Policy version
 home-users = Users visible to me
 home-audit = Audit chain entries
@@ -485,3 +485,37 @@ budget-rule = Budget per province per month:
 budget-count = Severe alarms
 budget-over = over budget
 budget-none = No severe alarms this month.
+
+# Incident list filters and saved views (issue 9)
+filter-any = Any
+inc-region = Branch
+inc-system = System
+inc-source = Source
+inc-overdue-only = Overdue or breached clocks only
+views-title = Saved views
+views-save-as = Save these filters as
+views-save = Save view
+views-delete = Delete view { $name }
+view-saved = View saved.
+dash-on-duty = On duty now
+dash-on-duty-none = Nobody is rostered for this moment.
+dash-until = until { $time }
+dash-alerts = Alerts
+dash-alerts-firing = firing
+dash-alerts-acked = acknowledged
+
+# Reports (issue 9)
+nav-reports = Reports
+rep-title = Reports
+rep-window = Window
+rep-days = last { $n } days
+rep-show = Show
+rep-days-invalid = The window must be a number of days.
+rep-incidents = Tickets opened per day by fault level
+rep-sla = Incident deadlines met (share of deadline clocks stopped that day)
+rep-alerts = Alerts per day by severity
+rep-met = Met
+rep-breached = Breached
+rep-rate = On time
+rep-numbers = The numbers
+rep-date = Date

@@ -24,7 +24,7 @@ home-roles = 我的角色
 home-scope = 数据范围
 scope-province = 全省
 scope-region = 本分部
-scope-vendor = 本单位（厂商）
+scope-vendor = 本单位
 home-policy = 策略包版本
 home-users = 可见用户数
 home-audit = 审计链条目
@@ -485,3 +485,37 @@ budget-rule = 每省每月上限:
 budget-count = 严重告警次数
 budget-over = 超出上限
 budget-none = 本月尚无严重告警。
+
+# 工单列表筛选与保存的视图(issue 9)
+filter-any = 全部
+inc-region = 分公司
+inc-system = 系统
+inc-source = 来源
+inc-overdue-only = 仅看已超时或时钟已到期
+views-title = 保存的视图
+views-save-as = 将当前筛选保存为
+views-save = 保存视图
+views-delete = 删除视图 { $name }
+view-saved = 视图已保存。
+dash-on-duty = 当前值班
+dash-on-duty-none = 此刻没有排班。
+dash-until = 至 { $time }
+dash-alerts = 告警
+dash-alerts-firing = 条告警中
+dash-alerts-acked = 条已确认
+
+# 报表(issue 9)
+nav-reports = 报表
+rep-title = 报表
+rep-window = 时间范围
+rep-days = 最近 { $n } 天
+rep-show = 查看
+rep-days-invalid = 时间范围必须是天数。
+rep-incidents = 每日新建工单（按故障等级）
+rep-sla = 工单时限达成率（当日停止的时限时钟中按时完成的比例）
+rep-alerts = 每日告警数（按严重程度）
+rep-met = 按时
+rep-breached = 超时
+rep-rate = 达成率
+rep-numbers = 查看数据
+rep-date = 日期

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tianshu_services::incidents::{
     self, ActionInput, DispatchTarget, FactsInput, IncidentView, NewIncident, ProgressInput,
 };
-use tianshu_store::incidents::{Incident, IncidentFilter};
+use tianshu_store::incidents::Incident;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ts, PageParams};
@@ -337,6 +337,14 @@ pub struct IncidentQuery {
     pub q: Option<String>,
     /// Include dispatch children and merged reports (default: top-level tickets only).
     pub all: Option<bool>,
+    /// Region (branch) organisation key.
+    pub region: Option<String>,
+    /// Affected system key.
+    pub system: Option<String>,
+    /// Source channel: hotline, im_group, monitoring_alert, email, api, found_by_staff.
+    pub source: Option<String>,
+    /// Only tickets with a clock past due or breached.
+    pub overdue: Option<bool>,
 }
 
 /// One page of tickets.
@@ -360,13 +368,20 @@ pub async fn list(
     }
     .resolve()?;
     let before = if after == 0 { i64::MAX } else { after };
-    let f = IncidentFilter {
-        state: q.state,
-        fault_level: q.level,
-        q: q.q,
-        top_level: !q.all.unwrap_or(false),
-        ..Default::default()
-    };
+    let f = incidents::resolve_filter(
+        &st.platform,
+        &incidents::ListFilterInput {
+            q: q.q,
+            level: q.level,
+            state: q.state,
+            region: q.region,
+            system: q.system,
+            source: q.source,
+            overdue: q.overdue.unwrap_or(false),
+            all: q.all.unwrap_or(false),
+        },
+    )
+    .await?;
     let rows = incidents::list(&st.platform, &p, before, limit, f).await?;
     let next = super::next_cursor(rows.len(), limit, rows.last().map(|i| i.id));
     Ok(Json(IncidentPage {

@@ -10,8 +10,10 @@ pub mod incidents;
 pub mod monitoring;
 pub mod notifications;
 pub mod policy;
+pub mod reports;
 pub mod session;
 pub mod tokens;
+pub mod views;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use tianshu_core::Permission;
 use tianshu_services::incidents::{self, ActionInput, DispatchTarget, FactsInput, NewIncident};
 use tianshu_services::ServiceError;
-use tianshu_store::incidents::IncidentFilter;
 
 use super::pages::{field, form_pairs, local, service_error_page};
 use super::{render, ConsoleUser, Layout};
@@ -23,6 +22,7 @@ struct Row {
     title: String,
     level: String,
     state: String,
+    source: String,
     created: String,
 }
 
@@ -30,24 +30,93 @@ struct Row {
 #[template(path = "incidents.html")]
 struct ListPage {
     l: Layout,
-    q: String,
-    level: String,
+    f: ListQuery,
+    /// The current filters as a query string (for paging and "save this view").
+    query: String,
     levels: Vec<String>,
+    states: Vec<(String, String)>,
+    sources: Vec<(String, String)>,
+    regions: Vec<(String, String)>,
+    systems: Vec<(String, String)>,
+    views: Vec<(i64, String, String)>,
+    errors: HashMap<String, String>,
+    view_name: String,
+    flash: Option<String>,
     rows: Vec<Row>,
     next_cursor: Option<String>,
     can_create: bool,
 }
 
-/// Query of the incident list.
-#[derive(Debug, Deserialize)]
+/// Query of the incident list: the filters (also what a saved view stores) and the page cursor.
+#[derive(Debug, Deserialize, Default, Clone)]
 pub struct ListQuery {
-    q: Option<String>,
-    level: Option<String>,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    system: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    overdue: String,
     cursor: Option<String>,
+    saved: Option<String>,
+}
+
+impl ListQuery {
+    fn overdue(&self) -> bool {
+        matches!(self.overdue.as_str(), "1" | "true" | "on")
+    }
+
+    /// The non-empty filters as a query string, cursor excluded.
+    fn filters(&self) -> String {
+        let pairs: Vec<(&str, &str)> = [
+            ("q", self.q.as_str()),
+            ("level", self.level.as_str()),
+            ("state", self.state.as_str()),
+            ("region", self.region.as_str()),
+            ("system", self.system.as_str()),
+            ("source", self.source.as_str()),
+            ("overdue", if self.overdue() { "1" } else { "" }),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect();
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+
+    fn input(&self) -> incidents::ListFilterInput {
+        let opt = |s: &str| Some(s.to_string()).filter(|s| !s.trim().is_empty());
+        incidents::ListFilterInput {
+            q: opt(&self.q),
+            level: opt(&self.level),
+            state: opt(&self.state),
+            region: opt(&self.region),
+            system: opt(&self.system),
+            source: opt(&self.source),
+            overdue: self.overdue(),
+            all: false,
+        }
+    }
 }
 
 fn state_label(u: &ConsoleUser, s: &str) -> String {
     let key = format!("inc-state-{s}");
+    let t = u.t.t(&key);
+    if t == key {
+        s.to_string()
+    } else {
+        t
+    }
+}
+
+fn source_label(u: &ConsoleUser, s: &str) -> String {
+    let key = format!("inc-ch-{s}");
     let t = u.t.t(&key);
     if t == key {
         s.to_string()
@@ -62,7 +131,18 @@ pub async fn list(
     u: ConsoleUser,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    if let Some(r) = u.require(&st, Permission::IncidentRead) {
+    list_page(&st, &u, q, HashMap::new(), String::new(), StatusCode::OK).await
+}
+
+async fn list_page(
+    st: &AppState,
+    u: &ConsoleUser,
+    q: ListQuery,
+    mut errors: HashMap<String, String>,
+    view_name: String,
+    status: StatusCode,
+) -> Response {
+    if let Some(r) = u.require(st, Permission::IncidentRead) {
         return r;
     }
     let (after, limit) = crate::api::PageParams {
@@ -72,16 +152,21 @@ pub async fn list(
     .resolve()
     .unwrap_or((0, 50));
     let before = if after == 0 { i64::MAX } else { after };
-    let level = q.level.clone().unwrap_or_default();
-    let f = IncidentFilter {
-        q: q.q.clone().filter(|s| !s.is_empty()),
-        fault_level: Some(level.clone()).filter(|s| !s.is_empty()),
-        top_level: true,
-        ..Default::default()
-    };
-    let rows = match incidents::list(&st.platform, &u.p, before, limit, f).await {
-        Ok(r) => r,
-        Err(e) => return service_error_page(&u, &st, e),
+    let mut status = status;
+    let rows = match incidents::resolve_filter(&st.platform, &q.input()).await {
+        Ok(f) => match incidents::list(&st.platform, &u.p, before, limit, f).await {
+            Ok(r) => r,
+            Err(e) => return service_error_page(u, st, e),
+        },
+        Err(e @ (ServiceError::Invalid { .. } | ServiceError::UnknownReference { .. })) => {
+            errors.insert(
+                e.field().unwrap_or("q").to_string(),
+                e.localized(u.t.lang()),
+            );
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+            Vec::new()
+        }
+        Err(e) => return service_error_page(u, st, e),
     };
     let next_cursor = crate::api::next_cursor(rows.len(), limit, rows.last().map(|i| i.id));
     let rows = rows
@@ -91,25 +176,108 @@ pub async fn list(
             number: i.number,
             title: i.title,
             level: i.fault_level,
-            state: state_label(&u, &i.state),
-            created: local(&st, i.created_at),
+            state: state_label(u, &i.state),
+            source: source_label(u, &i.source_channel),
+            created: local(st, i.created_at),
         })
         .collect();
+    let orgs = st.platform.store.orgs().await.unwrap_or_default();
+    let regions = orgs
+        .iter()
+        .filter(|o| o.region_id == Some(o.id))
+        .map(|o| (o.key.clone(), o.name.clone()))
+        .collect();
+    let systems = st
+        .platform
+        .store
+        .systems()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.key, s.name))
+        .collect();
+    let views = tianshu_services::views::list(&st.platform, &u.p, "incidents")
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| (v.id, v.name, v.query))
+        .collect();
+    let flash = q.saved.as_ref().map(|_| u.t.t("view-saved"));
     render(
-        StatusCode::OK,
+        status,
         &ListPage {
-            l: u.layout(&st, "incidents", "inc-title-list"),
-            q: q.q.unwrap_or_default(),
-            level,
+            l: u.layout(st, "incidents", "inc-title-list"),
+            query: q.filters(),
+            f: q,
             levels: ["FL2", "FL1", "general"]
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            states: tianshu_core::incident::IncidentState::ALL
+                .iter()
+                .map(|s| (s.as_str().to_string(), state_label(u, s.as_str())))
+                .collect(),
+            sources: tianshu_core::incident::SourceChannel::ALL
+                .iter()
+                .map(|s| (s.as_str().to_string(), source_label(u, s.as_str())))
+                .collect(),
+            regions,
+            systems,
+            views,
+            errors,
+            view_name,
+            flash,
             rows,
             next_cursor,
             can_create: u.p.can(Permission::IncidentCreate),
         },
     )
+}
+
+/// Saves the list's current filters as a named view of the caller.
+pub async fn save_view(State(st): State<AppState>, u: ConsoleUser, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let query = field(&pairs, "query");
+    let name = field(&pairs, "name");
+    let req = tianshu_services::views::NewView {
+        page: "incidents".into(),
+        name: name.clone(),
+        query: query.clone(),
+    };
+    match tianshu_services::views::create(&st.platform, &u.p, req).await {
+        Ok(v) => Redirect::to(&format!("/incidents?{}&saved={}", v.query, v.id)).into_response(),
+        Err(
+            e @ (ServiceError::Invalid { .. }
+            | ServiceError::UnknownReference { .. }
+            | ServiceError::Conflict { .. }),
+        ) => {
+            let q: ListQuery = serde_urlencoded::from_str(&query).unwrap_or_default();
+            let mut errors = HashMap::new();
+            errors.insert("view_name".to_string(), e.localized(u.t.lang()));
+            list_page(&st, &u, q, errors, name, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => service_error_page(&u, &st, e),
+    }
+}
+
+/// Deletes one of the caller's saved views.
+pub async fn delete_view(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    match tianshu_services::views::delete(&st.platform, &u.p, id).await {
+        Ok(()) => Redirect::to("/incidents").into_response(),
+        Err(e) => service_error_page(&u, &st, e),
+    }
 }
 
 struct TextField {

@@ -3,12 +3,14 @@
 
 mod alerts;
 mod assets;
+mod charts;
 mod duty;
 pub mod i18n;
 mod incidents;
 mod monitoring;
 mod notifications;
 mod pages;
+mod reports;
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -39,6 +41,8 @@ pub fn routes() -> Router<AppState> {
             "/incidents/new",
             get(incidents::new_form).post(incidents::create),
         )
+        .route("/incidents/views", post(incidents::save_view))
+        .route("/incidents/views/{id}/delete", post(incidents::delete_view))
         .route("/incidents/{id}", get(incidents::detail))
         .route("/incidents/{id}/act", post(incidents::act))
         .route("/incidents/{id}/dispatch", post(incidents::dispatch))
@@ -70,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/calendar", get(pages::calendar))
         .route("/policy", get(pages::policy))
         .route("/policy/reload", post(pages::policy_reload))
+        .route("/reports", get(reports::page))
         .route("/assets/{*path}", get(assets::serve))
         .route("/alerts/signin", post(alerts::signin))
         .route("/probes", get(monitoring::probes_page))
@@ -121,6 +126,12 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         "/monitoring-points",
         "nav-points",
         &[Permission::AlertRead],
+    ),
+    (
+        "reports",
+        "/reports",
+        "nav-reports",
+        &[Permission::IncidentRead, Permission::AlertRead],
     ),
 ];
 

@@ -275,7 +275,15 @@ struct HomePage {
     levels: Option<Vec<(String, i64, String)>>,
     /// (incident id, number, title, level, rule, due local, due RFC 3339)
     clocks: Vec<(i64, String, String, String, String, String, String)>,
+    /// Who is on duty now: (name, slot label, shift end local), when the user may read rosters.
+    on_duty: Option<Vec<(String, String, String)>>,
+    /// Alerts, when the user may read them.
+    alerts: Option<DashAlerts>,
 }
+
+/// The dashboard's alert card: (firing, acknowledged) counts and the newest firing alerts as
+/// (id, severity, system, summary, last seen local).
+type DashAlerts = ((i64, i64), Vec<(i64, String, String, String, String)>);
 
 /// The landing page.
 pub async fn home(State(st): State<AppState>, u: ConsoleUser) -> Response {
@@ -357,9 +365,72 @@ pub async fn home(State(st): State<AppState>, u: ConsoleUser) -> Response {
     } else {
         (None, Vec::new())
     };
+    let now_utc = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(st.platform.now_us())
+        .unwrap_or_default();
+    let on_duty = if u.p.can(Permission::DutyRead) {
+        let people = tianshu_services::duty::on_duty(
+            &st.platform,
+            &u.p,
+            now_utc,
+            &tianshu_services::duty::OnDutyQuery::default(),
+        )
+        .await
+        .unwrap_or_default();
+        Some(
+            people
+                .into_iter()
+                .map(|x| {
+                    let slot = match pol.pack.duty.slot(&x.slot) {
+                        Some(d) if u.t.lang() == "en" => d.name_en.clone(),
+                        Some(d) => d.name_zh.clone(),
+                        None => x.slot.clone(),
+                    };
+                    let end = chrono::DateTime::parse_from_rfc3339(&x.end)
+                        .map(|t| local(&st, t.timestamp_micros()))
+                        .unwrap_or(x.end);
+                    (x.name, slot, end)
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let alerts = if u.p.can(Permission::AlertRead) {
+        let counts = st.platform.store.alert_counts().await.unwrap_or_default();
+        let n = |k: &str| counts.iter().find(|(s, _)| s == k).map_or(0, |(_, n)| *n);
+        let firing = st
+            .platform
+            .store
+            .alerts_page(
+                i64::MAX,
+                5,
+                &tianshu_store::alerts::AlertFilter {
+                    state: Some("firing".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| {
+                (
+                    a.id,
+                    a.severity,
+                    a.system,
+                    a.summary,
+                    local(&st, a.last_seen),
+                )
+            })
+            .collect();
+        Some(((n("firing"), n("acknowledged")), firing))
+    } else {
+        None
+    };
     let page = HomePage {
         levels,
         clocks,
+        on_duty,
+        alerts,
         l: u.layout(&st, "home", "home-title"),
         display_name,
         roles,
