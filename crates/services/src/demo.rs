@@ -554,6 +554,89 @@ pub async fn load_recipients(p: &Platform) -> ServiceResult<bool> {
     Ok(true)
 }
 
+/// Demo monitoring (issue 5): a dial-test probe of the demo server itself (its health check and login page,
+/// so the offline demo shows runs, availability and latency) and a few invented alerts. Runs once: nothing
+/// is added when a probe exists already. `base` is the server's own URL, e.g. `http://127.0.0.1:8080`.
+pub async fn load_monitoring(p: &Platform, base: &str) -> ServiceResult<bool> {
+    if !p.store.probes().await?.is_empty() {
+        return Ok(false);
+    }
+    let scenario = serde_json::json!({"steps": [
+        {"name": "健康检查", "url": format!("{base}/healthz"), "assert": {"status": 200, "max_latency_ms": 2000}},
+        {"name": "登录页", "url": format!("{base}/login"), "assert": {"status": 200, "body_contains": "<form"}},
+    ]});
+    let def = tianshu_store::monitoring::ProbeDef {
+        name: "天枢自检:健康检查与登录页".into(),
+        system: "tianshu".into(),
+        region: String::new(),
+        severity: "warning".into(),
+        scenario: scenario.to_string(),
+        secrets: "{}".into(),
+        enabled: true,
+    };
+    let now = p.now_us();
+    // The first run a few seconds after start, then on the MON-05 schedule.
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                tianshu_store::monitoring::insert_probe(
+                    c,
+                    &def,
+                    "system:demo",
+                    now + 5_000_000,
+                    now,
+                )
+                .await
+            })
+        })
+        .await?;
+    let label = |alertname: &str, system: &str, region: &str, severity: &str| {
+        crate::monitoring::alert_labels(alertname, "demo-host-01", system, region, severity)
+    };
+    for (key, labels, summary, resolve) in [
+        (
+            "demo-crm-order",
+            label("OrderSubmitFailures", "crm", "guangzhou", "critical"),
+            "CRM 下单接口失败率 12%(演示)",
+            false,
+        ),
+        (
+            "demo-portal-slow",
+            label("PortalSlowPages", "agent-portal", "shenzhen", "warning"),
+            "代理商门户页面响应超过 5 秒(演示)",
+            false,
+        ),
+        (
+            "demo-billing-disk",
+            label("DiskAlmostFull", "billing", "", "warning"),
+            "计费库主机磁盘使用率 91%(演示)",
+            true,
+        ),
+    ] {
+        crate::alerts::ingest_internal(
+            p,
+            "events",
+            format!("ev:{key}"),
+            true,
+            labels,
+            summary.into(),
+        )
+        .await?;
+        if resolve {
+            crate::alerts::ingest_internal(
+                p,
+                "events",
+                format!("ev:{key}"),
+                false,
+                Default::default(),
+                String::new(),
+            )
+            .await?;
+        }
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ mod error;
 pub mod identity;
 pub mod incidents;
 pub mod limits;
+pub mod monitoring;
 pub mod notify;
 pub mod policy;
 pub mod problems;
@@ -47,6 +48,8 @@ pub struct Platform {
     pub auth: Arc<auth_cache::AuthCache>,
     /// This instance's on-duty index (see [`duty::DutyCache`]).
     pub duty: Arc<duty::DutyCache>,
+    /// This instance's monitoring state (external database pools, see [`monitoring::Runtime`]).
+    pub monitor: Arc<monitoring::Runtime>,
 }
 
 impl Platform {
@@ -59,6 +62,7 @@ impl Platform {
             limits: Arc::default(),
             auth: Arc::default(),
             duty: Arc::default(),
+            monitor: Arc::default(),
         }
     }
 

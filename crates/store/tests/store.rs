@@ -434,6 +434,9 @@ async fn queued_events_are_written_in_order_and_their_failure_fails_the_write() 
     }
 }
 
+#[path = "store/monitoring.rs"]
+mod monitoring;
+
 #[path = "store/views.rs"]
 mod views;
 

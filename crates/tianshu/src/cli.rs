@@ -509,6 +509,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let cfg = app_config(&s, demo)?;
             let app = crate::Application::build(&cfg, &s.listen).await?;
             if demo {
+                // A probe of the demo server itself and a few alerts, so the offline demo shows monitoring.
+                let own = match app.addr.ip() {
+                    ip if ip.is_unspecified() => {
+                        std::net::SocketAddr::from(([127, 0, 0, 1], app.addr.port()))
+                    }
+                    _ => app.addr,
+                };
+                if let Err(e) =
+                    tianshu_services::demo::load_monitoring(&app.platform, &format!("http://{own}"))
+                        .await
+                {
+                    tracing::warn!(error = %e, "demo monitoring data not loaded");
+                }
                 println!("Tianshu demo: http://{}/  (users: admin, preproc, auditor, duty, room-mgr … password: {})", app.addr, tianshu_services::demo::DEMO_PASSWORD);
             }
             tracing::info!(addr = %app.addr, "serving");

@@ -130,10 +130,16 @@ impl Application {
             tianshu_services::scheduler::instance_id(),
             stop_rx.clone(),
         ));
+        // Dial-test probes, SQL monitoring points and the daily sign-in clocks (bounded runner, issue 5).
+        let monitor = tokio::spawn(tianshu_services::monitoring::run(
+            self.platform.clone(),
+            stop_rx.clone(),
+        ));
         let result = tianshu_web::serve(self.listener, self.state, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = scheduler.await;
         let _ = notifier.await;
+        let _ = monitor.await;
         store.close().await;
         result?;
         Ok(())

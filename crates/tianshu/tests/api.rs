@@ -22,6 +22,9 @@ mod duty;
 #[path = "api/alerts.rs"]
 mod alerts;
 
+#[path = "api/monitoring.rs"]
+mod monitoring;
+
 #[path = "api/views.rs"]
 mod views;
 

@@ -210,6 +210,48 @@ pub fn app(state: AppState) -> Router {
             "/incidents/{id}/notifications",
             get(api::notifications::of_incident),
         )
+        // Monitoring: probes, external databases, SQL points, sign-in, severe budget (issue 5).
+        .route(
+            "/probes",
+            get(api::monitoring::list_probes).post(api::monitoring::create_probe),
+        )
+        .route(
+            "/probes/{id}",
+            get(api::monitoring::get_probe)
+                .put(api::monitoring::put_probe)
+                .delete(api::monitoring::delete_probe),
+        )
+        .route("/probes/{id}/run", post(api::monitoring::run_probe))
+        .route(
+            "/monitoring/databases",
+            get(api::monitoring::list_databases).post(api::monitoring::create_database),
+        )
+        .route(
+            "/monitoring/databases/{id}",
+            put(api::monitoring::put_database).delete(api::monitoring::delete_database),
+        )
+        .route(
+            "/monitoring/points",
+            get(api::monitoring::list_points).post(api::monitoring::create_point),
+        )
+        .route(
+            "/monitoring/points/{id}",
+            get(api::monitoring::get_point)
+                .put(api::monitoring::put_point)
+                .delete(api::monitoring::delete_point),
+        )
+        .route(
+            "/monitoring/points/{id}/run",
+            post(api::monitoring::run_point),
+        )
+        .route(
+            "/monitoring/signin",
+            get(api::monitoring::get_signin).post(api::monitoring::post_signin),
+        )
+        .route(
+            "/monitoring/severe-budget",
+            get(api::monitoring::severe_budget),
+        )
         .route(
             "/saved-views",
             get(api::views::list).post(api::views::create),

@@ -59,7 +59,7 @@ pub use kpi::{
 };
 pub use monitoring::{
     AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
-    SilencePolicy, TicketAction,
+    PointPolicy, ProbePolicy, SevereBudgetPolicy, SignInPolicy, SilencePolicy, TicketAction,
 };
 pub use notify::{
     Channel, DeliveryPolicy, FollowUpPolicy, NotifyPolicy, RecipientClass, RegionExtra,

@@ -25,6 +25,96 @@ pub struct MonitoringPolicy {
     /// MON-06 routes, tried in file order.
     #[serde(rename = "route")]
     pub routes: Vec<AlertRoute>,
+    /// MON-03, MON-05: dial-test probes.
+    pub probes: ProbePolicy,
+    /// MON-02: SQL business-monitoring points.
+    pub points: PointPolicy,
+    /// MON-09: the daily sign-in.
+    pub signin: SignInPolicy,
+    /// MON-10: the severe-alarm budget.
+    pub severe_budget: SevereBudgetPolicy,
+}
+
+/// MON-03, MON-05: how dial-test probes run and when they alarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbePolicy {
+    /// Rule ID.
+    pub rule: String,
+    /// Shortest gap between two runs of one probe (MON-05: 3 minutes).
+    pub interval_min: PolicyDuration,
+    /// Longest gap (MON-05: 5 minutes); each gap is drawn uniformly in [min, max].
+    pub interval_max: PolicyDuration,
+    /// Timeout of a step that names none.
+    pub step_timeout: PolicyDuration,
+    /// Longest timeout a step may name.
+    pub max_step_timeout: PolicyDuration,
+    /// Steps per probe.
+    pub max_steps: u32,
+    /// Response bytes read per step; the rest is not read (the step says so if an assertion fails).
+    pub max_body_bytes: u32,
+    /// Consecutive failed runs that raise the probe's alert.
+    pub failures_to_alert: u32,
+    /// Probe runs at the same time per instance.
+    pub concurrency: u32,
+    /// Severity label of a probe's alert when the probe names none.
+    pub default_severity: String,
+}
+
+/// MON-02: how SQL monitoring points run against external databases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointPolicy {
+    /// Rule ID.
+    pub rule: String,
+    /// Shortest interval a point may ask for.
+    pub min_interval: PolicyDuration,
+    /// Interval of a point that names none.
+    pub default_interval: PolicyDuration,
+    /// Statement timeout set on every query.
+    pub statement_timeout: PolicyDuration,
+    /// Connection timeout to an external database.
+    pub connect_timeout: PolicyDuration,
+    /// Connections per external database.
+    pub pool_size: u32,
+    /// A point whose database cannot be read stays `unknown` this long before it alarms.
+    pub unknown_grace: PolicyDuration,
+    /// Point queries at the same time per instance.
+    pub concurrency: u32,
+    /// Severity label of a point's alert when the point names none.
+    pub default_severity: String,
+}
+
+/// MON-09: the duty officer signs in every day and confirms the previous day's alerts are handled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInPolicy {
+    /// Rule ID.
+    pub rule: String,
+    /// Local time (HH:MM) of the reminder when nobody has signed in yet.
+    pub remind_at: String,
+    /// Local time (HH:MM) by which the sign-in is due; missing then → escalation.
+    pub deadline: String,
+    /// Template of the reminder.
+    pub reminder_template: String,
+    /// Roles reminded.
+    pub remind_roles: Vec<String>,
+    /// Template of the escalation.
+    pub escalation_template: String,
+    /// Roles the escalation goes to.
+    pub escalate_to_roles: Vec<String>,
+}
+
+/// MON-10: at most `per_month` severe alarms per province (region label) per month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SevereBudgetPolicy {
+    /// Rule ID.
+    pub rule: String,
+    /// Severe alarms allowed per region per month.
+    pub per_month: u32,
+    /// Values of the `severity` label that make an alarm severe.
+    pub severities: Vec<String>,
 }
 
 /// Payload limits: anything beyond is refused with the field named.
@@ -176,9 +266,18 @@ impl MonitoringPolicy {
         self.routes.iter().find(|r| r.key == key)
     }
 
-    /// Templates named by the routes, with their paths, for the cross-file check.
+    /// Templates named by the routes and the sign-in, with their paths, for the cross-file check.
     pub(crate) fn templates(&self) -> Vec<(String, &str)> {
-        let mut v = Vec::new();
+        let mut v = vec![
+            (
+                "signin.reminder_template".to_string(),
+                self.signin.reminder_template.as_str(),
+            ),
+            (
+                "signin.escalation_template".to_string(),
+                self.signin.escalation_template.as_str(),
+            ),
+        ];
         for (i, r) in self.routes.iter().enumerate() {
             v.push((format!("route[{i}].template"), r.template.as_str()));
             if let Some(t) = &r.resolved_template {
@@ -188,9 +287,15 @@ impl MonitoringPolicy {
         v
     }
 
-    /// Role keys named by the routes.
+    /// Role keys named by the routes and the sign-in.
     pub(crate) fn role_refs(&self) -> Vec<(String, &str)> {
         let mut v = Vec::new();
+        for (j, role) in self.signin.remind_roles.iter().enumerate() {
+            v.push((format!("signin.remind_roles[{j}]"), role.as_str()));
+        }
+        for (j, role) in self.signin.escalate_to_roles.iter().enumerate() {
+            v.push((format!("signin.escalate_to_roles[{j}]"), role.as_str()));
+        }
         for (i, r) in self.routes.iter().enumerate() {
             for (j, role) in r.roles.iter().enumerate() {
                 v.push((format!("route[{i}].roles[{j}]"), role.as_str()));
@@ -291,11 +396,115 @@ impl MonitoringPolicy {
                 }
             }
         }
+        self.validate_monitors(issues);
         if !keys.contains(self.fallback.as_str()) {
             issues.push(Issue::new(
                 "fallback",
                 format!("no [[route]] with key '{}'", self.fallback),
             ));
+        }
+    }
+}
+
+const SEVERITIES: [&str; 4] = ["critical", "error", "warning", "info"];
+
+impl MonitoringPolicy {
+    fn validate_monitors(&self, issues: &mut Vec<Issue>) {
+        let pr = &self.probes;
+        check_rule_id("probes.rule", &pr.rule, issues);
+        check_rule_id("points.rule", &self.points.rule, issues);
+        check_rule_id("signin.rule", &self.signin.rule, issues);
+        check_rule_id("severe_budget.rule", &self.severe_budget.rule, issues);
+        for (f, d) in [
+            ("probes.interval_min", pr.interval_min),
+            ("probes.interval_max", pr.interval_max),
+            ("probes.step_timeout", pr.step_timeout),
+            ("probes.max_step_timeout", pr.max_step_timeout),
+            ("points.min_interval", self.points.min_interval),
+            ("points.default_interval", self.points.default_interval),
+            ("points.statement_timeout", self.points.statement_timeout),
+            ("points.connect_timeout", self.points.connect_timeout),
+            ("points.unknown_grace", self.points.unknown_grace),
+        ] {
+            if d.seconds() <= 0 {
+                issues.push(Issue::new(f, "must be longer than zero"));
+            }
+        }
+        if pr.interval_max < pr.interval_min {
+            issues.push(Issue::new(
+                "probes.interval_max",
+                "must not be shorter than interval_min",
+            ));
+        }
+        if pr.step_timeout > pr.max_step_timeout {
+            issues.push(Issue::new(
+                "probes.step_timeout",
+                "must not be longer than max_step_timeout",
+            ));
+        }
+        if self.points.default_interval < self.points.min_interval {
+            issues.push(Issue::new(
+                "points.default_interval",
+                "must not be shorter than min_interval",
+            ));
+        }
+        for (f, v) in [
+            ("probes.max_steps", pr.max_steps),
+            ("probes.max_body_bytes", pr.max_body_bytes),
+            ("probes.failures_to_alert", pr.failures_to_alert),
+            ("probes.concurrency", pr.concurrency),
+            ("points.pool_size", self.points.pool_size),
+            ("points.concurrency", self.points.concurrency),
+        ] {
+            if v == 0 {
+                issues.push(Issue::new(f, "must be at least 1"));
+            }
+        }
+        for (f, s) in [
+            ("probes.default_severity", &pr.default_severity),
+            ("points.default_severity", &self.points.default_severity),
+        ] {
+            if !SEVERITIES.contains(&s.as_str()) {
+                issues.push(Issue::new(
+                    f,
+                    format!("'{s}' is not one of critical, error, warning, info"),
+                ));
+            }
+        }
+        let si = &self.signin;
+        let remind = super::parse_hhmm(&si.remind_at);
+        let deadline = super::parse_hhmm(&si.deadline);
+        if remind.is_none() {
+            issues.push(Issue::new("signin.remind_at", "expected HH:MM"));
+        }
+        if deadline.is_none() {
+            issues.push(Issue::new("signin.deadline", "expected HH:MM"));
+        }
+        if let (Some(r), Some(d)) = (remind, deadline) {
+            if r >= d {
+                issues.push(Issue::new(
+                    "signin.remind_at",
+                    "the reminder comes before the deadline",
+                ));
+            }
+        }
+        if si.remind_roles.is_empty() {
+            issues.push(Issue::new("signin.remind_roles", "name at least one role"));
+        }
+        if si.escalate_to_roles.is_empty() {
+            issues.push(Issue::new(
+                "signin.escalate_to_roles",
+                "name at least one role",
+            ));
+        }
+        if self.severe_budget.severities.is_empty() {
+            issues.push(Issue::new(
+                "severe_budget.severities",
+                "name at least one severity",
+            ));
+        }
+        for (i, s) in self.severe_budget.severities.iter().enumerate() {
+            check_non_empty(&format!("severe_budget.severities[{i}]"), s, issues);
         }
     }
 }

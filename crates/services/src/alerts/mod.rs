@@ -372,6 +372,39 @@ pub async fn ingest_event(
         .ok_or_else(|| ServiceError::Internal("no outcome".into()))
 }
 
+/// Raises (`fire`) or resolves an alert that Tianshu itself detected (a dial-test probe, a monitoring point)
+/// through the same pipeline as external events: dedup by `dedup_key`, grouping, silences, routing, tickets.
+/// A resolve keeps the labels the trigger carried.
+pub(crate) async fn ingest_internal(
+    p: &Platform,
+    source: &'static str,
+    dedup_key: String,
+    fire: bool,
+    labels: Labels,
+    summary: String,
+) -> ServiceResult<Outcome> {
+    let now = p.now_us();
+    let pol = p.policy.current();
+    check_labels(&pol.pack.monitoring, "", &labels)?;
+    let mut annotations = BTreeMap::new();
+    if fire {
+        annotations.insert("summary".to_string(), summary);
+    }
+    let e = Incoming {
+        dedup_key,
+        source,
+        action: if fire { Action::Fire } else { Action::Resolve },
+        labels: if fire { labels } else { Labels::new() },
+        annotations,
+        starts_at: now,
+        ends_at: (!fire).then_some(now),
+    };
+    metrics::counter!("tianshu_alerts_received_total", "source" => source).increment(1);
+    let mut out = ingest(p, format!("system:{source}"), vec![e]).await?;
+    out.pop()
+        .ok_or_else(|| ServiceError::Internal("no outcome".into()))
+}
+
 async fn ingest(p: &Platform, actor: String, events: Vec<Incoming>) -> ServiceResult<Vec<Outcome>> {
     let pol = p.policy.current();
     let now = p.now_us();

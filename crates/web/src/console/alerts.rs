@@ -62,6 +62,11 @@ fn row(st: &AppState, u: &ConsoleUser, a: &AlertOut) -> Row {
 #[template(path = "alerts.html")]
 struct ListPage {
     l: Layout,
+    /// MON-09 sign-in panel (None without alert.read of the sign-in, never in practice).
+    signin: Option<super::monitoring::SigninPanel>,
+    signin_error: Option<String>,
+    /// MON-10 budget of this month.
+    budget: Option<super::monitoring::BudgetPanel>,
     rows: Vec<Row>,
     state: String,
     system: String,
@@ -83,14 +88,49 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-/// The alert list: firing first, with state / system / severity filters.
+/// The alert list: firing first, with state / system / severity filters; the MON-09 sign-in and the MON-10
+/// budget above it.
 pub async fn list(
     State(st): State<AppState>,
     u: ConsoleUser,
     Query(q): Query<ListQuery>,
 ) -> Response {
+    list_page(&st, &u, q, None).await
+}
+
+/// The sign-in form on /alerts.
+pub async fn signin(State(st): State<AppState>, u: ConsoleUser, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let note = Some(field(&pairs, "note")).filter(|s| !s.trim().is_empty());
+    match tianshu_services::monitoring::signin::sign_in(&st.platform, &u.p, note).await {
+        Ok(_) => Redirect::to("/alerts#signin").into_response(),
+        Err(ServiceError::Forbidden(p)) => super::pages::forbidden(&u, &st, p),
+        Err(e) => {
+            let q = ListQuery {
+                state: None,
+                system: None,
+                severity: None,
+                cursor: None,
+            };
+            let mut r = list_page(&st, &u, q, Some(e.localized(u.t.lang()))).await;
+            *r.status_mut() = StatusCode::CONFLICT;
+            r
+        }
+    }
+}
+
+async fn list_page(
+    st: &AppState,
+    u: &ConsoleUser,
+    q: ListQuery,
+    signin_error: Option<String>,
+) -> Response {
+    let (st, u) = (st.clone(), u);
     if !u.p.can(Permission::AlertRead) {
-        return super::pages::forbidden(&u, &st, Permission::AlertRead);
+        return super::pages::forbidden(u, &st, Permission::AlertRead);
     }
     let state = non_empty(q.state).filter(|s| STATES.contains(&s.as_str()));
     let filter = AlertFilter {
@@ -101,19 +141,22 @@ pub async fn list(
     };
     let page = match alerts::list(&st.platform, &u.p, filter.clone(), q.cursor, 50).await {
         Ok(p) => p,
-        Err(e) => return service_error_page(&u, &st, e),
+        Err(e) => return service_error_page(u, &st, e),
     };
     render(
         StatusCode::OK,
         &ListPage {
             l: u.layout(&st, "alerts", "alert-title-list"),
-            rows: page.items.iter().map(|a| row(&st, &u, a)).collect(),
+            signin: super::monitoring::signin_panel(&st, u).await,
+            signin_error,
+            budget: super::monitoring::budget_panel(&st, u).await,
+            rows: page.items.iter().map(|a| row(&st, u, a)).collect(),
             state: state.unwrap_or_default(),
             system: filter.system.unwrap_or_default(),
             severity: filter.severity.unwrap_or_default(),
             states: STATES
                 .iter()
-                .map(|s| (s.to_string(), state_label(&u, s)))
+                .map(|s| (s.to_string(), state_label(u, s)))
                 .collect(),
             next: page.next_cursor,
         },

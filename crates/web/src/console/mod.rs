@@ -8,6 +8,7 @@ mod dataops;
 mod duty;
 pub mod i18n;
 mod incidents;
+mod monitoring;
 mod notifications;
 mod pages;
 mod problems;
@@ -83,6 +84,10 @@ pub fn routes() -> Router<AppState> {
         .route("/problems", get(problems::list).post(problems::create))
         .route("/problems/{id}", get(problems::detail))
         .route("/problems/{id}/act", post(problems::act))
+        .route("/alerts/signin", post(alerts::signin))
+        .route("/probes", get(monitoring::probes_page))
+        .route("/probes/{id}", get(monitoring::probe_page))
+        .route("/monitoring-points", get(monitoring::points_page))
 }
 
 /// One entry of the main navigation.
@@ -123,6 +128,13 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         &[Permission::CalendarRead],
     ),
     ("policy", "/policy", "nav-policy", &[Permission::PolicyRead]),
+    ("probes", "/probes", "nav-probes", &[Permission::AlertRead]),
+    (
+        "monitoring-points",
+        "/monitoring-points",
+        "nav-points",
+        &[Permission::AlertRead],
+    ),
     (
         "reports",
         "/reports",
