@@ -57,7 +57,7 @@ test('pre-processor filters the incident list, saves the view and reopens it', a
   }
 });
 
-test('the dashboard shows who is on duty now and the alert counts', async () => {
+test('the dashboard shows who is on duty now, the alert counts and probe availability', async () => {
   const { context, page } = await loggedInPage(app, 'duty-hq-1');
   try {
     await page.goto(`${app.base}/`);
@@ -65,6 +65,9 @@ test('the dashboard shows who is on duty now and the alert counts', async () => 
     assert.ok(await page.locator('#dash-alerts').isVisible());
     const firing = await page.locator('#dash-alerts [data-firing]').getAttribute('data-firing');
     assert.match(firing, /^\d+$/);
+    // The demo's own probe (its login page) is listed with its 24-hour availability.
+    assert.ok(await page.locator('#dash-probes').isVisible());
+    assert.ok(await page.locator('#dash-probes li').count() >= 1);
     await shot(page, 'dashboard-duty-alerts');
   } finally {
     await context.close();

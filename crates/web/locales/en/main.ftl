@@ -673,3 +673,6 @@ dataop-action-approve_peak_exception = Approve peak-hour exception
 dataop-action-review = Review done
 dataop-action-reject = Reject
 dataop-action-execute = Execute (guarded)
+dash-probes = Dial-test availability (24 h)
+dash-probes-none = No probes configured.
+dash-probe-alerting = alerting

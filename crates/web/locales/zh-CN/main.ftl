@@ -673,3 +673,6 @@ dataop-action-approve_peak_exception = 批准忙时例外
 dataop-action-review = 复核完成
 dataop-action-reject = 驳回
 dataop-action-execute = 执行（受控）
+dash-probes = 拨测可用率（24 小时）
+dash-probes-none = 尚未配置拨测。
+dash-probe-alerting = 告警中

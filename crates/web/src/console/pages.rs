@@ -272,7 +272,12 @@ struct HomePage {
     on_duty: Option<Vec<(String, String, String)>>,
     /// Alerts, when the user may read them.
     alerts: Option<DashAlerts>,
+    /// Dial-test probes, when the user may read alerts.
+    probes: Option<Vec<DashProbe>>,
 }
+
+/// A probe on the dashboard: (id, name, 24 h availability, last run failed, alerting).
+type DashProbe = (i64, String, String, bool, bool);
 
 /// The dashboard's alert card: (firing, acknowledged) counts and the newest firing alerts as
 /// (id, severity, system, summary, last seen local).
@@ -419,11 +424,34 @@ pub async fn home(State(st): State<AppState>, u: ConsoleUser) -> Response {
     } else {
         None
     };
+    let probes = if u.p.can(Permission::AlertRead) {
+        tianshu_services::monitoring::probes::list(&st.platform, &u.p)
+            .await
+            .ok()
+            .map(|v| {
+                v.into_iter()
+                    .filter(|x| x.enabled)
+                    .map(|x| {
+                        (
+                            x.id,
+                            x.name,
+                            x.availability_24h
+                                .map_or("—".into(), |a| format!("{a:.1}%")),
+                            x.last_ok == Some(false),
+                            x.alerting,
+                        )
+                    })
+                    .collect()
+            })
+    } else {
+        None
+    };
     let page = HomePage {
         levels,
         clocks,
         on_duty,
         alerts,
+        probes,
         l: u.layout(&st, "home", "home-title"),
         display_name,
         roles,
