@@ -500,16 +500,7 @@ impl PolicyPack {
             let mut issues = Vec::new();
             p.validate(&mut issues);
             // Cross-file: roles exist; every template escalation.toml queues is defined here.
-            if let Some(keys) = &role_keys {
-                for (path, r) in p.role_refs() {
-                    if !keys.contains(r) {
-                        issues.push(Issue::new(
-                            path,
-                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
-                        ));
-                    }
-                }
-            }
+            check_roles(&role_keys, p.role_refs(), &mut issues);
             if let Some(esc) = &escalation {
                 for (path, t) in esc.templates() {
                     if p.template(t).is_none() {
@@ -547,17 +538,7 @@ impl PolicyPack {
             let mut issues = Vec::new();
             p.validate(&mut issues);
             // Cross-file: the calendar, the escalation roles and the templates exist.
-            if let Some(names) = &calendar_names {
-                if !names.contains(&p.calendar) {
-                    issues.push(Issue::new(
-                        "calendar",
-                        format!(
-                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
-                            p.calendar
-                        ),
-                    ));
-                }
-            }
+            check_calendar(&calendar_names, "calendar", &p.calendar, &mut issues);
             if let Some(keys) = &role_keys {
                 for (j, r) in p.report.escalate_to_roles.iter().enumerate() {
                     if !keys.contains(r) {
@@ -586,16 +567,7 @@ impl PolicyPack {
             let mut issues = Vec::new();
             p.validate(&mut issues);
             // Cross-file: roles, recipient classes and templates exist.
-            if let Some(keys) = &role_keys {
-                for (path, r) in p.role_refs() {
-                    if !keys.contains(r) {
-                        issues.push(Issue::new(
-                            path,
-                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
-                        ));
-                    }
-                }
-            }
+            check_roles(&role_keys, p.role_refs(), &mut issues);
             if let Some(n) = &notifications {
                 for (path, c) in p.class_refs() {
                     if n.class(c).is_none() {
@@ -621,17 +593,7 @@ impl PolicyPack {
             let (p, idx) = parse_file::<ReconciliationPolicy>(RECONCILIATION_FILE, c, &mut errors)?;
             let mut issues = Vec::new();
             p.validate(&mut issues);
-            if let Some(names) = &calendar_names {
-                if !names.contains(&p.calendar) {
-                    issues.push(Issue::new(
-                        "calendar",
-                        format!(
-                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
-                            p.calendar
-                        ),
-                    ));
-                }
-            }
+            check_calendar(&calendar_names, "calendar", &p.calendar, &mut issues);
             locate(RECONCILIATION_FILE, idx, issues, &mut errors);
             Some(p)
         });
@@ -678,16 +640,7 @@ impl PolicyPack {
             let (p, idx) = parse_file::<DataOpsPolicy>(DATA_OPS_FILE, c, &mut errors)?;
             let mut issues = Vec::new();
             p.validate(&mut issues);
-            if let Some(keys) = &role_keys {
-                for (path, r) in p.role_refs() {
-                    if !keys.contains(r) {
-                        issues.push(Issue::new(
-                            path,
-                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
-                        ));
-                    }
-                }
-            }
+            check_roles(&role_keys, p.role_refs(), &mut issues);
             locate(DATA_OPS_FILE, idx, issues, &mut errors);
             Some(p)
         });
@@ -695,27 +648,8 @@ impl PolicyPack {
             let (p, idx) = parse_file::<ChangePolicy>(CHANGE_FILE, c, &mut errors)?;
             let mut issues = Vec::new();
             p.validate(&mut issues);
-            if let Some(names) = &calendar_names {
-                if !names.contains(&p.calendar) {
-                    issues.push(Issue::new(
-                        "calendar",
-                        format!(
-                            "'{}' is not a calendar defined in {CALENDARS_FILE}",
-                            p.calendar
-                        ),
-                    ));
-                }
-            }
-            if let Some(keys) = &role_keys {
-                for (path, r) in p.role_refs() {
-                    if !keys.contains(r) {
-                        issues.push(Issue::new(
-                            path,
-                            format!("'{r}' is not a role defined in {ROLES_FILE}"),
-                        ));
-                    }
-                }
-            }
+            check_calendar(&calendar_names, "calendar", &p.calendar, &mut issues);
+            check_roles(&role_keys, p.role_refs(), &mut issues);
             locate(CHANGE_FILE, idx, issues, &mut errors);
             Some(p)
         });
@@ -890,6 +824,37 @@ fn read_toml_files(
                 Err(_) => errors.push(file_error(&rel, "not UTF-8 text".to_string())),
             },
             Err(e) => errors.push(file_error(&rel, format!("cannot read: {e}"))),
+        }
+    }
+}
+
+/// Cross-file check: the calendar `name` (at `path`) is defined in calendars.toml (skipped when that file failed).
+fn check_calendar(
+    names: &Option<HashSet<String>>,
+    path: &str,
+    name: &str,
+    issues: &mut Vec<Issue>,
+) {
+    if let Some(names) = names {
+        if !names.contains(name) {
+            issues.push(Issue::new(
+                path,
+                format!("'{name}' is not a calendar defined in {CALENDARS_FILE}"),
+            ));
+        }
+    }
+}
+
+/// Cross-file check: every (path, role) reference names a role of roles.toml (skipped when that file failed).
+fn check_roles(keys: &Option<HashSet<String>>, refs: Vec<(String, &str)>, issues: &mut Vec<Issue>) {
+    if let Some(keys) = keys {
+        for (path, r) in refs {
+            if !keys.contains(r) {
+                issues.push(Issue::new(
+                    path,
+                    format!("'{r}' is not a role defined in {ROLES_FILE}"),
+                ));
+            }
         }
     }
 }
