@@ -243,7 +243,7 @@ pub struct TargetBody {
 /// One declared step.
 #[allow(dead_code)]
 #[derive(ToSchema)]
-pub struct StepBody {
+pub struct DataOpStepBody {
     /// Exactly one UPDATE, DELETE (with a key predicate) or INSERT … VALUES on one table.
     pub sql: String,
     /// Rows it must affect; any other count rolls every step back.
@@ -277,7 +277,7 @@ pub struct DataOpBody {
     pub vendor_mode: Option<String>,
     pub processor: String,
     pub reviewer: String,
-    pub steps: Option<Vec<StepBody>>,
+    pub steps: Option<Vec<DataOpStepBody>>,
     /// Extraction: one SELECT.
     pub query: Option<String>,
 }
@@ -285,7 +285,7 @@ pub struct DataOpBody {
 /// A chain step or execution, on the version read.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ActBody {
+pub struct DataOpActBody {
     pub version: i64,
     pub note: Option<String>,
 }
@@ -381,7 +381,7 @@ pub async fn get(
 }
 
 /// Runs an approved request, guarded: one transaction, before-image first, rolled back on any count mismatch.
-#[utoipa::path(post, path = "/api/v1/data-ops/{id}/execute", tag = "data-ops", request_body = ActBody,
+#[utoipa::path(post, path = "/api/v1/data-ops/{id}/execute", tag = "data-ops", request_body = DataOpActBody,
     params(("id" = i64, Path, description = "request id")),
     responses((status = 200, description = "executed", body = ExecutionReportOut)))]
 
@@ -389,7 +389,7 @@ pub async fn execute(
     State(st): State<AppState>,
     Auth(p): Auth,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(b): ApiJson<ActBody>,
+    ApiJson(b): ApiJson<DataOpActBody>,
 ) -> ApiResult<Json<Value>> {
     Ok(json(
         dataops::execute(&st.platform, &p, id, b.version).await?,
@@ -398,14 +398,14 @@ pub async fn execute(
 
 /// A chain step: approve_business, approve_technical, approve_sensitive, approve_sensitive_batch,
 /// approve_peak_exception, review or reject.
-#[utoipa::path(post, path = "/api/v1/data-ops/{id}/actions/{action}", tag = "data-ops", request_body = ActBody,
+#[utoipa::path(post, path = "/api/v1/data-ops/{id}/actions/{action}", tag = "data-ops", request_body = DataOpActBody,
     params(("id" = i64, Path, description = "request id"), ("action" = String, Path, description = "chain step")),
     responses((status = 200, description = "request", body = DataOpViewOut)))]
 pub async fn act(
     State(st): State<AppState>,
     Auth(p): Auth,
     ApiPath((id, action)): ApiPath<(i64, String)>,
-    ApiJson(b): ApiJson<ActBody>,
+    ApiJson(b): ApiJson<DataOpActBody>,
 ) -> ApiResult<Json<Value>> {
     Ok(json(
         dataops::act(&st.platform, &p, id, &action, b.version, b.note).await?,

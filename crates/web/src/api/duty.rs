@@ -155,7 +155,7 @@ impl From<Assignment> for PlannedOut {
 
 /// A coverage problem: which day, which shift.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProblemOut {
+pub struct CoverageProblemOut {
     /// `uncovered`, `overlap` or `unknown`.
     pub kind: String,
     pub date: String,
@@ -165,9 +165,9 @@ pub struct ProblemOut {
     pub message: String,
 }
 
-impl From<CoverageProblem> for ProblemOut {
+impl From<CoverageProblem> for CoverageProblemOut {
     fn from(p: CoverageProblem) -> Self {
-        ProblemOut {
+        CoverageProblemOut {
             kind: serde_json::to_value(p.kind)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -184,7 +184,7 @@ impl From<CoverageProblem> for ProblemOut {
 /// Coverage problems.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProblemList {
-    pub items: Vec<ProblemOut>,
+    pub items: Vec<CoverageProblemOut>,
 }
 
 /// A publication.
@@ -222,7 +222,7 @@ pub struct RosterResultOut {
     pub from: String,
     pub to: String,
     pub assignments: Vec<PlannedOut>,
-    pub problems: Vec<ProblemOut>,
+    pub problems: Vec<CoverageProblemOut>,
     pub roster: Option<PublicationOut>,
 }
 

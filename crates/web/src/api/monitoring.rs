@@ -40,7 +40,7 @@ fn decode<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
 /// One step of a scenario.
 #[allow(dead_code)]
 #[derive(ToSchema)]
-pub struct StepBody {
+pub struct ProbeStepBody {
     pub name: String,
     /// GET (default), POST, PUT, PATCH, DELETE, HEAD.
     pub method: Option<String>,
@@ -67,7 +67,7 @@ pub struct StepBody {
 #[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct ScenarioBody {
-    pub steps: Vec<StepBody>,
+    pub steps: Vec<ProbeStepBody>,
     #[schema(value_type = Option<Object>)]
     pub variables: Option<Value>,
 }

@@ -91,7 +91,7 @@ pub struct ProblemOut {
 /// One deadline of a problem.
 #[allow(dead_code)]
 #[derive(ToSchema)]
-pub struct DeadlineOut {
+pub struct ProblemDeadlineOut {
     /// response, dispatch, resolution, analysis_report, review_meeting, archive, department_reply.
     pub kind: String,
     pub rule: String,
@@ -120,7 +120,7 @@ pub struct ActionOut {
 /// A link to an incident, bug or change.
 #[allow(dead_code)]
 #[derive(ToSchema)]
-pub struct LinkOut {
+pub struct ProblemLinkOut {
     pub problem_id: i64,
     /// incident, bug, change.
     pub kind: String,
@@ -132,7 +132,7 @@ pub struct LinkOut {
 /// A history entry.
 #[allow(dead_code)]
 #[derive(ToSchema)]
-pub struct EventOut {
+pub struct ProblemEventOut {
     pub id: i64,
     pub problem_id: i64,
     pub at: i64,
@@ -147,12 +147,12 @@ pub struct EventOut {
 #[derive(ToSchema)]
 pub struct ProblemViewOut {
     pub problem: ProblemOut,
-    pub deadlines: Vec<DeadlineOut>,
+    pub deadlines: Vec<ProblemDeadlineOut>,
     /// Why it cannot be archived yet, each naming its rule (empty: it can).
     pub close_blockers: Vec<String>,
     pub actions: Vec<ActionOut>,
-    pub links: Vec<LinkOut>,
-    pub events: Vec<EventOut>,
+    pub links: Vec<ProblemLinkOut>,
+    pub events: Vec<ProblemEventOut>,
 }
 
 /// A problem in a list.
@@ -160,7 +160,7 @@ pub struct ProblemViewOut {
 #[derive(ToSchema)]
 pub struct ProblemItemOut {
     pub problem: ProblemOut,
-    pub deadlines: Vec<DeadlineOut>,
+    pub deadlines: Vec<ProblemDeadlineOut>,
     pub overdue: bool,
 }
 
@@ -214,7 +214,7 @@ pub struct MonthlyOut {
 /// The problem report form (PRB-12 附件一); the reporter is the caller.
 #[allow(dead_code)]
 #[derive(ToSchema)]
-pub struct ReportBody {
+pub struct ProblemReportBody {
     pub title: String,
     /// P1..P5; mandatory (PRB-12).
     pub level: Option<String>,
@@ -235,7 +235,7 @@ pub struct ReportBody {
 /// A move on a problem: `version` read, `action`, and the fields that action takes.
 #[allow(dead_code)]
 #[derive(ToSchema)]
-pub struct ActBody {
+pub struct ProblemActBody {
     pub version: i64,
     /// respond, dispatch, resolve, analysis, review, close_action, letter, reply, link, archive.
     pub action: String,
@@ -294,7 +294,7 @@ pub struct ProblemQuery {
 }
 
 /// Reports a problem (`problem.manage`); a P1/P2 is reported to the managers at once (PRB-06).
-#[utoipa::path(post, path = "/api/v1/problems", tag = "problems", request_body = ReportBody,
+#[utoipa::path(post, path = "/api/v1/problems", tag = "problems", request_body = ProblemReportBody,
     responses((status = 201, description = "reported", body = ProblemViewOut)))]
 pub async fn create(
     State(st): State<AppState>,
@@ -350,7 +350,7 @@ pub async fn get(
 }
 
 /// A move on a problem (version-checked, audited); refused moves name the rule (e.g. PRB-09 before archive).
-#[utoipa::path(post, path = "/api/v1/problems/{id}/actions", tag = "problems", request_body = ActBody,
+#[utoipa::path(post, path = "/api/v1/problems/{id}/actions", tag = "problems", request_body = ProblemActBody,
     params(("id" = i64, Path, description = "problem id")), responses((status = 200, description = "problem", body = ProblemViewOut)))]
 pub async fn act(
     State(st): State<AppState>,
