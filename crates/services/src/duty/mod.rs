@@ -420,6 +420,18 @@ pub async fn roster(
         .collect())
 }
 
+/// One stored duty assignment.
+pub async fn assignment(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<AssignmentView> {
+    actor.require(Permission::DutyRead)?;
+    let pol = p.policy.current();
+    let r = p
+        .store
+        .duty_assignment(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("duty assignment {id}")))?;
+    Ok(view(&pol.pack.duty, &r))
+}
+
 /// Coverage problems of the stored roster of `from..=to`.
 pub async fn coverage(
     p: &Platform,

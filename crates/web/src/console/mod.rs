@@ -13,6 +13,8 @@ mod notifications;
 mod pages;
 mod problems;
 mod reports;
+mod roster;
+mod silences;
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
@@ -54,10 +56,18 @@ pub fn routes() -> Router<AppState> {
         .route("/alerts", get(alerts::list))
         .route("/alerts/{id}", get(alerts::detail))
         .route("/alerts/{id}/act", post(alerts::act))
+        .route(
+            "/alerts/silences",
+            get(silences::page).post(silences::create),
+        )
+        .route("/alerts/silences/{kind}/{id}/end", post(silences::end))
         .route("/duty", get(duty::page))
         .route("/duty/report", post(duty::file_report))
         .route("/duty/handover", post(duty::add_handover))
         .route("/duty/comp-time", get(duty::comp_time))
+        .route("/duty/roster", get(roster::page))
+        .route("/duty/swaps", post(roster::request_swap))
+        .route("/duty/swaps/{id}/decide", post(roster::decide_swap))
         .route(
             "/incidents/{id}/notify",
             post(notifications::incident_notify),
@@ -242,6 +252,17 @@ fn parts_of(headers: &HeaderMap) -> Parts {
     req.into_parts().0
 }
 
+/// The path and query of the Referer when it is this same host; the login page checks it again.
+fn same_site_referer(parts: &Parts) -> Option<String> {
+    let host = parts.headers.get(header::HOST)?.to_str().ok()?;
+    let referer = parts.headers.get(header::REFERER)?.to_str().ok()?;
+    let rest = referer
+        .strip_prefix("http://")
+        .or_else(|| referer.strip_prefix("https://"))?;
+    let path = rest.strip_prefix(host)?;
+    path.starts_with('/').then(|| path.to_string())
+}
+
 impl FromRequestParts<AppState> for ConsoleUser {
     type Rejection = Response;
 
@@ -256,16 +277,23 @@ impl FromRequestParts<AppState> for ConsoleUser {
             })
             .unwrap_or_else(|| parts.uri.to_string());
         let to_login = || {
+            // A form posted after the session expired: back to the page the form was on (its draft is
+            // restored there by app.js), never to the POST target.
             let next = if parts.method == axum::http::Method::GET {
                 path.clone()
             } else {
-                "/".into()
+                same_site_referer(parts).unwrap_or_else(|| "/".into())
             };
             let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
             Redirect::to(&format!("/login?{q}&expired=1")).into_response()
         };
         let Some(c) = cookie(parts, SESSION_COOKIE) else {
-            let q = serde_urlencoded::to_string([("next", path.as_str())]).unwrap_or_default();
+            let next = if parts.method == axum::http::Method::GET {
+                path.clone()
+            } else {
+                same_site_referer(parts).unwrap_or_else(|| "/".into())
+            };
+            let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
             return Err(Redirect::to(&format!("/login?{q}")).into_response());
         };
         let p = match session::authenticate_session(&st.platform, &c).await {
