@@ -12,7 +12,8 @@ use tianshu_recon::{JobSpec, Progress, ReconError, ReconMode, Report, RunOptions
 /// `recon` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ReconCmd {
-    /// Compare two delimited files (exit status: 0 no differences, 1 differences, 2 error).
+    /// Compare two inputs — delimited files or database tables/queries — or two database tables
+    /// in db mode (exit status: 0 no differences, 1 differences, 2 error).
     Run(ReconRunArgs),
 }
 

@@ -20,6 +20,8 @@ use crate::{DiffKind, Difference, ReconError, Report, RunOptions};
 const DEFAULT_FACTOR: u32 = 32;
 const DEFAULT_THRESHOLD: u64 = 1024;
 const DEFAULT_SAMPLE: usize = 100;
+/// Most segments one checksum query may return per side.
+const MAX_FANOUT: u64 = 1 << 20;
 
 /// What the db mode did (for the summary line and the benchmark).
 #[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
@@ -282,6 +284,28 @@ async fn survey(s: &mut DbSide, p: &Plan) -> Result<(u64, Option<(i128, i128)>),
         _ => None,
     };
     Ok((dups, range))
+}
+
+/// The server's row estimate of a table (statistics, no scan); None for queries or unknown.
+async fn estimate_rows(s: &mut DbSide) -> Option<u64> {
+    let (schema, table) = s.table.clone()?;
+    let esc = |v: &str| v.replace('\'', "''").replace('\\', "\\\\");
+    let sql = match s.dialect {
+        Dialect::Postgres => format!(
+            "SELECT greatest(reltuples, 0)::bigint::text FROM pg_class WHERE oid = '{}'::regclass",
+            s.from.replace('\'', "''")
+        ),
+        Dialect::MariaDb => format!(
+            "SELECT CAST(TABLE_ROWS AS CHAR) FROM information_schema.TABLES \
+             WHERE TABLE_SCHEMA = {} AND TABLE_NAME = '{}'",
+            match &schema {
+                Some(sc) => format!("'{}'", esc(sc)),
+                None => "DATABASE()".into(),
+            },
+            esc(&table)
+        ),
+    };
+    first_u64(s, &sql).await.ok().filter(|&n| n > 0)
 }
 
 async fn first_u64(s: &mut DbSide, sql: &str) -> Result<u64, ReconError> {
@@ -576,6 +600,13 @@ async fn run_sides(
         let (a, b) = tokio::join!(survey(l, &lp), survey(r, &rp));
         (a?, b?)
     };
+    let estimate = {
+        let (a, b) = tokio::join!(estimate_rows(l), estimate_rows(r));
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    };
     let mut stats = DbStats::default();
     let sample = job.sample_size.unwrap_or(DEFAULT_SAMPLE);
     let mut tally = Tally {
@@ -596,6 +627,12 @@ async fn run_sides(
     };
     if let Some((lo, hi)) = bounds {
         // (lo, hi, known counts): ranges still to look at, level by level.
+        if hi - lo > i128::from(i64::MAX) {
+            return Err(ReconError::Job {
+                field: "key".into(),
+                msg: "the key range is too wide for 64-bit arithmetic".into(),
+            });
+        }
         let mut level: Vec<Pending> = vec![(lo, hi, None)];
         let mut depth = 0u32;
         while !level.is_empty() {
@@ -616,14 +653,15 @@ async fn run_sides(
                     compare(&a, &b, &columns, null_equal, &mut tally, &mut emit)?;
                     continue;
                 }
-                let w = ((hi - lo) + i128::from(factor) - 1) / i128::from(factor);
+                // Fan-out: at least `factor`, more when the range holds many rows, so that one
+                // scan reaches segments of about a quarter of the download threshold (the root
+                // uses the servers' row estimates).
+                let rows = counts.map(|(a, b)| a.max(b)).or(estimate).unwrap_or(0);
+                let fan = (rows / (threshold / 4).max(1))
+                    .clamp(u64::from(factor), MAX_FANOUT)
+                    .max(1);
+                let w = ((hi - lo) + i128::from(fan) - 1) / i128::from(fan);
                 let w = w.max(1);
-                if w > i128::from(i64::MAX) {
-                    return Err(ReconError::Job {
-                        field: "key".into(),
-                        msg: "the key range is too wide for 64-bit arithmetic".into(),
-                    });
-                }
                 let (a, b) =
                     tokio::join!(checksums(l, &lp, lo, hi, w), checksums(r, &rp, lo, hi, w));
                 let (a, b) = (a?, b?);
