@@ -17,7 +17,7 @@ mod bisect;
 mod export;
 
 use futures::TryStreamExt;
-use sqlx::{Column, Connection, Executor, Row, Statement, TypeInfo};
+use sqlx::{Column, ConnectOptions, Connection, Executor, Row, Statement, TypeInfo};
 
 pub use bisect::{run_db, DbStats};
 pub use export::export_side;
@@ -328,12 +328,19 @@ impl DbSide {
         };
         let mut conn = match dialect {
             Dialect::Postgres => Conn::Pg(
-                sqlx::PgConnection::connect(&curl)
+                curl.parse::<sqlx::postgres::PgConnectOptions>()
+                    .map_err(|e| db_err(side, &url, "invalid URL", e))?
+                    // Checksum queries are long by design: no slow-statement log lines.
+                    .disable_statement_logging()
+                    .connect()
                     .await
                     .map_err(|e| db_err(side, &url, "cannot connect", e))?,
             ),
             Dialect::MariaDb => Conn::My(
-                sqlx::MySqlConnection::connect(&curl)
+                curl.parse::<sqlx::mysql::MySqlConnectOptions>()
+                    .map_err(|e| db_err(side, &url, "invalid URL", e))?
+                    .disable_statement_logging()
+                    .connect()
                     .await
                     .map_err(|e| db_err(side, &url, "cannot connect", e))?,
             ),
