@@ -54,6 +54,38 @@ pub struct JobSpec {
     /// How many differences of each kind the report keeps as a sample.
     #[serde(default)]
     pub sample_size: Option<usize>,
+    /// `file` (default: both inputs read row by row, files or database queries) or `db`
+    /// (database-to-database: checksums of key ranges inside each database, bisected).
+    #[serde(default)]
+    pub mode: ReconMode,
+    /// Tuning of the `db` mode.
+    #[serde(default)]
+    pub db: Option<DbTuning>,
+}
+
+/// How the two inputs are compared.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconMode {
+    /// Read every row of both inputs (files, or database tables/queries streamed).
+    #[default]
+    File,
+    /// Database to database: checksums of key ranges computed inside each database, bisected down
+    /// to the differing rows; only those rows are downloaded.
+    Db,
+}
+
+/// `[db]`: bisection of the `db` mode.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DbTuning {
+    /// Segments per mismatching key range (default 32, 2…1024).
+    #[serde(default)]
+    pub bisection_factor: Option<u32>,
+    /// A mismatching range with at most this many rows on each side is downloaded and compared
+    /// row by row (default 1024, 1…1000000).
+    #[serde(default)]
+    pub download_threshold: Option<u64>,
 }
 
 /// One side's file format.
@@ -84,6 +116,26 @@ pub struct SideSpec {
     /// An unquoted field equal to this is NULL (default: the unquoted empty field).
     #[serde(default)]
     pub null_token: Option<String>,
+    /// A database input: the name of the environment variable holding its URL
+    /// (`postgres://…` or `mysql://…`/`mariadb://…`). The URL is never printed.
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// A database input: a file whose first line is the URL (e.g. a mounted secret).
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    /// A database input: the table (`name` or `schema.name`).
+    #[serde(default)]
+    pub table: Option<String>,
+    /// A database input: a SELECT whose columns are the input's columns (instead of `table`).
+    #[serde(default)]
+    pub query: Option<String>,
+}
+
+impl SideSpec {
+    /// Whether this side reads from a database (`url_env` or `url_file` set).
+    pub fn is_database(&self) -> bool {
+        self.url_env.is_some() || self.url_file.is_some()
+    }
 }
 
 /// NULL versus the empty string.

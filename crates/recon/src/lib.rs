@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod db;
 pub mod details;
 mod engine;
 mod input;
@@ -24,7 +25,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use engine::run;
-pub use job::{BadRowPolicy, Case, ColumnRule, JobSpec, NullPolicy, Side, SideSpec};
+pub use job::{
+    BadRowPolicy, Case, ColumnRule, DbTuning, JobSpec, NullPolicy, ReconMode, Side, SideSpec,
+};
 
 /// Errors. Input errors carry file:line.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,14 @@ pub enum ReconError {
     /// Stopped by the caller.
     #[error("cancelled")]
     Cancelled,
+    /// A database input failed (connection, query, unsupported column type). Never holds a URL.
+    #[error("{side}: {msg}")]
+    Database {
+        /// `left` or `right` (or the job field).
+        side: String,
+        /// What went wrong (passwords redacted).
+        msg: String,
+    },
 }
 
 /// Live counters for a progress display; all relaxed atomics.

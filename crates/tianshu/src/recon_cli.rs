@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand, ValueEnum};
-use tianshu_recon::{JobSpec, Progress, ReconError, Report, RunOptions};
+use tianshu_recon::{JobSpec, Progress, ReconError, ReconMode, Report, RunOptions};
 
 /// `recon` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ReconCmd {
-    /// Compare two delimited files (exit status: 0 no differences, 1 differences, 2 error).
+    /// Compare two inputs — delimited files or database tables/queries — or two database tables
+    /// in db mode (exit status: 0 no differences, 1 differences, 2 error).
     Run(ReconRunArgs),
 }
 
@@ -59,6 +60,49 @@ pub struct ReconRunArgs {
     /// Never draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// file (default: read every row; files or database tables/queries) or db (database to
+    /// database: checksums of key ranges inside both databases, only differing rows downloaded).
+    #[arg(long, value_enum)]
+    pub mode: Option<ReconModeArg>,
+    /// Left database: name of the environment variable holding its URL (never printed).
+    #[arg(long)]
+    pub left_url_env: Option<String>,
+    /// Right database: name of the environment variable holding its URL.
+    #[arg(long)]
+    pub right_url_env: Option<String>,
+    /// Left database: a file whose first line is the URL.
+    #[arg(long)]
+    pub left_url_file: Option<PathBuf>,
+    /// Right database: a file whose first line is the URL.
+    #[arg(long)]
+    pub right_url_file: Option<PathBuf>,
+    /// Left database table (`name` or `schema.name`).
+    #[arg(long)]
+    pub left_table: Option<String>,
+    /// Right database table.
+    #[arg(long)]
+    pub right_table: Option<String>,
+    /// Left database query (instead of a table).
+    #[arg(long)]
+    pub left_query: Option<String>,
+    /// Right database query.
+    #[arg(long)]
+    pub right_query: Option<String>,
+    /// db mode: segments per mismatching key range (default 32).
+    #[arg(long)]
+    pub bisection_factor: Option<u32>,
+    /// db mode: download a mismatching range once it has at most this many rows (default 1024).
+    #[arg(long)]
+    pub download_threshold: Option<u64>,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReconModeArg {
+    /// Read every row of both inputs.
+    File,
+    /// Database to database by bisecting key-range checksums.
+    Db,
 }
 
 fn job_from_args(a: &ReconRunArgs) -> anyhow::Result<JobSpec> {
@@ -90,6 +134,56 @@ fn job_from_args(a: &ReconRunArgs) -> anyhow::Result<JobSpec> {
     if a.memory_mb.is_some() {
         job.memory_budget_mb = a.memory_mb;
     }
+    match a.mode {
+        Some(ReconModeArg::Db) => job.mode = ReconMode::Db,
+        Some(ReconModeArg::File) => job.mode = ReconMode::File,
+        None => {}
+    }
+    let db_side = |side: &mut tianshu_recon::SideSpec,
+                   env: &Option<String>,
+                   file: &Option<PathBuf>,
+                   table: &Option<String>,
+                   query: &Option<String>| {
+        if env.is_some() {
+            side.url_env = env.clone();
+            side.url_file = None;
+        }
+        if file.is_some() {
+            side.url_file = file.clone();
+            side.url_env = None;
+        }
+        if table.is_some() {
+            side.table = table.clone();
+            side.query = None;
+        }
+        if query.is_some() {
+            side.query = query.clone();
+            side.table = None;
+        }
+    };
+    db_side(
+        &mut job.left,
+        &a.left_url_env,
+        &a.left_url_file,
+        &a.left_table,
+        &a.left_query,
+    );
+    db_side(
+        &mut job.right,
+        &a.right_url_env,
+        &a.right_url_file,
+        &a.right_table,
+        &a.right_query,
+    );
+    if a.bisection_factor.is_some() || a.download_threshold.is_some() {
+        let t = job.db.get_or_insert_with(Default::default);
+        if a.bisection_factor.is_some() {
+            t.bisection_factor = a.bisection_factor;
+        }
+        if a.download_threshold.is_some() {
+            t.download_threshold = a.download_threshold;
+        }
+    }
     Ok(job)
 }
 
@@ -109,7 +203,19 @@ pub async fn recon_cmd(cmd: &ReconCmd) -> anyhow::Result<i32> {
     let progress = opts.progress.clone();
     let started = Instant::now();
     let job2 = job.clone();
-    let mut task = tokio::task::spawn_blocking(move || tianshu_recon::run(&job2, opts));
+    let uses_db = job.mode == ReconMode::Db || job.left.is_database() || job.right.is_database();
+    let mut task = tokio::spawn(async move {
+        if uses_db {
+            tianshu_recon::db::run_any(&job2, opts).await
+        } else {
+            tokio::task::spawn_blocking(move || tianshu_recon::run(&job2, opts).map(|r| (r, None)))
+                .await
+                .map_err(|e| ReconError::Io {
+                    path: "reconciliation task".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })?
+        }
+    });
     let show = !a.no_progress && std::io::stderr().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let result = loop {
@@ -126,7 +232,7 @@ pub async fn recon_cmd(cmd: &ReconCmd) -> anyhow::Result<i32> {
     if show {
         eprint!("\r\x1b[K");
     }
-    let report = match result {
+    let (report, stats) = match result {
         Ok(r) => r,
         Err(ReconError::Cancelled) => {
             eprintln!("cancelled");
@@ -158,6 +264,13 @@ pub async fn recon_cmd(cmd: &ReconCmd) -> anyhow::Result<i32> {
             ""
         }
     );
+    if let Some(st) = stats {
+        eprintln!(
+            "db mode: {} checksum queries per side, {} checksum rows and {} table rows \
+             transferred, {} bisection levels",
+            st.checksum_queries, st.checksum_rows, st.rows_downloaded, st.levels
+        );
+    }
     let differs = report.only_left
         + report.only_right
         + report.changed
@@ -202,15 +315,16 @@ fn draw(p: &Arc<Progress>, started: Instant) {
 
 fn table(r: &Report, job: &JobSpec) -> String {
     let mut s = String::new();
-    let name = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
+    let name = |side: &tianshu_recon::SideSpec| match (&side.path, &side.table, &side.query) {
+        (Some(p), _, _) => p.display().to_string(),
+        (None, Some(t), _) => format!("table {t}"),
+        (None, None, Some(_)) => "query".to_string(),
+        _ => String::new(),
     };
     s.push_str(&format!(
         "left:  {}\nright: {}\nkey:   {}\n\n",
-        name(&job.left.path),
-        name(&job.right.path),
+        name(&job.left),
+        name(&job.right),
         r.key.join(", ")
     ));
     let rows = [
