@@ -314,10 +314,7 @@ async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both
                 .map(|c| c.to_string())
                 .collect();
             let col = head.iter().position(|h| h.starts_with("KPI-07")).unwrap();
-            let gz_row = sheet
-                .rows()
-                .find(|r| r[0].to_string() == "广州分部")
-                .unwrap();
+            let gz_row = sheet.rows().find(|r| r[0] == "广州分部").unwrap();
             assert_eq!(gz_row[col].to_string(), "4");
             let losses = wb.worksheet_range("扣分明细").unwrap();
             assert_eq!(losses.height(), 1 + 4, "header + the four late faults");
@@ -451,7 +448,7 @@ async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both
             let major = wb.worksheet_range("重大故障").unwrap();
             assert!(major
                 .rows()
-                .any(|r| r[0].to_string() == fl2["number"].as_str().unwrap()));
+                .any(|r| r[0] == fl2["number"].as_str().unwrap()));
         }
 
         // The console page: table, ranking chart, drill-down links to the tickets.
