@@ -74,6 +74,10 @@ async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
                         crate::notify::follow_up::fire(c, &pol, &t, now).await?;
                         return Ok(true);
                     }
+                    if t.kind == crate::report_pack::TIMER_KIND {
+                        crate::report_pack::fire(c, &pol, &t, now).await?;
+                        return Ok(true);
+                    }
                     insert_event(c, NewEvent {
                         subject_kind: t.subject_kind.clone(),
                         subject_id: t.subject_id.clone(),
@@ -154,6 +158,10 @@ async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
 
 /// Runs the scheduler until `stop` resolves.
 pub async fn run(p: Platform, owner: String, mut stop: tokio::sync::watch::Receiver<bool>) {
+    // RPT-06: the monthly report pack's e-mail timer exists once the scheduler runs.
+    if let Err(e) = crate::report_pack::ensure_scheduled(&p).await {
+        tracing::warn!(error = %e, "could not schedule the monthly report pack");
+    }
     loop {
         match tick(&p, &owner, 200).await {
             Ok(n) if n > 0 => continue, // more may be due; keep going without sleeping

@@ -367,3 +367,5 @@ mod duty;
 mod notify_scope;
 #[path = "services/problems.rs"]
 mod problems;
+#[path = "services/report_pack.rs"]
+mod report_pack;

@@ -14,6 +14,7 @@ pub mod duty;
 mod error;
 pub mod identity;
 pub mod incidents;
+pub mod kpi;
 pub mod monitoring;
 pub mod notify;
 pub mod policy;

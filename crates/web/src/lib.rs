@@ -298,6 +298,18 @@ pub fn app(state: AppState) -> Router {
             "/requirements/{id}/actions",
             post(api::cutovers::requirement_action),
         )
+        .route("/kpi/scorecards", get(api::kpi::scorecards))
+        .route("/kpi/scorecards.xlsx", get(api::kpi::scorecards_xlsx))
+        .route("/reports/pack", get(api::kpi::pack))
+        .route("/reports/pack.xlsx", get(api::kpi::pack_xlsx))
+        .route(
+            "/customers",
+            get(api::kpi::list_customers).post(api::kpi::create_customer),
+        )
+        .route(
+            "/customers/{key}/tier",
+            axum::routing::put(api::kpi::set_customer_tier),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

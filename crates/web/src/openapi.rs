@@ -52,6 +52,8 @@ use crate::error::Problem;
         api::cutovers::list, api::cutovers::apply, api::cutovers::get, api::cutovers::approve,
         api::cutovers::log, api::cutovers::complete, api::cutovers::releases, api::cutovers::plan_release,
         api::cutovers::register_requirement, api::cutovers::requirement_action, api::cutovers::requirements_week,
+        api::kpi::scorecards, api::kpi::scorecards_xlsx, api::kpi::list_customers, api::kpi::create_customer, api::kpi::set_customer_tier,
+        api::kpi::pack, api::kpi::pack_xlsx,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

@@ -47,6 +47,10 @@ pub struct UnitMeasures {
     /// Assessed points per indicator key.
     #[serde(default)]
     pub assessed: BTreeMap<String, Points>,
+    /// Measures the records layer cannot provide yet, with why (a ratio's measures, a flag, or
+    /// `assessed:<indicator>`): an indicator reading one is not scored and says so, never a guessed number.
+    #[serde(default)]
+    pub unavailable: BTreeMap<String, String>,
 }
 
 /// Bad input to the engine, naming the rule or field that refuses it.
@@ -108,6 +112,9 @@ pub struct IndicatorScore {
     pub value: String,
     /// The records behind the points lost.
     pub losses: Vec<Loss>,
+    /// Why the indicator is not scored when a measure it reads cannot be computed from the records.
+    #[serde(default)]
+    pub unavailable: Option<String>,
 }
 
 /// A set's scorecard for one unit.
@@ -194,7 +201,12 @@ pub fn score_set(
 ) -> Result<Scorecard, KpiError> {
     let mut indicators = Vec::new();
     for ind in &set.indicators {
-        let (raw, value, losses) = score_indicator(policy, ind, input, day_seconds)?;
+        let missing = missing_measure(policy, ind, input);
+        let (raw, value, losses) = if missing.is_some() {
+            (None, "—".to_string(), Vec::new())
+        } else {
+            score_indicator(policy, ind, input, day_seconds)?
+        };
         indicators.push(IndicatorScore {
             key: ind.key.clone(),
             rule: ind.rule.clone(),
@@ -204,6 +216,7 @@ pub fn score_set(
             score: raw.map(|s| s.weighted(ind.weight)),
             value,
             losses,
+            unavailable: missing,
         });
     }
     let scored = indicators
@@ -233,6 +246,30 @@ pub fn score_set(
 }
 
 type Scored = (Option<Points>, String, Vec<Loss>);
+
+/// The first measure `ind` reads that the input marks unavailable, as "measure: why".
+fn missing_measure(policy: &KpiPolicy, ind: &Indicator, input: &UnitMeasures) -> Option<String> {
+    if input.unavailable.is_empty() {
+        return None;
+    }
+    let mut keys: Vec<String> = Vec::new();
+    match ind.kind {
+        FormulaKind::LinearSteps => {
+            if let Some(m) = ind.measure.as_deref() {
+                keys.push(m.to_string());
+                if let Some(r) = policy.ratio(m) {
+                    keys.push(r.numerator.clone());
+                    keys.push(r.denominator.clone());
+                }
+            }
+        }
+        FormulaKind::PerUnitDeduction => keys.extend(ind.measure.clone()),
+        FormulaKind::Binary => keys.extend(ind.flags.iter().cloned()),
+        FormulaKind::Assessed => keys.push(format!("assessed:{}", ind.key)),
+    }
+    keys.iter()
+        .find_map(|k| input.unavailable.get(k).map(|why| format!("{k}: {why}")))
+}
 
 fn score_indicator(
     policy: &KpiPolicy,

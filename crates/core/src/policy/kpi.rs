@@ -24,6 +24,38 @@ pub struct KpiPolicy {
     /// The indicator sets.
     #[serde(rename = "set")]
     pub sets: Vec<IndicatorSet>,
+    /// RPT-06 / SLA-13: when the monthly report pack is e-mailed and to whom (none: not sent).
+    #[serde(default)]
+    pub monthly_pack: Option<MonthlyPackSchedule>,
+}
+
+/// The scheduled e-mail of last month's report pack (a link to the pack and its XLSX).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonthlyPackSchedule {
+    /// Rule ID the message cites.
+    pub rule: String,
+    /// Day of the month it is sent (1–28), for the previous month.
+    pub day: u32,
+    /// Local time of day, `HH:MM`.
+    pub at: String,
+    /// Template of notifications.toml.
+    pub template: String,
+    /// Recipient classes of notifications.toml.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Recipient roles.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl MonthlyPackSchedule {
+    /// (hour, minute) of `at`, when valid.
+    pub fn time_of_day(&self) -> Option<(u32, u32)> {
+        let (h, m) = self.at.split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60 && self.at.len() == 5).then_some((h, m))
+    }
 }
 
 /// KPI-14 conversion.
@@ -277,6 +309,28 @@ impl KpiPolicy {
 
     pub(crate) fn validate(&self, issues: &mut Vec<Issue>) {
         check_rule_id("conversion.rule", &self.conversion.rule, issues);
+        if let Some(m) = &self.monthly_pack {
+            check_rule_id("monthly_pack.rule", &m.rule, issues);
+            check_non_empty("monthly_pack.template", &m.template, issues);
+            if !(1..=28).contains(&m.day) {
+                issues.push(Issue::new(
+                    "monthly_pack.day",
+                    "must be 1..=28 (every month has it)",
+                ));
+            }
+            if m.time_of_day().is_none() {
+                issues.push(Issue::new(
+                    "monthly_pack.at",
+                    format!("'{}' is not a time HH:MM", m.at),
+                ));
+            }
+            if m.classes.is_empty() && m.roles.is_empty() {
+                issues.push(Issue::new(
+                    "monthly_pack.classes",
+                    "name at least one recipient class or role",
+                ));
+            }
+        }
         check_rule_id("ranking.rule", &self.ranking.rule, issues);
         let mut ratio_keys = HashSet::new();
         for (i, r) in self.ratios.iter().enumerate() {

@@ -55,7 +55,7 @@ pub use fault::{
 pub use frequent::{Combine, FrequentFaultPolicy, FrequentTrigger, Period, ReportKind, TriggerSet};
 pub use kpi::{
     Conversion, FlagCombine, FormulaKind, Indicator, IndicatorGroup, IndicatorSet, KpiPolicy,
-    LimitSource, RankingRule, RatioMeasure, UnitRounding, WhenEmpty,
+    LimitSource, MonthlyPackSchedule, RankingRule, RatioMeasure, UnitRounding, WhenEmpty,
 };
 pub use monitoring::{
     AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
@@ -631,6 +631,34 @@ impl PolicyPack {
                         ));
                     }
                 }
+            }
+            // Cross-file: the monthly pack's template, classes and roles exist.
+            if let Some(m) = &p.monthly_pack {
+                if let Some(n) = &notifications {
+                    if n.template(&m.template).is_none() {
+                        issues.push(Issue::new(
+                            "monthly_pack.template",
+                            format!("'{}' is not a template of {NOTIFICATIONS_FILE}", m.template),
+                        ));
+                    }
+                    for (i, c) in m.classes.iter().enumerate() {
+                        if n.class(c).is_none() {
+                            issues.push(Issue::new(
+                                format!("monthly_pack.classes[{i}]"),
+                                format!("'{c}' is not a class of {NOTIFICATIONS_FILE}"),
+                            ));
+                        }
+                    }
+                }
+                check_roles(
+                    &role_keys,
+                    m.roles
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| (format!("monthly_pack.roles[{i}]"), r.as_str()))
+                        .collect(),
+                    &mut issues,
+                );
             }
             locate(KPI_FILE, idx, issues, &mut errors);
             Some(p)

@@ -643,3 +643,46 @@ proptest! {
         prop_assert!(lo.total <= hi.total);
     }
 }
+
+/// KPI-01 with records missing: an indicator reading a measure the records layer marks unavailable is not
+/// scored, says which measure and why, and counts in neither the total nor the maximum; the others score.
+#[test]
+fn kpi_01_unavailable_measures_are_not_scored_and_say_why() {
+    let p = pack();
+    // KPI-07 diamond fault 50 minutes over (2 started 25-minute units → −4); everything else without records.
+    let mut input = overrun_input("fault_handling_overrun", vec![(Tier::Diamond, 50 * 60)]);
+    input.unavailable = BTreeMap::from([
+        (
+            "provisioning_orders".to_string(),
+            "no provisioning orders stored".to_string(),
+        ),
+        ("complaints".to_string(), "no complaints stored".to_string()),
+        (
+            "annual_interruption_exceeded".to_string(),
+            "no interruption records".to_string(),
+        ),
+    ]);
+    let c = card(&p, SET, &input);
+    let ind = |k: &str| c.indicators.iter().find(|i| i.key == k).unwrap();
+    assert_eq!(ind("fault_handling").score, pts("6"));
+    assert_eq!(ind("fault_handling").unavailable, None);
+    // KPI-04 reads a ratio whose denominator is unavailable.
+    assert_eq!(ind("provisioning_on_time").score, None);
+    assert_eq!(
+        ind("provisioning_on_time").unavailable.as_deref(),
+        Some("provisioning_orders: no provisioning orders stored")
+    );
+    // KPI-08 through the complaints ratio; KPI-09 through one of its two flags (combine = any).
+    assert!(ind("complaint_timeliness").unavailable.is_some());
+    assert_eq!(ind("network_quality").score, None);
+    assert!(ind("network_quality")
+        .unavailable
+        .as_deref()
+        .unwrap()
+        .starts_with("annual_interruption_exceeded"));
+    // Measures not marked still score as before (KPI-05 with no acceptances: full marks by when_empty).
+    assert_eq!(ind("acceptance_pass").score, pts("15"));
+    // Total and maximum leave the three unavailable indicators out: 10+10+15+5+6 of 10+10+15+5+10.
+    assert_eq!(c.total, pts("46").unwrap());
+    assert_eq!(c.max, pts("50").unwrap());
+}

@@ -9,6 +9,7 @@ pub mod duty;
 pub mod health;
 pub mod identity;
 pub mod incidents;
+pub mod kpi;
 pub mod monitoring;
 pub mod notifications;
 pub mod policy;

@@ -172,6 +172,60 @@ fn legend<'a>(items: impl Iterator<Item = (&'a str, &'a str)>) -> String {
     out
 }
 
+/// One bar of a ranking: label, value, and whether it is marked (KPI-15 laggard).
+pub struct RankBar {
+    pub label: String,
+    pub value: f64,
+    pub marked: bool,
+}
+
+/// Horizontal bars, one per ranked unit, highest first, on a 0–`max` axis; marked bars get `c-laggard`.
+pub fn ranking_bars(id: &str, title: &str, max: f64, bars: &[RankBar]) -> String {
+    let row = 26.0;
+    let left = 150.0;
+    let h = TOP + BOTTOM + row * bars.len().max(1) as f64;
+    let plot = W - left - RIGHT;
+    let top = if max > 0.0 { max } else { 1.0 };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg class="chart" id="{id}" viewBox="0 0 {W} {h}" role="img" aria-labelledby="{id}-t"><title id="{id}-t">{}</title>"#,
+        esc(title)
+    );
+    for i in 0..=4 {
+        let v = top * i as f64 / 4.0;
+        let x = left + plot * i as f64 / 4.0;
+        let _ = write!(
+            out,
+            r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}"/><text class="axis" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            h - BOTTOM,
+            h - BOTTOM + 16.0,
+            trim_num(v)
+        );
+    }
+    for (i, b) in bars.iter().enumerate() {
+        let y = TOP + row * i as f64;
+        let w = (b.value.clamp(0.0, top) / top * plot).max(0.0);
+        let class = if b.marked { "c-laggard" } else { "c-rank" };
+        let _ = write!(
+            out,
+            r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="{class}" x="{left}" y="{:.1}" width="{w:.1}" height="{:.1}"><title>{}: {}</title></rect><text class="axis" x="{:.1}" y="{:.1}">{}</text>"#,
+            left - 6.0,
+            y + row * 0.65,
+            esc(&b.label),
+            y + 4.0,
+            row - 8.0,
+            esc(&b.label),
+            trim_num(b.value),
+            left + w + 4.0,
+            y + row * 0.65,
+            trim_num(b.value)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,5 +265,32 @@ mod tests {
             &[Some(100.0), None, Some(50.0)],
         );
         assert_eq!(svg.matches(" M").count() + svg.matches("\"M").count(), 2);
+    }
+
+    #[test]
+    fn ranking_marks_laggards_and_scales_to_the_maximum() {
+        let svg = ranking_bars(
+            "r",
+            "排名",
+            10.0,
+            &[
+                RankBar {
+                    label: "甲".into(),
+                    value: 10.0,
+                    marked: false,
+                },
+                RankBar {
+                    label: "乙<".into(),
+                    value: 5.0,
+                    marked: true,
+                },
+            ],
+        );
+        assert_eq!(svg.matches("<rect").count(), 2);
+        assert_eq!(svg.matches("c-laggard").count(), 1);
+        assert!(svg.contains("乙&lt;"));
+        // The full bar spans the plot (720 − 150 − 24 = 546), the half bar half of it.
+        assert!(svg.contains(r#"width="546.0""#), "{svg}");
+        assert!(svg.contains(r#"width="273.0""#), "{svg}");
     }
 }

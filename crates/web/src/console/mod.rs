@@ -8,10 +8,12 @@ mod dataops;
 mod duty;
 pub mod i18n;
 mod incidents;
+mod kpi;
 mod monitoring;
 mod notifications;
 mod pages;
 mod problems;
+mod report_pack;
 mod reports;
 mod roster;
 mod silences;
@@ -98,6 +100,8 @@ pub fn routes() -> Router<AppState> {
         .route("/probes", get(monitoring::probes_page))
         .route("/probes/{id}", get(monitoring::probe_page))
         .route("/monitoring-points", get(monitoring::points_page))
+        .route("/kpi", get(kpi::page))
+        .route("/reports/pack", get(report_pack::page))
 }
 
 /// One entry of the main navigation.
@@ -167,6 +171,7 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
             Permission::DataopExecute,
         ],
     ),
+    ("kpi", "/kpi", "nav-kpi", &[Permission::KpiRead]),
 ];
 
 /// What every logged-in page's shell needs.

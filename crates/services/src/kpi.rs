@@ -1,0 +1,507 @@
+//! KPI scorecards from the real records of a period (issue 8, KPI-01..KPI-15): the measures of kpi.toml are
+//! computed per branch, province or vendor from stored records and scored by `core::kpi`. A measure the
+//! records cannot provide yet is marked unavailable and its indicators say so — no number is invented.
+//!
+//! Measures computed today:
+//! - `fault_handling_overrun` (KPI-07, SLA-11 clock): top-level, unmerged incidents whose `customer` is a
+//!   group customer's key, resolved in the period; handling time = resolution − report (wall clock), overrun
+//!   beyond the limit of the customer's tier. A fault counts for the ticket's branch, the branch's province,
+//!   and every vendor it was dispatched to.
+//!
+//! Every other base measure (provisioning orders, acceptances, complaints, surveys, data configuration,
+//! leased-line flags) and the KPI-13 assessments have no records in Tianshu yet.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+use tianshu_core::kpi::{
+    rank, score_set, OverrunRecord, RankRow, RecordRef, Scorecard, UnitMeasures, MEASURES,
+};
+use tianshu_core::policy::{FormulaKind, KpiPolicy, LimitSource, PolicyPack};
+use tianshu_core::sla::{StageLimit, Tier};
+use tianshu_core::Permission;
+use tianshu_store::identity::Org;
+use tianshu_store::kpi::CustomerFaultRow;
+
+use crate::authz::{Principal, Scope};
+use crate::{Platform, ServiceError, ServiceResult};
+
+/// The measure of customer fault handling (KPI-07).
+pub const FAULT_HANDLING: &str = "fault_handling_overrun";
+
+/// Base measures computed from stored records today.
+pub const PROVIDED: &[&str] = &[FAULT_HANDLING];
+
+/// Whose scorecards: branches, provinces or vendors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    Branch,
+    Province,
+    Vendor,
+}
+
+impl UnitKind {
+    /// Parses `branch`, `province` or `vendor`.
+    pub fn parse(s: &str) -> ServiceResult<Self> {
+        match s.trim() {
+            "branch" => Ok(UnitKind::Branch),
+            "province" => Ok(UnitKind::Province),
+            "vendor" => Ok(UnitKind::Vendor),
+            other => Err(ServiceError::invalid(
+                "by",
+                format!("'{other}' is not one of branch, province, vendor"),
+            )),
+        }
+    }
+
+    /// The organisation kind of the unit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::Branch => "branch",
+            UnitKind::Province => "province",
+            UnitKind::Vendor => "vendor",
+        }
+    }
+}
+
+/// A period: a local calendar month of the centre.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Period {
+    /// `YYYY-MM`.
+    pub key: String,
+    /// First instant (Unix microseconds UTC).
+    pub from: i64,
+    /// First instant after the period.
+    pub to: i64,
+}
+
+/// `YYYY-MM` in the centre's time zone; refused naming `field`.
+pub fn parse_month(field: &str, month: &str, tz: chrono_tz::Tz) -> ServiceResult<Period> {
+    let bad = || ServiceError::invalid(field, format!("'{month}' is not a month such as 2026-11"));
+    let m = month.trim();
+    if m.len() != 7 {
+        return Err(bad());
+    }
+    let first = NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").map_err(|_| bad())?;
+    if !(2000..=2100).contains(&first.year()) {
+        return Err(bad());
+    }
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(bad)?;
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|n| tz.from_local_datetime(&n).earliest())
+            .map(|t| t.with_timezone(&Utc).timestamp_micros())
+            .ok_or_else(bad)
+    };
+    Ok(Period {
+        key: first.format("%Y-%m").to_string(),
+        from: start(first)?,
+        to: start(next)?,
+    })
+}
+
+/// The current local month of the centre, `YYYY-MM`.
+pub fn current_month(p: &Platform) -> String {
+    let tz = p.time_zone();
+    p.clock.now().with_timezone(&tz).format("%Y-%m").to_string()
+}
+
+/// A record behind a lost point, with where to read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordLink {
+    pub kind: String,
+    pub id: String,
+    /// What a person recognises (ticket number and title).
+    pub label: String,
+    /// Console page of the record.
+    pub href: String,
+}
+
+/// One unit's scorecard with the records its losses name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnitCard {
+    pub unit: String,
+    pub unit_name: String,
+    pub card: Scorecard,
+    /// `kind:id` → the record.
+    pub records: BTreeMap<String, RecordLink>,
+}
+
+/// The scorecards of one set for one period and unit kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scorecards {
+    pub period: Period,
+    pub set: String,
+    pub set_name_zh: String,
+    pub set_rule: String,
+    pub by: UnitKind,
+    /// KPI-14 conversion rule.
+    pub conversion_rule: String,
+    /// KPI-15 ranking rule and how many laggards.
+    pub ranking_rule: String,
+    pub laggards: u32,
+    pub cards: Vec<UnitCard>,
+    /// Competition ranking over the units shown.
+    pub ranking: Vec<RankRow>,
+    /// Measures the records cannot provide yet: measure → why.
+    pub unavailable: BTreeMap<String, String>,
+}
+
+/// Why each base measure (and each assessment) cannot be computed from the records yet.
+pub fn unavailable_measures(kpi: &KpiPolicy) -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = MEASURES
+        .iter()
+        .filter(|d| !PROVIDED.contains(&d.key))
+        .map(|d| {
+            (
+                d.key.to_string(),
+                format!(
+                    "no such records are stored in Tianshu yet ({})",
+                    d.description
+                ),
+            )
+        })
+        .collect();
+    for set in &kpi.sets {
+        for ind in set
+            .indicators
+            .iter()
+            .filter(|i| i.kind == FormulaKind::Assessed)
+        {
+            m.insert(
+                format!("assessed:{}", ind.key),
+                format!(
+                    "{}: no evaluator assessment is recorded for the period yet",
+                    ind.rule
+                ),
+            );
+        }
+    }
+    m
+}
+
+/// The KPI-07 limit of `tier`: from the first indicator reading `measure` (per tier or fixed, wall clock).
+fn tier_limit(pack: &PolicyPack, measure: &str, tier: Tier) -> Option<i64> {
+    let ind = pack
+        .kpi
+        .sets
+        .iter()
+        .flat_map(|s| s.indicators.iter())
+        .find(|i| i.measure.as_deref() == Some(measure))?;
+    let limit = match ind.limit.as_ref()? {
+        LimitSource::Fixed(l) => *l,
+        LimitSource::PerTier(m) => *m.get(&tier)?,
+        LimitSource::Stage { sla_stage } => pack.sla.limit(sla_stage, Some(tier), 1).ok()?,
+    };
+    match limit {
+        StageLimit::WallClock(_) => Some(limit.seconds(pack.sla.day_seconds)),
+        // A working-day limit needs the working time between report and resolution, not measured here.
+        StageLimit::WorkingDays(_) => None,
+    }
+}
+
+fn ancestor_of_kind(orgs: &HashMap<i64, &Org>, start: Option<i64>, kind: &str) -> Option<i64> {
+    let mut cur = start;
+    for _ in 0..16 {
+        let o = orgs.get(&cur?)?;
+        if o.kind == kind {
+            return Some(o.id);
+        }
+        cur = o.parent_id;
+    }
+    None
+}
+
+/// The scorecards of `set` (default: the first set of kpi.toml) for the local month `period` (default: this
+/// month) per `by` unit (default branch); `unit` keeps one unit (the drill-down).
+pub async fn scorecards(
+    p: &Platform,
+    actor: &Principal,
+    period: Option<&str>,
+    set: Option<&str>,
+    by: Option<&str>,
+    unit: Option<&str>,
+) -> ServiceResult<Scorecards> {
+    actor.require(Permission::KpiRead)?;
+    let pol = p.policy.current();
+    let pack = &pol.pack;
+    let tz = p.time_zone();
+    let period = match period.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(m) => parse_month("period", m, tz)?,
+        None => parse_month("period", &current_month(p), tz)?,
+    };
+    let set_def = match set.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(k) => pack.kpi.set(k).ok_or_else(|| {
+            let known: Vec<&str> = pack.kpi.sets.iter().map(|s| s.key.as_str()).collect();
+            ServiceError::invalid(
+                "set",
+                format!(
+                    "'{k}' is not an indicator set of kpi.toml ({})",
+                    known.join(", ")
+                ),
+            )
+        })?,
+        None => pack
+            .kpi
+            .sets
+            .first()
+            .ok_or_else(|| ServiceError::Internal("kpi.toml has no indicator set".into()))?,
+    };
+    let by = match by.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(b) => UnitKind::parse(b)?,
+        None => UnitKind::Branch,
+    };
+    let orgs = p.store.orgs().await?;
+    let org_by_id: HashMap<i64, &Org> = orgs.iter().map(|o| (o.id, o)).collect();
+    // Units the caller may see: the whole province, their own branch, or their own vendor.
+    let mut units: Vec<&Org> = orgs
+        .iter()
+        .filter(|o| o.kind == by.as_str())
+        .filter(|o| match actor.scope {
+            Scope::Province => true,
+            Scope::Region(r) => by == UnitKind::Branch && o.id == r,
+            Scope::Vendor(v) => by == UnitKind::Vendor && o.id == v,
+        })
+        .collect();
+    if let Some(u) = unit.map(str::trim).filter(|s| !s.is_empty()) {
+        if !orgs.iter().any(|o| o.key == u && o.kind == by.as_str()) {
+            return Err(ServiceError::unknown_ref(
+                "unit",
+                format!("no {} '{u}'", by.as_str()),
+                format!("没有{}“{u}”", by.as_str()),
+            ));
+        }
+        units.retain(|o| o.key == u);
+        if units.is_empty() {
+            return Err(ServiceError::OutOfScope);
+        }
+    }
+
+    let unavailable = unavailable_measures(&pack.kpi);
+    let faults = p
+        .store
+        .customer_faults_resolved(period.from, period.to)
+        .await?;
+    let vendors = p
+        .store
+        .vendor_dispatches_of_resolved(period.from, period.to)
+        .await?;
+    let mut vendors_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (inc, v) in vendors {
+        vendors_of.entry(inc).or_default().push(v);
+    }
+    let unit_of = |f: &CustomerFaultRow| -> Vec<i64> {
+        match by {
+            UnitKind::Branch => ancestor_of_kind(&org_by_id, f.region_id, "branch")
+                .into_iter()
+                .collect(),
+            UnitKind::Province => {
+                ancestor_of_kind(&org_by_id, f.region_id.or(Some(f.org_id)), "province")
+                    .into_iter()
+                    .collect()
+            }
+            UnitKind::Vendor => vendors_of.get(&f.id).cloned().unwrap_or_default(),
+        }
+    };
+    let mut per_unit: HashMap<i64, Vec<OverrunRecord>> = HashMap::new();
+    let mut links: BTreeMap<String, RecordLink> = BTreeMap::new();
+    let mut no_limit: Vec<String> = Vec::new();
+    for f in &faults {
+        let Ok(tier) = f.tier.parse::<Tier>() else {
+            continue;
+        };
+        let Some(limit) = tier_limit(pack, FAULT_HANDLING, tier) else {
+            no_limit.push(tier.as_str().to_string());
+            continue;
+        };
+        let handled = (f.resolved_at - f.created_at).div_euclid(1_000_000);
+        let record = RecordRef {
+            kind: "incident".into(),
+            id: f.number.clone(),
+        };
+        links.insert(
+            format!("incident:{}", f.number),
+            RecordLink {
+                kind: "incident".into(),
+                id: f.number.clone(),
+                label: format!("{} {}（{}）", f.number, f.title, f.customer),
+                href: format!("/incidents/{}", f.id),
+            },
+        );
+        for u in unit_of(f) {
+            per_unit.entry(u).or_default().push(OverrunRecord {
+                record: record.clone(),
+                tier,
+                overrun_seconds: handled - limit,
+            });
+        }
+    }
+    let mut unavailable = unavailable;
+    if !no_limit.is_empty() {
+        no_limit.sort();
+        no_limit.dedup();
+        unavailable.insert(
+            FAULT_HANDLING.into(),
+            format!(
+                "SLA-04: no wall-clock fault-handling limit for tier {} in kpi.toml",
+                no_limit.join(", ")
+            ),
+        );
+    }
+
+    let mut cards = Vec::new();
+    for o in &units {
+        let mut m = UnitMeasures {
+            unit: o.key.clone(),
+            unavailable: unavailable.clone(),
+            ..UnitMeasures::default()
+        };
+        let records = per_unit.remove(&o.id).unwrap_or_default();
+        let mut used = BTreeMap::new();
+        for r in &records {
+            let k = format!("{}:{}", r.record.kind, r.record.id);
+            if let Some(l) = links.get(&k) {
+                used.insert(k, l.clone());
+            }
+        }
+        m.overruns.insert(FAULT_HANDLING.into(), records);
+        let card = score_set(&pack.kpi, set_def, &m, pack.sla.day_seconds)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        cards.push(UnitCard {
+            unit: o.key.clone(),
+            unit_name: o.name.clone(),
+            card,
+            records: used,
+        });
+    }
+    let scorecards: Vec<Scorecard> = cards.iter().map(|c| c.card.clone()).collect();
+    let ranking = rank(&scorecards, pack.kpi.ranking.laggards);
+    Ok(Scorecards {
+        period,
+        set: set_def.key.clone(),
+        set_name_zh: set_def.name_zh.clone(),
+        set_rule: set_def.rule.clone(),
+        by,
+        conversion_rule: pack.kpi.conversion.rule.clone(),
+        ranking_rule: pack.kpi.ranking.rule.clone(),
+        laggards: pack.kpi.ranking.laggards,
+        cards,
+        ranking,
+        unavailable,
+    })
+}
+
+fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> ServiceError {
+    ServiceError::Internal(format!("writing XLSX: {e}"))
+}
+
+/// The scorecards as a workbook: 评分表 (one row per unit, one column per indicator, total, KPI-14 percent,
+/// KPI-15 rank), 扣分明细 (every record behind lost points) and 未计分 (measures without records).
+pub fn scorecards_xlsx(s: &Scorecards) -> ServiceResult<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let ws = wb.add_worksheet();
+    ws.set_name("评分表").map_err(xlsx_err)?;
+    let mut head: Vec<String> = vec!["考核对象".into()];
+    if let Some(c) = s.cards.first() {
+        head.extend(
+            c.card
+                .indicators
+                .iter()
+                .map(|i| format!("{} {}（{}）", i.rule, i.name_zh, i.max)),
+        );
+    }
+    head.extend(
+        [
+            "得分",
+            "满分",
+            &format!("百分制（{}）", s.conversion_rule),
+            &format!("排名（{}）", s.ranking_rule),
+            "排名靠后",
+        ]
+        .map(String::from),
+    );
+    for (c, h) in head.iter().enumerate() {
+        let c = u16::try_from(c).unwrap_or(u16::MAX);
+        ws.write_string_with_format(0, c, h, &bold)
+            .map_err(xlsx_err)?;
+        ws.set_column_width(c, 16).map_err(xlsx_err)?;
+    }
+    for (r, u) in s.cards.iter().enumerate() {
+        let row = u32::try_from(r + 1).unwrap_or(u32::MAX);
+        ws.write_string(row, 0, &u.unit_name).map_err(xlsx_err)?;
+        let mut col: u16 = 1;
+        for i in &u.card.indicators {
+            match i.score {
+                Some(v) => ws.write_number(row, col, v.as_f64()),
+                None => ws.write_string(row, col, "—"),
+            }
+            .map_err(xlsx_err)?;
+            col += 1;
+        }
+        ws.write_number(row, col, u.card.total.as_f64())
+            .map_err(xlsx_err)?;
+        ws.write_number(row, col + 1, u.card.max.as_f64())
+            .map_err(xlsx_err)?;
+        match u.card.percent {
+            Some(p) => ws.write_number(row, col + 2, p.as_f64()),
+            None => ws.write_string(row, col + 2, "—"),
+        }
+        .map_err(xlsx_err)?;
+        if let Some(rk) = s.ranking.iter().find(|x| x.unit == u.unit) {
+            ws.write_number(row, col + 3, f64::from(rk.rank))
+                .map_err(xlsx_err)?;
+            ws.write_string(row, col + 4, if rk.laggard { "是" } else { "否" })
+                .map_err(xlsx_err)?;
+        }
+    }
+    let ws = wb.add_worksheet();
+    ws.set_name("扣分明细").map_err(xlsx_err)?;
+    for (c, h) in ["考核对象", "规则", "指标", "记录", "扣分", "原因"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(xlsx_err)?;
+        ws.set_column_width(c as u16, 18).map_err(xlsx_err)?;
+    }
+    let mut row = 1u32;
+    for u in &s.cards {
+        for i in &u.card.indicators {
+            for l in &i.losses {
+                let label = u
+                    .records
+                    .get(&format!("{}:{}", l.record.kind, l.record.id))
+                    .map_or_else(|| l.record.id.clone(), |r| r.label.clone());
+                ws.write_string(row, 0, &u.unit_name).map_err(xlsx_err)?;
+                ws.write_string(row, 1, &i.rule).map_err(xlsx_err)?;
+                ws.write_string(row, 2, &i.name_zh).map_err(xlsx_err)?;
+                ws.write_string(row, 3, &label).map_err(xlsx_err)?;
+                if let Some(p) = l.points {
+                    ws.write_number(row, 4, p.as_f64()).map_err(xlsx_err)?;
+                }
+                ws.write_string(row, 5, &l.reason).map_err(xlsx_err)?;
+                row += 1;
+            }
+        }
+    }
+    let ws = wb.add_worksheet();
+    ws.set_name("未计分").map_err(xlsx_err)?;
+    ws.write_string_with_format(0, 0, "测量项", &bold)
+        .map_err(xlsx_err)?;
+    ws.write_string_with_format(0, 1, "原因", &bold)
+        .map_err(xlsx_err)?;
+    ws.set_column_width(0, 36).map_err(xlsx_err)?;
+    ws.set_column_width(1, 80).map_err(xlsx_err)?;
+    for (i, (m, why)) in s.unavailable.iter().enumerate() {
+        let row = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        ws.write_string(row, 0, m).map_err(xlsx_err)?;
+        ws.write_string(row, 1, why).map_err(xlsx_err)?;
+    }
+    wb.save_to_buffer().map_err(xlsx_err)
+}

@@ -1,0 +1,499 @@
+//! KPI scorecards from real records over HTTP on both backends (issue 8): group customers under the SLA-02
+//! quotas, customer faults resolved through the incident workflow, KPI-07 deductions computed by hand, KPI-14
+//! conversion, KPI-15 ranking, the drill-down to the tickets behind every point lost, measures without records
+//! reported as not scored, and the console page.
+
+use chrono::Duration;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tianshu_core::Clock;
+use tianshu_testkit::backends;
+
+use super::{problem, spawn, TestApp};
+
+async fn customer(app: &TestApp, tok: &str, key: &str, tier: &str) -> reqwest::Response {
+    Client::new()
+        .post(app.url("/api/v1/customers"))
+        .bearer_auth(tok)
+        .json(&json!({"key": key, "name": format!("{key} 集团（虚构）"), "tier": tier, "org_key": "guangzhou"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn fault(app: &TestApp, tok: &str, org: &str, customer: Option<&str>) -> Value {
+    let r = Client::new()
+        .post(app.url("/api/v1/incidents"))
+        .bearer_auth(tok)
+        .json(
+            &json!({"title": "专线中断", "symptom": "集团专线业务中断", "source_channel": "hotline",
+                      "reporter": "客户经理（测试）", "org_key": org, "system_key": "crm",
+                      "customer": customer, "facts": {"affected_users": 10}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    r.json().await.unwrap()
+}
+
+async fn fresh(app: &TestApp, tok: &str, id: &Value) -> Value {
+    Client::new()
+        .get(app.url(&format!("/api/v1/incidents/{id}")))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Resolves a ticket (accept → classify → submit for audit, which stops the SLA-11 clock) at `at`.
+async fn resolve(app: &TestApp, tok: &str, inc: &Value, at: chrono::DateTime<chrono::Utc>) {
+    app.clock.set(at);
+    for (action, extra) in [
+        ("accept", json!({})),
+        ("classify", json!({"cause_class": "system_fault"})),
+        ("submit_for_audit", json!({"note": "已恢复"})),
+    ] {
+        let v = fresh(app, tok, &inc["id"]).await;
+        let r = app.act(tok, &v, action, extra).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{action}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+}
+
+async fn cards(app: &TestApp, tok: &str, query: &str) -> Value {
+    let r = Client::new()
+        .get(app.url(&format!("/api/v1/kpi/scorecards?{query}")))
+        .bearer_auth(tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    r.json().await.unwrap()
+}
+
+fn card<'a>(v: &'a Value, unit: &str) -> &'a Value {
+    v["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["unit"] == unit)
+        .unwrap_or_else(|| panic!("no card {unit}: {v}"))
+}
+
+fn indicator<'a>(c: &'a Value, rule: &str) -> &'a Value {
+    c["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule}: {c}"))
+}
+
+fn rank<'a>(v: &'a Value, unit: &str) -> &'a Value {
+    v["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["unit"] == unit)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both_backends() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let admin = app.bearer("admin").await;
+        let pre = app.bearer("preproc").await;
+
+        // SLA-02: diamond ≤ floor(10 % × customers). Nine bronze, then the tenth customer may be diamond
+        // (floor(1.0) = 1); an eleventh diamond would make floor(1.1) = 1 < 2 → refused naming the rule.
+        for i in 1..=9 {
+            assert_eq!(
+                customer(&app, &admin, &format!("cb-{i}"), "bronze")
+                    .await
+                    .status(),
+                StatusCode::CREATED
+            );
+        }
+        assert_eq!(
+            customer(&app, &admin, "cd-1", "diamond").await.status(),
+            StatusCode::CREATED
+        );
+        let (s, p) = problem(customer(&app, &admin, "cd-2", "diamond").await).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("tier")),
+            "{p}"
+        );
+        assert!(
+            p["detail"].as_str().unwrap_or_default().contains("SLA-02"),
+            "{p}"
+        );
+        // Key-assurance and gold have no quota.
+        for (k, t) in [
+            ("ck-1", "key_assurance"),
+            ("cg-1", "gold"),
+            ("cs-1", "silver"),
+        ] {
+            assert_eq!(
+                customer(&app, &admin, k, t).await.status(),
+                StatusCode::CREATED
+            );
+        }
+        let list: Value = Client::new()
+            .get(app.url("/api/v1/customers"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["total"], 13, "{list}");
+        assert!(!list["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["key"] == "cd-2"));
+
+        // Faults reported now (09:00 local, 2026-11-23) and resolved later the same day (KPI-07 limits and
+        // units by tier; 2 points per started unit, Proposed default):
+        let t0 = app.clock.now();
+        let a = fault(&app, &pre, "guangzhou", Some("cd-1")).await; // diamond 2 h: 2 h 50 → 50 min = 2 × 25 min → −4
+        let b = fault(&app, &pre, "guangzhou", Some("cb-1")).await; // bronze 8 h: 8 h 30 → 1 started 60-min unit → −2
+        let c = fault(&app, &pre, "guangzhou", Some("ck-1")).await; // key 1.5 h: 1 h → on time
+        let d = fault(&app, &pre, "guangzhou", None).await; // not a group customer → not in KPI-07
+        let f = fault(&app, &pre, "foshan", Some("cg-1")).await; // gold 4 h: 4 h 31 → 2 started 30-min units → −4
+        let g = fault(&app, &pre, "shenzhen", Some("cs-1")).await; // silver 6 h: 6 h 40 → exactly 1 × 40 min → −2
+        resolve(&app, &pre, &c, t0 + Duration::hours(1)).await;
+        resolve(&app, &pre, &a, t0 + Duration::minutes(170)).await;
+        resolve(&app, &pre, &d, t0 + Duration::hours(9)).await;
+        resolve(&app, &pre, &f, t0 + Duration::minutes(4 * 60 + 31)).await;
+        resolve(&app, &pre, &g, t0 + Duration::minutes(6 * 60 + 40)).await;
+        resolve(&app, &pre, &b, t0 + Duration::minutes(8 * 60 + 30)).await;
+
+        let v = cards(&app, &admin, "period=2026-11").await;
+        assert_eq!(v["set"], "group_customer_support");
+        assert_eq!(v["by"], "branch");
+        assert_eq!(
+            v["cards"].as_array().unwrap().len(),
+            10,
+            "one card per demo branch"
+        );
+        let gz = card(&v, "guangzhou");
+        let k7 = indicator(gz, "KPI-07");
+        assert_eq!(k7["score"].as_f64(), Some(4.0), "{k7}");
+        assert_eq!(k7["value"], "3", "2 + 1 units");
+        let losses = k7["losses"].as_array().unwrap();
+        assert_eq!(losses.len(), 2, "{k7}");
+        let la = losses
+            .iter()
+            .find(|l| l["record"]["id"] == a["number"])
+            .unwrap();
+        assert_eq!(la["points"].as_f64(), Some(4.0));
+        assert!(la["reason"].as_str().unwrap().starts_with("KPI-07"), "{la}");
+        assert_eq!(la["record"]["href"], format!("/incidents/{}", a["id"]));
+        let lb = losses
+            .iter()
+            .find(|l| l["record"]["id"] == b["number"])
+            .unwrap();
+        assert_eq!(lb["points"].as_f64(), Some(2.0));
+        // Only KPI-07 has records: everything else is not scored and says which measure is missing.
+        assert_eq!(
+            (gz["total"].as_f64(), gz["max"].as_f64()),
+            (Some(4.0), Some(10.0)),
+            "{gz}"
+        );
+        // KPI-14: 4 / 10 on the 100-point scale, half up to one decimal.
+        assert_eq!(gz["percent"].as_f64(), Some(40.0));
+        let k4 = indicator(gz, "KPI-04");
+        assert!(k4["score"].is_null());
+        assert!(
+            k4["unavailable"]
+                .as_str()
+                .unwrap()
+                .contains("provisioning_orders"),
+            "{k4}"
+        );
+        assert!(indicator(gz, "KPI-09")["unavailable"].is_string());
+        assert_eq!(
+            gz["not_scored"].as_array().unwrap().len(),
+            2,
+            "KPI-01 missing blocks"
+        );
+        assert!(v["unavailable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["measure"] != "fault_handling_overrun"));
+        assert_eq!(
+            indicator(card(&v, "foshan"), "KPI-07")["score"].as_f64(),
+            Some(6.0)
+        );
+        assert_eq!(
+            indicator(card(&v, "shenzhen"), "KPI-07")["score"].as_f64(),
+            Some(8.0)
+        );
+        assert_eq!(
+            indicator(card(&v, "zhuhai"), "KPI-07")["score"].as_f64(),
+            Some(10.0)
+        );
+
+        // KPI-15: competition ranking; the lowest three are laggards.
+        assert_eq!(rank(&v, "zhuhai")["rank"], 1);
+        assert_eq!(rank(&v, "shenzhen")["rank"], 8);
+        assert_eq!(rank(&v, "foshan")["rank"], 9);
+        assert_eq!(rank(&v, "guangzhou")["rank"], 10);
+        let laggards: Vec<&str> = v["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["laggard"] == true)
+            .map(|r| r["unit"].as_str().unwrap())
+            .collect();
+        assert_eq!(laggards, vec!["shenzhen", "foshan", "guangzhou"]);
+
+        // The province carries all four late faults: 10 − (4 + 2 + 4 + 2) → floored at 0 (KPI-07 floor).
+        let pv = cards(&app, &admin, "period=2026-11&by=province").await;
+        let prov = card(&pv, "prov");
+        assert_eq!(indicator(prov, "KPI-07")["score"].as_f64(), Some(0.0));
+        assert_eq!(
+            indicator(prov, "KPI-07")["losses"]
+                .as_array()
+                .unwrap()
+                .len(),
+            4
+        );
+
+        // Drill-down keeps one unit; October has no faults → full marks.
+        let one = cards(&app, &admin, "period=2026-11&unit=foshan").await;
+        assert_eq!(one["cards"].as_array().unwrap().len(), 1);
+        let oct = cards(&app, &admin, "period=2026-10").await;
+        assert_eq!(
+            indicator(card(&oct, "guangzhou"), "KPI-07")["score"].as_f64(),
+            Some(10.0)
+        );
+
+        // The same scorecards as a workbook: one row per branch, the KPI-07 column and the drill-down sheet.
+        let r = Client::new()
+            .get(app.url("/api/v1/kpi/scorecards.xlsx?period=2026-11"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let bytes = r.bytes().await.unwrap().to_vec();
+        {
+            use calamine::{Reader, Xlsx};
+            let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+            let sheet = wb.worksheet_range("评分表").unwrap();
+            assert_eq!(sheet.height(), 11, "header + 10 branches");
+            let head: Vec<String> = sheet
+                .rows()
+                .next()
+                .unwrap()
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            let col = head.iter().position(|h| h.starts_with("KPI-07")).unwrap();
+            let gz_row = sheet.rows().find(|r| r[0] == "广州分部").unwrap();
+            assert_eq!(gz_row[col].to_string(), "4");
+            let losses = wb.worksheet_range("扣分明细").unwrap();
+            assert_eq!(losses.height(), 1 + 4, "header + the four late faults");
+        }
+
+        // Bad input names its field.
+        for (q, field, status) in [
+            ("period=2026-13", "period", StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                "period=2026-11&set=nope",
+                "set",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "period=2026-11&by=team",
+                "by",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                "period=2026-11&unit=nowhere",
+                "unit",
+                StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            let r = Client::new()
+                .get(app.url(&format!("/api/v1/kpi/scorecards?{q}")))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
+            let (s, p) = problem(r).await;
+            assert_eq!((s, p["field"].as_str()), (status, Some(field)), "{q}: {p}");
+        }
+        // Without kpi.read → 403.
+        let r = Client::new()
+            .get(app.url("/api/v1/kpi/scorecards"))
+            .bearer_auth(&pre)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+        // The monthly report pack: an FL2 ticket in the major-fault summary, the deadlines of the resolved
+        // tickets in SLA compliance, "no runs" for reconciliation, the KPI ranking; weekly too; XLSX per section.
+        let fl2 = app.new_incident(&pre, json!({"affected_users": 620})).await;
+        // ESC-09: the group is told within the hour → one deadline met in the month.
+        let esc = app.bearer("esc-a").await;
+        let v = fresh(&app, &pre, &fl2["id"]).await;
+        let r = Client::new()
+            .post(app.url(&format!("/api/v1/incidents/{}/reports", fl2["id"])))
+            .bearer_auth(&esc)
+            .json(&json!({"version": v["version"], "kind": "group", "note": "已电话报集团"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = Client::new()
+            .get(app.url("/api/v1/reports/pack?kind=monthly&period=2026-11"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let pack: Value = r.json().await.unwrap();
+        assert!(
+            pack["major"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["id"] == fl2["id"] && m["fault_level"] == "FL2"),
+            "{pack}"
+        );
+        assert!(!pack["sla"].as_array().unwrap().is_empty(), "{pack}");
+        assert_eq!(pack["recon_runs"].as_array().unwrap().len(), 0);
+        assert_eq!(
+            indicator(card(&pack["kpi"], "guangzhou"), "KPI-07")["score"].as_f64(),
+            Some(4.0)
+        );
+        let weekly: Value = Client::new()
+            .get(app.url("/api/v1/reports/pack?kind=weekly&period=2026-W48"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (weekly["start"].as_str(), weekly["end"].as_str()),
+            (Some("2026-11-23"), Some("2026-11-30"))
+        );
+        assert!(weekly["kpi"].is_null(), "KPI is monthly");
+        let (s, p) = problem(
+            Client::new()
+                .get(app.url("/api/v1/reports/pack?kind=daily"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("kind"))
+        );
+        let bytes = Client::new()
+            .get(app.url("/api/v1/reports/pack.xlsx?kind=monthly&period=2026-11"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec();
+        {
+            use calamine::{Reader, Xlsx};
+            let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+            let names = wb.sheet_names();
+            for n in [
+                "频发故障",
+                "重大故障",
+                "程序缺陷",
+                "时限达成",
+                "值班统计",
+                "对账一致性",
+                "考核排名",
+            ] {
+                assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+            }
+            let major = wb.worksheet_range("重大故障").unwrap();
+            assert!(major
+                .rows()
+                .any(|r| r[0] == fl2["number"].as_str().unwrap()));
+        }
+
+        // The console page: table, ranking chart, drill-down links to the tickets.
+        app.login("admin").await;
+        let html = app
+            .client
+            .get(app.url("/kpi?period=2026-11&by=branch&unit=guangzhou"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(r#"id="chart-kpi-ranking""#), "{html}");
+        assert!(html.contains(r#"id="kpi-table""#));
+        assert!(html.contains("unit=foshan"), "drill-down link per branch");
+        assert!(
+            html.contains(&format!("/incidents/{}", a["id"])),
+            "drill-down links the ticket"
+        );
+        let r = app
+            .client
+            .get(app.url("/kpi?period=11-2026"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains(r#"id="period-err""#));
+        let html = app
+            .client
+            .get(app.url("/reports/pack?kind=monthly&period=2026-11"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for id in [
+            "chart-pack-sla",
+            "chart-pack-kpi",
+            "pack-recon-none",
+            "pack-major",
+            "pack-xlsx",
+        ] {
+            assert!(html.contains(&format!(r#"id="{id}""#)), "{id}");
+        }
+    }
+}
