@@ -52,6 +52,8 @@ use crate::error::Problem;
         api::cutovers::list, api::cutovers::apply, api::cutovers::get, api::cutovers::approve,
         api::cutovers::log, api::cutovers::complete, api::cutovers::releases, api::cutovers::plan_release,
         api::cutovers::register_requirement, api::cutovers::requirement_action, api::cutovers::requirements_week,
+        api::cutovers::requirements, api::cutovers::requirement, api::cutovers::release,
+        api::cutovers::release_decision, api::cutovers::release_verify, api::dataops::settle,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

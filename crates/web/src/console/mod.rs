@@ -3,6 +3,7 @@
 
 mod alerts;
 mod assets;
+mod changes;
 mod charts;
 mod dataops;
 mod duty;
@@ -88,6 +89,31 @@ pub fn routes() -> Router<AppState> {
         .route("/probes", get(monitoring::probes_page))
         .route("/probes/{id}", get(monitoring::probe_page))
         .route("/monitoring-points", get(monitoring::points_page))
+        .route("/changes", get(changes::calendar))
+        .route(
+            "/changes/releases",
+            get(changes::releases_list).post(changes::release_create),
+        )
+        .route("/changes/releases/{id}", get(changes::release_detail))
+        .route("/changes/releases/{id}/act", post(changes::release_act))
+        .route(
+            "/changes/cutovers",
+            get(changes::cutovers_list).post(changes::cutover_create),
+        )
+        .route("/changes/cutovers/{id}", get(changes::cutover_detail))
+        .route("/changes/cutovers/{id}/act", post(changes::cutover_act))
+        .route(
+            "/changes/requirements",
+            get(changes::requirements_list).post(changes::requirement_create),
+        )
+        .route(
+            "/changes/requirements/{id}",
+            get(changes::requirement_detail),
+        )
+        .route(
+            "/changes/requirements/{id}/act",
+            post(changes::requirement_act),
+        )
 }
 
 /// One entry of the main navigation.
@@ -156,6 +182,12 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
             Permission::DataopApprove,
             Permission::DataopExecute,
         ],
+    ),
+    (
+        "changes",
+        "/changes",
+        "nav-changes",
+        &[Permission::ChangeRead],
     ),
 ];
 
