@@ -6,12 +6,15 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tianshu_core::change::{
-    check_downtime, check_gates_ahead, check_quota, check_start, upgrade_start, ReleaseKind,
+    check_downtime, check_gates_ahead, check_quota, check_start, upgrade_start,
+    verification_assignment, verification_coverage, ReleaseKind,
 };
 use tianshu_core::dataop::Refusal;
 use tianshu_core::Permission;
+use tianshu_store::alerts::{insert_mute, MuteKind, NewMute};
 use tianshu_store::audit::{append, NewAuditEntry};
 use tianshu_store::cutovers::{self as st, NewRelease, ReleaseRow};
+use tianshu_store::timers::{insert_outbox, NewOutbox};
 use tianshu_store::StoreError;
 
 use crate::authz::Principal;
@@ -60,6 +63,11 @@ pub struct ReleaseView {
     pub created_by: String,
     pub created_at: i64,
     pub version: i64,
+    pub decision_by: Option<String>,
+    pub decision_at: Option<i64>,
+    pub decision_note: String,
+    pub maintenance_id: Option<i64>,
+    pub announcement_key: Option<String>,
 }
 
 fn view(r: ReleaseRow) -> ReleaseView {
@@ -79,6 +87,11 @@ fn view(r: ReleaseRow) -> ReleaseView {
         created_by: r.created_by,
         created_at: r.created_at,
         version: r.version,
+        decision_by: r.decision_by,
+        decision_at: r.decision_at,
+        decision_note: r.decision_note,
+        maintenance_id: r.maintenance_id,
+        announcement_key: r.announcement_key,
     }
 }
 
@@ -258,4 +271,346 @@ pub async fn month(
         .into_iter()
         .map(view)
         .collect())
+}
+
+/// A release with its CHG-07 checklist, its requirements and what the user may do.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseDetail {
+    pub release: ReleaseView,
+    pub verifications: Vec<st::VerificationRow>,
+    pub requirements: Vec<tianshu_store::cutovers::RequirementRow>,
+    /// Share of the scenario catalogue verified per release (CHG-07), percent.
+    pub coverage_pct: f64,
+    /// go, no_go, verify.
+    pub allowed: Vec<String>,
+}
+
+/// One release (needs `change.read`).
+pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<ReleaseDetail> {
+    actor.require(Permission::ChangeRead)?;
+    let r = p
+        .store
+        .release(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("release {id}")))?;
+    let verifications = p.store.release_verifications(id).await?;
+    let requirements = p.store.requirements_of_release(id).await?;
+    let coverage_pct = verification_coverage(&p.policy.current().pack.change);
+    let mut allowed = Vec::new();
+    if r.state == "planned" && actor.can(Permission::ChangeApprove) {
+        allowed.extend(["go".to_string(), "no_go".to_string()]);
+    }
+    if r.state == "go" && actor.can(Permission::ChangeRequest) {
+        allowed.push("verify".into());
+    }
+    Ok(ReleaseDetail {
+        release: view(r),
+        verifications,
+        requirements,
+        coverage_pct,
+        allowed,
+    })
+}
+
+/// The go / no-go decision of the readiness review (CHG-04).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// go or no_go.
+    pub decision: String,
+    pub version: i64,
+    /// Required for no_go.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Takes the go / no-go decision (needs `change.approve`). `go`, in one transaction: opens an alert maintenance
+/// window for the release's system family over the upgrade (CHG-09/10), queues the release announcement through
+/// the outbox (CHG-08), and creates the CHG-07 verification checklist, the scenarios spread over the next
+/// branches of the durable rotation. `no_go` needs a reason and frees the quota place. Audited.
+pub async fn decide(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    input: DecisionInput,
+) -> ServiceResult<ReleaseDetail> {
+    actor.require(Permission::ChangeApprove)?;
+    let go = match input.decision.as_str() {
+        "go" => true,
+        "no_go" => false,
+        _ => return Err(ServiceError::invalid("decision", "go or no_go")),
+    };
+    let note = input.note.trim().to_string();
+    if !go && note.is_empty() {
+        return Err(ServiceError::invalid_zh(
+            "note",
+            "CHG-04: a no-go decision states its reason",
+            "CHG-04：不通过上线评审须说明原因",
+        ));
+    }
+    if note.chars().count() > 2000 {
+        return Err(ServiceError::invalid("note", "at most 2000 characters"));
+    }
+    let pol = p.policy.current();
+    let cp = pol.pack.change.clone();
+    let cal = pol.calendars.get(&cp.calendar)?.clone();
+    let now = p.now_us();
+    let who = actor.actor();
+    let by = actor.username.clone();
+    let version = input.version;
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                let r = st::release_for_update(c, id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("release {id}")))?;
+                if r.version != version {
+                    return Err(StoreError::Stale(format!("release {id}")));
+                }
+                if r.state != "planned" {
+                    return Err(StoreError::Conflict {
+                        field: "decision".into(),
+                        message: format!("CHG-04: the go / no-go decision is taken once, on a planned release (state {})", r.state),
+                    });
+                }
+                if !go {
+                    let row = st::decide_release(c, id, "no_go", &by, now, &note, None, None).await?;
+                    audit_decision(c, &who, id, "release.no_go", json!({"note": note}), now).await?;
+                    return Ok(row);
+                }
+                if now >= r.starts_at {
+                    return Err(StoreError::Conflict {
+                        field: "decision".into(),
+                        message: "CHG-04: the go decision comes before the upgrade starts".into(),
+                    });
+                }
+                let tz = cal.time_zone();
+                let ann = &cp.announcement;
+                let silence_end = r
+                    .downtime_to
+                    .unwrap_or(r.starts_at + i64::from(ann.silence_hours) * 3_600_000_000);
+                let mute = insert_mute(
+                    c,
+                    MuteKind::Maintenance,
+                    &NewMute {
+                        name: format!("版本 #{id} {}", r.title),
+                        matchers: vec![format!("system={}", r.system_family)],
+                        starts_at: r.starts_at,
+                        ends_at: silence_end.max(r.starts_at + 1),
+                        author: by.clone(),
+                        reason: format!("release {id} go decision ({})", cp.releases.start_rule),
+                        now,
+                    },
+                )
+                .await?;
+                // CHG-07: the next branches of the rotation verify this release.
+                let v = &cp.verification;
+                let nb = i64::from(v.branches_per_release).min(v.branches.len() as i64).max(1);
+                let len = v.branches.len() as i64;
+                let start = st::rotation_take(c, "chg07.branches", nb, len, now).await?;
+                let (chosen, assigned) = verification_assignment(&cp, usize::try_from(start).unwrap_or(0));
+                let due = cal
+                    .deadline(&v.report_within, at(r.starts_at), &[])
+                    .map_err(|e| StoreError::Conflict { field: "verification.report_within".into(), message: e.to_string() })?
+                    .timestamp_micros();
+                for (sc, (_, branch)) in v.scenarios.iter().zip(&assigned) {
+                    st::insert_verification(c, id, &sc.key, &sc.name_zh, &sc.name_en, branch, due).await?;
+                }
+                // CHG-08: the announcement, due by the pre-release notice gate.
+                let gates: Value = serde_json::from_str(&r.gates).unwrap_or(Value::Null);
+                let notice_due = gates
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|g| g["rule"] == ann.rule.as_str())
+                    .and_then(|g| g["due_at"].as_i64())
+                    .unwrap_or(r.starts_at);
+                let fmt = |us: i64| at(us).with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+                let downtime = match (r.downtime_from, r.downtime_to) {
+                    (Some(f), Some(t)) => format!("{}–{}", fmt(f), at(t).with_timezone(&tz).format("%H:%M")),
+                    _ => String::new(),
+                };
+                let key = format!("release:{id}:announcement");
+                insert_outbox(
+                    c,
+                    NewOutbox {
+                        idempotency_key: key.clone(),
+                        subject_kind: "release".into(),
+                        subject_id: id.to_string(),
+                        template: ann.template.clone(),
+                        recipients: json!({"roles": ann.roles}),
+                        context: json!({
+                            "title": r.title, "kind": r.kind, "system_family": r.system_family,
+                            "date": r.release_date, "starts_at": fmt(r.starts_at), "downtime": downtime,
+                            "due": fmt(notice_due), "branches": chosen.join("、"), "rule": ann.rule,
+                        }),
+                        cause: format!("release:announcement:{}", ann.rule),
+                        state: "queued".into(),
+                        created_at: now,
+                    },
+                )
+                .await?;
+                let row = st::decide_release(c, id, "go", &by, now, &note, Some(mute.id), Some(&key)).await?;
+                audit_decision(
+                    c,
+                    &who,
+                    id,
+                    "release.go",
+                    json!({"maintenance_id": mute.id, "silenced_until": silence_end, "announcement": key,
+                        "branches": chosen, "scenarios": v.scenarios.len(), "note": note}),
+                    now,
+                )
+                .await?;
+                Ok(row)
+            })
+        })
+        .await
+        .map_err(rule_conflict)?;
+    get(p, actor, id).await
+}
+
+fn at(us: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default()
+}
+
+fn rule_conflict(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::Conflict { field, message } if message.starts_with("CHG-") => {
+            ServiceError::invalid(field, message)
+        }
+        other => other.into(),
+    }
+}
+
+async fn audit_decision(
+    c: &mut tianshu_store::Conn<'_>,
+    who: &str,
+    id: i64,
+    action: &str,
+    after: Value,
+    now: i64,
+) -> Result<(), StoreError> {
+    append(
+        c,
+        NewAuditEntry {
+            actor: who.to_string(),
+            action: action.into(),
+            object_type: "release".into(),
+            object_id: id.to_string(),
+            before: Some(json!({"state": "planned"})),
+            after: Some(after),
+            request_id: None,
+            at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The result of one CHG-07 scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyInput {
+    /// Scenario key of change.toml [[verification.scenario]].
+    pub scenario: String,
+    /// passed or failed.
+    pub result: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Records the production verification of one scenario (needs `change.request`; only after the upgrade started,
+/// CHG-07); a failure states what failed. When every scenario has a result the release becomes `verified` (all
+/// passed) or `verification_failed`. Audited.
+pub async fn verify(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    input: VerifyInput,
+) -> ServiceResult<ReleaseDetail> {
+    actor.require(Permission::ChangeRequest)?;
+    let passed = match input.result.as_str() {
+        "passed" => true,
+        "failed" => false,
+        _ => return Err(ServiceError::invalid("result", "passed or failed")),
+    };
+    let note = input.note.trim().to_string();
+    if !passed && note.is_empty() {
+        return Err(ServiceError::invalid_zh(
+            "note",
+            "CHG-07: a failed verification says what failed",
+            "CHG-07：验证不通过须说明问题",
+        ));
+    }
+    if note.chars().count() > 2000 {
+        return Err(ServiceError::invalid("note", "at most 2000 characters"));
+    }
+    let now = p.now_us();
+    let who = actor.actor();
+    let by = actor.username.clone();
+    let scenario = input.scenario.clone();
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                let r = st::release_for_update(c, id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("release {id}")))?;
+                if r.state != "go" {
+                    return Err(StoreError::Conflict {
+                        field: "scenario".into(),
+                        message: format!("CHG-07: verification follows a go decision and is open until complete (state {})", r.state),
+                    });
+                }
+                if now < r.starts_at {
+                    return Err(StoreError::Conflict {
+                        field: "scenario".into(),
+                        message: "CHG-07: production verification happens after the upgrade has started".into(),
+                    });
+                }
+                let items = st::verifications_in_tx(c, id).await?;
+                let Some(item) = items.iter().find(|v| v.scenario == scenario) else {
+                    return Err(StoreError::Conflict {
+                        field: "scenario".into(),
+                        message: format!("CHG-07: '{scenario}' is not on this release's checklist"),
+                    });
+                };
+                if item.result.is_some() {
+                    return Err(StoreError::Conflict {
+                        field: "scenario".into(),
+                        message: format!("CHG-07: '{scenario}' is already recorded"),
+                    });
+                }
+                let res = if passed { "passed" } else { "failed" };
+                st::record_verification(c, item.id, res, &note, &by, now).await?;
+                let open = items.iter().filter(|v| v.result.is_none() && v.id != item.id).count();
+                let any_failed = !passed || items.iter().any(|v| v.result.as_deref() == Some("failed"));
+                let state = if open == 0 {
+                    Some(if any_failed { "verification_failed" } else { "verified" })
+                } else {
+                    None
+                };
+                if let Some(s) = state {
+                    st::set_release_state(c, id, s).await?;
+                }
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: who,
+                        action: "release.verify".into(),
+                        object_type: "release".into(),
+                        object_id: id.to_string(),
+                        before: None,
+                        after: Some(json!({"scenario": scenario, "branch": item.branch, "result": res,
+                            "note": note, "open": open, "state": state})),
+                        request_id: None,
+                        at: now,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+        .map_err(rule_conflict)?;
+    get(p, actor, id).await
 }

@@ -174,8 +174,22 @@ pub async fn act(
                     }
                     "link_release" => {
                         let rid = a.release_id.ok_or_else(|| conflict("release_id", "name the release".into()))?;
-                        if st::release_in_tx(c, rid).await?.is_none() {
+                        let Some(rel) = st::release_in_tx(c, rid).await? else {
                             return Err(StoreError::NotFound(format!("release {rid}")));
+                        };
+                        let gates: serde_json::Value = serde_json::from_str(&rel.gates).unwrap_or_default();
+                        let frozen = gates
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|g| g["key"] == cp.releases.freeze_gate.as_str())
+                            .and_then(|g| g["due_at"].as_i64())
+                            .unwrap_or(rel.starts_at);
+                        if now_us >= frozen {
+                            return Err(conflict("release_id", format!(
+                                "{}: release {rid} is frozen since {}; items are swapped only before the code freeze",
+                                cp.releases.emergency_rule,
+                                DateTime::<Utc>::from_timestamp_micros(frozen).unwrap_or_default().with_timezone(&tz).format("%Y-%m-%d %H:%M"))));
                         }
                         st::set_release(c, id, rid).await?
                     }
@@ -284,4 +298,23 @@ pub async fn week(p: &Platform, actor: &Principal, date: &str) -> ServiceResult<
         warnings,
         items,
     })
+}
+
+/// The newest requirements (needs `change.read`).
+pub async fn recent(
+    p: &Platform,
+    actor: &Principal,
+    limit: i64,
+) -> ServiceResult<Vec<RequirementRow>> {
+    actor.require(Permission::ChangeRead)?;
+    Ok(p.store.requirements_recent(limit.clamp(1, 500)).await?)
+}
+
+/// One requirement (needs `change.read`).
+pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<RequirementRow> {
+    actor.require(Permission::ChangeRead)?;
+    p.store
+        .requirement(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("requirement {id}")))
 }

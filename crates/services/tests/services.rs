@@ -369,3 +369,5 @@ mod notify_scope;
 mod problems;
 #[path = "services/report_pack.rs"]
 mod report_pack;
+#[path = "services/release_ops.rs"]
+mod release_ops;

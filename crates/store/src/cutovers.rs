@@ -236,6 +236,14 @@ pub struct ReleaseRow {
     pub created_by: String,
     pub created_at: i64,
     pub version: i64,
+    /// Who took the go / no-go decision (CHG-04), when, and why.
+    pub decision_by: Option<String>,
+    pub decision_at: Option<i64>,
+    pub decision_note: String,
+    /// The alert maintenance window opened by the go decision.
+    pub maintenance_id: Option<i64>,
+    /// Outbox key of the release announcement (CHG-08).
+    pub announcement_key: Option<String>,
 }
 
 /// A release to insert.
@@ -256,7 +264,7 @@ pub struct NewRelease {
     pub now: i64,
 }
 
-const RELEASE_COLS: &str = "id, title, kind, system_family, release_date, month, starts_at, downtime_from, downtime_to, gates, override_reason, override_by, state, created_by, created_at, version";
+const RELEASE_COLS: &str = "id, title, kind, system_family, release_date, month, starts_at, downtime_from, downtime_to, gates, override_reason, override_by, state, created_by, created_at, version, decision_by, decision_at, decision_note, maintenance_id, announcement_key";
 
 /// Releases of `kind` in `month` (of `family` when given), counted inside the write that adds one, so two
 /// concurrent plans cannot both take the last place: on PostgreSQL a transaction-scoped advisory lock per month
@@ -273,7 +281,7 @@ pub async fn releases_in_month(
             .fetch_one(&mut **c)
             .await?;
     }
-    let sql = "SELECT id FROM releases WHERE month = $1 AND kind = $2 AND ($3 IS NULL OR system_family = $3) AND state <> 'cancelled'";
+    let sql = "SELECT id FROM releases WHERE month = $1 AND kind = $2 AND ($3 IS NULL OR system_family = $3) AND state NOT IN ('cancelled', 'no_go')";
     let ids: Vec<i64> = on_conn!(conn, c => sqlx::query_scalar(sql).bind(month).bind(kind).bind(family)
         .fetch_all(&mut **c).await)?;
     Ok(ids.len() as i64)
@@ -434,4 +442,181 @@ impl Store {
         let sql = format!("SELECT {REQ_COLS} FROM requirements WHERE id = $1");
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
     }
+}
+
+impl Store {
+    /// One release.
+    pub async fn release(&self, id: i64) -> StoreResult<Option<ReleaseRow>> {
+        let sql = format!("SELECT {RELEASE_COLS} FROM releases WHERE id = $1");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
+    }
+
+    /// The newest requirements.
+    pub async fn requirements_recent(&self, limit: i64) -> StoreResult<Vec<RequirementRow>> {
+        let sql = format!("SELECT {REQ_COLS} FROM requirements ORDER BY id DESC LIMIT $1");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(limit).fetch_all(p).await)?)
+    }
+
+    /// Requirements linked to a release.
+    pub async fn requirements_of_release(
+        &self,
+        release_id: i64,
+    ) -> StoreResult<Vec<RequirementRow>> {
+        let sql = format!("SELECT {REQ_COLS} FROM requirements WHERE release_id = $1 ORDER BY id");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(release_id).fetch_all(p).await)?)
+    }
+
+    /// The CHG-07 checklist of a release.
+    pub async fn release_verifications(
+        &self,
+        release_id: i64,
+    ) -> StoreResult<Vec<VerificationRow>> {
+        let sql = format!(
+            "SELECT {VER_COLS} FROM release_verifications WHERE release_id = $1 ORDER BY id"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(release_id).fetch_all(p).await)?)
+    }
+}
+
+/// Locks the release for the rest of the write (PostgreSQL).
+pub async fn release_for_update(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<ReleaseRow>> {
+    let lock = if conn.is_postgres() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT {RELEASE_COLS} FROM releases WHERE id = $1{lock}");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
+}
+
+/// Records the go / no-go decision (version-checked by the caller).
+#[allow(clippy::too_many_arguments)]
+pub async fn decide_release(
+    conn: &mut Conn<'_>,
+    id: i64,
+    state: &str,
+    by: &str,
+    at: i64,
+    note: &str,
+    maintenance_id: Option<i64>,
+    announcement_key: Option<&str>,
+) -> StoreResult<ReleaseRow> {
+    let sql = format!(
+        "UPDATE releases SET state = $2, decision_by = $3, decision_at = $4, decision_note = $5, maintenance_id = $6,
+            announcement_key = $7, version = version + 1 WHERE id = $1 RETURNING {RELEASE_COLS}"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(state).bind(by).bind(at).bind(note)
+        .bind(maintenance_id).bind(announcement_key).fetch_one(&mut **c).await)?,
+    )
+}
+
+/// Sets the state of a release.
+pub async fn set_release_state(
+    conn: &mut Conn<'_>,
+    id: i64,
+    state: &str,
+) -> StoreResult<ReleaseRow> {
+    let sql = format!(
+        "UPDATE releases SET state = $2, version = version + 1 WHERE id = $1 RETURNING {RELEASE_COLS}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(state).fetch_one(&mut **c).await)?)
+}
+
+/// Takes `n` places of a durable rotation of `len` entries: returns the index the taken places start at and
+/// advances the cursor, inside the caller's write (the row is locked on PostgreSQL, SQLite has one writer).
+pub async fn rotation_take(
+    conn: &mut Conn<'_>,
+    key: &str,
+    n: i64,
+    len: i64,
+    now: i64,
+) -> StoreResult<i64> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO change_rotation (key, next_index, updated_at) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING")
+        .bind(key).bind(now).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    let lock = if conn.is_postgres() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT next_index FROM change_rotation WHERE key = $1{lock}");
+    let cur: i64 =
+        on_conn!(conn, c => sqlx::query_scalar(&sql).bind(key).fetch_one(&mut **c).await)?;
+    let len = len.max(1);
+    let start = cur.rem_euclid(len);
+    on_conn!(conn, c => sqlx::query("UPDATE change_rotation SET next_index = $2, updated_at = $3 WHERE key = $1")
+        .bind(key).bind((start + n).rem_euclid(len)).bind(now).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(start)
+}
+
+/// One CHG-07 verification item.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct VerificationRow {
+    pub id: i64,
+    pub release_id: i64,
+    pub scenario: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The branch that verifies it.
+    pub branch: String,
+    pub due_at: i64,
+    /// passed or failed; None while open.
+    pub result: Option<String>,
+    pub note: String,
+    pub recorded_by: Option<String>,
+    pub recorded_at: Option<i64>,
+}
+
+const VER_COLS: &str =
+    "id, release_id, scenario, name_zh, name_en, branch, due_at, result, note, recorded_by, recorded_at";
+
+/// Adds a verification item.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_verification(
+    conn: &mut Conn<'_>,
+    release_id: i64,
+    scenario: &str,
+    name_zh: &str,
+    name_en: &str,
+    branch: &str,
+    due_at: i64,
+) -> StoreResult<VerificationRow> {
+    let sql = format!(
+        "INSERT INTO release_verifications (release_id, scenario, name_zh, name_en, branch, due_at)
+         VALUES ($1,$2,$3,$4,$5,$6) RETURNING {VER_COLS}"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(release_id).bind(scenario).bind(name_zh).bind(name_en)
+        .bind(branch).bind(due_at).fetch_one(&mut **c).await)?,
+    )
+}
+
+/// The checklist of a release, inside a write.
+pub async fn verifications_in_tx(
+    conn: &mut Conn<'_>,
+    release_id: i64,
+) -> StoreResult<Vec<VerificationRow>> {
+    let sql =
+        format!("SELECT {VER_COLS} FROM release_verifications WHERE release_id = $1 ORDER BY id");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(release_id).fetch_all(&mut **c).await)?)
+}
+
+/// Records the result of one item.
+pub async fn record_verification(
+    conn: &mut Conn<'_>,
+    id: i64,
+    result: &str,
+    note: &str,
+    by: &str,
+    at: i64,
+) -> StoreResult<VerificationRow> {
+    let sql = format!(
+        "UPDATE release_verifications SET result = $2, note = $3, recorded_by = $4, recorded_at = $5 WHERE id = $1
+         RETURNING {VER_COLS}"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(result).bind(note).bind(by).bind(at)
+        .fetch_one(&mut **c).await)?,
+    )
 }

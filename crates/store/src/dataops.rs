@@ -373,3 +373,51 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(request_id).fetch_all(p).await)?)
     }
 }
+
+/// A `running` execution with the number of steps of its request (for the recovery sweep).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RunningExecution {
+    pub id: i64,
+    pub request_id: i64,
+    pub started_at: i64,
+    /// The request's steps (JSON), to bound how long an execution may legitimately run.
+    pub steps: String,
+}
+
+impl Store {
+    /// Every execution still marked `running`.
+    pub async fn running_executions(&self) -> StoreResult<Vec<RunningExecution>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT e.id, e.request_id, e.started_at, r.steps FROM dataop_executions e
+               JOIN dataop_requests r ON r.id = e.request_id WHERE e.outcome = 'running' ORDER BY e.id")
+            .fetch_all(p).await)?)
+    }
+}
+
+/// Marks a `running` execution `unknown` (interrupted); false if it is no longer running.
+pub async fn mark_execution_unknown(
+    conn: &mut Conn<'_>,
+    id: i64,
+    message: &str,
+    now: i64,
+) -> StoreResult<bool> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "UPDATE dataop_executions SET outcome = 'unknown', message = $2, finished_at = $3
+          WHERE id = $1 AND outcome = 'running'")
+        .bind(id).bind(message).bind(now).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Records how an execution found `unknown` was settled by hand (`committed` or `rolled_back`).
+pub async fn settle_execution(
+    conn: &mut Conn<'_>,
+    request_id: i64,
+    id: i64,
+    outcome: &str,
+    message: &str,
+) -> StoreResult<bool> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "UPDATE dataop_executions SET outcome = $2, message = $3 WHERE id = $1 AND request_id = $4 AND outcome = 'unknown'")
+        .bind(id).bind(outcome).bind(message).bind(request_id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}

@@ -80,6 +80,149 @@ pub enum Command {
     Problem(ProblemArgs),
     /// Back-end data operations (DATA-*): list, show with the before-image, guarded execution, monthly audit.
     Dataop(DataopArgs),
+    /// Cut-over requests (CHG-10..19, CNT-01..05): list, show, apply, approve, log a step, complete.
+    Cutover(ChangeArgs<CutoverCmd>),
+    /// The release calendar (CHG-01..10): list, show, plan, go / no-go, CHG-07 verification.
+    Release(ChangeArgs<ReleaseCmd>),
+    /// Requirements (REQ-01, CHG-06): list, show, register, act, the intake week.
+    Requirement(ChangeArgs<RequirementCmd>),
+}
+
+/// Options of `cutover`, `release` and `requirement`.
+#[derive(Debug, Args)]
+pub struct ChangeArgs<C: Subcommand> {
+    /// Act as this user (their roles apply; the audit trail names them).
+    #[arg(long = "as", default_value = "admin")]
+    pub as_user: String,
+    #[command(subcommand)]
+    pub cmd: C,
+}
+
+/// `cutover` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CutoverCmd {
+    /// Cut-overs starting in a period (default: from now, the next 31 days).
+    List {
+        /// RFC 3339.
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// One cut-over with its notices and log, as JSON.
+    Show { id: i64 },
+    /// Apply: the application as JSON (the API body of POST /api/v1/cutovers) in FILE, `-` for standard input.
+    Apply { file: PathBuf },
+    /// Approve (CHG-14: not the requester): silences the systems, queues the customer notices.
+    Approve { id: i64 },
+    /// Record an executed step (CHG-18: an important step needs operator ≠ supervisor).
+    Log {
+        id: i64,
+        #[arg(long)]
+        step: String,
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        supervisor: String,
+        #[arg(long)]
+        important: bool,
+        #[arg(long, default_value = "")]
+        result: String,
+    },
+    /// Complete a cut-over in progress (CHG-19).
+    Complete { id: i64 },
+}
+
+/// `release` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCmd {
+    /// Releases of a month (default: this month).
+    List {
+        /// YYYY-MM.
+        #[arg(long)]
+        month: Option<String>,
+    },
+    /// One release with its gates and CHG-07 checklist, as JSON.
+    Show { id: i64 },
+    /// Plan a release (CHG-01/02 quotas, CHG-09 start, CHG-10 window, gates not in the past).
+    Plan {
+        #[arg(long)]
+        title: String,
+        /// routine or emergency.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        family: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// HH:MM.
+        #[arg(long)]
+        start: Option<String>,
+        /// RFC 3339.
+        #[arg(long)]
+        downtime_from: Option<String>,
+        /// RFC 3339.
+        #[arg(long)]
+        downtime_to: Option<String>,
+        /// CHG-02 over-quota reason (department manager).
+        #[arg(long)]
+        override_reason: Option<String>,
+    },
+    /// Go decision (CHG-04): silence, announcement (CHG-08), verification checklist (CHG-07).
+    Go {
+        id: i64,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// No-go decision with its reason.
+    NoGo {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
+    /// Record the production verification of one scenario (CHG-07).
+    Verify {
+        id: i64,
+        #[arg(long)]
+        scenario: String,
+        /// passed or failed.
+        #[arg(long)]
+        result: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+}
+
+/// `requirement` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RequirementCmd {
+    /// The newest requirements.
+    List,
+    /// One requirement as JSON.
+    Show { id: i64 },
+    /// Register (REQ-01 analysis deadline).
+    Register {
+        #[arg(long)]
+        title: String,
+        /// Username of the requester.
+        #[arg(long)]
+        requester: String,
+        #[arg(long)]
+        system: String,
+    },
+    /// solution_approved, link_release (--release), accept, reject, deem_accepted (CHG-06).
+    Act {
+        id: i64,
+        action: String,
+        #[arg(long)]
+        release: Option<i64>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// REQ-01 figures of the intake week of a date (YYYY-MM-DD).
+    Week { date: String },
 }
 
 /// `dataop` options.
@@ -106,6 +249,17 @@ pub enum DataopCmd {
     Execute { id: i64 },
     /// The DATA-13 audit report of a month (YYYY-MM) as JSON.
     Audit { month: String },
+    /// Settle an execution found interrupted (`unknown`) after checking the target by hand.
+    Settle {
+        id: i64,
+        execution: i64,
+        /// The change is on the target (otherwise: nothing was applied).
+        #[arg(long)]
+        applied: bool,
+        /// How the target was checked.
+        #[arg(long)]
+        note: String,
+    },
 }
 
 /// `problem` options.
@@ -711,6 +865,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let s = cli.settings(None)?;
             let p = crate::build_platform(&app_config(&s, false)?).await?;
             let code = dataop_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Cutover(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = cutover_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Release(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = release_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Requirement(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = requirement_cmd(&p, args).await;
             p.store.close().await;
             code
         }
@@ -1465,8 +1640,305 @@ async fn dataop_cmd(p: &tianshu_services::Platform, args: &DataopArgs) -> anyhow
         DataopCmd::Audit { month } => {
             pretty(&dataops::audit_report(p, &actor, month).await.map_err(svc)?);
         }
+        DataopCmd::Settle {
+            id,
+            execution,
+            applied,
+            note,
+        } => {
+            let v = dataops::settle(p, &actor, *id, *execution, *applied, note)
+                .await
+                .map_err(svc)?;
+            println!("request {id} is {}", v.request.state);
+        }
     }
     Ok(0)
+}
+
+async fn cli_actor(
+    p: &tianshu_services::Platform,
+    user: &str,
+) -> anyhow::Result<tianshu_services::authz::Principal> {
+    let u = p
+        .store
+        .user_by_username(user)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("as: no user '{user}'"))?;
+    tianshu_services::session::principal_of_user(p, u.id, AuthVia::Cli)
+        .await
+        .map_err(svc)
+}
+
+/// A refusal as `field: message` on standard error, exit code 1.
+fn refusal_exit(e: tianshu_services::ServiceError) -> i32 {
+    match e.field() {
+        Some(f) => eprintln!("refused: {f}: {}", e.localized("en")),
+        None => eprintln!("refused: {e}"),
+    }
+    1
+}
+
+fn read_json(file: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = if file.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+    };
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+}
+
+async fn cutover_cmd(
+    p: &tianshu_services::Platform,
+    args: &ChangeArgs<CutoverCmd>,
+) -> anyhow::Result<i32> {
+    use tianshu_services::cutovers as co;
+    let actor = cli_actor(p, &args.as_user).await?;
+    let r = match &args.cmd {
+        CutoverCmd::List { from, to } => {
+            let t = |s: &Option<String>, d: i64| -> anyhow::Result<i64> {
+                match s {
+                    Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+                        .map(|t| t.timestamp_micros())
+                        .map_err(|e| anyhow::anyhow!("'{s}' is not an RFC 3339 time: {e}")),
+                    None => Ok(d),
+                }
+            };
+            let now = p.now_us();
+            let (f, to) = (t(from, now)?, t(to, now + 31 * 86_400_000_000)?);
+            co::between(p, &actor, f, to).await.map(|items| {
+                for c in items {
+                    println!(
+                        "{}	{}	{}	{}	{}",
+                        c.id,
+                        c.state,
+                        tianshu_store::time::from_micros(c.starts_at).to_rfc3339(),
+                        c.systems.join(","),
+                        c.title
+                    );
+                }
+            })
+        }
+        CutoverCmd::Show { id } => co::get(p, &actor, *id).await.map(|v| pretty(&v)),
+        CutoverCmd::Apply { file } => {
+            let input: co::CutoverInput = serde_json::from_value(read_json(file)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            co::apply(p, &actor, input).await.map(|v| {
+                println!("cut-over {} applied ({})", v.id, v.state);
+            })
+        }
+        CutoverCmd::Approve { id } => match co::get(p, &actor, *id).await {
+            Ok(v) => co::approve(p, &actor, *id, v.version).await.map(|v| {
+                println!(
+                    "cut-over {} approved; maintenance window {:?}; {} notice(s) queued",
+                    v.id,
+                    v.maintenance_id,
+                    v.notices.as_array().map(Vec::len).unwrap_or(0)
+                );
+            }),
+            Err(e) => Err(e),
+        },
+        CutoverCmd::Log {
+            id,
+            step,
+            operator,
+            supervisor,
+            important,
+            result,
+        } => co::log_step(
+            p,
+            &actor,
+            *id,
+            co::LogInput {
+                step: step.clone(),
+                important: *important,
+                operator: operator.clone(),
+                supervisor: supervisor.clone(),
+                result: result.clone(),
+            },
+        )
+        .await
+        .map(|v| println!("cut-over {} is {} ({} step(s))", v.id, v.state, v.log.len())),
+        CutoverCmd::Complete { id } => co::complete(p, &actor, *id)
+            .await
+            .map(|v| println!("cut-over {} is {}", v.id, v.state)),
+    };
+    Ok(r.map(|()| 0).unwrap_or_else(refusal_exit))
+}
+
+async fn release_cmd(
+    p: &tianshu_services::Platform,
+    args: &ChangeArgs<ReleaseCmd>,
+) -> anyhow::Result<i32> {
+    use tianshu_services::releases as rel;
+    let actor = cli_actor(p, &args.as_user).await?;
+    let r = match &args.cmd {
+        ReleaseCmd::List { month } => {
+            let m = month.clone().unwrap_or_else(|| {
+                p.clock
+                    .now()
+                    .with_timezone(&p.time_zone())
+                    .format("%Y-%m")
+                    .to_string()
+            });
+            rel::month(p, &actor, &m).await.map(|items| {
+                for r in items {
+                    println!(
+                        "{}	{}	{}	{}	{}	{}",
+                        r.id, r.release_date, r.kind, r.state, r.system_family, r.title
+                    );
+                }
+            })
+        }
+        ReleaseCmd::Show { id } => rel::get(p, &actor, *id).await.map(|v| pretty(&v)),
+        ReleaseCmd::Plan {
+            title,
+            kind,
+            family,
+            date,
+            start,
+            downtime_from,
+            downtime_to,
+            override_reason,
+        } => rel::plan(
+            p,
+            &actor,
+            rel::ReleaseInput {
+                title: title.clone(),
+                kind: kind.clone(),
+                system_family: family.clone(),
+                date: date.clone(),
+                start: start.clone(),
+                downtime_from: downtime_from.clone(),
+                downtime_to: downtime_to.clone(),
+                override_reason: override_reason.clone(),
+            },
+        )
+        .await
+        .map(|v| {
+            println!(
+                "release {} planned for {} ({})",
+                v.id, v.release_date, v.state
+            )
+        }),
+        ReleaseCmd::Go { id, note } | ReleaseCmd::NoGo { id, note } => {
+            let decision = if matches!(args.cmd, ReleaseCmd::Go { .. }) {
+                "go"
+            } else {
+                "no_go"
+            };
+            match rel::get(p, &actor, *id).await {
+                Ok(v) => rel::decide(
+                    p,
+                    &actor,
+                    *id,
+                    rel::DecisionInput {
+                        decision: decision.into(),
+                        version: v.release.version,
+                        note: note.clone(),
+                    },
+                )
+                .await
+                .map(|d| {
+                    println!("release {} is {}", d.release.id, d.release.state);
+                    for v in &d.verifications {
+                        println!("  {}	{}", v.branch, v.scenario);
+                    }
+                }),
+                Err(e) => Err(e),
+            }
+        }
+        ReleaseCmd::Verify {
+            id,
+            scenario,
+            result,
+            note,
+        } => rel::verify(
+            p,
+            &actor,
+            *id,
+            rel::VerifyInput {
+                scenario: scenario.clone(),
+                result: result.clone(),
+                note: note.clone(),
+            },
+        )
+        .await
+        .map(|d| {
+            let open = d
+                .verifications
+                .iter()
+                .filter(|v| v.result.is_none())
+                .count();
+            println!(
+                "release {} is {} ({open} scenario(s) open)",
+                d.release.id, d.release.state
+            );
+        }),
+    };
+    Ok(r.map(|()| 0).unwrap_or_else(refusal_exit))
+}
+
+async fn requirement_cmd(
+    p: &tianshu_services::Platform,
+    args: &ChangeArgs<RequirementCmd>,
+) -> anyhow::Result<i32> {
+    use tianshu_services::requirements as rq;
+    let actor = cli_actor(p, &args.as_user).await?;
+    let r = match &args.cmd {
+        RequirementCmd::List => rq::recent(p, &actor, 200).await.map(|items| {
+            for q in items {
+                println!(
+                    "{}	{}	{}	{}	{}",
+                    q.id,
+                    q.requester,
+                    q.system,
+                    q.acceptance.as_deref().unwrap_or("-"),
+                    q.title
+                );
+            }
+        }),
+        RequirementCmd::Show { id } => rq::get(p, &actor, *id).await.map(|v| pretty(&v)),
+        RequirementCmd::Register {
+            title,
+            requester,
+            system,
+        } => rq::register(
+            p,
+            &actor,
+            rq::RequirementInput {
+                title: title.clone(),
+                requester: requester.clone(),
+                system: system.clone(),
+            },
+        )
+        .await
+        .map(|q| println!("requirement {} registered", q.id)),
+        RequirementCmd::Act {
+            id,
+            action,
+            release,
+            note,
+        } => match rq::get(p, &actor, *id).await {
+            Ok(q) => rq::act(
+                p,
+                &actor,
+                *id,
+                rq::RequirementAction {
+                    action: action.clone(),
+                    version: q.version,
+                    release_id: *release,
+                    note: note.clone(),
+                },
+            )
+            .await
+            .map(|q| pretty(&q)),
+            Err(e) => Err(e),
+        },
+        RequirementCmd::Week { date } => rq::week(p, &actor, date).await.map(|w| pretty(&w)),
+    };
+    Ok(r.map(|()| 0).unwrap_or_else(refusal_exit))
 }
 
 /// Prints a value as pretty JSON.

@@ -135,11 +135,18 @@ impl Application {
             self.platform.clone(),
             stop_rx.clone(),
         ));
+        // Data-operation executions left running by a crash are marked unknown, never re-run (issue 7).
+        tianshu_services::dataops::recover_at_start(&self.platform).await;
+        let recovery = tokio::spawn(tianshu_services::dataops::run_recovery(
+            self.platform.clone(),
+            stop_rx.clone(),
+        ));
         let result = tianshu_web::serve(self.listener, self.state, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = scheduler.await;
         let _ = notifier.await;
         let _ = monitor.await;
+        let _ = recovery.await;
         store.close().await;
         result?;
         Ok(())

@@ -31,6 +31,8 @@ mod views;
 #[path = "api/reports.rs"]
 mod reports;
 
+#[path = "api/changes.rs"]
+mod changes;
 #[path = "api/dataops.rs"]
 mod dataops;
 #[path = "api/recon_cli.rs"]

@@ -292,7 +292,10 @@ pub fn app(state: AppState) -> Router {
             "/releases",
             get(api::cutovers::releases).post(api::cutovers::plan_release),
         )
-        .route("/requirements", post(api::cutovers::register_requirement))
+        .route(
+            "/requirements",
+            get(api::cutovers::requirements).post(api::cutovers::register_requirement),
+        )
         .route("/requirements/week", get(api::cutovers::requirements_week))
         .route(
             "/requirements/{id}/actions",
@@ -309,6 +312,20 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/customers/{key}/tier",
             axum::routing::put(api::kpi::set_customer_tier),
+        )
+        .route("/requirements/{id}", get(api::cutovers::requirement))
+        .route("/releases/{id}", get(api::cutovers::release))
+        .route(
+            "/releases/{id}/decision",
+            post(api::cutovers::release_decision),
+        )
+        .route(
+            "/releases/{id}/verifications",
+            post(api::cutovers::release_verify),
+        )
+        .route(
+            "/data-ops/{id}/executions/{execution}/settle",
+            post(api::dataops::settle),
         )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");

@@ -54,6 +54,8 @@ use crate::error::Problem;
         api::cutovers::register_requirement, api::cutovers::requirement_action, api::cutovers::requirements_week,
         api::kpi::scorecards, api::kpi::scorecards_xlsx, api::kpi::list_customers, api::kpi::create_customer, api::kpi::set_customer_tier,
         api::kpi::pack, api::kpi::pack_xlsx,
+        api::cutovers::requirements, api::cutovers::requirement, api::cutovers::release,
+        api::cutovers::release_decision, api::cutovers::release_verify, api::dataops::settle,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

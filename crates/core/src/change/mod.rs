@@ -307,3 +307,36 @@ pub fn analysis_average(pol: &ChangePolicy, days: &[u32]) -> Option<(f64, bool)>
     let avg = f64::from(days.iter().sum::<u32>()) / days.len() as f64;
     Some((avg, avg > pol.requirements.average_limit_wd))
 }
+
+/// CHG-07: the branches that verify a release when the durable rotation cursor stands at `start`, and each
+/// scenario with its branch (spread round-robin over them). Pure: the cursor is read and advanced by the caller.
+pub fn verification_assignment(
+    pol: &ChangePolicy,
+    start: usize,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let v = &pol.verification;
+    let len = v.branches.len();
+    if len == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let n = (v.branches_per_release as usize).clamp(1, len);
+    let chosen: Vec<String> = (0..n)
+        .map(|k| v.branches[(start + k) % len].clone())
+        .collect();
+    let items = v
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.key.clone(), chosen[i % n].clone()))
+        .collect();
+    (chosen, items)
+}
+
+/// CHG-07: the share of the scenario catalogue verified after each release, percent (one decimal).
+pub fn verification_coverage(pol: &ChangePolicy) -> f64 {
+    let v = &pol.verification;
+    if v.catalogue_size == 0 {
+        return 0.0;
+    }
+    (v.scenarios.len() as f64 * 1000.0 / f64::from(v.catalogue_size)).round() / 10.0
+}

@@ -27,6 +27,50 @@ pub struct ChangePolicy {
     pub notices: Vec<NoticeRule>,
     pub emergency_notice: EmergencyNotice,
     pub requirements: RequirementRule,
+    /// CHG-07 post-release verification.
+    pub verification: VerificationRule,
+    /// CHG-08 release announcement and the alert silence of the release window.
+    pub announcement: AnnouncementRule,
+}
+
+/// CHG-07: the production verification after each upgrade, scenarios assigned to branches in rotation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationRule {
+    pub rule: String,
+    /// Size of the whole scenario catalogue (the verified share is `scenario.len() / catalogue_size`).
+    pub catalogue_size: u32,
+    /// The branches in rotation order (org keys).
+    pub branches: Vec<String>,
+    /// How many branches verify each release; the scenarios are spread over them.
+    pub branches_per_release: u32,
+    /// When the verification report is due, forward from the upgrade start (e.g. `1wd`).
+    pub report_within: DeadlineBasis,
+    #[serde(rename = "scenario")]
+    pub scenarios: Vec<ScenarioDef>,
+}
+
+/// One verification scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioDef {
+    pub key: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+/// CHG-08 / CHG-09: who the release announcement goes to and how long alerts stay silenced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementRule {
+    pub rule: String,
+    /// Template id in notifications.toml.
+    pub template: String,
+    /// Roles the announcement goes to.
+    pub roles: Vec<String>,
+    /// Alerts of the release's system family are silenced from the upgrade start for this many hours when no
+    /// outage is declared (otherwise until the outage ends).
+    pub silence_hours: u32,
 }
 
 /// REQ-01 / CHG-06.
@@ -54,6 +98,9 @@ pub struct ReleaseRule {
     pub override_roles: Vec<String>,
     pub start_rule: String,
     pub start_time: String,
+    /// CHG-02: the gate at which the release's code freezes (its content is fixed from that gate's due time
+    /// to the upgrade; the calendar shows it as a freeze period).
+    pub freeze_gate: String,
     #[serde(rename = "gate")]
     pub gates: Vec<GateDef>,
 }
@@ -162,6 +209,12 @@ impl ChangePolicy {
                 ));
             }
         }
+        if !r.gates.iter().any(|g| g.key == r.freeze_gate) {
+            issues.push(Issue::new(
+                "releases.freeze_gate",
+                format!("'{}' is not the key of a [[releases.gate]]", r.freeze_gate),
+            ));
+        }
         match (
             parse_hhmm(&self.downtime.window[0]),
             parse_hhmm(&self.downtime.window[1]),
@@ -208,6 +261,74 @@ impl ChangePolicy {
                 ));
             }
         }
+        let v = &self.verification;
+        check_rule_id("verification.rule", &v.rule, issues);
+        if v.scenarios.is_empty() {
+            issues.push(Issue::new(
+                "verification.scenario",
+                "name at least one scenario",
+            ));
+        }
+        if (v.catalogue_size as usize) < v.scenarios.len() {
+            issues.push(Issue::new(
+                "verification.catalogue_size",
+                format!(
+                    "the catalogue has at least the {} scenarios verified",
+                    v.scenarios.len()
+                ),
+            ));
+        }
+        if v.branches.is_empty() {
+            issues.push(Issue::new(
+                "verification.branches",
+                "name at least one branch",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, b) in v.branches.iter().enumerate() {
+            check_key(&format!("verification.branches[{i}]"), b, issues);
+            if !seen.insert(b.as_str()) {
+                issues.push(Issue::new(
+                    format!("verification.branches[{i}]"),
+                    format!("'{b}' is listed twice"),
+                ));
+            }
+        }
+        if v.branches_per_release == 0 || v.branches_per_release as usize > v.branches.len().max(1)
+        {
+            issues.push(Issue::new(
+                "verification.branches_per_release",
+                format!("between 1 and the {} branches", v.branches.len()),
+            ));
+        }
+        if is_backward(&v.report_within) {
+            issues.push(Issue::new(
+                "verification.report_within",
+                "a forward time after the upgrade start, e.g. 1wd",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, sc) in v.scenarios.iter().enumerate() {
+            let p = format!("verification.scenario[{i}]");
+            check_key(&format!("{p}.key"), &sc.key, issues);
+            check_non_empty(&format!("{p}.name_zh"), &sc.name_zh, issues);
+            check_non_empty(&format!("{p}.name_en"), &sc.name_en, issues);
+            if !seen.insert(sc.key.as_str()) {
+                issues.push(Issue::new(
+                    format!("{p}.key"),
+                    format!("'{}' is defined twice", sc.key),
+                ));
+            }
+        }
+        let a = &self.announcement;
+        check_rule_id("announcement.rule", &a.rule, issues);
+        check_key("announcement.template", &a.template, issues);
+        if a.roles.is_empty() {
+            issues.push(Issue::new("announcement.roles", "name at least one role"));
+        }
+        if a.silence_hours == 0 || a.silence_hours > 48 {
+            issues.push(Issue::new("announcement.silence_hours", "between 1 and 48"));
+        }
         if !matches!(
             self.emergency_notice.before,
             DeadlineBasis::WallClock { .. }
@@ -226,6 +347,13 @@ impl ChangePolicy {
             .iter()
             .enumerate()
             .map(|(i, r)| (format!("releases.override_roles[{i}]"), r.as_str()))
+            .chain(
+                self.announcement
+                    .roles
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (format!("announcement.roles[{i}]"), r.as_str())),
+            )
             .collect()
     }
 

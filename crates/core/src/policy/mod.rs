@@ -32,8 +32,8 @@ use tianshu_workcal::{DeadlineBasis, HolidayYear};
 
 pub use calendars::CalendarsPolicy;
 pub use change::{
-    ChangePolicy, CutoverRule, DowntimeRule, EmergencyNotice, GateDef, NoticeRule, ReleaseRule,
-    RequirementRule,
+    AnnouncementRule, ChangePolicy, CutoverRule, DowntimeRule, EmergencyNotice, GateDef,
+    NoticeRule, ReleaseRule, RequirementRule, ScenarioDef, VerificationRule,
 };
 pub use data_ops::{
     BatchRule, DataOpsPolicy, ExtractionRule, GuardRule, PeakRule, SensitiveClass, SensitiveRule,
@@ -678,6 +678,15 @@ impl PolicyPack {
             p.validate(&mut issues);
             check_calendar(&calendar_names, "calendar", &p.calendar, &mut issues);
             check_roles(&role_keys, p.role_refs(), &mut issues);
+            if let Some(n) = &notifications {
+                let t = &p.announcement.template;
+                if n.template(t).is_none() {
+                    issues.push(Issue::new(
+                        "announcement.template",
+                        format!("no [[template]] with id '{t}' in {NOTIFICATIONS_FILE}"),
+                    ));
+                }
+            }
             locate(CHANGE_FILE, idx, issues, &mut errors);
             Some(p)
         });

@@ -236,3 +236,60 @@ fn worked_example_30_weekly_analysis_average_breaches_at_7_33_req_01() {
     );
     assert!(analysis_average(&p.change, &[]).is_none());
 }
+
+#[test]
+fn post_release_verification_16_scenarios_48_percent_branches_in_rotation_chg_07() {
+    use tianshu_core::change::{verification_assignment, verification_coverage};
+    let p = pack();
+    // CHG-07: 16 no-charge scenarios, 48 % of the catalogue.
+    assert_eq!(p.change.verification.scenarios.len(), 16);
+    assert_eq!(verification_coverage(&p.change), 48.5);
+    // Two branches per release, taking turns: the cursor at 0, then 2, then 4, then wrapping to 0.
+    let (b0, items) = verification_assignment(&p.change, 0);
+    assert_eq!(b0, ["shenzhen", "guangzhou"]);
+    assert_eq!(items.len(), 16);
+    assert_eq!(items.iter().filter(|(_, b)| b == "shenzhen").count(), 8);
+    assert_eq!(
+        items[0],
+        ("prepaid_open".to_string(), "shenzhen".to_string())
+    );
+    assert_eq!(items[1].1, "guangzhou");
+    assert_eq!(
+        verification_assignment(&p.change, 2).0,
+        ["dongguan", "foshan"]
+    );
+    assert_eq!(
+        verification_assignment(&p.change, 4).0,
+        ["zhongshan", "huizhou"]
+    );
+    assert_eq!(
+        verification_assignment(&p.change, 5).0,
+        ["huizhou", "shenzhen"]
+    );
+}
+
+#[test]
+fn verification_freeze_and_announcement_settings_are_checked_at_load_chg_02_chg_07_chg_08() {
+    use super::policy_pack::{errors, load_with};
+    let errs = errors(load_with("change.toml", |t| {
+        t.replace(
+            "freeze_gate = \"tests_done\"",
+            "freeze_gate = \"code_freeze\"",
+        )
+        .replace("branches_per_release = 2", "branches_per_release = 9")
+        .replace("catalogue_size = 33", "catalogue_size = 10")
+        .replace(
+            "template = \"chg_release_notice\"",
+            "template = \"no_such_notice\"",
+        )
+    }));
+    for want in [
+        "change.toml:",
+        ":releases.freeze_gate: 'code_freeze' is not the key of a [[releases.gate]]",
+        ":verification.branches_per_release:",
+        ":verification.catalogue_size:",
+        ":announcement.template: no [[template]] with id 'no_such_notice'",
+    ] {
+        assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
+    }
+}

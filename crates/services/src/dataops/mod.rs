@@ -1186,7 +1186,7 @@ pub async fn execute(
                                     if running.is_some() {
                                         return Err(StoreError::Conflict {
                                             field: "state".into(),
-                                            message: "another execution of this request is running"
+                                            message: "another execution of this request is running, or was interrupted and must be settled by hand first"
                                                 .into(),
                                         });
                                     }
@@ -1244,7 +1244,7 @@ async fn open_execution(
     id: i64,
 ) -> Result<Option<i64>, StoreError> {
     let rows = tianshu_store::on_conn!(c, x => sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM dataop_executions WHERE request_id = $1 AND outcome = 'running'")
+        "SELECT id FROM dataop_executions WHERE request_id = $1 AND outcome IN ('running', 'unknown')")
         .bind(id).fetch_optional(&mut **x).await)?;
     Ok(rows)
 }
@@ -1462,7 +1462,9 @@ pub async fn audit_report(
         *by_state.entry(r.state.clone()).or_insert(0) += 1;
         for e in p.store.dataop_executions(r.id).await? {
             match e.outcome.as_str() {
-                "running" | "failed" if r.kind == "modification" => unresolved.push(e.id),
+                "running" | "failed" | "unknown" if r.kind == "modification" => {
+                    unresolved.push(e.id)
+                }
                 "rolled_back" => rolled_back += 1,
                 _ => {}
             }
@@ -1493,4 +1495,175 @@ pub async fn audit_report(
 fn execute_is_send(p: &Platform, a: &Principal) {
     fn s<T: Send>(_: T) {}
     s(execute(p, a, 1, 1));
+}
+
+/// Text recorded on an execution found interrupted.
+pub const INTERRUPTED_MESSAGE: &str = "interrupted: Tianshu stopped while this execution was running. The target database rolls back a transaction whose connection is gone, so nothing is applied unless the COMMIT had already been sent; verify the target against the before-image and settle the execution by hand. It is never re-run automatically.";
+
+/// The longest an execution of `steps` steps may legitimately stay `running`: for each step the lock wait and the
+/// statement timeout, twice (the before-image select and the statement), plus a minute for the commit.
+pub fn execution_bound_us(dp: &DataOpsPolicy, steps: usize) -> i64 {
+    let per = dp.guard.statement_timeout.seconds() + dp.guard.lock_timeout.seconds();
+    let steps = i64::try_from(steps.max(1)).unwrap_or(i64::MAX / 4);
+    (per.saturating_mul(2)
+        .saturating_mul(steps)
+        .saturating_add(60))
+    .saturating_mul(1_000_000)
+}
+
+/// Finds executions left `running` by a crash (kill -9, power loss) and marks them `unknown` with an audit entry
+/// and a chain event; the request is blocked from further executions until someone settles the outcome by hand
+/// ([`settle`]). `all` treats every running execution as interrupted (start-up of the only instance, SQLite);
+/// otherwise only those older than [`execution_bound_us`]. Returns the executions marked.
+pub async fn recover_interrupted(
+    p: &Platform,
+    all: bool,
+    found_by: &str,
+) -> ServiceResult<Vec<i64>> {
+    let dp = p.policy.current().pack.data_ops.clone();
+    let now = p.now_us();
+    let mut marked = Vec::new();
+    for e in p.store.running_executions().await? {
+        let steps = serde_json::from_str::<Value>(&e.steps)
+            .ok()
+            .and_then(|v| v.as_array().map(Vec::len))
+            .unwrap_or(1);
+        if !all && now < e.started_at.saturating_add(execution_bound_us(&dp, steps)) {
+            continue;
+        }
+        let found_by = found_by.to_string();
+        let (exec_id, request_id) = (e.id, e.request_id);
+        let done = p
+            .store
+            .write(move |c| {
+                Box::pin(async move {
+                    if !st::mark_execution_unknown(c, e.id, INTERRUPTED_MESSAGE, now).await? {
+                        return Ok(false);
+                    }
+                    st::insert_event(
+                        c,
+                        e.request_id,
+                        now,
+                        "system",
+                        "execution_unknown",
+                        INTERRUPTED_MESSAGE,
+                        &json!({"execution_id": e.id, "outcome": "unknown", "found_by": found_by}),
+                    )
+                    .await?;
+                    append(
+                        c,
+                        NewAuditEntry {
+                            actor: "system:dataops-recovery".into(),
+                            action: "dataop.execution_unknown".into(),
+                            object_type: "dataop".into(),
+                            object_id: e.request_id.to_string(),
+                            before: Some(json!({"execution_id": e.id, "outcome": "running", "started_at": e.started_at})),
+                            after: Some(json!({"execution_id": e.id, "outcome": "unknown", "found_by": found_by,
+                                "message": INTERRUPTED_MESSAGE})),
+                            request_id: None,
+                            at: now,
+                        },
+                    )
+                    .await?;
+                    Ok(true)
+                })
+            })
+            .await?;
+        if done {
+            tracing::warn!(
+                execution = exec_id,
+                request = request_id,
+                "data-operation execution found interrupted; marked unknown"
+            );
+            marked.push(exec_id);
+        }
+    }
+    Ok(marked)
+}
+
+/// Settles an interrupted (`unknown`) execution after checking the target by hand (needs `dataop.approve` and
+/// `dataop.execute`): `applied` = the change is on the target (the request becomes `executed`, to be reviewed);
+/// otherwise nothing was applied and the request may be executed again. The note says how it was checked.
+pub async fn settle(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    execution_id: i64,
+    applied: bool,
+    note: &str,
+) -> ServiceResult<RequestView> {
+    actor.require(Permission::DataopApprove)?;
+    actor.require(Permission::DataopExecute)?;
+    let note = text("note", note, 2000, true)?;
+    let now = p.now_us();
+    let who = actor.actor();
+    let username = actor.username.clone();
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                let r = st::request_in_tx(c, id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("data operation {id}")))?;
+                let outcome = if applied { "committed" } else { "rolled_back" };
+                let message = format!("settled by hand by {username}: {note}");
+                if !st::settle_execution(c, id, execution_id, outcome, &message).await? {
+                    return Err(StoreError::Conflict {
+                        field: "execution_id".into(),
+                        message: format!("DATA-05: execution {execution_id} of data operation {id} is not an interrupted one"),
+                    });
+                }
+                if applied {
+                    st::set_request_state(c, id, r.version, OpState::Executed.as_str(), Some(username.as_str()), now).await?;
+                }
+                st::insert_event(c, id, now, &username, "execution_settled", &message,
+                    &json!({"execution_id": execution_id, "outcome": outcome})).await?;
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: who,
+                        action: "dataop.execution_settled".into(),
+                        object_type: "dataop".into(),
+                        object_id: id.to_string(),
+                        before: Some(json!({"execution_id": execution_id, "outcome": "unknown"})),
+                        after: Some(json!({"execution_id": execution_id, "outcome": outcome, "note": note})),
+                        request_id: None,
+                        at: now,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { field, message } if message.starts_with("DATA-") => ServiceError::invalid(field, message),
+            other => other.into(),
+        })?;
+    get(p, actor, id).await
+}
+
+/// The start-up sweep, before the server accepts requests: on SQLite every `running` execution is interrupted
+/// (one process owns the file); on PostgreSQL, where several instances may run, only those past
+/// [`execution_bound_us`].
+pub async fn recover_at_start(p: &Platform) {
+    let sqlite = p.store.kind() == tianshu_store::BackendKind::Sqlite;
+    if let Err(e) = recover_interrupted(p, sqlite, "start-up").await {
+        tracing::error!(error = %e, "data-operation recovery at start-up failed");
+    }
+}
+
+/// The recovery job: every minute the bounded sweep, until `stop`.
+pub async fn run_recovery(p: Platform, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = recover_interrupted(&p, false, "recovery job").await {
+            tracing::error!(error = %e, "data-operation recovery sweep failed");
+        }
+    }
 }

@@ -686,3 +686,129 @@ async fn large_extraction_in_peak_hours_needs_an_exception_data_17() {
     assert_eq!(res[1]["amount"], "-0.01");
     assert_eq!(res[2]["note"], Value::Null);
 }
+
+/// Issue 7 item 5: Tianshu killed (kill -9) between saving the before-image (`running`) and the target's COMMIT.
+/// The process death is reproduced by its two observable effects: the target transaction is left open with the
+/// step applied and then its connection closes without COMMIT (the database rolls it back), and Tianshu's store
+/// holds a `running` execution. At start-up the execution is marked `unknown` with an audit entry, never re-run;
+/// the request refuses a new execution until someone settles it by hand.
+#[tokio::test]
+async fn execution_interrupted_by_a_crash_is_marked_unknown_and_never_rerun_data_05() {
+    for t in each_target().await {
+        for (n, db) in backends().await.into_iter().enumerate() {
+            let (p, target_id) = setup(&db, &t).await;
+            let original = rows(&t).await;
+            let preproc = principal(&p, "preproc").await;
+            let s1 = format!("UPDATE {} SET note = 'crash{n}' WHERE id = 4", t.table);
+            let v = dataops::submit(&p, &preproc, modification(target_id, vec![(&s1, 1)]))
+                .await
+                .unwrap();
+            let id = v.request.id;
+            let version = approve(&p, id).await;
+            // The executor's transaction on the target: the step ran, no COMMIT yet.
+            let before =
+                json!([{"step": 1, "table": t.table, "verb": "update", "rows": [{"id": "4"}]}]);
+            if t.kind == "postgres" {
+                let mut c = sqlx::PgConnection::connect(&t.url).await.unwrap();
+                c.execute("BEGIN").await.unwrap();
+                c.execute(sqlx::raw_sql(&s1)).await.unwrap();
+                drop(c); // the process dies: the socket closes, PostgreSQL rolls back
+            } else {
+                let mut c = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
+                c.execute("START TRANSACTION").await.unwrap();
+                c.execute(sqlx::raw_sql(&s1)).await.unwrap();
+                drop(c);
+            }
+            let now = p.now_us();
+            let b = before.clone();
+            let exec_id = p
+                .store
+                .write(move |c| {
+                    Box::pin(async move {
+                        tianshu_store::dataops::insert_execution(
+                            c,
+                            id,
+                            "datafix",
+                            now,
+                            &b,
+                            &json!([]),
+                        )
+                        .await
+                    })
+                })
+                .await
+                .unwrap();
+            // The bounded sweep of a running server leaves a young execution alone…
+            assert!(dataops::recover_interrupted(&p, false, "recovery job")
+                .await
+                .unwrap()
+                .is_empty());
+            // …the start-up sweep (or the bound passing) marks it unknown.
+            if p.store.kind() == tianshu_store::BackendKind::Postgres {
+                assert!(
+                    dataops::recover_interrupted(&p, true, "start-up")
+                        .await
+                        .unwrap()
+                        == vec![exec_id]
+                );
+            } else {
+                dataops::recover_at_start(&p).await;
+            }
+            // The target rolled the open transaction back: nothing changed.
+            let mut after = Vec::new();
+            for _ in 0..50 {
+                after = rows(&t).await;
+                if after == original {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert_eq!(after, original, "{}: the target rolled back", t.kind);
+            let datafix = principal(&p, "datafix").await;
+            let v = dataops::get(&p, &datafix, id).await.unwrap();
+            let x = v.executions.iter().find(|x| x.id == exec_id).unwrap();
+            assert_eq!(x.outcome, "unknown");
+            assert!(x.message.contains("never re-run"), "{}", x.message);
+            assert_eq!(v.request.state, "tech_approved");
+            let audit = p.store.write(move |c| Box::pin(async move {
+                Ok(tianshu_store::on_conn!(c, c => sqlx::query_scalar::<_, String>(
+                    "SELECT actor FROM audit_log WHERE action = 'dataop.execution_unknown' AND object_id = $1")
+                    .bind(id.to_string()).fetch_all(&mut **c).await)?)
+            })).await.unwrap();
+            assert_eq!(audit, ["system:dataops-recovery"]);
+            // Running the sweep again changes nothing; a new execution is refused until it is settled.
+            assert!(dataops::recover_interrupted(&p, true, "start-up")
+                .await
+                .unwrap()
+                .is_empty());
+            let e = dataops::execute(&p, &datafix, id, version)
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains("settled by hand"), "{e}");
+            assert_eq!(rows(&t).await, original);
+            // Settled (needs approve + execute, and a note): nothing was applied → the request may run again.
+            let admin = principal(&p, "admin").await;
+            let (field, _) = invalid(
+                dataops::settle(&p, &admin, id, exec_id, false, " ")
+                    .await
+                    .unwrap_err(),
+            );
+            assert_eq!(field, "note");
+            let v = dataops::settle(&p, &admin, id, exec_id, false, "核对目标库：id=4 未修改")
+                .await
+                .unwrap();
+            assert_eq!(
+                v.executions
+                    .iter()
+                    .find(|x| x.id == exec_id)
+                    .unwrap()
+                    .outcome,
+                "rolled_back"
+            );
+            let r = dataops::execute(&p, &datafix, id, v.request.version)
+                .await
+                .unwrap();
+            assert_eq!(r.execution.outcome, "committed");
+        }
+    }
+}

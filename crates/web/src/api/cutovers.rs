@@ -257,10 +257,19 @@ pub struct ReleaseOut {
     pub gates: Value,
     pub override_reason: Option<String>,
     pub override_by: Option<String>,
+    /// planned, go, no_go, verified, verification_failed.
     pub state: String,
     pub created_by: String,
     pub created_at: i64,
     pub version: i64,
+    /// The go / no-go decision (CHG-04).
+    pub decision_by: Option<String>,
+    pub decision_at: Option<i64>,
+    pub decision_note: String,
+    /// Alert maintenance window opened by the go decision.
+    pub maintenance_id: Option<i64>,
+    /// Outbox key of the CHG-08 announcement.
+    pub announcement_key: Option<String>,
 }
 
 /// Releases of a month.
@@ -431,5 +440,135 @@ pub async fn requirements_week(
 ) -> ApiResult<Json<Value>> {
     Ok(json(
         tianshu_services::requirements::week(&st.platform, &p, &q.date).await?,
+    ))
+}
+
+/// One CHG-07 verification item.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseVerificationOut {
+    pub id: i64,
+    pub release_id: i64,
+    pub scenario: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The branch (rotation) that verifies it.
+    pub branch: String,
+    pub due_at: i64,
+    /// passed, failed or null while open.
+    pub result: Option<String>,
+    pub note: String,
+    pub recorded_by: Option<String>,
+    pub recorded_at: Option<i64>,
+}
+
+/// A release with its checklist and requirements.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseDetailOut {
+    pub release: ReleaseOut,
+    pub verifications: Vec<ReleaseVerificationOut>,
+    pub requirements: Vec<RequirementOut>,
+    /// Share of the scenario catalogue verified per release, percent (CHG-07).
+    pub coverage_pct: f64,
+    /// go, no_go, verify.
+    pub allowed: Vec<String>,
+}
+
+/// The go / no-go decision.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseDecisionBody {
+    /// go or no_go.
+    pub decision: String,
+    pub version: i64,
+    /// Required for no_go.
+    pub note: Option<String>,
+}
+
+/// The result of one scenario.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleaseVerifyBody {
+    pub scenario: String,
+    /// passed or failed.
+    pub result: String,
+    /// Required for failed.
+    pub note: Option<String>,
+}
+
+/// Requirements.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct RequirementList {
+    pub items: Vec<RequirementOut>,
+}
+
+/// One release with its CHG-07 checklist.
+#[utoipa::path(get, path = "/api/v1/releases/{id}", tag = "change",
+    params(("id" = i64, Path, description = "release id")),
+    responses((status = 200, description = "release", body = ReleaseDetailOut)))]
+pub async fn release(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        tianshu_services::releases::get(&st.platform, &p, id).await?,
+    ))
+}
+
+/// The go / no-go decision (CHG-04): go silences the system family over the upgrade, queues the CHG-08
+/// announcement and assigns the CHG-07 checklist to the next branches of the rotation.
+#[utoipa::path(post, path = "/api/v1/releases/{id}/decision", tag = "change", request_body = ReleaseDecisionBody,
+    params(("id" = i64, Path, description = "release id")),
+    responses((status = 200, description = "decided", body = ReleaseDetailOut)))]
+pub async fn release_decision(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let input: tianshu_services::releases::DecisionInput = decode(body)?;
+    Ok(json(
+        tianshu_services::releases::decide(&st.platform, &p, id, input).await?,
+    ))
+}
+
+/// Records the production verification of one scenario (CHG-07).
+#[utoipa::path(post, path = "/api/v1/releases/{id}/verifications", tag = "change", request_body = ReleaseVerifyBody,
+    params(("id" = i64, Path, description = "release id")),
+    responses((status = 200, description = "recorded", body = ReleaseDetailOut)))]
+pub async fn release_verify(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let input: tianshu_services::releases::VerifyInput = decode(body)?;
+    Ok(json(
+        tianshu_services::releases::verify(&st.platform, &p, id, input).await?,
+    ))
+}
+
+/// The newest requirements.
+#[utoipa::path(get, path = "/api/v1/requirements", tag = "change",
+    responses((status = 200, description = "requirements", body = RequirementList)))]
+pub async fn requirements(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let items = tianshu_services::requirements::recent(&st.platform, &p, 200).await?;
+    Ok(json(serde_json::json!({ "items": items })))
+}
+
+/// One requirement.
+#[utoipa::path(get, path = "/api/v1/requirements/{id}", tag = "change",
+    params(("id" = i64, Path, description = "requirement id")),
+    responses((status = 200, description = "requirement", body = RequirementOut)))]
+pub async fn requirement(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        tianshu_services::requirements::get(&st.platform, &p, id).await?,
     ))
 }

@@ -424,3 +424,30 @@ pub async fn audit_report(
         dataops::audit_report(&st.platform, &p, &q.month).await?,
     ))
 }
+
+/// How an interrupted execution is settled.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataOpSettleBody {
+    /// true: the change is on the target (checked by hand); false: nothing was applied.
+    pub applied: bool,
+    /// How the target was checked.
+    pub note: String,
+}
+
+/// Settles an execution found interrupted (`unknown`) after checking the target by hand against its
+/// before-image; it is never re-run automatically.
+#[utoipa::path(post, path = "/api/v1/data-ops/{id}/executions/{execution}/settle", tag = "data-ops",
+    request_body = DataOpSettleBody,
+    params(("id" = i64, Path, description = "request id"), ("execution" = i64, Path, description = "execution id")),
+    responses((status = 200, description = "request", body = DataOpViewOut)))]
+pub async fn settle(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath((id, execution)): ApiPath<(i64, i64)>,
+    ApiJson(b): ApiJson<DataOpSettleBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        dataops::settle(&st.platform, &p, id, execution, b.applied, &b.note).await?,
+    ))
+}

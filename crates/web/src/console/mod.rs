@@ -3,6 +3,7 @@
 
 mod alerts;
 mod assets;
+mod changes;
 mod charts;
 mod dataops;
 mod duty;
@@ -102,6 +103,31 @@ pub fn routes() -> Router<AppState> {
         .route("/monitoring-points", get(monitoring::points_page))
         .route("/kpi", get(kpi::page))
         .route("/reports/pack", get(report_pack::page))
+        .route("/changes", get(changes::calendar))
+        .route(
+            "/changes/releases",
+            get(changes::releases_list).post(changes::release_create),
+        )
+        .route("/changes/releases/{id}", get(changes::release_detail))
+        .route("/changes/releases/{id}/act", post(changes::release_act))
+        .route(
+            "/changes/cutovers",
+            get(changes::cutovers_list).post(changes::cutover_create),
+        )
+        .route("/changes/cutovers/{id}", get(changes::cutover_detail))
+        .route("/changes/cutovers/{id}/act", post(changes::cutover_act))
+        .route(
+            "/changes/requirements",
+            get(changes::requirements_list).post(changes::requirement_create),
+        )
+        .route(
+            "/changes/requirements/{id}",
+            get(changes::requirement_detail),
+        )
+        .route(
+            "/changes/requirements/{id}/act",
+            post(changes::requirement_act),
+        )
 }
 
 /// One entry of the main navigation.
@@ -172,6 +198,12 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         ],
     ),
     ("kpi", "/kpi", "nav-kpi", &[Permission::KpiRead]),
+    (
+        "changes",
+        "/changes",
+        "nav-changes",
+        &[Permission::ChangeRead],
+    ),
 ];
 
 /// What every logged-in page's shell needs.

@@ -1,0 +1,207 @@
+//! Releases, cut-overs and requirements over HTTP against the real server (issue 7): planning refused with the
+//! rule and field, the go / no-go decision (CHG-04) with the CHG-07 checklist, verification after the start,
+//! a cut-over applied too late (CHG-16) and the requirement list. app.clock: Monday 2026-11-23 09:00 local.
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use super::{problem, sqlite_app, TestApp};
+
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let c = Client::new();
+    let b = match method {
+        "GET" => c.get(app.url(path)),
+        _ => c.post(app.url(path)),
+    };
+    let b = b.bearer_auth(token);
+    match body {
+        Some(v) => b.json(&v),
+        None => b,
+    }
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn ok(r: reqwest::Response, want: StatusCode) -> Value {
+    let s = r.status();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(s, want, "{v}");
+    v
+}
+
+#[tokio::test]
+async fn release_decision_verification_and_cutover_lead_time_over_http_chg_04_chg_07_chg_16() {
+    let app = sqlite_app().await;
+    let dba = app
+        .token_for("dba", &["change.read", "change.request"])
+        .await;
+    let mgr = app
+        .token_for("room-mgr", &["change.read", "change.approve"])
+        .await;
+    // A gate in the past: an upgrade on Wednesday 11-25 needed its tests done by Friday 11-20.
+    let (s, p) = problem(
+        call(
+            &app,
+            &dba,
+            "POST",
+            "/api/v1/releases",
+            Some(json!({"title": "CRM 版本", "kind": "routine",
+            "system_family": "crm", "date": "2026-11-25"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "date");
+    assert!(p.to_string().contains("CHG-03"), "{p}");
+    let r = ok(
+        call(
+            &app,
+            &dba,
+            "POST",
+            "/api/v1/releases",
+            Some(json!({"title": "CRM 版本", "kind": "routine",
+            "system_family": "crm", "date": "2026-12-10"})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = r["id"].as_i64().unwrap();
+    let path = format!("/api/v1/releases/{id}");
+    let d = ok(call(&app, &dba, "GET", &path, None).await, StatusCode::OK).await;
+    assert_eq!(d["release"]["state"], "planned");
+    assert_eq!(d["release"]["gates"].as_array().unwrap().len(), 3);
+    // The requester role cannot decide; a no-go needs a reason.
+    let (s, _) = problem(
+        call(
+            &app,
+            &dba,
+            "POST",
+            &format!("{path}/decision"),
+            Some(json!({"decision": "go", "version": 1})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, p) = problem(
+        call(
+            &app,
+            &mgr,
+            "POST",
+            &format!("{path}/decision"),
+            Some(json!({"decision": "no_go", "version": 1})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("note"))
+    );
+    let d = ok(
+        call(
+            &app,
+            &mgr,
+            "POST",
+            &format!("{path}/decision"),
+            Some(json!({"decision": "go", "version": 1})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(d["release"]["state"], "go");
+    assert_eq!(d["verifications"].as_array().unwrap().len(), 16);
+    assert!(d["release"]["maintenance_id"].is_i64());
+    let scenario = d["verifications"][0]["scenario"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // CHG-07: verification after the upgrade has started (Thursday 12-10 23:00 local).
+    let (s, p) = problem(
+        call(
+            &app,
+            &dba,
+            "POST",
+            &format!("{path}/verifications"),
+            Some(json!({"scenario": scenario, "result": "passed"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.to_string().contains("CHG-07"), "{p}");
+    app.clock.advance(chrono::Duration::days(18));
+    let d = ok(
+        call(
+            &app,
+            &dba,
+            "POST",
+            &format!("{path}/verifications"),
+            Some(json!({"scenario": scenario, "result": "passed"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(d["verifications"][0]["result"], "passed");
+    assert_eq!(d["verifications"][0]["recorded_by"], "dba");
+
+    // CHG-16: a cut-over on the next day is applied too late; nothing is created.
+    let body = json!({"title": "计费主机扩容", "kind": "hardware", "systems": ["billing"],
+        "starts_at": "2026-12-12T00:30:00+08:00", "ends_at": "2026-12-12T05:00:00+08:00",
+        "plan": "p", "rollback_plan": "r", "checklist": "c", "test_list": "t", "people": "x", "impact": "i"});
+    let (s, p) = problem(call(&app, &dba, "POST", "/api/v1/cutovers", Some(body)).await).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["field"], "date");
+    assert!(p.to_string().contains("CHG-16"), "{p}");
+    let list = ok(
+        call(
+            &app,
+            &dba,
+            "GET",
+            "/api/v1/cutovers?from=2026-12-01T00:00:00Z&to=2027-01-01T00:00:00Z",
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+
+    // Requirements: registered, listed, read.
+    let q = ok(
+        call(&app, &dba, "POST", "/api/v1/requirements",
+            Some(json!({"title": "代理商门户新增套餐", "requester": "prb-coord", "system": "agent_portal"}))).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let list = ok(
+        call(&app, &dba, "GET", "/api/v1/requirements", None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(list["items"][0]["id"], q["id"]);
+    let one = ok(
+        call(
+            &app,
+            &dba,
+            "GET",
+            &format!("/api/v1/requirements/{}", q["id"]),
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(one["requester"], "prb-coord");
+}

@@ -1,0 +1,155 @@
+// /changes: the change calendar (month and week, keyboard, 1366×768), releases (plan refused with the rule next to
+// the field; go decision with the CHG-07 checklist), cut-overs (applied too late → CHG-16 next to the start) and
+// requirements (unknown requester named). Issue 7.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { shot } from '../lib/browser.mjs';
+import { useApp, loggedInPage, submit, pathOf } from '../lib/console.mjs';
+
+const app = useApp();
+
+/** YYYY-MM-DD of the local (Asia/Shanghai) date `days` from today. */
+function localDate(days) {
+  const d = new Date(Date.now() + 8 * 3600_000 + days * 86400_000);
+  return d.toISOString().slice(0, 10);
+}
+
+/** The first Thursday at least `min` days ahead (so every gate counted back is still ahead). */
+function thursdayAhead(min) {
+  for (let i = min; i < min + 7; i++) {
+    const d = new Date(Date.now() + 8 * 3600_000 + i * 86400_000);
+    if (d.getUTCDay() === 4) return d.toISOString().slice(0, 10);
+  }
+  throw new Error('no Thursday');
+}
+
+test('calendar: month and week views, keyboard reachable, fits 1366×768', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    const resp = await page.goto(`${app.base}/changes`);
+    assert.equal(resp.status(), 200);
+    const table = page.locator('#cal-table');
+    assert.ok(await table.isVisible(), '#cal-table visible');
+    assert.equal(await page.locator('#change-calendar').getAttribute('data-view'), 'month');
+    assert.ok((await table.locator('tbody tr').count()) >= 5, 'a month grid has at least 5 weeks');
+    assert.equal(await table.locator('thead th').count(), 7);
+    assert.equal(await page.locator('td [aria-current=date]').count(), 1, 'today is marked');
+    // No horizontal scrolling at 1366 px.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
+    await shot(page, 'changes-month');
+    // Keyboard: the week link is reached with Tab and followed with Enter.
+    await page.locator('#cal-month').focus();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'cal-week');
+    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+    assert.equal(await page.locator('#change-calendar').getAttribute('data-view'), 'week');
+    assert.equal(await page.locator('#cal-table tbody tr').count(), 1, 'one week');
+    assert.equal(await page.locator('#cal-table tbody td').count(), 7);
+    await page.click('#cal-next');
+    assert.match(page.url(), /view=week/);
+    await shot(page, 'changes-week');
+  } finally {
+    await context.close();
+  }
+});
+
+test('release: a gate in the past is refused next to the date; go creates the checklist; shown on the calendar', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    await page.goto(`${app.base}/changes/releases`);
+    const form = page.locator('#release-form');
+    await form.locator('#rf-title').fill('CRM 月度版本（演示）');
+    await form.locator('#rf-kind').selectOption('routine');
+    await form.locator('#rf-family').fill('crm');
+    await form.locator('#rf-date').fill(localDate(1));
+    let resp = await submit(page, '#release-submit');
+    assert.equal(resp.status(), 422);
+    const err = page.locator('.field-error[data-field=date]');
+    assert.ok(await err.isVisible(), 'error next to the date');
+    assert.match(await err.innerText(), /^CHG-0[348]/);
+    assert.equal(await page.locator('#rf-date').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('#rf-title').inputValue(), 'CRM 月度版本（演示）', 'the form keeps its values');
+    await shot(page, 'changes-release-refused');
+    const date = thursdayAhead(14);
+    await page.locator('#rf-date').fill(date);
+    resp = await submit(page, '#release-submit');
+    assert.equal(resp.status(), 200);
+    assert.match(pathOf(page), /^\/changes\/releases\/\d+$/);
+    assert.equal(await page.locator('#gates-table tbody tr').count(), 3, 'three gates with due dates');
+    assert.equal(await page.locator('#release').getAttribute('data-state'), 'planned');
+    // Go / no-go: a no-go without a reason is refused with CHG-04.
+    resp = await submit(page, '#act-no-go');
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator('#release-error').innerText(), /CHG-04/);
+    resp = await submit(page, '#act-go');
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator('#release').getAttribute('data-state'), 'go');
+    assert.equal(await page.locator('#verification-table tbody tr').count(), 16, 'CHG-07 scenarios');
+    assert.ok(await page.locator('#release-maintenance').isVisible(), 'alerts silenced');
+    assert.ok(await page.locator('#release-announcement').isVisible(), 'announcement queued');
+    await shot(page, 'changes-release-go');
+    // The calendar of that month shows the release on its date and its gates.
+    await page.goto(`${app.base}/changes?view=month&date=${date}`);
+    const cell = page.locator(`#cal-table td[data-date="${date}"]`);
+    assert.equal(await cell.locator('li[data-kind=release]').count(), 1);
+    assert.ok((await page.locator('#cal-table li[data-kind=gate]').count()) >= 1, 'gates due shown');
+    assert.ok((await page.locator('#cal-table li[data-kind=maintenance]').count()) >= 1, 'maintenance window shown');
+  } finally {
+    await context.close();
+  }
+});
+
+test('cut-over applied too late: CHG-16 next to the start time, nothing created', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    await page.goto(`${app.base}/changes/cutovers`);
+    const before = await page.locator('#cutovers-table tbody tr').count();
+    const form = page.locator('#cutover-form');
+    const day = localDate(1);
+    await form.locator('#cf-title').fill('计费主机扩容（演示）');
+    await form.locator('#cf-kind').selectOption('hardware');
+    await form.locator('#cf-systems').fill('billing');
+    await form.locator('#cf-starts').fill(`${day}T00:30`);
+    await form.locator('#cf-ends').fill(`${day}T05:00`);
+    for (const f of ['plan', 'rollback_plan', 'checklist', 'test_list', 'people', 'impact']) {
+      await form.locator(`#cf-${f}`).fill('演示内容');
+    }
+    const resp = await submit(page, '#cutover-submit');
+    assert.equal(resp.status(), 422);
+    const err = page.locator('.field-error[data-field=starts_at]');
+    assert.ok(await err.isVisible(), 'error next to the start');
+    assert.match(await err.innerText(), /^CHG-16/);
+    await shot(page, 'changes-cutover-refused');
+    // A missing rollback plan is named next to its field.
+    await page.locator('#cf-emergency').check();
+    await page.locator('#cf-rollback_plan').fill(' ');
+    const r2 = await submit(page, '#cutover-submit');
+    assert.equal(r2.status(), 422);
+    assert.match(await page.locator('.field-error[data-field=rollback_plan]').innerText(), /CHG-16/);
+    await page.goto(`${app.base}/changes/cutovers`);
+    assert.equal(await page.locator('#cutovers-table tbody tr').count(), before, 'nothing created');
+  } finally {
+    await context.close();
+  }
+});
+
+test('requirement: an unknown requester is named; registration shows the REQ-01 deadline', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    await page.goto(`${app.base}/changes/requirements`);
+    await page.locator('#qf-title').fill('代理商门户新增套餐（演示）');
+    await page.locator('#qf-requester').fill('nobody-here');
+    await page.locator('#qf-system').fill('agent_portal');
+    let resp = await submit(page, '#requirement-submit');
+    assert.equal(resp.status(), 400);
+    assert.ok(await page.locator('.field-error[data-field=requester]').isVisible());
+    await page.locator('#qf-requester').fill('admin');
+    resp = await submit(page, '#requirement-submit');
+    assert.equal(resp.status(), 200);
+    assert.match(pathOf(page), /^\/changes\/requirements\/\d+$/);
+    assert.match(await page.locator('#requirement').innerText(), /REQ-01/);
+  } finally {
+    await context.close();
+  }
+});
