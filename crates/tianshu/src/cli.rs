@@ -80,6 +80,10 @@ pub enum Command {
     Problem(ProblemArgs),
     /// Back-end data operations (DATA-*): list, show with the before-image, guarded execution, monthly audit.
     Dataop(DataopArgs),
+    /// Dial-test probes (MON-03, MON-05): list, show, create/update from a file, export, run now, pause.
+    Probe(crate::mon_cli::ProbeArgs),
+    /// SQL monitoring points (MON-02) and their databases: list, show, create/update from a file, run now.
+    Point(crate::mon_cli::PointArgs),
 }
 
 /// `dataop` options.
@@ -711,6 +715,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let s = cli.settings(None)?;
             let p = crate::build_platform(&app_config(&s, false)?).await?;
             let code = dataop_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Probe(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = crate::mon_cli::probe_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Point(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = crate::mon_cli::point_cmd(&p, args).await;
             p.store.close().await;
             code
         }

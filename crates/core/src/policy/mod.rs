@@ -59,7 +59,8 @@ pub use kpi::{
 };
 pub use monitoring::{
     AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
-    PointPolicy, ProbePolicy, SevereBudgetPolicy, SignInPolicy, SilencePolicy, TicketAction,
+    MonRetentionPolicy, PointPolicy, ProbePolicy, SevereBudgetPolicy, SignInPolicy, SilencePolicy,
+    TicketAction,
 };
 pub use notify::{
     Channel, DeliveryPolicy, FollowUpPolicy, NotifyPolicy, RecipientClass, RegionExtra,

@@ -8,6 +8,7 @@ mod dataops;
 mod duty;
 pub mod i18n;
 mod incidents;
+mod mon_forms;
 mod monitoring;
 mod notifications;
 mod pages;
@@ -88,6 +89,31 @@ pub fn routes() -> Router<AppState> {
         .route("/probes", get(monitoring::probes_page))
         .route("/probes/{id}", get(monitoring::probe_page))
         .route("/monitoring-points", get(monitoring::points_page))
+        .route(
+            "/probes/new",
+            get(mon_forms::probe_new).post(mon_forms::probe_create),
+        )
+        .route(
+            "/probes/{id}/edit",
+            get(mon_forms::probe_edit).post(mon_forms::probe_save),
+        )
+        .route("/probes/{id}/run", post(mon_forms::probe_run))
+        .route(
+            "/monitoring-points/new",
+            get(mon_forms::point_new).post(mon_forms::point_create),
+        )
+        .route(
+            "/monitoring-points/{id}/edit",
+            get(mon_forms::point_edit).post(mon_forms::point_save),
+        )
+        .route(
+            "/monitoring-databases/new",
+            get(mon_forms::database_new).post(mon_forms::database_create),
+        )
+        .route(
+            "/monitoring-databases/{id}/edit",
+            get(mon_forms::database_edit).post(mon_forms::database_save),
+        )
 }
 
 /// One entry of the main navigation.
