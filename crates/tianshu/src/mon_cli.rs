@@ -143,14 +143,8 @@ fn read_def(path: &Path) -> anyhow::Result<serde_json::Value> {
 
 /// Decodes a definition, naming the field that does not fit.
 fn decode<T: DeserializeOwned>(path: &Path, v: serde_json::Value) -> anyhow::Result<T> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        anyhow::anyhow!(
-            "file: {}: {}: {}",
-            path.display(),
-            e.path(),
-            e.inner()
-        )
-    })
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| anyhow::anyhow!("file: {}: {}: {}", path.display(), e.path(), e.inner()))
 }
 
 async fn actor(p: &Platform, user: &str) -> anyhow::Result<Principal> {
@@ -242,7 +236,9 @@ pub async fn probe_cmd(p: &Platform, args: &ProbeArgs) -> anyhow::Result<i32> {
                 );
             }
         }
-        ProbeCmd::Show { id, runs } => pretty(&probes::get(p, &who, *id, *runs).await.map_err(svc)?),
+        ProbeCmd::Show { id, runs } => {
+            pretty(&probes::get(p, &who, *id, *runs).await.map_err(svc)?)
+        }
         ProbeCmd::Create { file } => {
             let input: probes::ProbeInput = decode(file, read_def(file)?)?;
             let o = probes::create(p, &who, input).await.map_err(svc)?;
@@ -253,7 +249,13 @@ pub async fn probe_cmd(p: &Platform, args: &ProbeArgs) -> anyhow::Result<i32> {
             if input.version.is_none() {
                 input.version = match version {
                     Some(v) => Some(*v),
-                    None => Some(probes::get(p, &who, *id, 1).await.map_err(svc)?.probe.version),
+                    None => Some(
+                        probes::get(p, &who, *id, 1)
+                            .await
+                            .map_err(svc)?
+                            .probe
+                            .version,
+                    ),
                 };
             }
             let o = probes::update(p, &who, *id, input).await.map_err(svc)?;
@@ -295,9 +297,7 @@ pub async fn probe_cmd(p: &Platform, args: &ProbeArgs) -> anyhow::Result<i32> {
             );
         }
         ProbeCmd::Delete { id, version } => {
-            probes::delete(p, &who, *id, *version)
-                .await
-                .map_err(svc)?;
+            probes::delete(p, &who, *id, *version).await.map_err(svc)?;
             println!("probe {id} deleted");
         }
     }
@@ -318,7 +318,11 @@ pub async fn point_cmd(p: &Platform, args: &PointArgs) -> anyhow::Result<i32> {
                 println!(
                     "{}\t{}\t{}\t{rule}\t{}\t{}{}",
                     o.id,
-                    if o.enabled { o.state.as_str() } else { "disabled" },
+                    if o.enabled {
+                        o.state.as_str()
+                    } else {
+                        "disabled"
+                    },
                     o.last_value.as_deref().unwrap_or("-"),
                     o.owner,
                     o.name,
@@ -364,9 +368,7 @@ pub async fn point_cmd(p: &Platform, args: &PointArgs) -> anyhow::Result<i32> {
             );
         }
         PointCmd::Delete { id, version } => {
-            points::delete(p, &who, *id, *version)
-                .await
-                .map_err(svc)?;
+            points::delete(p, &who, *id, *version).await.map_err(svc)?;
             println!("point {id} deleted");
         }
         PointCmd::Databases => {
@@ -379,9 +381,7 @@ pub async fn point_cmd(p: &Platform, args: &PointArgs) -> anyhow::Result<i32> {
         }
         PointCmd::AddDatabase { file } => {
             let input: points::DatabaseInput = decode(file, read_def(file)?)?;
-            let d = points::create_database(p, &who, input)
-                .await
-                .map_err(svc)?;
+            let d = points::create_database(p, &who, input).await.map_err(svc)?;
             println!("database {} registered (version {})", d.id, d.version);
         }
     }

@@ -58,8 +58,8 @@ pub use kpi::{
     LimitSource, RankingRule, RatioMeasure, UnitRounding, WhenEmpty,
 };
 pub use monitoring::{
-    AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
-    MonRetentionPolicy, PointPolicy, ProbePolicy, SevereBudgetPolicy, SignInPolicy, SilencePolicy,
+    AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonRetentionPolicy,
+    MonitoringPolicy, PointPolicy, ProbePolicy, SevereBudgetPolicy, SignInPolicy, SilencePolicy,
     TicketAction,
 };
 pub use notify::{

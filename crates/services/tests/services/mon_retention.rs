@@ -126,8 +126,18 @@ async fn retention_job_prunes_old_history_once_per_slot() {
                     )
                     .await?;
                     for age in [120, 1] {
-                        st::record_point_run(c, pt.id, now - age * day, "ok", Some("1"), "", 3, None, false)
-                            .await?;
+                        st::record_point_run(
+                            c,
+                            pt.id,
+                            now - age * day,
+                            "ok",
+                            Some("1"),
+                            "",
+                            3,
+                            None,
+                            false,
+                        )
+                        .await?;
                     }
                     Ok((pr.id, pt.id))
                 })
@@ -182,7 +192,10 @@ async fn retention_job_prunes_old_history_once_per_slot() {
         add_old(now - 200 * day).await.unwrap();
         let restarted = Runner::new(&p);
         tick(&restarted, &p).await;
-        assert!(retention::run_if_due(&p).await.unwrap().is_none(), "not due");
+        assert!(
+            retention::run_if_due(&p).await.unwrap().is_none(),
+            "not due"
+        );
         assert_eq!(p.store.probe_runs(probe_id, 10).await.unwrap().len(), 2);
         // After `every`, the next slot prunes it.
         clock.advance(Duration::hours(1));

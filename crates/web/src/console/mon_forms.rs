@@ -164,7 +164,11 @@ impl FormPageArgs {
     }
 }
 
-fn manage_guard(st: &AppState, u: &ConsoleUser, pairs: Option<&[(String, String)]>) -> Option<Response> {
+fn manage_guard(
+    st: &AppState,
+    u: &ConsoleUser,
+    pairs: Option<&[(String, String)]>,
+) -> Option<Response> {
     if let Some(r) = u.require(st, Permission::ProbeManage) {
         return Some(r);
     }
@@ -189,7 +193,11 @@ const SCENARIO_EXAMPLE: &str = r#"{
   ]
 }"#;
 
-fn probe_fields(u: &ConsoleUser, o: Option<&probes::ProbeOut>, pairs: Option<&[(String, String)]>) -> Vec<MonField> {
+fn probe_fields(
+    u: &ConsoleUser,
+    o: Option<&probes::ProbeOut>,
+    pairs: Option<&[(String, String)]>,
+) -> Vec<MonField> {
     let get = |name: &str, from: String| match pairs {
         Some(p) => field(p, name),
         None => from,
@@ -209,28 +217,73 @@ fn probe_fields(u: &ConsoleUser, o: Option<&probes::ProbeOut>, pairs: Option<&[(
         _ => t("probe-form-secrets-help"),
     };
     vec![
-        req(f("name", t("probe-name"), "text", get("name", o.map(|o| o.name.clone()).unwrap_or_default()))),
-        f("system", t("alert-system"), "text", get("system", o.map(|o| o.system.clone()).unwrap_or_default())),
-        f("region", t("alert-region"), "text", get("region", o.map(|o| o.region.clone()).unwrap_or_default())),
+        req(f(
+            "name",
+            t("probe-name"),
+            "text",
+            get("name", o.map(|o| o.name.clone()).unwrap_or_default()),
+        )),
+        f(
+            "system",
+            t("alert-system"),
+            "text",
+            get("system", o.map(|o| o.system.clone()).unwrap_or_default()),
+        ),
+        f(
+            "region",
+            t("alert-region"),
+            "text",
+            get("region", o.map(|o| o.region.clone()).unwrap_or_default()),
+        ),
         opts(
-            f("severity", t("alert-severity"), "select", get("severity", o.map_or_else(|| "warning".into(), |o| o.severity.clone()))),
+            f(
+                "severity",
+                t("alert-severity"),
+                "select",
+                get(
+                    "severity",
+                    o.map_or_else(|| "warning".into(), |o| o.severity.clone()),
+                ),
+            ),
             severities(),
         ),
-        f("enabled", t("mon-form-enabled"), "checkbox", if enabled { "on".into() } else { String::new() }),
+        f(
+            "enabled",
+            t("mon-form-enabled"),
+            "checkbox",
+            if enabled { "on".into() } else { String::new() },
+        ),
         help(
             req(f(
                 "scenario",
                 t("probe-steps"),
                 "textarea",
-                get("scenario", o.map_or_else(|| SCENARIO_EXAMPLE.to_string(), |o| scenario_text(&o.scenario))),
+                get(
+                    "scenario",
+                    o.map_or_else(
+                        || SCENARIO_EXAMPLE.to_string(),
+                        |o| scenario_text(&o.scenario),
+                    ),
+                ),
             )),
             t("probe-form-steps-help"),
         ),
-        help(f("secrets", t("probe-form-secrets"), "textarea", String::new()), secrets_help),
+        help(
+            f(
+                "secrets",
+                t("probe-form-secrets"),
+                "textarea",
+                String::new(),
+            ),
+            secrets_help,
+        ),
     ]
 }
 
-fn probe_input(pairs: &[(String, String)], keep_secrets: bool) -> Result<probes::ProbeInput, ServiceError> {
+fn probe_input(
+    pairs: &[(String, String)],
+    keep_secrets: bool,
+) -> Result<probes::ProbeInput, ServiceError> {
     let scenario: Value = serde_json::from_str(&field(pairs, "scenario")).map_err(|e| {
         ServiceError::invalid_zh(
             "scenario",
@@ -273,7 +326,11 @@ fn probe_input(pairs: &[(String, String)], keep_secrets: bool) -> Result<probes:
 
 fn probe_page_args(id: Option<i64>, version: i64) -> FormPageArgs {
     FormPageArgs {
-        title: if id.is_some() { "probe-form-edit" } else { "probe-form-new" },
+        title: if id.is_some() {
+            "probe-form-edit"
+        } else {
+            "probe-form-new"
+        },
         active: "probes",
         form_id: "probe-form",
         action: id.map_or_else(|| "/probes/new".into(), |i| format!("/probes/{i}/edit")),
@@ -288,7 +345,10 @@ pub async fn probe_new(State(st): State<AppState>, u: ConsoleUser) -> Response {
         return r;
     }
     let fields = probe_fields(&u, None, None);
-    render(StatusCode::OK, &probe_page_args(None, 0).build(&st, &u, fields, None))
+    render(
+        StatusCode::OK,
+        &probe_page_args(None, 0).build(&st, &u, fields, None),
+    )
 }
 
 /// Creates a probe from the form.
@@ -309,7 +369,11 @@ pub async fn probe_create(State(st): State<AppState>, u: ConsoleUser, body: Byte
 }
 
 /// The form to edit a probe.
-pub async fn probe_edit(State(st): State<AppState>, u: ConsoleUser, Path(id): Path<i64>) -> Response {
+pub async fn probe_edit(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+) -> Response {
     if let Some(r) = manage_guard(&st, &u, None) {
         return r;
     }
@@ -318,7 +382,10 @@ pub async fn probe_edit(State(st): State<AppState>, u: ConsoleUser, Path(id): Pa
         Err(e) => return service_error_page(&u, &st, e),
     };
     let fields = probe_fields(&u, Some(&o), None);
-    render(StatusCode::OK, &probe_page_args(Some(id), o.version).build(&st, &u, fields, None))
+    render(
+        StatusCode::OK,
+        &probe_page_args(Some(id), o.version).build(&st, &u, fields, None),
+    )
 }
 
 /// Saves an edited probe (version-checked).
@@ -374,7 +441,15 @@ async fn database_options(st: &AppState, u: &ConsoleUser) -> Vec<(String, String
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|d| (d.id.to_string(), format!("{} ({}, {}:{}/{})", d.name, d.kind, d.host, d.port, d.database)))
+        .map(|d| {
+            (
+                d.id.to_string(),
+                format!(
+                    "{} ({}, {}:{}/{})",
+                    d.name, d.kind, d.host, d.port, d.database
+                ),
+            )
+        })
         .collect()
 }
 
@@ -395,51 +470,129 @@ fn point_fields(
     };
     let s = |v: Option<String>| v.unwrap_or_default();
     vec![
-        req(f("name", t("point-name"), "text", get("name", s(o.map(|o| o.name.clone()))))),
-        req(f("owner", t("point-owner"), "text", get("owner", s(o.map(|o| o.owner.clone()))))),
-        f("runbook_url", t("point-runbook"), "url", get("runbook_url", s(o.map(|o| o.runbook_url.clone())))),
+        req(f(
+            "name",
+            t("point-name"),
+            "text",
+            get("name", s(o.map(|o| o.name.clone()))),
+        )),
+        req(f(
+            "owner",
+            t("point-owner"),
+            "text",
+            get("owner", s(o.map(|o| o.owner.clone()))),
+        )),
+        f(
+            "runbook_url",
+            t("point-runbook"),
+            "url",
+            get("runbook_url", s(o.map(|o| o.runbook_url.clone()))),
+        ),
         req(opts(
-            f("database_id", t("point-database"), "select", get("database_id", s(o.map(|o| o.database_id.to_string())))),
+            f(
+                "database_id",
+                t("point-database"),
+                "select",
+                get("database_id", s(o.map(|o| o.database_id.to_string()))),
+            ),
             dbs,
         )),
         help(
-            req(f("query", t("point-form-query"), "textarea", get("query", s(o.map(|o| o.query.clone()))))),
+            req(f(
+                "query",
+                t("point-form-query"),
+                "textarea",
+                get("query", s(o.map(|o| o.query.clone()))),
+            )),
             t("point-form-query-help"),
         ),
         req(opts(
-            f("comparison", t("point-rule"), "select", get("comparison", o.map_or_else(|| "gt".into(), |o| o.comparison.clone()))),
+            f(
+                "comparison",
+                t("point-rule"),
+                "select",
+                get(
+                    "comparison",
+                    o.map_or_else(|| "gt".into(), |o| o.comparison.clone()),
+                ),
+            ),
             COMPARISONS
                 .iter()
                 .map(|c| (c.to_string(), t(&format!("point-cmp-{c}"))))
                 .collect(),
         )),
-        f("threshold", t("point-form-threshold"), "number", get("threshold", s(o.map(|o| o.threshold.to_string())))),
+        f(
+            "threshold",
+            t("point-form-threshold"),
+            "number",
+            get("threshold", s(o.map(|o| o.threshold.to_string()))),
+        ),
         help(
-            f("stale_after_s", t("point-form-stale"), "number", get("stale_after_s", s(o.map(|o| o.stale_after_s.to_string())))),
+            f(
+                "stale_after_s",
+                t("point-form-stale"),
+                "number",
+                get("stale_after_s", s(o.map(|o| o.stale_after_s.to_string()))),
+            ),
             t("point-form-stale-help"),
         ),
         help(
-            f("interval_s", t("point-form-interval"), "number", get("interval_s", s(o.map(|o| o.interval_s.to_string())))),
+            f(
+                "interval_s",
+                t("point-form-interval"),
+                "number",
+                get("interval_s", s(o.map(|o| o.interval_s.to_string()))),
+            ),
             t("point-form-interval-help"),
         ),
-        f("system", t("alert-system"), "text", get("system", s(o.map(|o| o.system.clone())))),
-        f("region", t("alert-region"), "text", get("region", s(o.map(|o| o.region.clone())))),
+        f(
+            "system",
+            t("alert-system"),
+            "text",
+            get("system", s(o.map(|o| o.system.clone()))),
+        ),
+        f(
+            "region",
+            t("alert-region"),
+            "text",
+            get("region", s(o.map(|o| o.region.clone()))),
+        ),
         opts(
-            f("severity", t("alert-severity"), "select", get("severity", o.map_or_else(|| "warning".into(), |o| o.severity.clone()))),
+            f(
+                "severity",
+                t("alert-severity"),
+                "select",
+                get(
+                    "severity",
+                    o.map_or_else(|| "warning".into(), |o| o.severity.clone()),
+                ),
+            ),
             severities(),
         ),
-        f("enabled", t("mon-form-enabled"), "checkbox", if enabled { "on".into() } else { String::new() }),
+        f(
+            "enabled",
+            t("mon-form-enabled"),
+            "checkbox",
+            if enabled { "on".into() } else { String::new() },
+        ),
     ]
 }
 
-fn num<T: std::str::FromStr>(pairs: &[(String, String)], name: &str) -> Result<Option<T>, ServiceError> {
+fn num<T: std::str::FromStr>(
+    pairs: &[(String, String)],
+    name: &str,
+) -> Result<Option<T>, ServiceError> {
     let v = field(pairs, name);
     let v = v.trim();
     if v.is_empty() {
         return Ok(None);
     }
     v.parse().map(Some).map_err(|_| {
-        ServiceError::invalid_zh(name, format!("'{v}' is not a number"), format!("“{v}”不是数字"))
+        ServiceError::invalid_zh(
+            name,
+            format!("'{v}' is not a number"),
+            format!("“{v}”不是数字"),
+        )
     })
 }
 
@@ -468,10 +621,17 @@ fn point_input(pairs: &[(String, String)]) -> Result<points::PointInput, Service
 
 fn point_page_args(id: Option<i64>, version: i64) -> FormPageArgs {
     FormPageArgs {
-        title: if id.is_some() { "point-form-edit" } else { "point-form-new" },
+        title: if id.is_some() {
+            "point-form-edit"
+        } else {
+            "point-form-new"
+        },
         active: "monitoring-points",
         form_id: "point-form",
-        action: id.map_or_else(|| "/monitoring-points/new".into(), |i| format!("/monitoring-points/{i}/edit")),
+        action: id.map_or_else(
+            || "/monitoring-points/new".into(),
+            |i| format!("/monitoring-points/{i}/edit"),
+        ),
         cancel: "/monitoring-points".into(),
         version,
     }
@@ -483,7 +643,10 @@ pub async fn point_new(State(st): State<AppState>, u: ConsoleUser) -> Response {
         return r;
     }
     let fields = point_fields(&u, None, None, database_options(&st, &u).await);
-    render(StatusCode::OK, &point_page_args(None, 0).build(&st, &u, fields, None))
+    render(
+        StatusCode::OK,
+        &point_page_args(None, 0).build(&st, &u, fields, None),
+    )
 }
 
 /// Creates a monitoring point from the form.
@@ -504,7 +667,11 @@ pub async fn point_create(State(st): State<AppState>, u: ConsoleUser, body: Byte
 }
 
 /// The form to edit a monitoring point.
-pub async fn point_edit(State(st): State<AppState>, u: ConsoleUser, Path(id): Path<i64>) -> Response {
+pub async fn point_edit(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+) -> Response {
     if let Some(r) = manage_guard(&st, &u, None) {
         return r;
     }
@@ -513,7 +680,10 @@ pub async fn point_edit(State(st): State<AppState>, u: ConsoleUser, Path(id): Pa
         Err(e) => return service_error_page(&u, &st, e),
     };
     let fields = point_fields(&u, Some(&o), None, database_options(&st, &u).await);
-    render(StatusCode::OK, &point_page_args(Some(id), o.version).build(&st, &u, fields, None))
+    render(
+        StatusCode::OK,
+        &point_page_args(Some(id), o.version).build(&st, &u, fields, None),
+    )
 }
 
 /// Saves an edited monitoring point (version-checked).
@@ -562,29 +732,68 @@ fn db_fields(
         String::new()
     };
     vec![
-        req(f("name", t("db-form-name"), "text", get("name", s(o.map(|d| d.name.clone()))))),
+        req(f(
+            "name",
+            t("db-form-name"),
+            "text",
+            get("name", s(o.map(|d| d.name.clone()))),
+        )),
         req(opts(
-            f("kind", t("db-form-kind"), "select", get("kind", o.map_or_else(|| "postgres".into(), |d| d.kind.clone()))),
+            f(
+                "kind",
+                t("db-form-kind"),
+                "select",
+                get(
+                    "kind",
+                    o.map_or_else(|| "postgres".into(), |d| d.kind.clone()),
+                ),
+            ),
             vec![
                 ("postgres".into(), "PostgreSQL".into()),
                 ("mysql".into(), "MySQL / MariaDB".into()),
             ],
         )),
-        req(f("host", t("db-form-host"), "text", get("host", s(o.map(|d| d.host.clone()))))),
+        req(f(
+            "host",
+            t("db-form-host"),
+            "text",
+            get("host", s(o.map(|d| d.host.clone()))),
+        )),
         help(
-            f("port", t("db-form-port"), "number", get("port", s(o.map(|d| d.port.to_string())))),
+            f(
+                "port",
+                t("db-form-port"),
+                "number",
+                get("port", s(o.map(|d| d.port.to_string()))),
+            ),
             t("db-form-port-help"),
         ),
-        req(f("database", t("db-form-database"), "text", get("database", s(o.map(|d| d.database.clone()))))),
+        req(f(
+            "database",
+            t("db-form-database"),
+            "text",
+            get("database", s(o.map(|d| d.database.clone()))),
+        )),
         help(
-            req(f("username", t("db-form-username"), "text", get("username", s(o.map(|d| d.username.clone()))))),
+            req(f(
+                "username",
+                t("db-form-username"),
+                "text",
+                get("username", s(o.map(|d| d.username.clone()))),
+            )),
             t("db-form-username-help"),
         ),
-        help(f("password", t("db-form-password"), "password", String::new()), pw_help),
+        help(
+            f("password", t("db-form-password"), "password", String::new()),
+            pw_help,
+        ),
     ]
 }
 
-fn db_input(pairs: &[(String, String)], editing: bool) -> Result<points::DatabaseInput, ServiceError> {
+fn db_input(
+    pairs: &[(String, String)],
+    editing: bool,
+) -> Result<points::DatabaseInput, ServiceError> {
     let password = field(pairs, "password");
     Ok(points::DatabaseInput {
         name: field(pairs, "name"),
@@ -604,10 +813,17 @@ fn db_input(pairs: &[(String, String)], editing: bool) -> Result<points::Databas
 
 fn db_page_args(id: Option<i64>, version: i64) -> FormPageArgs {
     FormPageArgs {
-        title: if id.is_some() { "db-form-edit" } else { "db-form-new" },
+        title: if id.is_some() {
+            "db-form-edit"
+        } else {
+            "db-form-new"
+        },
         active: "monitoring-points",
         form_id: "database-form",
-        action: id.map_or_else(|| "/monitoring-databases/new".into(), |i| format!("/monitoring-databases/{i}/edit")),
+        action: id.map_or_else(
+            || "/monitoring-databases/new".into(),
+            |i| format!("/monitoring-databases/{i}/edit"),
+        ),
         cancel: "/monitoring-points#databases".into(),
         version,
     }
@@ -619,7 +835,10 @@ pub async fn database_new(State(st): State<AppState>, u: ConsoleUser) -> Respons
         return r;
     }
     let fields = db_fields(&u, None, None);
-    render(StatusCode::OK, &db_page_args(None, 0).build(&st, &u, fields, None))
+    render(
+        StatusCode::OK,
+        &db_page_args(None, 0).build(&st, &u, fields, None),
+    )
 }
 
 /// Registers an external database from the form.
@@ -639,7 +858,11 @@ pub async fn database_create(State(st): State<AppState>, u: ConsoleUser, body: B
     }
 }
 
-async fn database(st: &AppState, u: &ConsoleUser, id: i64) -> Result<tianshu_store::monitoring::DatabaseRow, ServiceError> {
+async fn database(
+    st: &AppState,
+    u: &ConsoleUser,
+    id: i64,
+) -> Result<tianshu_store::monitoring::DatabaseRow, ServiceError> {
     points::databases(&st.platform, &u.p)
         .await?
         .into_iter()
@@ -648,7 +871,11 @@ async fn database(st: &AppState, u: &ConsoleUser, id: i64) -> Result<tianshu_sto
 }
 
 /// The form to edit an external database.
-pub async fn database_edit(State(st): State<AppState>, u: ConsoleUser, Path(id): Path<i64>) -> Response {
+pub async fn database_edit(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+) -> Response {
     if let Some(r) = manage_guard(&st, &u, None) {
         return r;
     }
@@ -657,7 +884,10 @@ pub async fn database_edit(State(st): State<AppState>, u: ConsoleUser, Path(id):
         Err(e) => return service_error_page(&u, &st, e),
     };
     let fields = db_fields(&u, Some(&d), None);
-    render(StatusCode::OK, &db_page_args(Some(id), d.version).build(&st, &u, fields, None))
+    render(
+        StatusCode::OK,
+        &db_page_args(Some(id), d.version).build(&st, &u, fields, None),
+    )
 }
 
 /// Saves an edited external database (version-checked; a blank password keeps the stored one).

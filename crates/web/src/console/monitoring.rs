@@ -249,13 +249,24 @@ pub async fn probe_page(
         .runs
         .iter()
         .rev()
-        .map(|r| when(&st, &r.started_at).get(11..16).unwrap_or("").to_string())
+        .map(|r| {
+            when(&st, &r.started_at)
+                .get(11..16)
+                .unwrap_or("")
+                .to_string()
+        })
         .collect();
     let ms = |want: bool| -> Vec<f64> {
         v.runs
             .iter()
             .rev()
-            .map(|r| if r.ok == want { r.total_ms.max(1) as f64 } else { 0.0 })
+            .map(|r| {
+                if r.ok == want {
+                    r.total_ms.max(1) as f64
+                } else {
+                    0.0
+                }
+            })
             .collect()
     };
     let chart = if v.runs.is_empty() {
