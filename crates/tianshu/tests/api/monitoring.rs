@@ -942,6 +942,13 @@ async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {
     (r.status(), r.text().await.unwrap())
 }
 
+async fn probe_count(app: &TestApp, t: &str) -> usize {
+    get_json(app, t, "/api/v1/probes").await["items"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
 /// The error shown next to form field `name` (the `field-error` paragraph), if any.
 fn field_error(html: &str, name: &str) -> Option<String> {
     let marker = format!("data-field=\"{name}\">");
@@ -964,13 +971,8 @@ async fn console_forms_create_and_edit_probes_databases_and_points() {
         html.contains("id=\"probe-form\"") && html.contains("<label for=\"m-scenario\">"),
         "{html}"
     );
-    let count = |app: &TestApp, t: String| async move {
-        get_json(app, &t, "/api/v1/probes").await["items"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
-    let before = count(&app, t.clone()).await;
+
+    let before = probe_count(&app, &t).await;
 
     // A step URL that is not http(s): 422, the error next to the steps field naming the step, nothing stored.
     let bad =
@@ -1039,7 +1041,7 @@ async fn console_forms_create_and_edit_probes_databases_and_points() {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(field_error(&html, "name").is_some(), "{html}");
-    assert_eq!(count(&app, t.clone()).await, before, "nothing stored");
+    assert_eq!(probe_count(&app, &t).await, before, "nothing stored");
 
     // Valid: created, redirected to its page; the secret works (the login step needs it) and is not shown.
     let (s, at, html) = post_form(
