@@ -1331,7 +1331,8 @@ async fn console_forms_create_and_edit_probes_databases_and_points() {
 
 /// `tianshu probe …` / `tianshu point …` on the server's database: create from a TOML file (a bad field is named
 /// with the file), list, export (no secret values), run now (exit 1 when the run fails), disable, points.
-#[tokio::test]
+// Multi-threaded: the CLI runs as a blocking child process while the loopback site answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_probe_and_point_commands() {
     let app = sqlite_app().await;
     let url = app._db.config.url.clone();
