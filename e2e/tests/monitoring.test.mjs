@@ -67,3 +67,82 @@ test('the monitoring-point catalogue opens, in English too', async () => {
     await context.close();
   }
 });
+
+test('create and edit forms for probes, databases and points validate on the server, errors next to the field', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    await page.goto(`${app.base}/probes`);
+    await Promise.all([page.waitForNavigation(), page.click('#probe-new')]);
+    assert.equal(new URL(page.url()).pathname, '/probes/new');
+    // Every field has its label.
+    for (const id of ['m-name', 'm-system', 'm-region', 'm-severity', 'm-enabled', 'm-scenario', 'm-secrets']) {
+      assert.equal(await page.locator(`label[for="${id}"]`).count(), 1, `label of ${id}`);
+    }
+    await page.fill('#m-name', '自检拨测(表单)');
+    await page.fill('#m-scenario', JSON.stringify({ steps: [{ name: '健康检查', url: 'ftp://nowhere.example.invalid/' }] }));
+    let r = await submit(page, '#probe-form button[type=submit]');
+    assert.equal(r.status(), 422);
+    assert.equal(await page.locator('#m-scenario').getAttribute('aria-invalid'), 'true');
+    assert.match(await page.locator('#me-scenario').innerText(), /scenario\.steps\[0\]\.url/);
+    assert.equal(await page.locator('#m-name').inputValue(), '自检拨测(表单)', 'what was typed is kept');
+    await shot(page, 'probe-form-error');
+    await page.fill('#m-scenario', JSON.stringify({
+      steps: [{ name: '健康检查', url: `${app.base}/healthz`, assert: { status: 200 } }],
+    }, null, 2));
+    r = await submit(page, '#probe-form button[type=submit]');
+    assert.equal(r.status(), 200);
+    assert.match(new URL(page.url()).pathname, /^\/probes\/\d+$/);
+    assert.match(await page.locator('#probe-steps').innerText(), /健康检查/);
+    r = await submit(page, '#probe-run');
+    assert.equal(r.status(), 200);
+    assert.match(await page.locator('#runs-table tbody tr').first().innerText(), /健康检查: 200 · \d+ ms/);
+    await Promise.all([page.waitForNavigation(), page.click('#probe-edit')]);
+    await page.fill('#m-name', '自检拨测(已改)');
+    r = await submit(page, '#probe-form button[type=submit]');
+    assert.equal(r.status(), 200);
+    assert.match(await page.locator('#probe h2').innerText(), /自检拨测\(已改\)/);
+
+    // A database: a port that is not a number is refused next to the port.
+    await page.goto(`${app.base}/monitoring-points`);
+    await Promise.all([page.waitForNavigation(), page.click('#database-new')]);
+    await page.fill('#m-name', '订单库(演示)');
+    await page.selectOption('#m-kind', 'mysql');
+    await page.fill('#m-host', '127.0.0.1');
+    await page.fill('#m-port', 'abc');
+    await page.fill('#m-database', 'orders');
+    await page.fill('#m-username', 'monitor_ro');
+    await page.fill('#m-password', 'demo-pw-1');
+    r = await submit(page, '#database-form button[type=submit]');
+    assert.equal(r.status(), 422);
+    assert.match(await page.locator('#me-port').innerText(), /abc/);
+    assert.equal(await page.locator('#m-password').inputValue(), '', 'the password is not sent back');
+    await page.fill('#m-port', '3306');
+    await page.fill('#m-password', 'demo-pw-1');
+    r = await submit(page, '#database-form button[type=submit]');
+    assert.equal(r.status(), 200);
+    assert.equal(await page.locator('#databases-table tbody tr').count(), 1);
+
+    // A point: a threshold that is not a number, then a valid one that lands in the catalogue.
+    await Promise.all([page.waitForNavigation(), page.click('#point-new')]);
+    await page.fill('#m-name', '订单积压(演示)');
+    await page.fill('#m-owner', '运维一组');
+    await page.fill('#m-query', "SELECT COUNT(*) FROM orders WHERE state = 'pending'");
+    await page.selectOption('#m-comparison', 'gt');
+    await page.fill('#m-threshold', '五百');
+    r = await submit(page, '#point-form button[type=submit]');
+    assert.equal(r.status(), 422);
+    assert.equal(await page.locator('#m-threshold').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('#me-threshold').count(), 1);
+    await page.fill('#m-threshold', '500');
+    r = await submit(page, '#point-form button[type=submit]');
+    assert.equal(r.status(), 200);
+    assert.match(await page.locator('#points-table').innerText(), /订单积压\(演示\)/);
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.goto(`${app.base}/probes/new`);
+    const box = await page.locator('#probe-form button[type=submit]').boundingBox();
+    assert.ok(box && box.x + box.width <= 1366, 'the form fits 1366 px wide');
+    await shot(page, 'probe-form');
+  } finally {
+    await context.close();
+  }
+});

@@ -363,6 +363,8 @@ mod dataops;
 #[path = "services/duty.rs"]
 mod duty;
 
+#[path = "services/mon_retention.rs"]
+mod mon_retention;
 #[path = "services/notify_scope.rs"]
 mod notify_scope;
 #[path = "services/problems.rs"]

@@ -513,6 +513,66 @@ pub async fn record_point_run(
 
 // ---------------------------------------------------------------- sign-in (MON-09)
 
+// ---------------------------------------------------------------- retention
+
+/// Claims the slot of housekeeping job `name` if it is due at `now` (a job never seen before is due): moves its
+/// next run to `next`. True when this caller won the slot; another instance, or a repeat after a restart within
+/// the slot, gets false.
+pub async fn claim_job(conn: &mut Conn<'_>, name: &str, now: i64, next: i64) -> StoreResult<bool> {
+    on_conn!(conn, c => sqlx::query(
+        "INSERT INTO mon_jobs (name, next_run_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name).bind(now).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    let n = on_conn!(conn, c => sqlx::query(
+        "UPDATE mon_jobs SET next_run_at = $1, last_run_at = $2 WHERE name = $3 AND next_run_at <= $2")
+        .bind(next).bind(now).bind(name).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Records what a job's run did, and optionally brings its next run forward (more is left to do).
+pub async fn finish_job(
+    conn: &mut Conn<'_>,
+    name: &str,
+    result: &str,
+    next: Option<i64>,
+) -> StoreResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE mon_jobs SET last_result = $1, next_run_at = COALESCE($2, next_run_at) WHERE name = $3")
+        .bind(result).bind(next).bind(name).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Deletes up to `batch` probe runs started before `before`; returns how many.
+pub async fn prune_probe_runs(conn: &mut Conn<'_>, before: i64, batch: i64) -> StoreResult<u64> {
+    Ok(on_conn!(conn, c => sqlx::query(
+        "DELETE FROM probe_runs WHERE id IN (SELECT id FROM probe_runs WHERE started_at < $1 ORDER BY started_at LIMIT $2)")
+        .bind(before).bind(batch).execute(&mut **c).await.map(|r| r.rows_affected()))?)
+}
+
+/// Deletes up to `batch` point evaluations made before `before`; returns how many.
+pub async fn prune_point_runs(conn: &mut Conn<'_>, before: i64, batch: i64) -> StoreResult<u64> {
+    Ok(on_conn!(conn, c => sqlx::query(
+        "DELETE FROM mon_point_runs WHERE id IN (SELECT id FROM mon_point_runs WHERE at < $1 ORDER BY at LIMIT $2)")
+        .bind(before).bind(batch).execute(&mut **c).await.map(|r| r.rows_affected()))?)
+}
+
+/// Deletes up to `batch` history events before `before` of resolved alerts; returns how many. The
+/// alerts themselves are kept.
+pub async fn prune_alert_events(conn: &mut Conn<'_>, before: i64, batch: i64) -> StoreResult<u64> {
+    Ok(on_conn!(conn, c => sqlx::query(
+        "DELETE FROM alert_events WHERE id IN (SELECT e.id FROM alert_events e JOIN alerts a ON a.id = e.alert_id
+         WHERE e.at < $1 AND a.state = 'resolved' LIMIT $2)")
+        .bind(before).bind(batch).execute(&mut **c).await.map(|r| r.rows_affected()))?)
+}
+
+/// A housekeeping job's schedule and last result.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct JobRow {
+    pub name: String,
+    pub next_run_at: i64,
+    pub last_run_at: Option<i64>,
+    pub last_result: Option<String>,
+}
+
 /// Creates the day's row when missing; `true` when created here (its clocks are to be started).
 pub async fn open_signin_day(conn: &mut Conn<'_>, day: &str, now: i64) -> StoreResult<bool> {
     let n = on_conn!(conn, c => sqlx::query(
@@ -543,6 +603,13 @@ pub async fn sign_in(
 }
 
 impl Store {
+    /// A housekeeping job's schedule.
+    pub async fn mon_job(&self, name: &str) -> StoreResult<Option<JobRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT name, next_run_at, last_run_at, last_result FROM mon_jobs WHERE name = $1")
+            .bind(name).fetch_optional(p).await)?)
+    }
+
     /// Every probe, by name.
     pub async fn probes(&self) -> StoreResult<Vec<ProbeRow>> {
         let sql = format!("SELECT {PROBE_COLS} FROM probes ORDER BY name");

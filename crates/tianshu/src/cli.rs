@@ -86,6 +86,10 @@ pub enum Command {
     Release(ChangeArgs<ReleaseCmd>),
     /// Requirements (REQ-01, CHG-06): list, show, register, act, the intake week.
     Requirement(ChangeArgs<RequirementCmd>),
+    /// Dial-test probes (MON-03, MON-05): list, show, create/update from a file, export, run now, pause.
+    Probe(crate::mon_cli::ProbeArgs),
+    /// SQL monitoring points (MON-02) and their databases: list, show, create/update from a file, run now.
+    Point(crate::mon_cli::PointArgs),
 }
 
 /// Options of `cutover`, `release` and `requirement`.
@@ -886,6 +890,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             let s = cli.settings(None)?;
             let p = crate::build_platform(&app_config(&s, false)?).await?;
             let code = requirement_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Probe(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = crate::mon_cli::probe_cmd(&p, args).await;
+            p.store.close().await;
+            code
+        }
+        Command::Point(args) => {
+            let s = cli.settings(None)?;
+            let p = crate::build_platform(&app_config(&s, false)?).await?;
+            let code = crate::mon_cli::point_cmd(&p, args).await;
             p.store.close().await;
             code
         }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod mon_cli;
 pub mod recon_cli;
 
 use std::sync::Arc;

@@ -58,8 +58,9 @@ pub use kpi::{
     LimitSource, MonthlyPackSchedule, RankingRule, RatioMeasure, UnitRounding, WhenEmpty,
 };
 pub use monitoring::{
-    AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonitoringPolicy,
-    PointPolicy, ProbePolicy, SevereBudgetPolicy, SignInPolicy, SilencePolicy, TicketAction,
+    AlertRoute, FactValue, FlappingPolicy, GroupingPolicy, IntakePolicy, MonRetentionPolicy,
+    MonitoringPolicy, PointPolicy, ProbePolicy, SevereBudgetPolicy, SignInPolicy, SilencePolicy,
+    TicketAction,
 };
 pub use notify::{
     Channel, DeliveryPolicy, FollowUpPolicy, NotifyPolicy, RecipientClass, RegionExtra,

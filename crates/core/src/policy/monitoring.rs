@@ -33,6 +33,24 @@ pub struct MonitoringPolicy {
     pub signin: SignInPolicy,
     /// MON-10: the severe-alarm budget.
     pub severe_budget: SevereBudgetPolicy,
+    /// How long probe runs, point evaluations and alert history are kept.
+    pub retention: MonRetentionPolicy,
+}
+
+/// Retention of monitoring history: a durable job deletes what is older than these many days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonRetentionPolicy {
+    /// Days of probe runs kept (availability and latency history).
+    pub probe_runs_days: u32,
+    /// Days of monitoring-point evaluations kept.
+    pub point_runs_days: u32,
+    /// Days of the event history of resolved alerts; 0 keeps it forever.
+    pub alert_history_days: u32,
+    /// How often the pruning job runs.
+    pub every: PolicyDuration,
+    /// Rows deleted per transaction (the job repeats until nothing older is left).
+    pub batch: u32,
 }
 
 /// MON-03, MON-05: how dial-test probes run and when they alarm.
@@ -446,6 +464,26 @@ impl MonitoringPolicy {
             issues.push(Issue::new(
                 "points.default_interval",
                 "must not be shorter than min_interval",
+            ));
+        }
+        let rt = &self.retention;
+        if rt.every.seconds() <= 0 {
+            issues.push(Issue::new("retention.every", "must be longer than zero"));
+        }
+        for (f, v) in [
+            ("retention.probe_runs_days", rt.probe_runs_days),
+            ("retention.point_runs_days", rt.point_runs_days),
+            ("retention.batch", rt.batch),
+        ] {
+            if v == 0 {
+                issues.push(Issue::new(f, "must be at least 1"));
+            }
+        }
+        // MON-10 counts alarms per month over the year; the flapping rule looks back `flapping.within`.
+        if rt.alert_history_days != 0 && rt.alert_history_days < 366 {
+            issues.push(Issue::new(
+                "retention.alert_history_days",
+                "must be 0 (keep forever) or at least 366 (a year of MON-10 monthly counts)",
             ));
         }
         for (f, v) in [

@@ -894,3 +894,36 @@ fn monitoring_bad_matcher_role_class_and_template_are_located() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn monitoring_retention_comes_from_the_pack_and_is_checked() {
+    let m = pack().monitoring;
+    assert_eq!(m.retention.probe_runs_days, 90);
+    assert_eq!(m.retention.point_runs_days, 90);
+    assert_eq!(m.retention.alert_history_days, 731);
+    assert_eq!(m.retention.every.seconds(), 3600);
+    let text = std::fs::read_to_string(default_dir().join("monitoring.toml")).unwrap();
+    let errs = errors(load_with("monitoring.toml", |t| {
+        t.replacen("alert_history_days = 731", "alert_history_days = 30", 1)
+            .replacen("probe_runs_days = 90", "probe_runs_days = 0", 1)
+    }));
+    let line = line_of(&text, "[retention]", "alert_history_days");
+    assert!(
+        errs.iter().any(|e| e.starts_with(&format!(
+            "monitoring.toml:{line}:retention.alert_history_days: must be 0 (keep forever) or at least 366"
+        ))),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(":retention.probe_runs_days: must be at least 1")),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("monitoring.toml", |t| {
+        t.replacen("batch = 5000", "batch = \"many\"", 1)
+    }));
+    assert!(
+        errs.iter().any(|e| e.contains("retention.batch")),
+        "{errs:?}"
+    );
+}

@@ -7,9 +7,11 @@
 
 pub mod points;
 pub mod probes;
+pub mod retention;
 pub mod signin;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -70,6 +72,12 @@ impl Runtime {
 pub struct Runner {
     probe_slots: Arc<Semaphore>,
     point_slots: Arc<Semaphore>,
+    /// A retention run is in flight on this instance.
+    pruning: Arc<AtomicBool>,
+    /// The retention job's next slot as last read (µs); the store is not asked before it.
+    prune_next: Arc<AtomicI64>,
+    /// The last tick's claim filled every free probe / point slot: more may be due.
+    more_due: Mutex<(bool, bool)>,
 }
 
 impl Runner {
@@ -80,20 +88,53 @@ impl Runner {
         Runner {
             probe_slots: Arc::new(Semaphore::new(m.probes.concurrency as usize)),
             point_slots: Arc::new(Semaphore::new(m.points.concurrency as usize)),
+            pruning: Arc::new(AtomicBool::new(false)),
+            prune_next: Arc::new(AtomicI64::new(i64::MIN)),
+            more_due: Mutex::new((false, false)),
         }
     }
 
-    /// Starts today's sign-in clocks if needed and starts a task for every due probe and point that fits in a
-    /// free slot; returns the tasks (the loop does not wait for them, tests may).
+    /// Starts today's sign-in clocks if needed, the retention job when its slot is due, and a task for every
+    /// due probe and point that fits in a free slot; returns the tasks (the loop does not wait for them, tests may).
     pub async fn tick(&self, p: &Platform) -> Vec<JoinHandle<()>> {
         if let Err(e) = signin::open_today(p).await {
             tracing::warn!(error = %e, "monitoring sign-in clocks could not be started");
         }
         let mut tasks = Vec::new();
+        if p.now_us() >= self.prune_next.load(Ordering::Relaxed)
+            && !self.pruning.swap(true, Ordering::AcqRel)
+        {
+            let (p, pruning, next) = (p.clone(), self.pruning.clone(), self.prune_next.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = retention::run_if_due(&p).await {
+                    tracing::warn!(error = %e, "monitoring history could not be pruned");
+                }
+                if let Ok(Some(j)) = p.store.mon_job(retention::JOB).await {
+                    next.store(j.next_run_at, Ordering::Relaxed);
+                }
+                pruning.store(false, Ordering::Release);
+            }));
+        }
+        let full = self.claim(p, &mut tasks, true, true).await;
+        *self.more_due.lock().unwrap_or_else(|e| e.into_inner()) = full;
+        tasks
+    }
+
+    /// Claims due probes and/or points into the free slots and starts them; per kind, true when it filled
+    /// every free slot (more may be due as soon as a slot frees).
+    async fn claim(
+        &self,
+        p: &Platform,
+        tasks: &mut Vec<JoinHandle<()>>,
+        want_probes: bool,
+        want_points: bool,
+    ) -> (bool, bool) {
+        let mut full = (false, false);
         let free = self.probe_slots.available_permits();
-        if free > 0 {
+        if want_probes && free > 0 {
             match probes::claim_due(p, free).await {
                 Ok(due) => {
+                    full.0 = due.len() >= free;
                     for probe in due {
                         let Ok(permit) = self.probe_slots.clone().try_acquire_owned() else {
                             break;
@@ -111,9 +152,10 @@ impl Runner {
             }
         }
         let free = self.point_slots.available_permits();
-        if free > 0 {
+        if want_points && free > 0 {
             match points::claim_due(p, free).await {
                 Ok(due) => {
+                    full.1 = due.len() >= free;
                     for point in due {
                         let Ok(permit) = self.point_slots.clone().try_acquire_owned() else {
                             break;
@@ -130,17 +172,47 @@ impl Runner {
                 Err(e) => tracing::warn!(error = %e, "due monitoring points could not be claimed"),
             }
         }
-        tasks
+        full
+    }
+
+    /// Waits until a slot of a kind that had more due work frees; says which kind.
+    async fn a_slot_frees(&self, (probes, points): (bool, bool)) -> (bool, bool) {
+        tokio::select! {
+            r = self.probe_slots.acquire(), if probes => { drop(r); (true, false) }
+            r = self.point_slots.acquire(), if points => { drop(r); (false, true) }
+            else => (false, false),
+        }
     }
 }
 
-/// Runs probes, points and the sign-in clocks until `stop` turns true.
+/// How often the runner looks for due work when it is not busy.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Runs probes, points, the retention job and the sign-in clocks until `stop` turns true. When every slot was
+/// filled, the runner claims again as soon as a slot frees instead of waiting for the next tick, so the
+/// throughput is bounded by the concurrency and the targets' latency, not by the tick.
 pub async fn run(p: Platform, mut stop: tokio::sync::watch::Receiver<bool>) {
     let runner = Runner::new(&p);
     loop {
+        let until = tokio::time::Instant::now() + TICK;
         let _ = runner.tick(&p).await;
+        let mut more = *runner.more_due.lock().unwrap_or_else(|e| e.into_inner());
+        while more.0 || more.1 {
+            let freed = tokio::select! {
+                f = runner.a_slot_frees(more) => f,
+                _ = tokio::time::sleep_until(until) => break,
+                _ = stop.changed() => return,
+            };
+            let mut started = Vec::new();
+            let full = runner.claim(&p, &mut started, freed.0, freed.1).await;
+            // A kind not claimed this round keeps its flag.
+            more = (
+                if freed.0 { full.0 } else { more.0 },
+                if freed.1 { full.1 } else { more.1 },
+            );
+        }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = tokio::time::sleep_until(until) => {}
             _ = stop.changed() => return,
         }
         if *stop.borrow() {

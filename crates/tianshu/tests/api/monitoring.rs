@@ -917,3 +917,574 @@ async fn console_pages_for_probes_points_and_signin() {
         "{html}"
     );
 }
+
+// ---------------------------------------------------------------- console forms and CLI
+
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let r = app
+        .client
+        .post(app.url(path))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let at = r.url().path().to_string();
+    (status, at, r.text().await.unwrap())
+}
+
+async fn page(app: &TestApp, path: &str) -> (StatusCode, String) {
+    let r = app.client.get(app.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn probe_count(app: &TestApp, t: &str) -> usize {
+    get_json(app, t, "/api/v1/probes").await["items"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// The error shown next to form field `name` (the `field-error` paragraph), if any.
+fn field_error(html: &str, name: &str) -> Option<String> {
+    let marker = format!("data-field=\"{name}\">");
+    let at = html.find(&marker)? + marker.len();
+    Some(html[at..].split("</p>").next()?.to_string())
+}
+
+/// Console forms for probes (with their steps), external databases and monitoring points: server-side
+/// validation shows the refused field next to it (422) and stores nothing; a valid form creates and redirects;
+/// editing is version-checked (412 on a stale form); secrets and passwords are never put back into a page.
+#[tokio::test]
+async fn console_forms_create_and_edit_probes_databases_and_points() {
+    let app = sqlite_app().await;
+    let t = app.token_for("admin", &[]).await;
+    let (base, _site) = start_site().await;
+    let csrf = app.login("admin").await;
+    let (s, html) = page(&app, "/probes/new").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("id=\"probe-form\"") && html.contains("<label for=\"m-scenario\">"),
+        "{html}"
+    );
+
+    let before = probe_count(&app, &t).await;
+
+    // A step URL that is not http(s): 422, the error next to the steps field naming the step, nothing stored.
+    let bad =
+        json!({"steps": [{"name": "首页", "url": "ftp://portal.example.invalid/"}]}).to_string();
+    let (s, _, html) = post_form(
+        &app,
+        "/probes/new",
+        &[
+            ("csrf", &csrf),
+            ("name", "门户拨测"),
+            ("severity", "warning"),
+            ("enabled", "on"),
+            ("scenario", &bad),
+            ("secrets", ""),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let e = field_error(&html, "scenario").expect("error next to the steps");
+    assert!(e.contains("scenario.steps[0].url"), "{e}");
+    assert!(
+        html.contains("ftp://portal.example.invalid/"),
+        "the typed steps are kept"
+    );
+    let (s, _, html) = post_form(
+        &app,
+        "/probes/new",
+        &[
+            ("csrf", &csrf),
+            ("name", "门户拨测"),
+            ("severity", "warning"),
+            ("scenario", "{\"steps\": ["),
+            ("secrets", ""),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        field_error(&html, "scenario").unwrap().contains("JSON"),
+        "{html}"
+    );
+    let (s, _, html) = post_form(
+        &app,
+        "/probes/new",
+        &[
+            ("csrf", &csrf),
+            ("name", "门户拨测"),
+            ("severity", "warning"),
+            ("scenario", &scenario(&base).to_string()),
+            ("secrets", "no equals sign"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(field_error(&html, "secrets").is_some(), "{html}");
+    let (s, _, html) = post_form(
+        &app,
+        "/probes/new",
+        &[
+            ("csrf", &csrf),
+            ("name", ""),
+            ("severity", "warning"),
+            ("scenario", &scenario(&base).to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(field_error(&html, "name").is_some(), "{html}");
+    assert_eq!(probe_count(&app, &t).await, before, "nothing stored");
+
+    // Valid: created, redirected to its page; the secret works (the login step needs it) and is not shown.
+    let (s, at, html) = post_form(
+        &app,
+        "/probes/new",
+        &[
+            ("csrf", &csrf),
+            ("name", "门户拨测"),
+            ("system", "agent-portal"),
+            ("severity", "critical"),
+            ("enabled", "on"),
+            ("scenario", &scenario(&base).to_string()),
+            ("secrets", "password=s3cret-pw"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    let id: i64 = at
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("redirected to /probes/{id}");
+    assert!(
+        html.contains("门户拨测") && html.contains("id=\"probe-edit\""),
+        "{html}"
+    );
+    let (s, _, html) = post_form(&app, &format!("/probes/{id}/run"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("data-ok=\"true\""),
+        "run now from the page: {html}"
+    );
+    assert!(
+        html.contains("<svg class=\"chart\" id=\"probe-latency-chart\"")
+            && html.contains("class=\"c-probe-ok\""),
+        "the latency chart on a millisecond axis: {html}"
+    );
+    let (s, html) = page(&app, &format!("/probes/{id}/edit")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        !html.contains("s3cret-pw"),
+        "secrets never go back into a page"
+    );
+    assert!(html.contains("password"), "their names are listed");
+    let version = get_json(&app, &t, &format!("/api/v1/probes/{id}")).await["probe"]["version"]
+        .as_i64()
+        .unwrap();
+    let v = version.to_string();
+    // Edit without secrets (kept), disabled, renamed.
+    let (s, _, html) = post_form(
+        &app,
+        &format!("/probes/{id}/edit"),
+        &[
+            ("csrf", &csrf),
+            ("version", &v),
+            ("name", "门户拨测(改)"),
+            ("system", "agent-portal"),
+            ("severity", "critical"),
+            ("scenario", &scenario(&base).to_string()),
+            ("secrets", ""),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    let p = get_json(&app, &t, &format!("/api/v1/probes/{id}")).await["probe"].clone();
+    assert_eq!(
+        (p["name"].as_str(), p["enabled"].as_bool()),
+        (Some("门户拨测(改)"), Some(false))
+    );
+    assert_eq!(p["secret_names"], json!(["password"]), "kept");
+    // The same (now stale) version again: 412 and nothing changed.
+    let (s, _, html) = post_form(
+        &app,
+        &format!("/probes/{id}/edit"),
+        &[
+            ("csrf", &csrf),
+            ("version", &v),
+            ("name", "别人的改动"),
+            ("severity", "critical"),
+            ("scenario", &scenario(&base).to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::PRECONDITION_FAILED);
+    assert!(html.contains("id=\"probe-form-error\""), "{html}");
+    assert_eq!(
+        get_json(&app, &t, &format!("/api/v1/probes/{id}")).await["probe"]["name"],
+        "门户拨测(改)"
+    );
+    // Without the CSRF token nothing happens.
+    let (s, _, _) = post_form(
+        &app,
+        "/probes/new",
+        &[("name", "x"), ("scenario", &scenario(&base).to_string())],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // External database: a bad kind and a bad port are shown at their fields; the password never comes back.
+    let (s, _, html) = post_form(
+        &app,
+        "/monitoring-databases/new",
+        &[
+            ("csrf", &csrf),
+            ("name", "订单库"),
+            ("kind", "oracle"),
+            ("host", "127.0.0.1"),
+            ("port", ""),
+            ("database", "orders"),
+            ("username", "ro"),
+            ("password", "db-pw-x1"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(field_error(&html, "kind").is_some(), "{html}");
+    assert!(!html.contains("db-pw-x1"), "the password is not echoed");
+    let (s, _, html) = post_form(
+        &app,
+        "/monitoring-databases/new",
+        &[
+            ("csrf", &csrf),
+            ("name", "订单库"),
+            ("kind", "postgres"),
+            ("host", "127.0.0.1"),
+            ("port", "五四三二"),
+            ("database", "orders"),
+            ("username", "ro"),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        field_error(&html, "port").unwrap().contains("五四三二"),
+        "{html}"
+    );
+    let (s, at, html) = post_form(
+        &app,
+        "/monitoring-databases/new",
+        &[
+            ("csrf", &csrf),
+            ("name", "订单库"),
+            ("kind", "postgres"),
+            ("host", "127.0.0.1"),
+            ("port", "1"),
+            ("database", "orders"),
+            ("username", "ro"),
+            ("password", "db-pw-x1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, at.as_str()),
+        (StatusCode::OK, "/monitoring-points"),
+        "{html}"
+    );
+    assert!(
+        html.contains("订单库") && !html.contains("db-pw-x1"),
+        "{html}"
+    );
+    let dbs = get_json(&app, &t, "/api/v1/monitoring/databases").await;
+    let db = dbs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "订单库")
+        .unwrap()
+        .clone();
+    let db_id = db["id"].as_i64().unwrap();
+    let (s, html) = page(&app, &format!("/monitoring-databases/{db_id}/edit")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("value=\"orders\"") && !html.contains("db-pw-x1"),
+        "{html}"
+    );
+    let dv = db["version"].as_i64().unwrap().to_string();
+    let (s, _, html) = post_form(
+        &app,
+        &format!("/monitoring-databases/{db_id}/edit"),
+        &[
+            ("csrf", &csrf),
+            ("version", &dv),
+            ("name", "订单库"),
+            ("kind", "postgres"),
+            ("host", "127.0.0.1"),
+            ("port", "2"),
+            ("database", "orders"),
+            ("username", "ro"),
+            ("password", ""),
+        ],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    let db = get_json(&app, &t, "/api/v1/monitoring/databases").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == db_id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (db["port"].as_i64(), db["has_password"].as_bool()),
+        (Some(2), Some(true)),
+        "blank password kept"
+    );
+
+    // Monitoring point: a threshold that is not a number, a query that writes; then a valid one.
+    let ids = db_id.to_string();
+    let point = |name: &'static str, query: &'static str, threshold: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", name.to_string()),
+            ("owner", "运维一组".to_string()),
+            (
+                "runbook_url",
+                "https://wiki.example.invalid/runbook/backlog".to_string(),
+            ),
+            ("database_id", ids.clone()),
+            ("query", query.to_string()),
+            ("comparison", "gt".to_string()),
+            ("threshold", threshold.to_string()),
+            ("stale_after_s", String::new()),
+            ("interval_s", "300".to_string()),
+            ("severity", "warning".to_string()),
+            ("enabled", "on".to_string()),
+        ]
+    };
+    let r = app
+        .client
+        .post(app.url("/monitoring-points/new"))
+        .form(&point("订单积压", "SELECT 1", "很多"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(field_error(&html, "threshold").is_some(), "{html}");
+    let r = app
+        .client
+        .post(app.url("/monitoring-points/new"))
+        .form(&point("订单积压", "DELETE FROM orders", "500"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(field_error(&html, "query").is_some(), "{html}");
+    assert!(
+        get_json(&app, &t, "/api/v1/monitoring/points").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let r = app
+        .client
+        .post(app.url("/monitoring-points/new"))
+        .form(&point("订单积压", "SELECT COUNT(*) FROM orders", "500"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("订单积压") && html.contains("/edit\""),
+        "{html}"
+    );
+    let pt = get_json(&app, &t, "/api/v1/monitoring/points").await["items"][0].clone();
+    assert_eq!(
+        (pt["threshold"].as_f64(), pt["interval_s"].as_i64()),
+        (Some(500.0), Some(300))
+    );
+    let (s, html) = page(&app, &format!("/monitoring-points/{}/edit", pt["id"])).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("SELECT COUNT(*) FROM orders"), "{html}");
+
+    // A duty officer (no probe.manage) gets no form.
+    app.login("duty-sz-1").await;
+    let (s, _) = page(&app, "/probes/new").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, html) = page(&app, "/probes").await;
+    assert!(
+        !html.contains("id=\"probe-new\""),
+        "no create button without the permission"
+    );
+}
+
+/// `tianshu probe …` / `tianshu point …` on the server's database: create from a TOML file (a bad field is named
+/// with the file), list, export (no secret values), run now (exit 1 when the run fails), disable, points.
+// Multi-threaded: the CLI runs as a blocking child process while the loopback site answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_probe_and_point_commands() {
+    let app = sqlite_app().await;
+    let url = app._db.config.url.clone();
+    let (base, _site) = start_site().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tianshu"))
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let file = dir.path().join("portal.toml");
+    let toml_text = format!(
+        r#"name = "命令行拨测"
+system = "agent-portal"
+severity = "warning"
+
+[secrets]
+password = "s3cret-pw"
+
+[scenario.variables]
+user = "probe01"
+
+[[scenario.steps]]
+name = "登录页"
+url = "{base}/login"
+assert = {{ status = 200, body_contains = "代理商门户登录" }}
+extract = [{{ name = "csrf", regex = 'name="csrf" value="([^"]+)"' }}]
+
+[[scenario.steps]]
+name = "登录"
+method = "POST"
+url = "{base}/login"
+form = {{ user = "{{{{user}}}}", password = "{{{{password}}}}", csrf = "{{{{csrf}}}}" }}
+assert = {{ body_regex = "欢迎\\s+probe01" }}
+"#
+    );
+    std::fs::write(
+        &file,
+        toml_text.replace(
+            "/login\"\nassert = { status",
+            "/nowhere\"\nassert = { status",
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let (code, out, err) = run(&["probe", "create", "--file", f]);
+    assert_eq!(code, Some(0), "{err}");
+    let id: i64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (code, out, _) = run(&["probe", "run-now", &id.to_string()]);
+    assert_eq!(code, Some(1), "a failed run exits 1: {out}");
+    assert!(
+        out.contains("\"ok\": false") && out.contains("404"),
+        "{out}"
+    );
+    std::fs::write(&file, &toml_text).unwrap();
+    let (code, out, err) = run(&["probe", "update", &id.to_string(), "--file", f]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("updated"), "{out}");
+    let (code, out, err) = run(&["probe", "run-now", &id.to_string()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("\"ok\": true"), "{out}");
+    let (code, out, _) = run(&["probe", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&format!("{id}\tok\t")) && l.ends_with("命令行拨测")),
+        "{out}"
+    );
+    let (code, out, _) = run(&["probe", "export", &id.to_string()]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("name = \"命令行拨测\"") && out.contains("[[scenario.steps]]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("password") && !out.contains("s3cret-pw"),
+        "{out}"
+    );
+    let exported = dir.path().join("exported.toml");
+    std::fs::write(&exported, out.replace("命令行拨测", "命令行拨测2")).unwrap();
+    let (code, _, err) = run(&[
+        "probe",
+        "update",
+        &id.to_string(),
+        "--file",
+        exported.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "export → update round-trips: {err}");
+    let (code, out, _) = run(&["probe", "disable", &id.to_string()]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("disabled"), "{out}");
+    let (_, out, _) = run(&["probe", "list"]);
+    assert!(out.contains(&format!("{id}\tdisabled\t")), "{out}");
+    // A bad field is named, with the file; nothing stored.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"坏\"\n[[scenario.steps]]\nname = \"x\"\nurl = \"ftp://x\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["probe", "create", "--file", bad.to_str().unwrap()]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("scenario.steps[0].url"), "{err}");
+    std::fs::write(&bad, "name = \"坏\"\nscenario = 3\nsurprise = 1\n").unwrap();
+    let (code, _, err) = run(&["probe", "create", "--file", bad.to_str().unwrap()]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("bad.toml") && err.contains("surprise"),
+        "{err}"
+    );
+    // Without the permission.
+    let (code, _, err) = run(&["probe", "--as", "duty-sz-1", "disable", &id.to_string()]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("probe.manage"), "{err}");
+
+    // Points: register an (unreachable) database and a point from JSON; evaluating it is unknown → exit 1.
+    let dbf = dir.path().join("db.json");
+    std::fs::write(
+        &dbf,
+        json!({"name": "不可达库", "kind": "postgres", "host": "127.0.0.1", "port": 1,
+        "database": "x", "username": "ro", "password": "pw-never-shown"})
+        .to_string(),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["point", "add-database", "--file", dbf.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let db_id: i64 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (_, out, _) = run(&["point", "databases"]);
+    assert!(
+        out.contains("不可达库") && !out.contains("pw-never-shown"),
+        "{out}"
+    );
+    let pf = dir.path().join("point.toml");
+    std::fs::write(&pf, format!("name = \"积压\"\nowner = \"运维一组\"\ndatabase_id = {db_id}\nquery = \"SELECT 1\"\ncomparison = \"gt\"\nthreshold = 5.0\nenabled = false\n")).unwrap();
+    let (code, out, err) = run(&["point", "create", "--file", pf.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let pid = out.split_whitespace().nth(1).unwrap().to_string();
+    let (code, out, _) = run(&["point", "run-now", &pid]);
+    assert_eq!(code, Some(1), "unknown is not ok: {out}");
+    assert!(out.contains("\"state\": \"unknown\""), "{out}");
+    let (_, out, _) = run(&["point", "list"]);
+    assert!(out.starts_with(&format!("{pid}\tdisabled\t")), "{out}");
+    let (code, out, _) = run(&["point", "enable", &pid]);
+    assert_eq!(code, Some(0), "{out}");
+    let (_, out, _) = run(&["point", "list"]);
+    assert!(out.starts_with(&format!("{pid}\tunknown\t")), "{out}");
+}

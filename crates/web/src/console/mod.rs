@@ -10,6 +10,7 @@ mod duty;
 pub mod i18n;
 mod incidents;
 mod kpi;
+mod mon_forms;
 mod monitoring;
 mod notifications;
 mod pages;
@@ -127,6 +128,31 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/changes/requirements/{id}/act",
             post(changes::requirement_act),
+        )
+        .route(
+            "/probes/new",
+            get(mon_forms::probe_new).post(mon_forms::probe_create),
+        )
+        .route(
+            "/probes/{id}/edit",
+            get(mon_forms::probe_edit).post(mon_forms::probe_save),
+        )
+        .route("/probes/{id}/run", post(mon_forms::probe_run))
+        .route(
+            "/monitoring-points/new",
+            get(mon_forms::point_new).post(mon_forms::point_create),
+        )
+        .route(
+            "/monitoring-points/{id}/edit",
+            get(mon_forms::point_edit).post(mon_forms::point_save),
+        )
+        .route(
+            "/monitoring-databases/new",
+            get(mon_forms::database_new).post(mon_forms::database_create),
+        )
+        .route(
+            "/monitoring-databases/{id}/edit",
+            get(mon_forms::database_edit).post(mon_forms::database_save),
         )
 }
 

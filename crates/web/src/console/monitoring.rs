@@ -129,6 +129,7 @@ struct ProbeRow {
 struct ProbesPage {
     l: Layout,
     rows: Vec<ProbeRow>,
+    manage: bool,
 }
 
 fn when(st: &AppState, rfc: &str) -> String {
@@ -180,6 +181,7 @@ pub async fn probes_page(State(st): State<AppState>, u: ConsoleUser) -> Response
         &ProbesPage {
             l: u.layout(&st, "probes", "probe-title-list"),
             rows,
+            manage: u.p.can(Permission::ProbeManage),
         },
     )
 }
@@ -215,6 +217,7 @@ struct ProbePage {
     steps: Vec<(String, String, String)>,
     chart: String,
     runs: Vec<RunRow>,
+    manage: bool,
 }
 
 /// One probe: its steps and its latest runs with per-step timings.
@@ -241,7 +244,52 @@ pub async fn probe_page(
                 .collect()
         })
         .unwrap_or_default();
-    let series: Vec<(bool, i64)> = v.runs.iter().rev().map(|r| (r.ok, r.total_ms)).collect();
+    // The latency chart: one bar per run (oldest first) on a millisecond axis, good and failed runs apart.
+    let labels: Vec<String> = v
+        .runs
+        .iter()
+        .rev()
+        .map(|r| {
+            when(&st, &r.started_at)
+                .get(11..16)
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    let ms = |want: bool| -> Vec<f64> {
+        v.runs
+            .iter()
+            .rev()
+            .map(|r| {
+                if r.ok == want {
+                    r.total_ms.max(1) as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    };
+    let chart = if v.runs.is_empty() {
+        String::new()
+    } else {
+        super::charts::stacked_bars(
+            "probe-latency-chart",
+            &u.t.t("probe-latency-ms"),
+            &labels,
+            &[
+                super::charts::Series {
+                    label: u.t.t("probe-ok"),
+                    class: "c-probe-ok".into(),
+                    values: ms(true),
+                },
+                super::charts::Series {
+                    label: u.t.t("probe-failed"),
+                    class: "c-probe-failed".into(),
+                    values: ms(false),
+                },
+            ],
+        )
+    };
     let runs = v
         .runs
         .iter()
@@ -279,8 +327,9 @@ pub async fn probe_page(
             alerting: v.probe.alerting,
             failures: v.probe.consecutive_failures,
             steps,
-            chart: latency_svg(&series),
+            chart,
             runs,
+            manage: u.p.can(Permission::ProbeManage),
         },
     )
 }
@@ -304,6 +353,8 @@ struct PointRow {
 struct PointsPage {
     l: Layout,
     rows: Vec<PointRow>,
+    databases: Vec<tianshu_store::monitoring::DatabaseRow>,
+    manage: bool,
 }
 
 /// The catalogue of SQL monitoring points with owner, runbook and state.
@@ -347,6 +398,10 @@ pub async fn points_page(State(st): State<AppState>, u: ConsoleUser) -> Response
         &PointsPage {
             l: u.layout(&st, "monitoring-points", "point-title-list"),
             rows,
+            databases: points::databases(&st.platform, &u.p)
+                .await
+                .unwrap_or_default(),
+            manage: u.p.can(Permission::ProbeManage),
         },
     )
 }
