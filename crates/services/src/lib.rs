@@ -20,6 +20,7 @@ pub mod monitoring;
 pub mod notify;
 pub mod policy;
 pub mod problems;
+pub mod recon;
 pub mod releases;
 pub mod reports;
 pub mod requirements;
@@ -50,6 +51,8 @@ pub struct Platform {
     pub duty: Arc<duty::DutyCache>,
     /// This instance's monitoring state (external database pools, see [`monitoring::Runtime`]).
     pub monitor: Arc<monitoring::Runtime>,
+    /// Where this instance keeps reconciliation inputs and details (see [`recon::Runtime`]).
+    pub recon: Arc<recon::Runtime>,
 }
 
 impl Platform {
@@ -63,6 +66,7 @@ impl Platform {
             auth: Arc::default(),
             duty: Arc::default(),
             monitor: Arc::default(),
+            recon: Arc::default(),
         }
     }
 

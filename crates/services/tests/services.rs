@@ -367,3 +367,5 @@ mod duty;
 mod notify_scope;
 #[path = "services/problems.rs"]
 mod problems;
+#[path = "services/recon.rs"]
+mod recon;

@@ -2337,3 +2337,6 @@ async fn centre_manager_group_report_and_re_report_esc_02_07_08_09() {
 
 #[path = "api/problems.rs"]
 mod problems;
+
+#[path = "api/recon.rs"]
+mod recon;

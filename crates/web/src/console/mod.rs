@@ -12,6 +12,7 @@ mod monitoring;
 mod notifications;
 mod pages;
 mod problems;
+mod recon;
 mod reports;
 
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -88,6 +89,10 @@ pub fn routes() -> Router<AppState> {
         .route("/probes", get(monitoring::probes_page))
         .route("/probes/{id}", get(monitoring::probe_page))
         .route("/monitoring-points", get(monitoring::points_page))
+        .route("/recon", get(recon::page))
+        .route("/recon/run", post(recon::run_now))
+        .route("/recon/runs/{id}", get(recon::run_detail))
+        .route("/recon/items/{id}/act", post(recon::item_act))
 }
 
 /// One entry of the main navigation.
@@ -157,6 +162,7 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
             Permission::DataopExecute,
         ],
     ),
+    ("recon", "/recon", "nav-recon", &[Permission::ReconRead]),
 ];
 
 /// What every logged-in page's shell needs.
