@@ -7,6 +7,9 @@ use tianshu_core::policy::ReconMode;
 use super::{execute, schedule, RunSpec};
 use crate::{Platform, ServiceError, ServiceResult};
 
+/// A demo run: its day, the right side's status edits, the keys it lacks and how many keys it adds.
+type DemoDay<'a> = (NaiveDate, &'a [(usize, &'a str)], &'a [usize], usize);
+
 /// The demo job (REC-01).
 pub const JOB: &str = "switchboard_customers_full";
 
@@ -19,7 +22,7 @@ fn extract(n: usize, edits: &[(usize, &str)], drop: &[usize], extra: usize) -> S
         let status = edits
             .iter()
             .find(|(k, _)| *k == i)
-            .map_or(if i % 7 == 0 { "B" } else { "A" }, |(_, v)| *v);
+            .map_or(if i.is_multiple_of(7) { "B" } else { "A" }, |(_, v)| *v);
         s.push_str(&format!(
             "C{i:05},示例客户{i:03},{status},{}.{:02},2024-0{}-1{}\n",
             i * 13 % 500,
@@ -88,7 +91,7 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
     std::fs::create_dir_all(&inbox)
         .map_err(|e| ServiceError::Internal(format!("{}: {e}", inbox.display())))?;
     let today = schedule::today(p);
-    let days: [(NaiveDate, &[(usize, &str)], &[usize], usize); 2] = [
+    let days: [DemoDay; 2] = [
         (
             today.checked_sub_days(Days::new(6)).unwrap_or(today),
             &[(3, "C"), (10, "C"), (11, "X"), (40, "C")],

@@ -110,7 +110,7 @@ impl<R: BufRead> Records<R> {
             }
             self.line += 1;
             raw.push_str(&l);
-            if raw.matches('"').count() % 2 == 0 {
+            if raw.matches('"').count().is_multiple_of(2) {
                 break;
             }
         }
