@@ -22,6 +22,7 @@ pub mod monitoring;
 pub mod notify;
 pub mod policy;
 pub mod problems;
+pub mod recon;
 pub mod releases;
 pub mod report_pack;
 pub mod reports;
@@ -53,6 +54,8 @@ pub struct Platform {
     pub duty: Arc<duty::DutyCache>,
     /// This instance's monitoring state (external database pools, see [`monitoring::Runtime`]).
     pub monitor: Arc<monitoring::Runtime>,
+    /// Where this instance keeps reconciliation inputs and details (see [`recon::Runtime`]).
+    pub recon: Arc<recon::Runtime>,
 }
 
 impl Platform {
@@ -66,6 +69,7 @@ impl Platform {
             auth: Arc::default(),
             duty: Arc::default(),
             monitor: Arc::default(),
+            recon: Arc::default(),
         }
     }
 

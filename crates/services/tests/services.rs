@@ -373,3 +373,5 @@ mod problems;
 mod report_pack;
 #[path = "services/release_ops.rs"]
 mod release_ops;
+#[path = "services/recon.rs"]
+mod recon;

@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod notify;
 pub mod policy;
 pub mod problems;
+pub mod recon;
 pub mod reports;
 pub mod security;
 mod sqlite_writer;

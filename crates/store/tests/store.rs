@@ -442,3 +442,6 @@ mod views;
 
 #[path = "store/problems.rs"]
 mod problems;
+
+#[path = "store/recon.rs"]
+mod recon;

@@ -627,6 +627,7 @@ fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
     };
     cfg.demo = demo;
     cfg.demo_recipients = demo;
+    cfg.recon_dir = Some(s.data_dir.join("recon"));
     cfg.secure_cookies = s.secure_cookies;
     cfg.channels = s.channels.clone();
     if demo && cfg.channels.has_no_peer() && !cfg.channels.log {
@@ -864,7 +865,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             p.store.close().await;
             code
         }
-        Command::Recon(cmd) => crate::recon_cli::recon_cmd(cmd).await,
+        Command::Recon(cmd) => {
+            let s = cli.settings(None)?;
+            let pack = match &s.policy_dir {
+                Some(d) => PackSource::Dir(d.clone()),
+                None => PackSource::Embedded,
+            };
+            // Only --store opens the database (a plain comparison needs none).
+            let platform = if crate::recon_cli::needs_database(cmd) {
+                let p = crate::build_platform(&app_config(&s, false)?).await?;
+                p.recon.set_base(s.data_dir.join("recon"));
+                Some(p)
+            } else {
+                None
+            };
+            let code = crate::recon_cli::recon_cmd(cmd, &pack, platform.as_ref()).await;
+            if let Some(p) = platform {
+                p.store.close().await;
+            }
+            code
+        }
         Command::Dataop(args) => {
             let s = cli.settings(None)?;
             let p = crate::build_platform(&app_config(&s, false)?).await?;

@@ -27,6 +27,8 @@ pub struct AppConfig {
     pub clock: Arc<dyn Clock>,
     /// Notification channels (SMTP, SMS gateway, IM webhooks); none configured = nothing leaves the host.
     pub channels: tianshu_services::notify::channels::ChannelConfig,
+    /// Reconciliation files: `<dir>/inbox` (inputs) and `<dir>/runs` (details); default a temporary directory.
+    pub recon_dir: Option<std::path::PathBuf>,
 }
 
 impl AppConfig {
@@ -40,6 +42,7 @@ impl AppConfig {
             secure_cookies: false,
             clock: Arc::new(SystemClock),
             channels: Default::default(),
+            recon_dir: None,
         }
     }
 }
@@ -63,8 +66,17 @@ pub async fn build_platform(cfg: &AppConfig) -> anyhow::Result<Platform> {
             other => anyhow::anyhow!("policy pack: {other}"),
         })?;
     let platform = Platform::new(store, Arc::new(policy), cfg.clock.clone());
+    if let Some(d) = &cfg.recon_dir {
+        platform.recon.set_base(d.clone());
+    }
     if cfg.demo && tianshu_services::demo::load(&platform).await? {
         tracing::info!("demo organisation loaded");
+    }
+    // Reconciliation files live under a configured directory (`serve` and `demo` set it; in-process test apps
+    // leave it unset and drive the schedule themselves).
+    if cfg.demo && cfg.recon_dir.is_some() && tianshu_services::recon::demo::load(&platform).await?
+    {
+        tracing::info!("demo reconciliation runs loaded");
     }
     if cfg.demo && cfg.demo_recipients && tianshu_services::demo::load_recipients(&platform).await?
     {
@@ -80,6 +92,8 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     state: AppState,
     channels: Arc<tianshu_services::notify::channels::Channels>,
+    /// Run the scheduled reconciliations (when a reconciliation directory is configured).
+    recon_schedule: bool,
 }
 
 impl Application {
@@ -108,6 +122,7 @@ impl Application {
             listener,
             state,
             channels,
+            recon_schedule: cfg.recon_dir.is_some(),
         })
     }
 
@@ -142,12 +157,22 @@ impl Application {
             self.platform.clone(),
             stop_rx.clone(),
         ));
+        // Scheduled reconciliations and the REC-08 upload watch (issue 6).
+        let recon = self.recon_schedule.then(|| {
+            tokio::spawn(tianshu_services::recon::schedule::run(
+                self.platform.clone(),
+                stop_rx.clone(),
+            ))
+        });
         let result = tianshu_web::serve(self.listener, self.state, shutdown).await;
         let _ = stop_tx.send(true);
         let _ = scheduler.await;
         let _ = notifier.await;
         let _ = monitor.await;
         let _ = recovery.await;
+        if let Some(r) = recon {
+            let _ = r.await;
+        }
         store.close().await;
         result?;
         Ok(())

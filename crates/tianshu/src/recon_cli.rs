@@ -94,6 +94,12 @@ pub struct ReconRunArgs {
     /// db mode: download a mismatching range once it has at most this many rows (default 1024).
     #[arg(long)]
     pub download_threshold: Option<u64>,
+    /// Also store the run in the database (inputs' fingerprints, counts, sample; a work item if it differs).
+    #[arg(long)]
+    pub store: bool,
+    /// With --store: the pack's job key the run belongs to (default: an ad-hoc run).
+    #[arg(long, requires = "store")]
+    pub job_key: Option<String>,
 }
 
 /// `--mode`.
@@ -103,6 +109,21 @@ pub enum ReconModeArg {
     File,
     /// Database to database by bisecting key-range checksums.
     Db,
+}
+
+/// Whether the command needs the database (`--store`).
+pub fn needs_database(cmd: &ReconCmd) -> bool {
+    let ReconCmd::Run(a) = cmd;
+    a.store
+}
+
+/// Whether the job file sets `null_policy` itself (else the pack's [engine] default applies).
+fn job_declares_null(a: &ReconRunArgs) -> bool {
+    a.job
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key("null_policy"))
 }
 
 fn job_from_args(a: &ReconRunArgs) -> anyhow::Result<JobSpec> {
@@ -187,10 +208,30 @@ fn job_from_args(a: &ReconRunArgs) -> anyhow::Result<JobSpec> {
     Ok(job)
 }
 
-/// Run `recon run`; returns the exit status.
-pub async fn recon_cmd(cmd: &ReconCmd) -> anyhow::Result<i32> {
+/// Run `recon run` with the pack's [engine] defaults, storing the run on `platform` with `--store`; returns the
+/// exit status.
+pub async fn recon_cmd(
+    cmd: &ReconCmd,
+    pack: &tianshu_services::policy::PackSource,
+    platform: Option<&tianshu_services::Platform>,
+) -> anyhow::Result<i32> {
     let ReconCmd::Run(a) = cmd;
-    let job = job_from_args(a)?;
+    let mut job = job_from_args(a)?;
+    let engine = match platform {
+        Some(p) => p.policy.current().pack.reconciliation.engine.clone(),
+        None => {
+            pack.load()
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "policy pack invalid:\n{}",
+                        tianshu_services::policy::format_errors(&e)
+                    )
+                })?
+                .reconciliation
+                .engine
+        }
+    };
+    tianshu_services::recon::apply_engine_defaults(&mut job, &engine, job_declares_null(a));
     let details = match &a.details {
         Some(p) => Some(tianshu_recon::details::open(p)?),
         None => None,
@@ -270,6 +311,26 @@ pub async fn recon_cmd(cmd: &ReconCmd) -> anyhow::Result<i32> {
              transferred, {} bisection levels",
             st.checksum_queries, st.checksum_rows, st.rows_downloaded, st.levels
         );
+    }
+    if let Some(p) = platform.filter(|_| a.store) {
+        let stored = tianshu_services::recon::store_external(
+            p,
+            tianshu_services::recon::ExternalRun {
+                job_key: a.job_key.clone().unwrap_or_default(),
+                started_by: format!(
+                    "cli:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "operator".into())
+                ),
+                left: job.left.path.clone().unwrap_or_default(),
+                right: job.right.path.clone().unwrap_or_default(),
+                key: report.key.clone(),
+                details_path: a.details.clone(),
+            },
+            &report,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the run: {e}"))?;
+        eprintln!("stored as reconciliation run {}", stored.id);
     }
     let differs = report.only_left
         + report.only_right

@@ -2342,3 +2342,5 @@ mod problems;
 
 #[path = "api/kpi.rs"]
 mod kpi;
+#[path = "api/recon.rs"]
+mod recon;

@@ -327,6 +327,25 @@ pub fn app(state: AppState) -> Router {
             "/data-ops/{id}/executions/{execution}/settle",
             post(api::dataops::settle),
         )
+        // Reconciliation: jobs, runs, differences, details, trend, work items (issue 6).
+        .route("/recon/jobs", get(api::recon::jobs))
+        .route("/recon/jobs/{key}", get(api::recon::job))
+        .route("/recon/jobs/{key}/trend", get(api::recon::trend))
+        .route(
+            "/recon/runs",
+            get(api::recon::runs).post(api::recon::run_now),
+        )
+        .route("/recon/runs/{id}", get(api::recon::run))
+        .route("/recon/runs/{id}/differences", get(api::recon::differences))
+        .route("/recon/runs/{id}/details", get(api::recon::details))
+        .route(
+            "/recon/uploads",
+            post(api::recon::upload)
+                .layer(DefaultBodyLimit::max(tianshu_services::recon::MAX_UPLOAD)),
+        )
+        .route("/recon/items", get(api::recon::items))
+        .route("/recon/items/{id}", get(api::recon::item))
+        .route("/recon/items/{id}/actions", post(api::recon::act))
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -74,8 +74,8 @@ pub use problem::{
     ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
 };
 pub use reconciliation::{
-    EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef, UploadDef,
-    UploadStatus,
+    EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef,
+    ScheduleInputs, UploadDef, UploadStatus,
 };
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
 pub use sla::{

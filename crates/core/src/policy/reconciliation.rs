@@ -105,6 +105,41 @@ pub struct ScheduleDef {
     /// Every day.
     #[serde(default)]
     pub daily: bool,
+    /// The files the job compares (`[schedule.inputs]`); a job without them is listed but not run.
+    #[serde(default)]
+    pub inputs: Option<ScheduleInputs>,
+}
+
+/// The declared inputs of a scheduled job: file names under the server's reconciliation inbox, `{date}` standing
+/// for the reconciliation day as `YYYYMMDD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInputs {
+    /// Left file (e.g. the group side), relative to the inbox.
+    pub left: String,
+    /// Right file (e.g. the province side), relative to the inbox.
+    pub right: String,
+    /// Key column(s).
+    pub key: Vec<String>,
+    /// Delimiter of both files (one character; default `,`).
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// Encoding of both files (utf-8, gbk, gb18030; default utf-8).
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// Incremental mode: the column holding each row's last change (compared to the previous run's cut-off).
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// Incremental mode: a file of changed keys (one column per key column, with a header), relative to the inbox.
+    #[serde(default)]
+    pub delta: Option<String>,
+}
+
+impl ScheduleInputs {
+    /// A declared path with `{date}` replaced by the day as `YYYYMMDD`.
+    pub fn resolve(pattern: &str, day: NaiveDate) -> String {
+        pattern.replace("{date}", &day.format("%Y%m%d").to_string())
+    }
 }
 
 impl ScheduleDef {
@@ -239,6 +274,54 @@ impl ReconciliationPolicy {
                     format!("{p}.days"),
                     "list the days of the month, or set daily = true",
                 ));
+            }
+            if let Some(inp) = &s.inputs {
+                for (f, v) in [("left", &inp.left), ("right", &inp.right)]
+                    .into_iter()
+                    .chain(inp.delta.as_ref().map(|d| ("delta", d)))
+                {
+                    let field = format!("{p}.inputs.{f}");
+                    check_non_empty(&field, v, issues);
+                    if v.starts_with('/') || v.split(['/', '\\']).any(|c| c == "..") {
+                        issues.push(Issue::new(
+                            field,
+                            "must be a relative path inside the inbox (no leading '/', no '..')",
+                        ));
+                    }
+                }
+                if inp.key.is_empty() || inp.key.iter().any(|k| k.trim().is_empty()) {
+                    issues.push(Issue::new(
+                        format!("{p}.inputs.key"),
+                        "name at least one key column",
+                    ));
+                }
+                if let Some(d) = &inp.delimiter {
+                    if d != "\\t" && d != "tab" && !(d.len() == 1 && d.is_ascii()) {
+                        issues.push(Issue::new(
+                            format!("{p}.inputs.delimiter"),
+                            "one character (or \\t for tab)",
+                        ));
+                    }
+                }
+                if let Some(e) = &inp.encoding {
+                    if !["utf-8", "utf8", "gbk", "gb18030"]
+                        .contains(&e.to_ascii_lowercase().as_str())
+                    {
+                        issues.push(Issue::new(
+                            format!("{p}.inputs.encoding"),
+                            "utf-8, gbk or gb18030",
+                        ));
+                    }
+                }
+                if s.mode == ReconMode::Incremental
+                    && inp.updated_at.is_none()
+                    && inp.delta.is_none()
+                {
+                    issues.push(Issue::new(
+                        format!("{p}.inputs"),
+                        "an incremental job needs updated_at (a column) or delta (a file of changed keys)",
+                    ));
+                }
             }
             for (j, d) in s.days.iter().enumerate() {
                 if !(1..=31).contains(d) {

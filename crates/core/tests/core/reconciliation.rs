@@ -131,3 +131,51 @@ fn reconciliation_file_errors_name_file_line_and_field() {
         "{joined}"
     );
 }
+
+#[test]
+fn schedule_inputs_are_declared_and_checked_with_file_line_and_field() {
+    let p = pack();
+    let rec01 = p
+        .reconciliation
+        .schedule("switchboard_customers_full")
+        .unwrap();
+    let inp = rec01.inputs.as_ref().expect("REC-01 declares its files");
+    assert_eq!(inp.key, ["customer_id"]);
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+    assert_eq!(
+        tianshu_core::policy::ScheduleInputs::resolve(&inp.left, day),
+        "group/switchboard_customers_20261121.csv"
+    );
+    let rec04 = p
+        .reconciliation
+        .schedule("two_level_customers_incremental")
+        .unwrap();
+    assert_eq!(
+        rec04.inputs.as_ref().unwrap().updated_at.as_deref(),
+        Some("updated_at")
+    );
+
+    let e = errors(load_with("reconciliation.toml", |c| {
+        c.replacen(
+            "left = \"group/switchboard_customers_{date}.csv\"",
+            "left = \"../etc/passwd\"",
+            1,
+        )
+        .replace("key = [\"imsi\"]", "key = []")
+        .replace("updated_at = \"updated_at\"\n", "")
+    }));
+    let joined = e.join("\n");
+    assert!(
+        joined.contains("reconciliation.toml:")
+            && joined.contains("schedule[0].inputs.left: must be a relative path"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("schedule[4].inputs.key: name at least one key column"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("schedule[3].inputs: an incremental job needs updated_at"),
+        "{joined}"
+    );
+}

@@ -14,6 +14,7 @@ pub mod monitoring;
 pub mod notifications;
 pub mod policy;
 pub mod problems;
+pub mod recon;
 pub mod reports;
 pub mod session;
 pub mod tokens;

@@ -16,6 +16,7 @@ mod notifications;
 mod pages;
 mod problems;
 mod report_pack;
+mod recon;
 mod reports;
 mod roster;
 mod silences;
@@ -154,6 +155,10 @@ pub fn routes() -> Router<AppState> {
             "/monitoring-databases/{id}/edit",
             get(mon_forms::database_edit).post(mon_forms::database_save),
         )
+        .route("/recon", get(recon::page))
+        .route("/recon/run", post(recon::run_now))
+        .route("/recon/runs/{id}", get(recon::run_detail))
+        .route("/recon/items/{id}/act", post(recon::item_act))
 }
 
 /// One entry of the main navigation.
@@ -230,6 +235,7 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         "nav-changes",
         &[Permission::ChangeRead],
     ),
+    ("recon", "/recon", "nav-recon", &[Permission::ReconRead]),
 ];
 
 /// What every logged-in page's shell needs.

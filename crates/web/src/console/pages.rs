@@ -274,6 +274,8 @@ struct HomePage {
     alerts: Option<DashAlerts>,
     /// Dial-test probes, when the user may read alerts.
     probes: Option<Vec<DashProbe>>,
+    /// Latest reconciliation consistency per job: (job name, consistency, below target, run id).
+    recon: Option<Vec<(String, String, bool, i64)>>,
 }
 
 /// A probe on the dashboard: (id, name, 24 h availability, last run failed, alerting).
@@ -446,7 +448,9 @@ pub async fn home(State(st): State<AppState>, u: ConsoleUser) -> Response {
     } else {
         None
     };
+    let recon = super::recon::dashboard_card(&st, &u).await;
     let page = HomePage {
+        recon,
         levels,
         clocks,
         on_duty,
