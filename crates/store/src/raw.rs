@@ -215,7 +215,7 @@ impl RawSqlite {
                         db,
                         sql.as_ptr().cast::<c_char>(),
                         len,
-                        ffi::SQLITE_PREPARE_PERSISTENT as u32,
+                        ffi::SQLITE_PREPARE_PERSISTENT,
                         &mut s,
                         std::ptr::null_mut(),
                     )
