@@ -179,6 +179,58 @@ pub struct AlertFilter {
 const ALERT_COLS: &str = "id, dedup_key, source, state, system, region, severity, alertname, summary, labels, annotations, group_key, starts_at, ends_at, first_seen, last_seen, event_count, fire_count, flapping, suppressed, routes, notified_at, incident_id, acknowledged_by, acknowledged_at, resolved_by, resolved_at, version, updated_at";
 const EVENT_COLS: &str = "id, alert_id, at, kind, actor, state_change, data";
 
+/// An [`AlertRow`] from a raw row of [`ALERT_COLS`].
+fn alert_row(r: &crate::raw::Row<'_>) -> AlertRow {
+    AlertRow {
+        id: r.int(0),
+        dedup_key: r.text(1),
+        source: r.text(2),
+        state: r.text(3),
+        system: r.text(4),
+        region: r.text(5),
+        severity: r.text(6),
+        alertname: r.text(7),
+        summary: r.text(8),
+        labels: r.text(9),
+        annotations: r.text(10),
+        group_key: r.text(11),
+        starts_at: r.int(12),
+        ends_at: r.opt_int(13),
+        first_seen: r.int(14),
+        last_seen: r.int(15),
+        event_count: r.int(16),
+        fire_count: r.int(17),
+        flapping: r.int(18),
+        suppressed: r.opt_text(19),
+        routes: r.text(20),
+        notified_at: r.opt_int(21),
+        incident_id: r.opt_int(22),
+        acknowledged_by: r.opt_text(23),
+        acknowledged_at: r.opt_int(24),
+        resolved_by: r.opt_text(25),
+        resolved_at: r.opt_int(26),
+        version: r.int(27),
+        updated_at: r.int(28),
+    }
+}
+
+/// A [`MuteRow`] from a raw row of [`MuteKind::select`].
+fn mute_row(r: &crate::raw::Row<'_>) -> MuteRow {
+    MuteRow {
+        id: r.int(0),
+        name: r.text(1),
+        matchers: r.text(2),
+        starts_at: r.int(3),
+        ends_at: r.int(4),
+        author: r.text(5),
+        reason: r.text(6),
+        created_at: r.int(7),
+        ended_by: r.opt_text(8),
+        ended_at: r.opt_int(9),
+        version: r.int(10),
+    }
+}
+
 /// The alert for `a.dedup_key`, created from `a` when it does not exist yet; `true` when created here.
 /// Either way the row is locked for the rest of the write on PostgreSQL.
 pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(AlertRow, bool)> {
@@ -189,6 +241,36 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14)
          ON CONFLICT (dedup_key) DO NOTHING RETURNING {ALERT_COLS}"
     );
+    if let Some(r) = conn.sqlite_raw().await? {
+        let created = r.query_opt(
+            &sql,
+            &[
+                (&a.dedup_key).into(),
+                (&a.source).into(),
+                (&a.state).into(),
+                (&a.system).into(),
+                (&a.region).into(),
+                (&a.severity).into(),
+                (&a.alertname).into(),
+                (&a.summary).into(),
+                (&labels).into(),
+                (&annotations).into(),
+                (&a.group_key).into(),
+                a.starts_at.into(),
+                a.ends_at.into(),
+                a.now.into(),
+            ],
+            alert_row,
+        )?;
+        if let Some(row) = created {
+            return Ok((row, true));
+        }
+        let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE dedup_key = $1");
+        let row = r
+            .query_opt(&sql, &[(&a.dedup_key).into()], alert_row)?
+            .ok_or_else(|| StoreError::NotFound("row".into()))?;
+        return Ok((row, false));
+    }
     let created: Option<AlertRow> = on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&a.dedup_key).bind(&a.source).bind(&a.state).bind(&a.system).bind(&a.region).bind(&a.severity)
         .bind(&a.alertname).bind(&a.summary).bind(&labels).bind(&annotations).bind(&a.group_key)
@@ -228,6 +310,41 @@ pub async fn save_alert(conn: &mut Conn<'_>, a: &AlertRow, now: i64) -> StoreRes
            acknowledged_at=$21, resolved_by=$22, resolved_at=$23, version=version+1, updated_at=$24
          WHERE id=$25 AND version=$26 RETURNING {ALERT_COLS}"
     );
+    if let Some(r) = conn.sqlite_raw().await? {
+        let row = r.query_opt(
+            &sql,
+            &[
+                (&a.state).into(),
+                (&a.system).into(),
+                (&a.region).into(),
+                (&a.severity).into(),
+                (&a.alertname).into(),
+                (&a.summary).into(),
+                (&a.labels).into(),
+                (&a.annotations).into(),
+                (&a.group_key).into(),
+                a.starts_at.into(),
+                a.ends_at.into(),
+                a.last_seen.into(),
+                a.event_count.into(),
+                a.fire_count.into(),
+                a.flapping.into(),
+                (&a.suppressed).into(),
+                (&a.routes).into(),
+                a.notified_at.into(),
+                a.incident_id.into(),
+                (&a.acknowledged_by).into(),
+                a.acknowledged_at.into(),
+                (&a.resolved_by).into(),
+                a.resolved_at.into(),
+                now.into(),
+                a.id.into(),
+                a.version.into(),
+            ],
+            alert_row,
+        )?;
+        return row.ok_or_else(|| StoreError::Stale(format!("alert {}", a.id)));
+    }
     let row: Option<AlertRow> = on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&a.state).bind(&a.system).bind(&a.region).bind(&a.severity).bind(&a.alertname).bind(&a.summary)
         .bind(&a.labels).bind(&a.annotations).bind(&a.group_key).bind(a.starts_at).bind(a.ends_at)
@@ -241,6 +358,19 @@ pub async fn save_alert(conn: &mut Conn<'_>, a: &AlertRow, now: i64) -> StoreRes
 /// Appends a history entry.
 pub async fn insert_alert_event(conn: &mut Conn<'_>, e: NewAlertEvent) -> StoreResult<i64> {
     let data = crate::audit::canonical_json(&e.data);
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.insert(
+            "INSERT INTO alert_events (alert_id, at, kind, actor, state_change, data) VALUES ($1,$2,$3,$4,$5,$6)",
+            &[
+                e.alert_id.into(),
+                e.at.into(),
+                (&e.kind).into(),
+                (&e.actor).into(),
+                e.state_change.into(),
+                (&data).into(),
+            ],
+        );
+    }
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO alert_events (alert_id, at, kind, actor, state_change, data) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id")
         .bind(e.alert_id).bind(e.at).bind(&e.kind).bind(&e.actor).bind(i64::from(e.state_change)).bind(&data)
@@ -253,6 +383,13 @@ pub async fn state_change_times(
     alert_id: i64,
     since: i64,
 ) -> StoreResult<Vec<i64>> {
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query(
+            "SELECT at FROM alert_events WHERE alert_id = $1 AND state_change = 1 AND at > $2 ORDER BY at",
+            &[alert_id.into(), since.into()],
+            |row| row.int(0),
+        );
+    }
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "SELECT at FROM alert_events WHERE alert_id = $1 AND state_change = 1 AND at > $2 ORDER BY at")
         .bind(alert_id).bind(since).fetch_all(&mut **c).await)?)
@@ -265,6 +402,15 @@ pub async fn group_notified_since(
     since: i64,
     except_id: i64,
 ) -> StoreResult<bool> {
+    if let Some(r) = conn.sqlite_raw().await? {
+        // EXISTS rather than COUNT(*): the answer is the same, and it stops at the first row.
+        let hit = r.query_opt(
+            "SELECT 1 FROM alerts WHERE group_key = $1 AND first_seen > $2 AND notified_at IS NOT NULL AND id <> $3 LIMIT 1",
+            &[group_key.into(), since.into(), except_id.into()],
+            |row| row.int(0),
+        )?;
+        return Ok(hit.is_some());
+    }
     let n: i64 = on_conn!(conn, c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM alerts WHERE group_key = $1 AND first_seen > $2 AND notified_at IS NOT NULL AND id <> $3")
         .bind(group_key).bind(since).bind(except_id).fetch_one(&mut **c).await)?;
@@ -282,6 +428,9 @@ pub async fn mutes_in_force(
         "{} WHERE starts_at <= $1 AND ends_at > $1 AND {ended_at} IS NULL ORDER BY id",
         kind.select()
     );
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query(&sql, &[now.into()], mute_row);
+    }
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(now).fetch_all(&mut **c).await)?)
 }
 

@@ -49,6 +49,42 @@ pub struct AuditEntry {
 
 /// Appends an entry inside the caller's transaction; returns its sequence number.
 pub async fn append(conn: &mut Conn<'_>, e: NewAuditEntry) -> StoreResult<i64> {
+    // The events queued so far are written before the head is locked: on PostgreSQL every statement after the
+    // `FOR UPDATE` until COMMIT keeps all other writers waiting, so the audit entry comes as late as it can.
+    conn.flush().await?;
+    if let Some(r) = conn.sqlite_raw().await? {
+        // The SQLite writer: the same three statements in place (the single writer serialises the head).
+        let head = r.query_opt(
+            "SELECT seq, hash FROM audit_head WHERE id = 1",
+            &[],
+            |row| (row.int(0), row.text(1)),
+        )?;
+        let (head_seq, prev) =
+            head.ok_or_else(|| crate::StoreError::NotFound("audit_head".into()))?;
+        let (seq, entry, hash) = chained(head_seq, prev, e);
+        r.exec(
+            "INSERT INTO audit_log (seq, at, actor, action, object_type, object_id, before, after, request_id, prev_hash, hash)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+            &[
+                seq.into(),
+                entry.at.into(),
+                (&entry.actor).into(),
+                (&entry.action).into(),
+                (&entry.object_type).into(),
+                (&entry.object_id).into(),
+                (&entry.before).into(),
+                (&entry.after).into(),
+                (&entry.request_id).into(),
+                (&entry.prev_hash).into(),
+                (&hash).into(),
+            ],
+        )?;
+        r.exec(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+            &[seq.into(), (&hash).into()],
+        )?;
+        return Ok(seq);
+    }
     let lock_sql = if conn.is_postgres() {
         "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
     } else {
@@ -83,6 +119,26 @@ pub async fn append(conn: &mut Conn<'_>, e: NewAuditEntry) -> StoreResult<i64> {
     on_conn!(conn, c => sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq).bind(&hash).execute(&mut **c).await.map(|r| r.rows_affected()))?;
     Ok(seq)
+}
+
+/// The entry that follows the head `(head_seq, prev)`, with its hash.
+fn chained(head_seq: i64, prev: String, e: NewAuditEntry) -> (i64, AuditEntry, String) {
+    let seq = head_seq + 1;
+    let entry = AuditEntry {
+        seq,
+        at: e.at,
+        actor: e.actor,
+        action: e.action,
+        object_type: e.object_type,
+        object_id: e.object_id,
+        before: e.before.as_ref().map(canonical_json),
+        after: e.after.as_ref().map(canonical_json),
+        request_id: e.request_id,
+        prev_hash: prev.clone(),
+        hash: String::new(),
+    };
+    let hash = entry_hash(&prev, &entry);
+    (seq, entry, hash)
 }
 
 /// The hash of an entry given the previous hash.

@@ -82,17 +82,70 @@ pub async fn next_in_sequence(conn: &mut Conn<'_>, scope: &str) -> StoreResult<i
         .bind(scope).fetch_one(&mut **c).await)?)
 }
 
-/// Inserts an incident (id, version and timestamps as given are ignored where the database assigns them).
-pub async fn insert(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<Incident> {
-    let sql = format!(
-        "INSERT INTO incidents (number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id,
+const INSERT_SQL: &str = "INSERT INTO incidents (number, title, symptom, symptom_category, source_channel, reporter, reporter_contact, org_id, region_id,
            system_id, business, customer, cause_class, state, fault_level, level_reasons, level_set_at, fl1_at, fl2_at, cs_level, facts,
            handler_id, auditor_id, master_id, parent_id, child_kind, assignee_org_id, due_at, progress, last_progress_at,
            created_by, created_at, updated_at, resolved_at, closed_at, version, escalated_flow, reported_to_rm_at, notified,
            reported_to_cm_at, owning_org_id)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$33,$34,1,$35,$36,$37,$38,$39)
-         RETURNING {COLS}"
-    );
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$33,$34,1,$35,$36,$37,$38,$39)";
+
+/// Inserts an incident (id, version and timestamps as given are ignored where the database assigns them).
+pub async fn insert(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<Incident> {
+    if let Some(r) = conn.sqlite_raw().await? {
+        use crate::raw::Val;
+        let id = r.insert(
+            INSERT_SQL,
+            &[
+                (&i.number).into(),
+                (&i.title).into(),
+                (&i.symptom).into(),
+                (&i.symptom_category).into(),
+                (&i.source_channel).into(),
+                (&i.reporter).into(),
+                (&i.reporter_contact).into(),
+                i.org_id.into(),
+                i.region_id.into(),
+                i.system_id.into(),
+                (&i.business).into(),
+                (&i.customer).into(),
+                (&i.cause_class).into(),
+                (&i.state).into(),
+                (&i.fault_level).into(),
+                (&i.level_reasons).into(),
+                i.level_set_at.into(),
+                i.fl1_at.into(),
+                i.fl2_at.into(),
+                i.cs_level.into(),
+                (&i.facts).into(),
+                i.handler_id.into(),
+                i.auditor_id.into(),
+                i.master_id.into(),
+                i.parent_id.into(),
+                (&i.child_kind).into(),
+                i.assignee_org_id.into(),
+                i.due_at.into(),
+                Val::Int(i.progress),
+                i.last_progress_at.into(),
+                (&i.created_by).into(),
+                Val::Int(i.created_at),
+                i.resolved_at.into(),
+                i.closed_at.into(),
+                i.escalated_flow.into(),
+                i.reported_to_rm_at.into(),
+                (&i.notified).into(),
+                i.reported_to_cm_at.into(),
+                i.owning_org_id.into(),
+            ],
+        )?;
+        // Every column was bound from `i`; the database adds the id and version 1 (what RETURNING would read).
+        return Ok(Incident {
+            id,
+            updated_at: i.created_at,
+            version: 1,
+            ..i.clone()
+        });
+    }
+    let sql = format!("{INSERT_SQL} RETURNING {COLS}");
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&i.number).bind(&i.title).bind(&i.symptom).bind(&i.symptom_category).bind(&i.source_channel)
         .bind(&i.reporter).bind(&i.reporter_contact).bind(i.org_id).bind(i.region_id).bind(i.system_id)
@@ -106,16 +159,95 @@ pub async fn insert(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<Incident> 
         .fetch_one(&mut **c).await)?)
 }
 
-/// Saves every mutable column if the stored version is still `i.version`; returns the new row.
-pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<Incident> {
-    let sql = format!(
-        "UPDATE incidents SET title = $1, symptom = $2, symptom_category = $3, system_id = $4, business = $5, customer = $6,
+const SAVE_SQL: &str = "UPDATE incidents SET title = $1, symptom = $2, symptom_category = $3, system_id = $4, business = $5, customer = $6,
            cause_class = $7, state = $8, fault_level = $9, level_reasons = $10, level_set_at = $11, fl1_at = $12, fl2_at = $13,
            cs_level = $14, facts = $15, handler_id = $16, auditor_id = $17, master_id = $18, assignee_org_id = $19, due_at = $20,
            progress = $21, last_progress_at = $22, resolved_at = $23, closed_at = $24, updated_at = $25, version = version + 1,
            escalated_flow = $28, reported_to_rm_at = $29, notified = $30, reported_to_cm_at = $31, owning_org_id = $32
-         WHERE id = $26 AND version = $27 RETURNING {COLS}"
-    );
+         WHERE id = $26 AND version = $27";
+
+/// Saves every mutable column if the stored version is still `i.version`; returns the new row.
+pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<Incident> {
+    if let Some(r) = conn.sqlite_raw().await? {
+        use crate::raw::Val;
+        let n = r.exec(
+            SAVE_SQL,
+            &[
+                (&i.title).into(),
+                (&i.symptom).into(),
+                (&i.symptom_category).into(),
+                i.system_id.into(),
+                (&i.business).into(),
+                (&i.customer).into(),
+                (&i.cause_class).into(),
+                (&i.state).into(),
+                (&i.fault_level).into(),
+                (&i.level_reasons).into(),
+                i.level_set_at.into(),
+                i.fl1_at.into(),
+                i.fl2_at.into(),
+                i.cs_level.into(),
+                (&i.facts).into(),
+                i.handler_id.into(),
+                i.auditor_id.into(),
+                i.master_id.into(),
+                i.assignee_org_id.into(),
+                i.due_at.into(),
+                Val::Int(i.progress),
+                i.last_progress_at.into(),
+                i.resolved_at.into(),
+                i.closed_at.into(),
+                Val::Int(now),
+                Val::Int(i.id),
+                Val::Int(i.version),
+                i.escalated_flow.into(),
+                i.reported_to_rm_at.into(),
+                (&i.notified).into(),
+                i.reported_to_cm_at.into(),
+                i.owning_org_id.into(),
+            ],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Stale(format!("incident {}", i.number)));
+        }
+        // The mutable columns are what was bound; the rest cannot change here (what RETURNING would read).
+        let stored = r.query_opt(
+            "SELECT number, source_channel, reporter, reporter_contact, org_id, region_id, parent_id, child_kind, created_by, created_at FROM incidents WHERE id = $1",
+            &[Val::Int(i.id)],
+            |row| (row.text(0), row.text(1), row.text(2), row.opt_text(3), row.int(4), row.opt_int(5), row.opt_int(6), row.opt_text(7), row.text(8), row.int(9)),
+        )?;
+        let Some((
+            number,
+            source_channel,
+            reporter,
+            reporter_contact,
+            org_id,
+            region_id,
+            parent_id,
+            child_kind,
+            created_by,
+            created_at,
+        )) = stored
+        else {
+            return Err(StoreError::Stale(format!("incident {}", i.number)));
+        };
+        return Ok(Incident {
+            number,
+            source_channel,
+            reporter,
+            reporter_contact,
+            org_id,
+            region_id,
+            parent_id,
+            child_kind,
+            created_by,
+            created_at,
+            updated_at: now,
+            version: i.version + 1,
+            ..i.clone()
+        });
+    }
+    let sql = format!("{SAVE_SQL} RETURNING {COLS}");
     let row: Option<Incident> = on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&i.title).bind(&i.symptom).bind(&i.symptom_category).bind(i.system_id).bind(&i.business).bind(&i.customer)
         .bind(&i.cause_class).bind(&i.state).bind(&i.fault_level).bind(&i.level_reasons).bind(i.level_set_at)
@@ -136,6 +268,13 @@ pub async fn get_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<Incid
 
 /// The key of a system inside a transaction.
 pub async fn system_key_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<String>> {
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query_opt(
+            "SELECT key FROM systems WHERE id = $1",
+            &[id.into()],
+            |row| row.text(0),
+        );
+    }
     Ok(
         on_conn!(conn, c => sqlx::query_scalar("SELECT key FROM systems WHERE id = $1")
         .bind(id).fetch_optional(&mut **c).await)?,
@@ -357,6 +496,13 @@ pub async fn insert_numbered(
     row.number = format!("{prefix}-pending-{}", uuid::Uuid::new_v4().simple());
     let mut saved = insert(conn, &row).await?;
     saved.number = format!("{prefix}-{:06}", saved.id);
+    if let Some(r) = conn.sqlite_raw().await? {
+        r.exec(
+            "UPDATE incidents SET number = $1 WHERE id = $2",
+            &[(&saved.number).into(), saved.id.into()],
+        )?;
+        return Ok(saved);
+    }
     on_conn!(conn, c => sqlx::query("UPDATE incidents SET number = $1 WHERE id = $2")
         .bind(&saved.number).bind(saved.id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
     Ok(saved)

@@ -20,6 +20,7 @@ pub mod notify;
 pub mod policy;
 pub mod problems;
 pub mod recon;
+pub mod raw;
 pub mod reports;
 pub mod security;
 mod sqlite_writer;
@@ -73,9 +74,11 @@ pub enum Db<'a> {
 /// statement is a round trip to the database thread, so this keeps the write path short. Nothing in a write
 /// reads the events it is adding.
 pub struct Conn<'a> {
-    /// The connection.
+    /// The connection. Use it through `on_conn!` (or [`Conn::db_mut`]), which first hands a locked raw
+    /// SQLite handle back to sqlx.
     pub db: Db<'a>,
     pending_events: Vec<timers::NewEvent>,
+    raw: Option<&'a mut raw::RawSqlite>,
 }
 
 impl<'a> Conn<'a> {
@@ -84,6 +87,36 @@ impl<'a> Conn<'a> {
         Conn {
             db: Db::Sqlite(c),
             pending_events: Vec::new(),
+            raw: None,
+        }
+    }
+
+    /// The SQLite writer's connection with its raw handle for synchronous statements.
+    pub(crate) fn sqlite_writer(c: &'a mut SqliteConnection, raw: &'a mut raw::RawSqlite) -> Self {
+        Conn {
+            db: Db::Sqlite(c),
+            pending_events: Vec::new(),
+            raw: Some(raw),
+        }
+    }
+
+    /// The connection for a sqlx statement (a raw SQLite handle held by this write is released first).
+    pub fn db_mut(&mut self) -> &mut Db<'a> {
+        if let Some(r) = self.raw.as_deref_mut() {
+            r.release();
+        }
+        &mut self.db
+    }
+
+    /// On the SQLite writer: its raw handle, locked, for statements run in place (see [`raw`]); `None` on
+    /// PostgreSQL, where callers use sqlx.
+    pub async fn sqlite_raw(&mut self) -> StoreResult<Option<&mut raw::RawSqlite>> {
+        match self.raw.as_deref_mut() {
+            Some(r) => {
+                r.lock().await?;
+                Ok(Some(r))
+            }
+            None => Ok(None),
         }
     }
 
@@ -92,6 +125,7 @@ impl<'a> Conn<'a> {
         Conn {
             db: Db::Postgres(c),
             pending_events: Vec::new(),
+            raw: None,
         }
     }
 
@@ -115,7 +149,7 @@ impl<'a> Conn<'a> {
 #[macro_export]
 macro_rules! on_conn {
     ($conn:expr, $c:ident => $body:expr) => {
-        match &mut $conn.db {
+        match $conn.db_mut() {
             $crate::Db::Sqlite($c) => $body,
             $crate::Db::Postgres($c) => $body,
         }

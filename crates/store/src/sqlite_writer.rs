@@ -10,11 +10,14 @@ use futures::future::BoxFuture;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use crate::raw::RawSqlite;
 use crate::{Conn, StoreError, StoreResult};
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
+type Job = Box<
+    dyn for<'c> FnOnce(&'c mut SqliteConnection, &'c mut RawSqlite) -> BoxFuture<'c, (bool, Finish)>
+        + Send,
+>;
 
 enum Msg {
     Job(Job),
@@ -42,10 +45,10 @@ impl Writer {
         F: for<'a, 'b> FnOnce(&'a mut Conn<'b>) -> BoxFuture<'a, StoreResult<T>> + Send + 'static,
     {
         let (done_tx, done_rx) = oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |c: &mut SqliteConnection| {
+        let job: Job = Box::new(move |c: &mut SqliteConnection, raw: &mut RawSqlite| {
             Box::pin(async move {
                 let result = {
-                    let mut conn = Conn::sqlite(c);
+                    let mut conn = Conn::sqlite_writer(c, raw);
                     match f(&mut conn).await {
                         Ok(v) => conn.flush().await.map(|_| v),
                         Err(e) => Err(e),
@@ -112,34 +115,47 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, m
 
 async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
     tracing::trace!(batch = batch.len(), "sqlite group commit");
-    // Each statement is a round trip to sqlx's SQLite thread, so the bookkeeping statements between two jobs
-    // travel together: BEGIN with the first SAVEPOINT, each RELEASE with the next SAVEPOINT.
-    if let Err(e) = sqlx::query("BEGIN IMMEDIATE; SAVEPOINT w")
-        .execute(&mut *conn)
-        .await
-    {
+    // Statements of the batch run in place on the raw handle where the store has a raw path (see `raw`); the
+    // savepoint bookkeeping between two jobs too. BEGIN and COMMIT go through sqlx, so the commit's fsync
+    // happens on sqlx's thread, not on a runtime worker.
+    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
         // Dropping the unrun jobs drops their reply channels: each caller gets an error, nothing ran.
         tracing::error!(error = %e, jobs = batch.len(), "SQLite writer could not begin a transaction");
         let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
         return;
     }
+    // `raw` keeps a pointer to `conn` for sqlx's `lock_handle`; it never uses it while a sqlx statement on
+    // `conn` runs (see `raw`), and it is closed before COMMIT.
+    let mut raw = RawSqlite::new(conn);
     let n = batch.len();
     let mut finishers = Vec::with_capacity(n);
-    for (i, job) in batch.into_iter().enumerate() {
-        let (ok, finish) = job(conn).await;
-        if !ok {
-            let _ = sqlx::query("ROLLBACK TO w").execute(&mut *conn).await;
+    let mut failed: Option<String> = None;
+    for job in batch {
+        if failed.is_none() {
+            if let Err(e) = bookkeeping(&mut raw, "SAVEPOINT w").await {
+                failed = Some(e);
+            }
         }
-        let next = if i + 1 < n {
-            "RELEASE w; SAVEPOINT w"
-        } else {
-            "RELEASE w"
-        };
-        if let Err(e) = sqlx::query(next).execute(&mut *conn).await {
+        if let Some(msg) = &failed {
+            // The transaction is unusable: this job does not run; dropping it drops its reply channel, so its
+            // caller gets an error.
+            tracing::error!(error = %msg, "SQLite writer could not open a savepoint");
+            drop(job);
+            continue;
+        }
+        let (ok, finish) = job(&mut *conn, &mut raw).await;
+        if !ok {
+            if let Err(e) = bookkeeping(&mut raw, "ROLLBACK TO w").await {
+                tracing::error!(error = %e, "rollback to savepoint failed");
+            }
+        }
+        if let Err(e) = bookkeeping(&mut raw, "RELEASE w").await {
             tracing::error!(error = %e, "savepoint failed");
         }
         finishers.push(finish);
     }
+    raw.close().await;
+    drop(raw);
     let commit = sqlx::query("COMMIT")
         .execute(&mut *conn)
         .await
@@ -151,4 +167,9 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
     for f in finishers {
         f(commit.clone());
     }
+}
+
+async fn bookkeeping(raw: &mut RawSqlite, sql: &str) -> Result<(), String> {
+    raw.lock().await.map_err(|e| e.to_string())?;
+    raw.batch(sql).map_err(|e| e.to_string())
 }

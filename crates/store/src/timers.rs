@@ -159,6 +159,28 @@ const EVENTS_PER_STATEMENT: usize = 200;
 
 /// Writes events as multi-row INSERTs, in order.
 pub(crate) async fn write_events(conn: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    if let Some(r) = conn.sqlite_raw().await? {
+        // In place, one cached single-row statement per event: no round trip to amortise.
+        for e in &events {
+            let data = crate::audit::canonical_json(&e.data);
+            r.exec(
+                "INSERT INTO events (subject_kind, subject_id, at, kind, actor, data, timer_id) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                &[
+                    (&e.subject_kind).into(),
+                    (&e.subject_id).into(),
+                    e.at.into(),
+                    (&e.kind).into(),
+                    (&e.actor).into(),
+                    (&data).into(),
+                    e.timer_id.into(),
+                ],
+            )?;
+        }
+        return Ok(());
+    }
     for chunk in events.chunks(EVENTS_PER_STATEMENT) {
         let mut sql = String::from(
             "INSERT INTO events (subject_kind, subject_id, at, kind, actor, data, timer_id) VALUES ",
@@ -207,10 +229,61 @@ pub async fn insert_clock(conn: &mut Conn<'_>, k: NewClock) -> StoreResult<Optio
          RETURNING {CLOCK_COLS}"
     );
     let notify = crate::audit::canonical_json(&k.notify);
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query_opt(
+            &sql,
+            &[
+                (&k.subject_kind).into(),
+                (&k.subject_id).into(),
+                (&k.clock_key).into(),
+                (&k.rule).into(),
+                (&k.basis).into(),
+                (&k.calendar).into(),
+                k.started_at.into(),
+                k.due_at.into(),
+                (&k.repeat_basis).into(),
+                (&notify).into(),
+            ],
+            clock_row,
+        );
+    }
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&k.subject_kind).bind(&k.subject_id).bind(&k.clock_key).bind(&k.rule).bind(&k.basis).bind(&k.calendar)
         .bind(k.started_at).bind(k.due_at).bind(&k.repeat_basis).bind(&notify)
         .fetch_optional(&mut **c).await)?)
+}
+
+/// A [`ClockRow`] from a raw row of [`CLOCK_COLS`].
+fn clock_row(r: &crate::raw::Row<'_>) -> ClockRow {
+    ClockRow {
+        id: r.int(0),
+        subject_kind: r.text(1),
+        subject_id: r.text(2),
+        clock_key: r.text(3),
+        rule: r.text(4),
+        basis: r.text(5),
+        calendar: r.text(6),
+        started_at: r.int(7),
+        due_at: r.int(8),
+        state: r.text(9),
+        paused_at: r.opt_int(10),
+        stopped_at: r.opt_int(11),
+        breached_at: r.opt_int(12),
+        repeat_basis: r.opt_text(13),
+        notify: r.text(14),
+        version: r.int(15),
+    }
+}
+
+/// Every clock of a subject inside a transaction, oldest first (what [`Store::clocks_of`] reads once it commits).
+pub async fn clocks_in_tx(conn: &mut Conn<'_>, kind: &str, id: &str) -> StoreResult<Vec<ClockRow>> {
+    let sql = format!(
+        "SELECT {CLOCK_COLS} FROM clocks WHERE subject_kind = $1 AND subject_id = $2 ORDER BY id"
+    );
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query(&sql, &[kind.into(), id.into()], clock_row);
+    }
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(kind).bind(id).fetch_all(&mut **c).await)?)
 }
 
 /// The running or paused clock with this key, if any.
@@ -283,6 +356,21 @@ pub async fn pauses_of(conn: &mut Conn<'_>, clock_id: i64) -> StoreResult<Vec<(i
 /// Schedules a timer.
 pub async fn insert_timer(conn: &mut Conn<'_>, t: NewTimer) -> StoreResult<i64> {
     let payload = crate::audit::canonical_json(&t.payload);
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.insert(
+            "INSERT INTO timers (clock_id, subject_kind, subject_id, kind, due_at, state, payload, created_at)
+             VALUES ($1,$2,$3,$4,$5,'pending',$6,$7)",
+            &[
+                t.clock_id.into(),
+                (&t.subject_kind).into(),
+                (&t.subject_id).into(),
+                (&t.kind).into(),
+                t.due_at.into(),
+                (&payload).into(),
+                t.created_at.into(),
+            ],
+        );
+    }
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO timers (clock_id, subject_kind, subject_id, kind, due_at, state, payload, created_at)
          VALUES ($1,$2,$3,$4,$5,'pending',$6,$7) RETURNING id")
@@ -316,6 +404,24 @@ pub async fn mark_fired(
 pub async fn insert_outbox(conn: &mut Conn<'_>, m: NewOutbox) -> StoreResult<Option<i64>> {
     let recipients = crate::audit::canonical_json(&m.recipients);
     let context = crate::audit::canonical_json(&m.context);
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query_opt(
+            "INSERT INTO outbox (idempotency_key, subject_kind, subject_id, template, recipients, context, cause, state, created_at, updated_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            &[
+                (&m.idempotency_key).into(),
+                (&m.subject_kind).into(),
+                (&m.subject_id).into(),
+                (&m.template).into(),
+                (&recipients).into(),
+                (&context).into(),
+                (&m.cause).into(),
+                (&m.state).into(),
+                m.created_at.into(),
+            ],
+            |row| row.int(0),
+        );
+    }
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO outbox (idempotency_key, subject_kind, subject_id, template, recipients, context, cause, state, created_at, updated_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")

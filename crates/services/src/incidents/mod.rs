@@ -259,11 +259,22 @@ pub async fn create(
                 let inc =
                     rules::apply_clock_plan(c, &pol2, &inc, rules::Trigger::Created, now).await?;
                 audit(c, &actor_s, "incident.create", None, &inc, rid, now).await?;
-                Ok(inc)
+                // On the SQLite writer the response's clocks are read in place, in this transaction (no
+                // round trip to a reader after it); PostgreSQL reads them after COMMIT as before, to keep
+                // its transaction (which holds the audit head) short.
+                let clocks = if c.is_postgres() {
+                    None
+                } else {
+                    Some(tianshu_store::timers::clocks_in_tx(c, KIND, &inc.id.to_string()).await?)
+                };
+                Ok((inc, clocks))
             })
         })
         .await?;
-    view_new(p, actor, saved).await
+    match saved {
+        (i, Some(clocks)) => assemble(p, actor, i, Vec::new(), Vec::new(), clocks, Vec::new()),
+        (i, None) => view_new(p, actor, i).await,
+    }
 }
 
 /// The detail view of one incident.
