@@ -369,9 +369,9 @@ mod mon_retention;
 mod notify_scope;
 #[path = "services/problems.rs"]
 mod problems;
-#[path = "services/report_pack.rs"]
-mod report_pack;
-#[path = "services/release_ops.rs"]
-mod release_ops;
 #[path = "services/recon.rs"]
 mod recon;
+#[path = "services/release_ops.rs"]
+mod release_ops;
+#[path = "services/report_pack.rs"]
+mod report_pack;
