@@ -47,6 +47,8 @@ pub struct CommonArgs {
 }
 
 /// Subcommands.
+// Parsed once per process: the size of the largest variant (recon's many flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API and console.
