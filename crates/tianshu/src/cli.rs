@@ -46,6 +46,17 @@ pub struct CommonArgs {
     pub policy_dir: Option<PathBuf>,
 }
 
+/// Runs one command against the configured database: opens the platform, runs, closes the store.
+macro_rules! with_platform {
+    ($cli:expr, |$p:ident| $body:expr) => {{
+        let s = $cli.settings(None)?;
+        let $p = crate::build_platform(&app_config(&s, false)?).await?;
+        let code = $body.await;
+        $p.store.close().await;
+        code
+    }};
+}
+
 /// Subcommands.
 // Parsed once per process: the size of the largest variant (recon's many flags) costs nothing.
 #[allow(clippy::large_enum_variant)]
@@ -839,27 +850,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(code)
         }
         Command::Policy(PolicyCmd::Check { path }) => Ok(policy_check(path.as_deref())),
-        Command::Incident(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = incident_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
-        Command::Duty(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = duty_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
-        Command::Problem(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = problem_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
+        Command::Incident(args) => with_platform!(cli, |p| incident_cmd(&p, args)),
+        Command::Duty(args) => with_platform!(cli, |p| duty_cmd(&p, args)),
+        Command::Problem(args) => with_platform!(cli, |p| problem_cmd(&p, args)),
         Command::Notify(args) => {
             let s = cli.settings(None)?;
             let p = crate::build_platform(&app_config(&s, false)?).await?;
@@ -887,48 +880,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             code
         }
-        Command::Dataop(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = dataop_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
-        Command::Cutover(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = cutover_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
-        Command::Release(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = release_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
-        Command::Requirement(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = requirement_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
-        Command::Probe(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = crate::mon_cli::probe_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
-        Command::Point(args) => {
-            let s = cli.settings(None)?;
-            let p = crate::build_platform(&app_config(&s, false)?).await?;
-            let code = crate::mon_cli::point_cmd(&p, args).await;
-            p.store.close().await;
-            code
-        }
+        Command::Dataop(args) => with_platform!(cli, |p| dataop_cmd(&p, args)),
+        Command::Cutover(args) => with_platform!(cli, |p| cutover_cmd(&p, args)),
+        Command::Release(args) => with_platform!(cli, |p| release_cmd(&p, args)),
+        Command::Requirement(args) => with_platform!(cli, |p| requirement_cmd(&p, args)),
+        Command::Probe(args) => with_platform!(cli, |p| crate::mon_cli::probe_cmd(&p, args)),
+        Command::Point(args) => with_platform!(cli, |p| crate::mon_cli::point_cmd(&p, args)),
         Command::Audit(AuditCmd::Verify) => {
             let s = cli.settings(None)?;
             let cfg = app_config(&s, false)?;
