@@ -469,6 +469,19 @@ async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both
             html.contains(&format!("/incidents/{}", a["id"])),
             "drill-down links the ticket"
         );
+        // The reports page shows the same month's ranking as a picture with its table.
+        let html = app
+            .client
+            .get(app.url("/reports"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(r#"id="chart-kpi-ranking""#), "{html}");
+        assert!(html.contains(r#"id="chart-kpi-ranking-table""#));
+        assert!(html.contains("/kpi?period=2026-11"), "links the scorecards");
         let r = app
             .client
             .get(app.url("/kpi?period=11-2026"))

@@ -519,6 +519,16 @@ rep-breached = Breached
 rep-rate = On time
 rep-numbers = The numbers
 rep-date = Date
+rep-consistency = Reconciliation consistency
+rep-consistency-col = Consistency
+rep-target = Target
+rep-open-recon = Reconciliation runs and differences
+rep-rank = Rank
+rep-unit = Unit
+rep-points = Points
+rep-laggard = Lowest ranked (KPI-15)
+rep-yes = yes
+rep-open-kpi = Scorecards with the records behind each lost point
 
 ## Problems (issue 8, PRB-*)
 nav-problems = Problems

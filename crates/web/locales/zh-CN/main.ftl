@@ -519,6 +519,16 @@ rep-breached = 超时
 rep-rate = 达成率
 rep-numbers = 查看数据
 rep-date = 日期
+rep-consistency = 对账一致率
+rep-consistency-col = 一致率
+rep-target = 目标
+rep-open-recon = 对账运行与差异明细
+rep-rank = 名次
+rep-unit = 单位
+rep-points = 得分
+rep-laggard = 排名靠后（KPI-15）
+rep-yes = 是
+rep-open-kpi = 考核得分及每项扣分对应的记录
 
 ## 问题管理 (issue 8, PRB-*)
 nav-problems = 问题管理

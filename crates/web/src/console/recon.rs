@@ -80,7 +80,7 @@ struct ReconPage {
     error: Option<String>,
 }
 
-fn job_name(u: &ConsoleUser, zh: &str, en: &str) -> String {
+pub(super) fn job_name(u: &ConsoleUser, zh: &str, en: &str) -> String {
     if u.t.lang() == "en" {
         en.to_string()
     } else {
