@@ -595,6 +595,17 @@ impl PolicyPack {
             let mut issues = Vec::new();
             p.validate(&mut issues);
             check_calendar(&calendar_names, "calendar", &p.calendar, &mut issues);
+            // Cross-file: who is told of an overdue work item, and with which template.
+            check_roles(&role_keys, p.role_refs(), &mut issues);
+            if let Some(n) = &notifications {
+                let t = &p.follow_up.overdue_template;
+                if n.template(t).is_none() {
+                    issues.push(Issue::new(
+                        "follow_up.overdue_template",
+                        format!("no [[template]] with id '{t}' in {NOTIFICATIONS_FILE}"),
+                    ));
+                }
+            }
             locate(RECONCILIATION_FILE, idx, issues, &mut errors);
             Some(p)
         });

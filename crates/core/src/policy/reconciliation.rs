@@ -51,6 +51,10 @@ pub struct FollowUpDef {
     pub reply_working_days: u32,
     /// Working days to fix it.
     pub fix_working_days: u32,
+    /// Template queued (to `notify_roles`) when a work item's reply or fix deadline passes.
+    pub overdue_template: String,
+    /// Roles told when a deadline passes.
+    pub notify_roles: Vec<String>,
 }
 
 /// NULL versus empty string when a job does not declare it.
@@ -238,6 +242,12 @@ impl ReconciliationPolicy {
                 "must not be shorter than reply_working_days",
             ));
         }
+        if f.notify_roles.is_empty() {
+            issues.push(Issue::new(
+                "follow_up.notify_roles",
+                "name at least one role to tell when a deadline passes",
+            ));
+        }
         if self.engine.sample_size == 0 {
             issues.push(Issue::new("engine.sample_size", "must be at least 1"));
         }
@@ -338,5 +348,17 @@ impl ReconciliationPolicy {
                 }
             }
         }
+    }
+}
+
+impl ReconciliationPolicy {
+    /// Role keys named by the follow-up (checked against roles.toml at load).
+    pub(crate) fn role_refs(&self) -> Vec<(String, &str)> {
+        self.follow_up
+            .notify_roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (format!("follow_up.notify_roles[{i}]"), r.as_str()))
+            .collect()
     }
 }

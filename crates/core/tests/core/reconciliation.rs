@@ -115,6 +115,8 @@ fn reconciliation_file_errors_name_file_line_and_field() {
         c.replace("days = [10, 20]", "days = [10, 32]")
             .replace("deadline = \"09:00\"", "deadline = \"9 am\"")
             .replace("calendar = \"office\"", "calendar = \"nope\"")
+            .replace("\"rec_item_overdue\"", "\"rec_nope\"")
+            .replace("notify_roles = [\"dba\", ", "notify_roles = [\"dbaa\", ")
     }));
     let joined = e.join("\n");
     assert!(
@@ -130,6 +132,12 @@ fn reconciliation_file_errors_name_file_line_and_field() {
         joined.contains("calendar: 'nope' is not a calendar"),
         "{joined}"
     );
+    // REC-07 follow-up: the overdue notice's template and roles must exist in the other files.
+    assert!(
+        joined.contains("follow_up.overdue_template: no [[template]] with id 'rec_nope'"),
+        "{joined}"
+    );
+    assert!(joined.contains("follow_up.notify_roles[0]"), "{joined}");
 }
 
 #[test]

@@ -27,7 +27,7 @@ use tianshu_store::{Conn, StoreResult};
 use tianshu_workcal::DeadlineBasis;
 
 use crate::authz::Principal;
-use crate::clocks::{self, ClockSpec, Notify};
+use crate::clocks::{self, ClockSpec, Notify, Recipients};
 use crate::{Platform, ServiceError, ServiceResult};
 
 /// Subject kind of a work item's clocks.
@@ -355,10 +355,20 @@ async fn open_item(
     let f = &rp.follow_up;
     // The item id is not known before the insert; the clocks hang on the run id, which is unique per item.
     let subject = run.id.to_string();
+    let job_name = rp
+        .schedule(job_key)
+        .map(|s| s.name_zh.clone())
+        .unwrap_or_else(|| {
+            if job_key.is_empty() {
+                "临时对账".into()
+            } else {
+                job_key.to_string()
+            }
+        });
     let mut dues = Vec::new();
-    for (key, days) in [
-        (REPLY_KEY, f.reply_working_days),
-        (FIX_KEY, f.fix_working_days),
+    for (key, days, stage_zh, stage_en) in [
+        (REPLY_KEY, f.reply_working_days, "回复", "reply"),
+        (FIX_KEY, f.fix_working_days, "处理", "fix"),
     ] {
         let clock = clocks::start(
             c,
@@ -372,7 +382,22 @@ async fn open_item(
                 calendar: Some(rp.calendar.clone()),
                 start_at: now,
                 repeat: None,
-                notify: Notify::default(),
+                // An overdue reply or fix is told to the pack's roles; the clock stops when it is done.
+                notify: Notify {
+                    template: f.overdue_template.clone(),
+                    recipients: Recipients {
+                        roles: f.notify_roles.clone(),
+                        ..Default::default()
+                    },
+                    context: json!({
+                        "job": job_name,
+                        "stage_zh": stage_zh,
+                        "stage_en": stage_en,
+                        "differences": run.differences,
+                        "link": format!("/recon/runs/{}", run.id),
+                    }),
+                    review: false,
+                },
             },
         )
         .await?;

@@ -7,7 +7,7 @@
 use chrono::{TimeZone, Utc};
 use tianshu_services::authz::Principal;
 use tianshu_services::recon::{self, schedule, ItemAction, RunNowInput};
-use tianshu_services::{Platform, ServiceError};
+use tianshu_services::{scheduler, Platform, ServiceError};
 use tianshu_testkit::backends;
 
 use super::platform;
@@ -137,6 +137,34 @@ async fn a_run_stores_counts_sample_and_opens_a_work_item_with_rec07_deadlines()
         assert!(matches!(e, ServiceError::Stale(_)), "{e:?}");
         // Fixed after the deadline: recorded as overdue, the clock breached.
         clock.set(Utc.with_ymd_and_hms(2026, 12, 8, 2, 0, 0).unwrap());
+        // The scheduler tells the pack's roles once of the passed fix deadline; the reply was on time,
+        // so its clock (stopped) sends nothing.
+        scheduler::tick(&p, "t", 50).await.unwrap();
+        scheduler::tick(&p, "t", 50).await.unwrap();
+        let out = p
+            .store
+            .outbox_of(recon::ITEM_KIND, &run.id.to_string())
+            .await
+            .unwrap();
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].template, "rec_item_overdue");
+        assert!(out[0].cause.starts_with("REC-07"), "{}", out[0].cause);
+        assert!(
+            out[0].context.contains("\"stage_en\":\"fix\"")
+                && out[0].context.contains(&format!("/recon/runs/{}", run.id)),
+            "{}",
+            out[0].context
+        );
+        assert!(
+            out[0].recipients.contains("\"dba\"") && out[0].recipients.contains("\"room_manager\""),
+            "{}",
+            out[0].recipients
+        );
+        let pol = p.policy.current();
+        let t = pol.pack.notifications.template("rec_item_overdue").unwrap();
+        let ctx: serde_json::Value = serde_json::from_str(&out[0].context).unwrap();
+        let text = tianshu_core::notify::render(&t.zh, &ctx, &t.required).unwrap();
+        assert!(text.contains("3条差异已超过处理时限(REC-07"), "{text}");
         let f = recon::act(
             &p,
             &admin,
