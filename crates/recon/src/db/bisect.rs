@@ -1,6 +1,6 @@
 //! `mode = "db"`: database-to-database comparison by bisecting key-range checksums.
 //!
-//! The key is one integer column. For a key range `[lo, hi)` each database computes, per
+//! This file handles one integer key column (text and composite keys: [`super::ordered`]). For a key range `[lo, hi)` each database computes, per
 //! segment of width `w`, `count(*)` and `sum` of the first 60 bits of `md5(row)` where `row` is
 //! the canonical text of the key and every compared column, each length-prefixed (NULL is `N`),
 //! joined with `|`. Segments whose count or sum differ are split again; a mismatching segment
@@ -50,7 +50,7 @@ struct Plan {
     canon: Vec<String>,
 }
 
-fn frag(d: Dialect, x: &str, null_equal: bool) -> String {
+pub(super) fn frag(d: Dialect, x: &str, null_equal: bool) -> String {
     let null = if null_equal { "0:" } else { "N" };
     match d {
         Dialect::Postgres => format!("COALESCE(length({x})::text || ':' || {x}, '{null}')"),
@@ -361,17 +361,17 @@ async fn is_unique(s: &mut DbSide, p: &Plan) -> Result<bool, ReconError> {
 
 /// Counts of the row-by-row comparison of downloaded segments.
 #[derive(Default)]
-struct Tally {
-    only_left: u64,
-    only_right: u64,
-    changed: u64,
-    per_column: Vec<u64>,
-    samples: Vec<Difference>,
+pub(super) struct Tally {
+    pub(super) only_left: u64,
+    pub(super) only_right: u64,
+    pub(super) changed: u64,
+    pub(super) per_column: Vec<u64>,
+    pub(super) samples: Vec<Difference>,
 }
 
-struct Emit<'a> {
-    sample: usize,
-    details: Option<&'a mut (dyn crate::details::DetailSink + Send + 'static)>,
+pub(super) struct Emit<'a> {
+    pub(super) sample: usize,
+    pub(super) details: Option<&'a mut (dyn crate::details::DetailSink + Send + 'static)>,
 }
 
 impl Emit<'_> {
@@ -396,15 +396,15 @@ fn norm(v: &Option<String>, null_equal: bool) -> Option<&str> {
 
 /// Merge two key-ordered row lists (duplicates after the first row of a key are skipped; they
 /// are counted for the whole table by the survey).
-fn compare(
-    l: &[(i128, Vec<Option<String>>)],
-    r: &[(i128, Vec<Option<String>>)],
+pub(super) fn compare<K: Ord + std::fmt::Display>(
+    l: &[(K, Vec<Option<String>>)],
+    r: &[(K, Vec<Option<String>>)],
     columns: &[String],
     null_equal: bool,
     t: &mut Tally,
     e: &mut Emit<'_>,
 ) -> Result<(), ReconError> {
-    let dedup = |v: &[(i128, Vec<Option<String>>)]| {
+    let dedup = |v: &[(K, Vec<Option<String>>)]| {
         let mut out: Vec<usize> = Vec::with_capacity(v.len());
         for (i, (k, _)) in v.iter().enumerate() {
             if out.last().is_none_or(|&j| v[j].0 != *k) {
@@ -416,8 +416,8 @@ fn compare(
     let (li, ri) = (dedup(l), dedup(r));
     let (mut a, mut b) = (0, 0);
     while a < li.len() || b < ri.len() {
-        let lk = li.get(a).map(|&i| l[i].0);
-        let rk = ri.get(b).map(|&i| r[i].0);
+        let lk = li.get(a).map(|&i| &l[i].0);
+        let rk = ri.get(b).map(|&i| &r[i].0);
         match (lk, rk) {
             (Some(x), Some(y)) if x == y => {
                 let (lv, rv) = (&l[li[a]].1, &r[ri[b]].1);
@@ -466,7 +466,7 @@ fn compare(
     Ok(())
 }
 
-fn one(kind: DiffKind, key: i128) -> Difference {
+fn one(kind: DiffKind, key: &impl std::fmt::Display) -> Difference {
     Difference {
         kind,
         key: key.to_string(),
@@ -485,10 +485,10 @@ pub async fn run_db(job: &JobSpec, mut opts: RunOptions) -> Result<(Report, DbSt
             msg: "run_db needs mode = \"db\"".into(),
         });
     }
-    if job.key.len() != 1 {
+    if job.key.is_empty() {
         return Err(ReconError::Job {
             field: "key".into(),
-            msg: "db mode needs exactly one (integer) key column".into(),
+            msg: "db mode needs at least one key column".into(),
         });
     }
     for (side, spec) in [(Side::Left, &job.left), (Side::Right, &job.right)] {
@@ -526,7 +526,16 @@ pub async fn run_db(job: &JobSpec, mut opts: RunOptions) -> Result<(Report, DbSt
         DbSide::open(&job.right, Side::Right, true)
     );
     let (mut l, mut r) = (l?, r?);
-    let result = run_sides(job, &mut opts, &mut l, &mut r, factor, threshold, started).await;
+    // One integer key: arithmetic key ranges. Anything else (text, several columns): ranges between
+    // key values sampled from the data, in an order both servers share.
+    let int_key = |s: &DbSide| {
+        job.key.len() == 1 && s.col(&job.key[0]).and_then(|c| c.kind) == Some(Kind::Int)
+    };
+    let result = if int_key(&l) && int_key(&r) {
+        run_sides(job, &mut opts, &mut l, &mut r, factor, threshold, started).await
+    } else {
+        super::ordered::run_sides(job, &mut opts, &mut l, &mut r, factor, threshold, started).await
+    };
     tokio::join!(l.close(), r.close());
     let (report, stats) = result?;
     if let Some(d) = opts.details.take() {
@@ -535,7 +544,11 @@ pub async fn run_db(job: &JobSpec, mut opts: RunOptions) -> Result<(Report, DbSt
     Ok((report, stats))
 }
 
-fn resolve_columns(job: &JobSpec, l: &DbSide, r: &DbSide) -> Result<Vec<String>, ReconError> {
+pub(super) fn resolve_columns(
+    job: &JobSpec,
+    l: &DbSide,
+    r: &DbSide,
+) -> Result<Vec<String>, ReconError> {
     for c in job.normalize.keys() {
         if l.col(c).is_none() && r.col(c).is_none() {
             return Err(ReconError::Job {
@@ -691,6 +704,20 @@ async fn run_sides(
         }
         stats.levels = depth;
     }
+    let report = report(job, tally, columns, (rows_left, rows_right), (ldup, rdup))?;
+    stats.seconds = started.elapsed().as_secs_f64();
+    progress.phase.store(3, Ordering::Relaxed);
+    Ok((report, stats))
+}
+
+/// The report of a db-mode run; the counts must account for every row of both sides.
+pub(super) fn report(
+    job: &JobSpec,
+    tally: Tally,
+    columns: Vec<String>,
+    (rows_left, rows_right): (u64, u64),
+    (ldup, rdup): (u64, u64),
+) -> Result<Report, ReconError> {
     let ident_l = rows_left
         .checked_sub(tally.only_left + tally.changed + ldup)
         .ok_or_else(inconsistent)?;
@@ -728,9 +755,7 @@ async fn run_sides(
         spilled: false,
         sample: tally.samples,
     };
-    stats.seconds = started.elapsed().as_secs_f64();
-    progress.phase.store(3, Ordering::Relaxed);
-    Ok((report, stats))
+    Ok(report)
 }
 
 fn inconsistent() -> ReconError {

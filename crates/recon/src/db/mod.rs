@@ -11,10 +11,12 @@
 //!   for the file engine (`mode = "file"` with a database side).
 //! * [`bisect`] is `mode = "db"`: per key range, `count(*)` and the sum of a 60-bit slice of
 //!   each row's MD5 are computed inside each database and compared; mismatching ranges are split
-//!   and only small mismatching ranges are downloaded and compared row by row.
+//!   and only small mismatching ranges are downloaded and compared row by row. One integer key
+//!   splits by arithmetic; text and composite keys split at sampled key values ([`ordered`]).
 
 mod bisect;
 mod export;
+mod ordered;
 
 use futures::TryStreamExt;
 use sqlx::{Column, ConnectOptions, Connection, Executor, Row, Statement, TypeInfo};
