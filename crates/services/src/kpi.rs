@@ -8,10 +8,15 @@
 //!   beyond the limit of the customer's tier. A fault counts for the ticket's branch, the branch's province,
 //!   and every vendor it was dispatched to.
 //!
-//! Every other base measure (provisioning orders, acceptances, complaints, surveys, data configuration,
-//! leased-line flags) and the KPI-13 assessments have no records in Tianshu yet.
+//! - `provisioning_orders` / `provisioning_orders_on_time` (KPI-04, SLA-06/07): orders of the `provisioning`
+//!   stage completed in the period, counted for the branch serving the customer and its province; on time =
+//!   completed by the deadline with no SLA-07 overdue (no late delay request). Orders are not dispatched to
+//!   vendors, so vendor cards do not score KPI-04.
+//!
+//! Every other base measure (acceptances, complaints, surveys, data configuration, leased-line flags) and the
+//! KPI-13 assessments have no records in Tianshu yet.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
@@ -19,7 +24,7 @@ use tianshu_core::kpi::{
     rank, score_set, OverrunRecord, RankRow, RecordRef, Scorecard, UnitMeasures, MEASURES,
 };
 use tianshu_core::policy::{FormulaKind, KpiPolicy, LimitSource, PolicyPack};
-use tianshu_core::sla::{StageLimit, Tier};
+use tianshu_core::sla::{overdue_count, StageLimit, Tier};
 use tianshu_core::Permission;
 use tianshu_store::identity::Org;
 use tianshu_store::kpi::CustomerFaultRow;
@@ -30,8 +35,17 @@ use crate::{Platform, ServiceError, ServiceResult};
 /// The measure of customer fault handling (KPI-07).
 pub const FAULT_HANDLING: &str = "fault_handling_overrun";
 
+/// Provisioning orders completed in the period (KPI-04 denominator).
+pub const PROVISIONING_ORDERS: &str = "provisioning_orders";
+
+/// Of those, on time (KPI-04 numerator).
+pub const PROVISIONING_ON_TIME: &str = "provisioning_orders_on_time";
+
+/// The sla.toml stage whose orders KPI-04 counts (业务开通); the survey stages feed KPI-02/03 instead.
+pub const PROVISIONING_STAGE: &str = "provisioning";
+
 /// Base measures computed from stored records today.
-pub const PROVIDED: &[&str] = &[FAULT_HANDLING];
+pub const PROVIDED: &[&str] = &[FAULT_HANDLING, PROVISIONING_ORDERS, PROVISIONING_ON_TIME];
 
 /// Whose scorecards: branches, provinces or vendors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -353,6 +367,53 @@ pub async fn scorecards(
         );
     }
 
+    // KPI-04: provisioning orders completed in the period, for the branch serving the customer.
+    let mut provisioned: HashMap<i64, (BTreeSet<RecordRef>, BTreeSet<RecordRef>)> = HashMap::new();
+    if by == UnitKind::Vendor {
+        for k in [PROVISIONING_ORDERS, PROVISIONING_ON_TIME] {
+            unavailable.insert(
+                k.into(),
+                "provisioning orders are placed for customers served by branches, not dispatched to vendors"
+                    .into(),
+            );
+        }
+    } else {
+        let orders = p
+            .store
+            .provisioning_completed_between(PROVISIONING_STAGE, period.from, period.to)
+            .await?;
+        for (o, org) in orders {
+            let kind = if by == UnitKind::Branch {
+                "branch"
+            } else {
+                "province"
+            };
+            let Some(u) = ancestor_of_kind(&org_by_id, org, kind) else {
+                continue;
+            };
+            let record = RecordRef {
+                kind: "provisioning_order".into(),
+                id: o.id.to_string(),
+            };
+            links.insert(
+                format!("provisioning_order:{}", o.id),
+                RecordLink {
+                    kind: "provisioning_order".into(),
+                    id: o.id.to_string(),
+                    label: format!("开通工单 #{}（{}，{}）", o.id, o.customer_key, o.city),
+                    href: format!("/customers/{}#order-{}", o.customer_key, o.id),
+                },
+            );
+            let late = o.completed_at.is_some_and(|c| c > o.deadline_at);
+            let overdue = overdue_count(u32::try_from(o.late_requests).unwrap_or(u32::MAX), late);
+            let e = provisioned.entry(u).or_default();
+            e.0.insert(record.clone());
+            if overdue == 0 {
+                e.1.insert(record);
+            }
+        }
+    }
+
     let mut cards = Vec::new();
     for o in &units {
         let mut m = UnitMeasures {
@@ -360,8 +421,19 @@ pub async fn scorecards(
             unavailable: unavailable.clone(),
             ..UnitMeasures::default()
         };
-        let records = per_unit.remove(&o.id).unwrap_or_default();
         let mut used = BTreeMap::new();
+        if by != UnitKind::Vendor {
+            let (all, on_time) = provisioned.remove(&o.id).unwrap_or_default();
+            for r in &all {
+                let k = format!("{}:{}", r.kind, r.id);
+                if let Some(l) = links.get(&k) {
+                    used.insert(k, l.clone());
+                }
+            }
+            m.counts.insert(PROVISIONING_ORDERS.into(), all);
+            m.counts.insert(PROVISIONING_ON_TIME.into(), on_time);
+        }
+        let records = per_unit.remove(&o.id).unwrap_or_default();
         for r in &records {
             let k = format!("{}:{}", r.record.kind, r.record.id);
             if let Some(l) = links.get(&k) {
