@@ -13,8 +13,12 @@
 //!   completed by the deadline with no SLA-07 overdue (no late delay request). Orders are not dispatched to
 //!   vendors, so vendor cards do not score KPI-04.
 //!
-//! Every other base measure (acceptances, complaints, surveys, data configuration, leased-line flags) and the
-//! KPI-13 assessments have no records in Tianshu yet.
+//! - `existing_network_survey_overrun` / `construction_survey_overrun` (KPI-02/03): survey orders of the stage
+//!   the indicator's limit names, completed in the period; overrun = working time on the SLA calendar from the
+//!   deadline to completion, granted delays excluded (KPI-10); same units as KPI-04.
+//!
+//! Every other base measure (acceptances, complaints, data configuration, leased-line flags) and the KPI-13
+//! assessments have no records in Tianshu yet.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -28,6 +32,8 @@ use tianshu_core::sla::{overdue_count, StageLimit, Tier};
 use tianshu_core::Permission;
 use tianshu_store::identity::Org;
 use tianshu_store::kpi::CustomerFaultRow;
+use tianshu_store::time::from_micros;
+use tianshu_workcal::Pause;
 
 use crate::authz::{Principal, Scope};
 use crate::{Platform, ServiceError, ServiceResult};
@@ -44,8 +50,34 @@ pub const PROVISIONING_ON_TIME: &str = "provisioning_orders_on_time";
 /// The sla.toml stage whose orders KPI-04 counts (业务开通); the survey stages feed KPI-02/03 instead.
 pub const PROVISIONING_STAGE: &str = "provisioning";
 
+/// Survey overruns (KPI-02, KPI-03) from survey orders; the stage of each is the `limit.sla_stage` of the
+/// indicator reading it in kpi.toml.
+pub const SURVEY_OVERRUNS: &[&str] = &[
+    "existing_network_survey_overrun",
+    "construction_survey_overrun",
+];
+
 /// Base measures computed from stored records today.
-pub const PROVIDED: &[&str] = &[FAULT_HANDLING, PROVISIONING_ORDERS, PROVISIONING_ON_TIME];
+pub const PROVIDED: &[&str] = &[
+    FAULT_HANDLING,
+    PROVISIONING_ORDERS,
+    PROVISIONING_ON_TIME,
+    "existing_network_survey_overrun",
+    "construction_survey_overrun",
+];
+
+/// The sla.toml stage an overrun measure is counted against: the `limit` of the first indicator reading it.
+fn stage_of_measure(pack: &PolicyPack, measure: &str) -> Option<String> {
+    pack.kpi
+        .sets
+        .iter()
+        .flat_map(|s| s.indicators.iter())
+        .filter(|i| i.measure.as_deref() == Some(measure))
+        .find_map(|i| match i.limit.as_ref()? {
+            LimitSource::Stage { sla_stage } => Some(sla_stage.clone()),
+            _ => None,
+        })
+}
 
 /// Whose scorecards: branches, provinces or vendors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -414,6 +446,79 @@ pub async fn scorecards(
         }
     }
 
+    // KPI-02/03: survey orders completed in the period, overrun in working time past the deadline (KPI-10).
+    let mut surveys: HashMap<(&str, i64), Vec<OverrunRecord>> = HashMap::new();
+    if by == UnitKind::Vendor {
+        for k in SURVEY_OVERRUNS {
+            unavailable.insert(
+                (*k).into(),
+                "survey orders are placed for customers served by branches, not dispatched to vendors".into(),
+            );
+        }
+    } else {
+        let cal = pol.calendars.get(&pack.sla.calendar)?;
+        for &measure in SURVEY_OVERRUNS {
+            let Some(stage) = stage_of_measure(pack, measure) else {
+                continue;
+            };
+            let orders = p
+                .store
+                .provisioning_completed_between(&stage, period.from, period.to)
+                .await?;
+            for (o, org) in orders {
+                let kind = if by == UnitKind::Branch {
+                    "branch"
+                } else {
+                    "province"
+                };
+                let (Some(u), Ok(tier), Some(done)) = (
+                    ancestor_of_kind(&org_by_id, org, kind),
+                    o.tier.parse::<Tier>(),
+                    o.completed_at,
+                ) else {
+                    continue;
+                };
+                let pauses: Vec<Pause> = p
+                    .store
+                    .provisioning_delays(o.id)
+                    .await?
+                    .into_iter()
+                    .filter(|d| d.outcome == "granted")
+                    .map(|d| Pause {
+                        from: from_micros(d.from_at),
+                        to: from_micros(d.until_at),
+                    })
+                    .collect();
+                let over = cal.working_time_between(
+                    from_micros(o.deadline_at),
+                    from_micros(done),
+                    &pauses,
+                );
+                let id = o.id.to_string();
+                links.insert(
+                    format!("provisioning_order:{id}"),
+                    RecordLink {
+                        kind: "provisioning_order".into(),
+                        id: id.clone(),
+                        label: format!("勘查工单 #{id}（{}，{}）", o.customer_key, o.city),
+                        href: format!("/customers/{}#order-{id}", o.customer_key),
+                    },
+                );
+                surveys
+                    .entry((measure, u))
+                    .or_default()
+                    .push(OverrunRecord {
+                        record: RecordRef {
+                            kind: "provisioning_order".into(),
+                            id,
+                        },
+                        tier,
+                        overrun_seconds: over,
+                    });
+            }
+        }
+    }
+
     let mut cards = Vec::new();
     for o in &units {
         let mut m = UnitMeasures {
@@ -432,6 +537,16 @@ pub async fn scorecards(
             }
             m.counts.insert(PROVISIONING_ORDERS.into(), all);
             m.counts.insert(PROVISIONING_ON_TIME.into(), on_time);
+            for &measure in SURVEY_OVERRUNS {
+                let records = surveys.remove(&(measure, o.id)).unwrap_or_default();
+                for r in &records {
+                    let k = format!("{}:{}", r.record.kind, r.record.id);
+                    if let Some(l) = links.get(&k) {
+                        used.insert(k, l.clone());
+                    }
+                }
+                m.overruns.insert(measure.into(), records);
+            }
         }
         let records = per_unit.remove(&o.id).unwrap_or_default();
         for r in &records {

@@ -371,6 +371,17 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
                 "refused_late"
             );
         }
+        // The construction survey b is completed on Friday 12-11 10:00 local: from its deadline (Tuesday 12-01
+        // 13:30) that is 4.5 h + 3 × 9 h + 4 × 9 h + 1 h = 68.5 working hours; bronze KPI-03 unit 2 WD = 18 h →
+        // 4 started units → −0.8.
+        let r = post(
+            &app,
+            &admin,
+            format!("/api/v1/provisioning-orders/{}/complete", b["id"]),
+            json!({"version": 1}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
         // Completion: late, but lateness does not count on top of the two late requests.
         let complete = format!("/api/v1/provisioning-orders/{}/complete", a["id"]);
         let (s, _) =
@@ -409,6 +420,22 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
         assert_eq!(
             k4["losses"][0]["record"]["href"],
             format!("/customers/cs-1#order-{}", a["id"])
+        );
+        let k3 = indicator(&dec, "guangzhou", "KPI-03");
+        assert_eq!(
+            (k3["score"].as_f64(), k3["value"].as_str()),
+            (Some(9.2), Some("4")),
+            "{k3}"
+        );
+        assert_eq!(k3["losses"][0]["points"].as_f64(), Some(0.8));
+        assert_eq!(
+            k3["losses"][0]["record"]["href"],
+            format!("/customers/cb-1#order-{}", b["id"])
+        );
+        assert_eq!(
+            indicator(&nov, "guangzhou", "KPI-03")["score"].as_f64(),
+            Some(10.0),
+            "nothing completed"
         );
         let prov = cards(&app, &admin, "period=2026-12&by=province").await;
         assert_eq!(
