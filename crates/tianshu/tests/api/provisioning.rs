@@ -529,6 +529,16 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
             html.contains(&format!(r#"id="d-reason-{}-err""#, c["id"])) && html.contains("SLA-07"),
             "{html}"
         );
+        // An order is acted on under its own customer's path only.
+        let r = app
+            .client
+            .post(app.url(&format!("/customers/cb-1/orders/{}/complete", c["id"])))
+            .form(&[("csrf", csrf.as_str()), ("version", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert_eq!(order(&app, &pre, &c["id"]).await["state"], "open");
         let r = app
             .client
             .post(app.url("/customers/cs-1/orders"))

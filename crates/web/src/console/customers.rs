@@ -406,6 +406,19 @@ pub async fn create_order(
     }
 }
 
+/// A 404 page unless order `id` is one of customer `key`'s (the forms post under the customer's path).
+async fn foreign_order(st: &AppState, u: &ConsoleUser, key: &str, id: i64) -> Option<Response> {
+    match prov::get(&st.platform, &u.p, id).await {
+        Ok(v) if v.order.customer_key == key => None,
+        Ok(_) => Some(service_error_page(
+            u,
+            st,
+            ServiceError::NotFound(format!("provisioning order {id} of {key}")),
+        )),
+        Err(e) => Some(service_error_page(u, st, e)),
+    }
+}
+
 /// Files an SLA-07 delay request from an order's form.
 pub async fn file_delay(
     State(st): State<AppState>,
@@ -415,6 +428,9 @@ pub async fn file_delay(
 ) -> Response {
     let pairs = form_pairs(&body);
     if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    if let Some(r) = foreign_order(&st, &u, &key, id).await {
         return r;
     }
     let from = field(&pairs, "from");
@@ -440,6 +456,9 @@ pub async fn complete(
 ) -> Response {
     let pairs = form_pairs(&body);
     if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    if let Some(r) = foreign_order(&st, &u, &key, id).await {
         return r;
     }
     let version = field(&pairs, "version").parse().unwrap_or(-1);
