@@ -8,10 +8,19 @@
 //!   beyond the limit of the customer's tier. A fault counts for the ticket's branch, the branch's province,
 //!   and every vendor it was dispatched to.
 //!
-//! Every other base measure (provisioning orders, acceptances, complaints, surveys, data configuration,
-//! leased-line flags) and the KPI-13 assessments have no records in Tianshu yet.
+//! - `provisioning_orders` / `provisioning_orders_on_time` (KPI-04, SLA-06/07): orders of the `provisioning`
+//!   stage completed in the period, counted for the branch serving the customer and its province; on time =
+//!   completed by the deadline with no SLA-07 overdue (no late delay request). Orders are not dispatched to
+//!   vendors, so vendor cards do not score KPI-04.
+//!
+//! - `existing_network_survey_overrun` / `construction_survey_overrun` (KPI-02/03): survey orders of the stage
+//!   the indicator's limit names, completed in the period; overrun = working time on the SLA calendar from the
+//!   deadline to completion, granted delays excluded (KPI-10); same units as KPI-04.
+//!
+//! Every other base measure (acceptances, complaints, data configuration, leased-line flags) and the KPI-13
+//! assessments have no records in Tianshu yet.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
@@ -19,10 +28,12 @@ use tianshu_core::kpi::{
     rank, score_set, OverrunRecord, RankRow, RecordRef, Scorecard, UnitMeasures, MEASURES,
 };
 use tianshu_core::policy::{FormulaKind, KpiPolicy, LimitSource, PolicyPack};
-use tianshu_core::sla::{StageLimit, Tier};
+use tianshu_core::sla::{overdue_count, StageLimit, Tier};
 use tianshu_core::Permission;
 use tianshu_store::identity::Org;
 use tianshu_store::kpi::CustomerFaultRow;
+use tianshu_store::time::from_micros;
+use tianshu_workcal::Pause;
 
 use crate::authz::{Principal, Scope};
 use crate::{Platform, ServiceError, ServiceResult};
@@ -30,8 +41,43 @@ use crate::{Platform, ServiceError, ServiceResult};
 /// The measure of customer fault handling (KPI-07).
 pub const FAULT_HANDLING: &str = "fault_handling_overrun";
 
+/// Provisioning orders completed in the period (KPI-04 denominator).
+pub const PROVISIONING_ORDERS: &str = "provisioning_orders";
+
+/// Of those, on time (KPI-04 numerator).
+pub const PROVISIONING_ON_TIME: &str = "provisioning_orders_on_time";
+
+/// The sla.toml stage whose orders KPI-04 counts (业务开通); the survey stages feed KPI-02/03 instead.
+pub const PROVISIONING_STAGE: &str = "provisioning";
+
+/// Survey overruns (KPI-02, KPI-03) from survey orders; the stage of each is the `limit.sla_stage` of the
+/// indicator reading it in kpi.toml.
+pub const SURVEY_OVERRUNS: &[&str] = &[
+    "existing_network_survey_overrun",
+    "construction_survey_overrun",
+];
+
 /// Base measures computed from stored records today.
-pub const PROVIDED: &[&str] = &[FAULT_HANDLING];
+pub const PROVIDED: &[&str] = &[
+    FAULT_HANDLING,
+    PROVISIONING_ORDERS,
+    PROVISIONING_ON_TIME,
+    "existing_network_survey_overrun",
+    "construction_survey_overrun",
+];
+
+/// The sla.toml stage an overrun measure is counted against: the `limit` of the first indicator reading it.
+fn stage_of_measure(pack: &PolicyPack, measure: &str) -> Option<String> {
+    pack.kpi
+        .sets
+        .iter()
+        .flat_map(|s| s.indicators.iter())
+        .filter(|i| i.measure.as_deref() == Some(measure))
+        .find_map(|i| match i.limit.as_ref()? {
+            LimitSource::Stage { sla_stage } => Some(sla_stage.clone()),
+            _ => None,
+        })
+}
 
 /// Whose scorecards: branches, provinces or vendors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -353,6 +399,126 @@ pub async fn scorecards(
         );
     }
 
+    // KPI-04: provisioning orders completed in the period, for the branch serving the customer.
+    let mut provisioned: HashMap<i64, (BTreeSet<RecordRef>, BTreeSet<RecordRef>)> = HashMap::new();
+    if by == UnitKind::Vendor {
+        for k in [PROVISIONING_ORDERS, PROVISIONING_ON_TIME] {
+            unavailable.insert(
+                k.into(),
+                "provisioning orders are placed for customers served by branches, not dispatched to vendors"
+                    .into(),
+            );
+        }
+    } else {
+        let orders = p
+            .store
+            .provisioning_completed_between(PROVISIONING_STAGE, period.from, period.to)
+            .await?;
+        for (o, org) in orders {
+            let kind = if by == UnitKind::Branch {
+                "branch"
+            } else {
+                "province"
+            };
+            let Some(u) = ancestor_of_kind(&org_by_id, org, kind) else {
+                continue;
+            };
+            let record = RecordRef {
+                kind: "provisioning_order".into(),
+                id: o.id.to_string(),
+            };
+            links.insert(
+                format!("provisioning_order:{}", o.id),
+                RecordLink {
+                    kind: "provisioning_order".into(),
+                    id: o.id.to_string(),
+                    label: format!("开通工单 #{}（{}，{}）", o.id, o.customer_key, o.city),
+                    href: format!("/customers/{}#order-{}", o.customer_key, o.id),
+                },
+            );
+            let late = o.completed_at.is_some_and(|c| c > o.deadline_at);
+            let overdue = overdue_count(u32::try_from(o.late_requests).unwrap_or(u32::MAX), late);
+            let e = provisioned.entry(u).or_default();
+            e.0.insert(record.clone());
+            if overdue == 0 {
+                e.1.insert(record);
+            }
+        }
+    }
+
+    // KPI-02/03: survey orders completed in the period, overrun in working time past the deadline (KPI-10).
+    let mut surveys: HashMap<(&str, i64), Vec<OverrunRecord>> = HashMap::new();
+    if by == UnitKind::Vendor {
+        for k in SURVEY_OVERRUNS {
+            unavailable.insert(
+                (*k).into(),
+                "survey orders are placed for customers served by branches, not dispatched to vendors".into(),
+            );
+        }
+    } else {
+        let cal = pol.calendars.get(&pack.sla.calendar)?;
+        for &measure in SURVEY_OVERRUNS {
+            let Some(stage) = stage_of_measure(pack, measure) else {
+                continue;
+            };
+            let orders = p
+                .store
+                .provisioning_completed_between(&stage, period.from, period.to)
+                .await?;
+            for (o, org) in orders {
+                let kind = if by == UnitKind::Branch {
+                    "branch"
+                } else {
+                    "province"
+                };
+                let (Some(u), Ok(tier), Some(done)) = (
+                    ancestor_of_kind(&org_by_id, org, kind),
+                    o.tier.parse::<Tier>(),
+                    o.completed_at,
+                ) else {
+                    continue;
+                };
+                let pauses: Vec<Pause> = p
+                    .store
+                    .provisioning_delays(o.id)
+                    .await?
+                    .into_iter()
+                    .filter(|d| d.outcome == "granted")
+                    .map(|d| Pause {
+                        from: from_micros(d.from_at),
+                        to: from_micros(d.until_at),
+                    })
+                    .collect();
+                let over = cal.working_time_between(
+                    from_micros(o.deadline_at),
+                    from_micros(done),
+                    &pauses,
+                );
+                let id = o.id.to_string();
+                links.insert(
+                    format!("provisioning_order:{id}"),
+                    RecordLink {
+                        kind: "provisioning_order".into(),
+                        id: id.clone(),
+                        label: format!("勘查工单 #{id}（{}，{}）", o.customer_key, o.city),
+                        href: format!("/customers/{}#order-{id}", o.customer_key),
+                    },
+                );
+                surveys
+                    .entry((measure, u))
+                    .or_default()
+                    .push(OverrunRecord {
+                        record: RecordRef {
+                            kind: "provisioning_order".into(),
+                            id,
+                        },
+                        tier,
+                        overrun_seconds: over,
+                    });
+            }
+        }
+    }
+
     let mut cards = Vec::new();
     for o in &units {
         let mut m = UnitMeasures {
@@ -360,8 +526,29 @@ pub async fn scorecards(
             unavailable: unavailable.clone(),
             ..UnitMeasures::default()
         };
-        let records = per_unit.remove(&o.id).unwrap_or_default();
         let mut used = BTreeMap::new();
+        if by != UnitKind::Vendor {
+            let (all, on_time) = provisioned.remove(&o.id).unwrap_or_default();
+            for r in &all {
+                let k = format!("{}:{}", r.kind, r.id);
+                if let Some(l) = links.get(&k) {
+                    used.insert(k, l.clone());
+                }
+            }
+            m.counts.insert(PROVISIONING_ORDERS.into(), all);
+            m.counts.insert(PROVISIONING_ON_TIME.into(), on_time);
+            for &measure in SURVEY_OVERRUNS {
+                let records = surveys.remove(&(measure, o.id)).unwrap_or_default();
+                for r in &records {
+                    let k = format!("{}:{}", r.record.kind, r.record.id);
+                    if let Some(l) = links.get(&k) {
+                        used.insert(k, l.clone());
+                    }
+                }
+                m.overruns.insert(measure.into(), records);
+            }
+        }
+        let records = per_unit.remove(&o.id).unwrap_or_default();
         for r in &records {
             let k = format!("{}:{}", r.record.kind, r.record.id);
             if let Some(l) = links.get(&k) {

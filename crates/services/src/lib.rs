@@ -22,6 +22,7 @@ pub mod monitoring;
 pub mod notify;
 pub mod policy;
 pub mod problems;
+pub mod provisioning;
 pub mod recon;
 pub mod releases;
 pub mod report_pack;

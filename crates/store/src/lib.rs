@@ -19,6 +19,7 @@ pub mod monitoring;
 pub mod notify;
 pub mod policy;
 pub mod problems;
+pub mod provisioning;
 pub mod raw;
 pub mod recon;
 pub mod reports;

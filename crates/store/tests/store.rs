@@ -445,3 +445,6 @@ mod problems;
 
 #[path = "store/recon.rs"]
 mod recon;
+
+#[path = "store/provisioning.rs"]
+mod provisioning;

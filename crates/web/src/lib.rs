@@ -346,6 +346,24 @@ pub fn app(state: AppState) -> Router {
         .route("/recon/items", get(api::recon::items))
         .route("/recon/items/{id}", get(api::recon::item))
         .route("/recon/items/{id}/actions", post(api::recon::act))
+        // Provisioning orders of group customers (issue 8 item 2, SLA-04..SLA-07).
+        .route("/customers/{key}", get(api::provisioning::customer))
+        .route(
+            "/customers/{key}/orders",
+            get(api::provisioning::list_orders).post(api::provisioning::create_order),
+        )
+        .route(
+            "/provisioning-orders/{id}",
+            get(api::provisioning::get_order),
+        )
+        .route(
+            "/provisioning-orders/{id}/delays",
+            post(api::provisioning::file_delay),
+        )
+        .route(
+            "/provisioning-orders/{id}/complete",
+            post(api::provisioning::complete),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

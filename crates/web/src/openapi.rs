@@ -59,6 +59,8 @@ use crate::error::Problem;
         api::recon::jobs, api::recon::job, api::recon::trend, api::recon::runs, api::recon::run_now, api::recon::run,
         api::recon::differences, api::recon::details, api::recon::upload, api::recon::items, api::recon::item,
         api::recon::act,
+        api::provisioning::customer, api::provisioning::list_orders, api::provisioning::create_order,
+        api::provisioning::get_order, api::provisioning::file_delay, api::provisioning::complete,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

@@ -216,22 +216,23 @@ async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both
             .find(|l| l["record"]["id"] == b["number"])
             .unwrap();
         assert_eq!(lb["points"].as_f64(), Some(2.0));
-        // Only KPI-07 has records: everything else is not scored and says which measure is missing.
+        // KPI-07, and KPI-02/03/04 from survey and provisioning orders (none completed this month → full
+        // marks), are computed from records; everything else is not scored and says which measure is missing.
         assert_eq!(
             (gz["total"].as_f64(), gz["max"].as_f64()),
-            (Some(4.0), Some(10.0)),
+            (Some(34.0), Some(40.0)),
             "{gz}"
         );
-        // KPI-14: 4 / 10 on the 100-point scale, half up to one decimal.
-        assert_eq!(gz["percent"].as_f64(), Some(40.0));
+        // KPI-14: 34 / 40 on the 100-point scale, half up to one decimal.
+        assert_eq!(gz["percent"].as_f64(), Some(85.0));
+        assert_eq!(indicator(gz, "KPI-03")["score"].as_f64(), Some(10.0));
         let k4 = indicator(gz, "KPI-04");
-        assert!(k4["score"].is_null());
+        assert_eq!(k4["score"].as_f64(), Some(10.0), "{k4}");
+        let k5 = indicator(gz, "KPI-05");
+        assert!(k5["score"].is_null());
         assert!(
-            k4["unavailable"]
-                .as_str()
-                .unwrap()
-                .contains("provisioning_orders"),
-            "{k4}"
+            k5["unavailable"].as_str().unwrap().contains("acceptances"),
+            "{k5}"
         );
         assert!(indicator(gz, "KPI-09")["unavailable"].is_string());
         assert_eq!(

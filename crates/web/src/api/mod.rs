@@ -14,6 +14,7 @@ pub mod monitoring;
 pub mod notifications;
 pub mod policy;
 pub mod problems;
+pub mod provisioning;
 pub mod recon;
 pub mod reports;
 pub mod session;

@@ -5,6 +5,7 @@ mod alerts;
 mod assets;
 mod changes;
 mod charts;
+mod customers;
 mod dataops;
 mod duty;
 pub mod i18n;
@@ -159,6 +160,17 @@ pub fn routes() -> Router<AppState> {
         .route("/recon/run", post(recon::run_now))
         .route("/recon/runs/{id}", get(recon::run_detail))
         .route("/recon/items/{id}/act", post(recon::item_act))
+        .route("/customers", get(customers::list))
+        .route("/customers/{key}", get(customers::detail))
+        .route("/customers/{key}/orders", post(customers::create_order))
+        .route(
+            "/customers/{key}/orders/{id}/delay",
+            post(customers::file_delay),
+        )
+        .route(
+            "/customers/{key}/orders/{id}/complete",
+            post(customers::complete),
+        )
 }
 
 /// One entry of the main navigation.
@@ -229,6 +241,12 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
         ],
     ),
     ("kpi", "/kpi", "nav-kpi", &[Permission::KpiRead]),
+    (
+        "customers",
+        "/customers",
+        "nav-customers",
+        &[Permission::OrgRead],
+    ),
     (
         "changes",
         "/changes",

@@ -1,0 +1,309 @@
+//! Provisioning orders of group customers (issue 8 item 2; SLA-04..SLA-07): placed under
+//! `/api/v1/customers/{key}/orders`, read, delayed and completed under `/api/v1/provisioning-orders/{id}`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tianshu_services::provisioning::{self as prov, DelayInput, NewOrderInput, OrderView};
+use tianshu_store::time::canonical;
+use utoipa::ToSchema;
+
+use crate::api::kpi::CustomerOut;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::state::AppState;
+
+/// A delay request (SLA-07) as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisioningDelayOut {
+    pub id: i64,
+    /// Always `customer_caused`: other causes are refused and not stored.
+    pub reason: String,
+    /// The delay, Unix microseconds UTC.
+    pub from_at: i64,
+    pub until_at: i64,
+    pub note: String,
+    /// `granted` (excluded from the clock, the deadline moved) or `refused_late` (filed at or after the
+    /// deadline: one overdue, SLA-07).
+    pub outcome: String,
+    pub deadline_before: i64,
+    pub deadline_after: i64,
+    pub filed_by: String,
+    pub filed_at: i64,
+}
+
+/// A provisioning order and what its clock says now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisioningOrderOut {
+    pub id: i64,
+    pub customer_key: String,
+    pub customer_name: String,
+    /// Stage key of sla.toml.
+    pub stage: String,
+    pub stage_name_zh: String,
+    /// The customer's tier when the order was placed (SLA-01).
+    pub tier: String,
+    pub access_points: i64,
+    pub city: String,
+    pub note: String,
+    /// SLA-04 limit after SLA-05 scaling, in working days on the SLA calendar (`13wd`).
+    pub limit: String,
+    /// Rules behind the limit (`SLA-04`, plus `SLA-05` when scaled).
+    pub rules: Vec<String>,
+    /// Unix microseconds UTC.
+    pub started_at: i64,
+    pub deadline_at: i64,
+    /// The deadline as RFC 3339 UTC.
+    pub deadline: String,
+    /// `open` or `completed`.
+    pub state: String,
+    pub completed_at: Option<i64>,
+    /// SLA-07: delay requests filed at or after the deadline.
+    pub late_requests: i64,
+    /// Open and past its deadline.
+    pub overdue_now: bool,
+    /// Completed after its deadline.
+    pub completed_late: bool,
+    /// SLA-07 overdue count (late requests cumulatively; lateness once, not on top of them).
+    pub overdue_count: u32,
+    pub delays: Vec<ProvisioningDelayOut>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+}
+
+impl From<OrderView> for ProvisioningOrderOut {
+    fn from(v: OrderView) -> Self {
+        let o = v.order;
+        ProvisioningOrderOut {
+            id: o.id,
+            customer_key: o.customer_key,
+            customer_name: v.customer_name,
+            stage: o.stage,
+            stage_name_zh: v.stage_name_zh,
+            tier: o.tier,
+            access_points: o.access_points,
+            city: o.city,
+            note: o.note,
+            limit: o.limit_text,
+            rules: v.rules,
+            started_at: o.started_at,
+            deadline_at: o.deadline_at,
+            deadline: canonical(o.deadline_at),
+            state: o.state,
+            completed_at: o.completed_at,
+            late_requests: o.late_requests,
+            overdue_now: v.overdue_now,
+            completed_late: v.completed_late,
+            overdue_count: v.overdue_count,
+            delays: v
+                .delays
+                .into_iter()
+                .map(|d| ProvisioningDelayOut {
+                    id: d.id,
+                    reason: d.reason,
+                    from_at: d.from_at,
+                    until_at: d.until_at,
+                    note: d.note,
+                    outcome: d.outcome,
+                    deadline_before: d.deadline_before,
+                    deadline_after: d.deadline_after,
+                    filed_by: d.filed_by,
+                    filed_at: d.filed_at,
+                })
+                .collect(),
+            created_by: o.created_by,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            version: o.version,
+        }
+    }
+}
+
+/// The orders of a customer, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisioningOrderListOut {
+    pub orders: Vec<ProvisioningOrderOut>,
+}
+
+/// SLA-03: the assurance level of one service type for the customer's tier.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerAssuranceOut {
+    pub service_type: String,
+    pub name_zh: String,
+    /// `AAA`, `AA`, `A` or `normal`.
+    pub level: String,
+}
+
+/// A group customer with its SLA-03 levels and provisioning orders.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerDetailOut {
+    pub customer: CustomerOut,
+    /// The tier's default assurance level (SLA-03).
+    pub default_level: Option<String>,
+    pub assurance: Vec<CustomerAssuranceOut>,
+    pub orders: Vec<ProvisioningOrderOut>,
+}
+
+/// An order to place.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningOrderBody {
+    /// Stage key of sla.toml (`existing_network_survey`, `construction_survey`, `provisioning`, …); a stage
+    /// without a limit for the customer's tier → 422 naming SLA-04.
+    pub stage: String,
+    /// Access points (per city for provisioning, SLA-05); more than 5 scale the limit.
+    pub access_points: i64,
+    pub city: String,
+    pub note: Option<String>,
+}
+
+/// A delay request (SLA-07).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningDelayBody {
+    pub version: i64,
+    /// `customer_caused` (the only cause that may be requested) or `not_customer_caused` (→ 422 on `reason`).
+    pub reason: String,
+    /// Start of the delay, RFC 3339 (default: now; not before the order).
+    pub from: Option<String>,
+    /// End of the delay, RFC 3339.
+    pub until: String,
+    pub note: Option<String>,
+}
+
+/// Completion feedback.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningCompleteBody {
+    pub version: i64,
+}
+
+/// A group customer with its SLA-03 assurance levels and provisioning orders.
+#[utoipa::path(get, path = "/api/v1/customers/{key}", tag = "kpi",
+    params(("key" = String, Path, description = "customer key")),
+    responses((status = 200, description = "customer", body = CustomerDetailOut)))]
+pub async fn customer(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(key): ApiPath<String>,
+) -> ApiResult<Json<CustomerDetailOut>> {
+    let d = prov::customer(&st.platform, &p, &key).await?;
+    Ok(Json(CustomerDetailOut {
+        customer: d.customer.into(),
+        default_level: d.default_level.map(|l| l.as_str().to_string()),
+        assurance: d
+            .assurance
+            .into_iter()
+            .map(|a| CustomerAssuranceOut {
+                service_type: a.service_type,
+                name_zh: a.name_zh,
+                level: a.level.as_str().into(),
+            })
+            .collect(),
+        orders: d.orders.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// The provisioning orders of a customer, newest first.
+#[utoipa::path(get, path = "/api/v1/customers/{key}/orders", tag = "kpi",
+    params(("key" = String, Path, description = "customer key")),
+    responses((status = 200, description = "orders", body = ProvisioningOrderListOut)))]
+pub async fn list_orders(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(key): ApiPath<String>,
+) -> ApiResult<Json<ProvisioningOrderListOut>> {
+    let orders = prov::list(&st.platform, &p, &key).await?;
+    Ok(Json(ProvisioningOrderListOut {
+        orders: orders.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Places an order: the limit of the stage for the customer's tier (SLA-04), scaled by access points (SLA-05),
+/// the deadline on the SLA calendar from now.
+#[utoipa::path(post, path = "/api/v1/customers/{key}/orders", tag = "kpi", request_body = ProvisioningOrderBody,
+    params(("key" = String, Path, description = "customer key")),
+    responses((status = 201, description = "placed", body = ProvisioningOrderOut)))]
+pub async fn create_order(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(key): ApiPath<String>,
+    ApiJson(b): ApiJson<ProvisioningOrderBody>,
+) -> ApiResult<(StatusCode, Json<ProvisioningOrderOut>)> {
+    let v = prov::create(
+        &st.platform,
+        &p,
+        &key,
+        NewOrderInput {
+            stage: b.stage,
+            access_points: b.access_points,
+            city: b.city,
+            note: b.note,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(v.into())))
+}
+
+/// One provisioning order with its delay requests.
+#[utoipa::path(get, path = "/api/v1/provisioning-orders/{id}", tag = "kpi",
+    params(("id" = i64, Path, description = "order id")),
+    responses((status = 200, description = "order", body = ProvisioningOrderOut)))]
+pub async fn get_order(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ProvisioningOrderOut>> {
+    Ok(Json(prov::get(&st.platform, &p, id).await?.into()))
+}
+
+/// Files a delay request (SLA-07). Customer-caused and before the deadline: granted, the delay is excluded from
+/// the clock and the deadline moves. At or after the deadline: 422 on `filed_at` naming SLA-07 — the request is
+/// recorded and counts as one overdue (the order's version changes). Another cause: 422 on `reason`, nothing
+/// stored. Stale version → 412; completed order → 409.
+#[utoipa::path(post, path = "/api/v1/provisioning-orders/{id}/delays", tag = "kpi",
+    request_body = ProvisioningDelayBody,
+    params(("id" = i64, Path, description = "order id")),
+    responses((status = 200, description = "granted; the order with its new deadline", body = ProvisioningOrderOut)))]
+pub async fn file_delay(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ProvisioningDelayBody>,
+) -> ApiResult<Json<ProvisioningOrderOut>> {
+    let v = prov::file_delay(
+        &st.platform,
+        &p,
+        id,
+        DelayInput {
+            version: b.version,
+            reason: b.reason,
+            from: b.from,
+            until: b.until,
+            note: b.note,
+        },
+    )
+    .await?;
+    Ok(Json(v.into()))
+}
+
+/// Completion feedback (SLA-06: the clock stops now). Stale version → 412; already completed → 409.
+#[utoipa::path(post, path = "/api/v1/provisioning-orders/{id}/complete", tag = "kpi",
+    request_body = ProvisioningCompleteBody,
+    params(("id" = i64, Path, description = "order id")),
+    responses((status = 200, description = "completed", body = ProvisioningOrderOut)))]
+pub async fn complete(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ProvisioningCompleteBody>,
+) -> ApiResult<Json<ProvisioningOrderOut>> {
+    Ok(Json(
+        prov::complete(&st.platform, &p, id, b.version)
+            .await?
+            .into(),
+    ))
+}

@@ -1,0 +1,469 @@
+//! Console pages for group customers (issue 8 item 2): `/customers` (tiers, SLA-03 default assurance level and
+//! the SLA-02 quota report) and `/customers/{key}` (SLA-03 levels per service type, provisioning orders with
+//! their deadlines and overdue marks, forms to place an order, file an SLA-07 delay request and record
+//! completion; refusals are shown next to the field they name).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDateTime, TimeZone};
+use tianshu_core::sla::Tier;
+use tianshu_core::Permission;
+use tianshu_services::customers;
+use tianshu_services::provisioning::{self as prov, DelayInput, NewOrderInput, OrderView};
+use tianshu_services::ServiceError;
+
+use super::pages::{field, form_pairs, local, service_error_page, tz};
+use super::{render, ConsoleUser, Layout};
+use crate::state::AppState;
+
+fn tier_label(u: &ConsoleUser, tier: &str) -> String {
+    let key = format!("chg-tier-{tier}");
+    let t = u.t.t(&key);
+    if t == key {
+        tier.to_string()
+    } else {
+        t
+    }
+}
+
+struct CustomerRow {
+    key: String,
+    name: String,
+    tier: String,
+    tier_key: String,
+    level: String,
+    /// `count / max` of the tier's SLA-02 quota, or empty when the tier has none.
+    quota: String,
+    quota_full: bool,
+}
+
+struct QuotaRow {
+    tier: String,
+    count: u64,
+    max: String,
+    percent: String,
+    full: bool,
+}
+
+#[derive(Template)]
+#[template(path = "customers.html")]
+struct ListPage {
+    l: Layout,
+    rows: Vec<CustomerRow>,
+    quotas: Vec<QuotaRow>,
+    total: u64,
+}
+
+/// Every group customer with its tier, default assurance level and the SLA-02 quota report.
+pub async fn list(State(st): State<AppState>, u: ConsoleUser) -> Response {
+    if let Some(r) = u.require(&st, Permission::OrgRead) {
+        return r;
+    }
+    let l = match customers::list(&st.platform, &u.p).await {
+        Ok(l) => l,
+        Err(e) => return service_error_page(&u, &st, e),
+    };
+    let pack = st.platform.policy.current().pack.clone();
+    let quota_of = |tier: &str| l.quotas.lines.iter().find(|q| q.tier.as_str() == tier);
+    let rows = l
+        .customers
+        .iter()
+        .map(|c| {
+            let q = quota_of(&c.tier);
+            let level = c
+                .tier
+                .parse::<Tier>()
+                .ok()
+                .and_then(|t| pack.sla.assurance.default.get(&t).copied())
+                .map(|l| l.as_str().to_string())
+                .unwrap_or_default();
+            CustomerRow {
+                key: c.key.clone(),
+                name: c.name.clone(),
+                tier: tier_label(&u, &c.tier),
+                tier_key: c.tier.clone(),
+                level,
+                quota: q
+                    .and_then(|q| q.max.map(|m| format!("{} / {m}", q.count)))
+                    .unwrap_or_default(),
+                quota_full: q.is_some_and(|q| q.max.is_some_and(|m| q.count >= m)),
+            }
+        })
+        .collect();
+    let quotas = l
+        .quotas
+        .lines
+        .iter()
+        .map(|q| QuotaRow {
+            tier: tier_label(&u, q.tier.as_str()),
+            count: q.count,
+            max: q.max.map(|m| m.to_string()).unwrap_or_else(|| "—".into()),
+            percent: q
+                .max_percent
+                .map(|p| format!("{p} %"))
+                .unwrap_or_else(|| "—".into()),
+            full: q.max.is_some_and(|m| q.count >= m),
+        })
+        .collect();
+    let page = ListPage {
+        l: u.layout(&st, "customers", "cust-title-list"),
+        rows,
+        quotas,
+        total: l.quotas.total,
+    };
+    render(StatusCode::OK, &page)
+}
+
+struct DelayRow {
+    from: String,
+    until: String,
+    outcome: String,
+    outcome_key: String,
+    deadline_after: String,
+    filed: String,
+    note: String,
+}
+
+struct OrderRow {
+    id: i64,
+    version: i64,
+    stage: String,
+    access_points: i64,
+    city: String,
+    limit: String,
+    rules: String,
+    started: String,
+    deadline: String,
+    state: String,
+    open: bool,
+    completed: String,
+    late_requests: i64,
+    overdue_count: u32,
+    overdue: bool,
+    delays: Vec<DelayRow>,
+    err: Fields,
+    kept: Fields,
+}
+
+/// Per-field texts of one form: refusals next to their field, or the values a refused form held.
+#[derive(Default)]
+struct Fields {
+    stage: String,
+    access_points: String,
+    city: String,
+    note: String,
+    reason: String,
+    from: String,
+    until: String,
+    /// Refusals that name no field of the form (a late request, a stale version), shown by the button.
+    submit: String,
+}
+
+impl Fields {
+    fn set(&mut self, name: &str, v: String) -> bool {
+        let slot = match name {
+            "stage" => &mut self.stage,
+            "access_points" => &mut self.access_points,
+            "city" => &mut self.city,
+            "note" => &mut self.note,
+            "reason" => &mut self.reason,
+            "from" => &mut self.from,
+            "until" => &mut self.until,
+            _ => return false,
+        };
+        *slot = v;
+        true
+    }
+}
+
+#[derive(Template)]
+#[template(path = "customer.html")]
+struct DetailPage {
+    l: Layout,
+    key: String,
+    name: String,
+    tier: String,
+    level: String,
+    assurance: Vec<(String, String)>,
+    orders: Vec<OrderRow>,
+    stages: Vec<(String, String)>,
+    manage: bool,
+    /// Refusals and kept values of the new-order form.
+    new_err: Fields,
+    new_kept: Fields,
+}
+
+/// The refusal of form `order` (0: the new-order form) placed at its field, and the values it held.
+fn refusal_fields(
+    err: Option<&(i64, String, String)>,
+    form: &[(String, String)],
+    order: i64,
+) -> (Fields, Fields) {
+    let (mut errs, mut kept) = (Fields::default(), Fields::default());
+    let Some((o, field, msg)) = err else {
+        return (errs, kept);
+    };
+    if *o != order {
+        return (errs, kept);
+    }
+    let fields: &[&str] = if order == 0 {
+        &["stage", "access_points", "city", "note"]
+    } else {
+        &["reason", "from", "until", "note"]
+    };
+    if !(fields.contains(&field.as_str()) && errs.set(field, msg.clone())) {
+        errs.submit = msg.clone();
+    }
+    for (k, v) in form {
+        if fields.contains(&k.as_str()) {
+            kept.set(k, v.clone());
+        }
+    }
+    (errs, kept)
+}
+
+fn label(u: &ConsoleUser, prefix: &str, s: &str) -> String {
+    let key = format!("{prefix}{s}");
+    let t = u.t.t(&key);
+    if t == key {
+        s.to_string()
+    } else {
+        t
+    }
+}
+
+fn order_row(
+    st: &AppState,
+    u: &ConsoleUser,
+    v: &OrderView,
+    refusal: Option<&(i64, String, String)>,
+    form: &[(String, String)],
+) -> OrderRow {
+    let o = &v.order;
+    let (err, kept) = refusal_fields(refusal, form, o.id);
+    OrderRow {
+        err,
+        kept,
+        id: o.id,
+        version: o.version,
+        stage: v.stage_name_zh.clone(),
+        access_points: o.access_points,
+        city: o.city.clone(),
+        limit: o.limit_text.clone(),
+        rules: v.rules.join(" "),
+        started: local(st, o.started_at),
+        deadline: local(st, o.deadline_at),
+        state: label(u, "cust-order-state-", &o.state),
+        open: o.state == "open",
+        completed: o.completed_at.map(|t| local(st, t)).unwrap_or_default(),
+        late_requests: o.late_requests,
+        overdue_count: v.overdue_count,
+        overdue: v.overdue_count > 0,
+        delays: v
+            .delays
+            .iter()
+            .map(|d| DelayRow {
+                from: local(st, d.from_at),
+                until: local(st, d.until_at),
+                outcome: label(u, "cust-delay-", &d.outcome),
+                outcome_key: d.outcome.clone(),
+                deadline_after: local(st, d.deadline_after),
+                filed: local(st, d.filed_at),
+                note: d.note.clone(),
+            })
+            .collect(),
+    }
+}
+
+async fn detail_page(
+    st: &AppState,
+    u: &ConsoleUser,
+    key: &str,
+    err: Option<(i64, ServiceError)>,
+    form: Vec<(String, String)>,
+) -> Result<DetailPage, Response> {
+    let d = prov::customer(&st.platform, &u.p, key)
+        .await
+        .map_err(|e| service_error_page(u, st, e))?;
+    let pack = st.platform.policy.current().pack.clone();
+    let refusal = err.map(|(o, e)| {
+        let msg = match &e {
+            ServiceError::Stale(_) => u.t.t("conflict"),
+            other => other.localized(u.t.lang()),
+        };
+        (o, e.field().unwrap_or("").to_string(), msg)
+    });
+    let (new_err, new_kept) = refusal_fields(refusal.as_ref(), &form, 0);
+    Ok(DetailPage {
+        l: u.layout(st, "customers", "cust-title-detail"),
+        key: d.customer.key.clone(),
+        name: d.customer.name.clone(),
+        tier: tier_label(u, &d.customer.tier),
+        level: d
+            .default_level
+            .map(|l| l.as_str().to_string())
+            .unwrap_or_default(),
+        assurance: d
+            .assurance
+            .iter()
+            .map(|a| (a.name_zh.clone(), a.level.as_str().to_string()))
+            .collect(),
+        orders: d
+            .orders
+            .iter()
+            .map(|v| order_row(st, u, v, refusal.as_ref(), &form))
+            .collect(),
+        // Stages timed in wall-clock hours (service recovery) are not ordered; the service refuses them too.
+        stages: pack
+            .sla
+            .stages
+            .iter()
+            .filter(|s| {
+                !s.limits
+                    .values()
+                    .any(|l| matches!(l, tianshu_core::sla::StageLimit::WallClock(_)))
+            })
+            .map(|s| (s.key.clone(), s.name_zh.clone()))
+            .collect(),
+        manage: u.p.can(Permission::OrgManage),
+        new_err,
+        new_kept,
+    })
+}
+
+/// One customer with its orders.
+pub async fn detail(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(key): Path<String>,
+) -> Response {
+    match detail_page(&st, &u, &key, None, Vec::new()).await {
+        Ok(p) => render(StatusCode::OK, &p),
+        Err(r) => r,
+    }
+}
+
+/// `2026-12-01T08:40` from a datetime-local input, in the centre's time zone, as RFC 3339 (kept as typed when
+/// it does not parse, so the service names the field).
+fn local_input(st: &AppState, s: &str) -> String {
+    let s = s.trim();
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+        .ok()
+        .and_then(|n| tz(st).from_local_datetime(&n).earliest())
+        .map_or_else(|| s.to_string(), |t| t.to_rfc3339())
+}
+
+async fn refused(
+    st: &AppState,
+    u: &ConsoleUser,
+    key: &str,
+    order: i64,
+    e: ServiceError,
+    pairs: Vec<(String, String)>,
+) -> Response {
+    if let ServiceError::Forbidden(p) = e {
+        return super::pages::forbidden(u, st, p);
+    }
+    if matches!(e, ServiceError::NotFound(_)) {
+        return service_error_page(u, st, e);
+    }
+    let status = match &e {
+        ServiceError::Stale(_) => StatusCode::PRECONDITION_FAILED,
+        ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    match detail_page(st, u, key, Some((order, e)), pairs).await {
+        Ok(p) => render(status, &p),
+        Err(r) => r,
+    }
+}
+
+/// Places an order from the form.
+pub async fn create_order(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let points = field(&pairs, "access_points");
+    let input = NewOrderInput {
+        stage: field(&pairs, "stage"),
+        // Not a number → 0, which the service refuses naming the field.
+        access_points: points.trim().parse().unwrap_or(0),
+        city: field(&pairs, "city"),
+        note: Some(field(&pairs, "note")),
+    };
+    match prov::create(&st.platform, &u.p, &key, input).await {
+        Ok(v) => Redirect::to(&format!("/customers/{key}#order-{}", v.order.id)).into_response(),
+        Err(e) => refused(&st, &u, &key, 0, e, pairs).await,
+    }
+}
+
+/// A 404 page unless order `id` is one of customer `key`'s (the forms post under the customer's path).
+async fn foreign_order(st: &AppState, u: &ConsoleUser, key: &str, id: i64) -> Option<Response> {
+    match prov::get(&st.platform, &u.p, id).await {
+        Ok(v) if v.order.customer_key == key => None,
+        Ok(_) => Some(service_error_page(
+            u,
+            st,
+            ServiceError::NotFound(format!("provisioning order {id} of {key}")),
+        )),
+        Err(e) => Some(service_error_page(u, st, e)),
+    }
+}
+
+/// Files an SLA-07 delay request from an order's form.
+pub async fn file_delay(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path((key, id)): Path<(String, i64)>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    if let Some(r) = foreign_order(&st, &u, &key, id).await {
+        return r;
+    }
+    let from = field(&pairs, "from");
+    let input = DelayInput {
+        version: field(&pairs, "version").parse().unwrap_or(-1),
+        reason: field(&pairs, "reason"),
+        from: (!from.trim().is_empty()).then(|| local_input(&st, &from)),
+        until: local_input(&st, &field(&pairs, "until")),
+        note: Some(field(&pairs, "note")),
+    };
+    match prov::file_delay(&st.platform, &u.p, id, input).await {
+        Ok(_) => Redirect::to(&format!("/customers/{key}#order-{id}")).into_response(),
+        Err(e) => refused(&st, &u, &key, id, e, pairs).await,
+    }
+}
+
+/// Records completion feedback of an order.
+pub async fn complete(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path((key, id)): Path<(String, i64)>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    if let Some(r) = foreign_order(&st, &u, &key, id).await {
+        return r;
+    }
+    let version = field(&pairs, "version").parse().unwrap_or(-1);
+    match prov::complete(&st.platform, &u.p, id, version).await {
+        Ok(_) => Redirect::to(&format!("/customers/{key}#order-{id}")).into_response(),
+        Err(e) => refused(&st, &u, &key, id, e, pairs).await,
+    }
+}

@@ -1,0 +1,75 @@
+// Group customers and provisioning orders (issue 8 item 2): /customers lists tier, SLA-03 level and SLA-02 quota;
+// /customers/{key} places an order (limit from the tier, SLA-05 scaling), refuses a stage without a limit next to
+// the field (SLA-04), refuses a non-customer delay next to the cause (SLA-07), grants a customer-caused delay and
+// records completion.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { shot } from '../lib/browser.mjs';
+import { useApp, loggedInPage, submit, csrfToken, pathOf } from '../lib/console.mjs';
+
+const app = useApp();
+
+/** `YYYY-MM-DDTHH:MM` in Asia/Shanghai, `days` from now, for a datetime-local input. */
+function localInput(days) {
+  const d = new Date(Date.now() + 8 * 3600_000 + days * 86400_000);
+  return `${d.toISOString().slice(0, 10)}T10:00`;
+}
+
+test('customers: list, place an order, refusals next to the field, delay and completion', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    await page.goto(`${app.base}/`);
+    const token = await csrfToken(page);
+    const r = await page.request.post(`${app.base}/api/v1/customers`, {
+      headers: { 'x-csrf-token': token },
+      data: { key: 'e2e-cb-1', name: '临江建材集团（虚构）', tier: 'bronze', org_key: 'guangzhou' },
+    });
+    assert.equal(r.status(), 201, await r.text());
+
+    await page.locator('nav a[href="/customers"]').click();
+    await page.waitForLoadState();
+    assert.ok(await page.locator('#cust-quota').isVisible());
+    const row = page.locator('#customers-table tr[data-customer="e2e-cb-1"]');
+    assert.ok(await row.isVisible());
+    assert.match(await row.innerText(), /normal/);
+    await shot(page, 'customers');
+
+    await row.locator('a').click();
+    await page.waitForLoadState();
+    assert.equal(pathOf(page), '/customers/e2e-cb-1');
+    // SLA-04: no acceptance/hand-over limit in the seed → refused next to the stage.
+    await page.selectOption('#o-stage', 'acceptance_handover');
+    await page.fill('#o-city', '临江市');
+    let resp = await submit(page, '#order-form button[type=submit]');
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator('#o-stage-err').innerText(), /SLA-04/);
+    // Construction survey, 8 points, bronze: 8/5 × 4 = 6.4 → 6.5 WD (SLA-05).
+    await page.selectOption('#o-stage', 'construction_survey');
+    await page.fill('#o-points', '8');
+    await page.fill('#o-city', '临江市');
+    resp = await submit(page, '#order-form button[type=submit]');
+    assert.equal(resp.status(), 200);
+    const order = page.locator('#orders-table tbody tr').first();
+    assert.match(await order.innerText(), /6\.5wd/);
+    const id = await order.getAttribute('data-order');
+
+    // SLA-07: a delay not caused by the customer is refused next to the cause.
+    await page.selectOption(`#d-reason-${id}`, 'not_customer_caused');
+    await page.fill(`#d-until-${id}`, localInput(2));
+    resp = await submit(page, `#delay-form-${id} button[type=submit]`);
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator(`#d-reason-${id}-err`).innerText(), /SLA-07/);
+    // A customer-caused one before the deadline is granted.
+    await page.selectOption(`#d-reason-${id}`, 'customer_caused');
+    await page.fill(`#d-until-${id}`, localInput(2));
+    resp = await submit(page, `#delay-form-${id} button[type=submit]`);
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator(`#order-forms-${id} tr[data-outcome="granted"]`).count(), 1);
+    await shot(page, 'customer-order');
+    resp = await submit(page, `#complete-form-${id} button[type=submit]`);
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator(`#delay-form-${id}`).count(), 0, 'a completed order takes no delay');
+  } finally {
+    await context.close();
+  }
+});
