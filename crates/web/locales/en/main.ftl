@@ -1066,3 +1066,13 @@ recon-fix-submit = Record fix
 recon-close-submit = Close work item
 dash-recon = Latest reconciliation consistency
 dash-recon-none = No reconciliation has run yet.
+# Problem deadline clocks (issue 8)
+problem-clocks = Deadline clocks
+problem-clock-basis = Limit
+problem-clock-state = State
+problem-clock-stopped = Stopped
+problem-clock-state-running = Running
+problem-clock-state-met = Met
+problem-clock-state-breached = Breached
+problem-clock-state-cancelled = Cancelled
+problem-event-clock-breached = Deadline breached

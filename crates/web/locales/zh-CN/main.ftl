@@ -1066,3 +1066,13 @@ recon-fix-submit = 登记处理结果
 recon-close-submit = 关闭工单
 dash-recon = 最新稽核一致率
 dash-recon-none = 尚未运行过稽核。
+# Problem deadline clocks (issue 8)
+problem-clocks = 时限计时
+problem-clock-basis = 时长
+problem-clock-state = 状态
+problem-clock-stopped = 结束时间
+problem-clock-state-running = 计时中
+problem-clock-state-met = 按时完成
+problem-clock-state-breached = 已超时
+problem-clock-state-cancelled = 已撤销
+problem-event-clock-breached = 时限已超
