@@ -527,7 +527,9 @@ impl PolicyPack {
         });
         // Cross-file: the templates and recipient classes problem_levels.toml names exist in notifications.toml;
         // checked once both are read, reported at the line of problem_levels.toml that names them.
-        if let (Some(pl), Some(n), Some(c)) = (&problem_levels, &notifications, get(PROBLEM_LEVELS_FILE)) {
+        if let (Some(pl), Some(n), Some(c)) =
+            (&problem_levels, &notifications, get(PROBLEM_LEVELS_FILE))
+        {
             let mut issues = Vec::new();
             for (path, t) in pl.templates() {
                 if n.template(t).is_none() {

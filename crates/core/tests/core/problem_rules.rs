@@ -265,7 +265,10 @@ fn breach_notice_and_monthly_report_are_checked_at_load_with_their_line() {
     assert_eq!(p.problem_levels.breach.template, "prb_deadline_breached");
     assert_eq!(p.problem_levels.breach.roles, ["problem_coordinator"]);
     let m = p.problem_levels.monthly_report.as_ref().unwrap();
-    assert_eq!((m.day, m.at.as_str(), m.rule.as_str()), (1, "09:00", "PRB-09"));
+    assert_eq!(
+        (m.day, m.at.as_str(), m.rule.as_str()),
+        (1, "09:00", "PRB-09")
+    );
 
     let errs = errors(load_with("problem_levels.toml", |t| {
         t.replace(
@@ -309,10 +312,16 @@ fn breach_and_monthly_messages_render_in_both_languages_prb_09() {
         "{zh}"
     );
     let en = render(&t.en, &ctx, &t.required).unwrap();
-    assert!(en.contains("analysis report deadline of P1 problem 7"), "{en}");
+    assert!(
+        en.contains("analysis report deadline of P1 problem 7"),
+        "{en}"
+    );
     let mut no_deadline = ctx.clone();
     no_deadline["deadline"] = serde_json::json!("");
-    assert!(render(&t.zh, &no_deadline, &t.required).is_err(), "NTF-08: never an empty hole");
+    assert!(
+        render(&t.zh, &no_deadline, &t.required).is_err(),
+        "NTF-08: never an empty hole"
+    );
 
     let t = p.notifications.template("prb_monthly_report").unwrap();
     let ctx = serde_json::json!({"month": "2026-11", "total": 2, "by_level": "P1 1, P3 1",

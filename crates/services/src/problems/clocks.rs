@@ -9,11 +9,11 @@ use serde_json::json;
 use tianshu_core::problem::{clocks_started_by, ClockStep, DeadlineKind};
 use tianshu_core::ProblemLevel;
 use tianshu_store::problems::{self as st, ProblemRow};
+use tianshu_store::time::from_micros;
 use tianshu_store::timers::{
     cancel_clock_timers, insert_event, insert_outbox, insert_timer, live_clock, set_clock_state,
     ClockRow, NewEvent, NewOutbox, NewTimer, Timer,
 };
-use tianshu_store::time::from_micros;
 use tianshu_store::{Conn, StoreError, StoreResult};
 use tianshu_workcal::DeadlineBasis;
 
@@ -238,12 +238,7 @@ fn counts(rows: &[super::CountRow]) -> String {
 
 /// Fires the monthly timer inside the scheduler's write: last month's report summarised into one e-mail
 /// (idempotency key per month) with the link to the full report, and next month's timer.
-pub async fn fire(
-    c: &mut Conn<'_>,
-    pol: &ActivePolicy,
-    t: &Timer,
-    now: i64,
-) -> StoreResult<()> {
+pub async fn fire(c: &mut Conn<'_>, pol: &ActivePolicy, t: &Timer, now: i64) -> StoreResult<()> {
     let Some(s) = pol.pack.problem_levels.monthly_report.clone() else {
         return Ok(());
     };

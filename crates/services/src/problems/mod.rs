@@ -868,9 +868,7 @@ pub(crate) fn summarise(
                 .clone()
                 .unwrap_or_else(|| r.cause_analysis.clone()),
             result: r.result.clone().unwrap_or_default(),
-            overdue: deadline_views(r, pack, cal, now)
-                .iter()
-                .any(|d| d.overdue),
+            overdue: deadline_views(r, pack, cal, now).iter().any(|d| d.overdue),
         })
         .collect();
     MonthlyReport {

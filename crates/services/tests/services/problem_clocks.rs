@@ -76,13 +76,22 @@ async fn prb_01_prb_02_report_clocks_breach_once_with_the_message_and_met_ones_n
         let a = prb::report(&p, &admin, input("P1")).await.unwrap();
         let a_id = a.problem.id;
         let keys: Vec<&str> = a.clocks.iter().map(|c| c.key.as_str()).collect();
-        assert_eq!(keys, ["response", "dispatch", "resolution"], "{:?}", db.backend);
+        assert_eq!(
+            keys,
+            ["response", "dispatch", "resolution"],
+            "{:?}",
+            db.backend
+        );
         for k in &a.clocks {
             let d = a.deadlines.iter().find(|d| d.kind == k.key).unwrap();
             assert_eq!(k.due_at, d.due, "clock and deadline agree: {}", k.key);
             assert_eq!(k.state, "running");
         }
-        let pending = p.store.timers_of("problem", &a_id.to_string()).await.unwrap();
+        let pending = p
+            .store
+            .timers_of("problem", &a_id.to_string())
+            .await
+            .unwrap();
         assert_eq!(pending.iter().filter(|t| t.state == "pending").count(), 3);
         // P3 at 09:00, responded at 09:05: its response clock is met and never fires (due 09:30).
         let b = prb::report(&p, &admin, input("P3")).await.unwrap();
@@ -94,16 +103,35 @@ async fn prb_01_prb_02_report_clocks_breach_once_with_the_message_and_met_ones_n
         // 09:10:01: A's response breaches, once.
         clock.set(monday_9() + Duration::minutes(10) + Duration::seconds(1));
         assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 1);
-        assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 0, "fires once");
+        assert_eq!(
+            scheduler::tick(&p, &owner, 50).await.unwrap(),
+            0,
+            "fires once"
+        );
         assert_eq!(breaches(&p, a_id).await, ["response"]);
-        let out = p.store.outbox_of("problem", &a_id.to_string()).await.unwrap();
-        let m = out.iter().find(|m| m.template == "prb_deadline_breached").unwrap();
-        assert!(m.recipients.contains("problem_coordinator"), "{}", m.recipients);
+        let out = p
+            .store
+            .outbox_of("problem", &a_id.to_string())
+            .await
+            .unwrap();
+        let m = out
+            .iter()
+            .find(|m| m.template == "prb_deadline_breached")
+            .unwrap();
+        assert!(
+            m.recipients.contains("problem_coordinator"),
+            "{}",
+            m.recipients
+        );
         assert_eq!(m.cause, "PRB-01:response");
         assert_eq!(m.state, "queued");
         assert!(m.context.contains("\"level\":\"P1\""), "{}", m.context);
         let v = prb::get(&p, &admin, a_id).await.unwrap();
-        let e = v.events.iter().find(|e| e.kind == "clock.breached").unwrap();
+        let e = v
+            .events
+            .iter()
+            .find(|e| e.kind == "clock.breached")
+            .unwrap();
         assert!(e.data.contains("\"deadline\":\"response\""), "{}", e.data);
         assert_eq!(e.actor, "system:scheduler");
 
@@ -117,7 +145,14 @@ async fn prb_01_prb_02_report_clocks_breach_once_with_the_message_and_met_ones_n
         clock.set(monday_9() + Duration::hours(2) + Duration::seconds(1));
         assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 1);
         clock.set(monday_9() + Duration::minutes(150));
-        act(&p, a_id, ProblemAction::Dispatch { handler: "dba1".into() }).await;
+        act(
+            &p,
+            a_id,
+            ProblemAction::Dispatch {
+                handler: "dba1".into(),
+            },
+        )
+        .await;
         // 12:00:01: B, never dispatched, breaches PRB-02; A's dispatch was met.
         clock.set(monday_9() + Duration::hours(3) + Duration::seconds(1));
         assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 1);
@@ -161,7 +196,11 @@ async fn prb_09_prb_10_clocks_from_the_resolution_worked_example_25_met_ones_sta
         let (p, clock) = platform(&db, monday_9()).await;
         let admin = Principal::cli_admin();
         let owner = scheduler::instance_id();
-        let id = prb::report(&p, &admin, input("P2")).await.unwrap().problem.id;
+        let id = prb::report(&p, &admin, input("P2"))
+            .await
+            .unwrap()
+            .problem
+            .id;
         clock.set(monday_9() + Duration::minutes(5));
         // The coordinator resolves it directly at 09:05 (PRB-06): response, dispatch and resolution all met.
         let v = act(
@@ -195,7 +234,14 @@ async fn prb_09_prb_10_clocks_from_the_resolution_worked_example_25_met_ones_sta
         );
         // The analysis report on Wednesday: met, so Thursday passes silently.
         clock.set(end_of(6));
-        act(&p, id, ProblemAction::Analysis { report: "主库IO抖动".into() }).await;
+        act(
+            &p,
+            id,
+            ProblemAction::Analysis {
+                report: "主库IO抖动".into(),
+            },
+        )
+        .await;
         clock.set(end_of(7) + Duration::seconds(1));
         assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 0);
         assert!(breaches(&p, id).await.is_empty());
@@ -216,10 +262,16 @@ async fn prb_09_prb_10_clocks_from_the_resolution_worked_example_25_met_ones_sta
             .filter(|m| m.template == "prb_deadline_breached")
             .map(|m| m.cause)
             .collect();
-        assert!(causes.contains(&"PRB-09:review_meeting".to_string()), "{causes:?}");
+        assert!(
+            causes.contains(&"PRB-09:review_meeting".to_string()),
+            "{causes:?}"
+        );
         assert!(causes.contains(&"PRB-10:archive".to_string()), "{causes:?}");
         assert_eq!(
-            v.events.iter().filter(|e| e.kind == "clock.breached").count(),
+            v.events
+                .iter()
+                .filter(|e| e.kind == "clock.breached")
+                .count(),
             2
         );
         // The meeting held late: its clock stops as breached, not met.
@@ -234,7 +286,10 @@ async fn prb_09_prb_10_clocks_from_the_resolution_worked_example_25_met_ones_sta
         .await;
         let all = clocks(&p, id).await;
         assert!(all.contains(&c("analysis_report", "met", false)), "{all:?}");
-        assert!(all.contains(&c("review_meeting", "breached", true)), "{all:?}");
+        assert!(
+            all.contains(&c("review_meeting", "breached", true)),
+            "{all:?}"
+        );
         p.store.close().await;
     }
 }
@@ -245,9 +300,20 @@ async fn prb_11_reply_clock_runs_from_the_letter_a_new_letter_replaces_it_and_a_
         let (p, clock) = platform(&db, monday_9()).await;
         let admin = Principal::cli_admin();
         let owner = scheduler::instance_id();
-        let id = prb::report(&p, &admin, input("P4")).await.unwrap().problem.id;
+        let id = prb::report(&p, &admin, input("P4"))
+            .await
+            .unwrap()
+            .problem
+            .id;
         act(&p, id, ProblemAction::Respond).await;
-        act(&p, id, ProblemAction::Dispatch { handler: "net1".into() }).await;
+        act(
+            &p,
+            id,
+            ProblemAction::Dispatch {
+                handler: "net1".into(),
+            },
+        )
+        .await;
         // A letter stating its own deadline: the clock falls due exactly then.
         let v = act(
             &p,
@@ -258,7 +324,11 @@ async fn prb_11_reply_clock_runs_from_the_letter_a_new_letter_replaces_it_and_a_
             },
         )
         .await;
-        let reply = v.clocks.iter().find(|c| c.key == "department_reply").unwrap();
+        let reply = v
+            .clocks
+            .iter()
+            .find(|c| c.key == "department_reply")
+            .unwrap();
         assert_eq!(reply.due_at, v.problem.reply_due.unwrap());
         assert_eq!(reply.rule, "PRB-11");
         // A second letter with the pack's default (5 working days): the first clock is withdrawn.
@@ -272,7 +342,11 @@ async fn prb_11_reply_clock_runs_from_the_letter_a_new_letter_replaces_it_and_a_
             },
         )
         .await;
-        let replies: Vec<_> = v.clocks.iter().filter(|c| c.key == "department_reply").collect();
+        let replies: Vec<_> = v
+            .clocks
+            .iter()
+            .filter(|c| c.key == "department_reply")
+            .collect();
         assert_eq!(replies.len(), 2);
         assert_eq!(replies[0].state, "cancelled");
         assert_eq!(replies[1].state, "running");
@@ -281,9 +355,14 @@ async fn prb_11_reply_clock_runs_from_the_letter_a_new_letter_replaces_it_and_a_
         // The first letter's deadline passes: nothing fires for it.
         clock.set(Utc.with_ymd_and_hms(2024, 3, 5, 10, 0, 1).unwrap());
         scheduler::tick(&p, &owner, 50).await.unwrap();
-        assert!(!breaches(&p, id).await.contains(&"department_reply".to_string()));
+        assert!(!breaches(&p, id)
+            .await
+            .contains(&"department_reply".to_string()));
         // The second passes unanswered: one breach; the late reply stops it as breached.
-        clock.set(chrono::DateTime::from_timestamp_micros(replies[1].due_at).unwrap() + Duration::seconds(1));
+        clock.set(
+            chrono::DateTime::from_timestamp_micros(replies[1].due_at).unwrap()
+                + Duration::seconds(1),
+        );
         scheduler::tick(&p, &owner, 50).await.unwrap();
         assert_eq!(
             breaches(&p, id)
@@ -293,9 +372,19 @@ async fn prb_11_reply_clock_runs_from_the_letter_a_new_letter_replaces_it_and_a_
                 .count(),
             1
         );
-        act(&p, id, ProblemAction::Reply { reply: "已处理".into() }).await;
+        act(
+            &p,
+            id,
+            ProblemAction::Reply {
+                reply: "已处理".into(),
+            },
+        )
+        .await;
         let all = clocks(&p, id).await;
-        assert_eq!(all.last().unwrap(), &c("department_reply", "breached", true));
+        assert_eq!(
+            all.last().unwrap(),
+            &c("department_reply", "breached", true)
+        );
         p.store.close().await;
     }
 }
@@ -313,7 +402,12 @@ async fn prb_clocks_survive_a_crash_the_timer_rows_stay_pending_and_a_new_instan
         let due = monday_9() + Duration::minutes(10) + Duration::seconds(1);
         let leased = p
             .store
-            .claim_due_timers("dead-instance", due.timestamp_micros(), scheduler::LEASE_US, 10)
+            .claim_due_timers(
+                "dead-instance",
+                due.timestamp_micros(),
+                scheduler::LEASE_US,
+                10,
+            )
             .await
             .unwrap();
         assert_eq!(leased.len(), 1);
@@ -324,9 +418,17 @@ async fn prb_clocks_survive_a_crash_the_timer_rows_stay_pending_and_a_new_instan
         let later = due + Duration::microseconds(scheduler::LEASE_US) + Duration::seconds(1);
         let (p, _clock) = platform(&db, later).await;
         let timers = p.store.timers_of("problem", &id.to_string()).await.unwrap();
-        assert_eq!(timers.iter().filter(|t| t.state == "pending").count(), 3, "{timers:?}");
+        assert_eq!(
+            timers.iter().filter(|t| t.state == "pending").count(),
+            3,
+            "{timers:?}"
+        );
         let owner = scheduler::instance_id();
-        assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 1, "the lease expired");
+        assert_eq!(
+            scheduler::tick(&p, &owner, 50).await.unwrap(),
+            1,
+            "the lease expired"
+        );
         assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 0);
         assert_eq!(breaches(&p, id).await, ["response"]);
         let timers = p.store.timers_of("problem", &id.to_string()).await.unwrap();
@@ -350,27 +452,45 @@ async fn prb_09_monthly_problem_report_mailed_by_a_durable_timer_once_and_resche
         prb::report(&p, &admin, form).await.unwrap();
         // problem_levels.toml [monthly_report]: day 1 at 09:00 Asia/Shanghai → 2026-12-01 01:00 UTC.
         assert!(pclocks::ensure_scheduled(&p).await.unwrap().is_some());
-        assert_eq!(pclocks::ensure_scheduled(&p).await.unwrap(), None, "one pending timer");
+        assert_eq!(
+            pclocks::ensure_scheduled(&p).await.unwrap(),
+            None,
+            "one pending timer"
+        );
         let dec_1 = Utc.with_ymd_and_hms(2026, 12, 1, 1, 0, 0).unwrap();
-        let timers = p.store.timers_of("problem_report", "monthly").await.unwrap();
+        let timers = p
+            .store
+            .timers_of("problem_report", "monthly")
+            .await
+            .unwrap();
         assert_eq!(timers.len(), 1);
         assert_eq!(timers[0].due_at, dec_1.timestamp_micros());
 
         let owner = scheduler::instance_id();
         clock.set(dec_1 - Duration::seconds(1));
         scheduler::tick(&p, &owner, 50).await.unwrap();
-        assert!(p.store.outbox_of("problem_report", "2026-11").await.unwrap().is_empty());
+        assert!(p
+            .store
+            .outbox_of("problem_report", "2026-11")
+            .await
+            .unwrap()
+            .is_empty());
         clock.set(dec_1);
         scheduler::tick(&p, &owner, 50).await.unwrap();
         scheduler::tick(&p, &owner, 50).await.unwrap();
-        let out = p.store.outbox_of("problem_report", "2026-11").await.unwrap();
+        let out = p
+            .store
+            .outbox_of("problem_report", "2026-11")
+            .await
+            .unwrap();
         assert_eq!(out.len(), 1, "{out:?}");
         let m = &out[0];
         assert_eq!(m.template, "prb_monthly_report");
         assert_eq!(m.idempotency_key, "problem:monthly_report:2026-11");
         assert!(m.cause.starts_with("PRB-09"));
         assert!(
-            m.recipients.contains("problem_coordinator") && m.recipients.contains("department_manager"),
+            m.recipients.contains("problem_coordinator")
+                && m.recipients.contains("department_manager"),
             "{}",
             m.recipients
         );
@@ -382,15 +502,25 @@ async fn prb_09_monthly_problem_report_mailed_by_a_durable_timer_once_and_resche
         assert_eq!(ctx["overdue"], 2);
         assert_eq!(ctx["link"], "/api/v1/problems/monthly?month=2026-11");
         // The firing is recorded once, and next month's timer is pending.
-        let ev = p.store.events_of("problem_report", "monthly").await.unwrap();
+        let ev = p
+            .store
+            .events_of("problem_report", "monthly")
+            .await
+            .unwrap();
         assert_eq!(ev.len(), 1);
         assert!(ev[0].timer_id.is_some());
-        let timers = p.store.timers_of("problem_report", "monthly").await.unwrap();
+        let timers = p
+            .store
+            .timers_of("problem_report", "monthly")
+            .await
+            .unwrap();
         let pending: Vec<_> = timers.iter().filter(|t| t.state == "pending").collect();
         assert_eq!(pending.len(), 1, "{timers:?}");
         assert_eq!(
             pending[0].due_at,
-            Utc.with_ymd_and_hms(2027, 1, 1, 1, 0, 0).unwrap().timestamp_micros()
+            Utc.with_ymd_and_hms(2027, 1, 1, 1, 0, 0)
+                .unwrap()
+                .timestamp_micros()
         );
         assert_eq!(pclocks::ensure_scheduled(&p).await.unwrap(), None);
         p.store.close().await;

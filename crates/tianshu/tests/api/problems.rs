@@ -297,7 +297,10 @@ async fn problem_detail_shows_durable_clocks_and_their_breach_prb_01_on_both_bac
         let keys: Vec<&str> = clocks.iter().filter_map(|c| c["key"].as_str()).collect();
         assert_eq!(keys, ["response", "dispatch", "resolution"], "{v}");
         for (c, d) in clocks.iter().zip(v["deadlines"].as_array().unwrap()) {
-            assert_eq!((c["key"].as_str(), &c["due_at"]), (d["kind"].as_str(), &d["due"]));
+            assert_eq!(
+                (c["key"].as_str(), &c["due_at"]),
+                (d["kind"].as_str(), &d["due"])
+            );
             assert_eq!(c["state"], "running");
             assert!(c["breached_at"].is_null());
         }
@@ -305,7 +308,8 @@ async fn problem_detail_shows_durable_clocks_and_their_breach_prb_01_on_both_bac
         assert_eq!(clocks[0]["basis"], "10m");
 
         // Past the 10-minute response deadline the breach is recorded (by this tick or the server's scheduler).
-        app.clock.set(app.clock.now() + chrono::Duration::minutes(10) + chrono::Duration::seconds(1));
+        app.clock
+            .set(app.clock.now() + chrono::Duration::minutes(10) + chrono::Duration::seconds(1));
         let owner = tianshu_services::scheduler::instance_id();
         tianshu_services::scheduler::tick(&app.platform, &owner, 100)
             .await
@@ -368,7 +372,10 @@ async fn problem_detail_shows_durable_clocks_and_their_breach_prb_01_on_both_bac
         assert!(html.contains("id=\"clocks\""), "{html}");
         assert!(html.contains("data-clock-state=\"breached\""), "{html}");
         assert!(html.contains("class=\"countdown\""), "{html}");
-        assert!(html.contains("时限已超"), "the breach on the history: {html}");
+        assert!(
+            html.contains("时限已超"),
+            "the breach on the history: {html}"
+        );
 
         let doc: Value = Client::new()
             .get(app.url("/api/v1/openapi.json"))
