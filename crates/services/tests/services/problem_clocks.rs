@@ -390,7 +390,7 @@ async fn prb_11_reply_clock_runs_from_the_letter_a_new_letter_replaces_it_and_a_
 }
 
 #[tokio::test]
-async fn prb_clocks_survive_a_crash_the_timer_rows_stay_pending_and_a_new_instance_fires_them() {
+async fn prb_01_clocks_survive_a_crash_the_timer_rows_stay_pending_and_a_new_instance_fires_them() {
     for db in backends().await {
         let (p, _clock) = platform(&db, monday_9()).await;
         let id = prb::report(&p, &Principal::cli_admin(), input("P2"))
