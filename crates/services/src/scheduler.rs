@@ -78,6 +78,10 @@ async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
                         crate::report_pack::fire(c, &pol, &t, now).await?;
                         return Ok(true);
                     }
+                    if t.kind == crate::problems::clocks::TIMER_KIND {
+                        crate::problems::clocks::fire(c, &pol, &t, now).await?;
+                        return Ok(true);
+                    }
                     insert_event(c, NewEvent {
                         subject_kind: t.subject_kind.clone(),
                         subject_id: t.subject_id.clone(),
@@ -108,6 +112,10 @@ async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
                     timer_id: Some(t.id),
                 })
                 .await?;
+                if repeat.is_none() && t.subject_kind == crate::problems::clocks::KIND {
+                    // Problems keep their own history: the breach is shown there as well.
+                    crate::problems::clocks::record_breach(c, &t, &clock, now).await?;
+                }
                 if !notify.template.is_empty() {
                     let mut context = notify.context.clone();
                     if let Some(obj) = context.as_object_mut() {
@@ -161,6 +169,10 @@ pub async fn run(p: Platform, owner: String, mut stop: tokio::sync::watch::Recei
     // RPT-06: the monthly report pack's e-mail timer exists once the scheduler runs.
     if let Err(e) = crate::report_pack::ensure_scheduled(&p).await {
         tracing::warn!(error = %e, "could not schedule the monthly report pack");
+    }
+    // PRB-09: likewise the monthly problem report's e-mail.
+    if let Err(e) = crate::problems::clocks::ensure_scheduled(&p).await {
+        tracing::warn!(error = %e, "could not schedule the monthly problem report");
     }
     loop {
         match tick(&p, &owner, 200).await {

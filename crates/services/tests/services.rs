@@ -375,3 +375,6 @@ mod recon;
 mod release_ops;
 #[path = "services/report_pack.rs"]
 mod report_pack;
+
+#[path = "services/problem_clocks.rs"]
+mod problem_clocks;

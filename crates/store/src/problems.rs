@@ -249,6 +249,18 @@ pub async fn insert_link(
     Ok(n == 1)
 }
 
+/// Problems reported in `[from, to)`, oldest first, inside a write (the monthly report's scheduled e-mail).
+pub async fn problems_reported_between_in(
+    conn: &mut Conn<'_>,
+    from: i64,
+    to: i64,
+) -> StoreResult<Vec<ProblemRow>> {
+    let sql = format!(
+        "SELECT {COLS} FROM problems WHERE reported_at >= $1 AND reported_at < $2 ORDER BY reported_at, id"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(from).bind(to).fetch_all(&mut **c).await)?)
+}
+
 impl Store {
     /// Problems matching `filter` with id below `before`, newest first.
     pub async fn problems_page(

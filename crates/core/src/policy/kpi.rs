@@ -56,6 +56,30 @@ impl MonthlyPackSchedule {
         let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
         (h < 24 && m < 60 && self.at.len() == 5).then_some((h, m))
     }
+
+    /// Checks the schedule found at table `at` (also used by problem_levels.toml `[monthly_report]`).
+    pub(crate) fn validate(&self, at: &str, issues: &mut Vec<Issue>) {
+        check_rule_id(&format!("{at}.rule"), &self.rule, issues);
+        check_non_empty(&format!("{at}.template"), &self.template, issues);
+        if !(1..=28).contains(&self.day) {
+            issues.push(Issue::new(
+                format!("{at}.day"),
+                "must be 1..=28 (every month has it)",
+            ));
+        }
+        if self.time_of_day().is_none() {
+            issues.push(Issue::new(
+                format!("{at}.at"),
+                format!("'{}' is not a time HH:MM", self.at),
+            ));
+        }
+        if self.classes.is_empty() && self.roles.is_empty() {
+            issues.push(Issue::new(
+                format!("{at}.classes"),
+                "name at least one recipient class or role",
+            ));
+        }
+    }
 }
 
 /// KPI-14 conversion.
@@ -310,26 +334,7 @@ impl KpiPolicy {
     pub(crate) fn validate(&self, issues: &mut Vec<Issue>) {
         check_rule_id("conversion.rule", &self.conversion.rule, issues);
         if let Some(m) = &self.monthly_pack {
-            check_rule_id("monthly_pack.rule", &m.rule, issues);
-            check_non_empty("monthly_pack.template", &m.template, issues);
-            if !(1..=28).contains(&m.day) {
-                issues.push(Issue::new(
-                    "monthly_pack.day",
-                    "must be 1..=28 (every month has it)",
-                ));
-            }
-            if m.time_of_day().is_none() {
-                issues.push(Issue::new(
-                    "monthly_pack.at",
-                    format!("'{}' is not a time HH:MM", m.at),
-                ));
-            }
-            if m.classes.is_empty() && m.roles.is_empty() {
-                issues.push(Issue::new(
-                    "monthly_pack.classes",
-                    "name at least one recipient class or role",
-                ));
-            }
+            m.validate("monthly_pack", issues);
         }
         check_rule_id("ranking.rule", &self.ranking.rule, issues);
         let mut ratio_keys = HashSet::new();

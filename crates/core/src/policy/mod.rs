@@ -70,8 +70,8 @@ pub use pack::{
     ApiTokenPolicy, LoginPolicy, PackInfo, RateLimitPolicy, SecurityPolicy, SessionPolicy,
 };
 pub use problem::{
-    ArchiveRule, DispatchRule, ImmediateProblemReport, OtherDepartmentRule, ProblemCategory,
-    ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
+    ArchiveRule, BreachNotice, DispatchRule, ImmediateProblemReport, OtherDepartmentRule,
+    ProblemCategory, ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
 };
 pub use reconciliation::{
     EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef,
@@ -432,10 +432,10 @@ impl PolicyPack {
                 }
             }
             if let Some(roles) = &roles {
-                for (j, r) in p.immediate_report.roles.iter().enumerate() {
-                    if !roles.iter().any(|x: &Role| &x.key == r) {
+                for (path, r) in p.role_refs() {
+                    if !roles.iter().any(|x: &Role| x.key == r) {
                         issues.push(Issue::new(
-                            format!("immediate_report.roles[{j}]"),
+                            path,
                             format!("'{r}' is not a role defined in {ROLES_FILE}"),
                         ));
                     }
@@ -512,15 +512,6 @@ impl PolicyPack {
                     }
                 }
             }
-            if let Some(pl) = &problem_levels {
-                let t = &pl.immediate_report.template;
-                if p.template(t).is_none() {
-                    issues.push(Issue::new(
-                        "template",
-                        format!("no [[template]] with id '{t}', which {PROBLEM_LEVELS_FILE} immediate_report.template uses"),
-                    ));
-                }
-            }
             if let Some(names) = &calendar_names {
                 if let Some(cal) = &p.follow_up.calendar {
                     if !names.contains(cal) {
@@ -534,6 +525,32 @@ impl PolicyPack {
             locate(NOTIFICATIONS_FILE, idx, issues, &mut errors);
             Some(p)
         });
+        // Cross-file: the templates and recipient classes problem_levels.toml names exist in notifications.toml;
+        // checked once both are read, reported at the line of problem_levels.toml that names them.
+        if let (Some(pl), Some(n), Some(c)) =
+            (&problem_levels, &notifications, get(PROBLEM_LEVELS_FILE))
+        {
+            let mut issues = Vec::new();
+            for (path, t) in pl.templates() {
+                if n.template(t).is_none() {
+                    issues.push(Issue::new(
+                        path,
+                        format!("no [[template]] with id '{t}' in {NOTIFICATIONS_FILE}"),
+                    ));
+                }
+            }
+            if let Some(m) = &pl.monthly_report {
+                for (i, k) in m.classes.iter().enumerate() {
+                    if n.class(k).is_none() {
+                        issues.push(Issue::new(
+                            format!("monthly_report.classes[{i}]"),
+                            format!("'{k}' is not a class of {NOTIFICATIONS_FILE}"),
+                        ));
+                    }
+                }
+            }
+            locate(PROBLEM_LEVELS_FILE, SpanIndex::new(c), issues, &mut errors);
+        }
         let duty = get(DUTY_FILE).and_then(|c| {
             let (p, idx) = parse_file::<DutyPolicy>(DUTY_FILE, c, &mut errors)?;
             let mut issues = Vec::new();

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use tianshu_workcal::DeadlineBasis;
 
 use super::error::Issue;
+use super::kpi::MonthlyPackSchedule;
 use super::units::{check_key, check_non_empty, check_rule_id};
 use crate::severity::ProblemLevel;
 
@@ -29,6 +30,21 @@ pub struct ProblemLevelPolicy {
     pub archive: ArchiveRule,
     /// PRB-11 other departments.
     pub other_department: OtherDepartmentRule,
+    /// What is queued when a problem's durable deadline clock passes unmet.
+    pub breach: BreachNotice,
+    /// PRB-09: the scheduled e-mail of the monthly problem report (none: not sent).
+    #[serde(default)]
+    pub monthly_report: Option<MonthlyPackSchedule>,
+}
+
+/// A problem deadline passed unmet: the template of notifications.toml queued and the roles it goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreachNotice {
+    /// Template of notifications.toml.
+    pub template: String,
+    /// Roles of roles.toml told.
+    pub roles: Vec<String>,
 }
 
 /// A PRB-04 category.
@@ -131,6 +147,38 @@ impl ProblemLevelPolicy {
         self.categories.iter().find(|c| c.key == key)
     }
 
+    /// Every template of notifications.toml the file queues, with its path (cross-checked at load).
+    pub(crate) fn templates(&self) -> Vec<(String, &str)> {
+        let mut v = vec![
+            (
+                "immediate_report.template".to_string(),
+                self.immediate_report.template.as_str(),
+            ),
+            ("breach.template".to_string(), self.breach.template.as_str()),
+        ];
+        if let Some(m) = &self.monthly_report {
+            v.push(("monthly_report.template".to_string(), m.template.as_str()));
+        }
+        v
+    }
+
+    /// Every role the file sends to, with its path (cross-checked at load).
+    pub(crate) fn role_refs(&self) -> Vec<(String, &str)> {
+        let mut v = Vec::new();
+        for (j, r) in self.immediate_report.roles.iter().enumerate() {
+            v.push((format!("immediate_report.roles[{j}]"), r.as_str()));
+        }
+        for (j, r) in self.breach.roles.iter().enumerate() {
+            v.push((format!("breach.roles[{j}]"), r.as_str()));
+        }
+        if let Some(m) = &self.monthly_report {
+            for (j, r) in m.roles.iter().enumerate() {
+                v.push((format!("monthly_report.roles[{j}]"), r.as_str()));
+            }
+        }
+        v
+    }
+
     /// Every deadline in the file with its path, for cross-checks such as `@calendar` names.
     pub(crate) fn deadlines(&self) -> Vec<(String, &DeadlineBasis)> {
         let mut v = vec![
@@ -207,6 +255,16 @@ impl ProblemLevelPolicy {
         check_rule_id("review.rule", &self.review.rule, issues);
         check_rule_id("archive.rule", &self.archive.rule, issues);
         check_rule_id("other_department.rule", &self.other_department.rule, issues);
+        check_non_empty("breach.template", &self.breach.template, issues);
+        if self.breach.roles.is_empty() {
+            issues.push(Issue::new(
+                "breach.roles",
+                "name at least one role to tell when a deadline passes",
+            ));
+        }
+        if let Some(m) = &self.monthly_report {
+            m.validate("monthly_report", issues);
+        }
         if self.archive.retention_years == 0 {
             issues.push(Issue::new("archive.retention_years", "must be at least 1"));
         }

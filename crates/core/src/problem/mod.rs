@@ -305,6 +305,77 @@ pub fn deadlines(
     Ok(v)
 }
 
+/// A step of a problem that starts durable deadline clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockStep {
+    /// The report: PRB-01 response and resolution, PRB-02 dispatch.
+    Report,
+    /// The resolution: PRB-09 analysis report and (meeting levels) review meeting, PRB-10 hand-over.
+    Resolution,
+}
+
+/// One deadline a step starts: which, the rule setting it and its basis counted from the step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockStart {
+    /// Which deadline.
+    pub kind: DeadlineKind,
+    /// The rule setting it.
+    pub rule: String,
+    /// Counted from the step.
+    pub basis: DeadlineBasis,
+}
+
+/// The deadlines `step` starts for a problem of `level`: the same ones, with the same bases, as [`deadlines`]
+/// computes, so the durable clocks and the deadlines shown never disagree. The PRB-11 reply is not among
+/// them: its deadline is the letter's own.
+pub fn clocks_started_by(
+    step: ClockStep,
+    level: ProblemLevel,
+    policy: &ProblemLevelPolicy,
+) -> Vec<ClockStart> {
+    let start = |kind, rule: &str, basis: &DeadlineBasis| ClockStart {
+        kind,
+        rule: rule.to_string(),
+        basis: basis.clone(),
+    };
+    match step {
+        ClockStep::Report => policy
+            .get(level)
+            .map(|r| {
+                vec![
+                    start(DeadlineKind::Response, &r.rule, &r.response),
+                    start(
+                        DeadlineKind::Dispatch,
+                        &policy.dispatch.rule,
+                        &policy.dispatch.limit,
+                    ),
+                    start(DeadlineKind::Resolution, &r.rule, &r.resolution),
+                ]
+            })
+            .unwrap_or_default(),
+        ClockStep::Resolution => {
+            let mut v = vec![start(
+                DeadlineKind::AnalysisReport,
+                &policy.review.rule,
+                &policy.review.analysis_report,
+            )];
+            if policy.review.meeting_levels.contains(&level) {
+                v.push(start(
+                    DeadlineKind::ReviewMeeting,
+                    &policy.review.rule,
+                    &policy.review.review_meeting,
+                ));
+            }
+            v.push(start(
+                DeadlineKind::Archive,
+                &policy.archive.rule,
+                &policy.archive.hand_over,
+            ));
+            v
+        }
+    }
+}
+
 /// PRB-06: whether the level is reported to managers at once, and to which roles.
 pub fn immediate_report_roles(level: ProblemLevel, policy: &ProblemLevelPolicy) -> &[String] {
     if policy.immediate_report.levels.contains(&level) {

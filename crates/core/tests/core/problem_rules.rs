@@ -221,3 +221,111 @@ fn closing_needs_report_meeting_actions_and_the_other_departments_reply() {
             .with_timezone(&Utc)
     );
 }
+
+#[test]
+fn durable_clocks_start_the_deadlines_the_steps_start_prb_01_prb_02_prb_09_prb_10() {
+    use tianshu_core::problem::{clocks_started_by, ClockStep};
+    let p = pack();
+    let cal = office(&p);
+    let at_report = clocks_started_by(ClockStep::Report, ProblemLevel::P3, &p.problem_levels);
+    let kinds: Vec<DeadlineKind> = at_report.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            DeadlineKind::Response,
+            DeadlineKind::Dispatch,
+            DeadlineKind::Resolution
+        ]
+    );
+    // The same bases as the deadlines shown (worked example 24).
+    let shown = deadlines(&timeline(ProblemLevel::P3), &p.problem_levels, &cal).unwrap();
+    for c in &at_report {
+        let d = shown.iter().find(|d| d.kind == c.kind).unwrap();
+        assert_eq!(cal.deadline(&c.basis, sh(4, 9, 0), &[]).unwrap(), d.due);
+        assert_eq!(c.rule, d.rule);
+    }
+    let p1 = clocks_started_by(ClockStep::Resolution, ProblemLevel::P1, &p.problem_levels);
+    let kinds: Vec<DeadlineKind> = p1.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            DeadlineKind::AnalysisReport,
+            DeadlineKind::ReviewMeeting,
+            DeadlineKind::Archive
+        ]
+    );
+    // PRB-09: the review meeting only for P1/P2.
+    let p3 = clocks_started_by(ClockStep::Resolution, ProblemLevel::P3, &p.problem_levels);
+    assert!(p3.iter().all(|c| c.kind != DeadlineKind::ReviewMeeting));
+}
+
+#[test]
+fn breach_notice_and_monthly_report_are_checked_at_load_with_their_line() {
+    let p = pack();
+    assert_eq!(p.problem_levels.breach.template, "prb_deadline_breached");
+    assert_eq!(p.problem_levels.breach.roles, ["problem_coordinator"]);
+    let m = p.problem_levels.monthly_report.as_ref().unwrap();
+    assert_eq!(
+        (m.day, m.at.as_str(), m.rule.as_str()),
+        (1, "09:00", "PRB-09")
+    );
+
+    let errs = errors(load_with("problem_levels.toml", |t| {
+        t.replace(
+            "template = \"prb_deadline_breached\"",
+            "template = \"prb_nothing\"",
+        )
+        .replace(
+            "roles = [\"problem_coordinator\"]",
+            "roles = [\"chief_worrier\"]",
+        )
+        .replace("day = 1", "day = 31")
+        .replace("at = \"09:00\"", "at = \"9 am\"")
+    }));
+    let has = |path: &str, msg: &str| {
+        errs.iter()
+            .any(|e| e.starts_with("problem_levels.toml:") && e.contains(path) && e.contains(msg))
+    };
+    assert!(has(":breach.template:", "prb_nothing"), "{errs:?}");
+    assert!(has(":breach.roles[0]:", "chief_worrier"), "{errs:?}");
+    assert!(has(":monthly_report.day:", "1..=28"), "{errs:?}");
+    assert!(has(":monthly_report.at:", "HH:MM"), "{errs:?}");
+    let errs = errors(load_with("problem_levels.toml", |t| {
+        t.replace("roles = [\"problem_coordinator\"]", "roles = []")
+    }));
+    assert!(
+        errs.iter().any(|e| e.contains(":breach.roles:")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn breach_and_monthly_messages_render_in_both_languages_prb_09() {
+    use tianshu_core::notify::render;
+    let p = pack();
+    let t = p.notifications.template("prb_deadline_breached").unwrap();
+    let ctx = serde_json::json!({"problem_id": "7", "level": "P1", "title": "话单入库延迟",
+        "deadline": "analysis_report", "rule": "PRB-09", "due_at": "2024-03-07T15:59:59Z"});
+    let zh = render(&t.zh, &ctx, &t.required).unwrap();
+    assert!(
+        zh.contains("P1问题7(话单入库延迟)的分析处理报告时限") && zh.contains("PRB-09"),
+        "{zh}"
+    );
+    let en = render(&t.en, &ctx, &t.required).unwrap();
+    assert!(
+        en.contains("analysis report deadline of P1 problem 7"),
+        "{en}"
+    );
+    let mut no_deadline = ctx.clone();
+    no_deadline["deadline"] = serde_json::json!("");
+    assert!(
+        render(&t.zh, &no_deadline, &t.required).is_err(),
+        "NTF-08: never an empty hole"
+    );
+
+    let t = p.notifications.template("prb_monthly_report").unwrap();
+    let ctx = serde_json::json!({"month": "2026-11", "total": 2, "by_level": "P1 1, P3 1",
+        "by_category": "database 2", "overdue": 1, "link": "/api/v1/problems/monthly?month=2026-11"});
+    let zh = render(&t.zh, &ctx, &t.required).unwrap();
+    assert!(zh.contains("2026-11问题管理月报:共报告问题2个"), "{zh}");
+}

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tianshu_core::policy::PolicyPack;
 use tianshu_core::problem::{
-    close_blockers, deadlines, immediate_report_roles, retention_until, validate_report,
+    close_blockers, deadlines, immediate_report_roles, retention_until, validate_report, ClockStep,
     ProblemDeadline, ProblemState, ProblemTimeline, ReportForm,
 };
 use tianshu_core::{Permission, ProblemLevel};
@@ -21,10 +21,12 @@ use tianshu_store::problems::{
 use tianshu_store::time::from_micros;
 use tianshu_store::timers::{insert_outbox, NewOutbox};
 use tianshu_store::StoreError;
-use tianshu_workcal::WorkCalendar;
+use tianshu_workcal::{DeadlineBasis, WorkCalendar};
 
 use crate::authz::Principal;
 use crate::{Platform, ServiceError, ServiceResult};
+
+pub mod clocks;
 
 /// Link kinds a problem may point to.
 pub const LINK_KINDS: [&str; 3] = ["incident", "bug", "change"];
@@ -113,6 +115,43 @@ pub struct ProblemView {
     pub actions: Vec<ProblemActionRow>,
     pub links: Vec<ProblemLinkRow>,
     pub events: Vec<ProblemEventRow>,
+    /// The durable deadline clocks, oldest first (finished ones stay with their outcome).
+    pub clocks: Vec<ClockView>,
+}
+
+/// One durable deadline clock of a problem as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClockView {
+    /// The deadline: response, dispatch, resolution, analysis_report, review_meeting, archive,
+    /// department_reply.
+    pub key: String,
+    pub rule: String,
+    /// The basis it counts, e.g. `10m`, `3d`, `5wd`.
+    pub basis: String,
+    pub calendar: String,
+    /// Unix microseconds.
+    pub started_at: i64,
+    pub due_at: i64,
+    /// running, met, breached, cancelled.
+    pub state: String,
+    pub stopped_at: Option<i64>,
+    pub breached_at: Option<i64>,
+}
+
+impl From<tianshu_store::timers::ClockRow> for ClockView {
+    fn from(c: tianshu_store::timers::ClockRow) -> Self {
+        ClockView {
+            key: c.clock_key,
+            rule: c.rule,
+            basis: c.basis,
+            calendar: c.calendar,
+            started_at: c.started_at,
+            due_at: c.due_at,
+            state: c.state,
+            stopped_at: c.stopped_at,
+            breached_at: c.breached_at,
+        }
+    }
 }
 
 /// One deadline as shown.
@@ -261,6 +300,7 @@ pub async fn report(
         .unwrap_or_default();
     let who = actor.actor();
     let now_us = micros(now);
+    let pol = p.policy.current();
     let id = p
         .store
         .write(move |c| {
@@ -285,6 +325,8 @@ pub async fn report(
                 .await?;
                 st::insert_problem_event(c, row.id, now_us, "reported", &who, &json!({"level": row.level, "category": row.category}))
                     .await?;
+                // PRB-01/PRB-02: the response, dispatch and resolution clocks run from the report, in this write.
+                clocks::start_step(c, &pol, &row, ClockStep::Report, row.reported_at).await?;
                 if !roles.is_empty() {
                     let fmt = |us: i64| from_micros(us).with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
                     insert_outbox(
@@ -361,6 +403,13 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Prob
         actions,
         links: p.store.problem_links(id).await?,
         events: p.store.problem_events(id).await?,
+        clocks: p
+            .store
+            .clocks_of(clocks::KIND, &id.to_string())
+            .await?
+            .into_iter()
+            .map(ClockView::from)
+            .collect(),
         problem: row,
     })
 }
@@ -449,6 +498,7 @@ pub async fn act(
     // Validate input before touching the database.
     let mut actions_due = Vec::new();
     let mut reply_due = None;
+    let mut reply_basis = None;
     match &action {
         ProblemAction::Dispatch { handler } => text("handler", handler, 100)?,
         ProblemAction::Resolve {
@@ -480,14 +530,11 @@ pub async fn act(
             reply_due: due,
         } => {
             text("department", department, 200)?;
+            let default = &pack.problem_levels.other_department.default_reply;
             let d = match due {
                 Some(s) => time("reply_due", s)?,
                 None => cal
-                    .deadline(
-                        &pack.problem_levels.other_department.default_reply,
-                        now,
-                        &[],
-                    )
+                    .deadline(default, now, &[])
                     .map_err(|e| ServiceError::Internal(e.to_string()))?,
             };
             if d <= now {
@@ -497,6 +544,14 @@ pub async fn act(
                 ));
             }
             reply_due = Some(micros(d));
+            // The reply clock counts the pack's basis, or the letter's own deadline as whole seconds rounded
+            // up, so it never falls due before the deadline the letter states.
+            reply_basis = Some(match due {
+                None => default.clone(),
+                Some(_) => DeadlineBasis::WallClock {
+                    seconds: (micros(d) - now_us + 999_999) / 1_000_000,
+                },
+            });
         }
         ProblemAction::Reply { reply } => text("reply", reply, 20_000)?,
         ProblemAction::Link { kind, target } => {
@@ -512,6 +567,7 @@ pub async fn act(
     }
     let who = actor.actor();
     let retention = pack.problem_levels.clone();
+    let pol = p.policy.current();
     p.store
         .write(move |c| {
             Box::pin(async move {
@@ -673,6 +729,18 @@ pub async fn act(
                 };
                 st::insert_problem_event(c, id, now_us, kind, &who, &data).await?;
                 let r = st::save_problem(c, &r, now_us).await?;
+                // The durable clocks change in the same write as the step: those it satisfies stop, those it
+                // starts start (PRB-09 / PRB-10 from the resolution, PRB-11 from the letter).
+                clocks::stop_for(c, id, kind, now_us).await?;
+                match (kind, &reply_basis) {
+                    ("resolved", _) => {
+                        clocks::start_step(c, &pol, &r, ClockStep::Resolution, now_us).await?
+                    }
+                    ("letter", Some(b)) => {
+                        clocks::start_reply(c, &pol, &r, b.clone(), now_us).await?
+                    }
+                    _ => {}
+                }
                 append(
                     c,
                     NewAuditEntry {
@@ -735,7 +803,7 @@ pub async fn monthly_report(
     actor: &Principal,
     month: &str,
 ) -> ServiceResult<MonthlyReport> {
-    use chrono::{Datelike, NaiveDate, TimeZone};
+    use chrono::{Datelike, NaiveDate};
     actor.require(Permission::ProblemRead)?;
     let bad =
         || ServiceError::invalid("month", format!("'{month}' is not a month such as 2026-11"));
@@ -744,30 +812,43 @@ pub async fn monthly_report(
     if !(2000..=2100).contains(&first.year()) {
         return Err(bad());
     }
-    let next = first
-        .checked_add_months(chrono::Months::new(1))
-        .ok_or_else(bad)?;
     let pack = p.policy.current().pack.clone();
     let tz: chrono_tz::Tz = pack
         .pack
         .time_zone
         .parse()
         .unwrap_or(chrono_tz::Asia::Shanghai);
-    let start = |d: NaiveDate| {
+    let (from, to) = month_bounds(tz, first).ok_or_else(bad)?;
+    let rows = p.store.problems_reported_between(from, to).await?;
+    let cal = calendar(p)?;
+    Ok(summarise(first, &rows, &pack, &cal, p.clock.now()))
+}
+
+/// The instants `[from, to)` of the local calendar month starting on `first`.
+pub(crate) fn month_bounds(tz: chrono_tz::Tz, first: chrono::NaiveDate) -> Option<(i64, i64)> {
+    use chrono::TimeZone;
+    let start = |d: chrono::NaiveDate| {
         d.and_hms_opt(0, 0, 0)
             .and_then(|n| tz.from_local_datetime(&n).earliest())
             .map(|t| t.with_timezone(&Utc).timestamp_micros())
-            .ok_or_else(bad)
     };
-    let rows = p
-        .store
-        .problems_reported_between(start(first)?, start(next)?)
-        .await?;
-    let cal = calendar(p)?;
-    let now = p.clock.now();
+    Some((
+        start(first)?,
+        start(first.checked_add_months(chrono::Months::new(1))?)?,
+    ))
+}
+
+/// PRB-09: the monthly report of the problems reported in the month starting on `first`, as of `now`.
+pub(crate) fn summarise(
+    first: chrono::NaiveDate,
+    rows: &[ProblemRow],
+    pack: &PolicyPack,
+    cal: &WorkCalendar,
+    now: DateTime<Utc>,
+) -> MonthlyReport {
     let count = |key: &dyn Fn(&ProblemRow) -> String| {
         let mut m: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-        for r in &rows {
+        for r in rows {
             *m.entry(key(r)).or_default() += 1;
         }
         m.into_iter()
@@ -787,12 +868,10 @@ pub async fn monthly_report(
                 .clone()
                 .unwrap_or_else(|| r.cause_analysis.clone()),
             result: r.result.clone().unwrap_or_default(),
-            overdue: deadline_views(r, &pack, &cal, now)
-                .iter()
-                .any(|d| d.overdue),
+            overdue: deadline_views(r, pack, cal, now).iter().any(|d| d.overdue),
         })
         .collect();
-    Ok(MonthlyReport {
+    MonthlyReport {
         month: first.format("%Y-%m").to_string(),
         rule: pack.problem_levels.review.rule.clone(),
         total: rows.len() as i64,
@@ -801,5 +880,5 @@ pub async fn monthly_report(
         by_state: count(&|r| r.state.clone()),
         overdue: problems.iter().filter(|l| l.overdue).count() as i64,
         problems,
-    })
+    }
 }

@@ -6,7 +6,7 @@
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use super::{problem, sqlite_app, TestApp};
+use super::{problem, spawn, sqlite_app, TestApp};
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     Client::new()
@@ -278,4 +278,118 @@ async fn console_problem_pages_report_and_refuse_with_the_rule() {
         html.contains("Deadlines") || html.contains("截止时间"),
         "{html}"
     );
+}
+
+/// The detail's durable clocks on both backends (issue 8): a P1 report starts the PRB-01/PRB-02 clocks with the
+/// deadlines shown; past the response deadline the scheduler records the breach on the history, queues the
+/// coordinator's message, and the API and the console page show the clock breached with its countdown.
+#[tokio::test]
+async fn problem_detail_shows_durable_clocks_and_their_breach_prb_01_on_both_backends() {
+    use tianshu_core::Clock;
+    for db in tianshu_testkit::backends().await {
+        let app = spawn(db).await;
+        let t = app.token_for("admin", &[]).await;
+        let r = post(&app, &t, "/api/v1/problems", form(Some("P1"), "database")).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let v: Value = r.json().await.unwrap();
+        let id = v["problem"]["id"].as_i64().unwrap();
+        let clocks = v["clocks"].as_array().unwrap();
+        let keys: Vec<&str> = clocks.iter().filter_map(|c| c["key"].as_str()).collect();
+        assert_eq!(keys, ["response", "dispatch", "resolution"], "{v}");
+        for (c, d) in clocks.iter().zip(v["deadlines"].as_array().unwrap()) {
+            assert_eq!(
+                (c["key"].as_str(), &c["due_at"]),
+                (d["kind"].as_str(), &d["due"])
+            );
+            assert_eq!(c["state"], "running");
+            assert!(c["breached_at"].is_null());
+        }
+        assert_eq!(clocks[0]["rule"], "PRB-01");
+        assert_eq!(clocks[0]["basis"], "10m");
+
+        // Past the 10-minute response deadline the breach is recorded (by this tick or the server's scheduler).
+        app.clock
+            .set(app.clock.now() + chrono::Duration::minutes(10) + chrono::Duration::seconds(1));
+        let owner = tianshu_services::scheduler::instance_id();
+        tianshu_services::scheduler::tick(&app.platform, &owner, 100)
+            .await
+            .unwrap();
+        let get = || async {
+            Client::new()
+                .get(app.url(&format!("/api/v1/problems/{id}")))
+                .bearer_auth(&t)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        };
+        let mut v = get().await;
+        for _ in 0..50 {
+            if !v["clocks"][0]["breached_at"].is_null() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            v = get().await;
+        }
+        assert!(v["clocks"][0]["breached_at"].is_i64(), "{v}");
+        // Still running: nobody has responded yet.
+        assert_eq!(v["clocks"][0]["state"], "running");
+        assert!(v["clocks"][1]["breached_at"].is_null());
+        let breached: Vec<&Value> = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "clock.breached")
+            .collect();
+        assert_eq!(breached.len(), 1, "{v}");
+        let out = app
+            .platform
+            .store
+            .outbox_of("problem", &id.to_string())
+            .await
+            .unwrap();
+        assert_eq!(
+            out.iter()
+                .filter(|m| m.template == "prb_deadline_breached")
+                .count(),
+            1
+        );
+
+        // The console page: the clocks with the breached state and the live countdown.
+        app.login("admin").await;
+        let html = app
+            .client
+            .get(app.url(&format!("/problems/{id}")))
+            .header("accept-language", "zh-CN")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("id=\"clocks\""), "{html}");
+        assert!(html.contains("data-clock-state=\"breached\""), "{html}");
+        assert!(html.contains("class=\"countdown\""), "{html}");
+        assert!(
+            html.contains("时限已超"),
+            "the breach on the history: {html}"
+        );
+
+        let doc: Value = Client::new()
+            .get(app.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["ProblemClockOut"].is_object(), "schema missing");
+        assert!(
+            schemas["ProblemViewOut"]["properties"]["clocks"].is_object(),
+            "clocks missing from ProblemViewOut"
+        );
+    }
 }

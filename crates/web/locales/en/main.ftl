@@ -1123,3 +1123,13 @@ cust-complete = Record completion
 cust-order-form = Place a provisioning order
 cust-order-submit = Place order
 cust-order-note = The limit comes from the customer's tier (SLA-04) and grows with more than 5 access points (SLA-05); it is counted in working days on the SLA calendar. Stages whose limit the seed does not give are refused.
+# Problem deadline clocks (issue 8)
+problem-clocks = Deadline clocks
+problem-clock-basis = Limit
+problem-clock-state = State
+problem-clock-stopped = Stopped
+problem-clock-state-running = Running
+problem-clock-state-met = Met
+problem-clock-state-breached = Breached
+problem-clock-state-cancelled = Cancelled
+problem-event-clock-breached = Deadline breached

@@ -1123,3 +1123,13 @@ cust-complete = 登记完成
 cust-order-form = 新建业务开通工单
 cust-order-submit = 下单
 cust-order-note = 时限按客户等级确定（SLA-04），接入点超过 5 个时按比例延长（SLA-05），在 SLA 日历上按工作日计算。种子文档未给出时限的环节将被拒绝。
+# Problem deadline clocks (issue 8)
+problem-clocks = 时限计时
+problem-clock-basis = 时长
+problem-clock-state = 状态
+problem-clock-stopped = 结束时间
+problem-clock-state-running = 计时中
+problem-clock-state-met = 按时完成
+problem-clock-state-breached = 已超时
+problem-clock-state-cancelled = 已撤销
+problem-event-clock-breached = 时限已超

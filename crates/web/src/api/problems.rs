@@ -142,7 +142,27 @@ pub struct ProblemEventOut {
     pub data: String,
 }
 
-/// A problem with its deadlines, actions, links and history.
+/// A durable deadline clock of a problem: started with the step that starts the deadline, stopped by the one
+/// that satisfies it; at a breach the scheduler records `clock.breached` and queues the pack's message.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemClockOut {
+    /// response, dispatch, resolution, analysis_report, review_meeting, archive, department_reply.
+    pub key: String,
+    pub rule: String,
+    /// The basis counted, e.g. `10m`, `3d`, `5wd`.
+    pub basis: String,
+    /// Calendar the basis is counted on.
+    pub calendar: String,
+    pub started_at: i64,
+    pub due_at: i64,
+    /// running, met, breached, cancelled.
+    pub state: String,
+    pub stopped_at: Option<i64>,
+    pub breached_at: Option<i64>,
+}
+
+/// A problem with its deadlines, durable clocks, actions, links and history.
 #[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct ProblemViewOut {
@@ -153,6 +173,7 @@ pub struct ProblemViewOut {
     pub actions: Vec<ActionOut>,
     pub links: Vec<ProblemLinkOut>,
     pub events: Vec<ProblemEventOut>,
+    pub clocks: Vec<ProblemClockOut>,
 }
 
 /// A problem in a list.

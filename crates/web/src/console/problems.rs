@@ -203,6 +203,19 @@ struct DeadlineRow {
     overdue: bool,
 }
 
+struct ClockLine {
+    kind: String,
+    rule: String,
+    basis: String,
+    due: String,
+    /// RFC 3339, for the live countdown.
+    due_rfc: String,
+    stopped: String,
+    state: String,
+    state_key: String,
+    running: bool,
+}
+
 struct ActionRow {
     id: i64,
     version: i64,
@@ -233,6 +246,7 @@ struct DetailPage {
     state_key: String,
     facts: Vec<(String, String)>,
     deadlines: Vec<DeadlineRow>,
+    clocks: Vec<ClockLine>,
     blockers: Vec<String>,
     actions: Vec<ActionRow>,
     links: Vec<(String, String)>,
@@ -308,6 +322,29 @@ async fn detail_page(
                 overdue: d.overdue,
             })
             .collect(),
+        clocks: v
+            .clocks
+            .iter()
+            .map(|c| {
+                // A breached deadline whose work is still open stays live (and its countdown shows overdue).
+                let state_key = if c.breached_at.is_some() {
+                    "breached".to_string()
+                } else {
+                    c.state.clone()
+                };
+                ClockLine {
+                    kind: label(u, "problem-deadline-", &c.key),
+                    rule: c.rule.clone(),
+                    basis: c.basis.clone(),
+                    due: local(st, c.due_at),
+                    due_rfc: tianshu_store::time::canonical(c.due_at),
+                    stopped: opt_local(st, c.stopped_at),
+                    state: label(u, "problem-clock-state-", &state_key),
+                    state_key,
+                    running: c.state == "running",
+                }
+            })
+            .collect(),
         blockers: v.close_blockers.clone(),
         actions: v
             .actions
@@ -333,7 +370,8 @@ async fn detail_page(
             .iter()
             .map(|e| EventRow {
                 at: local(st, e.at),
-                kind: label(u, "problem-event-", &e.kind),
+                // Fluent ids cannot hold '.': `clock.breached` is looked up as `clock-breached`.
+                kind: label(u, "problem-event-", &e.kind.replace('.', "-")),
                 actor: e.actor.clone(),
                 data: if e.data == "{}" {
                     String::new()
