@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod credentials;
 pub mod cutovers;
 pub mod dataops;
 pub mod duty;

@@ -2344,3 +2344,6 @@ mod problems;
 mod kpi;
 #[path = "api/recon.rs"]
 mod recon;
+
+#[path = "api/credentials.rs"]
+mod credentials;
