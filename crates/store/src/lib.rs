@@ -22,6 +22,7 @@ pub mod policy;
 pub mod problems;
 pub mod raw;
 pub mod recon;
+pub mod release_prereqs;
 pub mod reports;
 pub mod security;
 mod sqlite_writer;

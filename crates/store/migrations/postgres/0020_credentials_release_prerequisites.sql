@@ -11,3 +11,18 @@ CREATE TABLE credential_keys (
     check_value TEXT   NOT NULL,
     created_at  BIGINT NOT NULL
 );
+
+-- CHG-05 / CHG-12: what the pack's [[releases.prerequisite]] requires on a release before its go decision, as
+-- recorded: a vendor deliverable with its reference (document number or link), or the vendor training with when it
+-- was held. One record per release and key; recording again before the decision replaces it.
+CREATE TABLE release_prerequisites (
+    id          BIGSERIAL PRIMARY KEY,
+    release_id  BIGINT  NOT NULL REFERENCES releases(id),
+    key         TEXT    NOT NULL,
+    reference   TEXT    NOT NULL,
+    held_at     BIGINT,
+    note        TEXT    NOT NULL DEFAULT '',
+    recorded_by TEXT    NOT NULL,
+    recorded_at BIGINT  NOT NULL,
+    UNIQUE (release_id, key)
+);

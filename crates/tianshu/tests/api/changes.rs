@@ -107,6 +107,67 @@ async fn release_decision_verification_and_cutover_lead_time_over_http_chg_04_ch
         (s, p["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("note"))
     );
+    // CHG-05 / CHG-12: no go before the vendor's deliverables and training are recorded.
+    let (s, p) = problem(
+        call(
+            &app,
+            &mgr,
+            "POST",
+            &format!("{path}/decision"),
+            Some(json!({"decision": "go", "version": 1})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("decision"))
+    );
+    assert!(p.to_string().contains("CHG-05"), "{p}");
+    let (s, p) = problem(
+        call(
+            &app,
+            &dba,
+            "POST",
+            &format!("{path}/prerequisites"),
+            Some(json!({"key": "vendor_training", "reference": "新版本操作培训（厂商讲师）"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("held_at"))
+    );
+    assert!(p.to_string().contains("CHG-12"), "{p}");
+    for body in [
+        json!({"key": "change_description", "reference": "CRM-2026-12 变更说明 v1.2"}),
+        json!({"key": "factory_test_report", "reference": "https://docs.example.invalid/crm/ftr-2026-12"}),
+        json!({"key": "vendor_training", "reference": "新版本操作培训（厂商讲师）",
+            "held_at": "2026-11-22T10:00:00+08:00"}),
+    ] {
+        ok(
+            call(
+                &app,
+                &dba,
+                "POST",
+                &format!("{path}/prerequisites"),
+                Some(body),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let d = ok(call(&app, &dba, "GET", &path, None).await, StatusCode::OK).await;
+    assert!(
+        d["prerequisites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["recorded"]["recorded_by"] == "dba"),
+        "{d}"
+    );
     let d = ok(
         call(
             &app,
