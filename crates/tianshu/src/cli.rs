@@ -191,6 +191,22 @@ pub enum ReleaseCmd {
         #[arg(long)]
         override_reason: Option<String>,
     },
+    /// Record a vendor deliverable (CHG-05) or the vendor training (CHG-12) before the go decision.
+    Record {
+        id: i64,
+        /// Key of change.toml [[releases.prerequisite]], e.g. change_description, factory_test_report,
+        /// vendor_training.
+        #[arg(long)]
+        key: String,
+        /// Document number or link; for the training, what it covered and who gave it.
+        #[arg(long)]
+        reference: String,
+        /// The training: when it was held, RFC 3339.
+        #[arg(long)]
+        held_at: Option<String>,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Go decision (CHG-04): silence, announcement (CHG-08), verification checklist (CHG-07).
     Go {
         id: i64,
@@ -1830,6 +1846,34 @@ async fn release_cmd(
                 "release {} planned for {} ({})",
                 v.id, v.release_date, v.state
             )
+        }),
+        ReleaseCmd::Record {
+            id,
+            key,
+            reference,
+            held_at,
+            note,
+        } => rel::record_prerequisite(
+            p,
+            &actor,
+            *id,
+            rel::PrerequisiteInput {
+                key: key.clone(),
+                reference: reference.clone(),
+                held_at: held_at.clone(),
+                note: note.clone(),
+            },
+        )
+        .await
+        .map(|d| {
+            for q in &d.prerequisites {
+                let state = if q.recorded.is_some() {
+                    "recorded"
+                } else {
+                    "missing"
+                };
+                println!("{}\t{}\t{state}", q.rule, q.key);
+            }
         }),
         ReleaseCmd::Go { id, note } | ReleaseCmd::NoGo { id, note } => {
             let decision = if matches!(args.cmd, ReleaseCmd::Go { .. }) {
