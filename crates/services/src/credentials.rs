@@ -285,7 +285,6 @@ fn create_key(path: &Path) -> Result<Option<[u8; KEY_LEN]>, CredentialError> {
     f.write_all(format!("{}\n", STANDARD.encode(key)).as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| err(format!("cannot write: {e}")))?;
-    tracing::info!(file = %path.display(), "created the credentials key file (keep it with the backups, apart from the database)");
     Ok(Some(key))
 }
 

@@ -82,6 +82,9 @@ pub async fn build_platform(cfg: &AppConfig) -> anyhow::Result<Platform> {
                 platform.store.close().await;
                 anyhow::bail!("{e}");
             }
+            if created {
+                tracing::info!(file = %path.display(), "created the credentials key file (keep it with the backups, apart from the database)");
+            }
             platform
         }
         None => platform,
