@@ -1,5 +1,6 @@
 // /changes: the change calendar (month and week, keyboard, 1366×768), releases (plan refused with the rule next to
-// the field; go decision with the CHG-07 checklist), cut-overs (applied too late → CHG-16 next to the start) and
+// the field; go refused until the CHG-05 deliverables and CHG-12 training are recorded; go decision with the CHG-07
+// checklist), cut-overs (applied too late → CHG-16 next to the start) and
 // requirements (unknown requester named). Issue 7.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,6 +83,29 @@ test('release: a gate in the past is refused next to the date; go creates the ch
     resp = await submit(page, '#act-no-go');
     assert.equal(resp.status(), 422);
     assert.match(await page.locator('#release-error').innerText(), /CHG-04/);
+    // CHG-05: no go before the vendor's deliverables are recorded.
+    resp = await submit(page, '#act-go');
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator('#release-error').innerText(), /CHG-05/);
+    assert.equal(await page.locator('#prerequisites-table tbody tr[data-recorded=false]').count(), 3);
+    // CHG-12: a training without its time is refused next to that field, in its own form.
+    await page.locator('#p-ref-vendor_training').fill('新版本操作培训（厂商讲师）');
+    resp = await submit(page, '#record-vendor_training');
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator('#p-err-vendor_training').innerText(), /CHG-12/);
+    assert.equal(await page.locator('#p-held-vendor_training').getAttribute('aria-invalid'), 'true');
+    await shot(page, 'changes-release-prerequisite-refused');
+    await page.locator('#p-ref-change_description').fill('CRM 变更内容说明 v1.2');
+    resp = await submit(page, '#record-change_description');
+    assert.equal(resp.status(), 200);
+    await page.locator('#p-ref-factory_test_report').fill('出厂测试报告 FTR-12');
+    resp = await submit(page, '#record-factory_test_report');
+    assert.equal(resp.status(), 200);
+    await page.locator('#p-ref-vendor_training').fill('新版本操作培训（厂商讲师）');
+    await page.locator('#p-held-vendor_training').fill(`${localDate(-1)}T10:00`);
+    resp = await submit(page, '#record-vendor_training');
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator('#prerequisites-table tbody tr[data-recorded=true]').count(), 3);
     resp = await submit(page, '#act-go');
     assert.equal(resp.status(), 200);
     assert.equal(await page.locator('#release').getAttribute('data-state'), 'go');

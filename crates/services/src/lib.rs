@@ -8,6 +8,7 @@ pub mod auth_cache;
 pub mod authz;
 pub mod calendar;
 pub mod clocks;
+pub mod credentials;
 pub mod customers;
 pub mod cutovers;
 pub mod dataops;
@@ -57,10 +58,13 @@ pub struct Platform {
     pub monitor: Arc<monitoring::Runtime>,
     /// Where this instance keeps reconciliation inputs and details (see [`recon::Runtime`]).
     pub recon: Arc<recon::Runtime>,
+    /// The key that seals stored database passwords (see [`credentials`]).
+    pub credentials: Arc<credentials::Vault>,
 }
 
 impl Platform {
-    /// A platform over a store, a policy handle and a clock.
+    /// A platform over a store, a policy handle and a clock, with an ephemeral credentials key: the server
+    /// replaces it with its key file's ([`Platform::with_credentials`]) before anything is stored.
     pub fn new(store: Store, policy: Arc<policy::PolicyHandle>, clock: Arc<dyn Clock>) -> Self {
         Platform {
             store,
@@ -71,7 +75,14 @@ impl Platform {
             duty: Arc::default(),
             monitor: Arc::default(),
             recon: Arc::default(),
+            credentials: Arc::new(credentials::Vault::ephemeral()),
         }
+    }
+
+    /// The same platform sealing credentials with `vault`.
+    pub fn with_credentials(mut self, vault: credentials::Vault) -> Self {
+        self.credentials = Arc::new(vault);
+        self
     }
 
     /// Current time in stored form (Unix microseconds UTC).

@@ -6,14 +6,16 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tianshu_core::change::{
-    check_downtime, check_gates_ahead, check_quota, check_start, upgrade_start,
-    verification_assignment, verification_coverage, ReleaseKind,
+    check_downtime, check_gates_ahead, check_prerequisites, check_quota, check_start,
+    check_training_time, upgrade_start, verification_assignment, verification_coverage,
+    ReleaseKind,
 };
 use tianshu_core::dataop::Refusal;
 use tianshu_core::Permission;
 use tianshu_store::alerts::{insert_mute, MuteKind, NewMute};
 use tianshu_store::audit::{append, NewAuditEntry};
 use tianshu_store::cutovers::{self as st, NewRelease, ReleaseRow};
+use tianshu_store::release_prereqs::{self as pr, NewPrerequisite, PrerequisiteRow};
 use tianshu_store::timers::{insert_outbox, NewOutbox};
 use tianshu_store::StoreError;
 
@@ -281,8 +283,23 @@ pub struct ReleaseDetail {
     pub requirements: Vec<tianshu_store::cutovers::RequirementRow>,
     /// Share of the scenario catalogue verified per release (CHG-07), percent.
     pub coverage_pct: f64,
-    /// go, no_go, verify.
+    /// What the pack requires before the go decision (CHG-05, CHG-12) and what is recorded.
+    pub prerequisites: Vec<PrerequisiteStatus>,
+    /// go, no_go, verify, record_prerequisite.
     pub allowed: Vec<String>,
+}
+
+/// One `[[releases.prerequisite]]` of the pack on a release.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrerequisiteStatus {
+    pub key: String,
+    pub rule: String,
+    /// document or training.
+    pub kind: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The record, once made.
+    pub recorded: Option<PrerequisiteRow>,
 }
 
 /// One release (needs `change.read`).
@@ -295,10 +312,32 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Rele
         .ok_or_else(|| ServiceError::NotFound(format!("release {id}")))?;
     let verifications = p.store.release_verifications(id).await?;
     let requirements = p.store.requirements_of_release(id).await?;
-    let coverage_pct = verification_coverage(&p.policy.current().pack.change);
+    let pol = p.policy.current();
+    let cp = &pol.pack.change;
+    let coverage_pct = verification_coverage(cp);
+    let mut recorded = p.store.release_prerequisites(id).await?;
+    let prerequisites: Vec<PrerequisiteStatus> = cp
+        .releases
+        .prerequisites
+        .iter()
+        .map(|d| PrerequisiteStatus {
+            key: d.key.clone(),
+            rule: d.rule.clone(),
+            kind: d.kind.clone(),
+            name_zh: d.name_zh.clone(),
+            name_en: d.name_en.clone(),
+            recorded: recorded
+                .iter()
+                .position(|x| x.key == d.key)
+                .map(|i| recorded.swap_remove(i)),
+        })
+        .collect();
     let mut allowed = Vec::new();
     if r.state == "planned" && actor.can(Permission::ChangeApprove) {
         allowed.extend(["go".to_string(), "no_go".to_string()]);
+    }
+    if r.state == "planned" && !prerequisites.is_empty() && actor.can(Permission::ChangeRequest) {
+        allowed.push("record_prerequisite".into());
     }
     if r.state == "go" && actor.can(Permission::ChangeRequest) {
         allowed.push("verify".into());
@@ -308,8 +347,138 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Rele
         verifications,
         requirements,
         coverage_pct,
+        prerequisites,
         allowed,
     })
+}
+
+/// A deliverable or a training to record on a release (CHG-05, CHG-12).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrerequisiteInput {
+    /// Key of the pack's `[[releases.prerequisite]]`.
+    pub key: String,
+    /// Document number or link; for a training, what it covered and who gave it.
+    pub reference: String,
+    /// A training: when it was held, RFC 3339 (in the past, before the upgrade start).
+    #[serde(default)]
+    pub held_at: Option<String>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Records a vendor deliverable or the vendor training on a planned release (needs `change.request`); recording a
+/// key again replaces the record until the go decision. Audited.
+pub async fn record_prerequisite(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    input: PrerequisiteInput,
+) -> ServiceResult<ReleaseDetail> {
+    actor.require(Permission::ChangeRequest)?;
+    let pol = p.policy.current();
+    let Some(def) = pol
+        .pack
+        .change
+        .releases
+        .prerequisites
+        .iter()
+        .find(|d| d.key == input.key)
+        .cloned()
+    else {
+        let keys: Vec<&str> = pol
+            .pack
+            .change
+            .releases
+            .prerequisites
+            .iter()
+            .map(|d| d.key.as_str())
+            .collect();
+        return Err(ServiceError::invalid(
+            "key",
+            format!("expected one of: {}", keys.join(", ")),
+        ));
+    };
+    let reference = input.reference.trim().to_string();
+    if reference.is_empty() || reference.chars().count() > 500 {
+        return Err(ServiceError::invalid_zh(
+            "reference",
+            format!(
+                "{}: 1 to 500 characters naming the {}",
+                def.rule, def.name_en
+            ),
+            format!("{}：请填写{}（1 至 500 个字符）", def.rule, def.name_zh),
+        ));
+    }
+    let note = input.note.trim().to_string();
+    if note.chars().count() > 2000 {
+        return Err(ServiceError::invalid("note", "at most 2000 characters"));
+    }
+    let held_at = match (def.kind.as_str(), input.held_at.as_deref().map(str::trim)) {
+        ("training", None | Some("")) => {
+            return Err(ServiceError::invalid_zh(
+                "held_at",
+                format!("{}: when was the {} held?", def.rule, def.name_en),
+                format!("{}：请填写{}的时间", def.rule, def.name_zh),
+            ))
+        }
+        ("training", Some(t)) => Some(parse_time("held_at", t)?),
+        _ => None,
+    };
+    let r = p
+        .store
+        .release(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("release {id}")))?;
+    let now = p.clock.now();
+    if let Some(h) = held_at {
+        check_training_time(&def, h, now, at(r.starts_at)).map_err(refuse)?;
+    }
+    let who = actor.actor();
+    let new = NewPrerequisite {
+        release_id: id,
+        key: def.key.clone(),
+        reference,
+        held_at: held_at.map(|h| h.timestamp_micros()),
+        note,
+        recorded_by: actor.username.clone(),
+        now: now.timestamp_micros(),
+    };
+    let rule = def.rule.clone();
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                let r = st::release_for_update(c, id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("release {id}")))?;
+                if r.state != "planned" {
+                    return Err(StoreError::Conflict {
+                        field: "key".into(),
+                        message: format!("{rule}: recorded before the go decision, on a planned release (state {})", r.state),
+                    });
+                }
+                let row = pr::upsert_prerequisite(c, &new).await?;
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: who,
+                        action: "release.prerequisite".into(),
+                        object_type: "release".into(),
+                        object_id: id.to_string(),
+                        before: None,
+                        after: Some(json!({"key": row.key, "reference": row.reference,
+                            "held_at": row.held_at, "note": row.note})),
+                        request_id: None,
+                        at: new.now,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+        .map_err(rule_conflict)?;
+    get(p, actor, id).await
 }
 
 /// The go / no-go decision of the readiness review (CHG-04).
@@ -384,6 +553,14 @@ pub async fn decide(
                         message: "CHG-04: the go decision comes before the upgrade starts".into(),
                     });
                 }
+                // CHG-05 / CHG-12: the vendor's deliverables and training, checked in this transaction.
+                let recorded: Vec<(String, Option<DateTime<Utc>>)> = pr::prerequisites_in_tx(c, id)
+                    .await?
+                    .into_iter()
+                    .map(|x| (x.key, x.held_at.map(at)))
+                    .collect();
+                check_prerequisites(&cp, &recorded, at(r.starts_at))
+                    .map_err(|e| StoreError::Conflict { field: e.field, message: e.message })?;
                 let tz = cal.time_zone();
                 let ann = &cp.announcement;
                 let silence_end = r

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod credentials;
 pub mod cutovers;
 pub mod dataops;
 pub mod duty;
@@ -22,6 +23,7 @@ pub mod problems;
 pub mod provisioning;
 pub mod raw;
 pub mod recon;
+pub mod release_prereqs;
 pub mod reports;
 pub mod security;
 mod sqlite_writer;

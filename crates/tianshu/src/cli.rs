@@ -44,6 +44,10 @@ pub struct CommonArgs {
     /// Policy pack directory; default: the pack built into the binary.
     #[arg(long, env = "TIANSHU_POLICY_DIR", global = true)]
     pub policy_dir: Option<PathBuf>,
+    /// Key file that encrypts stored database passwords (created 0600 on first start); default:
+    /// credentials.key in the data directory. Keep it apart from database backups.
+    #[arg(long, env = "TIANSHU_CREDENTIALS_KEY_FILE", global = true)]
+    pub credentials_key_file: Option<PathBuf>,
 }
 
 /// Runs one command against the configured database: opens the platform, runs, closes the store.
@@ -186,6 +190,22 @@ pub enum ReleaseCmd {
         /// CHG-02 over-quota reason (department manager).
         #[arg(long)]
         override_reason: Option<String>,
+    },
+    /// Record a vendor deliverable (CHG-05) or the vendor training (CHG-12) before the go decision.
+    Record {
+        id: i64,
+        /// Key of change.toml [[releases.prerequisite]], e.g. change_description, factory_test_report,
+        /// vendor_training.
+        #[arg(long)]
+        key: String,
+        /// Document number or link; for the training, what it covered and who gave it.
+        #[arg(long)]
+        reference: String,
+        /// The training: when it was held, RFC 3339.
+        #[arg(long)]
+        held_at: Option<String>,
+        #[arg(long, default_value = "")]
+        note: String,
     },
     /// Go decision (CHG-04): silence, announcement (CHG-08), verification checklist (CHG-07).
     Go {
@@ -583,17 +603,24 @@ impl Cli {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
         };
+        let data_dir = self
+            .common
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
         Ok(Settings {
             listen: serve
                 .and_then(|s| s.listen.clone())
                 .or(file.listen)
                 .unwrap_or_else(|| "127.0.0.1:8080".into()),
-            data_dir: self
+            credentials_key_file: self
                 .common
-                .data_dir
+                .credentials_key_file
                 .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("data")),
+                .or(file.credentials_key_file)
+                .unwrap_or_else(|| data_dir.join(tianshu_services::credentials::DEFAULT_KEY_FILE)),
+            data_dir,
             database_url: self.common.database_url.clone().or(file.database_url),
             policy_dir: self.common.policy_dir.clone().or(file.policy_dir),
             secure_cookies: serve
@@ -641,6 +668,7 @@ fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
     cfg.demo = demo;
     cfg.demo_recipients = demo;
     cfg.recon_dir = Some(s.data_dir.join("recon"));
+    cfg.credentials_key_file = Some(s.credentials_key_file.clone());
     cfg.secure_cookies = s.secure_cookies;
     cfg.channels = s.channels.clone();
     if demo && cfg.channels.has_no_peer() && !cfg.channels.log {
@@ -1818,6 +1846,34 @@ async fn release_cmd(
                 "release {} planned for {} ({})",
                 v.id, v.release_date, v.state
             )
+        }),
+        ReleaseCmd::Record {
+            id,
+            key,
+            reference,
+            held_at,
+            note,
+        } => rel::record_prerequisite(
+            p,
+            &actor,
+            *id,
+            rel::PrerequisiteInput {
+                key: key.clone(),
+                reference: reference.clone(),
+                held_at: held_at.clone(),
+                note: note.clone(),
+            },
+        )
+        .await
+        .map(|d| {
+            for q in &d.prerequisites {
+                let state = if q.recorded.is_some() {
+                    "recorded"
+                } else {
+                    "missing"
+                };
+                println!("{}\t{}\t{state}", q.rule, q.key);
+            }
         }),
         ReleaseCmd::Go { id, note } | ReleaseCmd::NoGo { id, note } => {
             let decision = if matches!(args.cmd, ReleaseCmd::Go { .. }) {

@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub log_format: Option<String>,
     pub secure_cookies: Option<bool>,
+    /// Key file that encrypts stored database passwords; default `credentials.key` in the data directory.
+    pub credentials_key_file: Option<PathBuf>,
     /// Notification channels (`[notify.smtp]`, `[notify.sms]`, `[[notify.im]]`).
     pub notify: Option<NotifyFile>,
 }
@@ -212,6 +214,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub policy_dir: Option<PathBuf>,
+    /// The credentials key file (see `tianshu_services::credentials`).
+    pub credentials_key_file: PathBuf,
     pub secure_cookies: bool,
     pub channels: tianshu_services::notify::channels::ChannelConfig,
 }

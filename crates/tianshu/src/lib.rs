@@ -9,6 +9,7 @@ pub mod recon_cli;
 use std::sync::Arc;
 
 use tianshu_core::{Clock, SystemClock};
+use tianshu_services::credentials::{self, Vault};
 use tianshu_services::policy::{PackSource, PolicyHandle};
 use tianshu_services::Platform;
 use tianshu_store::{Store, StoreConfig};
@@ -29,6 +30,9 @@ pub struct AppConfig {
     pub channels: tianshu_services::notify::channels::ChannelConfig,
     /// Reconciliation files: `<dir>/inbox` (inputs) and `<dir>/runs` (details); default a temporary directory.
     pub recon_dir: Option<std::path::PathBuf>,
+    /// The key file that encrypts stored database passwords (created on first start). `None`: an ephemeral key
+    /// (in-process test apps, whose database does not outlive them).
+    pub credentials_key_file: Option<std::path::PathBuf>,
 }
 
 impl AppConfig {
@@ -43,6 +47,7 @@ impl AppConfig {
             clock: Arc::new(SystemClock),
             channels: Default::default(),
             recon_dir: None,
+            credentials_key_file: None,
         }
     }
 }
@@ -66,6 +71,24 @@ pub async fn build_platform(cfg: &AppConfig) -> anyhow::Result<Platform> {
             other => anyhow::anyhow!("policy pack: {other}"),
         })?;
     let platform = Platform::new(store, Arc::new(policy), cfg.clock.clone());
+    // Before anything can read or store a password: the key must be this database's, and plain text goes. An
+    // ephemeral key (in-process test apps) leaves no check value behind, so a key file may take the database over.
+    let platform = match &cfg.credentials_key_file {
+        Some(path) => {
+            let (vault, created) =
+                Vault::load_or_create(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let platform = platform.with_credentials(vault);
+            if let Err(e) = credentials::prepare(&platform, created).await {
+                platform.store.close().await;
+                anyhow::bail!("{e}");
+            }
+            if created {
+                tracing::info!(file = %path.display(), "created the credentials key file (keep it with the backups, apart from the database)");
+            }
+            platform
+        }
+        None => platform,
+    };
     if let Some(d) = &cfg.recon_dir {
         platform.recon.set_base(d.clone());
     }

@@ -2347,3 +2347,5 @@ mod recon;
 
 #[path = "api/provisioning.rs"]
 mod provisioning;
+#[path = "api/credentials.rs"]
+mod credentials;

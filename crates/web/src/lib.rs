@@ -324,6 +324,10 @@ pub fn app(state: AppState) -> Router {
             post(api::cutovers::release_verify),
         )
         .route(
+            "/releases/{id}/prerequisites",
+            post(api::cutovers::release_prerequisite),
+        )
+        .route(
             "/data-ops/{id}/executions/{execution}/settle",
             post(api::dataops::settle),
         )

@@ -56,6 +56,7 @@ use crate::error::Problem;
         api::kpi::pack, api::kpi::pack_xlsx,
         api::cutovers::requirements, api::cutovers::requirement, api::cutovers::release,
         api::cutovers::release_decision, api::cutovers::release_verify, api::dataops::settle,
+        api::cutovers::release_prerequisite,
         api::recon::jobs, api::recon::job, api::recon::trend, api::recon::runs, api::recon::run_now, api::recon::run,
         api::recon::differences, api::recon::details, api::recon::upload, api::recon::items, api::recon::item,
         api::recon::act,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use tianshu_workcal::{DeadlineBasis, WorkCalendar};
 
 use crate::dataop::Refusal;
-use crate::policy::ChangePolicy;
+use crate::policy::{ChangePolicy, PrerequisiteDef};
 
 fn refusal(rule: &str, field: &str, en: String, zh: String) -> Refusal {
     Refusal {
@@ -339,4 +339,75 @@ pub fn verification_coverage(pol: &ChangePolicy) -> f64 {
         return 0.0;
     }
     (v.scenarios.len() as f64 * 1000.0 / f64::from(v.catalogue_size)).round() / 10.0
+}
+
+/// CHG-05 / CHG-12: the go decision needs every `[[releases.prerequisite]]` of the pack recorded on the release
+/// (`recorded`: key and, for a training, when it was held), a training held before the upgrade start. The first
+/// one missing refuses the decision naming its rule.
+pub fn check_prerequisites(
+    pol: &ChangePolicy,
+    recorded: &[(String, Option<DateTime<Utc>>)],
+    starts_at: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    for d in &pol.releases.prerequisites {
+        match recorded.iter().find(|(k, _)| k == &d.key) {
+            None => {
+                return Err(refusal(
+                    &d.rule,
+                    "decision",
+                    format!(
+                        "no go decision before the {} ({}) is recorded on the release",
+                        d.name_en, d.key
+                    ),
+                    format!("须先登记“{}”才能作出上线决策", d.name_zh),
+                ))
+            }
+            Some((_, held)) if d.kind == "training" && !held.is_some_and(|h| h < starts_at) => {
+                return Err(refusal(
+                    &d.rule,
+                    "decision",
+                    format!(
+                        "the {} was not held before the upgrade start: no go-live before training",
+                        d.name_en
+                    ),
+                    format!("“{}”未在升级开始前完成，杜绝先上线后培训", d.name_zh),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// CHG-12: a training is recorded once it has been held (`held_at` not after `now`) and only if it was held
+/// before the upgrade starts.
+pub fn check_training_time(
+    def: &PrerequisiteDef,
+    held_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    starts_at: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    if held_at > now {
+        return Err(refusal(
+            &def.rule,
+            "held_at",
+            format!(
+                "the {} is recorded once it has been held; that time is still ahead",
+                def.name_en
+            ),
+            format!("“{}”须在举办后登记，所填时间尚未到来", def.name_zh),
+        ));
+    }
+    if held_at >= starts_at {
+        return Err(refusal(
+            &def.rule,
+            "held_at",
+            format!(
+                "the {} must take place before the upgrade starts: no go-live before training",
+                def.name_en
+            ),
+            format!("“{}”须在升级开始前完成，杜绝先上线后培训", def.name_zh),
+        ));
+    }
+    Ok(())
 }

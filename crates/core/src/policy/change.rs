@@ -103,6 +103,25 @@ pub struct ReleaseRule {
     pub freeze_gate: String,
     #[serde(rename = "gate")]
     pub gates: Vec<GateDef>,
+    /// CHG-05 / CHG-12: what must be recorded on a release before its go decision (the vendor's deliverables,
+    /// the vendor training); an empty list requires nothing.
+    #[serde(default, rename = "prerequisite")]
+    pub prerequisites: Vec<PrerequisiteDef>,
+}
+
+/// What a release's prerequisite is: a delivered document, or a training held before the upgrade.
+pub const PREREQUISITE_KINDS: [&str; 2] = ["document", "training"];
+
+/// Something recorded on a release before its go decision (CHG-05 deliverables, CHG-12 training).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrerequisiteDef {
+    pub key: String,
+    pub rule: String,
+    /// `document` (recorded with its reference) or `training` (recorded with when it was held, before the upgrade).
+    pub kind: String,
+    pub name_zh: String,
+    pub name_en: String,
 }
 
 /// A gate counted back from the upgrade date.
@@ -214,6 +233,26 @@ impl ChangePolicy {
                 "releases.freeze_gate",
                 format!("'{}' is not the key of a [[releases.gate]]", r.freeze_gate),
             ));
+        }
+        let mut seen = HashSet::new();
+        for (i, d) in r.prerequisites.iter().enumerate() {
+            let p = format!("releases.prerequisite[{i}]");
+            check_key(&format!("{p}.key"), &d.key, issues);
+            check_rule_id(&format!("{p}.rule"), &d.rule, issues);
+            check_non_empty(&format!("{p}.name_zh"), &d.name_zh, issues);
+            check_non_empty(&format!("{p}.name_en"), &d.name_en, issues);
+            if !PREREQUISITE_KINDS.contains(&d.kind.as_str()) {
+                issues.push(Issue::new(
+                    format!("{p}.kind"),
+                    format!("'{}': expected document or training", d.kind),
+                ));
+            }
+            if !seen.insert(d.key.as_str()) {
+                issues.push(Issue::new(
+                    format!("{p}.key"),
+                    format!("'{}' is defined twice", d.key),
+                ));
+            }
         }
         match (
             parse_hhmm(&self.downtime.window[0]),

@@ -33,7 +33,8 @@ use tianshu_workcal::{DeadlineBasis, HolidayYear};
 pub use calendars::CalendarsPolicy;
 pub use change::{
     AnnouncementRule, ChangePolicy, CutoverRule, DowntimeRule, EmergencyNotice, GateDef,
-    NoticeRule, ReleaseRule, RequirementRule, ScenarioDef, VerificationRule,
+    NoticeRule, PrerequisiteDef, ReleaseRule, RequirementRule, ScenarioDef, VerificationRule,
+    PREREQUISITE_KINDS,
 };
 pub use data_ops::{
     BatchRule, DataOpsPolicy, ExtractionRule, GuardRule, PeakRule, SensitiveClass, SensitiveRule,

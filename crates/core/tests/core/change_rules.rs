@@ -293,3 +293,83 @@ fn verification_freeze_and_announcement_settings_are_checked_at_load_chg_02_chg_
         assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
     }
 }
+
+#[test]
+fn go_needs_the_vendor_deliverables_and_a_training_held_before_the_upgrade_chg_05_chg_12() {
+    use tianshu_core::change::{check_prerequisites, check_training_time};
+    let p = pack();
+    let start = Utc.with_ymd_and_hms(2026, 12, 10, 15, 0, 0).unwrap();
+    let before = start - chrono::Duration::days(2);
+    let doc = |k: &str| (k.to_string(), None);
+    // Nothing recorded: the first missing item refuses, naming CHG-05 and the decision.
+    let e = check_prerequisites(&p.change, &[], start).unwrap_err();
+    assert_eq!((e.rule.as_str(), e.field.as_str()), ("CHG-05", "decision"));
+    assert!(
+        e.message.contains("System change description"),
+        "{}",
+        e.message
+    );
+    let e = check_prerequisites(&p.change, &[doc("change_description")], start).unwrap_err();
+    assert!(e.message.contains("Factory test report"), "{}", e.message);
+    // Both documents but no training: CHG-12.
+    let docs = vec![doc("change_description"), doc("factory_test_report")];
+    let e = check_prerequisites(&p.change, &docs, start).unwrap_err();
+    assert_eq!(e.rule, "CHG-12");
+    assert!(
+        e.zh.starts_with("CHG-12：") && e.zh.contains("培训"),
+        "{}",
+        e.zh
+    );
+    // A training held at the upgrade start is too late; one held before it completes the list.
+    let mut all = docs.clone();
+    all.push(("vendor_training".into(), Some(start)));
+    assert_eq!(
+        check_prerequisites(&p.change, &all, start)
+            .unwrap_err()
+            .rule,
+        "CHG-12"
+    );
+    all[2].1 = Some(before);
+    assert!(check_prerequisites(&p.change, &all, start).is_ok());
+    // Which items apply is the pack's: without [[releases.prerequisite]] nothing is required.
+    let mut none = p.change.clone();
+    none.releases.prerequisites.clear();
+    assert!(check_prerequisites(&none, &[], start).is_ok());
+    // Recording a training: held already, and before the upgrade.
+    let t = p
+        .change
+        .releases
+        .prerequisites
+        .iter()
+        .find(|d| d.kind == "training")
+        .unwrap();
+    let now = before + chrono::Duration::hours(1);
+    assert!(check_training_time(t, before, now, start).is_ok());
+    let e = check_training_time(t, now + chrono::Duration::hours(1), now, start).unwrap_err();
+    assert_eq!((e.rule.as_str(), e.field.as_str()), ("CHG-12", "held_at"));
+    let e = check_training_time(t, start, start + chrono::Duration::hours(1), start).unwrap_err();
+    assert!(
+        e.message.contains("before the upgrade starts"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn release_prerequisites_are_checked_at_load_chg_05_chg_12() {
+    use super::policy_pack::{errors, load_with};
+    let errs = errors(load_with("change.toml", |t| {
+        t.replace("kind = \"training\"", "kind = \"webinar\"")
+            .replace(
+                "key = \"factory_test_report\"",
+                "key = \"change_description\"",
+            )
+    }));
+    for want in [
+        "change.toml:",
+        ":releases.prerequisite[2].kind: 'webinar': expected document or training",
+        ":releases.prerequisite[1].key: 'change_description' is defined twice",
+    ] {
+        assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
+    }
+}

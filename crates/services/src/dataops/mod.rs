@@ -17,6 +17,7 @@ use tianshu_core::dataop::{
 use tianshu_core::policy::{DataOpsPolicy, VENDOR_MODES};
 use tianshu_core::Permission;
 use tianshu_store::audit::{append, NewAuditEntry};
+use tianshu_store::credentials::CredentialColumn;
 use tianshu_store::dataops::{
     self as st, EventRow, ExecutionEnd, ExecutionRow, NewRequest, NewTarget, RequestFilter,
     RequestRow, TargetRow,
@@ -119,7 +120,9 @@ pub async fn register_target(
         port: i64::from(input.port),
         database_name: database,
         username,
-        secret: input.password,
+        secret: p
+            .credentials
+            .seal(CredentialColumn::DataopTarget, &input.password)?,
         system,
         created_by: actor.username.clone(),
         now,
@@ -1045,11 +1048,16 @@ pub async fn execute(
         .dataop_target(r.target_id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("target {}", r.target_id)))?;
-    let secret = p
+    let stored = p
         .store
         .dataop_target_secret(r.target_id)
         .await?
         .unwrap_or_default();
+    let secret = p.credentials.open(
+        CredentialColumn::DataopTarget,
+        &stored,
+        &format!("the password of data-operation target {}", r.target_id),
+    )?;
     let d = dialect(&target.kind)
         .ok_or_else(|| ServiceError::Internal(format!("target kind {}", target.kind)))?;
     let conn = TargetConn {

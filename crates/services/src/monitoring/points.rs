@@ -17,6 +17,7 @@ use tianshu_core::point::{self as domain, Comparison, Observed, PointState, Thre
 use tianshu_core::policy::PointPolicy;
 use tianshu_core::probe::Alarm;
 use tianshu_core::Permission;
+use tianshu_store::credentials::CredentialColumn;
 use tianshu_store::monitoring::{
     self as st, DatabaseDef, DatabaseRow, PointDef, PointRow, PointRunRow,
 };
@@ -115,6 +116,14 @@ fn check_db(input: &DatabaseInput) -> ServiceResult<DatabaseDef> {
     })
 }
 
+/// The definition with its password (when given) in stored, encrypted form.
+fn seal_password(p: &Platform, mut def: DatabaseDef) -> ServiceResult<DatabaseDef> {
+    if let Some(pw) = def.password.take() {
+        def.password = Some(p.credentials.seal(CredentialColumn::MonDatabase, &pw)?);
+    }
+    Ok(def)
+}
+
 /// Every registered database (no passwords).
 pub async fn databases(p: &Platform, actor: &Principal) -> ServiceResult<Vec<DatabaseRow>> {
     actor.require(Permission::AlertRead)?;
@@ -128,7 +137,7 @@ pub async fn create_database(
     input: DatabaseInput,
 ) -> ServiceResult<DatabaseRow> {
     actor.require(Permission::ProbeManage)?;
-    let def = check_db(&input)?;
+    let def = seal_password(p, check_db(&input)?)?;
     let now = p.now_us();
     let who = actor.actor();
     Ok(p.store
@@ -154,7 +163,7 @@ pub async fn update_database(
     let version = input
         .version
         .ok_or_else(|| ServiceError::invalid("version", "the version read is required"))?;
-    let def = check_db(&input)?;
+    let def = seal_password(p, check_db(&input)?)?;
     p.store
         .mon_database(id)
         .await?
@@ -722,11 +731,19 @@ async fn pool_for(p: &Platform, pp: &PointPolicy, db_id: i64) -> Result<ExtPool,
     if let Some(pool) = p.monitor.pool(db.id, db.version) {
         return Ok(pool);
     }
-    let password = p
+    let stored = p
         .store
         .database_password(db.id)
         .await
         .map_err(|e| format!("store: {e}"))?;
+    let password = p
+        .credentials
+        .open(
+            CredentialColumn::MonDatabase,
+            &stored,
+            &format!("the password of database {}", db.id),
+        )
+        .map_err(|e| e.to_string())?;
     let timeout = Duration::from_secs(pp.connect_timeout.seconds() as u64);
     let stmt_ms = pp.statement_timeout.seconds() * 1000;
     let pool = match db.kind.as_str() {

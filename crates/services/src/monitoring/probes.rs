@@ -232,6 +232,13 @@ fn checked(
     Ok((def, scenario))
 }
 
+/// The JSON object of secret variables with every value encrypted for storage.
+fn sealed_secrets(p: &Platform, json: &str) -> ServiceResult<String> {
+    let plain: BTreeMap<String, String> = serde_json::from_str(json).unwrap_or_default();
+    let sealed = p.credentials.seal_secrets(&plain)?;
+    Ok(serde_json::to_string(&sealed).unwrap_or_else(|_| "{}".into()))
+}
+
 fn first_gap_us(pol: &ProbePolicy) -> i64 {
     // A new or re-enabled probe runs within its first interval, not in lockstep with the others.
     domain::next_gap_seconds(pol, rand::thread_rng().gen::<f64>()) * 1_000_000 / 3
@@ -266,7 +273,8 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64, runs: i64) -> Service
 pub async fn create(p: &Platform, actor: &Principal, input: ProbeInput) -> ServiceResult<ProbeOut> {
     actor.require(Permission::ProbeManage)?;
     let pol = p.policy.current();
-    let (def, _) = checked(&pol.pack.monitoring.probes, &input, None)?;
+    let (mut def, _) = checked(&pol.pack.monitoring.probes, &input, None)?;
+    def.secrets = sealed_secrets(p, &def.secrets)?;
     let now = p.now_us();
     let next = now + first_gap_us(&pol.pack.monitoring.probes);
     let who = actor.actor();
@@ -299,7 +307,11 @@ pub async fn update(
     let pol = p.policy.current();
     let before = p.store.probe(id).await?.ok_or_else(|| not_found(id))?;
     let stored = p.store.probe_secret_json(id).await?;
-    let (def, _) = checked(&pol.pack.monitoring.probes, &input, Some(&stored))?;
+    let (mut def, _) = checked(&pol.pack.monitoring.probes, &input, Some(&stored))?;
+    if input.secrets.is_some() {
+        // Kept secrets are copied as stored (sealed already); new ones are sealed here.
+        def.secrets = sealed_secrets(p, &def.secrets)?;
+    }
     let now = p.now_us();
     let who = actor.actor();
     let secrets_changed = input.secrets.is_some();
@@ -379,8 +391,9 @@ pub(crate) async fn run_claimed(p: &Platform, r: ProbeRow) -> ServiceResult<i64>
     let pol = p.policy.current();
     let probes = &pol.pack.monitoring.probes;
     let started_at = p.now_us();
-    let secrets: BTreeMap<String, String> =
+    let stored: BTreeMap<String, String> =
         serde_json::from_str(&p.store.probe_secret_json(r.id).await?).unwrap_or_default();
+    let secrets = p.credentials.open_secrets(&stored, r.id);
     let failed = |error: String| Execution {
         ok: false,
         total_ms: 0,
@@ -391,10 +404,13 @@ pub(crate) async fn run_claimed(p: &Platform, r: ProbeRow) -> ServiceResult<i64>
     let exec = match (
         serde_json::from_str::<Scenario>(&r.scenario),
         p.monitor.http(),
+        secrets,
     ) {
-        (Ok(s), Ok(client)) => execute(client, probes, &s, &secrets).await,
-        (Err(e), _) => failed(format!("stored scenario unreadable: {e}")),
-        (_, Err(e)) => failed(e),
+        (Ok(s), Ok(client), Ok(secrets)) => execute(client, probes, &s, &secrets).await,
+        (Err(e), _, _) => failed(format!("stored scenario unreadable: {e}")),
+        (_, Err(e), _) => failed(e),
+        // Logged in the run like any failure: it names the probe, the secret and the key file, never a value.
+        (_, _, Err(e)) => failed(e.to_string()),
     };
     metrics::counter!("tianshu_probe_runs_total", "result" => if exec.ok { "ok" } else { "failed" }).increment(1);
     metrics::histogram!("tianshu_probe_run_seconds").record(exec.total_ms as f64 / 1000.0);

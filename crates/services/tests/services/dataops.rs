@@ -88,6 +88,19 @@ async fn my_target() -> Option<Target> {
         c.execute(sqlx::raw_sql(stmt)).await.unwrap();
     }
     let o = sqlx::mysql::MySqlConnectOptions::from_str(&url).unwrap();
+    let database = o.get_database().unwrap_or("test").to_string();
+    // The executor logs in as an account with a password, so every MariaDB test here also proves the password
+    // stored encrypted (v1:…) is decrypted to connect. One account for all test databases, granted each one.
+    c.execute(sqlx::raw_sql(&format!(
+        "CREATE USER IF NOT EXISTS '{MY_USER}'@'%' IDENTIFIED BY '{MY_PASSWORD}'"
+    )))
+    .await
+    .unwrap();
+    c.execute(sqlx::raw_sql(&format!(
+        "GRANT ALL PRIVILEGES ON `{database}`.* TO '{MY_USER}'@'%'"
+    )))
+    .await
+    .unwrap();
     Some(Target {
         kind: "mysql",
         input: TargetInput {
@@ -95,15 +108,19 @@ async fn my_target() -> Option<Target> {
             kind: "mysql".into(),
             host: o.get_host().into(),
             port: o.get_port(),
-            database: o.get_database().unwrap_or("test").into(),
-            username: o.get_username().into(),
-            password: String::new(),
+            database,
+            username: MY_USER.into(),
+            password: MY_PASSWORD.into(),
             system: "BOSS".into(),
         },
         table: "acct_balance".into(),
         url,
     })
 }
+
+/// The MariaDB account the executor uses in these tests.
+const MY_USER: &str = "tianshu_t_dataop";
+const MY_PASSWORD: &str = "Dataop#Test-2026";
 
 fn uuid_like() -> String {
     format!("{:x}", rand_u64())
@@ -163,6 +180,20 @@ async fn setup(db: &TestDb, t: &Target) -> (Platform, i64) {
     let target = dataops::register_target(&p, &admin, t.input.clone())
         .await
         .unwrap();
+    let stored = p
+        .store
+        .dataop_target_secret(target.id)
+        .await
+        .unwrap()
+        .unwrap();
+    if t.input.password.is_empty() {
+        assert_eq!(stored, "");
+    } else {
+        assert!(
+            stored.starts_with("v1:") && !stored.contains(&t.input.password),
+            "the target password is stored encrypted"
+        );
+    }
     (p, target.id)
 }
 

@@ -6,7 +6,9 @@
 
 use chrono::{TimeZone, Utc};
 use tianshu_services::authz::{AuthVia, Principal};
-use tianshu_services::releases::{self, DecisionInput, ReleaseInput, VerifyInput};
+use tianshu_services::releases::{
+    self, DecisionInput, PrerequisiteInput, ReleaseInput, VerifyInput,
+};
 use tianshu_services::requirements::{self, RequirementAction, RequirementInput};
 use tianshu_services::{demo, session, Platform, ServiceError};
 use tianshu_store::alerts::MuteKind;
@@ -56,6 +58,163 @@ fn go(version: i64) -> DecisionInput {
     }
 }
 
+fn prerequisite(key: &str, held_at: Option<chrono::DateTime<Utc>>) -> PrerequisiteInput {
+    PrerequisiteInput {
+        key: key.into(),
+        reference: format!("{key}：供应商交付编号 V-2026-12"),
+        held_at: held_at.map(|t| t.to_rfc3339()),
+        note: String::new(),
+    }
+}
+
+/// Records what the default pack requires before a go decision: the two CHG-05 deliverables and the CHG-12
+/// training, held at 09:00 on 12-01 (before every upgrade here, and before the tests' clock).
+async fn deliver(p: &Platform, who: &Principal, id: i64) {
+    for (key, held) in [
+        ("change_description", None),
+        ("factory_test_report", None),
+        ("vendor_training", Some(local(1, 9))),
+    ] {
+        releases::record_prerequisite(p, who, id, prerequisite(key, held))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn go_is_refused_until_the_vendor_deliverables_and_training_are_recorded_chg_05_chg_12() {
+    for db in backends().await {
+        let (p, _clock) = platform(&db, local(1, 10)).await;
+        demo::load(&p).await.unwrap();
+        let dba = principal(&p, "dba").await;
+        let mgr = principal(&p, "room-mgr").await;
+        let r = releases::plan(&p, &dba, release("routine", "2026-12-10", "crm"))
+            .await
+            .unwrap();
+        let d = releases::get(&p, &dba, r.id).await.unwrap();
+        let keys: Vec<&str> = d.prerequisites.iter().map(|q| q.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "change_description",
+                "factory_test_report",
+                "vendor_training"
+            ]
+        );
+        assert!(d.prerequisites.iter().all(|q| q.recorded.is_none()));
+        assert!(d.allowed.iter().any(|a| a == "record_prerequisite"));
+        // CHG-05: no go without the system change description, then without the factory test report.
+        let (field, msg) = invalid(
+            releases::decide(&p, &mgr, r.id, go(r.version))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "decision");
+        assert!(
+            msg.starts_with("CHG-05") && msg.contains("System change description"),
+            "{msg}"
+        );
+        // Bad records are refused naming the field; nothing is recorded.
+        let mut bad = prerequisite("change_description", None);
+        bad.reference = "  ".into();
+        let (field, msg) = invalid(
+            releases::record_prerequisite(&p, &dba, r.id, bad)
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "reference");
+        assert!(msg.starts_with("CHG-05"), "{msg}");
+        let (field, _) = invalid(
+            releases::record_prerequisite(&p, &dba, r.id, prerequisite("acceptance_memo", None))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "key");
+        releases::record_prerequisite(&p, &dba, r.id, prerequisite("change_description", None))
+            .await
+            .unwrap();
+        let (_, msg) = invalid(
+            releases::decide(&p, &mgr, r.id, go(r.version))
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            msg.starts_with("CHG-05") && msg.contains("Factory test report"),
+            "{msg}"
+        );
+        releases::record_prerequisite(&p, &dba, r.id, prerequisite("factory_test_report", None))
+            .await
+            .unwrap();
+        // CHG-12: no go-live without the training; a training is recorded once held, and before the upgrade.
+        let (field, msg) = invalid(
+            releases::decide(&p, &mgr, r.id, go(r.version))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "decision");
+        assert!(msg.starts_with("CHG-12"), "{msg}");
+        for held in [None, Some(local(2, 10)), Some(local(10, 23))] {
+            let (field, msg) = invalid(
+                releases::record_prerequisite(
+                    &p,
+                    &dba,
+                    r.id,
+                    prerequisite("vendor_training", held),
+                )
+                .await
+                .unwrap_err(),
+            );
+            assert_eq!(field, "held_at");
+            assert!(msg.starts_with("CHG-12"), "{held:?}: {msg}");
+        }
+        let d = releases::record_prerequisite(
+            &p,
+            &dba,
+            r.id,
+            prerequisite("vendor_training", Some(local(1, 9))),
+        )
+        .await
+        .unwrap();
+        assert!(d.prerequisites.iter().all(|q| q.recorded.is_some()));
+        let t = d.prerequisites[2].recorded.as_ref().unwrap();
+        assert_eq!(
+            (t.held_at, t.recorded_by.as_str()),
+            (Some(local(1, 9).timestamp_micros()), "dba")
+        );
+        // Recording a key again replaces it (one record per key).
+        let d =
+            releases::record_prerequisite(&p, &dba, r.id, prerequisite("change_description", None))
+                .await
+                .unwrap();
+        assert_eq!(p.store.release_prerequisites(r.id).await.unwrap().len(), 3);
+        assert!(d.prerequisites[0].recorded.is_some());
+        let d = releases::decide(&p, &mgr, r.id, go(r.version))
+            .await
+            .unwrap();
+        assert_eq!(d.release.state, "go");
+        // After the decision the records are closed.
+        let (field, msg) = invalid(
+            releases::record_prerequisite(&p, &dba, r.id, prerequisite("change_description", None))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "key");
+        assert!(msg.starts_with("CHG-05"), "{msg}");
+        let trail = p
+            .store
+            .audit_page(0, 1000, Some(("release", &r.id.to_string())))
+            .await
+            .unwrap();
+        assert_eq!(
+            trail
+                .iter()
+                .filter(|e| e.action == "release.prerequisite")
+                .count(),
+            4
+        );
+    }
+}
+
 #[tokio::test]
 async fn go_decision_silences_announces_and_assigns_verification_in_rotation_chg_04_chg_07_chg_08()
 {
@@ -96,6 +255,7 @@ async fn go_decision_silences_announces_and_assigns_verification_in_rotation_chg
             releases::decide(&p, &mgr, r.id, go(r.version + 5)).await,
             Err(ServiceError::Stale(_))
         ));
+        deliver(&p, &dba, r.id).await;
         let d = releases::decide(&p, &mgr, r.id, go(r.version))
             .await
             .unwrap();
@@ -156,6 +316,7 @@ async fn go_decision_silences_announces_and_assigns_verification_in_rotation_chg
         let r2 = releases::plan(&p, &dba, release("routine", "2026-12-17", "agent_portal"))
             .await
             .unwrap();
+        deliver(&p, &dba, r2.id).await;
         let d2 = releases::decide(&p, &mgr, r2.id, go(r2.version))
             .await
             .unwrap();

@@ -107,6 +107,67 @@ async fn release_decision_verification_and_cutover_lead_time_over_http_chg_04_ch
         (s, p["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("note"))
     );
+    // CHG-05 / CHG-12: no go before the vendor's deliverables and training are recorded.
+    let (s, p) = problem(
+        call(
+            &app,
+            &mgr,
+            "POST",
+            &format!("{path}/decision"),
+            Some(json!({"decision": "go", "version": 1})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("decision"))
+    );
+    assert!(p.to_string().contains("CHG-05"), "{p}");
+    let (s, p) = problem(
+        call(
+            &app,
+            &dba,
+            "POST",
+            &format!("{path}/prerequisites"),
+            Some(json!({"key": "vendor_training", "reference": "新版本操作培训（厂商讲师）"})),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("held_at"))
+    );
+    assert!(p.to_string().contains("CHG-12"), "{p}");
+    for body in [
+        json!({"key": "change_description", "reference": "CRM-2026-12 变更说明 v1.2"}),
+        json!({"key": "factory_test_report", "reference": "https://docs.example.invalid/crm/ftr-2026-12"}),
+        json!({"key": "vendor_training", "reference": "新版本操作培训（厂商讲师）",
+            "held_at": "2026-11-22T10:00:00+08:00"}),
+    ] {
+        ok(
+            call(
+                &app,
+                &dba,
+                "POST",
+                &format!("{path}/prerequisites"),
+                Some(body),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let d = ok(call(&app, &dba, "GET", &path, None).await, StatusCode::OK).await;
+    assert!(
+        d["prerequisites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["recorded"]["recorded_by"] == "dba"),
+        "{d}"
+    );
     let d = ok(
         call(
             &app,
@@ -204,4 +265,83 @@ async fn release_decision_verification_and_cutover_lead_time_over_http_chg_04_ch
     )
     .await;
     assert_eq!(one["requester"], "prb-coord");
+}
+
+/// `tianshu release record` (CHG-05, CHG-12) on the server's database: `go` is refused naming the rule until the
+/// deliverables and the training are recorded from the command line. The CLI runs on the real clock, so the
+/// release lies far ahead and the training in the past.
+#[tokio::test]
+async fn cli_records_vendor_deliverables_and_training_before_go_chg_05_chg_12() {
+    let app = sqlite_app().await;
+    let url = app._db.config.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tianshu"))
+            .arg("--database-url")
+            .arg(&url)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "release",
+        "--as",
+        "dba",
+        "plan",
+        "--title",
+        "CRM 三月版本",
+        "--kind",
+        "routine",
+        "--family",
+        "crm",
+        "--date",
+        "2027-03-11",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let id = out.split_whitespace().nth(1).unwrap().to_string();
+    let (code, _, err) = run(&["release", "--as", "room-mgr", "go", &id]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("CHG-05"), "{err}");
+    for args in [
+        vec![
+            "--key",
+            "change_description",
+            "--reference",
+            "CRM-2027-03 变更说明",
+        ],
+        vec!["--key", "factory_test_report", "--reference", "FTR-2027-03"],
+    ] {
+        let mut a = vec!["release", "--as", "dba", "record", &id];
+        a.extend(args);
+        let (code, _, err) = run(&a);
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (code, _, err) = run(&["release", "--as", "room-mgr", "go", &id]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("CHG-12"), "{err}");
+    let (code, out, err) = run(&[
+        "release",
+        "--as",
+        "dba",
+        "record",
+        &id,
+        "--key",
+        "vendor_training",
+        "--reference",
+        "新版本操作培训",
+        "--held-at",
+        "2026-11-30T10:00:00+08:00",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("CHG-12\tvendor_training\trecorded"), "{out}");
+    let (code, out, err) = run(&["release", "--as", "room-mgr", "go", &id]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("is go"), "{out}");
 }

@@ -363,6 +363,9 @@ async fn cli_duty_on_duty_week_export_import_and_comp_time() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_tianshu"))
             .arg("--database-url")
             .arg(&url)
+            // The credentials key file lives in the data directory: a temporary one, not the crate's ./data.
+            .arg("--data-dir")
+            .arg(dir.path())
             .args(args)
             .output()
             .unwrap();

@@ -1342,6 +1342,9 @@ async fn cli_probe_and_point_commands() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_tianshu"))
             .arg("--database-url")
             .arg(&url)
+            // The credentials key file lives in the data directory: a temporary one, not the crate's ./data.
+            .arg("--data-dir")
+            .arg(dir.path())
             .args(args)
             .output()
             .unwrap();

@@ -471,8 +471,53 @@ pub struct ReleaseDetailOut {
     pub requirements: Vec<RequirementOut>,
     /// Share of the scenario catalogue verified per release, percent (CHG-07).
     pub coverage_pct: f64,
-    /// go, no_go, verify.
+    /// What the pack requires before the go decision (CHG-05, CHG-12) and what is recorded.
+    pub prerequisites: Vec<ReleasePrerequisiteOut>,
+    /// go, no_go, verify, record_prerequisite.
     pub allowed: Vec<String>,
+}
+
+/// A prerequisite of the go decision: a vendor deliverable (CHG-05) or the vendor training (CHG-12).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleasePrerequisiteOut {
+    pub key: String,
+    pub rule: String,
+    /// document or training.
+    pub kind: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The record, once made.
+    pub recorded: Option<ReleasePrerequisiteRecordOut>,
+}
+
+/// A recorded prerequisite.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleasePrerequisiteRecordOut {
+    pub id: i64,
+    pub release_id: i64,
+    pub key: String,
+    /// Document number or link; for a training, what it covered and who gave it.
+    pub reference: String,
+    /// When a training was held (Unix microseconds).
+    pub held_at: Option<i64>,
+    pub note: String,
+    pub recorded_by: String,
+    pub recorded_at: i64,
+}
+
+/// A deliverable or the training to record on a planned release.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReleasePrerequisiteBody {
+    /// Key of the pack's [[releases.prerequisite]], e.g. change_description, factory_test_report, vendor_training.
+    pub key: String,
+    /// Document number or link; for a training, what it covered and who gave it.
+    pub reference: String,
+    /// A training: when it was held, RFC 3339 (in the past and before the upgrade start).
+    pub held_at: Option<String>,
+    pub note: Option<String>,
 }
 
 /// The go / no-go decision.
@@ -570,5 +615,22 @@ pub async fn requirement(
 ) -> ApiResult<Json<Value>> {
     Ok(json(
         tianshu_services::requirements::get(&st.platform, &p, id).await?,
+    ))
+}
+
+/// Records a vendor deliverable (CHG-05) or the vendor training (CHG-12) on a planned release; the go decision is
+/// refused naming the rule while one the pack requires is missing.
+#[utoipa::path(post, path = "/api/v1/releases/{id}/prerequisites", tag = "change", request_body = ReleasePrerequisiteBody,
+    params(("id" = i64, Path, description = "release id")),
+    responses((status = 200, description = "recorded", body = ReleaseDetailOut)))]
+pub async fn release_prerequisite(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let input: tianshu_services::releases::PrerequisiteInput = decode(body)?;
+    Ok(json(
+        tianshu_services::releases::record_prerequisite(&st.platform, &p, id, input).await?,
     ))
 }

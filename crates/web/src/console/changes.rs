@@ -569,6 +569,20 @@ struct GateOut {
     past: bool,
 }
 
+/// A CHG-05 / CHG-12 prerequisite row of the release page.
+struct PrereqOut {
+    key: String,
+    name: String,
+    rule: String,
+    training: bool,
+    recorded: bool,
+    reference: String,
+    held: String,
+    by: String,
+    /// The last submitted form was this one: its error is shown next to its field.
+    error_here: bool,
+}
+
 struct VerOut {
     scenario: String,
     name: String,
@@ -605,6 +619,8 @@ struct ReleasePage {
     requirements: Vec<ReqOut>,
     can_decide: bool,
     can_verify: bool,
+    prereqs: Vec<PrereqOut>,
+    can_record: bool,
     error: Option<String>,
     error_field: String,
 }
@@ -614,6 +630,7 @@ async fn release_page(
     u: &ConsoleUser,
     id: i64,
     error: Option<(String, String)>,
+    prereq_key: &str,
     status: StatusCode,
 ) -> Response {
     let d = match releases::get(&st.platform, &u.p, id).await {
@@ -679,6 +696,30 @@ async fn release_page(
                 .unwrap_or_default(),
         })
         .collect();
+    let prereqs = d
+        .prerequisites
+        .into_iter()
+        .map(|q| PrereqOut {
+            error_here: error.is_some() && q.key == prereq_key,
+            name: if is_zh { q.name_zh } else { q.name_en },
+            rule: q.rule,
+            training: q.kind == "training",
+            recorded: q.recorded.is_some(),
+            reference: q
+                .recorded
+                .as_ref()
+                .map(|x| x.reference.clone())
+                .unwrap_or_default(),
+            held: q
+                .recorded
+                .as_ref()
+                .and_then(|x| x.held_at)
+                .map(|h| local(st, h))
+                .unwrap_or_default(),
+            by: q.recorded.map(|x| x.recorded_by).unwrap_or_default(),
+            key: q.key,
+        })
+        .collect();
     let (error, error_field) = match error {
         Some((f, m)) => (Some(m), f),
         None => (None, String::new()),
@@ -702,6 +743,8 @@ async fn release_page(
             requirements,
             can_decide: d.allowed.iter().any(|a| a == "go"),
             can_verify: d.allowed.iter().any(|a| a == "verify"),
+            can_record: d.allowed.iter().any(|a| a == "record_prerequisite"),
+            prereqs,
             r,
             error,
             error_field,
@@ -715,7 +758,7 @@ pub async fn release_detail(
     u: ConsoleUser,
     Path(id): Path<i64>,
 ) -> Response {
-    release_page(&st, &u, id, None, StatusCode::OK).await
+    release_page(&st, &u, id, None, "", StatusCode::OK).await
 }
 
 /// Go / no-go or a verification result, from the release page.
@@ -729,7 +772,24 @@ pub async fn release_act(
     if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
         return r;
     }
+    let prereq_key = field(&pairs, "key");
     let r = match field(&pairs, "action").as_str() {
+        "prerequisite" => match local_input(&st, "held_at", &field(&pairs, "held_at")) {
+            Ok(held_at) => releases::record_prerequisite(
+                &st.platform,
+                &u.p,
+                id,
+                releases::PrerequisiteInput {
+                    key: prereq_key.clone(),
+                    reference: field(&pairs, "reference"),
+                    held_at,
+                    note: String::new(),
+                },
+            )
+            .await
+            .map(|_| ()),
+            Err((f, m)) => Err(ServiceError::invalid(f, m)),
+        },
         "verify" => releases::verify(
             &st.platform,
             &u.p,
@@ -762,7 +822,15 @@ pub async fn release_act(
                 return service_error_page(&u, &st, e);
             }
             let f = e.field().unwrap_or("").to_string();
-            release_page(&st, &u, id, Some((f, message(&u, &e))), status_of(&e)).await
+            release_page(
+                &st,
+                &u,
+                id,
+                Some((f, message(&u, &e))),
+                &prereq_key,
+                status_of(&e),
+            )
+            .await
         }
     }
 }
