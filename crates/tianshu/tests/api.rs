@@ -2345,7 +2345,7 @@ mod kpi;
 #[path = "api/recon.rs"]
 mod recon;
 
-#[path = "api/provisioning.rs"]
-mod provisioning;
 #[path = "api/credentials.rs"]
 mod credentials;
+#[path = "api/provisioning.rs"]
+mod provisioning;
