@@ -88,7 +88,16 @@ fn plan(s: &DbSide, job: &JobSpec, columns: &[String]) -> Result<Plan, ReconErro
         frags.push(frag(s.dialect, &e, null_equal));
         canon.push(e);
     }
-    let h60 = match s.dialect {
+    Ok(Plan {
+        key: kc.ident.clone(),
+        h60: h60(s.dialect, &frags),
+        canon,
+    })
+}
+
+/// The first 60 bits of the MD5 of the `|`-joined row fragments, as an integer.
+pub(super) fn h60(d: Dialect, frags: &[String]) -> String {
+    match d {
         Dialect::Postgres => format!(
             "('x' || substr(md5({}), 1, 15))::bit(60)::bigint",
             frags.join(" || '|' || ")
@@ -97,12 +106,7 @@ fn plan(s: &DbSide, job: &JobSpec, columns: &[String]) -> Result<Plan, ReconErro
             "CAST(CONV(SUBSTRING(MD5(CONCAT({})), 1, 15), 16, 10) AS UNSIGNED)",
             frags.join(", '|', ")
         ),
-    };
-    Ok(Plan {
-        key: kc.ident.clone(),
-        h60,
-        canon,
-    })
+    }
 }
 
 fn check_rules(job: &JobSpec) -> Result<(), ReconError> {

@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::bisect::{compare, frag, report, resolve_columns, DbStats, Emit, Tally};
+use super::bisect::{compare, frag, h60, report, resolve_columns, DbStats, Emit, Tally};
 use super::{DbSide, Dialect, Kind};
 use crate::job::{JobSpec, NullPolicy};
 use crate::{ReconError, Report, RunOptions};
@@ -166,16 +166,7 @@ fn plan(s: &DbSide, job: &JobSpec, columns: &[String], kinds: &[Kind]) -> Result
         frags.push(frag(s.dialect, &e, null_equal));
         canon.push(e);
     }
-    let h60 = match s.dialect {
-        Dialect::Postgres => format!(
-            "('x' || substr(md5({}), 1, 15))::bit(60)::bigint",
-            frags.join(" || '|' || ")
-        ),
-        Dialect::MariaDb => format!(
-            "CAST(CONV(SUBSTRING(MD5(CONCAT({})), 1, 15), 16, 10) AS UNSIGNED)",
-            frags.join(", '|', ")
-        ),
-    };
+    let h60 = h60(s.dialect, &frags);
     Ok(Plan {
         dialect: s.dialect,
         kinds: kinds.to_vec(),
