@@ -13,6 +13,7 @@ pub mod customers;
 pub mod cutovers;
 pub mod dataops;
 pub mod demo;
+pub mod directory;
 pub mod duty;
 mod error;
 pub mod identity;
@@ -60,6 +61,8 @@ pub struct Platform {
     pub recon: Arc<recon::Runtime>,
     /// The key that seals stored database passwords (see [`credentials`]).
     pub credentials: Arc<credentials::Vault>,
+    /// Organisations and systems by key, remembered once read (see [`directory`]).
+    pub directory: Arc<directory::Directory>,
 }
 
 impl Platform {
@@ -76,6 +79,7 @@ impl Platform {
             monitor: Arc::default(),
             recon: Arc::default(),
             credentials: Arc::new(credentials::Vault::ephemeral()),
+            directory: Arc::default(),
         }
     }
 

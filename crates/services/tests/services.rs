@@ -376,5 +376,7 @@ mod release_ops;
 #[path = "services/report_pack.rs"]
 mod report_pack;
 
+#[path = "services/directory.rs"]
+mod directory;
 #[path = "services/problem_clocks.rs"]
 mod problem_clocks;

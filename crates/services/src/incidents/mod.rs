@@ -168,21 +168,23 @@ pub async fn create(
             rules::check_text(field, v, 200)?;
         }
     }
-    let org = p.store.org_by_key(&input.org_key).await?.ok_or_else(|| {
-        ServiceError::unknown_ref(
-            "org_key",
-            format!("no organisation '{}'", input.org_key),
-            format!("单位“{}”不存在", input.org_key),
-        )
-    })?;
+    let org = p
+        .directory
+        .org_by_key(&p.store, &input.org_key)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::unknown_ref(
+                "org_key",
+                format!("no organisation '{}'", input.org_key),
+                format!("单位“{}”不存在", input.org_key),
+            )
+        })?;
     actor.require_visible(org.region_id, org.id)?;
     let system_id = match &input.system_key {
         Some(k) => Some(
-            p.store
-                .systems()
+            p.directory
+                .system_by_key(&p.store, k)
                 .await?
-                .into_iter()
-                .find(|s| &s.key == k)
                 .ok_or_else(|| {
                     ServiceError::unknown_ref(
                         "system_key",
@@ -196,8 +198,8 @@ pub async fn create(
     };
     let owning_org_id = match &input.owning_org_key {
         Some(k) => Some(
-            p.store
-                .org_by_key(k)
+            p.directory
+                .org_by_key(&p.store, k)
                 .await?
                 .ok_or_else(|| {
                     ServiceError::unknown_ref(
