@@ -637,50 +637,6 @@ pub async fn load_monitoring(p: &Platform, base: &str) -> ServiceResult<bool> {
     Ok(true)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn demo_lists_follow_the_ntf_10_example_shape() {
-        let pack = crate::policy::PackSource::Embedded
-            .load()
-            .expect("default pack");
-        let (lists, people) = demo_contacts(&pack.notifications);
-        let size = |k: &str| {
-            people
-                .iter()
-                .filter(|p| p.lists.iter().any(|l| l == k))
-                .count()
-        };
-        assert_eq!(size("agent_portal_base"), 20);
-        assert_eq!(size("agent_portal_guangzhou"), 6);
-        assert_eq!(size("agent_portal_shenzhen"), 4);
-        let union = |ks: &[&str]| {
-            people
-                .iter()
-                .filter(|p| p.lists.iter().any(|l| ks.contains(&l.as_str())))
-                .count()
-        };
-        // NTF-10 worked example: 23 with Guangzhou, 24 with Shenzhen, 27 with both.
-        assert_eq!(union(&["agent_portal_base", "agent_portal_guangzhou"]), 23);
-        assert_eq!(union(&["agent_portal_base", "agent_portal_shenzhen"]), 24);
-        assert_eq!(
-            union(&[
-                "agent_portal_base",
-                "agent_portal_guangzhou",
-                "agent_portal_shenzhen"
-            ]),
-            27
-        );
-        for c in ["class_a", "class_b", "class_c", "class_d"] {
-            assert!(lists.iter().any(|(k, _)| k == c), "{c}");
-            assert!(size(c) > 0, "{c}");
-        }
-        assert!(people.iter().all(|p| p.name.contains("演示")));
-    }
-}
-
 /// Demo group customers (issue 8 item 2): key, invented name, tier, serving branch. Registered in this order so
 /// every step stays within the SLA-02 quotas (silver ≤ floor(20 % × N) holds only once five are registered;
 /// key-assurance counts in the total but has no quota).
@@ -746,4 +702,48 @@ pub async fn load_customers(p: &Platform) -> ServiceResult<bool> {
         .await?;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_lists_follow_the_ntf_10_example_shape() {
+        let pack = crate::policy::PackSource::Embedded
+            .load()
+            .expect("default pack");
+        let (lists, people) = demo_contacts(&pack.notifications);
+        let size = |k: &str| {
+            people
+                .iter()
+                .filter(|p| p.lists.iter().any(|l| l == k))
+                .count()
+        };
+        assert_eq!(size("agent_portal_base"), 20);
+        assert_eq!(size("agent_portal_guangzhou"), 6);
+        assert_eq!(size("agent_portal_shenzhen"), 4);
+        let union = |ks: &[&str]| {
+            people
+                .iter()
+                .filter(|p| p.lists.iter().any(|l| ks.contains(&l.as_str())))
+                .count()
+        };
+        // NTF-10 worked example: 23 with Guangzhou, 24 with Shenzhen, 27 with both.
+        assert_eq!(union(&["agent_portal_base", "agent_portal_guangzhou"]), 23);
+        assert_eq!(union(&["agent_portal_base", "agent_portal_shenzhen"]), 24);
+        assert_eq!(
+            union(&[
+                "agent_portal_base",
+                "agent_portal_guangzhou",
+                "agent_portal_shenzhen"
+            ]),
+            27
+        );
+        for c in ["class_a", "class_b", "class_c", "class_d"] {
+            assert!(lists.iter().any(|(k, _)| k == c), "{c}");
+            assert!(size(c) > 0, "{c}");
+        }
+        assert!(people.iter().all(|p| p.name.contains("演示")));
+    }
 }

@@ -604,8 +604,13 @@ async fn demo_loads_group_customers_and_orders_within_sla_02_quotas_on_both_back
             .json()
             .await
             .unwrap();
-        assert_eq!(list["quotas"]["total"], 5, "{list}");
-        assert_eq!(list["quotas"]["exceeded"], json!([]), "{list}");
+        assert_eq!(list["total"], 5, "{list}");
+        // SLA-02: every tier with a quota within it (silver at its floor(20 % × 5) = 1).
+        for q in list["quotas"].as_array().unwrap() {
+            if let Some(max) = q["max"].as_i64() {
+                assert!(q["count"].as_i64().unwrap() <= max, "{q}");
+            }
+        }
         let names: Vec<&str> = list["customers"]
             .as_array()
             .unwrap()
