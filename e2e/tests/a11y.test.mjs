@@ -8,7 +8,7 @@ import { useApp, loggedInPage } from '../lib/console.mjs';
 
 const app = useApp();
 
-const EXTRA = ['/incidents/new', '/duty/roster', '/duty/roster?view=month', '/alerts/silences', '/duty/comp-time'];
+const EXTRA = ['/incidents/new', '/duty/roster', '/duty/roster?view=month', '/alerts/silences', '/duty/comp-time', '/problems/meetings'];
 
 /** Runs in the page: the problems found, as strings. */
 function audit() {

@@ -637,6 +637,73 @@ pub async fn load_monitoring(p: &Platform, base: &str) -> ServiceResult<bool> {
     Ok(true)
 }
 
+/// Demo group customers (issue 8 item 2): key, invented name, tier, serving branch. Registered in this order so
+/// every step stays within the SLA-02 quotas (silver ≤ floor(20 % × N) holds only once five are registered;
+/// key-assurance counts in the total but has no quota).
+const DEMO_CUSTOMERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "demo-port",
+        "临江港务集团（虚构）",
+        "key_assurance",
+        "guangzhou",
+    ),
+    ("demo-logistics", "云岭物流集团（虚构）", "gold", "shenzhen"),
+    ("demo-retail", "青禾连锁超市（虚构）", "bronze", "foshan"),
+    ("demo-school", "星渡教育集团（虚构）", "bronze", "dongguan"),
+    (
+        "demo-factory",
+        "海澄制造股份（虚构）",
+        "silver",
+        "guangzhou",
+    ),
+];
+
+/// Demo orders: customer key, stage, access points, city — only stage × tier cells the seed fills (SLA-04),
+/// so the limits shown are the seed's (SLA-05 worked example: provisioning, 7 points, silver → 13 WD).
+const DEMO_ORDERS: &[(&str, &str, i64, &str)] = &[
+    ("demo-factory", "provisioning", 7, "广州"),
+    ("demo-retail", "construction_survey", 8, "佛山"),
+    ("demo-school", "existing_network_survey", 3, "东莞"),
+];
+
+/// Demo group customers and provisioning orders so `/customers` is not empty (the CLI's demo only: in-process
+/// test apps count customers and quotas from zero). Runs once: nothing is added when a customer exists.
+pub async fn load_customers(p: &Platform) -> ServiceResult<bool> {
+    if !p.store.group_customers().await?.is_empty() {
+        return Ok(false);
+    }
+    let mut actor = crate::authz::Principal::cli_admin();
+    actor.username = "demo".into();
+    for (key, name, tier, org) in DEMO_CUSTOMERS {
+        crate::customers::create(
+            p,
+            &actor,
+            crate::customers::NewCustomerInput {
+                key: (*key).into(),
+                name: (*name).into(),
+                tier: (*tier).into(),
+                org_key: Some((*org).into()),
+            },
+        )
+        .await?;
+    }
+    for (key, stage, points, city) in DEMO_ORDERS {
+        crate::provisioning::create(
+            p,
+            &actor,
+            key,
+            crate::provisioning::NewOrderInput {
+                stage: (*stage).into(),
+                access_points: *points,
+                city: (*city).into(),
+                note: Some("演示数据".into()),
+            },
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

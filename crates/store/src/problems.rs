@@ -326,3 +326,157 @@ impl Store {
             .bind(kind).bind(target).fetch_all(p).await)?)
     }
 }
+
+// ---------------------------------------------------------------- PRB-13 monthly meetings
+
+/// A monthly problem meeting (PRB-13).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct MeetingRow {
+    pub id: i64,
+    /// `YYYY-MM` of `held_at` in the centre's time zone; one meeting per month.
+    pub month: String,
+    pub held_at: i64,
+    /// JSON array of names.
+    pub attendees: String,
+    pub minutes: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+/// An action decided at a monthly meeting, open until closed with a note.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct MeetingActionRow {
+    pub id: i64,
+    pub meeting_id: i64,
+    pub text: String,
+    pub owner: String,
+    pub due_at: i64,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<i64>,
+    pub note: Option<String>,
+    pub created_at: i64,
+    pub version: i64,
+}
+
+const MEETING_COLS: &str = "id, month, held_at, attendees, minutes, created_by, created_at";
+const MEETING_ACTION_COLS: &str =
+    "id, meeting_id, text, owner, due_at, closed_by, closed_at, note, created_at, version";
+
+/// The meeting of `month`, inside a write.
+pub async fn meeting_of_month(conn: &mut Conn<'_>, month: &str) -> StoreResult<Option<MeetingRow>> {
+    let sql = format!("SELECT {MEETING_COLS} FROM problem_meetings WHERE month = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(month).fetch_optional(&mut **c).await)?)
+}
+
+/// Records a monthly meeting.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_meeting(
+    conn: &mut Conn<'_>,
+    month: &str,
+    held_at: i64,
+    attendees: &str,
+    minutes: &str,
+    by: &str,
+    now: i64,
+) -> StoreResult<MeetingRow> {
+    let sql = format!(
+        "INSERT INTO problem_meetings (month, held_at, attendees, minutes, created_by, created_at)
+         VALUES ($1,$2,$3,$4,$5,$6) RETURNING {MEETING_COLS}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(month).bind(held_at).bind(attendees).bind(minutes).bind(by).bind(now)
+        .fetch_one(&mut **c).await)?)
+}
+
+/// Adds an action to a meeting.
+pub async fn insert_meeting_action(
+    conn: &mut Conn<'_>,
+    meeting_id: i64,
+    text: &str,
+    owner: &str,
+    due_at: i64,
+    now: i64,
+) -> StoreResult<MeetingActionRow> {
+    let sql = format!(
+        "INSERT INTO problem_meeting_actions (meeting_id, text, owner, due_at, created_at)
+         VALUES ($1,$2,$3,$4,$5) RETURNING {MEETING_ACTION_COLS}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(meeting_id).bind(text).bind(owner).bind(due_at).bind(now)
+        .fetch_one(&mut **c).await)?)
+}
+
+/// Action `id` of meeting `meeting_id`, locked for the rest of the write on PostgreSQL.
+pub async fn meeting_action_for_update(
+    conn: &mut Conn<'_>,
+    meeting_id: i64,
+    id: i64,
+) -> StoreResult<Option<MeetingActionRow>> {
+    let lock = if conn.is_postgres() {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {MEETING_ACTION_COLS} FROM problem_meeting_actions WHERE id = $1 AND meeting_id = $2{lock}"
+    );
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(meeting_id).fetch_optional(&mut **c).await)?,
+    )
+}
+
+/// Closes an open meeting action if its version is still `version`.
+pub async fn close_meeting_action(
+    conn: &mut Conn<'_>,
+    id: i64,
+    version: i64,
+    note: &str,
+    by: &str,
+    now: i64,
+) -> StoreResult<MeetingActionRow> {
+    let sql = format!(
+        "UPDATE problem_meeting_actions SET closed_by=$1, closed_at=$2, note=$3, version=version+1
+         WHERE id=$4 AND version=$5 AND closed_at IS NULL RETURNING {MEETING_ACTION_COLS}"
+    );
+    let row: Option<MeetingActionRow> = on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(by).bind(now).bind(note).bind(id).bind(version)
+        .fetch_optional(&mut **c).await)?;
+    row.ok_or_else(|| StoreError::Stale(format!("meeting action {id}")))
+}
+
+impl Store {
+    /// Monthly meetings, latest month first.
+    pub async fn problem_meetings(&self, limit: i64) -> StoreResult<Vec<MeetingRow>> {
+        let sql = format!(
+            "SELECT {MEETING_COLS} FROM problem_meetings ORDER BY month DESC, id DESC LIMIT $1"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(limit).fetch_all(p).await)?)
+    }
+
+    /// One monthly meeting.
+    pub async fn problem_meeting(&self, id: i64) -> StoreResult<Option<MeetingRow>> {
+        let sql = format!("SELECT {MEETING_COLS} FROM problem_meetings WHERE id = $1");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
+    }
+
+    /// The actions of the given meetings, by meeting then id.
+    pub async fn problem_meeting_actions(
+        &self,
+        meeting_ids: &[i64],
+    ) -> StoreResult<Vec<MeetingActionRow>> {
+        if meeting_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ids are integers from our own rows, so inlining them is safe and portable across both backends.
+        let ids = meeting_ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT {MEETING_ACTION_COLS} FROM problem_meeting_actions WHERE meeting_id IN ({ids})
+             ORDER BY meeting_id, id"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).fetch_all(p).await)?)
+    }
+}

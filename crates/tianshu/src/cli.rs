@@ -667,6 +667,7 @@ fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
     };
     cfg.demo = demo;
     cfg.demo_recipients = demo;
+    cfg.demo_customers = demo;
     cfg.recon_dir = Some(s.data_dir.join("recon"));
     cfg.credentials_key_file = Some(s.credentials_key_file.clone());
     cfg.secure_cookies = s.secure_cookies;

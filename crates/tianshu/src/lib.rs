@@ -24,6 +24,9 @@ pub struct AppConfig {
     /// With `demo`: also load the invented recipient lists and contacts (the CLI's demo; tests that build
     /// their own lists leave it off).
     pub demo_recipients: bool,
+    /// With `demo`: also load the invented group customers and provisioning orders (the CLI's demo; tests
+    /// that count customers against the SLA-02 quotas from zero leave it off).
+    pub demo_customers: bool,
     pub secure_cookies: bool,
     pub clock: Arc<dyn Clock>,
     /// Notification channels (SMTP, SMS gateway, IM webhooks); none configured = nothing leaves the host.
@@ -43,6 +46,7 @@ impl AppConfig {
             pack: PackSource::Embedded,
             demo: false,
             demo_recipients: false,
+            demo_customers: false,
             secure_cookies: false,
             clock: Arc::new(SystemClock),
             channels: Default::default(),
@@ -104,6 +108,9 @@ pub async fn build_platform(cfg: &AppConfig) -> anyhow::Result<Platform> {
     if cfg.demo && cfg.demo_recipients && tianshu_services::demo::load_recipients(&platform).await?
     {
         tracing::info!("demo recipient lists and contacts loaded");
+    }
+    if cfg.demo && cfg.demo_customers && tianshu_services::demo::load_customers(&platform).await? {
+        tracing::info!("demo group customers and provisioning orders loaded");
     }
     Ok(platform)
 }

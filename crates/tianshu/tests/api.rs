@@ -2347,5 +2347,7 @@ mod recon;
 
 #[path = "api/credentials.rs"]
 mod credentials;
+#[path = "api/problem_meetings.rs"]
+mod problem_meetings;
 #[path = "api/provisioning.rs"]
 mod provisioning;

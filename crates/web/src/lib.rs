@@ -269,6 +269,15 @@ pub fn app(state: AppState) -> Router {
         .route("/problems/{id}", get(api::problems::get))
         .route("/problems/{id}/actions", post(api::problems::act))
         .route(
+            "/problems/meetings",
+            get(api::problems::meetings).post(api::problems::create_meeting),
+        )
+        .route("/problems/meetings/{id}", get(api::problems::meeting))
+        .route(
+            "/problems/meetings/{id}/actions/{action_id}/close",
+            post(api::problems::close_meeting_action),
+        )
+        .route(
             "/data-ops/targets",
             get(api::dataops::targets).post(api::dataops::register_target),
         )

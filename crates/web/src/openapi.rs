@@ -62,6 +62,8 @@ use crate::error::Problem;
         api::recon::act,
         api::provisioning::customer, api::provisioning::list_orders, api::provisioning::create_order,
         api::provisioning::get_order, api::provisioning::file_delay, api::provisioning::complete,
+        api::problems::meetings, api::problems::create_meeting, api::problems::meeting,
+        api::problems::close_meeting_action,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

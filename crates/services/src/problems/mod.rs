@@ -27,6 +27,7 @@ use crate::authz::Principal;
 use crate::{Platform, ServiceError, ServiceResult};
 
 pub mod clocks;
+pub mod meetings;
 
 /// Link kinds a problem may point to.
 pub const LINK_KINDS: [&str; 3] = ["incident", "bug", "change"];

@@ -562,3 +562,92 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
         );
     }
 }
+
+/// `tianshu demo` (issue 8 item 2): invented group customers within the SLA-02 quotas and provisioning orders
+/// on the seed's stage cells (SLA-04; SLA-05 worked example 26: 7 points, silver provisioning → 13 WD), shown on
+/// `/customers`; loaded once. In-process test apps leave it off, so the quota tests above count from zero.
+#[tokio::test]
+async fn demo_loads_group_customers_and_orders_within_sla_02_quotas_on_both_backends() {
+    use std::sync::Arc;
+    use tianshu::{AppConfig, Application};
+    use tianshu_core::ManualClock;
+    for db in backends().await {
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap(),
+        ));
+        let mut cfg = AppConfig::new(db.config.clone());
+        cfg.demo = true;
+        cfg.demo_customers = true;
+        cfg.clock = clock.clone();
+        let a = Application::build(&cfg, "127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", a.addr);
+        let platform = a.platform.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(a.run_until(async move {
+            let _ = rx.await;
+        }));
+        let app = TestApp {
+            base,
+            client: Client::builder().cookie_store(true).build().unwrap(),
+            platform,
+            clock,
+            _db: db,
+            _stop: tx,
+        };
+        let admin = app.bearer("admin").await;
+        let list: Value = Client::new()
+            .get(app.url("/api/v1/customers"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["total"], 5, "{list}");
+        // SLA-02: every tier with a quota within it (silver at its floor(20 % × 5) = 1).
+        for q in list["quotas"].as_array().unwrap() {
+            if let Some(max) = q["max"].as_i64() {
+                assert!(q["count"].as_i64().unwrap() <= max, "{q}");
+            }
+        }
+        let names: Vec<&str> = list["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert!(names.iter().all(|n| n.ends_with("（虚构）")), "{names:?}");
+        let orders: Value = Client::new()
+            .get(app.url("/api/v1/customers/demo-factory/orders"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let o = &orders["orders"][0];
+        assert_eq!(
+            (o["stage"].as_str(), o["tier"].as_str(), o["limit"].as_str()),
+            (Some("provisioning"), Some("silver"), Some("13wd")),
+            "{orders}"
+        );
+        // Loaded once.
+        assert!(!tianshu_services::demo::load_customers(&app.platform)
+            .await
+            .unwrap());
+
+        app.login("admin").await;
+        let html = app
+            .client
+            .get(app.url("/customers"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(r#"data-customer="demo-port""#), "{html}");
+    }
+}

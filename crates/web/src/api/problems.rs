@@ -405,3 +405,147 @@ pub async fn monthly(
         problems::monthly_report(&st.platform, &p, &q.month).await?,
     ))
 }
+
+// ---------------------------------------------------------------- PRB-13 monthly meetings
+
+/// An action of a monthly problem meeting (PRB-13), open until closed with a note.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemMeetingActionOut {
+    pub id: i64,
+    pub meeting_id: i64,
+    pub text: String,
+    pub owner: String,
+    pub due_at: i64,
+    /// open, done.
+    pub state: String,
+    /// Open and past its due date.
+    pub overdue: bool,
+    pub closed_by: Option<String>,
+    pub closed_at: Option<i64>,
+    /// The closing note.
+    pub note: Option<String>,
+    pub created_at: i64,
+    pub version: i64,
+}
+
+/// A monthly problem meeting (PRB-13) with its actions (times in Unix microseconds UTC).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemMeetingOut {
+    pub id: i64,
+    /// YYYY-MM (the centre's local month of `held_at`); one meeting per month.
+    pub month: String,
+    pub held_at: i64,
+    pub attendees: Vec<String>,
+    pub minutes: String,
+    pub created_by: String,
+    pub created_at: i64,
+    /// PRB-13.
+    pub rule: String,
+    pub actions: Vec<ProblemMeetingActionOut>,
+    pub open_actions: i64,
+    pub overdue_actions: i64,
+}
+
+/// Monthly problem meetings, latest month first.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemMeetingListOut {
+    pub items: Vec<ProblemMeetingOut>,
+}
+
+/// An action decided at the meeting.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemMeetingActionBody {
+    pub text: String,
+    pub owner: String,
+    /// RFC 3339; after `held_at`.
+    pub due_at: String,
+}
+
+/// A month's problem meeting as held (PRB-13).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ProblemMeetingBody {
+    /// RFC 3339; not in the future.
+    pub held_at: String,
+    pub attendees: Vec<String>,
+    pub minutes: String,
+    pub actions: Option<Vec<ProblemMeetingActionBody>>,
+}
+
+/// Closes a meeting action: the version read and the closing note.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemMeetingCloseBody {
+    pub version: i64,
+    pub note: String,
+}
+
+/// How many meetings.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingQuery {
+    /// 1..120, default 24.
+    pub limit: Option<i64>,
+}
+
+/// Monthly problem meetings (PRB-13), latest month first, with their actions and which are overdue.
+#[utoipa::path(get, path = "/api/v1/problems/meetings", tag = "problems", params(MeetingQuery),
+    responses((status = 200, description = "meetings", body = ProblemMeetingListOut)))]
+pub async fn meetings(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<MeetingQuery>,
+) -> ApiResult<Json<Value>> {
+    let items = problems::meetings::list(&st.platform, &p, q.limit.unwrap_or(24)).await?;
+    Ok(json(serde_json::json!({"items": items})))
+}
+
+/// Records a month's problem meeting with its actions (`problem.manage`); a second one in the same month is
+/// refused (409, PRB-13).
+#[utoipa::path(post, path = "/api/v1/problems/meetings", tag = "problems", request_body = ProblemMeetingBody,
+    responses((status = 201, description = "recorded", body = ProblemMeetingOut)))]
+pub async fn create_meeting(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: problems::meetings::MeetingInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(problems::meetings::record(&st.platform, &p, input).await?),
+    ))
+}
+
+/// One monthly problem meeting with its actions.
+#[utoipa::path(get, path = "/api/v1/problems/meetings/{id}", tag = "problems",
+    params(("id" = i64, Path, description = "meeting id")),
+    responses((status = 200, description = "meeting", body = ProblemMeetingOut)))]
+pub async fn meeting(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(problems::meetings::get(&st.platform, &p, id).await?))
+}
+
+/// Closes an open meeting action with a note (open → done); stale version 412, already done 409.
+#[utoipa::path(post, path = "/api/v1/problems/meetings/{id}/actions/{action_id}/close", tag = "problems",
+    request_body = ProblemMeetingCloseBody,
+    params(("id" = i64, Path, description = "meeting id"), ("action_id" = i64, Path, description = "action id")),
+    responses((status = 200, description = "meeting", body = ProblemMeetingOut)))]
+pub async fn close_meeting_action(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath((id, action_id)): ApiPath<(i64, i64)>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let b: ProblemMeetingCloseBody = decode(body)?;
+    Ok(json(
+        problems::meetings::close_action(&st.platform, &p, id, action_id, b.version, &b.note)
+            .await?,
+    ))
+}

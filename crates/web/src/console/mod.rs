@@ -15,6 +15,7 @@ mod mon_forms;
 mod monitoring;
 mod notifications;
 mod pages;
+mod problem_meetings;
 mod problems;
 mod recon;
 mod report_pack;
@@ -170,6 +171,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/customers/{key}/orders/{id}/complete",
             post(customers::complete),
+        )
+        .route(
+            "/problems/meetings",
+            get(problem_meetings::list).post(problem_meetings::create),
+        )
+        .route(
+            "/problems/meetings/{id}/actions/{action_id}/close",
+            post(problem_meetings::close),
         )
 }
 

@@ -150,7 +150,7 @@ pub async fn list(
 }
 
 /// `2026-12-01T08:40` from a datetime-local input, in the centre's time zone, as RFC 3339.
-fn local_input(st: &AppState, s: &str) -> String {
+pub(super) fn local_input(st: &AppState, s: &str) -> String {
     let s = s.trim();
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
         .ok()
