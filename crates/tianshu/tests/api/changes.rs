@@ -469,6 +469,20 @@ async fn cutover_start_conditions_before_any_step_on_both_backends_chg_17() {
         )
         .await;
         assert_eq!(done["state"], "completed");
+        let doc: Value = Client::new()
+            .get(app.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let op = &doc["paths"]["/api/v1/cutovers/{id}/start"]["post"];
+        assert!(
+            op["requestBody"].to_string().contains("CutoverStartBody"),
+            "{op}"
+        );
+        assert!(doc["components"]["schemas"]["CutoverStartOut"].is_object());
     }
 }
 
