@@ -616,10 +616,12 @@ mod tests {
         assert!(msg.contains("5 minutes after"), "{msg}");
     }
 
+    type Spoil = fn(&mut StartConditions);
+
     #[test]
     fn each_missing_condition_is_named_by_its_field_chg_17() {
         let now = start();
-        let cases: [(&str, fn(&mut StartConditions)); 9] = [
+        let cases: [(&str, Spoil); 9] = [
             ("kickoff_at", |c| c.kickoff_at = None),
             ("lead", |c| c.lead = " ".into()),
             ("lead_qualified", |c| c.lead_qualified = false),
