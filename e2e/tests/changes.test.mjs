@@ -1,6 +1,6 @@
 // /changes: the change calendar (month and week, keyboard, 1366×768), releases (plan refused with the rule next to
 // the field; go refused until the CHG-05 deliverables and CHG-12 training are recorded; go decision with the CHG-07
-// checklist), cut-overs (applied too late → CHG-16 next to the start) and
+// checklist), cut-overs (applied too late → CHG-16 next to the start; the CHG-17 on-site start before any step) and
 // requirements (unknown requester named). Issue 7.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -174,6 +174,78 @@ test('requirement: an unknown requester is named; registration shows the REQ-01 
     assert.match(pathOf(page), /^\/changes\/requirements\/\d+$/);
     assert.match(await page.locator('#requirement').innerText(), /REQ-01/);
   } finally {
+    await context.close();
+  }
+});
+
+/** `YYYY-MM-DDTHH:MM` (Asia/Shanghai) of now + `minutes`, truncated to the minute. */
+function localMinute(minutes) {
+  const d = new Date(Date.now() + 8 * 3600_000 + minutes * 60_000);
+  return d.toISOString().slice(0, 16);
+}
+
+test('cut-over start (CHG-17): no log before the start; a late arrival is refused next to its field; then steps', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  const mgr = await loggedInPage(app, 'room-mgr');
+  try {
+    // An emergency cut-over (no lead time) starting in 12 minutes.
+    await page.goto(`${app.base}/changes/cutovers`);
+    const form = page.locator('#cutover-form');
+    await form.locator('#cf-title').fill('核心交换机板卡更换（演示）');
+    await form.locator('#cf-kind').selectOption('hardware');
+    await form.locator('#cf-systems').fill('billing');
+    await form.locator('#cf-emergency').check();
+    await form.locator('#cf-starts').fill(localMinute(12));
+    await form.locator('#cf-ends').fill(localMinute(120));
+    for (const f of ['plan', 'rollback_plan', 'checklist', 'test_list', 'people', 'impact']) {
+      await form.locator(`#cf-${f}`).fill('演示内容');
+    }
+    let resp = await submit(page, '#cutover-submit');
+    assert.equal(resp.status(), 200);
+    const path = pathOf(page);
+    assert.match(path, /^\/changes\/cutovers\/\d+$/);
+    await mgr.page.goto(`${app.base}${path}`);
+    resp = await submit(mgr.page, '#act-approve');
+    assert.equal(resp.status(), 200);
+    await page.goto(`${app.base}${path}`);
+    assert.equal(await page.locator('#cutover').getAttribute('data-state'), 'approved');
+    assert.equal(await page.locator('#log-form').count(), 0, 'no step before the start');
+    assert.match(await page.locator('#cutover-start h2').innerText(), /CHG-17/);
+    const start = page.locator('#start-form');
+    assert.equal(await start.locator('#sf-lead').inputValue(), 'admin', 'the lead defaults to the user');
+    await start.locator('#sf-kickoff').fill(localMinute(-60));
+    await start.locator('#sf-arrived').fill(localMinute(-1));
+    for (const c of ['qualified', 'equipment', 'host', 'departments', 'contractor']) {
+      await start.locator(`#sf-${c}`).check();
+    }
+    resp = await submit(page, '#start-submit');
+    assert.equal(resp.status(), 422);
+    const err = page.locator('.field-error[data-field=arrived_at]');
+    assert.ok(await err.isVisible(), 'error next to the arrival');
+    assert.match(await err.innerText(), /^CHG-17/);
+    assert.equal(await page.locator('#sf-arrived').getAttribute('aria-invalid'), 'true');
+    assert.ok(await page.locator('#sf-contractor').isChecked(), 'the form keeps its values');
+    await shot(page, 'changes-cutover-start-refused');
+    await page.locator('#sf-arrived').fill(localMinute(-5));
+    await page.locator('#sf-contractor').uncheck();
+    resp = await submit(page, '#start-submit');
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator('.field-error[data-field=contractor_present]').innerText(), /CHG-17/);
+    await page.locator('#sf-contractor').check();
+    resp = await submit(page, '#start-submit');
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator('#cutover').getAttribute('data-state'), 'started');
+    assert.match(await page.locator('#start-record').innerText(), /admin/);
+    await page.locator('#lf-step').fill('更换板卡');
+    await page.locator('#lf-operator').fill('admin');
+    await page.locator('#lf-supervisor').fill('dba');
+    resp = await submit(page, '#log-submit');
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator('#cutover').getAttribute('data-state'), 'in_progress');
+    assert.equal(await page.locator('#log-table tbody tr').count(), 1);
+    await shot(page, 'changes-cutover-started');
+  } finally {
+    await mgr.context.close();
     await context.close();
   }
 });

@@ -1,16 +1,19 @@
 //! Cut-over requests (issue 7 item 3; CHG-10/11/13..19, CNT-01..05): the application with its plan and lead
 //! time, the approval (approver ≠ requester) that silences the affected systems' alerts for the window and queues
-//! the customer notices by tier through the outbox, and the two-person execution log.
+//! the customer notices by tier through the outbox, the on-site start (CHG-17: conditions recorded and the order
+//! given before any step) and the two-person execution log.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tianshu_core::change::{check_cutover_lead, check_downtime, notice_due};
+use tianshu_core::change::{
+    check_cutover_lead, check_downtime, check_start_conditions, notice_due, StartConditions,
+};
 use tianshu_core::dataop::Refusal;
 use tianshu_core::Permission;
 use tianshu_store::alerts::{insert_mute, MuteKind, NewMute};
 use tianshu_store::audit::{append, NewAuditEntry};
-use tianshu_store::cutovers::{self as st, CutoverRow, LogRow, NewCutover};
+use tianshu_store::cutovers::{self as st, CutoverRow, LogRow, NewCutover, StartRow};
 use tianshu_store::timers::{insert_outbox, NewOutbox};
 use tianshu_store::StoreError;
 
@@ -105,6 +108,8 @@ pub struct CutoverView {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    /// The CHG-17 start conditions and order, once given (not filled in lists).
+    pub start: Option<StartRow>,
     pub log: Vec<LogRow>,
 }
 
@@ -112,7 +117,7 @@ fn list(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
 
-fn view(r: CutoverRow, log: Vec<LogRow>) -> CutoverView {
+fn view(r: CutoverRow, log: Vec<LogRow>, start: Option<StartRow>) -> CutoverView {
     CutoverView {
         id: r.id,
         title: r.title,
@@ -142,6 +147,7 @@ fn view(r: CutoverRow, log: Vec<LogRow>) -> CutoverView {
         created_at: r.created_at,
         updated_at: r.updated_at,
         version: r.version,
+        start,
         log,
     }
 }
@@ -319,7 +325,7 @@ pub async fn apply(
             })
         })
         .await?;
-    Ok(view(row, Vec::new()))
+    Ok(view(row, Vec::new(), None))
 }
 
 /// One cut-over with its log.
@@ -331,7 +337,8 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Cuto
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("cut-over {id}")))?;
     let log = p.store.cutover_log(id).await?;
-    Ok(view(r, log))
+    let start = p.store.cutover_start(id).await?;
+    Ok(view(r, log, start))
 }
 
 /// Cut-overs starting in `[from, to)` (Unix µs).
@@ -349,7 +356,7 @@ pub async fn between(
         .cutovers_between(from, to)
         .await?
         .into_iter()
-        .map(|r| view(r, Vec::new()))
+        .map(|r| view(r, Vec::new(), None))
         .collect())
 }
 
@@ -471,7 +478,8 @@ pub async fn approve(
         .await
         .map_err(rule_conflict)?;
     let log = p.store.cutover_log(id).await?;
-    Ok(view(row, log))
+    let start = p.store.cutover_start(id).await?;
+    Ok(view(row, log, start))
 }
 
 fn rule_conflict(e: StoreError) -> ServiceError {
@@ -481,6 +489,143 @@ fn rule_conflict(e: StoreError) -> ServiceError {
         }
         other => other.into(),
     }
+}
+
+/// The CHG-17 start conditions the on-site lead records with the order to start.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartInput {
+    /// When the kick-off meeting with the contractor was held, RFC 3339.
+    #[serde(default)]
+    pub kickoff_at: Option<String>,
+    /// The on-site lead (username).
+    #[serde(default)]
+    pub lead: String,
+    #[serde(default)]
+    pub lead_qualified: bool,
+    /// When the lead arrived on site, RFC 3339.
+    #[serde(default)]
+    pub arrived_at: Option<String>,
+    #[serde(default)]
+    pub equipment_checked: bool,
+    #[serde(default)]
+    pub host_present: bool,
+    #[serde(default)]
+    pub departments_present: bool,
+    #[serde(default)]
+    pub contractor_present: bool,
+    #[serde(default)]
+    pub note: String,
+}
+
+fn opt_time(field: &str, v: &Option<String>) -> ServiceResult<Option<i64>> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => parse_time(field, s).map(Some),
+    }
+}
+
+/// Starts an approved cut-over (needs `change.request`): the start conditions are checked (CHG-17: kick-off held,
+/// a qualified lead arrived the pack's minutes before the planned start, equipment checked, everyone present) and
+/// recorded with the order; only then are steps logged. Audited.
+pub async fn start(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    input: StartInput,
+) -> ServiceResult<CutoverView> {
+    actor.require(Permission::ChangeRequest)?;
+    let rule = p.policy.current().pack.change.cutover.clone();
+    let kickoff_at = opt_time("kickoff_at", &input.kickoff_at)?;
+    let arrived_at = opt_time("arrived_at", &input.arrived_at)?;
+    let lead = input.lead.trim().to_string();
+    if lead.chars().count() > 100 {
+        return Err(ServiceError::invalid("lead", "at most 100 characters"));
+    }
+    let note = input.note.trim().to_string();
+    if note.chars().count() > 4000 {
+        return Err(ServiceError::invalid("note", "at most 4000 characters"));
+    }
+    let r = p
+        .store
+        .cutover(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("cut-over {id}")))?;
+    let now = p.now_us();
+    let cond = StartConditions {
+        kickoff_at: kickoff_at.map(at),
+        lead: lead.clone(),
+        lead_qualified: input.lead_qualified,
+        arrived_at: arrived_at.map(at),
+        equipment_checked: input.equipment_checked,
+        host_present: input.host_present,
+        departments_present: input.departments_present,
+        contractor_present: input.contractor_present,
+    };
+    check_start_conditions(&rule, &cond, at(r.starts_at), at(now)).map_err(refuse)?;
+    if p.store.user_by_username(&lead).await?.is_none() {
+        return Err(ServiceError::unknown_ref(
+            "lead",
+            format!("no user '{lead}'"),
+            format!("用户 '{lead}' 不存在"),
+        ));
+    }
+    let rec = StartRow {
+        cutover_id: id,
+        kickoff_at: kickoff_at.unwrap_or_default(),
+        lead,
+        lead_qualified: 1,
+        arrived_at: arrived_at.unwrap_or_default(),
+        equipment_checked: 1,
+        host_present: 1,
+        departments_present: 1,
+        contractor_present: 1,
+        note,
+        ordered_by: actor.username.clone(),
+        ordered_at: now,
+    };
+    let who = actor.actor();
+    let start_rule = rule.start_rule.clone();
+    let (row, started) = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let r = st::cutover_in_tx(c, id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("cut-over {id}")))?;
+                if r.state != "approved" {
+                    return Err(conflict(
+                        "state",
+                        format!(
+                            "{start_rule}: only an approved cut-over not yet started is started (state {})",
+                            r.state
+                        ),
+                    ));
+                }
+                let s = st::insert_start(c, &rec).await?;
+                let row = st::set_cutover_state(c, id, "started", now).await?;
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: who,
+                        action: "cutover.start".into(),
+                        object_type: "cutover".into(),
+                        object_id: id.to_string(),
+                        before: Some(json!({"state": r.state})),
+                        after: Some(json!({"state": row.state, "lead": s.lead, "kickoff_at": s.kickoff_at,
+                            "arrived_at": s.arrived_at, "ordered_at": s.ordered_at})),
+                        request_id: None,
+                        at: now,
+                    },
+                )
+                .await?;
+                Ok((row, s))
+            })
+        })
+        .await
+        .map_err(rule_conflict)?;
+    let log = p.store.cutover_log(id).await?;
+    Ok(view(row, log, Some(started)))
 }
 
 /// One step of the execution log.
@@ -497,8 +642,8 @@ pub struct LogInput {
     pub result: String,
 }
 
-/// Records a step of an approved cut-over (needs `change.request`); an important step with operator =
-/// supervisor is refused (CHG-18).
+/// Records a step of a started cut-over (needs `change.request`; before the CHG-17 start it is refused naming
+/// `state`); an important step with operator = supervisor is refused (CHG-18).
 pub async fn log_step(
     p: &Platform,
     actor: &Principal,
@@ -530,6 +675,7 @@ pub async fn log_step(
     let who = actor.actor();
     let by = actor.username.clone();
     let important = input.important;
+    let start_rule = p.policy.current().pack.change.cutover.start_rule.clone();
     let row = p
         .store
         .write(move |c| {
@@ -537,7 +683,13 @@ pub async fn log_step(
                 let r = st::cutover_in_tx(c, id)
                     .await?
                     .ok_or_else(|| StoreError::NotFound(format!("cut-over {id}")))?;
-                if r.state != "approved" && r.state != "in_progress" {
+                if r.state == "approved" {
+                    return Err(conflict(
+                        "state",
+                        format!("{start_rule}: no step is logged before the on-site lead records the start conditions and gives the order"),
+                    ));
+                }
+                if r.state != "started" && r.state != "in_progress" {
                     return Err(conflict(
                         "state",
                         format!(
@@ -558,7 +710,7 @@ pub async fn log_step(
                     &by,
                 )
                 .await?;
-                let row = if r.state == "approved" {
+                let row = if r.state == "started" {
                     st::set_cutover_state(c, id, "in_progress", now).await?
                 } else {
                     r
@@ -584,7 +736,8 @@ pub async fn log_step(
         .await
         .map_err(rule_conflict)?;
     let log = p.store.cutover_log(id).await?;
-    Ok(view(row, log))
+    let start = p.store.cutover_start(id).await?;
+    Ok(view(row, log, start))
 }
 
 /// Completes a cut-over after its log (CHG-19: checked against the checklist); refused without any logged step.
@@ -639,5 +792,6 @@ pub async fn complete(p: &Platform, actor: &Principal, id: i64) -> ServiceResult
         .await
         .map_err(rule_conflict)?;
     let log = p.store.cutover_log(id).await?;
-    Ok(view(row, log))
+    let start = p.store.cutover_start(id).await?;
+    Ok(view(row, log, start))
 }

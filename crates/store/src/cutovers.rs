@@ -33,7 +33,7 @@ pub struct CutoverRow {
     /// JSON list of the notices queued at approval.
     pub notices: String,
     pub maintenance_id: Option<i64>,
-    /// submitted, approved, in_progress, completed, rejected.
+    /// submitted, approved, started (CHG-17), in_progress, completed, rejected.
     pub state: String,
     pub requester: String,
     pub approver: Option<String>,
@@ -141,7 +141,7 @@ pub async fn approve_cutover(
     row.ok_or_else(|| StoreError::Stale(format!("cut-over {id}")))
 }
 
-/// Moves a cut-over to `state` (in_progress, completed, rejected).
+/// Moves a cut-over to `state` (started, in_progress, completed, rejected).
 pub async fn set_cutover_state(
     conn: &mut Conn<'_>,
     id: i64,
@@ -189,6 +189,45 @@ pub async fn insert_log(
 pub async fn log_in_tx(conn: &mut Conn<'_>, cutover_id: i64) -> StoreResult<Vec<LogRow>> {
     let sql = format!("SELECT {LOG_COLS} FROM cutover_log WHERE cutover_id = $1 ORDER BY id");
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(cutover_id).fetch_all(&mut **c).await)?)
+}
+
+/// The CHG-17 start of a cut-over: the conditions the on-site lead recorded and when the order was given.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq)]
+pub struct StartRow {
+    pub cutover_id: i64,
+    pub kickoff_at: i64,
+    pub lead: String,
+    pub lead_qualified: i64,
+    pub arrived_at: i64,
+    pub equipment_checked: i64,
+    pub host_present: i64,
+    pub departments_present: i64,
+    pub contractor_present: i64,
+    pub note: String,
+    pub ordered_by: String,
+    pub ordered_at: i64,
+}
+
+const START_COLS: &str = "cutover_id, kickoff_at, lead, lead_qualified, arrived_at, equipment_checked, host_present, departments_present, contractor_present, note, ordered_by, ordered_at";
+
+/// Records the start (every condition held when it is written).
+pub async fn insert_start(conn: &mut Conn<'_>, s: &StartRow) -> StoreResult<StartRow> {
+    let sql = format!(
+        "INSERT INTO cutover_starts ({START_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING {START_COLS}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(s.cutover_id).bind(s.kickoff_at).bind(&s.lead).bind(s.lead_qualified).bind(s.arrived_at)
+        .bind(s.equipment_checked).bind(s.host_present).bind(s.departments_present).bind(s.contractor_present)
+        .bind(&s.note).bind(&s.ordered_by).bind(s.ordered_at)
+        .fetch_one(&mut **c).await)?)
+}
+
+impl Store {
+    /// The CHG-17 start of a cut-over, once given.
+    pub async fn cutover_start(&self, cutover_id: i64) -> StoreResult<Option<StartRow>> {
+        let sql = format!("SELECT {START_COLS} FROM cutover_starts WHERE cutover_id = $1");
+        Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(cutover_id).fetch_optional(p).await)?)
+    }
 }
 
 impl Store {

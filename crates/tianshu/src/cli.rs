@@ -137,7 +137,10 @@ pub enum CutoverCmd {
     Apply { file: PathBuf },
     /// Approve (CHG-14: not the requester): silences the systems, queues the customer notices.
     Approve { id: i64 },
-    /// Record an executed step (CHG-18: an important step needs operator ≠ supervisor).
+    /// Record the on-site start conditions and give the order (CHG-17): the API body of
+    /// POST /api/v1/cutovers/{id}/start as JSON in FILE, `-` for standard input.
+    Start { id: i64, file: PathBuf },
+    /// Record an executed step after the start (CHG-18: an important step needs operator ≠ supervisor).
     Log {
         id: i64,
         #[arg(long)]
@@ -1765,6 +1768,13 @@ async fn cutover_cmd(
             }),
             Err(e) => Err(e),
         },
+        CutoverCmd::Start { id, file } => {
+            let input: co::StartInput = serde_json::from_value(read_json(file)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            co::start(p, &actor, *id, input)
+                .await
+                .map(|v| println!("cut-over {} is {}", v.id, v.state))
+        }
         CutoverCmd::Log {
             id,
             step,

@@ -336,6 +336,7 @@ pub fn app(state: AppState) -> Router {
             "/releases/{id}/prerequisites",
             post(api::cutovers::release_prerequisite),
         )
+        .route("/cutovers/{id}/start", post(api::cutovers::start))
         .route(
             "/data-ops/{id}/executions/{execution}/settle",
             post(api::dataops::settle),

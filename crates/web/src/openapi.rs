@@ -57,6 +57,7 @@ use crate::error::Problem;
         api::cutovers::requirements, api::cutovers::requirement, api::cutovers::release,
         api::cutovers::release_decision, api::cutovers::release_verify, api::dataops::settle,
         api::cutovers::release_prerequisite,
+        api::cutovers::start,
         api::recon::jobs, api::recon::job, api::recon::trend, api::recon::runs, api::recon::run_now, api::recon::run,
         api::recon::differences, api::recon::details, api::recon::upload, api::recon::items, api::recon::item,
         api::recon::act,

@@ -1,4 +1,4 @@
-//! Release and cut-over timing rules (CHG-01..CHG-16) and customer notice deadlines (CNT-01..CNT-05). Pure: the
+//! Release and cut-over timing rules (CHG-01..CHG-16), the cut-over start conditions (CHG-17) and customer notice deadlines (CNT-01..CNT-05). Pure: the
 //! working-day calendar, the policy and the instants are parameters.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -6,7 +6,7 @@ use serde::Serialize;
 use tianshu_workcal::{DeadlineBasis, WorkCalendar};
 
 use crate::dataop::Refusal;
-use crate::policy::{ChangePolicy, PrerequisiteDef};
+use crate::policy::{ChangePolicy, CutoverRule, PrerequisiteDef};
 
 fn refusal(rule: &str, field: &str, en: String, zh: String) -> Refusal {
     Refusal {
@@ -410,4 +410,245 @@ pub fn check_training_time(
         ));
     }
     Ok(())
+}
+
+/// CHG-17: what the on-site lead records before giving the order to start a cut-over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartConditions {
+    /// When the kick-off meeting with the contractor was held.
+    pub kickoff_at: Option<DateTime<Utc>>,
+    /// The on-site lead (username).
+    pub lead: String,
+    /// The lead is confirmed qualified for this cut-over.
+    pub lead_qualified: bool,
+    /// When the lead arrived on site.
+    pub arrived_at: Option<DateTime<Utc>>,
+    /// The equipment was checked against the checklist.
+    pub equipment_checked: bool,
+    /// Host-side staff present.
+    pub host_present: bool,
+    /// Cooperating departments present.
+    pub departments_present: bool,
+    /// Contractor present.
+    pub contractor_present: bool,
+}
+
+/// CHG-17: refuses the start order of a cut-over planned for `planned_start`, given at `now`, unless every start
+/// condition holds; the first one missing or late is named by its field.
+pub fn check_start_conditions(
+    rule: &CutoverRule,
+    c: &StartConditions,
+    planned_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let r = rule.start_rule.as_str();
+    let n = i64::from(rule.arrive_before_minutes);
+    match c.kickoff_at {
+        None => {
+            return Err(refusal(
+                r,
+                "kickoff_at",
+                "the kick-off meeting with the contractor is held before the start; give its time"
+                    .into(),
+                "开始前须与施工单位召开启动会，请填写召开时间".into(),
+            ))
+        }
+        Some(k) if k > now => {
+            return Err(refusal(
+                r,
+                "kickoff_at",
+                "the kick-off meeting is recorded once it has been held; that time is still ahead"
+                    .into(),
+                "启动会须召开后登记，所填时间尚未到来".into(),
+            ))
+        }
+        Some(_) => {}
+    }
+    if c.lead.trim().is_empty() {
+        return Err(refusal(
+            r,
+            "lead",
+            "name the on-site lead who gives the order to start".into(),
+            "须指定下令开始实施的割接现场负责人".into(),
+        ));
+    }
+    if !c.lead_qualified {
+        return Err(refusal(
+            r,
+            "lead_qualified",
+            format!(
+                "the on-site lead {} must be confirmed qualified",
+                c.lead.trim()
+            ),
+            format!("割接现场负责人 {} 须确认具备相应资质", c.lead.trim()),
+        ));
+    }
+    let Some(arrived) = c.arrived_at else {
+        return Err(refusal(
+            r,
+            "arrived_at",
+            "give the time the on-site lead arrived".into(),
+            "请填写现场负责人到达现场的时间".into(),
+        ));
+    };
+    if arrived > now {
+        return Err(refusal(
+            r,
+            "arrived_at",
+            "the arrival is recorded once the lead is on site; that time is still ahead".into(),
+            "到达时间尚未到来，须到场后登记".into(),
+        ));
+    }
+    let ahead = (planned_start - arrived).num_minutes();
+    if ahead < n {
+        let en = if ahead >= 0 {
+            format!("the on-site lead arrived {ahead} minutes before the planned start, at least {n} required")
+        } else {
+            format!(
+                "the on-site lead arrived {} minutes after the planned start, at least {n} minutes before it required",
+                -ahead
+            )
+        };
+        return Err(refusal(
+            r,
+            "arrived_at",
+            en,
+            format!("现场负责人须提前 {n} 分钟到达现场，实际提前 {ahead} 分钟"),
+        ));
+    }
+    if !c.equipment_checked {
+        return Err(refusal(
+            r,
+            "equipment_checked",
+            "check the equipment against the checklist before the start".into(),
+            "开始前须按检查表检查设备".into(),
+        ));
+    }
+    for (present, field, en, zh) in [
+        (
+            c.host_present,
+            "host_present",
+            "the host staff",
+            "主办单位人员",
+        ),
+        (
+            c.departments_present,
+            "departments_present",
+            "the cooperating departments",
+            "配合部门",
+        ),
+        (
+            c.contractor_present,
+            "contractor_present",
+            "the contractor",
+            "施工单位",
+        ),
+    ] {
+        if !present {
+            return Err(refusal(
+                r,
+                field,
+                format!("execution starts only when {en} are present"),
+                format!("{zh}到齐后才能开始实施"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn rule() -> CutoverRule {
+        CutoverRule {
+            rule: "CHG-16".into(),
+            apply_before: DeadlineBasis::WorkingDaysBefore { days: 3 },
+            report_rule: "CHG-11".into(),
+            major_before: DeadlineBasis::CalendarDaysBefore { days: 7 },
+            minor_before: DeadlineBasis::CalendarDaysBefore { days: 1 },
+            start_rule: "CHG-17".into(),
+            arrive_before_minutes: 15,
+        }
+    }
+
+    fn start() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 9, 16, 0, 0).unwrap()
+    }
+
+    fn all_met() -> StartConditions {
+        StartConditions {
+            kickoff_at: Some(start() - Duration::hours(2)),
+            lead: "netops".into(),
+            lead_qualified: true,
+            arrived_at: Some(start() - Duration::minutes(15)),
+            equipment_checked: true,
+            host_present: true,
+            departments_present: true,
+            contractor_present: true,
+        }
+    }
+
+    fn refused(c: &StartConditions, now: DateTime<Utc>) -> (String, String, String) {
+        let e = check_start_conditions(&rule(), c, start(), now).unwrap_err();
+        (e.rule, e.field, e.message)
+    }
+
+    #[test]
+    fn all_conditions_met_fifteen_minutes_early_is_the_order_to_start_chg_17() {
+        assert!(check_start_conditions(&rule(), &all_met(), start(), start()).is_ok());
+    }
+
+    #[test]
+    fn arrival_ten_minutes_before_the_start_is_late_chg_17() {
+        let mut c = all_met();
+        c.arrived_at = Some(start() - Duration::minutes(10));
+        let (rule, field, msg) = refused(&c, start());
+        assert_eq!((rule.as_str(), field.as_str()), ("CHG-17", "arrived_at"));
+        assert_eq!(
+            msg,
+            "CHG-17: the on-site lead arrived 10 minutes before the planned start, at least 15 required"
+        );
+        c.arrived_at = Some(start() + Duration::minutes(5));
+        let (_, field, msg) = refused(&c, start() + Duration::minutes(6));
+        assert_eq!(field, "arrived_at");
+        assert!(msg.contains("5 minutes after"), "{msg}");
+    }
+
+    type Spoil = fn(&mut StartConditions);
+
+    #[test]
+    fn each_missing_condition_is_named_by_its_field_chg_17() {
+        let now = start();
+        let cases: [(&str, Spoil); 9] = [
+            ("kickoff_at", |c| c.kickoff_at = None),
+            ("lead", |c| c.lead = " ".into()),
+            ("lead_qualified", |c| c.lead_qualified = false),
+            ("arrived_at", |c| c.arrived_at = None),
+            ("equipment_checked", |c| c.equipment_checked = false),
+            ("host_present", |c| c.host_present = false),
+            ("departments_present", |c| c.departments_present = false),
+            ("contractor_present", |c| c.contractor_present = false),
+            ("kickoff_at", |c| {
+                c.kickoff_at = Some(start() + Duration::minutes(1))
+            }),
+        ];
+        for (want, spoil) in cases {
+            let mut c = all_met();
+            spoil(&mut c);
+            let (rule, field, msg) = refused(&c, now);
+            assert_eq!((rule.as_str(), field.as_str()), ("CHG-17", want), "{msg}");
+            assert!(msg.starts_with("CHG-17: "), "{msg}");
+        }
+    }
+
+    #[test]
+    fn an_arrival_still_ahead_is_refused_chg_17() {
+        let now = start() - Duration::hours(1);
+        let mut c = all_met();
+        c.kickoff_at = Some(now - Duration::hours(1));
+        c.arrived_at = Some(now + Duration::minutes(5));
+        assert_eq!(refused(&c, now).1, "arrived_at");
+    }
 }

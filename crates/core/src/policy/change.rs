@@ -1,5 +1,5 @@
 //! change.toml: releases (CHG-01/02/09), gates (CHG-03/04/08), the downtime window (CHG-10), cut-over lead times
-//! (CHG-11/16) and customer notices by tier (CNT-01..CNT-05).
+//! (CHG-11/16), the on-site start (CHG-17) and customer notices by tier (CNT-01..CNT-05).
 
 use std::collections::HashSet;
 
@@ -152,6 +152,10 @@ pub struct CutoverRule {
     pub report_rule: String,
     pub major_before: DeadlineBasis,
     pub minor_before: DeadlineBasis,
+    /// CHG-17: the on-site start conditions recorded before any step is logged.
+    pub start_rule: String,
+    /// CHG-17: the on-site lead arrives at least this many minutes before the planned start.
+    pub arrive_before_minutes: u32,
 }
 
 /// One tier's notice lead time.
@@ -195,6 +199,7 @@ impl ChangePolicy {
             ("downtime.rule", &self.downtime.rule),
             ("cutover.rule", &self.cutover.rule),
             ("cutover.report_rule", &self.cutover.report_rule),
+            ("cutover.start_rule", &self.cutover.start_rule),
             ("emergency_notice.rule", &self.emergency_notice.rule),
         ] {
             check_rule_id(f, v, issues);
@@ -275,6 +280,12 @@ impl ChangePolicy {
                     "write a backward lead time such as -3wd or -7d",
                 ));
             }
+        }
+        if !(1..=240).contains(&self.cutover.arrive_before_minutes) {
+            issues.push(Issue::new(
+                "cutover.arrive_before_minutes",
+                "between 1 and 240 minutes",
+            ));
         }
         let mut tiers = HashSet::new();
         for (i, n) in self.notices.iter().enumerate() {

@@ -373,3 +373,46 @@ fn release_prerequisites_are_checked_at_load_chg_05_chg_12() {
         assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
     }
 }
+
+#[test]
+fn cutover_start_conditions_from_the_pack_and_a_bad_arrival_lead_refused_at_load_chg_17() {
+    use super::policy_pack::{errors, load_with};
+    use tianshu_core::change::{check_start_conditions, StartConditions};
+    let p = pack();
+    assert_eq!(p.change.cutover.start_rule, "CHG-17");
+    assert_eq!(p.change.cutover.arrive_before_minutes, 15);
+    let start = Utc.with_ymd_and_hms(2026, 12, 9, 16, 0, 0).unwrap();
+    let mut c = StartConditions {
+        kickoff_at: Some(start - chrono::Duration::hours(3)),
+        lead: "netops".into(),
+        lead_qualified: true,
+        arrived_at: Some(start - chrono::Duration::minutes(14)),
+        equipment_checked: true,
+        host_present: true,
+        departments_present: true,
+        contractor_present: true,
+    };
+    let e = check_start_conditions(&p.change.cutover, &c, start, start).unwrap_err();
+    assert_eq!(
+        (e.rule.as_str(), e.field.as_str()),
+        ("CHG-17", "arrived_at")
+    );
+    assert!(
+        e.zh.starts_with("CHG-17：") && e.zh.contains("15"),
+        "{}",
+        e.zh
+    );
+    c.arrived_at = Some(start - chrono::Duration::minutes(15));
+    assert!(check_start_conditions(&p.change.cutover, &c, start, start).is_ok());
+
+    let errs = errors(load_with("change.toml", |t| {
+        t.replace("arrive_before_minutes = 15", "arrive_before_minutes = 0")
+            .replace("start_rule = \"CHG-17\"", "start_rule = \"chg17\"")
+    }));
+    for want in [
+        ":cutover.arrive_before_minutes: between 1 and 240 minutes",
+        ":cutover.start_rule:",
+    ] {
+        assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
+    }
+}

@@ -1,11 +1,12 @@
 // Cut-over requests in the service layer (issue 7 item 3): lead times refused with the rule (CHG-16, CHG-11),
 // the downtime window (CHG-10), approver ≠ requester (CHG-14), approval silences the affected systems for the
-// window and queues the customer notices by tier (CNT-01..03), two-person execution log (CHG-18).
+// window and queues the customer notices by tier (CNT-01..03), the on-site start before any step (CHG-17),
+// two-person execution log (CHG-18).
 
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
 use tianshu_services::authz::{AuthVia, Principal};
-use tianshu_services::cutovers::{self, CutoverInput, LogInput};
+use tianshu_services::cutovers::{self, CutoverInput, LogInput, StartInput};
 use tianshu_services::{demo, session, Platform, ServiceError};
 use tianshu_store::alerts::MuteKind;
 use tianshu_testkit::backends;
@@ -56,11 +57,11 @@ fn invalid(e: ServiceError) -> (String, String) {
 }
 
 #[tokio::test]
-async fn cutover_lead_time_approval_silence_notices_and_two_person_log_chg_10_chg_14_chg_16_chg_18_cnt_01(
+async fn cutover_lead_time_approval_silence_notices_start_and_two_person_log_chg_10_chg_14_chg_16_chg_17_chg_18_cnt_01(
 ) {
     for db in backends().await {
         // Tuesday 2026-12-01 10:00.
-        let (p, _clock) = platform(&db, local(1, 10)).await;
+        let (p, clock) = platform(&db, local(1, 10)).await;
         demo::load(&p).await.unwrap();
         let dba = principal(&p, "dba").await;
         // A cut-over on Thursday 12-03 applied on Tuesday: only Tuesday and Wednesday count, 3 WD are needed.
@@ -141,6 +142,72 @@ async fn cutover_lead_time_approval_silence_notices_and_two_person_log_chg_10_ch
             supervisor: sup.into(),
             result: "正常".into(),
         };
+        // CHG-17: no step before the on-site start.
+        let (field, msg) = invalid(
+            cutovers::log_step(&p, &dba, c.id, step("dba", "datafix"))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "state");
+        assert!(msg.starts_with("CHG-17"), "{msg}");
+        // The night of the cut-over (start Thursday 12-10 00:00): the lead arrived 23:50, ten minutes early.
+        clock.set(local(10, 0) - chrono::Duration::minutes(5));
+        let conditions = StartInput {
+            kickoff_at: Some((local(9, 22)).to_rfc3339()),
+            lead: "dba".into(),
+            lead_qualified: true,
+            arrived_at: Some((local(10, 0) - chrono::Duration::minutes(10)).to_rfc3339()),
+            equipment_checked: true,
+            host_present: true,
+            departments_present: true,
+            contractor_present: true,
+            note: "三方到齐".into(),
+        };
+        let (field, msg) = invalid(
+            cutovers::start(&p, &dba, c.id, conditions.clone())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "arrived_at");
+        assert_eq!(
+            msg,
+            "CHG-17: the on-site lead arrived 10 minutes before the planned start, at least 15 required"
+        );
+        let mut no_contractor = conditions.clone();
+        no_contractor.arrived_at =
+            Some((local(10, 0) - chrono::Duration::minutes(20)).to_rfc3339());
+        no_contractor.contractor_present = false;
+        let (field, msg) = invalid(
+            cutovers::start(&p, &dba, c.id, no_contractor.clone())
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(field, "contractor_present");
+        assert!(msg.starts_with("CHG-17"), "{msg}");
+        // An unknown lead is an unknown reference.
+        let mut ghost = no_contractor.clone();
+        ghost.contractor_present = true;
+        ghost.lead = "nobody".into();
+        assert!(matches!(
+            cutovers::start(&p, &dba, c.id, ghost).await.unwrap_err(),
+            ServiceError::UnknownReference { .. }
+        ));
+        let mut ok = no_contractor;
+        ok.contractor_present = true;
+        let s = cutovers::start(&p, &dba, c.id, ok.clone()).await.unwrap();
+        assert_eq!(s.state, "started");
+        let rec = s.start.as_ref().unwrap();
+        assert_eq!((rec.lead.as_str(), rec.ordered_by.as_str()), ("dba", "dba"));
+        assert_eq!(
+            rec.arrived_at,
+            (local(10, 0) - chrono::Duration::minutes(20)).timestamp_micros()
+        );
+        assert_eq!(cutovers::get(&p, &dba, c.id).await.unwrap().start, s.start);
+        // Started once: a second order is refused.
+        assert_eq!(
+            invalid(cutovers::start(&p, &dba, c.id, ok).await.unwrap_err()).0,
+            "state"
+        );
         let (field, msg) = invalid(
             cutovers::log_step(&p, &dba, c.id, step("dba", "dba"))
                 .await

@@ -5,7 +5,7 @@
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
-use super::{problem, sqlite_app, TestApp};
+use super::{problem, spawn, sqlite_app, TestApp};
 
 async fn call(
     app: &TestApp,
@@ -344,4 +344,220 @@ async fn cli_records_vendor_deliverables_and_training_before_go_chg_05_chg_12() 
     let (code, out, err) = run(&["release", "--as", "room-mgr", "go", &id]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("is go"), "{out}");
+}
+
+/// CHG-17 over HTTP on both backends: a step logged before the on-site start is refused naming `state`; the start
+/// with the lead arrived ten minutes early is refused naming `arrived_at`, a missing condition by its field; the
+/// start then records the conditions and steps follow. app.clock: Monday 2026-11-23 09:00 local.
+#[tokio::test]
+async fn cutover_start_conditions_before_any_step_on_both_backends_chg_17() {
+    for db in tianshu_testkit::backends().await {
+        let app = spawn(db).await;
+        let dba = app
+            .token_for("dba", &["change.read", "change.request"])
+            .await;
+        let mgr = app
+            .token_for("room-mgr", &["change.read", "change.approve"])
+            .await;
+        let body = json!({"title": "计费主机扩容", "kind": "hardware", "systems": ["billing"],
+            "starts_at": "2026-12-02T00:30:00+08:00", "ends_at": "2026-12-02T05:00:00+08:00",
+            "plan": "p", "rollback_plan": "r", "checklist": "c", "test_list": "t", "people": "x", "impact": "i"});
+        let c = ok(
+            call(&app, &dba, "POST", "/api/v1/cutovers", Some(body)).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let path = format!("/api/v1/cutovers/{}", c["id"]);
+        let a = ok(
+            call(
+                &app,
+                &mgr,
+                "POST",
+                &format!("{path}/approve"),
+                Some(json!({"version": c["version"]})),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(a["state"], "approved");
+        assert!(a["start"].is_null());
+        let step = json!({"step": "切换存储", "important": true, "operator": "dba", "supervisor": "datafix"});
+        let (s, p) = problem(
+            call(
+                &app,
+                &dba,
+                "POST",
+                &format!("{path}/log"),
+                Some(step.clone()),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p["field"], "state");
+        assert!(p.to_string().contains("CHG-17"), "{p}");
+
+        // The night: 00:25 local, the lead arrived 00:20 (ten minutes before the 00:30 start).
+        app.clock.set(
+            chrono::DateTime::parse_from_rfc3339("2026-12-02T00:25:00+08:00")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        );
+        let mut start = json!({"kickoff_at": "2026-12-01T20:00:00+08:00", "lead": "dba", "lead_qualified": true,
+            "arrived_at": "2026-12-02T00:20:00+08:00", "equipment_checked": true, "host_present": true,
+            "departments_present": true, "contractor_present": true});
+        let (s, p) = problem(
+            call(
+                &app,
+                &dba,
+                "POST",
+                &format!("{path}/start"),
+                Some(start.clone()),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p["field"], "arrived_at");
+        assert!(
+            p.to_string()
+                .contains("CHG-17: the on-site lead arrived 10 minutes before"),
+            "{p}"
+        );
+        start["arrived_at"] = json!("2026-12-02T00:10:00+08:00");
+        for missing in ["kickoff_at", "equipment_checked", "departments_present"] {
+            let mut b = start.clone();
+            b.as_object_mut().unwrap().remove(missing);
+            let (s, p) =
+                problem(call(&app, &dba, "POST", &format!("{path}/start"), Some(b)).await).await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+            assert_eq!(p["field"], missing);
+            assert!(p.to_string().contains("CHG-17"), "{p}");
+        }
+        let st = ok(
+            call(
+                &app,
+                &dba,
+                "POST",
+                &format!("{path}/start"),
+                Some(start.clone()),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(st["state"], "started");
+        assert_eq!(st["start"]["lead"], "dba");
+        assert_eq!(st["start"]["ordered_by"], "dba");
+        let (s, p) =
+            problem(call(&app, &dba, "POST", &format!("{path}/start"), Some(start)).await).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("state"))
+        );
+        let l = ok(
+            call(&app, &dba, "POST", &format!("{path}/log"), Some(step)).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(l["state"], "in_progress");
+        assert_eq!(l["start"]["arrived_at"], st["start"]["arrived_at"]);
+        let done = ok(
+            call(&app, &dba, "POST", &format!("{path}/complete"), None).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(done["state"], "completed");
+        let doc: Value = Client::new()
+            .get(app.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let op = &doc["paths"]["/api/v1/cutovers/{id}/start"]["post"];
+        assert!(
+            op["requestBody"].to_string().contains("CutoverStartBody"),
+            "{op}"
+        );
+        assert!(doc["components"]["schemas"]["CutoverStartOut"].is_object());
+    }
+}
+
+/// `tianshu cutover start` (CHG-17): refused naming the missing condition, then started, then a step logged. The
+/// CLI runs on the real clock, so the cut-over lies far ahead and the kick-off and arrival in the past.
+#[tokio::test]
+async fn cli_starts_a_cutover_before_its_log_chg_17() {
+    let app = sqlite_app().await;
+    let url = app._db.config.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tianshu"))
+            .arg("--database-url")
+            .arg(&url)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let apply = json!({"title": "计费主机扩容", "kind": "hardware", "systems": ["billing"],
+        "starts_at": "2027-03-11T00:30:00+08:00", "ends_at": "2027-03-11T05:00:00+08:00",
+        "plan": "p", "rollback_plan": "r", "checklist": "c", "test_list": "t", "people": "x", "impact": "i"})
+    .to_string();
+    let (code, out, err) = run(&["cutover", "--as", "dba", "apply", "-"], Some(&apply));
+    assert_eq!(code, Some(0), "{err}");
+    let id = out.split_whitespace().nth(1).unwrap().to_string();
+    let (code, _, err) = run(&["cutover", "--as", "room-mgr", "approve", &id], None);
+    assert_eq!(code, Some(0), "{err}");
+    let log = [
+        "cutover",
+        "--as",
+        "dba",
+        "log",
+        &id,
+        "--step",
+        "切换存储",
+        "--operator",
+        "dba",
+        "--supervisor",
+        "datafix",
+    ];
+    let (code, _, err) = run(&log, None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("state: CHG-17"), "{err}");
+    let mut start = json!({"kickoff_at": "2026-11-30T10:00:00+08:00", "lead": "dba", "lead_qualified": true,
+        "arrived_at": "2026-11-30T11:00:00+08:00", "equipment_checked": true, "host_present": true,
+        "departments_present": true});
+    let (code, _, err) = run(
+        &["cutover", "--as", "dba", "start", &id, "-"],
+        Some(&start.to_string()),
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("contractor_present: CHG-17"), "{err}");
+    start["contractor_present"] = json!(true);
+    let (code, out, err) = run(
+        &["cutover", "--as", "dba", "start", &id, "-"],
+        Some(&start.to_string()),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("started"), "{out}");
+    let (code, out, err) = run(&log, None);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("in_progress"), "{out}");
 }

@@ -1,12 +1,12 @@
 //! Cut-over requests (issue 7; CHG-10/11/13..19, CNT-01..05): apply, approve (silences the affected systems and
-//! queues the customer notices), the two-person execution log, completion.
+//! queues the customer notices), the on-site start (CHG-17), the two-person execution log, completion.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use tianshu_services::cutovers::{self, CutoverInput, LogInput};
+use tianshu_services::cutovers::{self, CutoverInput, LogInput, StartInput};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
@@ -77,7 +77,7 @@ pub struct CutoverOut {
     pub notices: Value,
     /// The alert maintenance window opened at approval.
     pub maintenance_id: Option<i64>,
-    /// submitted, approved, in_progress, completed.
+    /// submitted, approved, started (CHG-17), in_progress, completed.
     pub state: String,
     pub requester: String,
     pub approver: Option<String>,
@@ -86,7 +86,50 @@ pub struct CutoverOut {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    /// The CHG-17 start, once given (null in lists).
+    pub start: Option<CutoverStartOut>,
     pub log: Vec<LogOut>,
+}
+
+/// The CHG-17 start of a cut-over as recorded (times in Unix microseconds UTC; the conditions are 1 = held).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CutoverStartOut {
+    pub cutover_id: i64,
+    pub kickoff_at: i64,
+    pub lead: String,
+    pub lead_qualified: i64,
+    pub arrived_at: i64,
+    pub equipment_checked: i64,
+    pub host_present: i64,
+    pub departments_present: i64,
+    pub contractor_present: i64,
+    pub note: String,
+    /// Who recorded the order to start, and when.
+    pub ordered_by: String,
+    pub ordered_at: i64,
+}
+
+/// The CHG-17 start conditions, recorded with the order to start; each one missing or late is refused (422)
+/// naming its field.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct CutoverStartBody {
+    /// When the kick-off meeting with the contractor was held, RFC 3339.
+    pub kickoff_at: Option<String>,
+    /// The on-site lead (username).
+    pub lead: Option<String>,
+    /// The lead is confirmed qualified.
+    pub lead_qualified: Option<bool>,
+    /// When the lead arrived on site, RFC 3339: at least `change.toml [cutover] arrive_before_minutes` before the
+    /// planned start.
+    pub arrived_at: Option<String>,
+    /// The equipment was checked against the checklist.
+    pub equipment_checked: Option<bool>,
+    pub host_present: Option<bool>,
+    pub departments_present: Option<bool>,
+    pub contractor_present: Option<bool>,
+    pub note: Option<String>,
 }
 
 /// Cut-overs in a period.
@@ -211,7 +254,21 @@ pub async fn approve(
     ))
 }
 
-/// Records one executed step (CHG-18: operator ≠ supervisor for important steps).
+/// Records the start conditions and the order to start an approved cut-over (CHG-17); steps are logged only after.
+#[utoipa::path(post, path = "/api/v1/cutovers/{id}/start", tag = "change", request_body = CutoverStartBody,
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "started", body = CutoverOut)))]
+pub async fn start(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let input: StartInput = decode(body)?;
+    Ok(json(cutovers::start(&st.platform, &p, id, input).await?))
+}
+
+/// Records one executed step after the start (CHG-17; CHG-18: operator ≠ supervisor for important steps).
 #[utoipa::path(post, path = "/api/v1/cutovers/{id}/log", tag = "change", request_body = LogBody,
     params(("id" = i64, Path, description = "cut-over id")),
     responses((status = 200, description = "logged", body = CutoverOut)))]

@@ -1114,6 +1114,30 @@ struct LogOut {
     by: String,
 }
 
+/// The CHG-17 start form as typed (kept on a refusal).
+#[derive(Default)]
+struct StartForm {
+    kickoff_at: String,
+    lead: String,
+    lead_qualified: bool,
+    arrived_at: String,
+    equipment_checked: bool,
+    host_present: bool,
+    departments_present: bool,
+    contractor_present: bool,
+    note: String,
+}
+
+/// The recorded CHG-17 start, for display.
+struct StartOut {
+    kickoff: String,
+    lead: String,
+    arrived: String,
+    ordered: String,
+    by: String,
+    note: String,
+}
+
 #[derive(Template)]
 #[template(path = "chg_cutover.html")]
 struct CutoverPage {
@@ -1127,6 +1151,9 @@ struct CutoverPage {
     notices: Vec<NoticeOut>,
     log: Vec<LogOut>,
     can_approve: bool,
+    can_start: bool,
+    started: Option<StartOut>,
+    sf: StartForm,
     can_log: bool,
     can_complete: bool,
     error: Option<String>,
@@ -1140,6 +1167,7 @@ async fn cutover_page(
     id: i64,
     error: Option<(String, String)>,
     lf: (String, String, String, String, bool),
+    sf: StartForm,
     status: StatusCode,
 ) -> Response {
     let c = match cutovers::get(&st.platform, &u.p, id).await {
@@ -1177,6 +1205,22 @@ async fn cutover_page(
         None => (None, String::new()),
     };
     let can_request = u.p.can(Permission::ChangeRequest);
+    let started = c.start.as_ref().map(|s| StartOut {
+        kickoff: local(st, s.kickoff_at),
+        lead: s.lead.clone(),
+        arrived: local(st, s.arrived_at),
+        ordered: local(st, s.ordered_at),
+        by: s.ordered_by.clone(),
+        note: s.note.clone(),
+    });
+    let sf = if sf.lead.is_empty() && error.is_none() {
+        StartForm {
+            lead: u.p.username.clone(),
+            ..sf
+        }
+    } else {
+        sf
+    };
     render(
         status,
         &CutoverPage {
@@ -1192,7 +1236,10 @@ async fn cutover_page(
             notices,
             log,
             can_approve: c.state == "submitted" && u.p.can(Permission::ChangeApprove),
-            can_log: can_request && (c.state == "approved" || c.state == "in_progress"),
+            can_start: can_request && c.state == "approved",
+            started,
+            sf,
+            can_log: can_request && (c.state == "started" || c.state == "in_progress"),
             can_complete: can_request && c.state == "in_progress",
             c,
             error,
@@ -1208,10 +1255,19 @@ pub async fn cutover_detail(
     u: ConsoleUser,
     Path(id): Path<i64>,
 ) -> Response {
-    cutover_page(&st, &u, id, None, Default::default(), StatusCode::OK).await
+    cutover_page(
+        &st,
+        &u,
+        id,
+        None,
+        Default::default(),
+        StartForm::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
-/// Approve, a log step or completion, from the cut-over page.
+/// Approve, the on-site start (CHG-17), a log step or completion, from the cut-over page.
 pub async fn cutover_act(
     State(st): State<AppState>,
     u: ConsoleUser,
@@ -1229,7 +1285,42 @@ pub async fn cutover_act(
         field(&pairs, "result"),
         field(&pairs, "important") == "on",
     );
+    let sf = StartForm {
+        kickoff_at: field(&pairs, "kickoff_at"),
+        lead: field(&pairs, "lead"),
+        lead_qualified: field(&pairs, "lead_qualified") == "on",
+        arrived_at: field(&pairs, "arrived_at"),
+        equipment_checked: field(&pairs, "equipment_checked") == "on",
+        host_present: field(&pairs, "host_present") == "on",
+        departments_present: field(&pairs, "departments_present") == "on",
+        contractor_present: field(&pairs, "contractor_present") == "on",
+        note: field(&pairs, "note"),
+    };
     let r = match field(&pairs, "action").as_str() {
+        "start" => match (
+            local_input(&st, "kickoff_at", &sf.kickoff_at),
+            local_input(&st, "arrived_at", &sf.arrived_at),
+        ) {
+            (Err((f, m)), _) | (_, Err((f, m))) => Err(ServiceError::invalid(f, m)),
+            (Ok(kickoff_at), Ok(arrived_at)) => cutovers::start(
+                &st.platform,
+                &u.p,
+                id,
+                cutovers::StartInput {
+                    kickoff_at,
+                    lead: sf.lead.clone(),
+                    lead_qualified: sf.lead_qualified,
+                    arrived_at,
+                    equipment_checked: sf.equipment_checked,
+                    host_present: sf.host_present,
+                    departments_present: sf.departments_present,
+                    contractor_present: sf.contractor_present,
+                    note: sf.note.clone(),
+                },
+            )
+            .await
+            .map(|_| ()),
+        },
         "approve" => cutovers::approve(
             &st.platform,
             &u.p,
@@ -1253,7 +1344,10 @@ pub async fn cutover_act(
         .await
         .map(|_| ()),
         "complete" => cutovers::complete(&st.platform, &u.p, id).await.map(|_| ()),
-        _ => Err(ServiceError::invalid("action", "approve, log or complete")),
+        _ => Err(ServiceError::invalid(
+            "action",
+            "approve, start, log or complete",
+        )),
     };
     match r {
         Ok(()) => Redirect::to(&format!("/changes/cutovers/{id}")).into_response(),
@@ -1262,7 +1356,16 @@ pub async fn cutover_act(
                 return service_error_page(&u, &st, e);
             }
             let f = e.field().unwrap_or("").to_string();
-            cutover_page(&st, &u, id, Some((f, message(&u, &e))), lf, status_of(&e)).await
+            cutover_page(
+                &st,
+                &u,
+                id,
+                Some((f, message(&u, &e))),
+                lf,
+                sf,
+                status_of(&e),
+            )
+            .await
         }
     }
 }
