@@ -129,6 +129,23 @@ mod tests {
         }
     }
 
+    /// A key defined twice is no error at run time: the bundle keeps the first and the newer text silently
+    /// never shows (a cut-over form once showed a release form's label that way).
+    #[test]
+    fn no_locale_defines_a_key_twice_or_fails_to_parse() {
+        for &loc in LOCALES {
+            let f = Locales::get(&format!("{loc}/main.ftl")).expect("embedded locale");
+            let text = String::from_utf8_lossy(&f.data).into_owned();
+            let res = FluentResource::try_new(text)
+                .unwrap_or_else(|(_, errs)| panic!("{loc}/main.ftl does not parse: {errs:?}"));
+            let lang: unic_langid::LanguageIdentifier = loc.parse().unwrap();
+            let mut b = FluentBundle::new_concurrent(vec![lang]);
+            if let Err(errs) = b.add_resource(res) {
+                panic!("{loc}/main.ftl defines keys twice: {errs:?}");
+            }
+        }
+    }
+
     #[test]
     fn translates_with_arguments_and_falls_back() {
         assert_eq!(Tr::new("en").t("nav-users"), "Users");
