@@ -79,6 +79,27 @@ async fn sqlite_app() -> TestApp {
 }
 
 impl TestApp {
+    /// A JSON POST with a bearer token (the request most test modules make).
+    async fn post_json(&self, tok: &str, path: &str, body: Value) -> reqwest::Response {
+        Client::new()
+            .post(self.url(path))
+            .bearer_auth(tok)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A GET with a bearer token.
+    async fn get_as(&self, tok: &str, path: &str) -> reqwest::Response {
+        Client::new()
+            .get(self.url(path))
+            .bearer_auth(tok)
+            .send()
+            .await
+            .unwrap()
+    }
+
     fn url(&self, p: &str) -> String {
         format!("{}{}", self.base, p)
     }

@@ -10,22 +10,11 @@ use serde_json::{json, Value};
 use super::{problem, spawn, sqlite_app, TestApp};
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
-    Client::new()
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.post_json(token, path, body).await
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    Client::new()
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
+    app.get_as(token, path).await
 }
 
 /// November's meeting, held 2026-11-20 14:00 centre time (the server's clock is 2026-11-23 09:00 centre time):

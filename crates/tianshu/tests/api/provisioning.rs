@@ -14,13 +14,13 @@ use tianshu_testkit::backends;
 use super::{problem, spawn, TestApp};
 
 async fn customer(app: &TestApp, tok: &str, key: &str, tier: &str) {
-    let r = Client::new()
-        .post(app.url("/api/v1/customers"))
-        .bearer_auth(tok)
-        .json(&json!({"key": key, "name": format!("{key} 集团（虚构）"), "tier": tier, "org_key": "guangzhou"}))
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .post_json(
+            tok,
+            "/api/v1/customers",
+            json!({"key": key, "name": format!("{key} 集团（虚构）"), "tier": tier, "org_key": "guangzhou"}),
+        )
+        .await;
     assert_eq!(
         r.status(),
         StatusCode::CREATED,
@@ -30,13 +30,8 @@ async fn customer(app: &TestApp, tok: &str, key: &str, tier: &str) {
 }
 
 async fn place(app: &TestApp, tok: &str, key: &str, body: Value) -> reqwest::Response {
-    Client::new()
-        .post(app.url(&format!("/api/v1/customers/{key}/orders")))
-        .bearer_auth(tok)
-        .json(&body)
-        .send()
+    app.post_json(tok, &format!("/api/v1/customers/{key}/orders"), body)
         .await
-        .unwrap()
 }
 
 async fn placed(app: &TestApp, tok: &str, key: &str, stage: &str, points: u32) -> Value {
@@ -57,24 +52,15 @@ async fn placed(app: &TestApp, tok: &str, key: &str, stage: &str, points: u32) -
 }
 
 async fn order(app: &TestApp, tok: &str, id: &Value) -> Value {
-    let r = Client::new()
-        .get(app.url(&format!("/api/v1/provisioning-orders/{id}")))
-        .bearer_auth(tok)
-        .send()
-        .await
-        .unwrap();
+    let r = app
+        .get_as(tok, &format!("/api/v1/provisioning-orders/{id}"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json().await.unwrap()
 }
 
 async fn post(app: &TestApp, tok: &str, path: String, body: Value) -> reqwest::Response {
-    Client::new()
-        .post(app.url(&path))
-        .bearer_auth(tok)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.post_json(tok, &path, body).await
 }
 
 fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> chrono::DateTime<Utc> {
