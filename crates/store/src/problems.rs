@@ -50,6 +50,14 @@ pub struct ProblemRow {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The organisation the problem concerns (report form), if any.
+    pub org_id: Option<i64>,
+    /// Its branch (region): branch-scoped readers see only their branch's problems. None: the centre's own.
+    pub region_id: Option<i64>,
+    /// The vendor organisation it is dispatched to: that vendor's users see it.
+    pub vendor_org_id: Option<i64>,
+    /// CHG-21: the fix needs a system change, so it is resolved only with a change linked.
+    pub needs_change: bool,
 }
 
 /// What a report creates.
@@ -66,6 +74,9 @@ pub struct NewProblem {
     pub impact: String,
     pub on_site_data: String,
     pub cause_analysis: String,
+    pub org_id: Option<i64>,
+    pub region_id: Option<i64>,
+    pub vendor_org_id: Option<i64>,
     pub now: i64,
 }
 
@@ -113,22 +124,26 @@ pub struct ProblemFilter {
     pub state: Option<String>,
     pub level: Option<String>,
     pub category: Option<String>,
+    /// Only problems of this branch (region) — the scope of a branch-scoped reader.
+    pub region_id: Option<i64>,
+    /// Only problems dispatched to this vendor organisation — the scope of a vendor's reader.
+    pub vendor_org_id: Option<i64>,
 }
 
-const COLS: &str = "id, title, level, category, source, state, discovered_at, reported_at, reporter, symptom, impact, on_site_data, cause_analysis, coordinator, responded_at, managers_told_at, dispatcher, dispatched_at, handler, handled_at, result, method, improvement, resolved_at, analysis_report, analysis_at, meeting_minutes, meeting_at, archived_by, archived_at, retain_until, other_department, letter_at, reply_due, replied_at, reply, version, created_at, updated_at";
+const COLS: &str = "id, title, level, category, source, state, discovered_at, reported_at, reporter, symptom, impact, on_site_data, cause_analysis, coordinator, responded_at, managers_told_at, dispatcher, dispatched_at, handler, handled_at, result, method, improvement, resolved_at, analysis_report, analysis_at, meeting_minutes, meeting_at, archived_by, archived_at, retain_until, other_department, letter_at, reply_due, replied_at, reply, version, created_at, updated_at, org_id, region_id, vendor_org_id, needs_change";
 const ACTION_COLS: &str = "id, problem_id, text, owner, due_at, closed_by, closed_at, outcome, created_by, created_at, version";
 
 /// Inserts a reported problem.
 pub async fn insert_problem(conn: &mut Conn<'_>, p: &NewProblem) -> StoreResult<ProblemRow> {
     let sql = format!(
         "INSERT INTO problems (title, level, category, source, discovered_at, reported_at, reporter, symptom, impact,
-           on_site_data, cause_analysis, created_at, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12) RETURNING {COLS}"
+           on_site_data, cause_analysis, created_at, updated_at, org_id, region_id, vendor_org_id)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13,$14,$15) RETURNING {COLS}"
     );
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&p.title).bind(&p.level).bind(&p.category).bind(&p.source).bind(p.discovered_at)
         .bind(p.reported_at).bind(&p.reporter).bind(&p.symptom).bind(&p.impact).bind(&p.on_site_data)
-        .bind(&p.cause_analysis).bind(p.now)
+        .bind(&p.cause_analysis).bind(p.now).bind(p.org_id).bind(p.region_id).bind(p.vendor_org_id)
         .fetch_one(&mut **c).await)?)
 }
 
@@ -155,7 +170,7 @@ pub async fn save_problem(
            dispatcher=$13, dispatched_at=$14, handler=$15, handled_at=$16, result=$17, method=$18, improvement=$19,
            resolved_at=$20, analysis_report=$21, analysis_at=$22, meeting_minutes=$23, meeting_at=$24,
            archived_by=$25, archived_at=$26, retain_until=$27, other_department=$28, letter_at=$29, reply_due=$30,
-           replied_at=$31, reply=$32, version=version+1, updated_at=$33
+           replied_at=$31, reply=$32, version=version+1, updated_at=$33, vendor_org_id=$36, needs_change=$37
          WHERE id=$34 AND version=$35 RETURNING {COLS}"
     );
     let row: Option<ProblemRow> = on_conn!(conn, c => sqlx::query_as(&sql)
@@ -165,7 +180,7 @@ pub async fn save_problem(
         .bind(&p.result).bind(&p.method).bind(&p.improvement).bind(p.resolved_at).bind(&p.analysis_report)
         .bind(p.analysis_at).bind(&p.meeting_minutes).bind(p.meeting_at).bind(&p.archived_by).bind(p.archived_at)
         .bind(p.retain_until).bind(&p.other_department).bind(p.letter_at).bind(p.reply_due).bind(p.replied_at)
-        .bind(&p.reply).bind(now).bind(p.id).bind(p.version)
+        .bind(&p.reply).bind(now).bind(p.id).bind(p.version).bind(p.vendor_org_id).bind(p.needs_change)
         .fetch_optional(&mut **c).await)?;
     row.ok_or_else(|| StoreError::Stale(format!("problem {}", p.id)))
 }
@@ -249,6 +264,13 @@ pub async fn insert_link(
     Ok(n == 1)
 }
 
+/// How many links of `kind` problem `problem_id` has, inside a write (CHG-21: a change linked before resolving).
+pub async fn link_count(conn: &mut Conn<'_>, problem_id: i64, kind: &str) -> StoreResult<i64> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM problem_links WHERE problem_id = $1 AND kind = $2")
+        .bind(problem_id).bind(kind).fetch_one(&mut **c).await)?)
+}
+
 /// Problems reported in `[from, to)`, oldest first, inside a write (the monthly report's scheduled e-mail).
 pub async fn problems_reported_between_in(
     conn: &mut Conn<'_>,
@@ -272,11 +294,13 @@ impl Store {
         let sql = format!(
             "SELECT {COLS} FROM problems WHERE id < $1
                AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR level = $3) AND ($4 IS NULL OR category = $4)
+               AND ($6 IS NULL OR region_id = $6) AND ($7 IS NULL OR vendor_org_id = $7)
              ORDER BY id DESC LIMIT $5"
         );
         Ok(
             on_pool!(self, p => sqlx::query_as(&sql).bind(before).bind(&filter.state).bind(&filter.level)
-            .bind(&filter.category).bind(limit).fetch_all(p).await)?,
+            .bind(&filter.category).bind(limit).bind(filter.region_id).bind(filter.vendor_org_id)
+            .fetch_all(p).await)?,
         )
     }
 

@@ -1547,6 +1547,7 @@ async fn problem_cmd(p: &tianshu_services::Platform, args: &ProblemArgs) -> anyh
                 state: state.clone(),
                 level: level.clone(),
                 category: None,
+                ..Default::default()
             };
             for i in prb::list(p, &actor, filter, None, 200).await.map_err(svc)? {
                 let r = &i.problem;
@@ -1592,6 +1593,7 @@ async fn problem_cmd(p: &tianshu_services::Platform, args: &ProblemArgs) -> anyh
                     impact: impact.clone(),
                     on_site_data: String::new(),
                     cause_analysis: String::new(),
+                    org_key: None,
                 },
             )
             .await

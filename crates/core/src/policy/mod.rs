@@ -71,7 +71,8 @@ pub use pack::{
     ApiTokenPolicy, LoginPolicy, PackInfo, RateLimitPolicy, SecurityPolicy, SessionPolicy,
 };
 pub use problem::{
-    ArchiveRule, BreachNotice, DispatchRule, ImmediateProblemReport, OtherDepartmentRule,
+    ArchiveRule, BreachNotice, DispatchRule, ImmediateProblemReport, MeetingReminder,
+    OtherDepartmentRule,
     ProblemCategory, ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
 };
 pub use reconciliation::{

@@ -35,6 +35,22 @@ pub struct ProblemLevelPolicy {
     /// PRB-09: the scheduled e-mail of the monthly problem report (none: not sent).
     #[serde(default)]
     pub monthly_report: Option<MonthlyPackSchedule>,
+    /// PRB-13: the reminder of a monthly-meeting action still open at its due date (none: no reminders).
+    #[serde(default)]
+    pub meeting_reminder: Option<MeetingReminder>,
+}
+
+/// PRB-13: an open meeting action past its due date is reminded once: `template` of notifications.toml to
+/// `roles` of roles.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingReminder {
+    /// The rule (PRB-13).
+    pub rule: String,
+    /// Template of notifications.toml.
+    pub template: String,
+    /// Roles of roles.toml told.
+    pub roles: Vec<String>,
 }
 
 /// A problem deadline passed unmet: the template of notifications.toml queued and the roles it goes to.
@@ -159,6 +175,9 @@ impl ProblemLevelPolicy {
         if let Some(m) = &self.monthly_report {
             v.push(("monthly_report.template".to_string(), m.template.as_str()));
         }
+        if let Some(m) = &self.meeting_reminder {
+            v.push(("meeting_reminder.template".to_string(), m.template.as_str()));
+        }
         v
     }
 
@@ -174,6 +193,11 @@ impl ProblemLevelPolicy {
         if let Some(m) = &self.monthly_report {
             for (j, r) in m.roles.iter().enumerate() {
                 v.push((format!("monthly_report.roles[{j}]"), r.as_str()));
+            }
+        }
+        if let Some(m) = &self.meeting_reminder {
+            for (j, r) in m.roles.iter().enumerate() {
+                v.push((format!("meeting_reminder.roles[{j}]"), r.as_str()));
             }
         }
         v
@@ -264,6 +288,16 @@ impl ProblemLevelPolicy {
         }
         if let Some(m) = &self.monthly_report {
             m.validate("monthly_report", issues);
+        }
+        if let Some(m) = &self.meeting_reminder {
+            check_rule_id("meeting_reminder.rule", &m.rule, issues);
+            check_non_empty("meeting_reminder.template", &m.template, issues);
+            if m.roles.is_empty() {
+                issues.push(Issue::new(
+                    "meeting_reminder.roles",
+                    "name at least one role to remind of an overdue meeting action",
+                ));
+            }
         }
         if self.archive.retention_years == 0 {
             issues.push(Issue::new("archive.retention_years", "must be at least 1"));

@@ -329,3 +329,36 @@ fn breach_and_monthly_messages_render_in_both_languages_prb_09() {
     let zh = render(&t.zh, &ctx, &t.required).unwrap();
     assert!(zh.contains("2026-11问题管理月报:共报告问题2个"), "{zh}");
 }
+
+#[test]
+fn prb_13_meeting_reminder_is_checked_at_load_and_renders_in_both_languages() {
+    use tianshu_core::notify::render;
+    let p = pack();
+    let r = p.problem_levels.meeting_reminder.as_ref().unwrap();
+    assert_eq!(
+        (r.rule.as_str(), r.template.as_str()),
+        ("PRB-13", "prb_meeting_action_overdue")
+    );
+    assert_eq!(r.roles, ["problem_coordinator"]);
+    let errs = errors(load_with("problem_levels.toml", |t| {
+        t.replace(
+            "template = \"prb_meeting_action_overdue\"",
+            "template = \"prb_meeting_nothing\"",
+        )
+        .replace("rule = \"PRB-13\"", "rule = \"prb13\"")
+    }));
+    let has = |path: &str, msg: &str| {
+        errs.iter()
+            .any(|e| e.starts_with("problem_levels.toml:") && e.contains(path) && e.contains(msg))
+    };
+    assert!(has(":meeting_reminder.template:", "prb_meeting_nothing"), "{errs:?}");
+    assert!(has(":meeting_reminder.rule:", ""), "{errs:?}");
+
+    let t = p.notifications.template("prb_meeting_action_overdue").unwrap();
+    let ctx = serde_json::json!({"meeting_id": "3", "month": "2026-11", "action_id": "12",
+        "text": "增加话单积压监控", "owner": "张工", "rule": "PRB-13", "due_at": "2026-11-30T04:00:00Z"});
+    let zh = render(&t.zh, &ctx, &t.required).unwrap();
+    assert!(zh.contains("2026-11月问题总结会确定的措施12") && zh.contains("PRB-13"), "{zh}");
+    let en = render(&t.en, &ctx, &t.required).unwrap();
+    assert!(en.contains("Action 12 of the 2026-11 problem meeting"), "{en}");
+}

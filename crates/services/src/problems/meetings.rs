@@ -9,11 +9,73 @@ use serde_json::json;
 use tianshu_core::Permission;
 use tianshu_store::audit::{append, NewAuditEntry};
 use tianshu_store::problems::{self as st, MeetingActionRow, MeetingRow};
-use tianshu_store::StoreError;
+use tianshu_store::{Conn, StoreError, StoreResult};
+use tianshu_workcal::DeadlineBasis;
 
 use super::{micros, text, time, ActionInput};
 use crate::authz::Principal;
+use crate::clocks::{self as shared, ClockSpec, Notify, Recipients};
+use crate::policy::ActivePolicy;
 use crate::{Platform, ServiceError, ServiceResult};
+
+/// Subject kind of the meetings' reminder clocks, their timeline and messages (subject id: the meeting id).
+pub const KIND: &str = "problem_meeting";
+
+/// The clock key of an action's reminder.
+pub fn reminder_key(action_id: i64) -> String {
+    format!("action:{action_id}")
+}
+
+/// PRB-13: the durable reminder of one open action, due at the action's due date (in the same write as the
+/// action). When it falls due with the action still open the scheduler records `clock.breached` on the
+/// meeting's timeline and queues the pack's reminder once (idempotency key `timer:<id>`, also across restarts);
+/// closing the action stops it, so an action closed in time is never reminded. No `[meeting_reminder]` in the
+/// pack: no clock.
+async fn start_reminder(
+    c: &mut Conn<'_>,
+    pol: &ActivePolicy,
+    m: &MeetingRow,
+    a: &MeetingActionRow,
+    now: i64,
+) -> StoreResult<()> {
+    let Some(r) = pol.pack.problem_levels.meeting_reminder.clone() else {
+        return Ok(());
+    };
+    // Wall-clock seconds to the due date, rounded up so the reminder never comes before it; an action already
+    // due when recorded is reminded at the scheduler's next tick.
+    let seconds = ((a.due_at - now).max(0) + 999_999) / 1_000_000;
+    shared::start(
+        c,
+        pol,
+        ClockSpec {
+            subject_kind: KIND.into(),
+            subject_id: m.id.to_string(),
+            clock_key: reminder_key(a.id),
+            rule: r.rule.clone(),
+            basis: DeadlineBasis::WallClock { seconds },
+            calendar: None,
+            start_at: now,
+            repeat: None,
+            notify: Notify {
+                template: r.template.clone(),
+                recipients: Recipients {
+                    roles: r.roles.clone(),
+                    ..Default::default()
+                },
+                context: json!({
+                    "meeting_id": m.id.to_string(),
+                    "month": m.month,
+                    "action_id": a.id.to_string(),
+                    "text": a.text,
+                    "owner": a.owner,
+                }),
+                review: false,
+            },
+        },
+    )
+    .await
+    .map(|_| ())
+}
 
 /// The rule every refusal and record of this module names.
 pub const RULE: &str = "PRB-13";
@@ -165,6 +227,7 @@ pub async fn record(
     let who = actor.actor();
     let now_us = micros(now);
     let held_us = micros(held);
+    let pol = p.policy.current();
     let id = p
         .store
         .write(move |c| {
@@ -181,7 +244,8 @@ pub async fn record(
                 let m = st::insert_meeting(c, &month, held_us, &attendees_json, &minutes, &who, now_us)
                     .await?;
                 for (t, o, due) in &actions {
-                    st::insert_meeting_action(c, m.id, t, o, *due, now_us).await?;
+                    let a = st::insert_meeting_action(c, m.id, t, o, *due, now_us).await?;
+                    start_reminder(c, &pol, &m, &a, now_us).await?;
                 }
                 append(
                     c,
@@ -273,6 +337,17 @@ pub async fn close_action(
                 }
                 let a =
                     st::close_meeting_action(c, action_id, version, &note, &who, now_us).await?;
+                // Closed before its due date the reminder is withdrawn (clock met); closed late it stays
+                // breached, its one reminder already sent.
+                shared::stop(
+                    c,
+                    KIND,
+                    &meeting_id.to_string(),
+                    &reminder_key(action_id),
+                    now_us,
+                    "action closed",
+                )
+                .await?;
                 append(
                     c,
                     NewAuditEntry {

@@ -23,7 +23,7 @@ use tianshu_store::timers::{insert_outbox, NewOutbox};
 use tianshu_store::StoreError;
 use tianshu_workcal::{DeadlineBasis, WorkCalendar};
 
-use crate::authz::Principal;
+use crate::authz::{Principal, Scope};
 use crate::{Platform, ServiceError, ServiceResult};
 
 pub mod clocks;
@@ -31,6 +31,37 @@ pub mod meetings;
 
 /// Link kinds a problem may point to.
 pub const LINK_KINDS: [&str; 3] = ["incident", "bug", "change"];
+
+/// CHG-21: a problem fix needing a system change goes through change management.
+pub const CHANGE_RULE: &str = "CHG-21";
+
+/// Whether the caller's scope covers the problem, read like incidents: province readers see every problem,
+/// a branch-scoped reader those of their branch (region), a vendor's reader those dispatched to the vendor.
+pub fn visible(actor: &Principal, r: &ProblemRow) -> bool {
+    match actor.scope {
+        Scope::Province => true,
+        Scope::Region(g) => r.region_id == Some(g),
+        Scope::Vendor(v) => r.vendor_org_id == Some(v),
+    }
+}
+
+/// A problem outside the caller's scope is "not found" (404, like incidents), so its existence does not leak.
+pub fn require_visible(actor: &Principal, r: &ProblemRow) -> ServiceResult<()> {
+    if visible(actor, r) {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound(format!("problem {}", r.id)))
+    }
+}
+
+/// Narrows a list filter to the caller's scope.
+pub fn scope_filter(actor: &Principal, f: &mut ProblemFilter) {
+    match actor.scope {
+        Scope::Province => {}
+        Scope::Region(g) => f.region_id = Some(g),
+        Scope::Vendor(v) => f.vendor_org_id = Some(v),
+    }
+}
 
 /// The report form as received (PRB-12 附件一); times RFC 3339.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -52,6 +83,10 @@ pub struct ReportInput {
     pub on_site_data: String,
     #[serde(default)]
     pub cause_analysis: String,
+    /// Key of the organisation the problem concerns; its branch is the problem's region (who may read it).
+    /// Default: the reporter's branch for a branch-scoped reporter, none (the centre's own) otherwise.
+    #[serde(default)]
+    pub org_key: Option<String>,
 }
 
 /// A move on a problem.
@@ -60,14 +95,24 @@ pub struct ReportInput {
 pub enum ProblemAction {
     /// The coordinator's first response (PRB-06).
     Respond,
-    /// Dispatch to a handler (PRB-02, work order).
-    Dispatch { handler: String },
+    /// Dispatch to a handler (PRB-02, work order), optionally of a vendor organisation (whose users then see
+    /// the problem); `needs_change` marks a fix that needs a system change (CHG-21).
+    Dispatch {
+        handler: String,
+        #[serde(default)]
+        vendor: Option<String>,
+        #[serde(default)]
+        needs_change: Option<bool>,
+    },
     /// Result recorded; resolved when the PRB-08 criteria hold.
     Resolve {
         result: String,
         method: String,
         #[serde(default)]
         improvement: String,
+        /// CHG-21: the fix needs a system change (default: as the work order says).
+        #[serde(default)]
+        needs_change: Option<bool>,
     },
     /// The analysis-and-handling report (PRB-09).
     Analysis { report: String },
@@ -254,6 +299,35 @@ pub async fn report(
         ),
     };
     let discovered = time("discovered_at", &input.discovered_at)?;
+    let (org_id, region_id, vendor_org_id) = match input
+        .org_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        Some(key) => {
+            let org = p
+                .directory
+                .org_by_key(&p.store, key)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::unknown_ref(
+                        "org_key",
+                        format!("no organisation '{key}'"),
+                        format!("单位“{key}”不存在"),
+                    )
+                })?;
+            // A branch-scoped reporter reports for their own branch only (as for incidents).
+            actor.require_visible(org.region_id, org.id)?;
+            let vendor = (org.kind == "vendor").then_some(org.id);
+            (Some(org.id), org.region_id, vendor)
+        }
+        None => match actor.scope {
+            Scope::Province => (None, None, None),
+            Scope::Region(g) => (Some(actor.org_id), Some(g), None),
+            Scope::Vendor(v) => (Some(v), None, Some(v)),
+        },
+    };
     let reported = match &input.reported_at {
         Some(s) => time("reported_at", s)?,
         None => now,
@@ -320,6 +394,9 @@ pub async fn report(
                         impact: form.impact.clone(),
                         on_site_data: form.on_site_data.clone(),
                         cause_analysis: form.cause_analysis.clone(),
+                        org_id,
+                        region_id,
+                        vendor_org_id,
                         now: now_us,
                     },
                 )
@@ -387,6 +464,7 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Prob
         .problem(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("problem {id}")))?;
+    require_visible(actor, &row)?;
     let pack = p.policy.current().pack.clone();
     let cal = calendar(p)?;
     let actions = p.store.problem_actions(id).await?;
@@ -428,11 +506,12 @@ pub struct ProblemListItem {
 pub async fn list(
     p: &Platform,
     actor: &Principal,
-    filter: ProblemFilter,
+    mut filter: ProblemFilter,
     before: Option<i64>,
     limit: i64,
 ) -> ServiceResult<Vec<ProblemListItem>> {
     actor.require(Permission::ProblemRead)?;
+    scope_filter(actor, &mut filter);
     if let Some(s) = &filter.state {
         if ![
             ProblemState::Reported,
@@ -496,16 +575,49 @@ pub async fn act(
     let now_us = micros(now);
     let pack = p.policy.current().pack.clone();
     let cal = calendar(p)?;
+    // Out of the caller's scope: not found, before anything else is said about it.
+    let current = p
+        .store
+        .problem(id)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("problem {id}")))?;
+    require_visible(actor, &current)?;
     // Validate input before touching the database.
     let mut actions_due = Vec::new();
+    let mut vendor_org = None;
     let mut reply_due = None;
     let mut reply_basis = None;
     match &action {
-        ProblemAction::Dispatch { handler } => text("handler", handler, 100)?,
+        ProblemAction::Dispatch {
+            handler, vendor, ..
+        } => {
+            text("handler", handler, 100)?;
+            if let Some(key) = vendor.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+                let org = p
+                    .directory
+                    .org_by_key(&p.store, key)
+                    .await?
+                    .ok_or_else(|| {
+                        ServiceError::unknown_ref(
+                            "vendor",
+                            format!("no organisation '{key}'"),
+                            format!("单位“{key}”不存在"),
+                        )
+                    })?;
+                if org.kind != "vendor" {
+                    return Err(ServiceError::invalid(
+                        "vendor",
+                        format!("'{key}' is a {} organisation, not a vendor", org.kind),
+                    ));
+                }
+                vendor_org = Some(org.id);
+            }
+        }
         ProblemAction::Resolve {
             result,
             method,
             improvement,
+            ..
         } => {
             text("result", result, 4000)?;
             text("method", method, 4000)?;
@@ -588,7 +700,11 @@ pub async fn act(
                         r.coordinator = Some(who.clone());
                         ("responded", json!({}))
                     }
-                    ProblemAction::Dispatch { handler } => {
+                    ProblemAction::Dispatch {
+                        handler,
+                        needs_change,
+                        ..
+                    } => {
                         if r.state != ProblemState::Reported.as_str()
                             && r.state != ProblemState::Dispatched.as_str()
                         {
@@ -598,17 +714,38 @@ pub async fn act(
                         r.dispatcher = Some(who.clone());
                         r.dispatched_at.get_or_insert(now_us);
                         r.handler = Some(handler.trim().to_string());
+                        // A re-dispatch to a handler of our own takes the problem away from the vendor.
+                        r.vendor_org_id = vendor_org;
+                        if let Some(n) = needs_change {
+                            r.needs_change = *n;
+                        }
                         r.responded_at.get_or_insert(now_us);
-                        ("dispatched", json!({"handler": handler.trim()}))
+                        (
+                            "dispatched",
+                            json!({"handler": handler.trim(), "vendor_org_id": vendor_org, "needs_change": r.needs_change}),
+                        )
                     }
                     ProblemAction::Resolve {
                         result,
                         method,
                         improvement,
+                        needs_change,
                     } => {
                         if r.state == ProblemState::Resolved.as_str() || closed {
                             return Err(refuse(&r.state, "resolved again"));
                         }
+                        // CHG-21 (PRB-06/07): a fix needing a system change goes through change management,
+                        // so the problem is resolved only once the change is linked.
+                        let needs = needs_change.unwrap_or(r.needs_change);
+                        if needs && st::link_count(c, id, "change").await? == 0 {
+                            return Err(StoreError::Conflict {
+                                field: "needs_change".into(),
+                                message: format!(
+                                    "{CHANGE_RULE}: the fix needs a system change; link the change (release or cut-over) before resolving"
+                                ),
+                            });
+                        }
+                        r.needs_change = needs;
                         r.state = ProblemState::Resolved.as_str().into();
                         r.resolved_at = Some(now_us);
                         r.handled_at = Some(now_us);
@@ -620,7 +757,10 @@ pub async fn act(
                             r.handler = Some(who.clone());
                         }
                         r.responded_at.get_or_insert(now_us);
-                        ("resolved", json!({"result": result.trim()}))
+                        (
+                            "resolved",
+                            json!({"result": result.trim(), "needs_change": needs}),
+                        )
                     }
                     ProblemAction::Analysis { report } => {
                         if r.resolved_at.is_none() || closed {
@@ -820,7 +960,13 @@ pub async fn monthly_report(
         .parse()
         .unwrap_or(chrono_tz::Asia::Shanghai);
     let (from, to) = month_bounds(tz, first).ok_or_else(bad)?;
-    let rows = p.store.problems_reported_between(from, to).await?;
+    let rows: Vec<ProblemRow> = p
+        .store
+        .problems_reported_between(from, to)
+        .await?
+        .into_iter()
+        .filter(|r| visible(actor, r))
+        .collect();
     let cal = calendar(p)?;
     Ok(summarise(first, &rows, &pack, &cal, p.clock.now()))
 }

@@ -29,6 +29,7 @@ fn input(level: &str) -> ReportInput {
         impact: "部分用户账单延迟".into(),
         on_site_data: String::new(),
         cause_analysis: String::new(),
+        org_key: None,
     }
 }
 
@@ -150,6 +151,8 @@ async fn prb_01_prb_02_report_clocks_breach_once_with_the_message_and_met_ones_n
             a_id,
             ProblemAction::Dispatch {
                 handler: "dba1".into(),
+                vendor: None,
+                needs_change: None,
             },
         )
         .await;
@@ -168,6 +171,7 @@ async fn prb_01_prb_02_report_clocks_breach_once_with_the_message_and_met_ones_n
                 result: "已恢复".into(),
                 method: "重建索引".into(),
                 improvement: String::new(),
+                needs_change: None,
             },
         )
         .await;
@@ -210,6 +214,7 @@ async fn prb_09_prb_10_clocks_from_the_resolution_worked_example_25_met_ones_sta
                 result: "已恢复".into(),
                 method: "切换备机".into(),
                 improvement: String::new(),
+                needs_change: None,
             },
         )
         .await;
@@ -311,6 +316,8 @@ async fn prb_11_reply_clock_runs_from_the_letter_a_new_letter_replaces_it_and_a_
             id,
             ProblemAction::Dispatch {
                 handler: "net1".into(),
+                vendor: None,
+                needs_change: None,
             },
         )
         .await;
@@ -523,6 +530,126 @@ async fn prb_09_monthly_problem_report_mailed_by_a_durable_timer_once_and_resche
                 .timestamp_micros()
         );
         assert_eq!(pclocks::ensure_scheduled(&p).await.unwrap(), None);
+        p.store.close().await;
+    }
+}
+
+/// Meeting actions' reminder messages queued for meeting `mid`: (action id, cause).
+async fn reminders(p: &Platform, mid: i64) -> Vec<(String, String)> {
+    p.store
+        .outbox_of(prb::meetings::KIND, &mid.to_string())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.template == "prb_meeting_action_overdue")
+        .map(|m| {
+            let c: serde_json::Value = serde_json::from_str(&m.context).unwrap();
+            assert!(m.recipients.contains("problem_coordinator"), "{}", m.recipients);
+            (c["action_id"].as_str().unwrap().to_string(), m.cause)
+        })
+        .collect()
+}
+
+/// PRB-13 on both backends: an action of the monthly problem meeting still open at its due date is reminded
+/// once through the outbox (the pack's `[meeting_reminder]` template to its roles) by a durable clock; an action
+/// closed before its due date is never reminded; a restarted instance fires what is due and never repeats a
+/// reminder already sent.
+#[tokio::test]
+async fn prb_13_open_meeting_action_past_due_is_reminded_once_closed_in_time_never_also_after_restart() {
+    use tianshu_services::problems::meetings::{self, MeetingInput};
+    for db in backends().await {
+        let (p, clock) = platform(&db, monday_9()).await;
+        let admin = Principal::cli_admin();
+        let owner = scheduler::instance_id();
+        let action = |text: &str, due: &str| prb::ActionInput {
+            text: text.into(),
+            owner: "张工".into(),
+            due_at: due.into(),
+        };
+        // Held Monday 08:00; two actions due Monday 12:00, one due Tuesday 12:00.
+        let m = meetings::record(
+            &p,
+            &admin,
+            MeetingInput {
+                held_at: "2024-03-04T08:00:00+08:00".into(),
+                attendees: vec!["协调人".into(), "主机主管".into()],
+                minutes: "讨论本月问题,提出改进措施".into(),
+                actions: vec![
+                    action("增加话单积压监控", "2024-03-04T12:00:00+08:00"),
+                    action("修订入库作业手册", "2024-03-04T12:00:00+08:00"),
+                    action("数据库巡检脚本", "2024-03-05T12:00:00+08:00"),
+                ],
+            },
+        )
+        .await
+        .unwrap();
+        let mid = m.id;
+        let (a, b, late) = (&m.actions[0], &m.actions[1], &m.actions[2]);
+        let pending = p
+            .store
+            .timers_of(meetings::KIND, &mid.to_string())
+            .await
+            .unwrap();
+        assert_eq!(
+            pending.iter().filter(|t| t.state == "pending").count(),
+            3,
+            "one reminder clock per action, {:?}",
+            db.backend
+        );
+
+        // 10:00: B closed before its due date — its reminder is withdrawn.
+        clock.set(monday_9() + Duration::hours(1));
+        meetings::close_action(&p, &admin, mid, b.id, b.version, "已修订")
+            .await
+            .unwrap();
+
+        // 12:00:01: A, still open, is reminded once; B never.
+        clock.set(monday_9() + Duration::hours(3) + Duration::seconds(1));
+        assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 1);
+        assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 0, "once");
+        assert_eq!(
+            reminders(&p, mid).await,
+            [(a.id.to_string(), format!("PRB-13:action:{}", a.id))]
+        );
+        let events = p
+            .store
+            .events_of(meetings::KIND, &mid.to_string())
+            .await
+            .unwrap();
+        assert_eq!(
+            events.iter().filter(|e| e.kind == "clock.breached").count(),
+            1,
+            "recorded once on the meeting's timeline"
+        );
+        let clocks = p
+            .store
+            .clocks_of(meetings::KIND, &mid.to_string())
+            .await
+            .unwrap();
+        let state = |id: i64| {
+            let k = clocks
+                .iter()
+                .find(|c| c.clock_key == meetings::reminder_key(id))
+                .unwrap();
+            (k.state.clone(), k.breached_at.is_some())
+        };
+        assert_eq!(state(b.id), ("met".to_string(), false));
+        assert_eq!(state(a.id), ("running".to_string(), true));
+        // A closed late afterwards: no second reminder.
+        meetings::close_action(&p, &admin, mid, a.id, a.version, "监控已上线")
+            .await
+            .unwrap();
+        p.store.close().await;
+        drop(p);
+
+        // Restarted on Wednesday: the Tuesday action is reminded, A is not reminded again.
+        let (p, _clock) = platform(&db, monday_9() + Duration::days(2)).await;
+        assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 1);
+        assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 0);
+        let got = reminders(&p, mid).await;
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got.iter().filter(|(id, _)| *id == a.id.to_string()).count(), 1);
+        assert!(got.iter().any(|(id, _)| *id == late.id.to_string()));
         p.store.close().await;
     }
 }

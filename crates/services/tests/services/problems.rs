@@ -29,6 +29,7 @@ fn input(level: Option<&str>) -> ReportInput {
         impact: "部分用户账单延迟".into(),
         on_site_data: String::new(),
         cause_analysis: String::new(),
+        org_key: None,
     }
 }
 
@@ -96,6 +97,8 @@ async fn problem_life_cycle_with_immediate_report_deadlines_and_archive() {
             v.problem.version,
             ProblemAction::Dispatch {
                 handler: "dba1".into(),
+                vendor: None,
+                needs_change: None,
             },
         )
         .await
@@ -128,6 +131,7 @@ async fn problem_life_cycle_with_immediate_report_deadlines_and_archive() {
                 result: "已恢复".into(),
                 method: "重建索引".into(),
                 improvement: "加监控".into(),
+                needs_change: None,
             },
         )
         .await

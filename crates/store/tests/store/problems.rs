@@ -20,6 +20,9 @@ fn report(title: &str, level: &str, at: i64) -> NewProblem {
         impact: "无用户影响".into(),
         on_site_data: "队列积压 1.2 万".into(),
         cause_analysis: String::new(),
+        org_id: None,
+        region_id: None,
+        vendor_org_id: None,
         now: at,
     }
 }

@@ -393,3 +393,177 @@ async fn problem_detail_shows_durable_clocks_and_their_breach_prb_01_on_both_bac
         );
     }
 }
+
+/// Problem scope on both backends (issue 8), read like incidents: a branch-scoped reader (duty officer of a
+/// branch team) sees only the problems of their branch, a vendor's engineer only the problems dispatched to
+/// their vendor, province readers all; out of scope is 404 (like incidents, so existence does not leak) on the
+/// detail, the moves and the console page; the list and the PRB-09 monthly report are filtered.
+#[tokio::test]
+async fn problems_are_read_in_the_readers_scope_branch_and_vendor_on_both_backends() {
+    for db in tianshu_testkit::backends().await {
+        let app = spawn(db).await;
+        let admin = app.token_for("admin", &[]).await;
+        let report = |org: Option<&'static str>| {
+            let mut f = form(Some("P3"), "database");
+            if let Some(o) = org {
+                f["org_key"] = json!(o);
+            }
+            let (app, admin) = (&app, &admin);
+            async move {
+                let r = post(app, admin, "/api/v1/problems", f).await;
+                assert_eq!(r.status(), StatusCode::CREATED);
+                r.json::<Value>().await.unwrap()
+            }
+        };
+        // Guangzhou's own problem (the branch), Foshan's (reported for the branch's team), the centre's own.
+        let gz = report(Some("guangzhou")).await;
+        let fs = report(Some("foshan-support")).await;
+        let centre = report(None).await;
+        assert!(gz["problem"]["region_id"].is_i64(), "{gz}");
+        assert!(fs["problem"]["region_id"].is_i64(), "{fs}");
+        assert_ne!(
+            fs["problem"]["region_id"], gz["problem"]["region_id"],
+            "Foshan's team belongs to the Foshan branch"
+        );
+        assert!(centre["problem"]["region_id"].is_null(), "{centre}");
+        let id = |v: &Value| v["problem"]["id"].as_i64().unwrap();
+        let (gz_id, fs_id, centre_id) = (id(&gz), id(&fs), id(&centre));
+
+        // Unknown organisations and non-vendors are refused by field, nothing saved.
+        let mut bad = form(Some("P3"), "database");
+        bad["org_key"] = json!("atlantis");
+        let (s, b) = problem(post(&app, &admin, "/api/v1/problems", bad).await).await;
+        assert_eq!((s, b["field"].as_str()), (StatusCode::BAD_REQUEST, Some("org_key")), "{b}");
+        let path = format!("/api/v1/problems/{centre_id}/actions");
+        let (s, b) = problem(
+            post(&app, &admin, &path, json!({"version": 1, "action": "dispatch", "handler": "张工", "vendor": "guangzhou"}))
+                .await,
+        )
+        .await;
+        assert_eq!((s, b["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("vendor")), "{b}");
+        // The centre's problem is dispatched to a handler of the vendor 天衡 (vendor-tianheng).
+        let r = post(&app, &admin, &path, json!({"version": 1, "action": "dispatch", "handler": "天衡·李工", "vendor": "vendor-tianheng"})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert!(v["problem"]["vendor_org_id"].is_i64(), "{v}");
+
+        let ids = |v: Value| -> Vec<i64> {
+            let mut ids: Vec<i64> = v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|i| i["problem"]["id"].as_i64())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let month = "2026-11";
+        let readers = [
+            ("admin", vec![gz_id, fs_id, centre_id]),
+            ("gz-duty", vec![gz_id]),
+            ("fs-duty", vec![fs_id]),
+            ("vendor-crm", vec![centre_id]),
+            ("vendor-esb", vec![]),
+        ];
+        for (user, want) in readers {
+            let t = app.token_for(user, &[]).await;
+            let list: Value = app.get_as(&t, "/api/v1/problems").await.json().await.unwrap();
+            assert_eq!(ids(list), want, "{user} lists only the problems in scope");
+            for pid in [gz_id, fs_id, centre_id] {
+                let r = app.get_as(&t, &format!("/api/v1/problems/{pid}")).await;
+                let want_status = if want.contains(&pid) {
+                    StatusCode::OK
+                } else {
+                    StatusCode::NOT_FOUND
+                };
+                assert_eq!(r.status(), want_status, "{user} reads problem {pid}");
+            }
+            let m: Value = app
+                .get_as(&t, &format!("/api/v1/problems/monthly?month={month}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(m["total"].as_i64(), Some(want.len() as i64), "{user}: {m}");
+            let mut in_report: Vec<i64> = m["problems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|l| l["id"].as_i64())
+                .collect();
+            in_report.sort();
+            assert_eq!(in_report, want, "{user}: monthly report in scope");
+        }
+
+        // The console: the branch duty officer opens their branch's problem, not Foshan's (404), and the list
+        // shows theirs only.
+        app.login("gz-duty").await;
+        let r = app.client.get(app.url(&format!("/problems/{fs_id}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = app.client.get(app.url(&format!("/problems/{gz_id}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let html = app.client.get(app.url("/problems")).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains(&format!("data-problem=\"{gz_id}\"")), "{html}");
+        assert!(!html.contains(&format!("data-problem=\"{fs_id}\"")), "{html}");
+        assert!(!html.contains(&format!("data-problem=\"{centre_id}\"")), "{html}");
+    }
+}
+
+/// CHG-21 (PRB-06/07) on both backends: a problem whose fix needs a system change (`needs_change` on the work
+/// order, at dispatch or at resolution) is not resolved until a change is linked; the refusal names the rule and
+/// the field, and nothing changes.
+#[tokio::test]
+async fn chg_21_a_fix_needing_a_change_is_resolved_only_with_the_change_linked_on_both_backends() {
+    for db in tianshu_testkit::backends().await {
+        let app = spawn(db).await;
+        let t = app.token_for("admin", &[]).await;
+        let r = post(&app, &t, "/api/v1/problems", form(Some("P3"), "application_software")).await;
+        let v: Value = r.json().await.unwrap();
+        let id = v["problem"]["id"].as_i64().unwrap();
+        let path = format!("/api/v1/problems/{id}/actions");
+        let v: Value = post(&app, &t, &path, json!({"version": 1, "action": "dispatch", "handler": "dba1", "needs_change": true}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["problem"]["needs_change"], true, "{v}");
+        let version = v["problem"]["version"].as_i64().unwrap();
+        let resolve = json!({"version": version, "action": "resolve", "result": "已修复", "method": "修改计费程序"});
+        let (s, b) = problem(post(&app, &t, &path, resolve.clone()).await).await;
+        assert_eq!(s, StatusCode::CONFLICT, "{b}");
+        assert_eq!(b["field"], "needs_change", "{b}");
+        assert!(b.to_string().contains("CHG-21"), "{b}");
+        let now: Value = app.get_as(&t, &format!("/api/v1/problems/{id}")).await.json().await.unwrap();
+        assert_eq!((now["problem"]["state"].as_str(), now["problem"]["version"].as_i64()), (Some("dispatched"), Some(version)), "nothing changed");
+        // A bug link is not a change.
+        let v: Value = post(&app, &t, &path, json!({"version": version, "action": "link", "kind": "bug", "target": "BUG-12"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let version = v["problem"]["version"].as_i64().unwrap();
+        let mut resolve = resolve;
+        resolve["version"] = json!(version);
+        let (s, _) = problem(post(&app, &t, &path, resolve.clone()).await).await;
+        assert_eq!(s, StatusCode::CONFLICT, "CHG-21 wants a change, not a bug");
+        let v: Value = post(&app, &t, &path, json!({"version": version, "action": "link", "kind": "change", "target": "REL-2026-031"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        resolve["version"] = v["problem"]["version"].clone();
+        let r = post(&app, &t, &path, resolve).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!((v["problem"]["state"].as_str(), v["problem"]["needs_change"].as_bool()), (Some("resolved"), Some(true)), "{v}");
+
+        // Declared at the resolution itself: refused the same way; a fix without a change resolves at once.
+        let r = post(&app, &t, "/api/v1/problems", form(Some("P4"), "database")).await;
+        let v: Value = r.json().await.unwrap();
+        let path = format!("/api/v1/problems/{}/actions", v["problem"]["id"]);
+        let (s, b) = problem(post(&app, &t, &path, json!({"version": 1, "action": "resolve", "result": "已修复", "method": "改配置", "needs_change": true})).await).await;
+        assert_eq!((s, b["field"].as_str()), (StatusCode::CONFLICT, Some("needs_change")), "{b}");
+        let r = post(&app, &t, &path, json!({"version": 1, "action": "resolve", "result": "已恢复", "method": "重启进程"})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}

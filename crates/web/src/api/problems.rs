@@ -86,6 +86,14 @@ pub struct ProblemOut {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The organisation the problem concerns (report form `org_key`).
+    pub org_id: Option<i64>,
+    /// Its branch: branch-scoped readers see only their branch's problems (others: 404).
+    pub region_id: Option<i64>,
+    /// The vendor it is dispatched to: that vendor's users see it.
+    pub vendor_org_id: Option<i64>,
+    /// CHG-21: the fix needs a system change; resolved only with a change linked.
+    pub needs_change: bool,
 }
 
 /// One deadline of a problem.
@@ -251,6 +259,9 @@ pub struct ProblemReportBody {
     pub impact: String,
     pub on_site_data: Option<String>,
     pub cause_analysis: Option<String>,
+    /// Key of the organisation the problem concerns; its branch decides who may read the problem. Default:
+    /// the reporter's branch for a branch-scoped reporter, else none (the centre's own, province readers only).
+    pub org_key: Option<String>,
 }
 
 /// A move on a problem: `version` read, `action`, and the fields that action takes.
@@ -262,6 +273,11 @@ pub struct ProblemActBody {
     pub action: String,
     /// dispatch.
     pub handler: Option<String>,
+    /// dispatch: key of the vendor organisation of the handler (its users then see the problem).
+    pub vendor: Option<String>,
+    /// dispatch, resolve: the fix needs a system change (CHG-21); resolving is refused (409, field
+    /// `needs_change`) until a `change` link exists.
+    pub needs_change: Option<bool>,
     /// resolve.
     pub result: Option<String>,
     /// resolve.
@@ -349,6 +365,7 @@ pub async fn list(
         state: q.state,
         level: q.level,
         category: q.category,
+        ..Default::default()
     };
     let items = problems::list(&st.platform, &p, filter, cursor, limit).await?;
     let next = (items.len() as i64 == limit)

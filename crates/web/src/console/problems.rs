@@ -52,6 +52,8 @@ struct ListPage {
     states: Vec<(String, String)>,
     levels: Vec<String>,
     categories: Vec<(String, String)>,
+    /// Organisations a problem may concern (key, name): the branches the reporter may report for.
+    orgs: Vec<(String, String)>,
     can_report: bool,
     error: Option<String>,
     error_field: String,
@@ -82,6 +84,7 @@ async fn list_page(
         state: state.clone(),
         level: level.clone(),
         category: None,
+        ..Default::default()
     };
     let items = prb::list(&st.platform, &u.p, filter, q.cursor, 50)
         .await
@@ -92,6 +95,16 @@ async fn list_page(
             .category(k)
             .map_or_else(|| k.to_string(), |c| label(u, "problem-category-", &c.key))
     };
+    let orgs = st
+        .platform
+        .store
+        .orgs()
+        .await
+        .map_err(|e| service_error_page(u, st, e.into()))?
+        .into_iter()
+        .filter(|o| o.kind == "branch" && u.p.require_visible(o.region_id, o.id).is_ok())
+        .map(|o| (o.key, o.name))
+        .collect();
     let next = (items.len() == 50)
         .then(|| items.last().map(|i| i.problem.id.to_string()))
         .flatten();
@@ -127,6 +140,7 @@ async fn list_page(
             .iter()
             .map(|c| (c.key.clone(), label(u, "problem-category-", &c.key)))
             .collect(),
+        orgs,
         can_report: u.p.can(Permission::ProblemManage),
         error,
         error_field,
@@ -175,6 +189,7 @@ pub async fn create(State(st): State<AppState>, u: ConsoleUser, body: Bytes) -> 
         impact: field(&pairs, "impact"),
         on_site_data: field(&pairs, "on_site_data"),
         cause_analysis: field(&pairs, "cause_analysis"),
+        org_key: Some(field(&pairs, "org_key")).filter(|s| !s.is_empty()),
     };
     match prb::report(&st.platform, &u.p, input).await {
         Ok(v) => Redirect::to(&format!("/problems/{}", v.problem.id)).into_response(),
@@ -293,6 +308,14 @@ async fn detail_page(
         (t("problem-dispatcher"), s(&p.dispatcher)),
         (t("problem-dispatched"), opt_local(st, p.dispatched_at)),
         (t("problem-handler"), s(&p.handler)),
+        (
+            t("problem-needs-change"),
+            if p.needs_change {
+                t("problem-needs-change-yes")
+            } else {
+                String::new()
+            },
+        ),
         (t("problem-result"), s(&p.result)),
         (t("problem-method"), s(&p.method)),
         (t("problem-improvement"), s(&p.improvement)),
@@ -405,6 +428,8 @@ fn action_from(st: &AppState, pairs: &[(String, String)]) -> Result<ProblemActio
         let v = match k.as_str() {
             "action_id" | "action_version" => json!(v.parse::<i64>().unwrap_or(-1)),
             "reply_due" => json!(local_input(st, v)),
+            // A checkbox: present when ticked.
+            "needs_change" => json!(v == "true" || v == "on"),
             _ => json!(v),
         };
         m.insert(k.clone(), v);
