@@ -72,8 +72,7 @@ pub use pack::{
 };
 pub use problem::{
     ArchiveRule, BreachNotice, DispatchRule, ImmediateProblemReport, MeetingReminder,
-    OtherDepartmentRule,
-    ProblemCategory, ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
+    OtherDepartmentRule, ProblemCategory, ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
 };
 pub use reconciliation::{
     EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef,

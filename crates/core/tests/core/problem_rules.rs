@@ -351,14 +351,26 @@ fn prb_13_meeting_reminder_is_checked_at_load_and_renders_in_both_languages() {
         errs.iter()
             .any(|e| e.starts_with("problem_levels.toml:") && e.contains(path) && e.contains(msg))
     };
-    assert!(has(":meeting_reminder.template:", "prb_meeting_nothing"), "{errs:?}");
+    assert!(
+        has(":meeting_reminder.template:", "prb_meeting_nothing"),
+        "{errs:?}"
+    );
     assert!(has(":meeting_reminder.rule:", ""), "{errs:?}");
 
-    let t = p.notifications.template("prb_meeting_action_overdue").unwrap();
+    let t = p
+        .notifications
+        .template("prb_meeting_action_overdue")
+        .unwrap();
     let ctx = serde_json::json!({"meeting_id": "3", "month": "2026-11", "action_id": "12",
         "text": "增加话单积压监控", "owner": "张工", "rule": "PRB-13", "due_at": "2026-11-30T04:00:00Z"});
     let zh = render(&t.zh, &ctx, &t.required).unwrap();
-    assert!(zh.contains("2026-11月问题总结会确定的措施12") && zh.contains("PRB-13"), "{zh}");
+    assert!(
+        zh.contains("2026-11月问题总结会确定的措施12") && zh.contains("PRB-13"),
+        "{zh}"
+    );
     let en = render(&t.en, &ctx, &t.required).unwrap();
-    assert!(en.contains("Action 12 of the 2026-11 problem meeting"), "{en}");
+    assert!(
+        en.contains("Action 12 of the 2026-11 problem meeting"),
+        "{en}"
+    );
 }

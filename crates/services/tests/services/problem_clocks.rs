@@ -544,7 +544,11 @@ async fn reminders(p: &Platform, mid: i64) -> Vec<(String, String)> {
         .filter(|m| m.template == "prb_meeting_action_overdue")
         .map(|m| {
             let c: serde_json::Value = serde_json::from_str(&m.context).unwrap();
-            assert!(m.recipients.contains("problem_coordinator"), "{}", m.recipients);
+            assert!(
+                m.recipients.contains("problem_coordinator"),
+                "{}",
+                m.recipients
+            );
             (c["action_id"].as_str().unwrap().to_string(), m.cause)
         })
         .collect()
@@ -555,7 +559,8 @@ async fn reminders(p: &Platform, mid: i64) -> Vec<(String, String)> {
 /// closed before its due date is never reminded; a restarted instance fires what is due and never repeats a
 /// reminder already sent.
 #[tokio::test]
-async fn prb_13_open_meeting_action_past_due_is_reminded_once_closed_in_time_never_also_after_restart() {
+async fn prb_13_open_meeting_action_past_due_is_reminded_once_closed_in_time_never_also_after_restart(
+) {
     use tianshu_services::problems::meetings::{self, MeetingInput};
     for db in backends().await {
         let (p, clock) = platform(&db, monday_9()).await;
@@ -648,7 +653,10 @@ async fn prb_13_open_meeting_action_past_due_is_reminded_once_closed_in_time_nev
         assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 0);
         let got = reminders(&p, mid).await;
         assert_eq!(got.len(), 2, "{got:?}");
-        assert_eq!(got.iter().filter(|(id, _)| *id == a.id.to_string()).count(), 1);
+        assert_eq!(
+            got.iter().filter(|(id, _)| *id == a.id.to_string()).count(),
+            1
+        );
         assert!(got.iter().any(|(id, _)| *id == late.id.to_string()));
         p.store.close().await;
     }

@@ -433,14 +433,22 @@ async fn problems_are_read_in_the_readers_scope_branch_and_vendor_on_both_backen
         let mut bad = form(Some("P3"), "database");
         bad["org_key"] = json!("atlantis");
         let (s, b) = problem(post(&app, &admin, "/api/v1/problems", bad).await).await;
-        assert_eq!((s, b["field"].as_str()), (StatusCode::BAD_REQUEST, Some("org_key")), "{b}");
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("org_key")),
+            "{b}"
+        );
         let path = format!("/api/v1/problems/{centre_id}/actions");
         let (s, b) = problem(
             post(&app, &admin, &path, json!({"version": 1, "action": "dispatch", "handler": "张工", "vendor": "guangzhou"}))
                 .await,
         )
         .await;
-        assert_eq!((s, b["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("vendor")), "{b}");
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("vendor")),
+            "{b}"
+        );
         // The centre's problem is dispatched to a handler of the vendor 天衡 (vendor-tianheng).
         let r = post(&app, &admin, &path, json!({"version": 1, "action": "dispatch", "handler": "天衡·李工", "vendor": "vendor-tianheng"})).await;
         assert_eq!(r.status(), StatusCode::OK);
@@ -467,7 +475,12 @@ async fn problems_are_read_in_the_readers_scope_branch_and_vendor_on_both_backen
         ];
         for (user, want) in readers {
             let t = app.token_for(user, &[]).await;
-            let list: Value = app.get_as(&t, "/api/v1/problems").await.json().await.unwrap();
+            let list: Value = app
+                .get_as(&t, "/api/v1/problems")
+                .await
+                .json()
+                .await
+                .unwrap();
             assert_eq!(ids(list), want, "{user} lists only the problems in scope");
             for pid in [gz_id, fs_id, centre_id] {
                 let r = app.get_as(&t, &format!("/api/v1/problems/{pid}")).await;
@@ -498,14 +511,41 @@ async fn problems_are_read_in_the_readers_scope_branch_and_vendor_on_both_backen
         // The console: the branch duty officer opens their branch's problem, not Foshan's (404), and the list
         // shows theirs only.
         app.login("gz-duty").await;
-        let r = app.client.get(app.url(&format!("/problems/{fs_id}"))).send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url(&format!("/problems/{fs_id}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        let r = app.client.get(app.url(&format!("/problems/{gz_id}"))).send().await.unwrap();
+        let r = app
+            .client
+            .get(app.url(&format!("/problems/{gz_id}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        let html = app.client.get(app.url("/problems")).send().await.unwrap().text().await.unwrap();
-        assert!(html.contains(&format!("data-problem=\"{gz_id}\"")), "{html}");
-        assert!(!html.contains(&format!("data-problem=\"{fs_id}\"")), "{html}");
-        assert!(!html.contains(&format!("data-problem=\"{centre_id}\"")), "{html}");
+        let html = app
+            .client
+            .get(app.url("/problems"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(&format!("data-problem=\"{gz_id}\"")),
+            "{html}"
+        );
+        assert!(
+            !html.contains(&format!("data-problem=\"{fs_id}\"")),
+            "{html}"
+        );
+        assert!(
+            !html.contains(&format!("data-problem=\"{centre_id}\"")),
+            "{html}"
+        );
     }
 }
 
@@ -517,15 +557,26 @@ async fn chg_21_a_fix_needing_a_change_is_resolved_only_with_the_change_linked_o
     for db in tianshu_testkit::backends().await {
         let app = spawn(db).await;
         let t = app.token_for("admin", &[]).await;
-        let r = post(&app, &t, "/api/v1/problems", form(Some("P3"), "application_software")).await;
+        let r = post(
+            &app,
+            &t,
+            "/api/v1/problems",
+            form(Some("P3"), "application_software"),
+        )
+        .await;
         let v: Value = r.json().await.unwrap();
         let id = v["problem"]["id"].as_i64().unwrap();
         let path = format!("/api/v1/problems/{id}/actions");
-        let v: Value = post(&app, &t, &path, json!({"version": 1, "action": "dispatch", "handler": "dba1", "needs_change": true}))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let v: Value = post(
+            &app,
+            &t,
+            &path,
+            json!({"version": 1, "action": "dispatch", "handler": "dba1", "needs_change": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
         assert_eq!(v["problem"]["needs_change"], true, "{v}");
         let version = v["problem"]["version"].as_i64().unwrap();
         let resolve = json!({"version": version, "action": "resolve", "result": "已修复", "method": "修改计费程序"});
@@ -533,14 +584,31 @@ async fn chg_21_a_fix_needing_a_change_is_resolved_only_with_the_change_linked_o
         assert_eq!(s, StatusCode::CONFLICT, "{b}");
         assert_eq!(b["field"], "needs_change", "{b}");
         assert!(b.to_string().contains("CHG-21"), "{b}");
-        let now: Value = app.get_as(&t, &format!("/api/v1/problems/{id}")).await.json().await.unwrap();
-        assert_eq!((now["problem"]["state"].as_str(), now["problem"]["version"].as_i64()), (Some("dispatched"), Some(version)), "nothing changed");
-        // A bug link is not a change.
-        let v: Value = post(&app, &t, &path, json!({"version": version, "action": "link", "kind": "bug", "target": "BUG-12"}))
+        let now: Value = app
+            .get_as(&t, &format!("/api/v1/problems/{id}"))
             .await
             .json()
             .await
             .unwrap();
+        assert_eq!(
+            (
+                now["problem"]["state"].as_str(),
+                now["problem"]["version"].as_i64()
+            ),
+            (Some("dispatched"), Some(version)),
+            "nothing changed"
+        );
+        // A bug link is not a change.
+        let v: Value = post(
+            &app,
+            &t,
+            &path,
+            json!({"version": version, "action": "link", "kind": "bug", "target": "BUG-12"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
         let version = v["problem"]["version"].as_i64().unwrap();
         let mut resolve = resolve;
         resolve["version"] = json!(version);
@@ -555,15 +623,32 @@ async fn chg_21_a_fix_needing_a_change_is_resolved_only_with_the_change_linked_o
         let r = post(&app, &t, &path, resolve).await;
         assert_eq!(r.status(), StatusCode::OK);
         let v: Value = r.json().await.unwrap();
-        assert_eq!((v["problem"]["state"].as_str(), v["problem"]["needs_change"].as_bool()), (Some("resolved"), Some(true)), "{v}");
+        assert_eq!(
+            (
+                v["problem"]["state"].as_str(),
+                v["problem"]["needs_change"].as_bool()
+            ),
+            (Some("resolved"), Some(true)),
+            "{v}"
+        );
 
         // Declared at the resolution itself: refused the same way; a fix without a change resolves at once.
         let r = post(&app, &t, "/api/v1/problems", form(Some("P4"), "database")).await;
         let v: Value = r.json().await.unwrap();
         let path = format!("/api/v1/problems/{}/actions", v["problem"]["id"]);
         let (s, b) = problem(post(&app, &t, &path, json!({"version": 1, "action": "resolve", "result": "已修复", "method": "改配置", "needs_change": true})).await).await;
-        assert_eq!((s, b["field"].as_str()), (StatusCode::CONFLICT, Some("needs_change")), "{b}");
-        let r = post(&app, &t, &path, json!({"version": 1, "action": "resolve", "result": "已恢复", "method": "重启进程"})).await;
+        assert_eq!(
+            (s, b["field"].as_str()),
+            (StatusCode::CONFLICT, Some("needs_change")),
+            "{b}"
+        );
+        let r = post(
+            &app,
+            &t,
+            &path,
+            json!({"version": 1, "action": "resolve", "result": "已恢复", "method": "重启进程"}),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
 }
