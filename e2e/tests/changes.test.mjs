@@ -249,3 +249,40 @@ test('cut-over start (CHG-17): no log before the start; a late arrival is refuse
     await context.close();
   }
 });
+
+test('assurance plan (CNT-06): a missing part is refused next to its field; written, listed and activated', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    await page.goto(`${app.base}/changes/assurance`);
+    assert.match(await page.locator('#chg-subnav').innerText(), /重保|Assurance/);
+    const form = page.locator('#assurance-form');
+    await form.locator('#af-name').fill('春节重要通信保障（演示）');
+    await form.locator('#af-starts_at').fill(localMinute(60 * 24));
+    await form.locator('#af-ends_at').fill(localMinute(60 * 24 * 4));
+    await form.locator('#af-scope_systems').fill('billing');
+    await form.locator('#af-scope_regions').fill('guangzhou');
+    await form.locator('#af-measures').fill('封网，双人值守');
+    await form.locator('#af-contingency').fill('主备切换预案');
+    await form.locator('#af-escalation').fill('30 分钟内报网络部');
+    await form.locator('#af-weak_sections').fill('广州—深圳 单路由 | 备用电路 | 建设第二路由');
+    let resp = await submit(page, '#assurance-submit');
+    assert.equal(resp.status(), 422);
+    const err = page.locator('.field-error[data-field=contacts]');
+    assert.ok(await err.isVisible(), 'error next to the contacts');
+    assert.match(await err.innerText(), /^CNT-06/);
+    assert.equal(await page.locator('#af-contacts').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('#af-measures').inputValue(), '封网，双人值守', 'the form keeps its values');
+    await shot(page, 'changes-assurance-refused');
+    await page.locator('#af-contacts').fill('值班长 分机 8001');
+    resp = await submit(page, '#assurance-submit');
+    assert.equal(resp.status(), 200);
+    const row = page.locator('#assurance-table tbody tr', { hasText: '春节重要通信保障（演示）' });
+    assert.equal(await row.getAttribute('data-state'), 'draft');
+    resp = await submit(page, `#assurance-table tbody tr[data-state=draft] button[id^=activate-]`);
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator('#assurance-table tbody tr', { hasText: '春节重要通信保障（演示）' }).getAttribute('data-state'), 'active');
+    await shot(page, 'changes-assurance-active');
+  } finally {
+    await context.close();
+  }
+});

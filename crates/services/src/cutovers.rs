@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tianshu_core::change::{
-    check_cutover_lead, check_downtime, check_start_conditions, notice_due, StartConditions,
+    check_cutover_lead, check_downtime, check_rectification, check_start_conditions,
+    check_start_window, data_case, notice_due, StartConditions,
 };
 use tianshu_core::dataop::Refusal;
 use tianshu_core::Permission;
@@ -75,6 +76,9 @@ pub struct CutoverInput {
     /// Customer tiers to notify (CNT-01..05).
     #[serde(default)]
     pub customer_tiers: Vec<String>,
+    /// CHG-20: a data cut-over's case (`change.toml [[cutover.data_case]]` key), which decides who is responsible.
+    #[serde(default)]
+    pub data_case: Option<String>,
 }
 
 /// A cut-over as returned.
@@ -108,6 +112,13 @@ pub struct CutoverView {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    /// CHG-20: the data case and the responsible party derived from it (data cut-overs only).
+    pub data_case: Option<String>,
+    pub responsible: Option<String>,
+    /// CHG-20: the rectification report (province-wide fault), who attached it and when.
+    pub rectification_report: Option<String>,
+    pub rectification_by: Option<String>,
+    pub rectification_at: Option<i64>,
     /// The CHG-17 start conditions and order, once given (not filled in lists).
     pub start: Option<StartRow>,
     pub log: Vec<LogRow>,
@@ -147,6 +158,11 @@ fn view(r: CutoverRow, log: Vec<LogRow>, start: Option<StartRow>) -> CutoverView
         created_at: r.created_at,
         updated_at: r.updated_at,
         version: r.version,
+        data_case: r.data_case,
+        responsible: r.responsible,
+        rectification_report: r.rectification_report,
+        rectification_by: r.rectification_by,
+        rectification_at: r.rectification_at,
         start,
         log,
     }
@@ -198,6 +214,7 @@ pub async fn apply(
             "CHG-13: hardware, software or data",
         ));
     }
+    let case = data_case(cp, &input.kind, input.data_case.as_deref()).map_err(refuse)?;
     if input.systems.is_empty() || input.systems.len() > 50 {
         return Err(ServiceError::invalid(
             "systems",
@@ -295,6 +312,8 @@ pub async fn apply(
         impact: required("impact", &input.impact, 4000)?,
         circuits: input.circuits.clone(),
         customer_tiers: input.customer_tiers.clone(),
+        data_case: case.map(|d| d.key.clone()),
+        responsible: case.map(|d| d.responsible.clone()),
         requester: actor.username.clone(),
         now,
     };
@@ -314,7 +333,8 @@ pub async fn apply(
                         before: None,
                         after: Some(
                             json!({"title": row.title, "kind": row.kind, "starts_at": row.starts_at,
-                            "ends_at": row.ends_at, "systems": n.systems, "major": n.major}),
+                            "ends_at": row.ends_at, "systems": n.systems, "major": n.major,
+                            "data_case": n.data_case, "responsible": n.responsible}),
                         ),
                         request_id: None,
                         at: now,
@@ -562,6 +582,7 @@ pub async fn start(
         departments_present: input.departments_present,
         contractor_present: input.contractor_present,
     };
+    check_start_window(&rule, at(r.starts_at), at(r.ends_at), at(now)).map_err(refuse)?;
     check_start_conditions(&rule, &cond, at(r.starts_at), at(now)).map_err(refuse)?;
     if p.store.user_by_username(&lead).await?.is_none() {
         return Err(ServiceError::unknown_ref(
@@ -743,6 +764,7 @@ pub async fn log_step(
 /// Completes a cut-over after its log (CHG-19: checked against the checklist); refused without any logged step.
 pub async fn complete(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<CutoverView> {
     actor.require(Permission::ChangeRequest)?;
+    let cp = p.policy.current().pack.change.clone();
     let now = p.now_us();
     let who = actor.actor();
     let row = p
@@ -760,6 +782,12 @@ pub async fn complete(p: &Platform, actor: &Principal, id: i64) -> ServiceResult
                             r.state
                         ),
                     ));
+                }
+                // CHG-20: a province-wide fault is closed only with the rectification report attached.
+                if let Some(def) = r.data_case.as_deref().and_then(|k| cp.data_case(k)) {
+                    if let Err(e) = check_rectification(def, r.rectification_report.as_deref()) {
+                        return Err(conflict(&e.field, e.message));
+                    }
                 }
                 let log = st::log_in_tx(c, id).await?;
                 if log
@@ -781,6 +809,74 @@ pub async fn complete(p: &Platform, actor: &Principal, id: i64) -> ServiceResult
                         object_id: id.to_string(),
                         before: Some(json!({"state": r.state})),
                         after: Some(json!({"state": "completed", "steps": log.len()})),
+                        request_id: None,
+                        at: now,
+                    },
+                )
+                .await?;
+                Ok(row)
+            })
+        })
+        .await
+        .map_err(rule_conflict)?;
+    let log = p.store.cutover_log(id).await?;
+    let start = p.store.cutover_start(id).await?;
+    Ok(view(row, log, start))
+}
+
+/// CHG-20: attaches the responsible party's rectification report to a data cut-over (needs `change.request`;
+/// replaces an earlier one until the cut-over is completed). Audited.
+pub async fn rectify(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    report: &str,
+) -> ServiceResult<CutoverView> {
+    actor.require(Permission::ChangeRequest)?;
+    let report = report.trim().to_string();
+    if report.is_empty() {
+        return Err(ServiceError::invalid_zh(
+            "report",
+            "CHG-20: the rectification report states the analysis, the emergency measures and the repair",
+            "CHG-20：整改报告须写明原因分析、应急措施和修复情况",
+        ));
+    }
+    if report.chars().count() > 20_000 {
+        return Err(ServiceError::invalid("report", "at most 20000 characters"));
+    }
+    let now = p.now_us();
+    let who = actor.actor();
+    let by = actor.username.clone();
+    let row = p
+        .store
+        .write(move |c| {
+            Box::pin(async move {
+                let r = st::cutover_in_tx(c, id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("cut-over {id}")))?;
+                if r.data_case.is_none() {
+                    return Err(conflict(
+                        "data_case",
+                        "CHG-20: a rectification report belongs to a data cut-over with a data case".into(),
+                    ));
+                }
+                if r.state == "completed" {
+                    return Err(conflict(
+                        "state",
+                        "CHG-20: the cut-over is completed; its rectification report is fixed".into(),
+                    ));
+                }
+                let row = st::set_rectification(c, id, &report, &by, now).await?;
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: who,
+                        action: "cutover.rectification".into(),
+                        object_type: "cutover".into(),
+                        object_id: id.to_string(),
+                        before: Some(json!({"had_report": r.rectification_report.is_some()})),
+                        after: Some(json!({"data_case": row.data_case, "responsible": row.responsible,
+                            "chars": report.chars().count()})),
                         request_id: None,
                         at: now,
                     },

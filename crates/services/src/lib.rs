@@ -4,6 +4,7 @@
 //! an audit entry in the same transaction.
 
 pub mod alerts;
+pub mod assurance_plans;
 pub mod auth_cache;
 pub mod authz;
 pub mod calendar;

@@ -356,6 +356,8 @@ async fn two_schedulers_on_postgres_fire_each_timer_exactly_once() {
     b.store.close().await;
 }
 
+#[path = "services/assurance.rs"]
+mod assurance;
 #[path = "services/cutovers.rs"]
 mod cutovers;
 #[path = "services/dataops.rs"]

@@ -91,12 +91,88 @@ pub async fn replace_credential(
     Ok(n == 1)
 }
 
+/// A key version this database knows: when it was first used and, once a rotation re-encrypted everything under
+/// a newer one, when it was retired.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CredentialKeyRow {
+    pub version: i64,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// The check value of a key version, inside a transaction.
+pub async fn credential_key_check_in(
+    conn: &mut Conn<'_>,
+    version: i64,
+) -> StoreResult<Option<String>> {
+    Ok(on_conn!(conn, c => sqlx::query_scalar(
+        "SELECT check_value FROM credential_keys WHERE version = $1")
+        .bind(version).fetch_optional(&mut **c).await)?)
+}
+
+/// Marks every key version below `version` retired (a rotation re-encrypted everything under `version`).
+pub async fn retire_credential_keys_below(
+    conn: &mut Conn<'_>,
+    version: i64,
+    now: i64,
+) -> StoreResult<u64> {
+    Ok(on_conn!(conn, c => sqlx::query(
+        "UPDATE credential_keys SET retired_at = $1 WHERE version < $2 AND retired_at IS NULL")
+        .bind(now).bind(version)
+        .execute(&mut **c).await.map(|r| r.rows_affected()))?)
+}
+
+/// Inside a transaction: every non-empty password whose stored text does not start with `prefix` (sealed under
+/// another key version, or plain text).
+pub async fn credentials_not_under(
+    conn: &mut Conn<'_>,
+    prefix: &str,
+) -> StoreResult<Vec<PlainCredential>> {
+    let len = prefix.chars().count();
+    let mut out = Vec::new();
+    for column in CredentialColumn::PASSWORDS {
+        let (table, col) = column.table_column();
+        let sql = format!(
+            "SELECT id, {col} FROM {table} WHERE {col} <> '' AND substr({col}, 1, {len}) <> $1 ORDER BY id"
+        );
+        let rows: Vec<(i64, String)> = on_conn!(conn, c => sqlx::query_as(&sql)
+            .bind(prefix).fetch_all(&mut **c).await)?;
+        out.extend(
+            rows.into_iter()
+                .map(|(id, value)| PlainCredential { column, id, value }),
+        );
+    }
+    Ok(out)
+}
+
+/// Inside a transaction: every probe's secret variables as stored, by probe id.
+pub async fn probe_secret_objects_in(conn: &mut Conn<'_>) -> StoreResult<Vec<(i64, String)>> {
+    Ok(
+        on_conn!(conn, c => sqlx::query_as("SELECT id, secrets FROM probes ORDER BY id")
+            .fetch_all(&mut **c).await)?,
+    )
+}
+
 impl Store {
     /// The check value of a key version, if that version was ever used with this database.
     pub async fn credential_key_check(&self, version: i64) -> StoreResult<Option<String>> {
         Ok(on_pool!(self, p => sqlx::query_scalar(
             "SELECT check_value FROM credential_keys WHERE version = $1")
             .bind(version).fetch_optional(p).await)?)
+    }
+
+    /// The newest key version this database recorded, if any.
+    pub async fn latest_credential_key(&self) -> StoreResult<Option<i64>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT MAX(version) FROM credential_keys")
+            .fetch_one(p).await)?)
+    }
+
+    /// Every key version this database recorded, oldest first.
+    pub async fn credential_keys(&self) -> StoreResult<Vec<CredentialKeyRow>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT version, created_at, retired_at FROM credential_keys ORDER BY version")
+            .fetch_all(p).await)?)
     }
 
     /// Every non-empty password (of [`CredentialColumn::PASSWORDS`]) whose stored text does not start with `encrypted_prefix` (an empty value means

@@ -42,6 +42,14 @@ pub struct CutoverRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    /// CHG-20: the data case of a data cut-over (`[[cutover.data_case]]` key) and the responsible party derived
+    /// from it when applied.
+    pub data_case: Option<String>,
+    pub responsible: Option<String>,
+    /// CHG-20: the rectification report attached by the responsible party (province-wide fault).
+    pub rectification_report: Option<String>,
+    pub rectification_by: Option<String>,
+    pub rectification_at: Option<i64>,
 }
 
 /// A cut-over to insert (state `submitted`).
@@ -64,6 +72,8 @@ pub struct NewCutover {
     pub impact: String,
     pub circuits: Vec<String>,
     pub customer_tiers: Vec<String>,
+    pub data_case: Option<String>,
+    pub responsible: Option<String>,
     pub requester: String,
     pub now: i64,
 }
@@ -82,7 +92,7 @@ pub struct LogRow {
     pub recorded_by: String,
 }
 
-const COLS: &str = "id, title, kind, systems, major, emergency, starts_at, ends_at, downtime_from, downtime_to, plan, rollback_plan, checklist, test_list, people, impact, circuits, customer_tiers, notices, maintenance_id, state, requester, approver, approved_at, completed_at, created_at, updated_at, version";
+const COLS: &str = "id, title, kind, systems, major, emergency, starts_at, ends_at, downtime_from, downtime_to, plan, rollback_plan, checklist, test_list, people, impact, circuits, customer_tiers, notices, maintenance_id, state, requester, approver, approved_at, completed_at, created_at, updated_at, version, data_case, responsible, rectification_report, rectification_by, rectification_at";
 const LOG_COLS: &str =
     "id, cutover_id, at, step, important, operator, supervisor, result, recorded_by";
 
@@ -95,8 +105,8 @@ pub async fn insert_cutover(conn: &mut Conn<'_>, n: &NewCutover) -> StoreResult<
     let sql = format!(
         "INSERT INTO cutovers (title, kind, systems, major, emergency, starts_at, ends_at, downtime_from, downtime_to,
             plan, rollback_plan, checklist, test_list, people, impact, circuits, customer_tiers, state, requester,
-            created_at, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,'submitted',$18,$19,$19)
+            created_at, updated_at, data_case, responsible)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,'submitted',$18,$19,$19,$20,$21)
          RETURNING {COLS}"
     );
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
@@ -104,7 +114,25 @@ pub async fn insert_cutover(conn: &mut Conn<'_>, n: &NewCutover) -> StoreResult<
         .bind(i64::from(n.emergency)).bind(n.starts_at).bind(n.ends_at).bind(n.downtime_from).bind(n.downtime_to)
         .bind(&n.plan).bind(&n.rollback_plan).bind(&n.checklist).bind(&n.test_list).bind(&n.people)
         .bind(&n.impact).bind(list_json(&n.circuits)).bind(list_json(&n.customer_tiers)).bind(&n.requester)
-        .bind(n.now)
+        .bind(n.now).bind(&n.data_case).bind(&n.responsible)
+        .fetch_one(&mut **c).await)?)
+}
+
+/// CHG-20: attaches (or replaces) the rectification report of a data cut-over.
+pub async fn set_rectification(
+    conn: &mut Conn<'_>,
+    id: i64,
+    report: &str,
+    by: &str,
+    now: i64,
+) -> StoreResult<CutoverRow> {
+    let sql = format!(
+        "UPDATE cutovers SET rectification_report = $2, rectification_by = $3, rectification_at = $4,
+            updated_at = $4, version = version + 1
+         WHERE id = $1 RETURNING {COLS}"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql)
+        .bind(id).bind(report).bind(by).bind(now)
         .fetch_one(&mut **c).await)?)
 }
 

@@ -7,6 +7,7 @@
 //! the single writer connection (see [`sqlite_writer`]).
 
 pub mod alerts;
+pub mod assurance;
 pub mod audit;
 pub mod credentials;
 pub mod cutovers;

@@ -84,6 +84,9 @@ pub enum Command {
     /// Audit trail tools.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Stored-credential key tools: `rotate-key` seals every stored password under a new key version.
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
     /// Fault tickets (acting as the named user, with that user's permissions).
     Incident(IncidentArgs),
     /// Duty rosters (acting as the named user, with that user's permissions).
@@ -594,6 +597,14 @@ pub enum PolicyCmd {
 
 /// `audit` subcommands.
 #[derive(Debug, Subcommand)]
+pub enum SecretsCmd {
+    /// Generate a new credentials key version, re-encrypt every stored password under it in one transaction and
+    /// then replace the key file (stop the servers first). Safe to re-run after an interruption: it finishes the
+    /// interrupted rotation.
+    RotateKey,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCmd {
     /// Walk the hash chain; exit 1 if any entry was edited, inserted or deleted.
     Verify,
@@ -918,6 +929,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Requirement(args) => with_platform!(cli, |p| requirement_cmd(&p, args)),
         Command::Probe(args) => with_platform!(cli, |p| crate::mon_cli::probe_cmd(&p, args)),
         Command::Point(args) => with_platform!(cli, |p| crate::mon_cli::point_cmd(&p, args)),
+        Command::Secrets(SecretsCmd::RotateKey) => {
+            let s = cli.settings(None)?;
+            let cfg = app_config(&s, false)?;
+            let store = tianshu_store::Store::open(&cfg.store).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open database {}: {e}",
+                    tianshu_store::redact_url(&cfg.store.url)
+                )
+            })?;
+            let now = chrono::Utc::now().timestamp_micros();
+            let r = tianshu_services::credentials::rotate_key(&store, &s.credentials_key_file, now)
+                .await;
+            store.close().await;
+            match r {
+                Ok(r) => {
+                    println!(
+                        "key version {} in {}; {} stored value(s) re-encrypted{}; key version {} retired",
+                        r.to,
+                        s.credentials_key_file.display(),
+                        r.re_encrypted,
+                        if r.resumed { " (finished an interrupted rotation)" } else { "" },
+                        r.from
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("refused: {e}");
+                    Ok(1)
+                }
+            }
+        }
         Command::Audit(AuditCmd::Verify) => {
             let s = cli.settings(None)?;
             let cfg = app_config(&s, false)?;

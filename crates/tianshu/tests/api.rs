@@ -1011,7 +1011,7 @@ fn cli_policy_check_reports_file_line_and_field() {
         String::from_utf8_lossy(&ok.stderr)
     );
     let out = String::from_utf8_lossy(&ok.stdout);
-    assert!(out.contains("roles (18)"), "{out}");
+    assert!(out.contains("roles (19)"), "{out}");
     let f = dir.path().join("fault_levels.toml");
     let text = std::fs::read_to_string(&f).unwrap();
     let broken = text.replacen("users = { min = 50,", "users = { min = \"fifty\",", 1);

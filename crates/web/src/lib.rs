@@ -338,6 +338,19 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/cutovers/{id}/start", post(api::cutovers::start))
         .route(
+            "/cutovers/{id}/rectification",
+            post(api::cutovers::rectification),
+        )
+        .route(
+            "/assurance-plans",
+            get(api::cutovers::assurance_plans).post(api::cutovers::create_assurance_plan),
+        )
+        .route("/assurance-plans/{id}", get(api::cutovers::assurance_plan))
+        .route(
+            "/assurance-plans/{id}/{action}",
+            post(api::cutovers::assurance_plan_action),
+        )
+        .route(
             "/data-ops/{id}/executions/{execution}/settle",
             post(api::dataops::settle),
         )

@@ -6,7 +6,7 @@ use serde::Serialize;
 use tianshu_workcal::{DeadlineBasis, WorkCalendar};
 
 use crate::dataop::Refusal;
-use crate::policy::{ChangePolicy, CutoverRule, PrerequisiteDef};
+use crate::policy::{ChangePolicy, CutoverRule, DataCaseDef, PrerequisiteDef};
 
 fn refusal(rule: &str, field: &str, en: String, zh: String) -> Refusal {
     Refusal {
@@ -433,6 +433,43 @@ pub struct StartConditions {
     pub contractor_present: bool,
 }
 
+/// CHG-17: the start order is tied to the approved cut-over window `[starts_at, ends_at)`: given at `now`, it is
+/// refused before `starts_at` minus the pack's `start_early_minutes` (field `starts_at`) and at or after `ends_at`
+/// (field `ends_at`).
+pub fn check_start_window(
+    rule: &CutoverRule,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let r = rule.start_rule.as_str();
+    let early = i64::from(rule.start_early_minutes);
+    let earliest = starts_at - chrono::Duration::minutes(early);
+    if now < earliest {
+        let ahead = (starts_at - now).num_minutes();
+        return Err(refusal(
+            r,
+            "starts_at",
+            format!(
+                "the order to start is given within the approved window: {ahead} minutes before its start, at most {early} allowed"
+            ),
+            format!("须在批准的割接窗口内下令开始实施：距窗口开始还有 {ahead} 分钟，最多提前 {early} 分钟"),
+        ));
+    }
+    if now >= ends_at {
+        let late = (now - ends_at).num_minutes();
+        return Err(refusal(
+            r,
+            "ends_at",
+            format!(
+                "the approved window ended {late} minutes ago; the order to start is given within the window — apply for a new cut-over"
+            ),
+            format!("批准的割接窗口已于 {late} 分钟前结束，不能再下令开始实施，请重新申请割接"),
+        ));
+    }
+    Ok(())
+}
+
 /// CHG-17: refuses the start order of a cut-over planned for `planned_start`, given at `now`, unless every start
 /// condition holds; the first one missing or late is named by its field.
 pub fn check_start_conditions(
@@ -556,6 +593,263 @@ pub fn check_start_conditions(
     Ok(())
 }
 
+/// CHG-20: the data case a cut-over names, checked against its kind: a `data` cut-over names one of the pack's
+/// `[[cutover.data_case]]` (whose entry gives the responsible party); another kind names none.
+pub fn data_case<'a>(
+    pol: &'a ChangePolicy,
+    kind: &str,
+    case: Option<&str>,
+) -> Result<Option<&'a DataCaseDef>, Refusal> {
+    let case = case.map(str::trim).filter(|c| !c.is_empty());
+    let keys = || {
+        pol.cutover
+            .data_cases
+            .iter()
+            .map(|d| d.key.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (kind, case) {
+        ("data", None) if !pol.cutover.data_cases.is_empty() => Err(refusal(
+            "CHG-20",
+            "data_case",
+            format!(
+                "a data cut-over names its case, which decides who is responsible: {}",
+                keys()
+            ),
+            format!("数据割接须注明类别（决定责任方）：{}", keys()),
+        )),
+        ("data", None) => Ok(None),
+        ("data", Some(c)) => match pol.data_case(c) {
+            Some(d) => Ok(Some(d)),
+            None => Err(refusal(
+                "CHG-20",
+                "data_case",
+                format!("'{c}' is not a data case of change.toml: {}", keys()),
+                format!("“{c}”不是已定义的数据割接类别：{}", keys()),
+            )),
+        },
+        (_, Some(_)) => Err(refusal(
+            "CHG-20",
+            "data_case",
+            format!("only a data cut-over names a data case (this one is {kind})"),
+            format!("只有数据割接需注明数据割接类别（本次为 {kind}）"),
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
+/// CHG-20: a case whose responsible party writes a rectification report (a province-wide fault: the central
+/// operations team) is completed only once the report is attached.
+pub fn check_rectification(def: &DataCaseDef, report: Option<&str>) -> Result<(), Refusal> {
+    if !def.rectification_report || report.is_some_and(|r| !r.trim().is_empty()) {
+        return Ok(());
+    }
+    Err(refusal(
+        &def.rule,
+        "rectification_report",
+        format!(
+            "a {} is completed only once the {} attached its rectification report",
+            def.name_en.to_lowercase(),
+            def.responsible_en.to_lowercase()
+        ),
+        format!(
+            "{}须由{}提交整改报告后才能完成",
+            def.name_zh, def.responsible_zh
+        ),
+    ))
+}
+
+/// CNT-06: a single-route or fault-prone section of an assurance plan with its contingency and improvement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeakSection {
+    pub section: String,
+    #[serde(default)]
+    pub contingency: String,
+    #[serde(default)]
+    pub improvement: String,
+}
+
+/// CNT-06: what a key-communications assurance (重保) plan states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssurancePlan<'a> {
+    pub name: &'a str,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub scope_systems: &'a [String],
+    pub scope_regions: &'a [String],
+    pub measures: &'a str,
+    pub contingency: &'a str,
+    pub escalation: &'a str,
+    pub contacts: &'a str,
+    pub weak_sections: &'a [WeakSection],
+}
+
+/// CNT-06: refuses a plan missing any part the rule requires, naming the field; the period is a real interval of
+/// at most the pack's `max_period_days`.
+pub fn check_assurance_plan(pol: &ChangePolicy, p: &AssurancePlan<'_>) -> Result<(), Refusal> {
+    let r = pol.assurance.rule.as_str();
+    for (field, v, en, zh) in [
+        (
+            "name",
+            p.name,
+            "the holiday or event assured",
+            "重保的节日或活动名称",
+        ),
+        ("measures", p.measures, "the assurance measures", "保障措施"),
+        (
+            "contingency",
+            p.contingency,
+            "the contingency plan",
+            "应急预案",
+        ),
+        (
+            "escalation",
+            p.escalation,
+            "fault handling and escalation",
+            "故障处理及上报流程",
+        ),
+        (
+            "contacts",
+            p.contacts,
+            "the team contacts",
+            "保障团队联系方式",
+        ),
+    ] {
+        if v.trim().is_empty() {
+            return Err(refusal(
+                r,
+                field,
+                format!("the assurance plan states {en}"),
+                format!("重保方案须写明{zh}"),
+            ));
+        }
+    }
+    if p.ends_at <= p.starts_at {
+        return Err(refusal(
+            r,
+            "ends_at",
+            "the assurance period ends after it starts".into(),
+            "重保结束时间须晚于开始时间".into(),
+        ));
+    }
+    let max = i64::from(pol.assurance.max_period_days);
+    if (p.ends_at - p.starts_at).num_seconds() > max * 86_400 {
+        return Err(refusal(
+            r,
+            "ends_at",
+            format!("an assurance period lasts at most {max} days"),
+            format!("重保期最长 {max} 天"),
+        ));
+    }
+    if p.scope_systems.is_empty() && p.scope_regions.is_empty() {
+        return Err(refusal(
+            r,
+            "scope_systems",
+            "the plan's scope names at least one system or region".into(),
+            "重保范围须至少包括一个系统或地区".into(),
+        ));
+    }
+    if p.weak_sections.is_empty() {
+        return Err(refusal(
+            r,
+            "weak_sections",
+            "name the single-route and fault-prone sections with their contingency and improvement"
+                .into(),
+            "须列出单路由及故障多发段落及其应急和整改措施".into(),
+        ));
+    }
+    for (i, w) in p.weak_sections.iter().enumerate() {
+        for (f, v, en, zh) in [
+            ("section", &w.section, "the section", "段落"),
+            ("contingency", &w.contingency, "its contingency", "应急措施"),
+            ("improvement", &w.improvement, "its improvement", "整改措施"),
+        ] {
+            if v.trim().is_empty() {
+                return Err(refusal(
+                    r,
+                    &format!("weak_sections[{i}].{f}"),
+                    format!("a single-route or fault-prone section states {en}"),
+                    format!("单路由或故障多发段落须写明{zh}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// CNT-06: a plan is activated while its period has not ended, from a draft.
+pub fn check_assurance_activate(
+    pol: &ChangePolicy,
+    state: &str,
+    ends_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let r = pol.assurance.rule.as_str();
+    if state != "draft" {
+        return Err(refusal(
+            r,
+            "state",
+            format!("only a draft plan is activated (state {state})"),
+            format!("只有草稿状态的重保方案可以启用（当前 {state}）"),
+        ));
+    }
+    if now >= ends_at {
+        return Err(refusal(
+            r,
+            "ends_at",
+            "the assurance period is over; a plan is activated before its end".into(),
+            "重保期已结束，不能再启用方案".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// CNT-06: a plan is archived after its period, from the active state.
+pub fn check_assurance_archive(
+    pol: &ChangePolicy,
+    state: &str,
+    ends_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    let r = pol.assurance.rule.as_str();
+    if state != "active" {
+        return Err(refusal(
+            r,
+            "state",
+            format!("only an active plan is archived (state {state})"),
+            format!("只有已启用的重保方案可以归档（当前 {state}）"),
+        ));
+    }
+    if now < ends_at {
+        return Err(refusal(
+            r,
+            "ends_at",
+            "the plan is archived after the assurance period; it has not ended yet".into(),
+            "重保方案须在重保期结束后归档，重保期尚未结束".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// CNT-06: whether a fault on `system` in the region `region` reported at `at` falls under an active plan.
+pub fn assurance_covers(
+    scope_systems: &[String],
+    scope_regions: &[String],
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    system: Option<&str>,
+    region: Option<&str>,
+    at: DateTime<Utc>,
+) -> bool {
+    if at < starts_at || at >= ends_at {
+        return false;
+    }
+    system.is_some_and(|s| scope_systems.iter().any(|x| x == s))
+        || region.is_some_and(|r| scope_regions.iter().any(|x| x == r))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,6 +864,8 @@ mod tests {
             minor_before: DeadlineBasis::CalendarDaysBefore { days: 1 },
             start_rule: "CHG-17".into(),
             arrive_before_minutes: 15,
+            start_early_minutes: 30,
+            data_cases: Vec::new(),
         }
     }
 
@@ -650,5 +946,34 @@ mod tests {
         c.kickoff_at = Some(now - Duration::hours(1));
         c.arrived_at = Some(now + Duration::minutes(5));
         assert_eq!(refused(&c, now).1, "arrived_at");
+    }
+
+    #[test]
+    fn the_order_is_given_only_inside_the_approved_window_chg_17() {
+        let end = start() + Duration::hours(4);
+        let ok = |now| check_start_window(&rule(), start(), end, now);
+        // 30 minutes early (the pack's tolerance) up to the last minute of the window.
+        assert!(ok(start() - Duration::minutes(30)).is_ok());
+        assert!(ok(start()).is_ok());
+        assert!(ok(end - Duration::minutes(1)).is_ok());
+        let e = ok(start() - Duration::minutes(31)).unwrap_err();
+        assert_eq!((e.rule.as_str(), e.field.as_str()), ("CHG-17", "starts_at"));
+        assert_eq!(
+            e.message,
+            "CHG-17: the order to start is given within the approved window: 31 minutes before its start, at most 30 allowed"
+        );
+        let e = ok(start() - Duration::days(3)).unwrap_err();
+        assert_eq!(e.field, "starts_at");
+        let e = ok(end).unwrap_err();
+        assert_eq!((e.rule.as_str(), e.field.as_str()), ("CHG-17", "ends_at"));
+        let e = ok(end + Duration::hours(2)).unwrap_err();
+        assert!(e.message.contains("ended 120 minutes ago"), "{}", e.message);
+        // No tolerance: not a minute before the start.
+        let mut strict = rule();
+        strict.start_early_minutes = 0;
+        assert!(check_start_window(&strict, start(), end, start()).is_ok());
+        let e =
+            check_start_window(&strict, start(), end, start() - Duration::minutes(1)).unwrap_err();
+        assert_eq!(e.field, "starts_at");
     }
 }

@@ -31,6 +31,38 @@ pub struct ChangePolicy {
     pub verification: VerificationRule,
     /// CHG-08 release announcement and the alert silence of the release window.
     pub announcement: AnnouncementRule,
+    /// CNT-06 key-communications assurance (重保) plans.
+    pub assurance: AssuranceRule,
+}
+
+/// CNT-06: a fault reported during an active assurance plan's period, in its scope, goes to the network department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssuranceRule {
+    pub rule: String,
+    /// Template id in notifications.toml of the fault report.
+    pub template: String,
+    /// Roles the fault report goes to (the network department).
+    pub roles: Vec<String>,
+    /// Longest assurance period, days (Proposed default).
+    pub max_period_days: u32,
+}
+
+/// CHG-20: one kind of data cut-over / data fix and who is responsible for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataCaseDef {
+    pub key: String,
+    pub rule: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The responsible party's key (`branch`, `provincial_centre`, `central_ops` …).
+    pub responsible: String,
+    pub responsible_zh: String,
+    pub responsible_en: String,
+    /// The responsible party attaches a rectification report before the cut-over is completed.
+    #[serde(default)]
+    pub rectification_report: bool,
 }
 
 /// CHG-07: the production verification after each upgrade, scenarios assigned to branches in rotation.
@@ -156,6 +188,12 @@ pub struct CutoverRule {
     pub start_rule: String,
     /// CHG-17: the on-site lead arrives at least this many minutes before the planned start.
     pub arrive_before_minutes: u32,
+    /// CHG-17 (Proposed default): the start order may be given at the earliest this many minutes before the
+    /// approved window's `starts_at`, and never after its `ends_at`.
+    pub start_early_minutes: u32,
+    /// CHG-20: the kinds of data cut-over (kind `data`) and who is responsible for each.
+    #[serde(default, rename = "data_case")]
+    pub data_cases: Vec<DataCaseDef>,
 }
 
 /// One tier's notice lead time.
@@ -287,6 +325,42 @@ impl ChangePolicy {
                 "between 1 and 240 minutes",
             ));
         }
+        if self.cutover.start_early_minutes > 720 {
+            issues.push(Issue::new(
+                "cutover.start_early_minutes",
+                "between 0 and 720 minutes",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, d) in self.cutover.data_cases.iter().enumerate() {
+            let p = format!("cutover.data_case[{i}]");
+            check_key(&format!("{p}.key"), &d.key, issues);
+            check_rule_id(&format!("{p}.rule"), &d.rule, issues);
+            check_key(&format!("{p}.responsible"), &d.responsible, issues);
+            for (f, v) in [
+                ("name_zh", &d.name_zh),
+                ("name_en", &d.name_en),
+                ("responsible_zh", &d.responsible_zh),
+                ("responsible_en", &d.responsible_en),
+            ] {
+                check_non_empty(&format!("{p}.{f}"), v, issues);
+            }
+            if !seen.insert(d.key.as_str()) {
+                issues.push(Issue::new(
+                    format!("{p}.key"),
+                    format!("'{}' is defined twice", d.key),
+                ));
+            }
+        }
+        let a = &self.assurance;
+        check_rule_id("assurance.rule", &a.rule, issues);
+        check_key("assurance.template", &a.template, issues);
+        if a.roles.is_empty() {
+            issues.push(Issue::new("assurance.roles", "name at least one role"));
+        }
+        if a.max_period_days == 0 || a.max_period_days > 90 {
+            issues.push(Issue::new("assurance.max_period_days", "between 1 and 90"));
+        }
         let mut tiers = HashSet::new();
         for (i, n) in self.notices.iter().enumerate() {
             let p = format!("notice[{i}]");
@@ -404,6 +478,13 @@ impl ChangePolicy {
                     .enumerate()
                     .map(|(i, r)| (format!("announcement.roles[{i}]"), r.as_str())),
             )
+            .chain(
+                self.assurance
+                    .roles
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (format!("assurance.roles[{i}]"), r.as_str())),
+            )
             .collect()
     }
 
@@ -418,6 +499,11 @@ impl ChangePolicy {
             parse_hhmm(&self.downtime.window[0]).unwrap_or(NaiveTime::MIN),
             parse_hhmm(&self.downtime.window[1]).unwrap_or(NaiveTime::MIN),
         )
+    }
+
+    /// CHG-20: the data cut-over case of `key`.
+    pub fn data_case(&self, key: &str) -> Option<&DataCaseDef> {
+        self.cutover.data_cases.iter().find(|d| d.key == key)
     }
 
     /// The notice rule of a tier.

@@ -32,9 +32,9 @@ use tianshu_workcal::{DeadlineBasis, HolidayYear};
 
 pub use calendars::CalendarsPolicy;
 pub use change::{
-    AnnouncementRule, ChangePolicy, CutoverRule, DowntimeRule, EmergencyNotice, GateDef,
-    NoticeRule, PrerequisiteDef, ReleaseRule, RequirementRule, ScenarioDef, VerificationRule,
-    PREREQUISITE_KINDS,
+    AnnouncementRule, AssuranceRule, ChangePolicy, CutoverRule, DataCaseDef, DowntimeRule,
+    EmergencyNotice, GateDef, NoticeRule, PrerequisiteDef, ReleaseRule, RequirementRule,
+    ScenarioDef, VerificationRule, PREREQUISITE_KINDS,
 };
 pub use data_ops::{
     BatchRule, DataOpsPolicy, ExtractionRule, GuardRule, PeakRule, SensitiveClass, SensitiveRule,
@@ -709,12 +709,16 @@ impl PolicyPack {
             check_calendar(&calendar_names, "calendar", &p.calendar, &mut issues);
             check_roles(&role_keys, p.role_refs(), &mut issues);
             if let Some(n) = &notifications {
-                let t = &p.announcement.template;
-                if n.template(t).is_none() {
-                    issues.push(Issue::new(
-                        "announcement.template",
-                        format!("no [[template]] with id '{t}' in {NOTIFICATIONS_FILE}"),
-                    ));
+                for (field, t) in [
+                    ("announcement.template", &p.announcement.template),
+                    ("assurance.template", &p.assurance.template),
+                ] {
+                    if n.template(t).is_none() {
+                        issues.push(Issue::new(
+                            field,
+                            format!("no [[template]] with id '{t}' in {NOTIFICATIONS_FILE}"),
+                        ));
+                    }
                 }
             }
             locate(CHANGE_FILE, idx, issues, &mut errors);

@@ -381,6 +381,8 @@ fn cutover_start_conditions_from_the_pack_and_a_bad_arrival_lead_refused_at_load
     let p = pack();
     assert_eq!(p.change.cutover.start_rule, "CHG-17");
     assert_eq!(p.change.cutover.arrive_before_minutes, 15);
+    // CHG-17 (Proposed default): the order is given at most 30 minutes before the approved window.
+    assert_eq!(p.change.cutover.start_early_minutes, 30);
     let start = Utc.with_ymd_and_hms(2026, 12, 9, 16, 0, 0).unwrap();
     let mut c = StartConditions {
         kickoff_at: Some(start - chrono::Duration::hours(3)),
@@ -408,11 +410,155 @@ fn cutover_start_conditions_from_the_pack_and_a_bad_arrival_lead_refused_at_load
     let errs = errors(load_with("change.toml", |t| {
         t.replace("arrive_before_minutes = 15", "arrive_before_minutes = 0")
             .replace("start_rule = \"CHG-17\"", "start_rule = \"chg17\"")
+            .replace("start_early_minutes = 30", "start_early_minutes = 721")
     }));
     for want in [
         ":cutover.arrive_before_minutes: between 1 and 240 minutes",
+        ":cutover.start_early_minutes: between 0 and 720 minutes",
         ":cutover.start_rule:",
     ] {
         assert!(errs.iter().any(|e| e.contains(want)), "{want}: {errs:?}");
     }
+}
+
+/// CHG-20 against the default pack, one case each: requirement data cut-over without development → branch; with
+/// development → provincial centre; fault instance-data repair → branch; province-wide fault → central operations
+/// team, whose rectification report is required before completion (and only there).
+#[test]
+fn data_cutover_ownership_per_case_from_the_pack_chg_20() {
+    use tianshu_core::change::{check_rectification, data_case};
+    let p = pack();
+    let cp = &p.change;
+    for (case, responsible, report) in [
+        ("requirement", "branch", false),
+        ("requirement_development", "provincial_centre", false),
+        ("fault_instance", "branch", false),
+        ("fault_province_wide", "central_ops", true),
+    ] {
+        let d = data_case(cp, "data", Some(case)).unwrap().unwrap();
+        assert_eq!(
+            (d.rule.as_str(), d.responsible.as_str()),
+            ("CHG-20", responsible),
+            "{case}"
+        );
+        assert_eq!(d.rectification_report, report, "{case}");
+        let r = check_rectification(d, None);
+        assert_eq!(r.is_err(), report, "{case}");
+        if let Err(e) = r {
+            assert_eq!(
+                (e.rule.as_str(), e.field.as_str()),
+                ("CHG-20", "rectification_report")
+            );
+            assert!(e.zh.contains("集中运营团队"), "{}", e.zh);
+        }
+        assert!(check_rectification(d, Some("报告")).is_ok());
+    }
+    let e = data_case(cp, "data", None).unwrap_err();
+    assert_eq!((e.rule.as_str(), e.field.as_str()), ("CHG-20", "data_case"));
+    assert_eq!(
+        data_case(cp, "data", Some("nope")).unwrap_err().field,
+        "data_case"
+    );
+    assert_eq!(
+        data_case(cp, "hardware", Some("requirement"))
+            .unwrap_err()
+            .field,
+        "data_case"
+    );
+    assert!(data_case(cp, "software", None).unwrap().is_none());
+}
+
+/// CNT-06 against the default pack: the plan's required parts named, the pack's period bound, activation before
+/// the end only, archiving after it only, and the scope match (system or region, inside the period).
+#[test]
+fn assurance_plan_parts_states_and_scope_cnt_06() {
+    use tianshu_core::change::{
+        assurance_covers, check_assurance_activate, check_assurance_archive, check_assurance_plan,
+        AssurancePlan, WeakSection,
+    };
+    let p = pack();
+    let cp = &p.change;
+    assert_eq!(cp.assurance.rule, "CNT-06");
+    assert_eq!(cp.assurance.roles, ["network_dept"]);
+    assert!(p.role("network_dept").is_some());
+    assert!(p.notifications.template(&cp.assurance.template).is_some());
+    let s = Utc.with_ymd_and_hms(2026, 12, 30, 16, 0, 0).unwrap();
+    let e = s + chrono::Duration::days(3);
+    let systems = vec!["billing".to_string()];
+    let regions = vec!["guangzhou".to_string()];
+    let weak = vec![WeakSection {
+        section: "广州—深圳".into(),
+        contingency: "备用电路".into(),
+        improvement: "第二路由".into(),
+    }];
+    let ok = AssurancePlan {
+        name: "元旦",
+        starts_at: s,
+        ends_at: e,
+        scope_systems: &systems,
+        scope_regions: &regions,
+        measures: "m",
+        contingency: "c",
+        escalation: "x",
+        contacts: "t",
+        weak_sections: &weak,
+    };
+    assert!(check_assurance_plan(cp, &ok).is_ok());
+    let mut long = ok.clone();
+    long.ends_at = s + chrono::Duration::days(32);
+    let r = check_assurance_plan(cp, &long).unwrap_err();
+    assert_eq!((r.rule.as_str(), r.field.as_str()), ("CNT-06", "ends_at"));
+    let mut none = ok.clone();
+    none.escalation = "";
+    assert_eq!(
+        check_assurance_plan(cp, &none).unwrap_err().field,
+        "escalation"
+    );
+    let bad = vec![WeakSection {
+        section: "s".into(),
+        contingency: String::new(),
+        improvement: "i".into(),
+    }];
+    let mut w = ok.clone();
+    w.weak_sections = &bad;
+    assert_eq!(
+        check_assurance_plan(cp, &w).unwrap_err().field,
+        "weak_sections[0].contingency"
+    );
+    assert!(check_assurance_activate(cp, "draft", e, s).is_ok());
+    assert_eq!(
+        check_assurance_activate(cp, "draft", e, e)
+            .unwrap_err()
+            .field,
+        "ends_at"
+    );
+    assert_eq!(
+        check_assurance_activate(cp, "active", e, s)
+            .unwrap_err()
+            .field,
+        "state"
+    );
+    assert_eq!(
+        check_assurance_archive(cp, "active", e, e - chrono::Duration::seconds(1))
+            .unwrap_err()
+            .field,
+        "ends_at"
+    );
+    assert!(check_assurance_archive(cp, "active", e, e).is_ok());
+    assert_eq!(
+        check_assurance_archive(cp, "draft", e, e)
+            .unwrap_err()
+            .field,
+        "state"
+    );
+    let covers = |sys, reg, at| assurance_covers(&systems, &regions, s, e, sys, reg, at);
+    assert!(covers(Some("billing"), None, s));
+    assert!(covers(Some("crm"), Some("guangzhou"), s));
+    assert!(!covers(Some("crm"), Some("shenzhen"), s));
+    assert!(!covers(Some("billing"), None, e));
+    assert!(!covers(
+        Some("billing"),
+        None,
+        s - chrono::Duration::seconds(1)
+    ));
 }

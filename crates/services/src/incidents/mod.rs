@@ -244,11 +244,35 @@ pub async fn create(
         ..Default::default()
     };
     let pol2 = pol.clone();
+    let system_key = input.system_key.clone();
+    let tz: chrono_tz::Tz = pol
+        .pack
+        .change
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
     let saved = p
         .store
         .write(move |c| {
             Box::pin(async move {
                 let inc = db::insert_numbered(c, &inc, &format!("INC-{day}")).await?;
+                // CNT-06: a fault during an active key-communications assurance period, in its scope, goes to
+                // the network department.
+                crate::assurance_plans::report_incident(
+                    c,
+                    &pol2.pack.change,
+                    tz,
+                    &crate::assurance_plans::ReportedIncident {
+                        id: inc.id,
+                        number: &inc.number,
+                        title: &inc.title,
+                        system: system_key.as_deref(),
+                        region_id: inc.region_id,
+                        level: &inc.fault_level,
+                    },
+                    now,
+                )
+                .await?;
                 event(
                     c,
                     &inc,

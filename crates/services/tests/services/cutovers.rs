@@ -46,6 +46,7 @@ fn input(start_day: u32) -> CutoverInput {
         impact: "凌晨 02:00–05:00 CRM 受理暂停".into(),
         circuits: vec!["GZ-MSTP-0001".into(), "GZ-MSTP-0002".into()],
         customer_tiers: vec!["diamond".into(), "silver".into(), "bronze".into()],
+        data_case: None,
     }
 }
 
@@ -412,4 +413,136 @@ async fn requirement_deadline_release_link_and_deemed_acceptance_req_01_chg_06()
     assert_eq!(w.week_of, "2026-11-30");
     assert_eq!(w.analysis_wd, vec![3]);
     assert!(!w.breach);
+}
+
+/// CHG-20 on SQLite and PostgreSQL: each data case of the pack gives its responsible party on the record —
+/// requirement without development → branch, with development → provincial centre, fault instance-data repair →
+/// branch, province-wide fault → central operations team, which must attach its rectification report before the
+/// cut-over is completed. A data cut-over without a case, an unknown case and a case on another kind are refused.
+#[tokio::test]
+async fn data_cutover_ownership_by_case_and_the_rectification_report_chg_20() {
+    for db in backends().await {
+        let (p, clock) = platform(&db, local(1, 10)).await;
+        demo::load(&p).await.unwrap();
+        let dba = principal(&p, "dba").await;
+        let data = |case: Option<&str>| {
+            let mut i = input(10);
+            i.kind = "data".into();
+            i.title = format!("数据割接 {}", case.unwrap_or("-"));
+            i.customer_tiers = Vec::new();
+            i.data_case = case.map(str::to_string);
+            i
+        };
+        for (case, responsible) in [
+            ("requirement", "branch"),
+            ("requirement_development", "provincial_centre"),
+            ("fault_instance", "branch"),
+            ("fault_province_wide", "central_ops"),
+        ] {
+            let c = cutovers::apply(&p, &dba, data(Some(case))).await.unwrap();
+            assert_eq!(c.data_case.as_deref(), Some(case), "CHG-20 {case}");
+            assert_eq!(c.responsible.as_deref(), Some(responsible), "CHG-20 {case}");
+            let again = cutovers::get(&p, &dba, c.id).await.unwrap();
+            assert_eq!(again.responsible.as_deref(), Some(responsible));
+        }
+        for (bad, want) in [
+            (data(None), "a data cut-over names its case"),
+            (
+                data(Some("weekend_fix")),
+                "'weekend_fix' is not a data case",
+            ),
+            (
+                {
+                    let mut i = input(10);
+                    i.data_case = Some("requirement".into());
+                    i
+                },
+                "only a data cut-over names a data case",
+            ),
+        ] {
+            let (field, msg) = invalid(cutovers::apply(&p, &dba, bad).await.unwrap_err());
+            assert_eq!(field, "data_case");
+            assert!(msg.starts_with("CHG-20: ") && msg.contains(want), "{msg}");
+        }
+
+        let hw = cutovers::apply(&p, &dba, input(10)).await.unwrap();
+        assert!(hw.data_case.is_none() && hw.responsible.is_none());
+        // The province-wide fault: completed only with the central operations team's rectification report.
+        let c = cutovers::apply(&p, &dba, data(Some("fault_province_wide")))
+            .await
+            .unwrap();
+        let mgr = principal(&p, "room-mgr").await;
+        cutovers::approve(&p, &mgr, c.id, c.version).await.unwrap();
+        clock.set(local(10, 0) - chrono::Duration::minutes(5));
+        cutovers::start(
+            &p,
+            &dba,
+            c.id,
+            StartInput {
+                kickoff_at: Some(local(9, 22).to_rfc3339()),
+                lead: "dba".into(),
+                lead_qualified: true,
+                arrived_at: Some((local(10, 0) - chrono::Duration::minutes(20)).to_rfc3339()),
+                equipment_checked: true,
+                host_present: true,
+                departments_present: true,
+                contractor_present: true,
+                note: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+        cutovers::log_step(
+            &p,
+            &dba,
+            c.id,
+            LogInput {
+                step: "批量修复实例数据".into(),
+                important: true,
+                operator: "dba".into(),
+                supervisor: "datafix".into(),
+                result: "正常".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let (field, msg) = invalid(cutovers::complete(&p, &dba, c.id).await.unwrap_err());
+        assert_eq!(field, "rectification_report");
+        assert!(
+            msg.starts_with("CHG-20: ") && msg.contains("central operations team"),
+            "{msg}"
+        );
+        assert_eq!(
+            invalid(cutovers::rectify(&p, &dba, c.id, " ").await.unwrap_err()).0,
+            "report"
+        );
+        let r = cutovers::rectify(
+            &p,
+            &dba,
+            c.id,
+            "原因：全省计费实例数据错配；应急：冻结出账；组织各分部批量修复。",
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.rectification_by.as_deref(), Some("dba"));
+        let done = cutovers::complete(&p, &dba, c.id).await.unwrap();
+        assert_eq!(done.state, "completed");
+        assert!(done.rectification_report.unwrap().contains("批量修复"));
+        // Fixed once completed; a hardware cut-over has no report.
+        assert_eq!(
+            invalid(cutovers::rectify(&p, &dba, c.id, "补充").await.unwrap_err()).0,
+            "state"
+        );
+        assert_eq!(
+            invalid(
+                cutovers::rectify(&p, &dba, hw.id, "报告")
+                    .await
+                    .unwrap_err()
+            )
+            .0,
+            "data_case"
+        );
+        let audit = p.store.audit_recent(None, 200).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "cutover.rectification"));
+    }
 }

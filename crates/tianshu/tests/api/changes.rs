@@ -398,6 +398,50 @@ async fn cutover_start_conditions_before_any_step_on_both_backends_chg_17() {
         assert_eq!(p["field"], "state");
         assert!(p.to_string().contains("CHG-17"), "{p}");
 
+        // CHG-17: the order is tied to the approved window 00:30–05:00 — at most the pack's 30 minutes before it
+        // (23:59 is 31 minutes early) and not once it has ended.
+        let full = json!({"kickoff_at": "2026-12-01T20:00:00+08:00", "lead": "dba", "lead_qualified": true,
+            "arrived_at": "2026-12-01T23:00:00+08:00", "equipment_checked": true, "host_present": true,
+            "departments_present": true, "contractor_present": true});
+        for (now, field, text) in [
+            (
+                "2026-12-01T23:59:00+08:00",
+                "starts_at",
+                "31 minutes before its start, at most 30",
+            ),
+            (
+                "2026-12-02T05:00:00+08:00",
+                "ends_at",
+                "the approved window ended",
+            ),
+        ] {
+            app.clock.set(
+                chrono::DateTime::parse_from_rfc3339(now)
+                    .unwrap()
+                    .with_timezone(&chrono::Utc),
+            );
+            let (s, p) = problem(
+                call(
+                    &app,
+                    &dba,
+                    "POST",
+                    &format!("{path}/start"),
+                    Some(full.clone()),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+            assert_eq!(p["field"], field, "{p}");
+            assert!(
+                p.to_string().contains("CHG-17") && p.to_string().contains(text),
+                "{p}"
+            );
+        }
+        let still = ok(call(&app, &dba, "GET", &path, None).await, StatusCode::OK).await;
+        assert_eq!(still["state"], "approved");
+        assert!(still["start"].is_null());
+
         // The night: 00:25 local, the lead arrived 00:20 (ten minutes before the 00:30 start).
         app.clock.set(
             chrono::DateTime::parse_from_rfc3339("2026-12-02T00:25:00+08:00")
@@ -486,8 +530,9 @@ async fn cutover_start_conditions_before_any_step_on_both_backends_chg_17() {
     }
 }
 
-/// `tianshu cutover start` (CHG-17): refused naming the missing condition, then started, then a step logged. The
-/// CLI runs on the real clock, so the cut-over lies far ahead and the kick-off and arrival in the past.
+/// `tianshu cutover start` (CHG-17): refused months before the approved window (`starts_at`), refused naming the
+/// missing condition, then started, then a step logged. The CLI runs on the real clock, so the started cut-over is
+/// an emergency one opening in 10 minutes and the kick-off and arrival lie in the past.
 #[tokio::test]
 async fn cli_starts_a_cutover_before_its_log_chg_17() {
     let app = sqlite_app().await;
@@ -522,6 +567,18 @@ async fn cli_starts_a_cutover_before_its_log_chg_17() {
     .to_string();
     let (code, out, err) = run(&["cutover", "--as", "dba", "apply", "-"], Some(&apply));
     assert_eq!(code, Some(0), "{err}");
+    let far = out.split_whitespace().nth(1).unwrap().to_string();
+    let (code, _, err) = run(&["cutover", "--as", "room-mgr", "approve", &far], None);
+    assert_eq!(code, Some(0), "{err}");
+    // An emergency cut-over (no lead time) whose window opens in 10 minutes: the order may be given now.
+    let now = chrono::Utc::now();
+    let soon = json!({"title": "计费主机紧急扩容", "kind": "hardware", "systems": ["billing"], "emergency": true,
+        "starts_at": (now + chrono::Duration::minutes(10)).to_rfc3339(),
+        "ends_at": (now + chrono::Duration::hours(2)).to_rfc3339(),
+        "plan": "p", "rollback_plan": "r", "checklist": "c", "test_list": "t", "people": "x", "impact": "i"})
+    .to_string();
+    let (code, out, err) = run(&["cutover", "--as", "dba", "apply", "-"], Some(&soon));
+    assert_eq!(code, Some(0), "{err}");
     let id = out.split_whitespace().nth(1).unwrap().to_string();
     let (code, _, err) = run(&["cutover", "--as", "room-mgr", "approve", &id], None);
     assert_eq!(code, Some(0), "{err}");
@@ -541,9 +598,18 @@ async fn cli_starts_a_cutover_before_its_log_chg_17() {
     let (code, _, err) = run(&log, None);
     assert_eq!(code, Some(1));
     assert!(err.contains("state: CHG-17"), "{err}");
-    let mut start = json!({"kickoff_at": "2026-11-30T10:00:00+08:00", "lead": "dba", "lead_qualified": true,
-        "arrived_at": "2026-11-30T11:00:00+08:00", "equipment_checked": true, "host_present": true,
-        "departments_present": true});
+    let mut start = json!({"kickoff_at": (now - chrono::Duration::hours(1)).to_rfc3339(), "lead": "dba",
+        "lead_qualified": true, "arrived_at": (now - chrono::Duration::minutes(6)).to_rfc3339(),
+        "equipment_checked": true, "host_present": true, "departments_present": true});
+    // CHG-17: the cut-over of March is not started months before its window.
+    let mut full = start.clone();
+    full["contractor_present"] = json!(true);
+    let (code, _, err) = run(
+        &["cutover", "--as", "dba", "start", &far, "-"],
+        Some(&full.to_string()),
+    );
+    assert_eq!(code, Some(1));
+    assert!(err.contains("starts_at: CHG-17"), "{err}");
     let (code, _, err) = run(
         &["cutover", "--as", "dba", "start", &id, "-"],
         Some(&start.to_string()),
@@ -560,4 +626,202 @@ async fn cli_starts_a_cutover_before_its_log_chg_17() {
     let (code, out, err) = run(&log, None);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("in_progress"), "{out}");
+}
+
+/// CNT-06 and CHG-20 over HTTP on both backends: an assurance plan missing a part is refused naming it, then
+/// written, activated and refused archiving before its period ends; a data cut-over gets its responsible party from
+/// its case (a case on a hardware cut-over is refused); the routes and schemas are in the OpenAPI document and the
+/// console lists the plan with its form. app.clock: Monday 2026-11-23 09:00 local.
+#[tokio::test]
+async fn assurance_plans_and_data_cutover_ownership_over_http_cnt_06_chg_20() {
+    for db in tianshu_testkit::backends().await {
+        let app = spawn(db).await;
+        let dba = app
+            .token_for("dba", &["change.read", "change.request"])
+            .await;
+        let mut plan = json!({"name": "元旦重要通信保障", "starts_at": "2026-12-31T00:00:00+08:00",
+            "ends_at": "2027-01-03T00:00:00+08:00", "scope_systems": ["billing"], "scope_regions": ["guangzhou"],
+            "measures": "封网；双人值守", "contingency": "主备切换", "escalation": "30 分钟内报网络部",
+            "weak_sections": [{"section": "广州—深圳 单路由", "contingency": "备用电路", "improvement": "第二路由"}]});
+        let (s, p) = problem(
+            call(
+                &app,
+                &dba,
+                "POST",
+                "/api/v1/assurance-plans",
+                Some(plan.clone()),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert_eq!(p["field"], "contacts");
+        assert!(p.to_string().contains("CNT-06"), "{p}");
+        plan["contacts"] = json!("值班长 分机 8001");
+        let d = ok(
+            call(&app, &dba, "POST", "/api/v1/assurance-plans", Some(plan)).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        assert_eq!(d["state"], "draft");
+        let path = format!("/api/v1/assurance-plans/{}", d["id"]);
+        let a = ok(
+            call(
+                &app,
+                &dba,
+                "POST",
+                &format!("{path}/activate"),
+                Some(json!({"version": d["version"]})),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(a["state"], "active");
+        let (s, p) = problem(
+            call(
+                &app,
+                &dba,
+                "POST",
+                &format!("{path}/archive"),
+                Some(json!({"version": a["version"]})),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("ends_at")),
+            "{p}"
+        );
+        assert!(p.to_string().contains("CNT-06"), "{p}");
+        let list = ok(
+            call(&app, &dba, "GET", "/api/v1/assurance-plans", None).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(list["items"][0]["name"], "元旦重要通信保障");
+        let one = ok(call(&app, &dba, "GET", &path, None).await, StatusCode::OK).await;
+        assert_eq!(one["weak_sections"][0]["improvement"], "第二路由");
+
+        // CHG-20: the responsible party comes from the case.
+        let cut = |kind: &str, case: Option<&str>| {
+            let mut b = json!({"title": "计费实例数据修复", "kind": kind, "systems": ["billing"],
+                "starts_at": "2026-12-02T00:30:00+08:00", "ends_at": "2026-12-02T05:00:00+08:00",
+                "plan": "p", "rollback_plan": "r", "checklist": "c", "test_list": "t", "people": "x", "impact": "i"});
+            if let Some(c) = case {
+                b["data_case"] = json!(c);
+            }
+            b
+        };
+        let c = ok(
+            call(
+                &app,
+                &dba,
+                "POST",
+                "/api/v1/cutovers",
+                Some(cut("data", Some("fault_province_wide"))),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        assert_eq!(
+            (c["data_case"].as_str(), c["responsible"].as_str()),
+            (Some("fault_province_wide"), Some("central_ops"))
+        );
+        let r = ok(
+            call(
+                &app,
+                &dba,
+                "POST",
+                &format!("/api/v1/cutovers/{}/rectification", c["id"]),
+                Some(json!({"report": "原因分析；应急措施；组织分部批量修复"})),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(r["rectification_by"], "dba");
+        let c = ok(
+            call(
+                &app,
+                &dba,
+                "POST",
+                "/api/v1/cutovers",
+                Some(cut("data", Some("requirement"))),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        assert_eq!(c["responsible"], "branch");
+        for (kind, case) in [("hardware", Some("requirement")), ("data", None)] {
+            let (s, p) = problem(
+                call(
+                    &app,
+                    &dba,
+                    "POST",
+                    "/api/v1/cutovers",
+                    Some(cut(kind, case)),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(
+                (s, p["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("data_case")),
+                "{p}"
+            );
+            assert!(p.to_string().contains("CHG-20"), "{p}");
+        }
+
+        let doc: Value = Client::new()
+            .get(app.url("/api/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for route in [
+            "/api/v1/assurance-plans",
+            "/api/v1/assurance-plans/{id}",
+            "/api/v1/assurance-plans/{id}/{action}",
+            "/api/v1/cutovers/{id}/rectification",
+        ] {
+            assert!(doc["paths"][route].is_object(), "{route}");
+        }
+        assert!(doc["components"]["schemas"]["AssurancePlanOut"].is_object());
+
+        // The console: the plan listed with its activate / archive form and the plan form, in both languages.
+        app.login("admin").await;
+        let html = app
+            .client
+            .get(app.url("/changes/assurance"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("元旦重要通信保障") && html.contains("id=\"assurance-form\""),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!("id=\"archive-{}\"", d["id"])),
+            "archive button"
+        );
+        let detail = app
+            .client
+            .get(app.url(&format!("/changes/cutovers/{}", c["id"])))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(detail.contains("data-responsible=\"branch\""), "{detail}");
+    }
 }

@@ -439,3 +439,224 @@ async fn refused(db: &TestDb, key_file: &Path) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+/// Key rotation (`tianshu secrets rotate-key`), on SQLite and PostgreSQL: every stored credential (plain text
+/// left from before included) is re-encrypted under key version 2 in one transaction, the key file then holds the
+/// new key, the old version is retired and no stored value uses it; an old copy of the key file is refused naming
+/// the rotation. Interruptions: a pending key left before the commit is reused (the server still starts on the
+/// old key meanwhile); a commit without the key-file swap stops the start and a re-run finishes it without
+/// re-encrypting anything.
+#[tokio::test]
+async fn key_rotation_re_encrypts_every_credential_and_retires_the_old_key() {
+    use tianshu_services::credentials::{next_key_file, rotate_key};
+    for db in backends().await {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let key_file = data_dir.join("credentials.key");
+        let cfg = config(&db, &key_file);
+        let p = build_platform(&cfg).await.unwrap();
+        let v = p.credentials.clone();
+        let now = p.now_us();
+        let (sealed_db, sealed_target, sealed_probe) = (
+            v.seal(CredentialColumn::MonDatabase, DB_PASSWORD).unwrap(),
+            v.seal(CredentialColumn::DataopTarget, TARGET_PASSWORD)
+                .unwrap(),
+            v.seal(CredentialColumn::ProbeSecret, PROBE_PASSWORD)
+                .unwrap(),
+        );
+        let (db_id, target_id, legacy_id, probe_id) = p
+            .store
+            .write(move |c| {
+                Box::pin(async move {
+                    let d = tianshu_store::monitoring::insert_database(
+                        c,
+                        &DatabaseDef {
+                            name: "轮换库".into(),
+                            kind: "postgres".into(),
+                            host: "127.0.0.1".into(),
+                            port: 1,
+                            database: "r".into(),
+                            username: "r".into(),
+                            password: Some(sealed_db),
+                        },
+                        "test",
+                        now,
+                    )
+                    .await?;
+                    let mut ids = Vec::new();
+                    for (name, secret) in [
+                        ("轮换目标库", sealed_target),
+                        ("旧版明文目标库", LEGACY_TARGET_PASSWORD.to_string()),
+                    ] {
+                        let t = tianshu_store::dataops::insert_target(
+                            c,
+                            &tianshu_store::dataops::NewTarget {
+                                name: name.into(),
+                                kind: "mysql".into(),
+                                host: "127.0.0.1".into(),
+                                port: 1,
+                                database_name: "r".into(),
+                                username: "r".into(),
+                                secret,
+                                system: String::new(),
+                                created_by: "test".into(),
+                                now,
+                            },
+                        )
+                        .await?;
+                        ids.push(t.id);
+                    }
+                    let pr = tianshu_store::monitoring::insert_probe(
+                        c,
+                        &tianshu_store::monitoring::ProbeDef {
+                            name: "轮换拨测".into(),
+                            system: String::new(),
+                            region: String::new(),
+                            severity: "warning".into(),
+                            scenario: "{\"steps\":[]}".into(),
+                            secrets: json!({"password": sealed_probe, "empty": ""}).to_string(),
+                            enabled: false,
+                        },
+                        "test",
+                        now,
+                        now,
+                    )
+                    .await?;
+                    Ok((d.id, ids[0], ids[1], pr.id))
+                })
+            })
+            .await
+            .unwrap();
+        p.store.close().await;
+        let v1_copy = dir.path().join("v1-backup.key");
+        std::fs::copy(&key_file, &v1_copy).unwrap();
+
+        // The command, as an operator runs it (servers stopped); the CLI has no option for the tests' PostgreSQL
+        // schema, so there the same service call runs.
+        if db.backend == tianshu_testkit::Backend::Sqlite {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_tianshu"))
+                .arg("--database-url")
+                .arg(&db.config.url)
+                .arg("--data-dir")
+                .arg(&data_dir)
+                .args(["secrets", "rotate-key"])
+                .output()
+                .unwrap();
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+            assert!(
+                stdout.contains("key version 2")
+                    && stdout.contains("4 stored value(s) re-encrypted")
+                    && stdout.contains("key version 1 retired"),
+                "{stdout}"
+            );
+        } else {
+            let store = tianshu_store::Store::open(&db.config).await.unwrap();
+            let r = rotate_key(&store, &key_file, now).await.unwrap();
+            assert_eq!((r.from, r.to, r.re_encrypted, r.resumed), (1, 2, 4, false));
+            store.close().await;
+        }
+        assert!(std::fs::read_to_string(&key_file)
+            .unwrap()
+            .starts_with("v2:"));
+        assert!(!next_key_file(&key_file).exists());
+
+        let check = |p: Platform, version: i64| async move {
+            let prefix = format!("v{version}:");
+            for (column, id, want) in [
+                (CredentialColumn::MonDatabase, db_id, DB_PASSWORD),
+                (CredentialColumn::DataopTarget, target_id, TARGET_PASSWORD),
+                (
+                    CredentialColumn::DataopTarget,
+                    legacy_id,
+                    LEGACY_TARGET_PASSWORD,
+                ),
+            ] {
+                let (s, plain) = stored(&p, column, id).await;
+                assert!(s.starts_with(&prefix), "{s}");
+                assert_eq!(plain, want);
+            }
+            let secrets = probe_secrets(&p, probe_id).await;
+            assert!(secrets["password"].starts_with(&prefix), "{secrets:?}");
+            assert_eq!(secrets["empty"], "");
+            assert_eq!(
+                p.credentials.open_secrets(&secrets, probe_id).unwrap()["password"],
+                PROBE_PASSWORD
+            );
+            // No stored value is left under an older version; those versions are retired.
+            assert!(p
+                .store
+                .unencrypted_credentials(&prefix)
+                .await
+                .unwrap()
+                .is_empty());
+            let keys = p.store.credential_keys().await.unwrap();
+            assert_eq!(keys.last().unwrap().version, version);
+            assert!(keys.last().unwrap().retired_at.is_none());
+            assert!(
+                keys[..keys.len() - 1]
+                    .iter()
+                    .all(|k| k.retired_at.is_some()),
+                "{keys:?}"
+            );
+            // New values are sealed under the new version.
+            assert!(p
+                .credentials
+                .seal(CredentialColumn::MonDatabase, "x")
+                .unwrap()
+                .starts_with(&prefix));
+            p.store.close().await;
+        };
+        check(build_platform(&cfg).await.unwrap(), 2).await;
+
+        // An old copy of the key file: refused, naming the rotation.
+        let e = refused(&db, &v1_copy).await;
+        assert!(
+            e.contains("rotate-key") && e.contains("version 2") && e.contains("holds version 1"),
+            "{e}"
+        );
+
+        // Interrupted after the commit, before the key file was replaced: simulated by putting the old key back
+        // and the new one where the rotation leaves it pending.
+        let v2_copy = dir.path().join("v2-backup.key");
+        std::fs::copy(&key_file, &v2_copy).unwrap();
+        let store = tianshu_store::Store::open(&db.config).await.unwrap();
+        let r = rotate_key(&store, &key_file, now).await.unwrap();
+        assert_eq!((r.from, r.to, r.re_encrypted, r.resumed), (2, 3, 4, false));
+        std::fs::rename(&key_file, next_key_file(&key_file)).unwrap();
+        std::fs::copy(&v2_copy, &key_file).unwrap();
+        store.close().await;
+        let e = refused(&db, &key_file).await;
+        assert!(e.contains("run `tianshu secrets rotate-key` again"), "{e}");
+        let store = tianshu_store::Store::open(&db.config).await.unwrap();
+        let r = rotate_key(&store, &key_file, now).await.unwrap();
+        assert_eq!((r.from, r.to, r.re_encrypted, r.resumed), (2, 3, 0, true));
+        store.close().await;
+        check(build_platform(&cfg).await.unwrap(), 3).await;
+
+        // Interrupted before the commit: the pending key is on disk, the database unchanged — the server still
+        // runs on version 3, and the re-run uses that pending key.
+        let pending = "v4:CgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgo=\n";
+        std::fs::write(next_key_file(&key_file), pending).unwrap();
+        check(build_platform(&cfg).await.unwrap(), 3).await;
+        let store = tianshu_store::Store::open(&db.config).await.unwrap();
+        let r = rotate_key(&store, &key_file, now).await.unwrap();
+        assert_eq!((r.to, r.re_encrypted), (4, 4));
+        store.close().await;
+        assert_eq!(std::fs::read_to_string(&key_file).unwrap(), pending);
+        let p = build_platform(&cfg).await.unwrap();
+        let audit = p.store.audit_recent(None, 500).await.unwrap();
+        let rotations: Vec<_> = audit
+            .iter()
+            .filter(|e| e.action == "credentials.rotated")
+            .collect();
+        assert_eq!(rotations.len(), 3);
+        for e in &audit {
+            assert_no_password("the audit trail", &format!("{e:?}"));
+        }
+        check(p, 4).await;
+    }
+}

@@ -86,6 +86,14 @@ pub struct CutoverOut {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
+    /// CHG-20: a data cut-over's case (`change.toml [[cutover.data_case]]` key) and the responsible party derived
+    /// from it: `branch`, `provincial_centre` or `central_ops` in the default pack.
+    pub data_case: Option<String>,
+    pub responsible: Option<String>,
+    /// CHG-20: the rectification report a province-wide fault needs before completion, who attached it and when.
+    pub rectification_report: Option<String>,
+    pub rectification_by: Option<String>,
+    pub rectification_at: Option<i64>,
     /// The CHG-17 start, once given (null in lists).
     pub start: Option<CutoverStartOut>,
     pub log: Vec<LogOut>,
@@ -111,7 +119,8 @@ pub struct CutoverStartOut {
 }
 
 /// The CHG-17 start conditions, recorded with the order to start; each one missing or late is refused (422)
-/// naming its field.
+/// naming its field. The order itself is given inside the approved window: at most `change.toml [cutover]
+/// start_early_minutes` before `starts_at` (else refused naming `starts_at`) and before `ends_at` (else `ends_at`).
 #[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct CutoverStartBody {
@@ -163,6 +172,17 @@ pub struct CutoverBody {
     pub circuits: Option<Vec<String>>,
     /// key_assurance, diamond, gold, silver, bronze.
     pub customer_tiers: Option<Vec<String>>,
+    /// CHG-20: required for kind `data` — requirement, requirement_development, fault_instance or
+    /// fault_province_wide (the pack's `[[cutover.data_case]]`); refused for other kinds.
+    pub data_case: Option<String>,
+}
+
+/// CHG-20: the responsible party's rectification report.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RectificationBody {
+    /// The analysis, the emergency measures and the repair organised.
+    pub report: String,
 }
 
 /// A log entry.
@@ -255,6 +275,7 @@ pub async fn approve(
 }
 
 /// Records the start conditions and the order to start an approved cut-over (CHG-17); steps are logged only after.
+/// The order is refused outside the approved window (CHG-17: `starts_at` too early, `ends_at` passed).
 #[utoipa::path(post, path = "/api/v1/cutovers/{id}/start", tag = "change", request_body = CutoverStartBody,
     params(("id" = i64, Path, description = "cut-over id")),
     responses((status = 200, description = "started", body = CutoverOut)))]
@@ -282,7 +303,23 @@ pub async fn log(
     Ok(json(cutovers::log_step(&st.platform, &p, id, input).await?))
 }
 
-/// Completes a cut-over in progress (CHG-19).
+/// Attaches the rectification report of a data cut-over (CHG-20: a province-wide fault is completed only with it).
+#[utoipa::path(post, path = "/api/v1/cutovers/{id}/rectification", tag = "change", request_body = RectificationBody,
+    params(("id" = i64, Path, description = "cut-over id")),
+    responses((status = 200, description = "attached", body = CutoverOut)))]
+pub async fn rectification(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let b: RectificationBody = decode(body)?;
+    Ok(json(
+        cutovers::rectify(&st.platform, &p, id, &b.report).await?,
+    ))
+}
+
+/// Completes a cut-over in progress (CHG-19; CHG-20: a province-wide fault needs its rectification report).
 #[utoipa::path(post, path = "/api/v1/cutovers/{id}/complete", tag = "change",
     params(("id" = i64, Path, description = "cut-over id")),
     responses((status = 200, description = "completed", body = CutoverOut)))]
@@ -689,5 +726,136 @@ pub async fn release_prerequisite(
     let input: tianshu_services::releases::PrerequisiteInput = decode(body)?;
     Ok(json(
         tianshu_services::releases::record_prerequisite(&st.platform, &p, id, input).await?,
+    ))
+}
+
+/// A single-route or fault-prone section of an assurance plan (CNT-06).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct WeakSectionOut {
+    pub section: String,
+    pub contingency: String,
+    pub improvement: String,
+}
+
+/// A fault reported to the network department under a plan.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct AssuranceFaultOut {
+    pub plan_id: i64,
+    pub incident_id: i64,
+    /// The outbox message's idempotency key.
+    pub outbox_key: String,
+    pub reported_at: i64,
+}
+
+/// A key-communications assurance (重保) plan (CNT-06; times in Unix microseconds UTC).
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct AssurancePlanOut {
+    pub id: i64,
+    /// The holiday or event.
+    pub name: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub scope_systems: Vec<String>,
+    pub scope_regions: Vec<String>,
+    pub measures: String,
+    pub contingency: String,
+    /// Fault handling and escalation.
+    pub escalation: String,
+    pub contacts: String,
+    pub weak_sections: Vec<WeakSectionOut>,
+    /// draft, active, archived.
+    pub state: String,
+    pub in_period: bool,
+    pub created_by: String,
+    pub created_at: i64,
+    pub activated_by: Option<String>,
+    pub activated_at: Option<i64>,
+    pub archived_by: Option<String>,
+    pub archived_at: Option<i64>,
+    pub version: i64,
+    /// Faults reported under the plan (empty in lists).
+    pub fault_reports: Vec<AssuranceFaultOut>,
+}
+
+/// Assurance plans, newest period first.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct AssurancePlanList {
+    pub items: Vec<AssurancePlanOut>,
+}
+
+/// A plan to write (CNT-06): every part is required and a missing one is refused (422) naming its field.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct AssurancePlanBody {
+    pub name: String,
+    /// RFC 3339.
+    pub starts_at: String,
+    pub ends_at: String,
+    /// System keys; at least one system or region.
+    pub scope_systems: Option<Vec<String>>,
+    /// Branch organisation keys.
+    pub scope_regions: Option<Vec<String>>,
+    pub measures: String,
+    pub contingency: String,
+    pub escalation: String,
+    pub contacts: String,
+    /// At least one, each with its contingency and improvement.
+    pub weak_sections: Vec<WeakSectionOut>,
+}
+
+/// The assurance plans (CNT-06).
+#[utoipa::path(get, path = "/api/v1/assurance-plans", tag = "change",
+    responses((status = 200, description = "plans", body = AssurancePlanList)))]
+pub async fn assurance_plans(State(st): State<AppState>, Auth(p): Auth) -> ApiResult<Json<Value>> {
+    let items = tianshu_services::assurance_plans::list_plans(&st.platform, &p).await?;
+    Ok(json(serde_json::json!({ "items": items })))
+}
+
+/// Writes a draft assurance plan (CNT-06: scope, measures, contingency, escalation, contacts, weak sections).
+#[utoipa::path(post, path = "/api/v1/assurance-plans", tag = "change", request_body = AssurancePlanBody,
+    responses((status = 201, description = "written", body = AssurancePlanOut)))]
+pub async fn create_assurance_plan(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input: tianshu_services::assurance_plans::PlanInput = decode(body)?;
+    Ok((
+        StatusCode::CREATED,
+        json(tianshu_services::assurance_plans::create(&st.platform, &p, input).await?),
+    ))
+}
+
+/// One assurance plan with the faults reported under it.
+#[utoipa::path(get, path = "/api/v1/assurance-plans/{id}", tag = "change",
+    params(("id" = i64, Path, description = "plan id")),
+    responses((status = 200, description = "plan", body = AssurancePlanOut)))]
+pub async fn assurance_plan(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Value>> {
+    Ok(json(
+        tianshu_services::assurance_plans::get(&st.platform, &p, id).await?,
+    ))
+}
+
+/// `activate` (draft → active, before the period ends) or `archive` (only after the period) a plan (CNT-06).
+#[utoipa::path(post, path = "/api/v1/assurance-plans/{id}/{action}", tag = "change", request_body = VersionBody,
+    params(("id" = i64, Path, description = "plan id"), ("action" = String, Path, description = "activate or archive")),
+    responses((status = 200, description = "done", body = AssurancePlanOut)))]
+pub async fn assurance_plan_action(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath((id, action)): ApiPath<(i64, String)>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let b: VersionBody = decode(body)?;
+    Ok(json(
+        tianshu_services::assurance_plans::act(&st.platform, &p, id, &action, b.version).await?,
     ))
 }

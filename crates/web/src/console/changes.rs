@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 use tianshu_core::Permission;
-use tianshu_services::{cutovers, releases, requirements, ServiceError};
+use tianshu_services::{assurance_plans, cutovers, releases, requirements, ServiceError};
 use tianshu_store::alerts::MuteKind;
 
 use super::pages::{field, form_pairs, local, service_error_page, tz};
@@ -868,6 +868,7 @@ struct CutForm {
     impact: String,
     circuits: String,
     tiers: Vec<String>,
+    data_case: String,
 }
 
 #[derive(Template)]
@@ -882,6 +883,8 @@ struct CutoversPage {
     kinds: Vec<(String, String, bool)>,
     tiers: Vec<(String, String, bool)>,
     texts: Vec<TextField>,
+    /// CHG-20: key, "case → responsible", selected.
+    data_cases: Vec<(String, String, bool)>,
 }
 
 struct TextField {
@@ -937,6 +940,22 @@ async fn cutovers_page(
             )
         })
         .collect();
+    let is_zh = zh(u);
+    let data_cases = pol
+        .pack
+        .change
+        .cutover
+        .data_cases
+        .iter()
+        .map(|d| {
+            let (n, r) = if is_zh {
+                (&d.name_zh, &d.responsible_zh)
+            } else {
+                (&d.name_en, &d.responsible_en)
+            };
+            (d.key.clone(), format!("{n} → {r}"), form.data_case == d.key)
+        })
+        .collect();
     let kinds = cutovers::KINDS
         .iter()
         .map(|k| (k.to_string(), label(u, "chg-ckind", k), form.kind == *k))
@@ -969,6 +988,7 @@ async fn cutovers_page(
             kinds,
             tiers,
             texts,
+            data_cases,
         },
     )
 }
@@ -1031,6 +1051,7 @@ pub async fn cutover_create(State(st): State<AppState>, u: ConsoleUser, body: By
             .filter(|(k, _)| k == "customer_tiers")
             .map(|(_, v)| v.clone())
             .collect(),
+        data_case: field(&pairs, "data_case"),
     };
     let mut errors = Errors::new();
     let mut times = Vec::new();
@@ -1081,6 +1102,7 @@ pub async fn cutover_create(State(st): State<AppState>, u: ConsoleUser, body: By
         impact: form.impact.clone(),
         circuits: split_list(&form.circuits),
         customer_tiers: form.tiers.clone(),
+        data_case: Some(form.data_case.clone()).filter(|d| !d.trim().is_empty()),
     };
     match cutovers::apply(&st.platform, &u.p, input).await {
         Ok(c) => Redirect::to(&format!("/changes/cutovers/{}", c.id)).into_response(),
@@ -1159,6 +1181,10 @@ struct CutoverPage {
     error: Option<String>,
     error_field: String,
     lf: (String, String, String, String, bool),
+    /// CHG-20: key, case name, responsible key, rule, responsible name.
+    data_case: Option<(String, String, String, String, String)>,
+    can_rectify: bool,
+    rectification_required: bool,
 }
 
 async fn cutover_page(
@@ -1205,6 +1231,33 @@ async fn cutover_page(
         None => (None, String::new()),
     };
     let can_request = u.p.can(Permission::ChangeRequest);
+    let pol = st.platform.policy.current();
+    let def = c
+        .data_case
+        .as_deref()
+        .and_then(|k| pol.pack.change.data_case(k));
+    let is_zh = zh(u);
+    let data_case = def.map(|d| {
+        (
+            d.key.clone(),
+            if is_zh {
+                d.name_zh.clone()
+            } else {
+                d.name_en.clone()
+            },
+            d.responsible.clone(),
+            d.rule.clone(),
+            if is_zh {
+                d.responsible_zh.clone()
+            } else {
+                d.responsible_en.clone()
+            },
+        )
+    });
+    let rectification_required = def.is_some_and(|d| d.rectification_report);
+    let can_rectify = can_request
+        && c.state != "completed"
+        && (rectification_required || c.rectification_report.is_some());
     let started = c.start.as_ref().map(|s| StartOut {
         kickoff: local(st, s.kickoff_at),
         lead: s.lead.clone(),
@@ -1245,6 +1298,9 @@ async fn cutover_page(
             error,
             error_field,
             lf,
+            data_case,
+            can_rectify,
+            rectification_required,
         },
     )
 }
@@ -1344,6 +1400,9 @@ pub async fn cutover_act(
         .await
         .map(|_| ()),
         "complete" => cutovers::complete(&st.platform, &u.p, id).await.map(|_| ()),
+        "rectification" => cutovers::rectify(&st.platform, &u.p, id, &field(&pairs, "report"))
+            .await
+            .map(|_| ()),
         _ => Err(ServiceError::invalid(
             "action",
             "approve, start, log or complete",
@@ -1592,6 +1651,260 @@ pub async fn requirement_act(
             }
             let f = e.field().unwrap_or("").to_string();
             requirement_page(&st, &u, id, Some((f, message(&u, &e))), status_of(&e)).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CNT-06 key-communications assurance (重保) plans
+
+struct PlanRowOut {
+    id: i64,
+    name: String,
+    period: String,
+    in_period: bool,
+    scope: String,
+    state: String,
+    state_key: String,
+    version: i64,
+    measures: String,
+    contingency: String,
+    escalation: String,
+    contacts: String,
+    weak: Vec<String>,
+}
+
+struct PlanField {
+    name: &'static str,
+    kind: &'static str,
+    label: String,
+    help: String,
+    value: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "chg_assurance.html")]
+struct AssurancePage {
+    l: Layout,
+    rows: Vec<PlanRowOut>,
+    can_write: bool,
+    fields: Vec<PlanField>,
+    action_error: Option<String>,
+}
+
+/// The plan form's inputs, in order: (name, kind, label key, help key).
+const PLAN_FIELDS: [(&str, &str, &str, &str); 10] = [
+    ("name", "text", "chg-as-name", ""),
+    ("starts_at", "datetime", "chg-as-starts", ""),
+    ("ends_at", "datetime", "chg-as-ends", ""),
+    (
+        "scope_systems",
+        "text",
+        "chg-as-scope-systems",
+        "chg-as-list-help",
+    ),
+    (
+        "scope_regions",
+        "text",
+        "chg-as-scope-regions",
+        "chg-as-list-help",
+    ),
+    ("measures", "area", "chg-as-measures", ""),
+    ("contingency", "area", "chg-as-contingency", ""),
+    ("escalation", "area", "chg-as-escalation", ""),
+    ("contacts", "area", "chg-as-contacts", ""),
+    ("weak_sections", "area", "chg-as-weak", "chg-as-weak-help"),
+];
+
+async fn assurance_page(
+    st: &AppState,
+    u: &ConsoleUser,
+    form: &HashMap<String, String>,
+    errors: Errors,
+    action_error: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let plans = match assurance_plans::list_plans(&st.platform, &u.p).await {
+        Ok(p) => p,
+        Err(e) => return service_error_page(u, st, e),
+    };
+    let rows = plans
+        .into_iter()
+        .map(|p| PlanRowOut {
+            id: p.id,
+            period: format!("{} – {}", local(st, p.starts_at), local(st, p.ends_at)),
+            in_period: p.in_period,
+            scope: p
+                .scope_systems
+                .iter()
+                .chain(p.scope_regions.iter())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            state: label(u, "chg-as-state", &p.state),
+            state_key: p.state,
+            version: p.version,
+            measures: p.measures,
+            contingency: p.contingency,
+            escalation: p.escalation,
+            contacts: p.contacts,
+            weak: p
+                .weak_sections
+                .iter()
+                .map(|w| format!("{} | {} | {}", w.section, w.contingency, w.improvement))
+                .collect(),
+            name: p.name,
+        })
+        .collect();
+    let fields = PLAN_FIELDS
+        .iter()
+        .map(|&(name, kind, label_key, help)| PlanField {
+            name,
+            kind,
+            label: u.t.t(label_key),
+            help: if help.is_empty() {
+                String::new()
+            } else {
+                u.t.t(help)
+            },
+            value: form.get(name).cloned().unwrap_or_default(),
+            error: errors.get(name).cloned(),
+        })
+        .collect();
+    render(
+        status,
+        &AssurancePage {
+            l: u.layout(st, "changes", "chg-title-assurance"),
+            rows,
+            can_write: u.p.can(Permission::ChangeRequest),
+            fields,
+            action_error,
+        },
+    )
+}
+
+/// CNT-06: the assurance plans with the form to write one.
+pub async fn assurance_list(State(st): State<AppState>, u: ConsoleUser) -> Response {
+    if let Some(r) = can_read(&u, &st) {
+        return r;
+    }
+    assurance_page(
+        &st,
+        &u,
+        &HashMap::new(),
+        Errors::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Writes a draft plan from the form; a refusal is shown next to its field (CNT-06).
+pub async fn assurance_create(State(st): State<AppState>, u: ConsoleUser, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let form: HashMap<String, String> = PLAN_FIELDS
+        .iter()
+        .map(|(n, ..)| (n.to_string(), field(&pairs, n)))
+        .collect();
+    let get = |n: &str| form.get(n).cloned().unwrap_or_default();
+    let mut errors = Errors::new();
+    let mut times = Vec::new();
+    for name in ["starts_at", "ends_at"] {
+        match local_input(&st, name, &get(name)) {
+            Ok(x) => times.push(x.unwrap_or_default()),
+            Err((f, m)) => {
+                errors.insert(f, m);
+                times.push(String::new());
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return assurance_page(
+            &st,
+            &u,
+            &form,
+            errors,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let weak_sections = get("weak_sections")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut parts = l.splitn(3, ['|', '｜']).map(|x| x.trim().to_string());
+            tianshu_core::change::WeakSection {
+                section: parts.next().unwrap_or_default(),
+                contingency: parts.next().unwrap_or_default(),
+                improvement: parts.next().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let input = assurance_plans::PlanInput {
+        name: get("name"),
+        starts_at: times[0].clone(),
+        ends_at: times[1].clone(),
+        scope_systems: split_list(&get("scope_systems")),
+        scope_regions: split_list(&get("scope_regions")),
+        measures: get("measures"),
+        contingency: get("contingency"),
+        escalation: get("escalation"),
+        contacts: get("contacts"),
+        weak_sections,
+    };
+    match assurance_plans::create(&st.platform, &u.p, input).await {
+        Ok(_) => Redirect::to("/changes/assurance").into_response(),
+        Err(e) => {
+            if is_page_error(&e) {
+                return service_error_page(&u, &st, e);
+            }
+            errors.insert(form_field(&e, &[]), message(&u, &e));
+            assurance_page(&st, &u, &form, errors, None, status_of(&e)).await
+        }
+    }
+}
+
+/// Activates or archives a plan (CNT-06: archiving only after the period).
+pub async fn assurance_act(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    let r = assurance_plans::act(
+        &st.platform,
+        &u.p,
+        id,
+        &field(&pairs, "action"),
+        field(&pairs, "version").parse().unwrap_or(-1),
+    )
+    .await;
+    match r {
+        Ok(_) => Redirect::to("/changes/assurance").into_response(),
+        Err(e) => {
+            if is_page_error(&e) {
+                return service_error_page(&u, &st, e);
+            }
+            let msg = message(&u, &e);
+            assurance_page(
+                &st,
+                &u,
+                &HashMap::new(),
+                Errors::new(),
+                Some(msg),
+                status_of(&e),
+            )
+            .await
         }
     }
 }

@@ -121,6 +121,11 @@ pub fn routes() -> Router<AppState> {
         .route("/changes/cutovers/{id}", get(changes::cutover_detail))
         .route("/changes/cutovers/{id}/act", post(changes::cutover_act))
         .route(
+            "/changes/assurance",
+            get(changes::assurance_list).post(changes::assurance_create),
+        )
+        .route("/changes/assurance/{id}/act", post(changes::assurance_act))
+        .route(
             "/changes/requirements",
             get(changes::requirements_list).post(changes::requirement_create),
         )
