@@ -495,7 +495,11 @@ fn check_note(field: &str, note: &str) -> ServiceResult<()> {
     Ok(())
 }
 
-fn locked_open_order(o: Option<ProvisioningOrderRow>, id: i64, version: i64) -> Result<ProvisioningOrderRow, StoreError> {
+fn locked_open_order(
+    o: Option<ProvisioningOrderRow>,
+    id: i64,
+    version: i64,
+) -> Result<ProvisioningOrderRow, StoreError> {
     let o = o.ok_or_else(|| StoreError::NotFound(format!("provisioning order {id}")))?;
     if o.version != version {
         return Err(StoreError::Stale(format!("provisioning order {id}")));

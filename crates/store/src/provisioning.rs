@@ -166,8 +166,11 @@ pub async fn delay_in_tx(
     order_id: i64,
     id: i64,
 ) -> StoreResult<Option<ProvisioningDelayRow>> {
-    let sql = format!("SELECT {DELAY_COLS} FROM provisioning_delays WHERE id = $1 AND order_id = $2");
-    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(order_id).fetch_optional(&mut **c).await)?)
+    let sql =
+        format!("SELECT {DELAY_COLS} FROM provisioning_delays WHERE id = $1 AND order_id = $2");
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(order_id).fetch_optional(&mut **c).await)?,
+    )
 }
 
 /// The request of an order awaiting a decision, if any (inside a write).

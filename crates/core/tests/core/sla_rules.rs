@@ -376,7 +376,10 @@ fn sla_breach_notice_is_checked_against_templates_and_roles() {
     let p = pack();
     assert_eq!(p.sla.breach.template, "sla_order_deadline_breached");
     assert_eq!(p.sla.breach.roles, ["room_manager", "account_manager"]);
-    let t = p.notifications.template("sla_order_deadline_breached").unwrap();
+    let t = p
+        .notifications
+        .template("sla_order_deadline_breached")
+        .unwrap();
     assert_eq!(t.rule, "SLA-06");
     let text = default_files()
         .into_iter()
@@ -391,8 +394,10 @@ fn sla_breach_notice_is_checked_against_templates_and_roles() {
     }));
     let line = line_of(&text, "[breach]", "template =");
     assert!(
-        errs.iter().any(|e| e.starts_with(&format!("sla.toml:{line}:breach.template"))
-            && e.contains("sla_nope")),
+        errs.iter().any(
+            |e| e.starts_with(&format!("sla.toml:{line}:breach.template"))
+                && e.contains("sla_nope")
+        ),
         "{errs:?}"
     );
     let errs = errors(load_with("sla.toml", |t| {
@@ -407,10 +412,10 @@ fn sla_breach_notice_is_checked_against_templates_and_roles() {
         "{errs:?}"
     );
     let errs = errors(load_with("sla.toml", |t| {
-        t.replace("roles = [\"room_manager\", \"account_manager\"]", "roles = []")
+        t.replace(
+            "roles = [\"room_manager\", \"account_manager\"]",
+            "roles = []",
+        )
     }));
-    assert!(
-        errs.iter().any(|e| e.contains("breach.roles")),
-        "{errs:?}"
-    );
+    assert!(errs.iter().any(|e| e.contains("breach.roles")), "{errs:?}");
 }

@@ -49,7 +49,12 @@ async fn place(p: &Platform) -> OrderView {
     .unwrap()
 }
 
-async fn request(p: &Platform, v: &OrderView, from: DateTime<Utc>, until: DateTime<Utc>) -> OrderView {
+async fn request(
+    p: &Platform,
+    v: &OrderView,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> OrderView {
     prov::file_delay(
         p,
         &Principal::cli_admin(),
@@ -68,9 +73,16 @@ async fn request(p: &Platform, v: &OrderView, from: DateTime<Utc>, until: DateTi
 
 async fn approve(p: &Platform, v: &OrderView) -> OrderView {
     let d = v.delays.iter().find(|d| d.outcome == "requested").unwrap();
-    prov::decide_delay(p, &approver(), v.order.id, d.id, v.order.version, DelayDecisionInput::Approve)
-        .await
-        .unwrap()
+    prov::decide_delay(
+        p,
+        &approver(),
+        v.order.id,
+        d.id,
+        v.order.version,
+        DelayDecisionInput::Approve,
+    )
+    .await
+    .unwrap()
 }
 
 async fn get(p: &Platform, id: i64) -> OrderView {
@@ -88,7 +100,11 @@ async fn complete(p: &Platform, id: i64) -> OrderView {
 async fn clock(p: &Platform, id: i64) -> (String, bool, bool) {
     let v = get(p, id).await;
     let c = v.clock.expect("every order has its deadline clock");
-    (c.state, c.breached_at.is_some(), c.due_at == v.order.deadline_at)
+    (
+        c.state,
+        c.breached_at.is_some(),
+        c.due_at == v.order.deadline_at,
+    )
 }
 
 fn k(state: &str, breached: bool) -> (String, bool, bool) {
@@ -117,7 +133,8 @@ async fn breach_events(p: &Platform, id: i64) -> usize {
 }
 
 #[tokio::test]
-async fn sla_06_order_deadline_clocks_breach_once_move_with_granted_delays_and_stop_on_completion() {
+async fn sla_06_order_deadline_clocks_breach_once_move_with_granted_delays_and_stop_on_completion()
+{
     for db in backends().await {
         let (p, clk) = platform(&db, local(23, 9, 0, 0)).await;
         let admin = Principal::cli_admin();
@@ -142,28 +159,54 @@ async fn sla_06_order_deadline_clocks_breach_once_move_with_granted_delays_and_s
         assert_eq!(a.order.deadline_at, wed_1330, "{:?}", db.backend);
         let ka = a.clock.clone().unwrap();
         assert_eq!(
-            (ka.state.as_str(), ka.due_at, ka.rule.as_str(), ka.basis.as_str(), ka.calendar.as_str()),
+            (
+                ka.state.as_str(),
+                ka.due_at,
+                ka.rule.as_str(),
+                ka.basis.as_str(),
+                ka.calendar.as_str()
+            ),
             ("running", wed_1330, "SLA-04", "1350m@office", "office"),
             "the clock counts the order's working time on the SLA calendar"
         );
-        let timers = p.store.timers_of(KIND, &a.order.id.to_string()).await.unwrap();
+        let timers = p
+            .store
+            .timers_of(KIND, &a.order.id.to_string())
+            .await
+            .unwrap();
         assert_eq!(
-            timers.iter().filter(|t| t.state == "pending").map(|t| t.due_at).collect::<Vec<_>>(),
+            timers
+                .iter()
+                .filter(|t| t.state == "pending")
+                .map(|t| t.due_at)
+                .collect::<Vec<_>>(),
             vec![wed_1330]
         );
 
         // B: a delay Monday 09:00 → Tuesday 09:00 (9 working hours) granted at once by the room manager: the
         // deadline and the clock move to Thursday 13:30; the old timer is replaced.
         let b = request(&p, &b, local(23, 9, 0, 0), local(24, 9, 0, 0)).await;
-        assert_eq!(clock(&p, b.order.id).await, k("running", false), "nothing moves on filing");
+        assert_eq!(
+            clock(&p, b.order.id).await,
+            k("running", false),
+            "nothing moves on filing"
+        );
         assert_eq!(b.clock.as_ref().unwrap().due_at, wed_1330);
         let b = approve(&p, &b).await;
         let thu_1330 = us(local(26, 13, 30, 0));
         assert_eq!(b.order.deadline_at, thu_1330);
         assert_eq!(clock(&p, b.order.id).await, k("running", false));
-        let timers = p.store.timers_of(KIND, &b.order.id.to_string()).await.unwrap();
+        let timers = p
+            .store
+            .timers_of(KIND, &b.order.id.to_string())
+            .await
+            .unwrap();
         assert_eq!(
-            timers.iter().filter(|t| t.state == "pending").map(|t| t.due_at).collect::<Vec<_>>(),
+            timers
+                .iter()
+                .filter(|t| t.state == "pending")
+                .map(|t| t.due_at)
+                .collect::<Vec<_>>(),
             vec![thu_1330],
             "one pending timer, at the moved deadline"
         );
@@ -180,8 +223,16 @@ async fn sla_06_order_deadline_clocks_breach_once_move_with_granted_delays_and_s
         // Wednesday 13:30:01: A and D fall due unmet — once each.
         clk.set(local(25, 13, 30, 1));
         assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 2);
-        assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 0, "fires once");
-        assert_eq!(clock(&p, a.order.id).await, k("running", true), "live until completed");
+        assert_eq!(
+            scheduler::tick(&p, &owner, 50).await.unwrap(),
+            0,
+            "fires once"
+        );
+        assert_eq!(
+            clock(&p, a.order.id).await,
+            k("running", true),
+            "live until completed"
+        );
         let m = breaches(&p, a.order.id).await;
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].cause, "SLA-04:deadline");
@@ -194,7 +245,9 @@ async fn sla_06_order_deadline_clocks_breach_once_move_with_granted_delays_and_s
         );
         assert!(
             m[0].context.contains("临江港务集团（虚构）")
-                && m[0].context.contains(&format!("/customers/cb-1#order-{}", a.order.id))
+                && m[0]
+                    .context
+                    .contains(&format!("/customers/cb-1#order-{}", a.order.id))
                 && m[0].context.contains("\"rule\":\"SLA-04\""),
             "{}",
             m[0].context
@@ -206,7 +259,11 @@ async fn sla_06_order_deadline_clocks_breach_once_move_with_granted_delays_and_s
         clk.set(local(25, 14, 0, 0));
         let d = approve(&p, &get(&p, d.order.id).await).await;
         assert_eq!(d.order.deadline_at, us(local(25, 15, 30, 0)));
-        assert!(!d.overdue_now && d.order.late_requests == 0, "{:?}", d.order);
+        assert!(
+            !d.overdue_now && d.order.late_requests == 0,
+            "{:?}",
+            d.order
+        );
         assert_eq!(clock(&p, d.order.id).await, k("running", false));
         // Completed at 15:00, inside the moved deadline: met. Its one breach stays on its timeline.
         clk.set(local(25, 15, 0, 0));
@@ -216,7 +273,10 @@ async fn sla_06_order_deadline_clocks_breach_once_move_with_granted_delays_and_s
         clk.set(local(25, 15, 30, 1));
         assert_eq!(scheduler::tick(&p, &owner, 50).await.unwrap(), 0);
         assert_eq!(
-            (breaches(&p, d.order.id).await.len(), breach_events(&p, d.order.id).await),
+            (
+                breaches(&p, d.order.id).await.len(),
+                breach_events(&p, d.order.id).await
+            ),
             (1, 1)
         );
 
@@ -238,6 +298,10 @@ async fn sla_06_order_deadline_clocks_breach_once_move_with_granted_delays_and_s
         ];
         assert_eq!(counts, [1, 1, 0, 1]);
         let mb = &breaches(&p, b.order.id).await[0];
-        assert!(mb.context.contains("2026-11-26"), "the moved deadline: {}", mb.context);
+        assert!(
+            mb.context.contains("2026-11-26"),
+            "the moved deadline: {}",
+            mb.context
+        );
     }
 }

@@ -225,7 +225,9 @@ async fn delay_requests_are_decided_once_and_one_waits_per_order() {
         let id = a.id;
         let r = store
             .write(move |c| {
-                Box::pin(async move { st::insert_delay(c, &delay(id, "requested", 100, 1_000)).await })
+                Box::pin(
+                    async move { st::insert_delay(c, &delay(id, "requested", 100, 1_000)).await },
+                )
             })
             .await
             .unwrap();
@@ -242,7 +244,9 @@ async fn delay_requests_are_decided_once_and_one_waits_per_order() {
         // A second waiting request of the same order is refused by the schema.
         let twice = store
             .write(move |c| {
-                Box::pin(async move { st::insert_delay(c, &delay(id, "requested", 150, 1_000)).await })
+                Box::pin(
+                    async move { st::insert_delay(c, &delay(id, "requested", 150, 1_000)).await },
+                )
             })
             .await;
         assert!(twice.is_err(), "{twice:?}");
@@ -251,7 +255,8 @@ async fn delay_requests_are_decided_once_and_one_waits_per_order() {
             .write(move |c| {
                 Box::pin(async move {
                     let pending = st::requested_delay_in_tx(c, id).await?;
-                    let d = st::decide_delay(c, rid, "granted", 1_100, "user:room-mgr", 300, "").await?;
+                    let d = st::decide_delay(c, rid, "granted", 1_100, "user:room-mgr", 300, "")
+                        .await?;
                     Ok((pending, d))
                 })
             })
@@ -270,7 +275,8 @@ async fn delay_requests_are_decided_once_and_one_waits_per_order() {
         let again = store
             .write(move |c| {
                 Box::pin(async move {
-                    st::decide_delay(c, rid, "rejected", 1_000, "user:dept-mgr", 400, "不同意").await
+                    st::decide_delay(c, rid, "rejected", 1_000, "user:dept-mgr", 400, "不同意")
+                        .await
                 })
             })
             .await;
@@ -289,8 +295,20 @@ async fn delay_requests_are_decided_once_and_one_waits_per_order() {
                 Box::pin(async move {
                     let r2 = st::insert_delay(c, &delay(id, "requested", 500, 1_100)).await?;
                     let none = st::delay_in_tx(c, id + 1, r2.id).await?;
-                    assert!(none.is_none(), "a request is found under its own order only");
-                    st::decide_delay(c, r2.id, "rejected", 1_100, "user:room-mgr", 600, "客户未提供书面说明").await
+                    assert!(
+                        none.is_none(),
+                        "a request is found under its own order only"
+                    );
+                    st::decide_delay(
+                        c,
+                        r2.id,
+                        "rejected",
+                        1_100,
+                        "user:room-mgr",
+                        600,
+                        "客户未提供书面说明",
+                    )
+                    .await
                 })
             })
             .await

@@ -719,21 +719,60 @@ async fn sla_07_delay_requests_are_decided_by_a_second_person_on_both_backends()
         // One request waits at a time.
         let (s, p) = problem(post(&app, &admin, delays.clone(),
             json!({"version": 2, "reason": "customer_caused", "until": "2026-11-25T10:00:00+08:00"})).await).await;
-        assert_eq!((s, p["field"].as_str()), (StatusCode::CONFLICT, Some("state")), "{p}");
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::CONFLICT, Some("state")),
+            "{p}"
+        );
         // Without provisioning.approve: 403. The requester himself: refused naming the field and the rule.
         let approve1 = format!("{delays}/{d1}/approve");
         let reject1 = format!("{delays}/{d1}/reject");
-        let s = post(&app, &pre, approve1.clone(), json!({"version": 2})).await.status();
+        let s = post(&app, &pre, approve1.clone(), json!({"version": 2}))
+            .await
+            .status();
         assert_eq!(s, StatusCode::FORBIDDEN);
-        let (s, p) = problem(post(&app, &admin, approve1.clone(), json!({"version": 2})).await).await;
-        assert_eq!((s, p["field"].as_str()), (StatusCode::CONFLICT, Some("approver")), "{p}");
+        let (s, p) =
+            problem(post(&app, &admin, approve1.clone(), json!({"version": 2})).await).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::CONFLICT, Some("approver")),
+            "{p}"
+        );
         assert!(p["detail"].as_str().unwrap().contains("SLA-07"), "{p}");
         // A rejection needs its reason; a stale version is refused; then rejected with the reason.
-        let (s, p) = problem(post(&app, &mgr, reject1.clone(), json!({"version": 2, "reason": "  "})).await).await;
-        assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")), "{p}");
-        let (s, _) = problem(post(&app, &mgr, reject1.clone(), json!({"version": 1, "reason": "x"})).await).await;
+        let (s, p) = problem(
+            post(
+                &app,
+                &mgr,
+                reject1.clone(),
+                json!({"version": 2, "reason": "  "}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
+            "{p}"
+        );
+        let (s, _) = problem(
+            post(
+                &app,
+                &mgr,
+                reject1.clone(),
+                json!({"version": 1, "reason": "x"}),
+            )
+            .await,
+        )
+        .await;
         assert_eq!(s, StatusCode::PRECONDITION_FAILED);
-        let r = post(&app, &mgr, reject1.clone(), json!({"version": 2, "reason": "客户未提供书面说明"})).await;
+        let r = post(
+            &app,
+            &mgr,
+            reject1.clone(),
+            json!({"version": 2, "reason": "客户未提供书面说明"}),
+        )
+        .await;
         assert_eq!(r.status(), StatusCode::OK);
         let v: Value = r.json().await.unwrap();
         assert_eq!(
@@ -743,12 +782,24 @@ async fn sla_07_delay_requests_are_decided_by_a_second_person_on_both_backends()
                 v["deadline"].as_str(),
                 v["version"].as_i64()
             ),
-            (Some("rejected"), Some("客户未提供书面说明"), Some("2026-12-03T10:00:00.000000Z"), Some(3)),
+            (
+                Some("rejected"),
+                Some("客户未提供书面说明"),
+                Some("2026-12-03T10:00:00.000000Z"),
+                Some(3)
+            ),
             "{v}"
         );
-        assert!(v["delays"][0]["decided_by"].as_str().unwrap().starts_with("user:room-mgr"));
+        assert!(v["delays"][0]["decided_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("user:room-mgr"));
         let (s, p) = problem(post(&app, &mgr, approve1, json!({"version": 3})).await).await;
-        assert_eq!((s, p["field"].as_str()), (StatusCode::CONFLICT, Some("state")), "decided once: {p}");
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::CONFLICT, Some("state")),
+            "decided once: {p}"
+        );
 
         // A second request filed Wednesday (before the deadline), decided only on Friday 12-04, after the
         // original deadline: SLA-07 looks at the filing time, so it is granted; the deadline moves by the
@@ -761,9 +812,23 @@ async fn sla_07_delay_requests_are_decided_by_a_second_person_on_both_backends()
         let d2 = v["delays"][1]["id"].clone();
         app.clock.set(at(2026, 12, 4, 1, 0));
         let now = order(&app, &pre, &o["id"]).await;
-        assert_eq!(now["overdue_now"], true, "undecided, the old deadline holds: {now}");
-        let r = post(&app, &dept, format!("{delays}/{d2}/approve"), json!({"version": 4})).await;
-        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+        assert_eq!(
+            now["overdue_now"], true,
+            "undecided, the old deadline holds: {now}"
+        );
+        let r = post(
+            &app,
+            &dept,
+            format!("{delays}/{d2}/approve"),
+            json!({"version": 4}),
+        )
+        .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
         let v: Value = r.json().await.unwrap();
         assert_eq!(
             (
@@ -772,7 +837,12 @@ async fn sla_07_delay_requests_are_decided_by_a_second_person_on_both_backends()
                 v["late_requests"].as_i64(),
                 v["delays"][1]["outcome"].as_str()
             ),
-            (Some("2026-12-04T10:00:00.000000Z"), Some(false), Some(0), Some("granted")),
+            (
+                Some("2026-12-04T10:00:00.000000Z"),
+                Some(false),
+                Some(0),
+                Some("granted")
+            ),
             "{v}"
         );
         assert_eq!(v["clock"]["due_at"], v["deadline_at"], "{v}");
@@ -821,22 +891,33 @@ async fn sla_07_delay_requests_are_decided_by_a_second_person_on_both_backends()
         );
         let r = app
             .client
-            .post(app.url(&format!("/customers/cs-1/orders/{}/delays/{d3}/approve", c["id"])))
-            .form(&[("csrf", csrf.as_str()), ("version", "2"), ("form", "decision")])
+            .post(app.url(&format!(
+                "/customers/cs-1/orders/{}/delays/{d3}/approve",
+                c["id"]
+            )))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("version", "2"),
+                ("form", "decision"),
+            ])
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::CONFLICT);
         let html = r.text().await.unwrap();
         assert!(
-            html.contains(&format!(r#"id="decision-error-{}""#, c["id"])) && html.contains("SLA-07"),
+            html.contains(&format!(r#"id="decision-error-{}""#, c["id"]))
+                && html.contains("SLA-07"),
             "{html}"
         );
         // The room manager rejects it from the page with the reason.
         let csrf = app.login("room-mgr").await;
         let r = app
             .client
-            .post(app.url(&format!("/customers/cs-1/orders/{}/delays/{d3}/reject", c["id"])))
+            .post(app.url(&format!(
+                "/customers/cs-1/orders/{}/delays/{d3}/reject",
+                c["id"]
+            )))
             .form(&[
                 ("csrf", csrf.as_str()),
                 ("version", "2"),
@@ -846,13 +927,25 @@ async fn sla_07_delay_requests_are_decided_by_a_second_person_on_both_backends()
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "redirected to the customer page");
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "redirected to the customer page"
+        );
         let html = r.text().await.unwrap();
         assert!(html.contains("延期理由不成立"), "{html}");
-        assert_eq!(order(&app, &pre, &c["id"]).await["delays"][0]["outcome"], "rejected");
+        assert_eq!(
+            order(&app, &pre, &c["id"]).await["delays"][0]["outcome"],
+            "rejected"
+        );
 
         // OpenAPI: both decision endpoints and the clock.
-        let doc: Value = app.get_as(&admin, "/api/v1/openapi.json").await.json().await.unwrap();
+        let doc: Value = app
+            .get_as(&admin, "/api/v1/openapi.json")
+            .await
+            .json()
+            .await
+            .unwrap();
         for path in [
             "/api/v1/provisioning-orders/{id}/delays/{delay_id}/approve",
             "/api/v1/provisioning-orders/{id}/delays/{delay_id}/reject",

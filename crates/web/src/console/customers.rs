@@ -518,11 +518,7 @@ pub async fn decide_delay(
             reason: field(&pairs, "reason"),
         },
         other => {
-            return service_error_page(
-                &u,
-                &st,
-                ServiceError::NotFound(format!("decision {other}")),
-            )
+            return service_error_page(&u, &st, ServiceError::NotFound(format!("decision {other}")))
         }
     };
     let version = field(&pairs, "version").parse().unwrap_or(-1);
