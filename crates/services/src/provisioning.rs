@@ -210,8 +210,7 @@ async fn clock_row(p: &Platform, id: i64) -> ServiceResult<Option<ClockRow>> {
         .clocks_of(KIND, &id.to_string())
         .await?
         .into_iter()
-        .filter(|c| c.clock_key == CLOCK_KEY)
-        .next_back())
+        .rfind(|c| c.clock_key == CLOCK_KEY))
 }
 
 async fn customer_by_key(p: &Platform, key: &str) -> ServiceResult<GroupCustomerRow> {

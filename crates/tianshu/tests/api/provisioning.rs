@@ -849,9 +849,10 @@ async fn sla_07_delay_requests_are_decided_by_a_second_person_on_both_backends()
 
         // Audited: requested ×2, rejected, granted.
         let audit = app.platform.store.audit_recent(None, 200).await.unwrap();
+        let oid = o["id"].to_string();
         let mut actions: Vec<&str> = audit
             .iter()
-            .filter(|e| e.object_type == "provisioning_order" && e.object_id == o["id"].to_string())
+            .filter(|e| e.object_type == "provisioning_order" && e.object_id == oid)
             .map(|e| e.action.as_str())
             .collect();
         actions.reverse();
