@@ -1,7 +1,8 @@
 // Group customers and provisioning orders (issue 8 item 2): /customers lists tier, SLA-03 level and SLA-02 quota;
 // /customers/{key} places an order (limit from the tier, SLA-05 scaling), refuses a stage without a limit next to
-// the field (SLA-04), refuses a non-customer delay next to the cause (SLA-07), grants a customer-caused delay and
-// records completion.
+// the field (SLA-04), refuses a non-customer delay next to the cause (SLA-07), files a customer-caused delay that
+// waits for a second person (the requester's own approval is refused next to the buttons, the room manager
+// approves it) and records completion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { shot } from '../lib/browser.mjs';
@@ -59,12 +60,28 @@ test('customers: list, place an order, refusals next to the field, delay and com
     resp = await submit(page, `#delay-form-${id} button[type=submit]`);
     assert.equal(resp.status(), 422);
     assert.match(await page.locator(`#d-reason-${id}-err`).innerText(), /SLA-07/);
-    // A customer-caused one before the deadline is granted.
+    // A customer-caused one before the deadline waits for a decision by someone else.
     await page.selectOption(`#d-reason-${id}`, 'customer_caused');
     await page.fill(`#d-until-${id}`, localInput(2));
     resp = await submit(page, `#delay-form-${id} button[type=submit]`);
     assert.equal(resp.status(), 200);
-    assert.equal(await page.locator(`#order-forms-${id} tr[data-outcome="granted"]`).count(), 1);
+    const waiting = page.locator(`#order-forms-${id} tr[data-outcome="requested"]`);
+    assert.equal(await waiting.count(), 1);
+    const delayId = (await waiting.getAttribute('id')).replace('delay-', '');
+    // Four-eyes: the requester's own approval is refused next to the decision buttons.
+    resp = await submit(page, `#approve-form-${delayId} button[type=submit]`);
+    assert.equal(resp.status(), 409);
+    assert.match(await page.locator(`#decision-error-${id}`).innerText(), /SLA-07/);
+    const mgr = await loggedInPage(app, 'room-mgr');
+    try {
+      await mgr.page.goto(`${app.base}/customers/e2e-cb-1`);
+      resp = await submit(mgr.page, `#approve-form-${delayId} button[type=submit]`);
+      assert.equal(resp.status(), 200);
+      assert.equal(await mgr.page.locator(`#order-forms-${id} tr[data-outcome="granted"]`).count(), 1);
+    } finally {
+      await mgr.context.close();
+    }
+    await page.goto(`${app.base}/customers/e2e-cb-1`);
     await shot(page, 'customer-order');
     resp = await submit(page, `#complete-form-${id} button[type=submit]`);
     assert.equal(resp.status(), 200);

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tianshu_store::timers::{
     cancel_clock_timers, clock_by_id, close_pause, insert_clock, insert_event, insert_timer,
-    live_clock, open_pause, pauses_of, set_clock_state, ClockRow, NewClock, NewEvent, NewTimer,
+    live_clock, move_clock_due, open_pause, pauses_of, set_clock_state, ClockRow, NewClock,
+    NewEvent, NewTimer,
 };
 use tianshu_store::{Conn, StoreError, StoreResult};
 use tianshu_workcal::{DeadlineBasis, Pause};
@@ -280,6 +281,59 @@ pub async fn resume(
             kind: "clock.resumed".into(),
             actor: "system:clocks".into(),
             data: json!({"clock_key": key, "due_at": due_at}),
+            timer_id: None,
+        },
+    )
+    .await?;
+    clock_by_id(conn, c.id).await
+}
+
+/// Moves a live clock's due time to `due_at` (a deadline extended, e.g. an SLA-07 delay granted); its timer is
+/// replaced. A breached clock whose new due time is still ahead is live again (the earlier breach stays on the
+/// timeline, so it is never announced twice for the same due time); one whose new due time has passed keeps its
+/// breach, and one that had not fired yet is due at once.
+pub async fn move_due(
+    conn: &mut Conn<'_>,
+    kind: &str,
+    id: &str,
+    key: &str,
+    due_at: i64,
+    now: i64,
+    why: &str,
+) -> StoreResult<Option<ClockRow>> {
+    let Some(c) = live_clock(conn, kind, id, key).await? else {
+        return Ok(None);
+    };
+    if c.due_at == due_at {
+        return Ok(Some(c));
+    }
+    cancel_clock_timers(conn, c.id).await?;
+    let breached_at = if due_at > now { None } else { c.breached_at };
+    move_clock_due(conn, c.id, due_at, breached_at).await?;
+    if c.state == "running" && breached_at.is_none() {
+        insert_timer(
+            conn,
+            NewTimer {
+                clock_id: Some(c.id),
+                subject_kind: kind.into(),
+                subject_id: id.into(),
+                kind: "clock.due".into(),
+                due_at,
+                payload: timer_payload(&c),
+                created_at: now,
+            },
+        )
+        .await?;
+    }
+    insert_event(
+        conn,
+        NewEvent {
+            subject_kind: kind.into(),
+            subject_id: id.into(),
+            at: now,
+            kind: "clock.moved".into(),
+            actor: "system:clocks".into(),
+            data: json!({"clock_key": key, "rule": c.rule, "due_before": c.due_at, "due_at": due_at, "why": why}),
             timer_id: None,
         },
     )

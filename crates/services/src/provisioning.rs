@@ -15,15 +15,23 @@ use tianshu_core::Permission;
 use tianshu_store::audit::{append, NewAuditEntry};
 use tianshu_store::kpi::GroupCustomerRow;
 use tianshu_store::provisioning::{
-    granted_delays_in_tx, insert_delay, insert_order, order_for_update, save_order_clock,
-    NewProvisioningDelay, NewProvisioningOrder, ProvisioningDelayRow, ProvisioningOrderRow,
+    decide_delay as decide, delay_in_tx, granted_delays_in_tx, insert_delay, insert_order,
+    order_for_update, requested_delay_in_tx, save_order_clock, NewProvisioningDelay,
+    NewProvisioningOrder, ProvisioningDelayRow, ProvisioningOrderRow,
 };
 use tianshu_store::time::from_micros;
+use tianshu_store::timers::ClockRow;
 use tianshu_store::StoreError;
-use tianshu_workcal::WorkCalendar;
+use tianshu_workcal::{DeadlineBasis, WorkCalendar};
 
 use crate::authz::Principal;
+use crate::clocks::{self, ClockSpec, Notify, Recipients};
 use crate::{Platform, ServiceError, ServiceResult};
+
+/// Subject kind of an order's durable deadline clock, its timers, timeline events and messages.
+pub const KIND: &str = "provisioning_order";
+/// Key of the order's deadline clock.
+pub const CLOCK_KEY: &str = "deadline";
 
 /// An order to place for a customer.
 #[derive(Debug, Clone, Deserialize)]
@@ -65,6 +73,8 @@ pub struct OrderView {
     /// SLA-07 overdue count: late delay requests, cumulatively; lateness counts once and not on top of them.
     pub overdue_count: u32,
     pub delays: Vec<ProvisioningDelayRow>,
+    /// The durable deadline clock (none for orders placed before it existed).
+    pub clock: Option<ClockRow>,
 }
 
 /// SLA-03: the level of each service type for a customer's tier.
@@ -168,6 +178,7 @@ pub fn view_of(
     o: ProvisioningOrderRow,
     customer_name: String,
     delays: Vec<ProvisioningDelayRow>,
+    clock: Option<ClockRow>,
     now: i64,
 ) -> OrderView {
     let pack = p.policy.current().pack.clone();
@@ -190,7 +201,16 @@ pub fn view_of(
         customer_name,
         order: o,
         delays,
+        clock,
     }
+}
+
+async fn clock_row(p: &Platform, id: i64) -> ServiceResult<Option<ClockRow>> {
+    Ok(p.store
+        .clocks_of(KIND, &id.to_string())
+        .await?
+        .into_iter()
+        .rfind(|c| c.clock_key == CLOCK_KEY))
 }
 
 async fn customer_by_key(p: &Platform, key: &str) -> ServiceResult<GroupCustomerRow> {
@@ -235,7 +255,8 @@ async fn orders_of(p: &Platform, c: &GroupCustomerRow) -> ServiceResult<Vec<Orde
     let mut out = Vec::new();
     for o in p.store.provisioning_orders_of(c.id).await? {
         let delays = p.store.provisioning_delays(o.id).await?;
-        out.push(view_of(p, o, c.name.clone(), delays, now));
+        let clock = clock_row(p, o.id).await?;
+        out.push(view_of(p, o, c.name.clone(), delays, clock, now));
     }
     Ok(out)
 }
@@ -257,7 +278,8 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Orde
         .ok_or_else(|| ServiceError::NotFound(format!("provisioning order {id}")))?;
     let c = customer_by_key(p, &o.customer_key).await?;
     let delays = p.store.provisioning_delays(id).await?;
-    Ok(view_of(p, o, c.name, delays, p.now_us()))
+    let clock = clock_row(p, id).await?;
+    Ok(view_of(p, o, c.name, delays, clock, p.now_us()))
 }
 
 fn sla_calendar(p: &Platform) -> ServiceResult<(WorkCalendar, i64)> {
@@ -368,11 +390,69 @@ pub async fn create(
         created_by: who.clone(),
         now: now_us,
     };
+    let pol = p.policy.current();
+    let rule = pack
+        .sla
+        .stage(&new.stage)
+        .map_or_else(|| "SLA-04".to_string(), |s| s.rule.clone());
+    let stage_zh = pack
+        .sla
+        .stage(&new.stage)
+        .map_or_else(|| new.stage.clone(), |s| s.name_zh.clone());
+    let basis = match limit {
+        StageLimit::WorkingDays(_) => DeadlineBasis::WorkingTime {
+            seconds: limit.seconds(day_seconds),
+            calendar: pack.sla.calendar.clone(),
+        },
+        StageLimit::WallClock(_) => DeadlineBasis::WallClock {
+            seconds: limit.seconds(day_seconds),
+        },
+    };
+    let breach = pack.sla.breach.clone();
+    let (customer_key, customer_name) = (c.key.clone(), c.name.clone());
     let row = p
         .store
         .write(move |c| {
             Box::pin(async move {
                 let row = insert_order(c, &new).await?;
+                // The deadline as a durable clock: same start, working time and calendar as `deadline_at`.
+                let clock = clocks::start(
+                    c,
+                    &pol,
+                    ClockSpec {
+                        subject_kind: KIND.into(),
+                        subject_id: row.id.to_string(),
+                        clock_key: CLOCK_KEY.into(),
+                        rule,
+                        basis,
+                        calendar: Some(pol.pack.sla.calendar.clone()),
+                        start_at: row.started_at,
+                        repeat: None,
+                        notify: Notify {
+                            template: breach.template,
+                            recipients: Recipients {
+                                roles: breach.roles,
+                                ..Default::default()
+                            },
+                            context: json!({
+                                "order_id": row.id.to_string(),
+                                "customer": customer_name,
+                                "stage": stage_zh,
+                                "tier": row.tier,
+                                "limit": row.limit_text,
+                                "link": format!("/customers/{customer_key}#order-{}", row.id),
+                            }),
+                            review: false,
+                        },
+                    },
+                )
+                .await?;
+                if clock.due_at != row.deadline_at {
+                    return Err(StoreError::Corrupt(format!(
+                        "provisioning order {}: clock due {} ≠ deadline {}",
+                        row.id, clock.due_at, row.deadline_at
+                    )));
+                }
                 append(
                     c,
                     NewAuditEntry {
@@ -393,19 +473,50 @@ pub async fn create(
             })
         })
         .await?;
-    Ok(view_of(p, row, c.name, Vec::new(), now_us))
+    let clock = clock_row(p, row.id).await?;
+    Ok(view_of(p, row, c.name, Vec::new(), clock, now_us))
 }
 
 /// Outcome of a delay request inside the write.
 enum Filed {
-    Granted,
+    Requested,
     Refused(DelayRefusal),
 }
 
-/// Files a delay request (SLA-07), decided at once against the deadline in force now: a customer-caused one
-/// filed before the deadline is granted and excluded from the clock (the deadline moves); one filed at or after
-/// the deadline is refused naming SLA-07 and recorded as one overdue; any other cause is refused and nothing is
-/// stored. Version-checked.
+fn check_note(field: &str, note: &str) -> ServiceResult<()> {
+    if note.chars().count() > 2000 {
+        return Err(invalid(
+            field,
+            "at most 2000 characters".into(),
+            "最多 2000 个字符".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn locked_open_order(
+    o: Option<ProvisioningOrderRow>,
+    id: i64,
+    version: i64,
+) -> Result<ProvisioningOrderRow, StoreError> {
+    let o = o.ok_or_else(|| StoreError::NotFound(format!("provisioning order {id}")))?;
+    if o.version != version {
+        return Err(StoreError::Stale(format!("provisioning order {id}")));
+    }
+    if o.state != "open" {
+        return Err(StoreError::Conflict {
+            field: "state".into(),
+            message: "the order is completed; its clock has stopped".into(),
+        });
+    }
+    Ok(o)
+}
+
+/// Files a delay request (SLA-07), checked at once against the deadline in force now — the filing time, not the
+/// decision, decides lateness: a customer-caused one filed before the deadline waits as `requested` for a second
+/// person's decision ([`decide_delay`]); one filed at or after the deadline is refused naming SLA-07 and recorded
+/// as one overdue; any other cause is refused and nothing is stored. One request of an order waits at a time.
+/// Version-checked; a filed request changes the order's version.
 pub async fn file_delay(
     p: &Platform,
     actor: &Principal,
@@ -443,34 +554,18 @@ pub async fn file_delay(
         ));
     }
     let note = input.note.unwrap_or_default().trim().to_string();
-    if note.chars().count() > 2000 {
-        return Err(invalid(
-            "note",
-            "at most 2000 characters".into(),
-            "备注最多 2000 个字符".into(),
-        ));
-    }
+    check_note("note", &note)?;
     let (cal, day_seconds) = sla_calendar(p)?;
     let tz = cal.time_zone();
     let who = actor.actor();
+    let requester = actor.username.clone();
     let now_us = now.timestamp_micros();
     let version = input.version;
     let out = p
         .store
         .write(move |c| {
             Box::pin(async move {
-                let o = order_for_update(c, id)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("provisioning order {id}")))?;
-                if o.version != version {
-                    return Err(StoreError::Stale(format!("provisioning order {id}")));
-                }
-                if o.state != "open" {
-                    return Err(StoreError::Conflict {
-                        field: "state".into(),
-                        message: "the order is completed; its clock has stopped".into(),
-                    });
-                }
+                let o = locked_open_order(order_for_update(c, id).await?, id, version)?;
                 if from.timestamp_micros() < o.started_at {
                     return Err(StoreError::Conflict {
                         field: "from".into(),
@@ -489,17 +584,18 @@ pub async fn file_delay(
                     }
                     Err(DelayRefusal::AfterDeadline { .. }) => ("refused_late", o.deadline_at, 1),
                     Ok(()) => {
-                        let mut moved = clock.clone();
-                        moved.pauses.push(ProvisioningPause {
-                            reason: PauseReason::CustomerCaused,
-                            from,
-                            to: Some(until),
-                        });
-                        let d = moved.deadline(&cal, now).map_err(|e| StoreError::Conflict {
-                            field: "until".into(),
-                            message: e.to_string(),
-                        })?;
-                        ("granted", d.timestamp_micros(), 0)
+                        if let Some(w) = requested_delay_in_tx(c, id).await? {
+                            return Err(StoreError::Conflict {
+                                field: "state".into(),
+                                message: format!(
+                                    "SLA-07: delay request #{} of this order is awaiting a decision",
+                                    w.id
+                                ),
+                            });
+                        }
+                        // The deadline it would move to once approved, shown to the approver.
+                        let d = with_pause(&clock, &cal, from, until, now)?;
+                        ("requested", d, 0)
                     }
                 };
                 insert_delay(
@@ -514,6 +610,7 @@ pub async fn file_delay(
                         deadline_after,
                         filed_by: who.clone(),
                         filed_at: now_us,
+                        requested_by: requester,
                     },
                 )
                 .await?;
@@ -521,30 +618,32 @@ pub async fn file_delay(
                     c,
                     id,
                     version,
-                    deadline_after,
+                    o.deadline_at,
                     &o.state,
                     o.completed_at,
                     o.late_requests + late,
                     now_us,
                 )
                 .await?;
+                let action = if late == 1 { "provisioning.delay_refused_late" } else { "provisioning.delay_requested" };
                 append(
                     c,
                     NewAuditEntry {
                         actor: who,
-                        action: format!("provisioning.delay_{outcome}"),
+                        action: action.into(),
                         object_type: "provisioning_order".into(),
                         object_id: id.to_string(),
                         before: Some(json!({"deadline_at": o.deadline_at, "late_requests": o.late_requests})),
                         after: Some(json!({"deadline_at": row.deadline_at, "late_requests": row.late_requests,
-                            "from": from.timestamp_micros(), "until": until.timestamp_micros()})),
+                            "from": from.timestamp_micros(), "until": until.timestamp_micros(),
+                            "deadline_if_granted": deadline_after})),
                         request_id: None,
                         at: now_us,
                     },
                 )
                 .await?;
                 Ok(match decision {
-                    Ok(()) => Filed::Granted,
+                    Ok(()) => Filed::Requested,
                     Err(r) => Filed::Refused(r),
                 })
             })
@@ -557,9 +656,145 @@ pub async fn file_delay(
             other => other.into(),
         })?;
     match out {
-        Filed::Granted => get(p, actor, id).await,
+        Filed::Requested => get(p, actor, id).await,
         Filed::Refused(r) => Err(refusal_error(&r, tz)),
     }
+}
+
+/// The deadline of `clock` with one more customer-caused pause `[from, until)`.
+fn with_pause(
+    clock: &ProvisioningClock,
+    cal: &WorkCalendar,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let mut moved = clock.clone();
+    moved.pauses.push(ProvisioningPause {
+        reason: PauseReason::CustomerCaused,
+        from,
+        to: Some(until),
+    });
+    moved
+        .deadline(cal, now)
+        .map(|d| d.timestamp_micros())
+        .map_err(|e| StoreError::Conflict {
+            field: "until".into(),
+            message: e.to_string(),
+        })
+}
+
+/// The decision on a delay request awaiting one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DelayDecisionInput {
+    /// Grant it: the delay becomes a pause of the clock (SLA-06) and the deadline moves.
+    Approve,
+    /// Refuse it, with the reason (required).
+    Reject { reason: String },
+}
+
+/// Decides delay request `delay_id` of order `id` (needs `provisioning.approve`; the decider is never the
+/// requester — four-eyes, refused on `approver`). Approved: the delay is a pause of the clock (SLA-06), the
+/// deadline and the order's durable clock move, whenever the decision falls (the filing time already decided
+/// SLA-07 lateness). Rejected: recorded with the reason; the deadline stays. Version-checked on the order; a
+/// decided request or a completed order → 409 on `state`.
+pub async fn decide_delay(
+    p: &Platform,
+    actor: &Principal,
+    id: i64,
+    delay_id: i64,
+    version: i64,
+    decision: DelayDecisionInput,
+) -> ServiceResult<OrderView> {
+    actor.require(Permission::ProvisioningApprove)?;
+    let note = match &decision {
+        DelayDecisionInput::Approve => String::new(),
+        DelayDecisionInput::Reject { reason } => {
+            let r = reason.trim().to_string();
+            if r.is_empty() {
+                return Err(invalid(
+                    "reason",
+                    "SLA-07: give the reason the delay request is rejected".into(),
+                    "SLA-07：驳回延期申请须说明理由".into(),
+                ));
+            }
+            check_note("reason", &r)?;
+            r
+        }
+    };
+    let approve = decision == DelayDecisionInput::Approve;
+    let (cal, day_seconds) = sla_calendar(p)?;
+    let now = p.clock.now();
+    let now_us = now.timestamp_micros();
+    let who = actor.actor();
+    let decider = actor.username.clone();
+    p.store
+        .write(move |c| {
+            Box::pin(async move {
+                let o = order_for_update(c, id).await?;
+                let d = delay_in_tx(c, id, delay_id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("delay request {delay_id} of provisioning order {id}")))?;
+                let o = locked_open_order(o, id, version)?;
+                if d.outcome != "requested" {
+                    return Err(StoreError::Conflict {
+                        field: "state".into(),
+                        message: format!("delay request {delay_id} is already {}", d.outcome),
+                    });
+                }
+                if d.requested_by == decider {
+                    return Err(StoreError::Conflict {
+                        field: "approver".into(),
+                        message: format!(
+                            "SLA-07: a delay request is decided by someone other than its requester ({decider})"
+                        ),
+                    });
+                }
+                let deadline_after = if approve {
+                    let granted = granted_delays_in_tx(c, id).await?;
+                    let clock = clock_of(&o, day_seconds, &granted)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    with_pause(&clock, &cal, from_micros(d.from_at), from_micros(d.until_at), now)?
+                } else {
+                    o.deadline_at
+                };
+                let outcome = if approve { "granted" } else { "rejected" };
+                decide(c, delay_id, outcome, deadline_after, &who, now_us, &note).await?;
+                let row = save_order_clock(
+                    c,
+                    id,
+                    version,
+                    deadline_after,
+                    &o.state,
+                    o.completed_at,
+                    o.late_requests,
+                    now_us,
+                )
+                .await?;
+                if approve {
+                    clocks::move_due(c, KIND, &id.to_string(), CLOCK_KEY, deadline_after, now_us, "delay granted (SLA-07)")
+                        .await?;
+                }
+                append(
+                    c,
+                    NewAuditEntry {
+                        actor: who,
+                        action: format!("provisioning.delay_{outcome}"),
+                        object_type: "provisioning_order".into(),
+                        object_id: id.to_string(),
+                        before: Some(json!({"delay": delay_id, "outcome": d.outcome, "deadline_at": o.deadline_at})),
+                        after: Some(json!({"delay": delay_id, "outcome": outcome, "deadline_at": row.deadline_at,
+                            "requested_by": d.requested_by, "reason": note})),
+                        request_id: None,
+                        at: now_us,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    get(p, actor, id).await
 }
 
 /// Records completion feedback now (SLA-06: the clock stops). Version-checked; a completed order → 409.
@@ -598,6 +833,8 @@ pub async fn complete(
                     now_us,
                 )
                 .await?;
+                // SLA-06: the completion feedback stops the deadline clock (met if in time, else breached).
+                clocks::stop(c, KIND, &id.to_string(), CLOCK_KEY, now_us, "completed").await?;
                 append(
                     c,
                     NewAuditEntry {

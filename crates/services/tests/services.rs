@@ -382,3 +382,5 @@ mod report_pack;
 mod directory;
 #[path = "services/problem_clocks.rs"]
 mod problem_clocks;
+#[path = "services/provisioning_clocks.rs"]
+mod provisioning_clocks;

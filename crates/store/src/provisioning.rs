@@ -50,7 +50,7 @@ pub struct NewProvisioningOrder {
     pub now: i64,
 }
 
-/// A delay request (SLA-07) as filed, granted or refused for being late.
+/// A delay request (SLA-07) as filed and decided (migration 0025: approval step).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, PartialEq, Eq)]
 pub struct ProvisioningDelayRow {
     pub id: i64,
@@ -60,12 +60,19 @@ pub struct ProvisioningDelayRow {
     pub from_at: i64,
     pub until_at: i64,
     pub note: String,
-    /// `granted` (excluded from the clock) or `refused_late` (one overdue).
+    /// `requested` (awaiting a decision), `granted` (approved, excluded from the clock), `rejected`, or
+    /// `refused_late` (filed at or after the deadline: one overdue).
     pub outcome: String,
     pub deadline_before: i64,
     pub deadline_after: i64,
     pub filed_by: String,
     pub filed_at: i64,
+    /// The requester's user name (four-eyes check); empty for requests filed before migration 0025.
+    pub requested_by: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    /// The reason given when rejecting.
+    pub decision_note: String,
 }
 
 /// What filing a delay request stores.
@@ -80,13 +87,15 @@ pub struct NewProvisioningDelay {
     pub deadline_after: i64,
     pub filed_by: String,
     pub filed_at: i64,
+    pub requested_by: String,
 }
 
 const COLS: &str = "o.id, o.customer_id, g.key AS customer_key, o.stage, o.tier, o.access_points, o.city, o.note,
     o.limit_text, o.started_at, o.deadline_at, o.state, o.completed_at, o.late_requests, o.created_by,
     o.created_at, o.updated_at, o.version";
 const FROM: &str = "provisioning_orders o JOIN group_customers g ON g.id = o.customer_id";
-const DELAY_COLS: &str = "id, order_id, reason, from_at, until_at, note, outcome, deadline_before, deadline_after, filed_by, filed_at";
+const DELAY_COLS: &str = "id, order_id, reason, from_at, until_at, note, outcome, deadline_before, deadline_after, filed_by, filed_at,
+    requested_by, decided_by, decided_at, decision_note";
 
 async fn order_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<ProvisioningOrderRow>> {
     let sql = format!("SELECT {COLS} FROM {FROM} WHERE o.id = $1");
@@ -141,13 +150,65 @@ pub async fn insert_delay(
 ) -> StoreResult<ProvisioningDelayRow> {
     let sql = format!(
         "INSERT INTO provisioning_delays (order_id, reason, from_at, until_at, note, outcome, deadline_before,
-           deadline_after, filed_by, filed_at)
-         VALUES ($1,'customer_caused',$2,$3,$4,$5,$6,$7,$8,$9) RETURNING {DELAY_COLS}"
+           deadline_after, filed_by, filed_at, requested_by)
+         VALUES ($1,'customer_caused',$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING {DELAY_COLS}"
     );
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(d.order_id).bind(d.from_at).bind(d.until_at).bind(&d.note).bind(&d.outcome)
         .bind(d.deadline_before).bind(d.deadline_after).bind(&d.filed_by).bind(d.filed_at)
+        .bind(&d.requested_by)
         .fetch_one(&mut **c).await)?)
+}
+
+/// The delay request `id` of order `order_id` (inside a write).
+pub async fn delay_in_tx(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+    id: i64,
+) -> StoreResult<Option<ProvisioningDelayRow>> {
+    let sql =
+        format!("SELECT {DELAY_COLS} FROM provisioning_delays WHERE id = $1 AND order_id = $2");
+    Ok(
+        on_conn!(conn, c => sqlx::query_as(&sql).bind(id).bind(order_id).fetch_optional(&mut **c).await)?,
+    )
+}
+
+/// The request of an order awaiting a decision, if any (inside a write).
+pub async fn requested_delay_in_tx(
+    conn: &mut Conn<'_>,
+    order_id: i64,
+) -> StoreResult<Option<ProvisioningDelayRow>> {
+    let sql = format!(
+        "SELECT {DELAY_COLS} FROM provisioning_delays WHERE order_id = $1 AND outcome = 'requested'"
+    );
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(order_id).fetch_optional(&mut **c).await)?)
+}
+
+/// Records the decision on a request still `requested`: `granted` (with the deadline it moved to) or
+/// `rejected` (with the reason). A request decided meanwhile → `Conflict` on `state`.
+pub async fn decide_delay(
+    conn: &mut Conn<'_>,
+    id: i64,
+    outcome: &str,
+    deadline_after: i64,
+    decided_by: &str,
+    decided_at: i64,
+    decision_note: &str,
+) -> StoreResult<ProvisioningDelayRow> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "UPDATE provisioning_delays SET outcome = $1, deadline_after = $2, decided_by = $3, decided_at = $4,
+           decision_note = $5
+         WHERE id = $6 AND outcome = 'requested'")
+        .bind(outcome).bind(deadline_after).bind(decided_by).bind(decided_at).bind(decision_note).bind(id)
+        .execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(StoreError::Conflict {
+            field: "state".into(),
+            message: format!("delay request {id} is already decided"),
+        });
+    }
+    let sql = format!("SELECT {DELAY_COLS} FROM provisioning_delays WHERE id = $1");
+    Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_one(&mut **c).await)?)
 }
 
 /// Saves the clock columns (deadline, state, completion, late requests) if the version is still `version`.

@@ -324,6 +324,21 @@ pub async fn set_clock_state(
     Ok(())
 }
 
+/// Moves a clock's due time and sets its breach mark as given (`None` clears it: the moved deadline has not
+/// passed yet); state and pauses stay as they are.
+pub async fn move_clock_due(
+    conn: &mut Conn<'_>,
+    id: i64,
+    due_at: i64,
+    breached_at: Option<i64>,
+) -> StoreResult<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE clocks SET due_at = $1, breached_at = $2, version = version + 1 WHERE id = $3")
+        .bind(due_at).bind(breached_at).bind(id)
+        .execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// Opens a pause interval.
 pub async fn open_pause(
     conn: &mut Conn<'_>,

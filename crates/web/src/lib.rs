@@ -391,6 +391,14 @@ pub fn app(state: AppState) -> Router {
             "/provisioning-orders/{id}/complete",
             post(api::provisioning::complete),
         )
+        .route(
+            "/provisioning-orders/{id}/delays/{delay_id}/approve",
+            post(api::provisioning::approve_delay),
+        )
+        .route(
+            "/provisioning-orders/{id}/delays/{delay_id}/reject",
+            post(api::provisioning::reject_delay),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

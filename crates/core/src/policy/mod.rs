@@ -644,6 +644,19 @@ impl PolicyPack {
                     )),
                 }
             }
+            // Cross-file: the breach message's template and roles exist.
+            check_roles(&role_keys, p.role_refs(), &mut issues);
+            if let Some(n) = &notifications {
+                if n.template(&p.breach.template).is_none() {
+                    issues.push(Issue::new(
+                        "breach.template",
+                        format!(
+                            "no [[template]] with id '{}' in {NOTIFICATIONS_FILE}",
+                            p.breach.template
+                        ),
+                    ));
+                }
+            }
             locate(SLA_FILE, idx, issues, &mut errors);
             Some(p)
         });

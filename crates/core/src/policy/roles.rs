@@ -48,6 +48,7 @@ permissions! {
     UserManage => "user.manage", "管理用户";
     OrgRead => "org.read", "查看组织";
     OrgManage => "org.manage", "管理组织";
+    ProvisioningApprove => "provisioning.approve", "审批开通延期申请";
     RoleManage => "role.manage", "管理角色";
     TokenManage => "token.manage", "管理API令牌";
     AuditRead => "audit.read", "查看审计日志";
@@ -259,7 +260,7 @@ mod tests {
     fn catalogue_names_are_unique_and_round_trip() {
         let names: HashSet<_> = PERMISSIONS.iter().map(|p| p.as_str()).collect();
         assert_eq!(names.len(), PERMISSIONS.len());
-        assert_eq!(PERMISSIONS.len(), 39);
+        assert_eq!(PERMISSIONS.len(), 40);
         for p in PERMISSIONS {
             assert_eq!(p.as_str().parse::<Permission>().unwrap(), *p);
         }

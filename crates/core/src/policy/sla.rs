@@ -30,9 +30,21 @@ pub struct SlaPolicy {
     /// SLA-04 stage limit tables.
     #[serde(rename = "stage", default)]
     pub stages: Vec<Stage>,
+    /// What is queued when a provisioning order's durable deadline clock passes unmet.
+    pub breach: SlaBreachNotice,
     /// Seconds in one working day on `calendar`, filled in at load from calendars.toml.
     #[serde(skip)]
     pub day_seconds: i64,
+}
+
+/// An order's deadline passed unmet: the template of notifications.toml queued and the roles it goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaBreachNotice {
+    /// Template of notifications.toml.
+    pub template: String,
+    /// Roles of roles.toml told.
+    pub roles: Vec<String>,
 }
 
 /// SLA-02: a tier may hold at most `max_percent` % of all group customers (floor).
@@ -174,7 +186,24 @@ impl SlaPolicy {
             .unwrap_or(AssuranceLevel::Normal))
     }
 
+    /// Every role the file sends to, with its path (cross-checked at load).
+    pub(crate) fn role_refs(&self) -> Vec<(String, &str)> {
+        self.breach
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (format!("breach.roles[{j}]"), r.as_str()))
+            .collect()
+    }
+
     pub(crate) fn validate(&self, issues: &mut Vec<Issue>) {
+        check_non_empty("breach.template", &self.breach.template, issues);
+        if self.breach.roles.is_empty() {
+            issues.push(Issue::new(
+                "breach.roles",
+                "name at least one role to tell when an order's deadline passes",
+            ));
+        }
         let mut tiers = HashSet::new();
         let mut percent = 0;
         for (i, q) in self.quotas.iter().enumerate() {

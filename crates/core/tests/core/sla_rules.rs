@@ -368,3 +368,54 @@ fn sla_toml_errors_name_file_line_and_field() {
         "{errs:?}"
     );
 }
+
+/// sla.toml `[breach]` (issue 8, order deadline clocks): the template must exist in notifications.toml and the
+/// roles in roles.toml, at least one role; each error names file, line and field.
+#[test]
+fn sla_breach_notice_is_checked_against_templates_and_roles() {
+    let p = pack();
+    assert_eq!(p.sla.breach.template, "sla_order_deadline_breached");
+    assert_eq!(p.sla.breach.roles, ["room_manager", "account_manager"]);
+    let t = p
+        .notifications
+        .template("sla_order_deadline_breached")
+        .unwrap();
+    assert_eq!(t.rule, "SLA-06");
+    let text = default_files()
+        .into_iter()
+        .find(|(n, _)| n == "sla.toml")
+        .unwrap()
+        .1;
+    let errs = errors(load_with("sla.toml", |t| {
+        t.replace(
+            "template = \"sla_order_deadline_breached\"",
+            "template = \"sla_nope\"",
+        )
+    }));
+    let line = line_of(&text, "[breach]", "template =");
+    assert!(
+        errs.iter().any(
+            |e| e.starts_with(&format!("sla.toml:{line}:breach.template"))
+                && e.contains("sla_nope")
+        ),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("sla.toml", |t| {
+        t.replace(
+            "roles = [\"room_manager\", \"account_manager\"]",
+            "roles = [\"room_manager\", \"night_owl\"]",
+        )
+    }));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("breach.roles[1]") && e.contains("night_owl")),
+        "{errs:?}"
+    );
+    let errs = errors(load_with("sla.toml", |t| {
+        t.replace(
+            "roles = [\"room_manager\", \"account_manager\"]",
+            "roles = []",
+        )
+    }));
+    assert!(errs.iter().any(|e| e.contains("breach.roles")), "{errs:?}");
+}

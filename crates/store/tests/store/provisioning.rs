@@ -36,6 +36,7 @@ fn delay(order_id: i64, outcome: &str, at: i64, deadline_after: i64) -> NewProvi
         deadline_after,
         filed_by: "user:admin".into(),
         filed_at: at,
+        requested_by: "admin".into(),
     }
 }
 
@@ -190,6 +191,131 @@ async fn provisioning_orders_round_trip_with_versions_delays_and_the_kpi_window(
                 .unwrap()
                 .len(),
             1
+        );
+    }
+}
+
+/// Migration 0025 (SLA-07 approval step): a request is stored `requested` with its requester, decided once
+/// (`granted` with the deadline it moved to, or `rejected` with the reason); a second decision is a conflict and
+/// changes nothing; an order has at most one request awaiting a decision (unique index).
+#[tokio::test]
+async fn delay_requests_are_decided_once_and_one_waits_per_order() {
+    for db in backends().await {
+        let store = db.store().await;
+        let a = store
+            .write(|c| {
+                Box::pin(async move {
+                    let g = insert_customer(
+                        c,
+                        &NewGroupCustomer {
+                            key: "cs-9".into(),
+                            name: "临江港务集团（虚构）".into(),
+                            tier: "silver".into(),
+                            org_id: None,
+                            created_by: "user:admin".into(),
+                            now: 1,
+                        },
+                    )
+                    .await?;
+                    st::insert_order(c, &order(g.id, "provisioning", 0)).await
+                })
+            })
+            .await
+            .unwrap();
+        let id = a.id;
+        let r = store
+            .write(move |c| {
+                Box::pin(
+                    async move { st::insert_delay(c, &delay(id, "requested", 100, 1_000)).await },
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                r.outcome.as_str(),
+                r.requested_by.as_str(),
+                r.decided_by.clone()
+            ),
+            ("requested", "admin", None),
+            "{:?}",
+            db.backend
+        );
+        // A second waiting request of the same order is refused by the schema.
+        let twice = store
+            .write(move |c| {
+                Box::pin(
+                    async move { st::insert_delay(c, &delay(id, "requested", 150, 1_000)).await },
+                )
+            })
+            .await;
+        assert!(twice.is_err(), "{twice:?}");
+        let rid = r.id;
+        let (pending, decided) = store
+            .write(move |c| {
+                Box::pin(async move {
+                    let pending = st::requested_delay_in_tx(c, id).await?;
+                    let d = st::decide_delay(c, rid, "granted", 1_100, "user:room-mgr", 300, "")
+                        .await?;
+                    Ok((pending, d))
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(pending.map(|p| p.id), Some(rid));
+        assert_eq!(
+            (
+                decided.outcome.as_str(),
+                decided.deadline_after,
+                decided.decided_by.as_deref(),
+                decided.decided_at
+            ),
+            ("granted", 1_100, Some("user:room-mgr"), Some(300))
+        );
+        let again = store
+            .write(move |c| {
+                Box::pin(async move {
+                    st::decide_delay(c, rid, "rejected", 1_000, "user:dept-mgr", 400, "不同意")
+                        .await
+                })
+            })
+            .await;
+        assert!(
+            matches!(&again, Err(StoreError::Conflict { field, .. }) if field == "state"),
+            "{again:?}"
+        );
+        let all = store.provisioning_delays(id).await.unwrap();
+        assert_eq!(
+            (all[0].outcome.as_str(), all[0].decision_note.as_str()),
+            ("granted", "")
+        );
+        // Once decided, a new request may wait again; a rejection keeps its reason.
+        let r2 = store
+            .write(move |c| {
+                Box::pin(async move {
+                    let r2 = st::insert_delay(c, &delay(id, "requested", 500, 1_100)).await?;
+                    let none = st::delay_in_tx(c, id + 1, r2.id).await?;
+                    assert!(
+                        none.is_none(),
+                        "a request is found under its own order only"
+                    );
+                    st::decide_delay(
+                        c,
+                        r2.id,
+                        "rejected",
+                        1_100,
+                        "user:room-mgr",
+                        600,
+                        "客户未提供书面说明",
+                    )
+                    .await
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (r2.outcome.as_str(), r2.decision_note.as_str()),
+            ("rejected", "客户未提供书面说明")
         );
     }
 }

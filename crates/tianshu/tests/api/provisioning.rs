@@ -251,8 +251,9 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
         );
         assert_eq!(detail["orders"].as_array().unwrap().len(), 3);
 
-        // SLA-07 before the deadline, customer-caused: granted. The delay runs from Monday 10:00 to Tuesday
-        // 10:00 local = 8 h + 1 h = one working day excluded, so the deadline moves to Thursday 12-10 18:00.
+        // SLA-07 before the deadline, customer-caused: requested, then approved by someone else. The delay runs
+        // from Monday 10:00 to Tuesday 10:00 local = 8 h + 1 h = one working day excluded, so the deadline moves
+        // to Thursday 12-10 18:00.
         app.clock.set(at(2026, 11, 23, 2, 0));
         let delays = format!("/api/v1/provisioning-orders/{}/delays", a["id"]);
         let r = post(&app, &admin, delays.clone(),
@@ -263,16 +264,45 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
             "{}",
             r.text().await.unwrap_or_default()
         );
+        let a1: Value = r.json().await.unwrap();
+        assert_eq!(a1["delays"][0]["outcome"], "requested", "{a1}");
+        assert_eq!(
+            a1["deadline"], a["deadline"],
+            "nothing moves before the decision"
+        );
+        assert!(
+            a1["delays"][0]["deadline_after"].as_i64() > a["deadline_at"].as_i64(),
+            "the deadline if approved, shown to the approver: {a1}"
+        );
+        let mgr = app.bearer("room-mgr").await;
+        let r = post(
+            &app,
+            &mgr,
+            format!("{delays}/{}/approve", a1["delays"][0]["id"]),
+            json!({"version": 2}),
+        )
+        .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
         let a2: Value = r.json().await.unwrap();
         assert_eq!(a2["deadline"], "2026-12-10T10:00:00.000000Z", "{a2}");
-        assert_eq!(a2["version"], 2);
+        assert_eq!(a2["version"], 3);
         assert_eq!(a2["delays"][0]["outcome"], "granted");
         assert_eq!(a2["delays"][0]["deadline_before"], a["deadline_at"]);
+        assert_eq!(a2["delays"][0]["deadline_after"], a2["deadline_at"]);
+        assert_eq!(
+            a2["delays"][0]["deadline_after"],
+            a1["delays"][0]["deadline_after"]
+        );
         assert_eq!(a2["overdue_count"], 0);
 
         // A cause other than the customer: refused naming the rule and the field; nothing changes.
         let (s, p) = problem(post(&app, &admin, delays.clone(),
-            json!({"version": 2, "reason": "not_customer_caused", "until": "2026-11-25T10:00:00+08:00"})).await).await;
+            json!({"version": 3, "reason": "not_customer_caused", "until": "2026-11-25T10:00:00+08:00"})).await).await;
         assert_eq!(
             (s, p["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
@@ -280,14 +310,14 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
         );
         assert!(p["detail"].as_str().unwrap().contains("SLA-07"), "{p}");
         let (s, p) = problem(post(&app, &admin, delays.clone(),
-            json!({"version": 2, "reason": "customer_caused", "from": "2026-11-25T10:00:00+08:00", "until": "2026-11-25T09:00:00+08:00"})).await).await;
+            json!({"version": 3, "reason": "customer_caused", "from": "2026-11-25T10:00:00+08:00", "until": "2026-11-25T09:00:00+08:00"})).await).await;
         assert_eq!(
             (s, p["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("until")),
             "{p}"
         );
         let (s, p) = problem(post(&app, &admin, delays.clone(),
-            json!({"version": 2, "reason": "customer_caused", "from": "2026-11-20T10:00:00+08:00", "until": "2026-11-25T09:00:00+08:00"})).await).await;
+            json!({"version": 3, "reason": "customer_caused", "from": "2026-11-20T10:00:00+08:00", "until": "2026-11-25T09:00:00+08:00"})).await).await;
         assert_eq!(
             (s, p["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("from")),
@@ -303,7 +333,7 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
                 now["version"].as_i64(),
                 now["delays"].as_array().unwrap().len()
             ),
-            (Some(2), 1)
+            (Some(3), 1)
         );
         assert_eq!(now["deadline"], "2026-12-10T10:00:00.000000Z");
 
@@ -336,7 +366,7 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
             (Some(true), Some(1)),
             "{now}"
         );
-        for (version, count) in [(2, 1), (3, 2)] {
+        for (version, count) in [(3, 1), (4, 2)] {
             let (s, p) = problem(post(&app, &admin, delays.clone(),
                 json!({"version": version, "reason": "customer_caused", "until": "2026-12-14T10:00:00+08:00"})).await).await;
             assert_eq!(
@@ -371,9 +401,9 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
         // Completion: late, but lateness does not count on top of the two late requests.
         let complete = format!("/api/v1/provisioning-orders/{}/complete", a["id"]);
         let (s, _) =
-            problem(post(&app, &admin, complete.clone(), json!({"version": 3})).await).await;
+            problem(post(&app, &admin, complete.clone(), json!({"version": 4})).await).await;
         assert_eq!(s, StatusCode::PRECONDITION_FAILED);
-        let r = post(&app, &admin, complete.clone(), json!({"version": 4})).await;
+        let r = post(&app, &admin, complete.clone(), json!({"version": 5})).await;
         assert_eq!(r.status(), StatusCode::OK);
         let done: Value = r.json().await.unwrap();
         assert_eq!(
@@ -385,10 +415,10 @@ async fn sla_05_to_07_provisioning_orders_deadlines_and_delay_requests_on_both_b
             (Some(true), Some(2), Some(false)),
             "{done}"
         );
-        let (s, _) = problem(post(&app, &admin, complete, json!({"version": 5})).await).await;
+        let (s, _) = problem(post(&app, &admin, complete, json!({"version": 6})).await).await;
         assert_eq!(s, StatusCode::CONFLICT, "already completed");
         let (s, _) = problem(post(&app, &admin, delays,
-            json!({"version": 5, "reason": "customer_caused", "until": "2026-12-14T10:00:00+08:00"})).await).await;
+            json!({"version": 6, "reason": "customer_caused", "until": "2026-12-14T10:00:00+08:00"})).await).await;
         assert_eq!(s, StatusCode::CONFLICT, "a stopped clock takes no delay");
 
         // KPI-04 from the completed provisioning orders of the customer's branch (guangzhou): November has d on
@@ -635,5 +665,294 @@ async fn demo_loads_group_customers_and_orders_within_sla_02_quotas_on_both_back
             .await
             .unwrap();
         assert!(html.contains(r#"data-customer="demo-port""#), "{html}");
+    }
+}
+
+/// SLA-07 with an approval step (migration 0025): a request filed before the deadline waits as `requested`; it is
+/// decided by someone else holding `provisioning.approve` (four-eyes, refused on `approver`); a rejection needs
+/// its reason; approved after the original deadline it still counts (the filing time decided lateness) and the
+/// deadline and the durable clock move; every step audited; the console shows the buttons and the refusals.
+#[tokio::test]
+async fn sla_07_delay_requests_are_decided_by_a_second_person_on_both_backends() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let admin = app.bearer("admin").await;
+        let pre = app.bearer("preproc").await;
+        let mgr = app.bearer("room-mgr").await;
+        let dept = app.bearer("dept-mgr").await;
+        // SLA-02: silver ≤ floor(20 % × 5) = 1.
+        for (k, t) in [
+            ("cb-1", "bronze"),
+            ("cb-2", "bronze"),
+            ("cb-3", "bronze"),
+            ("cb-4", "bronze"),
+            ("cs-1", "silver"),
+        ] {
+            customer(&app, &admin, k, t).await;
+        }
+        // Silver provisioning, 1 point: 9 WD from Monday 11-23 09:00 → Thursday 12-03 18:00 local.
+        let o = placed(&app, &admin, "cs-1", "provisioning", 1).await;
+        assert_eq!(o["deadline"], "2026-12-03T10:00:00.000000Z");
+        assert_eq!(
+            (o["clock"]["state"].as_str(), &o["clock"]["due_at"]),
+            (Some("running"), &o["deadline_at"]),
+            "the deadline is a durable clock: {o}"
+        );
+        let delays = format!("/api/v1/provisioning-orders/{}/delays", o["id"]);
+
+        // Filed Monday 10:00 for Monday 10:00 → Tuesday 10:00 (one working day).
+        app.clock.set(at(2026, 11, 23, 2, 0));
+        let r = post(&app, &admin, delays.clone(),
+            json!({"version": 1, "reason": "customer_caused", "until": "2026-11-24T10:00:00+08:00"})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        let d1 = v["delays"][0]["id"].clone();
+        assert_eq!(
+            (
+                v["delays"][0]["outcome"].as_str(),
+                v["delays"][0]["requested_by"].as_str(),
+                v["version"].as_i64()
+            ),
+            (Some("requested"), Some("admin"), Some(2)),
+            "{v}"
+        );
+        // One request waits at a time.
+        let (s, p) = problem(post(&app, &admin, delays.clone(),
+            json!({"version": 2, "reason": "customer_caused", "until": "2026-11-25T10:00:00+08:00"})).await).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::CONFLICT, Some("state")),
+            "{p}"
+        );
+        // Without provisioning.approve: 403. The requester himself: refused naming the field and the rule.
+        let approve1 = format!("{delays}/{d1}/approve");
+        let reject1 = format!("{delays}/{d1}/reject");
+        let s = post(&app, &pre, approve1.clone(), json!({"version": 2}))
+            .await
+            .status();
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let (s, p) =
+            problem(post(&app, &admin, approve1.clone(), json!({"version": 2})).await).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::CONFLICT, Some("approver")),
+            "{p}"
+        );
+        assert!(p["detail"].as_str().unwrap().contains("SLA-07"), "{p}");
+        // A rejection needs its reason; a stale version is refused; then rejected with the reason.
+        let (s, p) = problem(
+            post(
+                &app,
+                &mgr,
+                reject1.clone(),
+                json!({"version": 2, "reason": "  "}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")),
+            "{p}"
+        );
+        let (s, _) = problem(
+            post(
+                &app,
+                &mgr,
+                reject1.clone(),
+                json!({"version": 1, "reason": "x"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(s, StatusCode::PRECONDITION_FAILED);
+        let r = post(
+            &app,
+            &mgr,
+            reject1.clone(),
+            json!({"version": 2, "reason": "客户未提供书面说明"}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            (
+                v["delays"][0]["outcome"].as_str(),
+                v["delays"][0]["decision_note"].as_str(),
+                v["deadline"].as_str(),
+                v["version"].as_i64()
+            ),
+            (
+                Some("rejected"),
+                Some("客户未提供书面说明"),
+                Some("2026-12-03T10:00:00.000000Z"),
+                Some(3)
+            ),
+            "{v}"
+        );
+        assert!(v["delays"][0]["decided_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("user:room-mgr"));
+        let (s, p) = problem(post(&app, &mgr, approve1, json!({"version": 3})).await).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::CONFLICT, Some("state")),
+            "decided once: {p}"
+        );
+
+        // A second request filed Wednesday (before the deadline), decided only on Friday 12-04, after the
+        // original deadline: SLA-07 looks at the filing time, so it is granted; the deadline moves by the
+        // Wednesday 10:00 → Thursday 10:00 delay (one working day) to Friday 12-04 18:00, and so does the clock.
+        app.clock.set(at(2026, 11, 25, 2, 0));
+        let r = post(&app, &admin, delays.clone(),
+            json!({"version": 3, "reason": "customer_caused", "until": "2026-11-26T10:00:00+08:00", "note": "客户割接窗口"})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        let d2 = v["delays"][1]["id"].clone();
+        app.clock.set(at(2026, 12, 4, 1, 0));
+        let now = order(&app, &pre, &o["id"]).await;
+        assert_eq!(
+            now["overdue_now"], true,
+            "undecided, the old deadline holds: {now}"
+        );
+        let r = post(
+            &app,
+            &dept,
+            format!("{delays}/{d2}/approve"),
+            json!({"version": 4}),
+        )
+        .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            (
+                v["deadline"].as_str(),
+                v["overdue_now"].as_bool(),
+                v["late_requests"].as_i64(),
+                v["delays"][1]["outcome"].as_str()
+            ),
+            (
+                Some("2026-12-04T10:00:00.000000Z"),
+                Some(false),
+                Some(0),
+                Some("granted")
+            ),
+            "{v}"
+        );
+        assert_eq!(v["clock"]["due_at"], v["deadline_at"], "{v}");
+
+        // Audited: requested ×2, rejected, granted.
+        let audit = app.platform.store.audit_recent(None, 200).await.unwrap();
+        let oid = o["id"].to_string();
+        let mut actions: Vec<&str> = audit
+            .iter()
+            .filter(|e| e.object_type == "provisioning_order" && e.object_id == oid)
+            .map(|e| e.action.as_str())
+            .collect();
+        actions.reverse();
+        assert_eq!(
+            actions,
+            [
+                "provisioning.create",
+                "provisioning.delay_requested",
+                "provisioning.delay_rejected",
+                "provisioning.delay_requested",
+                "provisioning.delay_granted"
+            ]
+        );
+
+        // Console: a waiting request has approve / reject buttons for an approver; the requester's own approval
+        // is refused next to them.
+        let c = placed(&app, &admin, "cs-1", "provisioning", 2).await;
+        let r = post(&app, &admin, format!("/api/v1/provisioning-orders/{}/delays", c["id"]),
+            json!({"version": 1, "reason": "customer_caused", "until": "2026-12-08T10:00:00+08:00"})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        let d3 = v["delays"][0]["id"].clone();
+        let csrf = app.login("admin").await;
+        let html = app
+            .client
+            .get(app.url("/customers/cs-1"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(&format!(r#"id="approve-form-{d3}""#))
+                && html.contains(&format!(r#"id="reject-form-{d3}""#)),
+            "{html}"
+        );
+        let r = app
+            .client
+            .post(app.url(&format!(
+                "/customers/cs-1/orders/{}/delays/{d3}/approve",
+                c["id"]
+            )))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("version", "2"),
+                ("form", "decision"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(&format!(r#"id="decision-error-{}""#, c["id"]))
+                && html.contains("SLA-07"),
+            "{html}"
+        );
+        // The room manager rejects it from the page with the reason.
+        let csrf = app.login("room-mgr").await;
+        let r = app
+            .client
+            .post(app.url(&format!(
+                "/customers/cs-1/orders/{}/delays/{d3}/reject",
+                c["id"]
+            )))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("version", "2"),
+                ("form", "decision"),
+                ("reason", "延期理由不成立"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "redirected to the customer page"
+        );
+        let html = r.text().await.unwrap();
+        assert!(html.contains("延期理由不成立"), "{html}");
+        assert_eq!(
+            order(&app, &pre, &c["id"]).await["delays"][0]["outcome"],
+            "rejected"
+        );
+
+        // OpenAPI: both decision endpoints and the clock.
+        let doc: Value = app
+            .get_as(&admin, "/api/v1/openapi.json")
+            .await
+            .json()
+            .await
+            .unwrap();
+        for path in [
+            "/api/v1/provisioning-orders/{id}/delays/{delay_id}/approve",
+            "/api/v1/provisioning-orders/{id}/delays/{delay_id}/reject",
+        ] {
+            assert!(doc["paths"][path]["post"].is_object(), "{path}");
+        }
+        assert!(doc["components"]["schemas"]["ProvisioningClockOut"].is_object());
     }
 }

@@ -5,7 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tianshu_services::provisioning::{self as prov, DelayInput, NewOrderInput, OrderView};
+use tianshu_services::provisioning::{
+    self as prov, DelayDecisionInput, DelayInput, NewOrderInput, OrderView,
+};
 use tianshu_store::time::canonical;
 use utoipa::ToSchema;
 
@@ -24,13 +26,41 @@ pub struct ProvisioningDelayOut {
     pub from_at: i64,
     pub until_at: i64,
     pub note: String,
-    /// `granted` (excluded from the clock, the deadline moved) or `refused_late` (filed at or after the
-    /// deadline: one overdue, SLA-07).
+    /// `requested` (filed before the deadline, awaiting a second person's decision), `granted` (approved:
+    /// excluded from the clock, the deadline moved), `rejected` (with `decision_note`) or `refused_late` (filed at
+    /// or after the deadline: one overdue, SLA-07).
     pub outcome: String,
+    /// The deadline in force when filed.
     pub deadline_before: i64,
+    /// The deadline after the decision; while `requested`, the deadline it moves to if approved.
     pub deadline_after: i64,
     pub filed_by: String,
     pub filed_at: i64,
+    /// User name of the requester (the decider must be someone else).
+    pub requested_by: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    /// The reason given when rejected.
+    pub decision_note: String,
+}
+
+/// An order's deadline as a durable clock: it records its breach once and queues sla.toml `[breach]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisioningClockOut {
+    /// The stage's rule (SLA-04).
+    pub rule: String,
+    /// Working time on the SLA calendar (`117h@office` = 13 WD).
+    pub basis: String,
+    pub calendar: String,
+    /// Unix microseconds UTC.
+    pub started_at: i64,
+    /// Equals the order's `deadline_at` (moved by granted delays).
+    pub due_at: i64,
+    /// `running`, `met` or `breached`.
+    pub state: String,
+    pub stopped_at: Option<i64>,
+    /// When it fell due unmet.
+    pub breached_at: Option<i64>,
 }
 
 /// A provisioning order and what its clock says now.
@@ -68,6 +98,8 @@ pub struct ProvisioningOrderOut {
     /// SLA-07 overdue count (late requests cumulatively; lateness once, not on top of them).
     pub overdue_count: u32,
     pub delays: Vec<ProvisioningDelayOut>,
+    /// The durable deadline clock (none for orders placed before it existed).
+    pub clock: Option<ProvisioningClockOut>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -112,8 +144,22 @@ impl From<OrderView> for ProvisioningOrderOut {
                     deadline_after: d.deadline_after,
                     filed_by: d.filed_by,
                     filed_at: d.filed_at,
+                    requested_by: d.requested_by,
+                    decided_by: d.decided_by,
+                    decided_at: d.decided_at,
+                    decision_note: d.decision_note,
                 })
                 .collect(),
+            clock: v.clock.map(|k| ProvisioningClockOut {
+                rule: k.rule,
+                basis: k.basis,
+                calendar: k.calendar,
+                started_at: k.started_at,
+                due_at: k.due_at,
+                state: k.state,
+                stopped_at: k.stopped_at,
+                breached_at: k.breached_at,
+            }),
             created_by: o.created_by,
             created_at: o.created_at,
             updated_at: o.updated_at,
@@ -172,6 +218,24 @@ pub struct ProvisioningDelayBody {
     /// End of the delay, RFC 3339.
     pub until: String,
     pub note: Option<String>,
+}
+
+/// Approval of a delay request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningDelayApproveBody {
+    /// The order's version.
+    pub version: i64,
+}
+
+/// Rejection of a delay request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningDelayRejectBody {
+    /// The order's version.
+    pub version: i64,
+    /// Why (required, at most 2000 characters).
+    pub reason: String,
 }
 
 /// Completion feedback.
@@ -260,14 +324,15 @@ pub async fn get_order(
     Ok(Json(prov::get(&st.platform, &p, id).await?.into()))
 }
 
-/// Files a delay request (SLA-07). Customer-caused and before the deadline: granted, the delay is excluded from
-/// the clock and the deadline moves. At or after the deadline: 422 on `filed_at` naming SLA-07 — the request is
-/// recorded and counts as one overdue (the order's version changes). Another cause: 422 on `reason`, nothing
-/// stored. Stale version → 412; completed order → 409.
+/// Files a delay request (SLA-07; `org.manage`). Customer-caused and before the deadline: recorded as
+/// `requested` until someone else decides it (`…/approve`, `…/reject`); the filing time decides lateness. At or
+/// after the deadline: 422 on `filed_at` naming SLA-07 — the request is recorded and counts as one overdue (the
+/// order's version changes). Another cause: 422 on `reason`, nothing stored. A request already awaiting a
+/// decision → 409 on `state`. Stale version → 412; completed order → 409.
 #[utoipa::path(post, path = "/api/v1/provisioning-orders/{id}/delays", tag = "kpi",
     request_body = ProvisioningDelayBody,
     params(("id" = i64, Path, description = "order id")),
-    responses((status = 200, description = "granted; the order with its new deadline", body = ProvisioningOrderOut)))]
+    responses((status = 200, description = "requested; the order with the request awaiting a decision", body = ProvisioningOrderOut)))]
 pub async fn file_delay(
     State(st): State<AppState>,
     Auth(p): Auth,
@@ -306,4 +371,54 @@ pub async fn complete(
             .await?
             .into(),
     ))
+}
+
+/// Approves a delay request (`provisioning.approve`; not by its requester — 409 on `approver`): the delay is
+/// excluded from the clock (SLA-06), the deadline and the order's durable clock move. Stale order version → 412;
+/// a decided request or completed order → 409 on `state`.
+#[utoipa::path(post, path = "/api/v1/provisioning-orders/{id}/delays/{delay_id}/approve", tag = "kpi",
+    request_body = ProvisioningDelayApproveBody,
+    params(("id" = i64, Path, description = "order id"), ("delay_id" = i64, Path, description = "delay request id")),
+    responses((status = 200, description = "granted; the order with its new deadline", body = ProvisioningOrderOut)))]
+pub async fn approve_delay(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath((id, delay_id)): ApiPath<(i64, i64)>,
+    ApiJson(b): ApiJson<ProvisioningDelayApproveBody>,
+) -> ApiResult<Json<ProvisioningOrderOut>> {
+    let v = prov::decide_delay(
+        &st.platform,
+        &p,
+        id,
+        delay_id,
+        b.version,
+        DelayDecisionInput::Approve,
+    )
+    .await?;
+    Ok(Json(v.into()))
+}
+
+/// Rejects a delay request with a reason (`provisioning.approve`; not by its requester — 409 on `approver`; a
+/// blank reason → 422 on `reason`). The deadline stays. Stale order version → 412; a decided request or
+/// completed order → 409 on `state`.
+#[utoipa::path(post, path = "/api/v1/provisioning-orders/{id}/delays/{delay_id}/reject", tag = "kpi",
+    request_body = ProvisioningDelayRejectBody,
+    params(("id" = i64, Path, description = "order id"), ("delay_id" = i64, Path, description = "delay request id")),
+    responses((status = 200, description = "rejected; the order", body = ProvisioningOrderOut)))]
+pub async fn reject_delay(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath((id, delay_id)): ApiPath<(i64, i64)>,
+    ApiJson(b): ApiJson<ProvisioningDelayRejectBody>,
+) -> ApiResult<Json<ProvisioningOrderOut>> {
+    let v = prov::decide_delay(
+        &st.platform,
+        &p,
+        id,
+        delay_id,
+        b.version,
+        DelayDecisionInput::Reject { reason: b.reason },
+    )
+    .await?;
+    Ok(Json(v.into()))
 }

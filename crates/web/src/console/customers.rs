@@ -12,7 +12,9 @@ use chrono::{NaiveDateTime, TimeZone};
 use tianshu_core::sla::Tier;
 use tianshu_core::Permission;
 use tianshu_services::customers;
-use tianshu_services::provisioning::{self as prov, DelayInput, NewOrderInput, OrderView};
+use tianshu_services::provisioning::{
+    self as prov, DelayDecisionInput, DelayInput, NewOrderInput, OrderView,
+};
 use tianshu_services::ServiceError;
 
 use super::pages::{field, form_pairs, local, service_error_page, tz};
@@ -118,6 +120,13 @@ pub async fn list(State(st): State<AppState>, u: ConsoleUser) -> Response {
 }
 
 struct DelayRow {
+    id: i64,
+    /// Awaiting a decision.
+    requested: bool,
+    /// Who filed it (user name), and who decided it with the reason given.
+    requested_by: String,
+    decided: String,
+    decision_note: String,
     from: String,
     until: String,
     outcome: String,
@@ -144,6 +153,8 @@ struct OrderRow {
     overdue_count: u32,
     overdue: bool,
     delays: Vec<DelayRow>,
+    /// The durable deadline clock has fallen due unmet (recorded and announced once).
+    breached: bool,
     err: Fields,
     kept: Fields,
 }
@@ -158,6 +169,8 @@ struct Fields {
     reason: String,
     from: String,
     until: String,
+    /// Refusals of the decision forms (approve / reject), shown next to them.
+    decision: String,
     /// Refusals that name no field of the form (a late request, a stale version), shown by the button.
     submit: String,
 }
@@ -191,6 +204,8 @@ struct DetailPage {
     orders: Vec<OrderRow>,
     stages: Vec<(String, String)>,
     manage: bool,
+    /// May decide delay requests (`provisioning.approve`).
+    approve: bool,
     /// Refusals and kept values of the new-order form.
     new_err: Fields,
     new_kept: Fields,
@@ -207,6 +222,11 @@ fn refusal_fields(
         return (errs, kept);
     };
     if *o != order {
+        return (errs, kept);
+    }
+    // A refused decision (approve / reject) is shown next to the decision forms, whatever field it names.
+    if form.iter().any(|(k, v)| k == "form" && v == "decision") {
+        errs.decision = msg.clone();
         return (errs, kept);
     }
     let fields: &[&str] = if order == 0 {
@@ -262,10 +282,19 @@ fn order_row(
         late_requests: o.late_requests,
         overdue_count: v.overdue_count,
         overdue: v.overdue_count > 0,
+        breached: v.clock.as_ref().is_some_and(|c| c.breached_at.is_some()),
         delays: v
             .delays
             .iter()
             .map(|d| DelayRow {
+                id: d.id,
+                requested: d.outcome == "requested",
+                requested_by: d.requested_by.clone(),
+                decided: match (&d.decided_by, d.decided_at) {
+                    (Some(by), Some(at)) => format!("{} {by}", local(st, at)),
+                    _ => String::new(),
+                },
+                decision_note: d.decision_note.clone(),
                 from: local(st, d.from_at),
                 until: local(st, d.until_at),
                 outcome: label(u, "cust-delay-", &d.outcome),
@@ -329,6 +358,7 @@ async fn detail_page(
             .map(|s| (s.key.clone(), s.name_zh.clone()))
             .collect(),
         manage: u.p.can(Permission::OrgManage),
+        approve: u.p.can(Permission::ProvisioningApprove),
         new_err,
         new_kept,
     })
@@ -463,6 +493,36 @@ pub async fn complete(
     }
     let version = field(&pairs, "version").parse().unwrap_or(-1);
     match prov::complete(&st.platform, &u.p, id, version).await {
+        Ok(_) => Redirect::to(&format!("/customers/{key}#order-{id}")).into_response(),
+        Err(e) => refused(&st, &u, &key, id, e, pairs).await,
+    }
+}
+
+/// Approves or rejects (with the reason) a delay request from the buttons next to it.
+pub async fn decide_delay(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path((key, id, delay_id, decision)): Path<(String, i64, i64, String)>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    if let Some(r) = foreign_order(&st, &u, &key, id).await {
+        return r;
+    }
+    let d = match decision.as_str() {
+        "approve" => DelayDecisionInput::Approve,
+        "reject" => DelayDecisionInput::Reject {
+            reason: field(&pairs, "reason"),
+        },
+        other => {
+            return service_error_page(&u, &st, ServiceError::NotFound(format!("decision {other}")))
+        }
+    };
+    let version = field(&pairs, "version").parse().unwrap_or(-1);
+    match prov::decide_delay(&st.platform, &u.p, id, delay_id, version, d).await {
         Ok(_) => Redirect::to(&format!("/customers/{key}#order-{id}")).into_response(),
         Err(e) => refused(&st, &u, &key, id, e, pairs).await,
     }

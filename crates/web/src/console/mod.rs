@@ -178,6 +178,10 @@ pub fn routes() -> Router<AppState> {
             post(customers::complete),
         )
         .route(
+            "/customers/{key}/orders/{id}/delays/{delay_id}/{decision}",
+            post(customers::decide_delay),
+        )
+        .route(
             "/problems/meetings",
             get(problem_meetings::list).post(problem_meetings::create),
         )
