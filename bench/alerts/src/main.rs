@@ -30,6 +30,10 @@ use sqlx::{Connection, Row};
 #[derive(Parser, Clone)]
 #[command(about = "Tianshu alert ingestion vs Prometheus Alertmanager")]
 struct Args {
+    /// Pin the servers to these CPUs (`taskset -c`, e.g. `1`); run the benchmark itself under
+    /// `taskset -c 0` so the load generator and the server do not share a core.
+    #[arg(long)]
+    server_cpus: Option<String>,
     /// The release `tianshu` binary.
     #[arg(long, default_value = "/var/tmp/target-perf/release/tianshu")]
     tianshu_bin: PathBuf,
@@ -137,6 +141,36 @@ fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
+}
+
+/// Where the servers and the load generator ran, for the report.
+fn placement(cpus: Option<&str>) -> String {
+    let own = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Cpus_allowed_list:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    match cpus {
+        Some(c) => {
+            format!("CPU placement: servers pinned to CPU(s) {c}; load generator on CPU(s) {own}")
+        }
+        None => format!("CPU placement: none (servers and load generator share CPU(s) {own})"),
+    }
+}
+
+/// `bin`, or `taskset -c CPUS bin` when CPUs are given.
+fn pinned(bin: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(c) => {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", c]).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    }
 }
 
 fn stop(child: &mut Child, what: &str) {
@@ -351,7 +385,7 @@ async fn alertmanager(args: &Args, work: &Path) -> Option<ServerResult> {
     .unwrap();
     let port = free_port();
     let log = std::fs::File::create(dir.join("alertmanager.log")).unwrap();
-    let mut child = Command::new(&args.alertmanager_bin)
+    let mut child = pinned(&args.alertmanager_bin, args.server_cpus.as_deref())
         .arg(format!(
             "--config.file={}",
             dir.join("alertmanager.yml").display()
@@ -454,9 +488,21 @@ impl Env {
         c
     }
 
+    /// `tianshu` for the server, pinned to `--server-cpus` if given (taskset execs it: same pid).
+    fn server(&self) -> Command {
+        let mut c = pinned(&self.args.tianshu_bin, self.args.server_cpus.as_deref());
+        c.arg("--data-dir").arg(&self.data);
+        if let Some(u) = &self.db_url {
+            c.arg("--database-url").arg(u);
+        }
+        c.arg("--policy-dir").arg(&self.pack);
+        c.args(["--log-level", "warn"]);
+        c
+    }
+
     fn start_server(&self, tag: &str) -> Child {
         let log = std::fs::File::create(self.work.join(format!("server-{tag}.log"))).unwrap();
-        self.tianshu()
+        self.server()
             .args([
                 "serve",
                 "--demo",
@@ -839,6 +885,7 @@ async fn run(args: Args) -> i32 {
 
     // Report.
     println!("### alerts, backend {backend}: one new alert per request\n");
+    println!("{}\n", placement(args.server_cpus.as_deref()));
     println!(
         "load average at start {} / at end {}\n",
         load.split_whitespace()

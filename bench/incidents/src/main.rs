@@ -26,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -56,6 +56,10 @@ enum Cmd {
 
 #[derive(Parser, Clone)]
 struct RunArgs {
+    /// Pin the server to these CPUs (`taskset -c`, e.g. `1`); run the benchmark itself under
+    /// `taskset -c 0` so the load generator and the server do not share a core.
+    #[arg(long)]
+    server_cpus: Option<String>,
     /// The release `tianshu` binary.
     #[arg(long, default_value = "/work/target-bench/release/tianshu")]
     tianshu_bin: PathBuf,
@@ -245,10 +249,27 @@ impl Env {
         c
     }
 
+    /// `tianshu` for the server, pinned to `--server-cpus` if given (taskset execs it: same pid).
+    fn server(&self) -> Command {
+        let mut c = pinned(&self.args.tianshu_bin, self.args.server_cpus.as_deref());
+        c.arg("--data-dir").arg(&self.data);
+        if let Some(u) = &self.db_url {
+            c.arg("--database-url").arg(u);
+        }
+        c.arg("--policy-dir").arg(&self.pack);
+        c.args(["--log-level", "warn"]);
+        c
+    }
+
     fn start_server(&self, tag: &str) -> Child {
         let log = std::fs::File::create(self.work.join(format!("server-{tag}.log"))).unwrap();
-        self.tianshu()
-            .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{}", self.port)])
+        self.server()
+            .args([
+                "serve",
+                "--demo",
+                "--listen",
+                &format!("127.0.0.1:{}", self.port),
+            ])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -257,9 +278,10 @@ impl Env {
 
     fn start_scheduler(&self) -> Child {
         let log = std::fs::File::create(self.work.join("scheduler.log")).unwrap();
-        let url = self.db_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data.join("tianshu.db").display())
-        });
+        let url = self
+            .db_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data.join("tianshu.db").display()));
         Command::new(std::env::current_exe().unwrap())
             .args(["scheduler", "--database-url", &url, "--policy-dir"])
             .arg(&self.pack)
@@ -267,6 +289,36 @@ impl Env {
             .stderr(log)
             .spawn()
             .expect("start scheduler")
+    }
+}
+
+/// Where the server and the load generator ran, for the report.
+fn placement(cpus: Option<&str>) -> String {
+    let own = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Cpus_allowed_list:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    match cpus {
+        Some(c) => {
+            format!("CPU placement: server pinned to CPU(s) {c}; load generator on CPU(s) {own}")
+        }
+        None => format!("CPU placement: none (server and load generator share CPU(s) {own})"),
+    }
+}
+
+/// `bin`, or `taskset -c CPUS bin` when CPUs are given.
+fn pinned(bin: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(c) => {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", c]).arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
     }
 }
 
@@ -350,16 +402,28 @@ enum Db {
 impl Db {
     async fn open(env: &Env, seeding: bool) -> Db {
         if env.args.backend == "postgres" {
-            Db::Pg(sqlx::PgConnection::connect(&env.sql_url).await.expect("connect pg"))
+            Db::Pg(
+                sqlx::PgConnection::connect(&env.sql_url)
+                    .await
+                    .expect("connect pg"),
+            )
         } else {
             use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
             let o = SqliteConnectOptions::new()
                 .filename(env.data.join("tianshu.db"))
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(if seeding { SqliteSynchronous::Off } else { SqliteSynchronous::Full })
+                .synchronous(if seeding {
+                    SqliteSynchronous::Off
+                } else {
+                    SqliteSynchronous::Full
+                })
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-262144");
-            Db::Sqlite(sqlx::SqliteConnection::connect_with(&o).await.expect("connect sqlite"))
+            Db::Sqlite(
+                sqlx::SqliteConnection::connect_with(&o)
+                    .await
+                    .expect("connect sqlite"),
+            )
         }
     }
 
@@ -369,8 +433,14 @@ impl Db {
 
     async fn exec(&mut self, sql: &str) -> u64 {
         let r = match self {
-            Db::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut *c).await.map(|r| r.rows_affected()),
-            Db::Pg(c) => sqlx::raw_sql(sql).execute(&mut *c).await.map(|r| r.rows_affected()),
+            Db::Sqlite(c) => sqlx::raw_sql(sql)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected()),
+            Db::Pg(c) => sqlx::raw_sql(sql)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected()),
         };
         r.unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"))
     }
@@ -379,9 +449,16 @@ impl Db {
     async fn ints(&mut self, sql: &str) -> Vec<Vec<Option<i64>>> {
         macro_rules! go {
             ($c:expr) => {{
-                let rows = sqlx::query(sql).fetch_all(&mut *$c).await.unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
+                let rows = sqlx::query(sql)
+                    .fetch_all(&mut *$c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}\nSQL: {sql}"));
                 rows.iter()
-                    .map(|r| (0..r.len()).map(|i| r.try_get::<Option<i64>, _>(i).unwrap()).collect())
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.try_get::<Option<i64>, _>(i).unwrap())
+                            .collect()
+                    })
                     .collect()
             }};
         }
@@ -428,7 +505,11 @@ async fn seed(env: &Env, tpl: i64, n: i64) -> f64 {
     let counts = db
         .ints("SELECT (SELECT COUNT(*) FROM tpl_inc), (SELECT COUNT(*) FROM tpl_clock), (SELECT COUNT(*) FROM tpl_timer)")
         .await;
-    assert_eq!(counts[0], vec![Some(1), Some(1), Some(1)], "template ticket {tpl} must have one inc06_progress clock with one pending timer");
+    assert_eq!(
+        counts[0],
+        vec![Some(1), Some(1), Some(1)],
+        "template ticket {tpl} must have one inc06_progress clock with one pending timer"
+    );
     let ib = db.int("SELECT COALESCE(MAX(id), 0) FROM incidents").await;
     let cb = db.int("SELECT COALESCE(MAX(id), 0) FROM clocks").await;
     let tb = db.int("SELECT COALESCE(MAX(id), 0) FROM timers").await;
@@ -440,7 +521,10 @@ async fn seed(env: &Env, tpl: i64, n: i64) -> f64 {
     while lo <= n {
         let hi = (lo + chunk - 1).min(n);
         let (with, from) = if pg {
-            (String::new(), format!("generate_series({lo}::bigint, {hi}::bigint) AS s(n)"))
+            (
+                String::new(),
+                format!("generate_series({lo}::bigint, {hi}::bigint) AS s(n)"),
+            )
         } else {
             (
                 format!("WITH RECURSIVE s(n) AS (SELECT {lo} UNION ALL SELECT n + 1 FROM s WHERE n < {hi}) "),
@@ -494,7 +578,8 @@ async fn seed(env: &Env, tpl: i64, n: i64) -> f64 {
     if pg {
         // What autovacuum would do shortly after a bulk load; not counted in the seeding time.
         let a = Instant::now();
-        db.exec("ANALYZE incidents; ANALYZE clocks; ANALYZE timers;").await;
+        db.exec("ANALYZE incidents; ANALYZE clocks; ANALYZE timers;")
+            .await;
         say!("ANALYZE took {:.1} s", a.elapsed().as_secs_f64());
     }
     db.close().await;
@@ -569,9 +654,22 @@ async fn phase(env: &Env, token: &str, conns: usize, server_pid: u32) -> Phase {
                     _ => continue,
                 }
                 i += 1;
-                let (c, base, token, pok, perr) = (c.clone(), base.clone(), token.clone(), pok.clone(), perr.clone());
+                let (c, base, token, pok, perr) = (
+                    c.clone(),
+                    base.clone(),
+                    token.clone(),
+                    pok.clone(),
+                    perr.clone(),
+                );
                 tokio::spawn(async move {
-                    match post(&c, &base, &token, &ticket(format!("探针 c{conns}-{i}"), true)).await {
+                    match post(
+                        &c,
+                        &base,
+                        &token,
+                        &ticket(format!("探针 c{conns}-{i}"), true),
+                    )
+                    .await
+                    {
                         Ok(_) => pok.fetch_add(1, Ordering::Relaxed),
                         Err(_) => perr.fetch_add(1, Ordering::Relaxed),
                     };
@@ -614,7 +712,10 @@ async fn phase(env: &Env, token: &str, conns: usize, server_pid: u32) -> Phase {
 
 async fn run(args: RunArgs) -> i32 {
     let _ = *START;
-    let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let backend = args.backend.clone();
     if backend != "sqlite" && backend != "postgres" {
         eprintln!("--backend must be sqlite or postgres");
@@ -628,21 +729,39 @@ async fn run(args: RunArgs) -> i32 {
     // Pack changes: ESC-05 (CS3 complaint unresolved) due after --probe-basis; no rate limit.
     let esc_path = pack.join("escalation.toml");
     let esc = std::fs::read_to_string(&esc_path).unwrap();
-    let at = esc.find("key = \"esc05_cs3\"").expect("esc05_cs3 clock in escalation.toml");
+    let at = esc
+        .find("key = \"esc05_cs3\"")
+        .expect("esc05_cs3 clock in escalation.toml");
     let (head, tail) = esc.split_at(at);
-    let tail2 = tail.replacen("basis = \"1h\"", &format!("basis = \"{}\"", args.probe_basis), 1);
-    assert_ne!(tail, tail2, "esc05_cs3 basis = \"1h\" not found; escalation.toml changed shape");
+    let tail2 = tail.replacen(
+        "basis = \"1h\"",
+        &format!("basis = \"{}\"", args.probe_basis),
+        1,
+    );
+    assert_ne!(
+        tail, tail2,
+        "esc05_cs3 basis = \"1h\" not found; escalation.toml changed shape"
+    );
     std::fs::write(&esc_path, format!("{head}{tail2}")).unwrap();
     let pack_path = pack.join("pack.toml");
     let pt = std::fs::read_to_string(&pack_path).unwrap();
-    let pt2 = pt.replacen("requests_per_minute = 600", "requests_per_minute = 1000000000", 1);
+    let pt2 = pt.replacen(
+        "requests_per_minute = 600",
+        "requests_per_minute = 1000000000",
+        1,
+    );
     assert_ne!(pt, pt2, "requests_per_minute = 600 not found in pack.toml");
     std::fs::write(&pack_path, pt2).unwrap();
 
     let (db_url, sql_url, db_name) = if backend == "postgres" {
         let name = format!("tianshu_bench_{unix}");
-        let mut admin = sqlx::PgConnection::connect(&args.pg_admin_url).await.expect("connect pg admin");
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+        let mut admin = sqlx::PgConnection::connect(&args.pg_admin_url)
+            .await
+            .expect("connect pg admin");
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
         admin.close().await.ok();
         let (prefix, _) = args.pg_admin_url.rsplit_once('/').unwrap();
         let url = format!("{prefix}/{name}");
@@ -659,12 +778,20 @@ async fn run(args: RunArgs) -> i32 {
         sql_url,
         port: free_port(),
     };
-    say!("work dir {}, backend {backend}, port {}", work.display(), env.port);
+    say!(
+        "work dir {}, backend {backend}, port {}",
+        work.display(),
+        env.port
+    );
     let code = run_inner(&env).await;
     if !args.keep {
         if let Some(name) = db_name {
-            let mut admin = sqlx::PgConnection::connect(&args.pg_admin_url).await.unwrap();
-            let r = sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await;
+            let mut admin = sqlx::PgConnection::connect(&args.pg_admin_url)
+                .await
+                .unwrap();
+            let r = sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await;
             say!("dropped database {name}: {:?}", r.map(|_| ()));
         }
         let _ = std::fs::remove_dir_all(&work);
@@ -687,7 +814,9 @@ async fn run_inner(env: &Env) -> i32 {
     say!("server ready (migrated, demo loaded)");
     let out = env
         .tianshu()
-        .args(["token", "create", "--user", "admin", "--name", "bench", "--days", "30"])
+        .args([
+            "token", "create", "--user", "admin", "--name", "bench", "--days", "30",
+        ])
         .output()
         .expect("tianshu token create");
     let token = String::from_utf8_lossy(&out.stdout)
@@ -695,18 +824,45 @@ async fn run_inner(env: &Env) -> i32 {
         .find(|w| w.starts_with("tsk_"))
         .map(str::to_string);
     let Some(token) = token else {
-        say!("token create failed: {}", String::from_utf8_lossy(&out.stderr));
+        say!(
+            "token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stop(&mut server, "server");
         return 1;
     };
     let c = client();
-    let tpl = post(&c, &base, &token, &ticket("模板工单".into(), false)).await.expect("template ticket");
+    let tpl = post(&c, &base, &token, &ticket("模板工单".into(), false))
+        .await
+        .expect("template ticket");
     let tpl_id = tpl["id"].as_i64().expect("ticket id");
-    let keys: Vec<String> = tpl["clocks"].as_array().map(|a| a.iter().map(|c| format!("{}@{}", c["key"].as_str().unwrap_or("?"), c["due_at"])).collect()).unwrap_or_default();
-    say!("template ticket {tpl_id}: level {} clocks {keys:?}", tpl["fault_level"]);
-    let probe = post(&c, &base, &token, &ticket("探针工单".into(), true)).await.expect("probe ticket");
-    let pkeys: Vec<String> = probe["clocks"].as_array().map(|a| a.iter().map(|c| c["key"].as_str().unwrap_or("?").to_string()).collect()).unwrap_or_default();
-    assert!(pkeys.iter().any(|k| k == "esc05_cs3"), "probe ticket has no esc05_cs3 clock: {pkeys:?}");
+    let keys: Vec<String> = tpl["clocks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| format!("{}@{}", c["key"].as_str().unwrap_or("?"), c["due_at"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    say!(
+        "template ticket {tpl_id}: level {} clocks {keys:?}",
+        tpl["fault_level"]
+    );
+    let probe = post(&c, &base, &token, &ticket("探针工单".into(), true))
+        .await
+        .expect("probe ticket");
+    let pkeys: Vec<String> = probe["clocks"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["key"].as_str().unwrap_or("?").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        pkeys.iter().any(|k| k == "esc05_cs3"),
+        "probe ticket has no esc05_cs3 clock: {pkeys:?}"
+    );
     let probe_id = probe["id"].as_i64().unwrap();
     // Does `serve` fire timers by itself? Wait past the probe's due time.
     let basis_secs: f64 = a.probe_basis.trim_end_matches('s').parse().unwrap_or(5.0);
@@ -727,12 +883,15 @@ async fn run_inner(env: &Env) -> i32 {
     let mut db = Db::open(env, false).await;
     let (n_inc, n_pending) = (
         db.int("SELECT COUNT(*) FROM incidents").await,
-        db.int("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await,
+        db.int("SELECT COUNT(*) FROM timers WHERE state = 'pending'")
+            .await,
     );
     let db_size = if db.pg() {
         db.int("SELECT pg_database_size(current_database())").await as f64
     } else {
-        std::fs::metadata(env.data.join("tianshu.db")).map(|m| m.len()).unwrap_or(0) as f64
+        std::fs::metadata(env.data.join("tianshu.db"))
+            .map(|m| m.len())
+            .unwrap_or(0) as f64
     } / 1048576.0;
     db.close().await;
     say!("database: {n_inc} incidents, {n_pending} pending timers, {db_size:.0} MiB");
@@ -750,13 +909,20 @@ async fn run_inner(env: &Env) -> i32 {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let pid = server.id();
     let rss_idle = rss_mib(pid);
-    say!("server ready in {restart_secs:.1} s; RSS idle {:.0} MiB", rss_idle.0);
+    say!(
+        "server ready in {restart_secs:.1} s; RSS idle {:.0} MiB",
+        rss_idle.0
+    );
     let run_start = now_us();
 
     // 4. Load phases.
     let mut phases = Vec::new();
     for &n in &a.conns {
-        say!("phase: {n} connections, {} s warm-up + {} s", a.warmup, a.secs);
+        say!(
+            "phase: {n} connections, {} s warm-up + {} s",
+            a.warmup,
+            a.secs
+        );
         let p = phase(env, &token, n, pid).await;
         say!(
             "  {} ok in {:.1} s = {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, errors {:?}, probes {}+{} err, RSS {:.0} MiB",
@@ -787,7 +953,9 @@ async fn run_inner(env: &Env) -> i32 {
     for d in &datas {
         let v: Value = serde_json::from_str(d).unwrap_or(Value::Null);
         lags.push(v["lag_us"].as_i64().unwrap_or(0).max(0) as u64);
-        *by_key.entry(v["clock_key"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+        *by_key
+            .entry(v["clock_key"].as_str().unwrap_or("?").to_string())
+            .or_default() += 1;
     }
     lags.sort_unstable();
     let probe_timers = db
@@ -796,7 +964,9 @@ async fn run_inner(env: &Env) -> i32 {
              FROM timers t JOIN clocks c ON c.id = t.clock_id WHERE c.clock_key = 'esc05_cs3' AND c.started_at >= {run_start}"
         ))
         .await;
-    let pending_after = db.int("SELECT COUNT(*) FROM timers WHERE state = 'pending'").await;
+    let pending_after = db
+        .int("SELECT COUNT(*) FROM timers WHERE state = 'pending'")
+        .await;
     let incidents_after = db.int("SELECT COUNT(*) FROM incidents").await;
     db.close().await;
     let (pt_total, pt_fired, pt_overdue) = (
@@ -807,24 +977,55 @@ async fn run_inner(env: &Env) -> i32 {
 
     // Report.
     let ms = |us: f64| us / 1e3;
-    println!("### {}: {} seeded open tickets (each with a clock and a pending timer)\n", a.backend, a.tickets);
+    println!(
+        "### {}: {} seeded open tickets (each with a clock and a pending timer)\n",
+        a.backend, a.tickets
+    );
+    println!("* {}", placement(a.server_cpus.as_deref()));
     println!("* seeding: {seed_secs:.1} s ({:.0} tickets/s; 3 rows each), database {db_size:.0} MiB after seeding; {n_inc} incidents, {n_pending} pending timers", a.tickets as f64 / seed_secs);
     println!("* restart on the seeded database until /readyz: {restart_secs:.1} s");
     println!("* server RSS: idle {:.0} MiB; after load {:.0} MiB; {:.0} s later {:.0} MiB; peak (VmHWM) {:.0} MiB", rss_idle.0, rss_after_load.0, basis_secs + 5.0, rss_final.0, rss_final.1);
     if let Some((r, h)) = sched_rss {
         println!("* external scheduler process RSS {r:.0} MiB (peak {h:.0} MiB)");
     }
-    println!("* `serve` alone fired the setup probe's timer: {}", if server_fires { "yes" } else { "**no** (0 timer events after the due time)" });
-    println!("* timers fired by: {}", if a.scheduler == "external" { "`serve` + one external scheduler instance (tianshu_services::scheduler::run)" } else { "`serve` only" });
+    println!(
+        "* `serve` alone fired the setup probe's timer: {}",
+        if server_fires {
+            "yes"
+        } else {
+            "**no** (0 timer events after the due time)"
+        }
+    );
+    println!(
+        "* timers fired by: {}",
+        if a.scheduler == "external" {
+            "`serve` + one external scheduler instance (tianshu_services::scheduler::run)"
+        } else {
+            "`serve` only"
+        }
+    );
     println!("* after the run: {incidents_after} incidents, {pending_after} pending timers\n");
     println!("| connections | seconds | writes ok | writes/s | p50 ms | p99 ms | max ms | errors | probe tickets | server RSS at end MiB |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|");
     for p in &phases {
-        let errs = if p.errors.is_empty() { "0".to_string() } else { format!("{:?}", p.errors) };
+        let errs = if p.errors.is_empty() {
+            "0".to_string()
+        } else {
+            format!("{:?}", p.errors)
+        };
         println!(
             "| {} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} ok / {} err | {:.0} |",
-            p.conns, p.secs, p.ok, p.ok as f64 / p.secs, ms(pct(&p.lat_us, 50.0)), ms(pct(&p.lat_us, 99.0)),
-            ms(p.lat_us.last().copied().unwrap_or(0) as f64), errs, p.probes_ok, p.probes_err, p.rss_end.0
+            p.conns,
+            p.secs,
+            p.ok,
+            p.ok as f64 / p.secs,
+            ms(pct(&p.lat_us, 50.0)),
+            ms(pct(&p.lat_us, 99.0)),
+            ms(p.lat_us.last().copied().unwrap_or(0) as f64),
+            errs,
+            p.probes_ok,
+            p.probes_err,
+            p.rss_end.0
         );
     }
     println!();
