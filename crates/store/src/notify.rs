@@ -9,6 +9,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::raw::Val;
 use crate::{on_conn, on_pool, Conn, Store, StoreError, StoreResult};
 
 /// An operator's override of a pack template.
@@ -125,6 +126,35 @@ pub struct NewDelivery {
 }
 
 const MSG_COLS: &str = "id, idempotency_key, subject_kind, subject_id, template, recipients, context, cause, state, created_at, updated_at, attempts, next_attempt_at, last_error, reviewed_by, reviewed_at, locale, channels, drafted_by, review_outcome, review_note, sent_at, version";
+/// A [`Message`] from a raw row of [`MSG_COLS`] (the SQLite writer's in-place statements, see `raw`).
+fn message_row(r: &crate::raw::Row<'_>) -> Message {
+    Message {
+        id: r.int(0),
+        idempotency_key: r.text(1),
+        subject_kind: r.text(2),
+        subject_id: r.text(3),
+        template: r.text(4),
+        recipients: r.text(5),
+        context: r.text(6),
+        cause: r.text(7),
+        state: r.text(8),
+        created_at: r.int(9),
+        updated_at: r.int(10),
+        attempts: r.int(11),
+        next_attempt_at: r.opt_int(12),
+        last_error: r.opt_text(13),
+        reviewed_by: r.opt_text(14),
+        reviewed_at: r.opt_int(15),
+        locale: r.text(16),
+        channels: r.opt_text(17),
+        drafted_by: r.opt_text(18),
+        review_outcome: r.opt_text(19),
+        review_note: r.opt_text(20),
+        sent_at: r.opt_int(21),
+        version: r.int(22),
+    }
+}
+
 const DLV_COLS: &str = "id, outbox_id, delivery_key, recipient, recipient_name, channel, address, state, attempts, next_attempt_at, last_error, sent_at, digest_key, subject, body, created_at, updated_at";
 const TPL_COLS: &str = "id, subject_zh, subject_en, zh, en, version, updated_by, updated_at";
 
@@ -503,12 +533,18 @@ pub async fn message_for_update(conn: &mut Conn<'_>, id: i64) -> StoreResult<Opt
         ""
     };
     let sql = format!("SELECT {MSG_COLS} FROM outbox WHERE id = $1{lock}");
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query_opt(&sql, &[id.into()], message_row);
+    }
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
 }
 
 /// A message inside a transaction.
 pub async fn message_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<Message>> {
     let sql = format!("SELECT {MSG_COLS} FROM outbox WHERE id = $1");
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query_opt(&sql, &[id.into()], message_row);
+    }
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
 }
 
@@ -559,16 +595,50 @@ pub async fn update_message(
         Some(e) => e,
         None => cur.last_error,
     };
+    const LEASE: &str = "SELECT lease_owner, lease_until FROM outbox WHERE id = $1";
     let (lease_owner, lease_until): (Option<String>, Option<i64>) = if u.release {
         (None, None)
+    } else if let Some(r) = conn.sqlite_raw().await? {
+        r.query_opt(LEASE, &[id.into()], |r| (r.opt_text(0), r.opt_int(1)))?
+            .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?
     } else {
-        on_conn!(conn, c => sqlx::query_as("SELECT lease_owner, lease_until FROM outbox WHERE id = $1").bind(id).fetch_one(&mut **c).await)?
+        on_conn!(conn, c => sqlx::query_as(LEASE).bind(id).fetch_one(&mut **c).await)?
     };
     let sql = format!(
         "UPDATE outbox SET state = $1, context = $2, recipients = $3, channels = $4, reviewed_by = $5, reviewed_at = $6,
          review_outcome = $7, review_note = $8, last_error = $9, sent_at = $10, lease_owner = $11, lease_until = $12,
          updated_at = $13, version = version + 1 WHERE id = $14 AND version = $15 RETURNING {MSG_COLS}"
     );
+    if let Some(r) = conn.sqlite_raw().await? {
+        let (state, reviewed_by, review_outcome, review_note) = (
+            u.state.unwrap_or(cur.state),
+            u.reviewed_by.or(cur.reviewed_by),
+            u.review_outcome.or(cur.review_outcome),
+            u.review_note.or(cur.review_note),
+        );
+        let row = r.query_opt(
+            &sql,
+            &[
+                (&state).into(),
+                (&ctx).into(),
+                (&rcp).into(),
+                (&channels).into(),
+                (&reviewed_by).into(),
+                u.reviewed_at.or(cur.reviewed_at).into(),
+                (&review_outcome).into(),
+                (&review_note).into(),
+                (&last_error).into(),
+                u.sent_at.or(cur.sent_at).into(),
+                (&lease_owner).into(),
+                lease_until.into(),
+                now.into(),
+                id.into(),
+                cur.version.into(),
+            ],
+            message_row,
+        )?;
+        return row.ok_or_else(|| StoreError::Stale(format!("message {id}")));
+    }
     let row: Option<Message> = on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(u.state.unwrap_or(cur.state)).bind(ctx).bind(rcp).bind(channels)
         .bind(u.reviewed_by.or(cur.reviewed_by)).bind(u.reviewed_at.or(cur.reviewed_at))
@@ -587,17 +657,49 @@ pub async fn set_message_meta(
     drafted_by: Option<&str>,
 ) -> StoreResult<()> {
     let channels = channels.map(crate::audit::canonical_json);
-    on_conn!(conn, c => sqlx::query("UPDATE outbox SET locale = $1, channels = $2, drafted_by = $3 WHERE id = $4")
+    const SQL: &str = "UPDATE outbox SET locale = $1, channels = $2, drafted_by = $3 WHERE id = $4";
+    if let Some(r) = conn.sqlite_raw().await? {
+        r.exec(
+            SQL,
+            &[
+                locale.into(),
+                (&channels).into(),
+                drafted_by.map_or(Val::Null, Val::Text),
+                id.into(),
+            ],
+        )?;
+        return Ok(());
+    }
+    on_conn!(conn, c => sqlx::query(SQL)
         .bind(locale).bind(channels).bind(drafted_by).bind(id).execute(&mut **c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Records one delivery unless its key exists (re-expansion after a crash adds nothing twice).
 pub async fn insert_delivery(conn: &mut Conn<'_>, d: NewDelivery) -> StoreResult<bool> {
-    let n = on_conn!(conn, c => sqlx::query(
-        "INSERT INTO notify_deliveries (outbox_id, delivery_key, recipient, recipient_name, channel, address, state, attempts,
+    const SQL: &str = "INSERT INTO notify_deliveries (outbox_id, delivery_key, recipient, recipient_name, channel, address, state, attempts,
            next_attempt_at, last_error, subject, body, created_at, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,0,$8,$9,$10,$11,$8,$8) ON CONFLICT (delivery_key) DO NOTHING")
+         VALUES ($1,$2,$3,$4,$5,$6,$7,0,$8,$9,$10,$11,$8,$8) ON CONFLICT (delivery_key) DO NOTHING";
+    if let Some(r) = conn.sqlite_raw().await? {
+        let n = r.exec(
+            SQL,
+            &[
+                d.outbox_id.into(),
+                (&d.delivery_key).into(),
+                (&d.recipient).into(),
+                (&d.recipient_name).into(),
+                (&d.channel).into(),
+                (&d.address).into(),
+                (&d.state).into(),
+                d.now.into(),
+                (&d.last_error).into(),
+                (&d.subject).into(),
+                (&d.body).into(),
+            ],
+        )?;
+        return Ok(n == 1);
+    }
+    let n = on_conn!(conn, c => sqlx::query(SQL)
         .bind(d.outbox_id).bind(&d.delivery_key).bind(&d.recipient).bind(&d.recipient_name).bind(&d.channel).bind(&d.address)
         .bind(&d.state).bind(d.now).bind(&d.last_error).bind(&d.subject).bind(&d.body)
         .execute(&mut **c).await.map(|r| r.rows_affected()))?;
@@ -652,10 +754,27 @@ pub async fn record_delivery(
         Outcome::Dead { error } => ("dead", 1, None, Some(error), None, None),
         Outcome::Held { until } => ("held", 0, Some(*until), None, None, None),
     };
-    let n = on_conn!(conn, c => sqlx::query(
-        "UPDATE notify_deliveries SET state = $1, attempts = attempts + $2, next_attempt_at = COALESCE($3, next_attempt_at),
+    const SQL: &str = "UPDATE notify_deliveries SET state = $1, attempts = attempts + $2, next_attempt_at = COALESCE($3, next_attempt_at),
            last_error = COALESCE($4, last_error), sent_at = $5, digest_key = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7
-         WHERE id = $8 AND lease_owner = $9 AND state IN ('pending','held')")
+         WHERE id = $8 AND lease_owner = $9 AND state IN ('pending','held')";
+    if let Some(r) = conn.sqlite_raw().await? {
+        let n = r.exec(
+            SQL,
+            &[
+                state.into(),
+                attempts_inc.into(),
+                next.into(),
+                error.map_or(Val::Null, Val::Text),
+                sent_at.into(),
+                digest.map_or(Val::Null, Val::Text),
+                now.into(),
+                id.into(),
+                owner.into(),
+            ],
+        )?;
+        return Ok(n == 1);
+    }
+    let n = on_conn!(conn, c => sqlx::query(SQL)
         .bind(state).bind(attempts_inc).bind(next).bind(error).bind(sent_at).bind(digest).bind(now).bind(id).bind(owner)
         .execute(&mut **c).await.map(|r| r.rows_affected()))?;
     Ok(n == 1)
@@ -685,8 +804,12 @@ pub async fn delivery_states(
     conn: &mut Conn<'_>,
     outbox_id: i64,
 ) -> StoreResult<Vec<(String, i64)>> {
-    Ok(on_conn!(conn, c => sqlx::query_as(
-        "SELECT state, COUNT(*) FROM notify_deliveries WHERE outbox_id = $1 GROUP BY state ORDER BY state")
+    const SQL: &str =
+        "SELECT state, COUNT(*) FROM notify_deliveries WHERE outbox_id = $1 GROUP BY state ORDER BY state";
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query(SQL, &[outbox_id.into()], |r| (r.text(0), r.int(1)));
+    }
+    Ok(on_conn!(conn, c => sqlx::query_as(SQL)
         .bind(outbox_id).fetch_all(&mut **c).await)?)
 }
 

@@ -6,14 +6,15 @@
 //!
 //! [`RawSqlite`] borrows the connection's `sqlite3*` through sqlx's own
 //! [`SqliteConnection::lock_handle`] (one hop), then runs statements in place with prepared statements
-//! cached for the whole group-commit batch. While the lock is held sqlx's worker makes no call on the
+//! cached for the writer's life. While the lock is held sqlx's worker makes no call on the
 //! handle; before any sqlx statement on the same connection the lock is released ([`RawSqlite::release`],
 //! done by [`crate::Conn::db_mut`] and so by `on_conn!`). Transactions stay the writer's: raw statements
 //! run inside its `BEGIN … COMMIT` and savepoints, so nothing is acknowledged before COMMIT as before.
 //!
-//! Every prepared statement is finalised under the lock when the batch ends ([`RawSqlite::close`]) or, if
-//! the batch is abandoned, when this is dropped — sqlx closes the handle with `sqlite3_close`, which would
-//! fail on a statement left open.
+//! Prepared statements stay cached across batches for the writer's life (each is reset after use, so none
+//! holds a read open between batches). They are finalised under the lock when the writer stops
+//! ([`RawSqlite::close`]) or, if it is abandoned, when this is dropped — sqlx closes the handle with
+//! `sqlite3_close`, which would fail on a statement left open.
 #![allow(unsafe_code)]
 
 use std::collections::HashMap;
@@ -111,6 +112,9 @@ impl Row<'_> {
 
 struct Stmt(NonNull<ffi::sqlite3_stmt>);
 
+/// Prepared statements kept at most; past it the cache starts afresh.
+const MAX_CACHED: usize = 512;
+
 /// A cached statement and, for each `$N` parameter (N = 1, 2, …), its SQLite index (0 = not used).
 struct Cached {
     stmt: Stmt,
@@ -205,6 +209,11 @@ impl RawSqlite {
     fn prepare(&mut self, sql: &str, params: &[Val<'_>]) -> StoreResult<*mut ffi::sqlite3_stmt> {
         let db = self.db()?;
         if !self.stmts.contains_key(sql) {
+            if self.stmts.len() >= MAX_CACHED {
+                // The cache lives as long as the writer; a caller that formats values into its SQL must not make
+                // it grow without bound. Every cached statement is reset, and the handle is locked (`db`).
+                self.finalize_all();
+            }
             {
                 let mut s: *mut ffi::sqlite3_stmt = std::ptr::null_mut();
                 let len = c_int::try_from(sql.len())
