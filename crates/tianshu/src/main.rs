@@ -4,12 +4,6 @@ use clap::Parser;
 use tianshu::cli::{run, Cli};
 use tracing_subscriber::EnvFilter;
 
-// glibc's malloc/free (with its consolidation passes) took ~12 % of the server's CPU under alert load: the
-// request path allocates many small short-lived values (JSON, SQL rows, headers). mimalloc is built from
-// source by the crate (no system library, nothing fetched at run time).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
