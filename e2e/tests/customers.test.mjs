@@ -2,7 +2,10 @@
 // /customers/{key} places an order (limit from the tier, SLA-05 scaling), refuses a stage without a limit next to
 // the field (SLA-04), refuses a non-customer delay next to the cause (SLA-07), files a customer-caused delay that
 // waits for a second person (the requester's own approval is refused next to the buttons, the room manager
-// approves it) and records completion.
+// approves it) and records completion. On the demo silver customer's provisioning order: SLA-09 acceptances in
+// phase order (an initial acceptance before the accompanying inspection refused next to the phase, a failed
+// initial acceptance shown as rectification) and the KPI-06 data configuration (a notice in the future refused
+// next to its field).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { shot } from '../lib/browser.mjs';
@@ -86,6 +89,46 @@ test('customers: list, place an order, refusals next to the field, delay and com
     resp = await submit(page, `#complete-form-${id} button[type=submit]`);
     assert.equal(resp.status(), 200);
     assert.equal(await page.locator(`#delay-form-${id}`).count(), 0, 'a completed order takes no delay');
+  } finally {
+    await context.close();
+  }
+});
+
+test('customers: SLA-09 acceptances and KPI-06 data configuration on a provisioning order', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    // The demo's silver customer has one provisioning order (7 points → 13 WD).
+    await page.goto(`${app.base}/customers/demo-factory`);
+    const id = await page.locator('#orders-table tbody tr').first().getAttribute('data-order');
+    assert.ok(await page.locator(`#acceptance-form-${id}`).isVisible());
+
+    // SLA-09: no initial acceptance before the accompanying inspection; refused next to the phase.
+    await page.selectOption(`#a-phase-${id}`, 'initial_acceptance');
+    await page.selectOption(`#a-outcome-${id}`, 'passed');
+    let resp = await submit(page, `#acceptance-form-${id} button[type=submit]`);
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator(`#a-phase-${id}-err`).innerText(), /SLA-09/);
+    assert.equal(await page.locator(`#acceptances-${id}`).count(), 0, 'nothing stored');
+
+    await page.selectOption(`#a-phase-${id}`, 'accompanying_inspection');
+    await page.selectOption(`#a-outcome-${id}`, 'passed');
+    resp = await submit(page, `#acceptance-form-${id} button[type=submit]`);
+    assert.equal(resp.status(), 200);
+    // A failed initial acceptance returns the order to engineering for rectification.
+    await page.selectOption(`#a-phase-${id}`, 'initial_acceptance');
+    await page.selectOption(`#a-outcome-${id}`, 'failed');
+    resp = await submit(page, `#acceptance-form-${id} button[type=submit]`);
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator(`#acceptances-${id} tbody tr`).count(), 2);
+    assert.equal(await page.locator(`#delivery-${id} [data-acceptance-state="rectification"]`).count(), 1);
+
+    // KPI-06: a notice in the future is refused next to its field; nothing is recorded.
+    await page.fill(`#c-notified-${id}`, localInput(1));
+    resp = await submit(page, `#data-config-form-${id} button[type=submit]`);
+    assert.equal(resp.status(), 422);
+    assert.ok(await page.locator(`#c-notified-${id}-err`).isVisible());
+    assert.equal(await page.locator(`#data-config-${id}`).count(), 0);
+    await shot(page, 'customer-delivery');
   } finally {
     await context.close();
   }

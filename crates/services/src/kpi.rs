@@ -17,8 +17,16 @@
 //!   the indicator's limit names, completed in the period; overrun = working time on the SLA calendar from the
 //!   deadline to completion, granted delays excluded (KPI-10); same units as KPI-04.
 //!
-//! Every other base measure (acceptances, complaints, data configuration, leased-line flags) and the KPI-13
-//! assessments have no records in Tianshu yet.
+//! - `acceptances` / `acceptances_passed` (KPI-05, SLA-09): provisioning orders whose first initial acceptance
+//!   was held in the period, and of those the ones that passed it at that first attempt (a pass after
+//!   rectification does not count); same units as KPI-04.
+//!
+//! - `data_configuration_overrun` (KPI-06): data configurations started in the period; overrun = (start −
+//!   notice) − the indicator's limit (wall clock), unit by the customer's tier when the notice was recorded;
+//!   same units as KPI-04.
+//!
+//! Every other base measure (complaints, leased-line flags) and the KPI-13 assessments have no records in
+//! Tianshu yet.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -32,6 +40,7 @@ use tianshu_core::sla::{overdue_count, StageLimit, Tier};
 use tianshu_core::Permission;
 use tianshu_store::identity::Org;
 use tianshu_store::kpi::CustomerFaultRow;
+use tianshu_store::provisioning::ProvisioningOrderRow;
 use tianshu_store::time::from_micros;
 use tianshu_workcal::Pause;
 
@@ -57,6 +66,15 @@ pub const SURVEY_OVERRUNS: &[&str] = &[
     "construction_survey_overrun",
 ];
 
+/// Orders whose first initial acceptance was held in the period (KPI-05 denominator, SLA-09).
+pub const ACCEPTANCES: &str = "acceptances";
+
+/// Of those, passed at that first attempt (KPI-05 numerator).
+pub const ACCEPTANCES_PASSED: &str = "acceptances_passed";
+
+/// Data configurations started in the period, overrun of the notice-to-start limit (KPI-06).
+pub const DATA_CONFIGURATION: &str = "data_configuration_overrun";
+
 /// Base measures computed from stored records today.
 pub const PROVIDED: &[&str] = &[
     FAULT_HANDLING,
@@ -64,6 +82,9 @@ pub const PROVIDED: &[&str] = &[
     PROVISIONING_ON_TIME,
     "existing_network_survey_overrun",
     "construction_survey_overrun",
+    ACCEPTANCES,
+    ACCEPTANCES_PASSED,
+    DATA_CONFIGURATION,
 ];
 
 /// The sla.toml stage an overrun measure is counted against: the `limit` of the first indicator reading it.
@@ -248,6 +269,11 @@ fn tier_limit(pack: &PolicyPack, measure: &str, tier: Tier) -> Option<i64> {
         // A working-day limit needs the working time between report and resolution, not measured here.
         StageLimit::WorkingDays(_) => None,
     }
+}
+
+/// KPI-06: the wall-clock limit from notice to start for `tier`, from the indicator reading the measure.
+pub(crate) fn data_configuration_limit(pack: &PolicyPack, tier: Tier) -> Option<i64> {
+    tier_limit(pack, DATA_CONFIGURATION, tier)
 }
 
 fn ancestor_of_kind(orgs: &HashMap<i64, &Org>, start: Option<i64>, kind: &str) -> Option<i64> {
@@ -519,6 +545,9 @@ pub async fn scorecards(
         }
     }
 
+    let mut delivered = delivery_measures(p, pack, by, &period, &org_by_id, &mut links).await?;
+    unavailable.extend(delivered.unavailable.clone());
+
     let mut cards = Vec::new();
     for o in &units {
         let mut m = UnitMeasures {
@@ -548,6 +577,7 @@ pub async fn scorecards(
                 m.overruns.insert(measure.into(), records);
             }
         }
+        delivered.fill(o.id, &mut m, &links, &mut used);
         let records = per_unit.remove(&o.id).unwrap_or_default();
         for r in &records {
             let k = format!("{}:{}", r.record.kind, r.record.id);
@@ -580,6 +610,129 @@ pub async fn scorecards(
         ranking,
         unavailable,
     })
+}
+
+/// KPI-05 and KPI-06 per unit, from the delivery records of provisioning orders (`crate::delivery`).
+#[derive(Default)]
+struct DeliveryMeasures {
+    /// Unit → (orders whose first initial acceptance fell in the period, those that passed it).
+    accepted: HashMap<i64, (BTreeSet<RecordRef>, BTreeSet<RecordRef>)>,
+    /// Unit → data-configuration overruns.
+    configured: HashMap<i64, Vec<OverrunRecord>>,
+    unavailable: BTreeMap<String, String>,
+}
+
+impl DeliveryMeasures {
+    /// Moves unit `unit`'s records into its measures and the links they use.
+    fn fill(
+        &mut self,
+        unit: i64,
+        m: &mut UnitMeasures,
+        links: &BTreeMap<String, RecordLink>,
+        used: &mut BTreeMap<String, RecordLink>,
+    ) {
+        let (all, passed) = self.accepted.remove(&unit).unwrap_or_default();
+        let configured = self.configured.remove(&unit).unwrap_or_default();
+        for r in all.iter().chain(configured.iter().map(|c| &c.record)) {
+            let k = format!("{}:{}", r.kind, r.id);
+            if let Some(l) = links.get(&k) {
+                used.insert(k, l.clone());
+            }
+        }
+        m.counts.insert(ACCEPTANCES.into(), all);
+        m.counts.insert(ACCEPTANCES_PASSED.into(), passed);
+        m.overruns.insert(DATA_CONFIGURATION.into(), configured);
+    }
+}
+
+/// KPI-05 (first initial acceptances held in the period, SLA-09) and KPI-06 (data configurations started in the
+/// period) for the branch serving the customer or its province; vendors get neither: orders are not
+/// dispatched to them.
+async fn delivery_measures(
+    p: &Platform,
+    pack: &PolicyPack,
+    by: UnitKind,
+    period: &Period,
+    org_by_id: &HashMap<i64, &Org>,
+    links: &mut BTreeMap<String, RecordLink>,
+) -> ServiceResult<DeliveryMeasures> {
+    let mut out = DeliveryMeasures::default();
+    if by == UnitKind::Vendor {
+        for k in [ACCEPTANCES, ACCEPTANCES_PASSED, DATA_CONFIGURATION] {
+            out.unavailable.insert(
+                k.into(),
+                "acceptances and data configurations belong to provisioning orders of customers served by branches, not dispatched to vendors"
+                    .into(),
+            );
+        }
+        return Ok(out);
+    }
+    let kind = by.as_str();
+    let mut link = |o: &ProvisioningOrderRow| {
+        let id = o.id.to_string();
+        links.insert(
+            format!("provisioning_order:{id}"),
+            RecordLink {
+                kind: "provisioning_order".into(),
+                id: id.clone(),
+                label: format!("开通工单 #{id}（{}，{}）", o.customer_key, o.city),
+                href: format!("/customers/{}#order-{id}", o.customer_key),
+            },
+        );
+        RecordRef {
+            kind: "provisioning_order".into(),
+            id,
+        }
+    };
+    for a in p
+        .store
+        .first_initial_acceptances_between(period.from, period.to)
+        .await?
+    {
+        let Some(u) = ancestor_of_kind(org_by_id, a.customer_org_id, kind) else {
+            continue;
+        };
+        let record = link(&a.order);
+        let e = out.accepted.entry(u).or_default();
+        e.0.insert(record.clone());
+        if a.first_outcome == "passed" {
+            e.1.insert(record);
+        }
+    }
+    let mut no_limit = BTreeSet::new();
+    for d in p
+        .store
+        .data_configs_started_between(period.from, period.to)
+        .await?
+    {
+        let (Some(u), Ok(tier)) = (
+            ancestor_of_kind(org_by_id, d.customer_org_id, kind),
+            d.cfg_tier.parse::<Tier>(),
+        ) else {
+            continue;
+        };
+        let Some(limit) = data_configuration_limit(pack, tier) else {
+            no_limit.insert(tier.as_str());
+            continue;
+        };
+        let waited = (d.cfg_started_at - d.cfg_notified_at).div_euclid(1_000_000);
+        out.configured.entry(u).or_default().push(OverrunRecord {
+            record: link(&d.order),
+            tier,
+            overrun_seconds: waited - limit,
+        });
+    }
+    if !no_limit.is_empty() {
+        let tiers: Vec<&str> = no_limit.into_iter().collect();
+        out.unavailable.insert(
+            DATA_CONFIGURATION.into(),
+            format!(
+                "KPI-06: no wall-clock data-configuration limit for tier {} in kpi.toml",
+                tiers.join(", ")
+            ),
+        );
+    }
+    Ok(out)
 }
 
 fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> ServiceError {

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod customers;
 pub mod cutovers;
 pub mod dataops;
+pub mod delivery;
 pub mod demo;
 pub mod directory;
 pub mod duty;

@@ -26,6 +26,7 @@ use tianshu_workcal::{DeadlineBasis, WorkCalendar};
 
 use crate::authz::Principal;
 use crate::clocks::{self, ClockSpec, Notify, Recipients};
+use crate::delivery::{self, Delivery};
 use crate::{Platform, ServiceError, ServiceResult};
 
 /// Subject kind of an order's durable deadline clock, its timers, timeline events and messages.
@@ -75,6 +76,8 @@ pub struct OrderView {
     pub delays: Vec<ProvisioningDelayRow>,
     /// The durable deadline clock (none for orders placed before it existed).
     pub clock: Option<ClockRow>,
+    /// SLA-09 acceptances and the KPI-06 data configuration (`crate::delivery`).
+    pub delivery: Delivery,
 }
 
 /// SLA-03: the level of each service type for a customer's tier.
@@ -202,6 +205,7 @@ pub fn view_of(
         order: o,
         delays,
         clock,
+        delivery: Delivery::default(),
     }
 }
 
@@ -256,7 +260,9 @@ async fn orders_of(p: &Platform, c: &GroupCustomerRow) -> ServiceResult<Vec<Orde
     for o in p.store.provisioning_orders_of(c.id).await? {
         let delays = p.store.provisioning_delays(o.id).await?;
         let clock = clock_row(p, o.id).await?;
-        out.push(view_of(p, o, c.name.clone(), delays, clock, now));
+        let mut v = view_of(p, o, c.name.clone(), delays, clock, now);
+        delivery::attach(p, &mut v).await?;
+        out.push(v);
     }
     Ok(out)
 }
@@ -279,7 +285,9 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Orde
     let c = customer_by_key(p, &o.customer_key).await?;
     let delays = p.store.provisioning_delays(id).await?;
     let clock = clock_row(p, id).await?;
-    Ok(view_of(p, o, c.name, delays, clock, p.now_us()))
+    let mut v = view_of(p, o, c.name, delays, clock, p.now_us());
+    delivery::attach(p, &mut v).await?;
+    Ok(v)
 }
 
 fn sla_calendar(p: &Platform) -> ServiceResult<(WorkCalendar, i64)> {

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod credentials;
 pub mod cutovers;
 pub mod dataops;
+pub mod delivery;
 pub mod duty;
 mod error;
 pub mod identity;

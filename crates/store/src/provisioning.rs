@@ -90,14 +90,18 @@ pub struct NewProvisioningDelay {
     pub requested_by: String,
 }
 
-const COLS: &str = "o.id, o.customer_id, g.key AS customer_key, o.stage, o.tier, o.access_points, o.city, o.note,
+pub(crate) const COLS: &str = "o.id, o.customer_id, g.key AS customer_key, o.stage, o.tier, o.access_points, o.city, o.note,
     o.limit_text, o.started_at, o.deadline_at, o.state, o.completed_at, o.late_requests, o.created_by,
     o.created_at, o.updated_at, o.version";
-const FROM: &str = "provisioning_orders o JOIN group_customers g ON g.id = o.customer_id";
+pub(crate) const FROM: &str =
+    "provisioning_orders o JOIN group_customers g ON g.id = o.customer_id";
 const DELAY_COLS: &str = "id, order_id, reason, from_at, until_at, note, outcome, deadline_before, deadline_after, filed_by, filed_at,
     requested_by, decided_by, decided_at, decision_note";
 
-async fn order_in_tx(conn: &mut Conn<'_>, id: i64) -> StoreResult<Option<ProvisioningOrderRow>> {
+pub(crate) async fn order_in_tx(
+    conn: &mut Conn<'_>,
+    id: i64,
+) -> StoreResult<Option<ProvisioningOrderRow>> {
     let sql = format!("SELECT {COLS} FROM {FROM} WHERE o.id = $1");
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut **c).await)?)
 }
@@ -228,6 +232,26 @@ pub async fn save_order_clock(
            updated_at = $5, version = version + 1
          WHERE id = $6 AND version = $7")
         .bind(deadline_at).bind(state).bind(completed_at).bind(late_requests).bind(now).bind(id).bind(version)
+        .execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(StoreError::Stale(format!("provisioning order {id}")));
+    }
+    order_in_tx(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("provisioning order {id}")))
+}
+
+/// Counts a change to an order's delivery records (acceptances, data configuration) as a change of the order:
+/// the version moves if it is still `version`, so two people recording on the same order do not pass silently.
+pub async fn touch_order(
+    conn: &mut Conn<'_>,
+    id: i64,
+    version: i64,
+    now: i64,
+) -> StoreResult<ProvisioningOrderRow> {
+    let n = on_conn!(conn, c => sqlx::query(
+        "UPDATE provisioning_orders SET updated_at = $1, version = version + 1 WHERE id = $2 AND version = $3")
+        .bind(now).bind(id).bind(version)
         .execute(&mut **c).await.map(|r| r.rows_affected()))?;
     if n == 0 {
         return Err(StoreError::Stale(format!("provisioning order {id}")));

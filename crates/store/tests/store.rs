@@ -448,3 +448,6 @@ mod recon;
 
 #[path = "store/provisioning.rs"]
 mod provisioning;
+
+#[path = "store/delivery.rs"]
+mod delivery;

@@ -399,6 +399,15 @@ pub fn app(state: AppState) -> Router {
             "/provisioning-orders/{id}/delays/{delay_id}/reject",
             post(api::provisioning::reject_delay),
         )
+        // SLA-09 acceptances and the KPI-06 data configuration of an order (KPI-05/06 records).
+        .route(
+            "/provisioning-orders/{id}/acceptances",
+            post(api::provisioning::record_acceptance),
+        )
+        .route(
+            "/provisioning-orders/{id}/data-configuration",
+            post(api::provisioning::record_data_configuration),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

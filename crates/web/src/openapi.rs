@@ -66,6 +66,7 @@ use crate::error::Problem;
         api::provisioning::customer, api::provisioning::list_orders, api::provisioning::create_order,
         api::provisioning::get_order, api::provisioning::file_delay, api::provisioning::complete,
         api::provisioning::approve_delay, api::provisioning::reject_delay,
+        api::provisioning::record_acceptance, api::provisioning::record_data_configuration,
         api::problems::meetings, api::problems::create_meeting, api::problems::meeting,
         api::problems::close_meeting_action,
     ),

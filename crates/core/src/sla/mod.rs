@@ -1,7 +1,9 @@
 //! Customer service tiers and their time limits (SLA-01..SLA-07): the tier and assurance scales, working-day
 //! amounts, the SLA-05 access-point scaling, the SLA-02 quotas and the provisioning clock with SLA-07 delay
-//! requests. Pure: the numbers come from `sla.toml`, time from the caller.
+//! requests, and the delivery steps of an order (SLA-09 acceptance phases, KPI-06 data configuration). Pure:
+//! the numbers come from `sla.toml`, time from the caller.
 
+mod delivery;
 mod provisioning;
 mod quota;
 mod units;
@@ -12,6 +14,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use delivery::{
+    acceptance_state, check_next as check_acceptance, configuration_wait, first_initial_acceptance,
+    AcceptanceOutcome, AcceptancePhase, AcceptanceRefusal, AcceptanceState, AcceptanceStep,
+    OutcomeParseError, PhaseParseError, StartBeforeNotice,
+};
 pub use provisioning::{
     overdue_count, DelayDecision, DelayReason, DelayRefusal, PauseReason, ProvisioningClock,
     ProvisioningPause,

@@ -419,3 +419,75 @@ fn sla_breach_notice_is_checked_against_templates_and_roles() {
     }));
     assert!(errs.iter().any(|e| e.contains("breach.roles")), "{errs:?}");
 }
+
+#[test]
+fn sla_09_acceptance_phases_in_order_with_rectification_after_a_failed_initial_acceptance() {
+    use tianshu_core::sla::{
+        acceptance_state, check_acceptance, first_initial_acceptance, AcceptanceOutcome as O,
+        AcceptancePhase as P, AcceptanceRefusal, AcceptanceState as S, AcceptanceStep,
+    };
+    let step = |phase, outcome, h| AcceptanceStep {
+        phase,
+        outcome,
+        held_at: sh(4, h, 0),
+    };
+    let mut h: Vec<AcceptanceStep> = Vec::new();
+    assert_eq!(acceptance_state(&h), S::NotStarted);
+    // Nothing but the accompanying inspection comes first.
+    for p in [P::InitialAcceptance, P::TrialRun, P::FinalAcceptance] {
+        let e = check_acceptance(&h, p, sh(4, 9, 0)).unwrap_err();
+        assert_eq!(e.field(), "phase");
+        assert!(e.to_string().starts_with("SLA-09"), "{e}");
+    }
+    h.push(step(P::AccompanyingInspection, O::Passed, 9));
+    assert_eq!(acceptance_state(&h), S::Inspection);
+    // In time order only.
+    let e = check_acceptance(&h, P::InitialAcceptance, sh(4, 8, 0)).unwrap_err();
+    assert!(matches!(e, AcceptanceRefusal::BeforePrevious { .. }));
+    assert_eq!(e.field(), "held_at");
+    // A failed initial acceptance: rectification, then held again; the first one stays the one KPI-05 reads.
+    h.push(step(P::InitialAcceptance, O::Failed, 10));
+    assert_eq!(acceptance_state(&h), S::Rectification);
+    assert!(check_acceptance(&h, P::TrialRun, sh(4, 11, 0)).is_err());
+    assert!(check_acceptance(&h, P::InitialAcceptance, sh(4, 11, 0)).is_ok());
+    h.push(step(P::InitialAcceptance, O::Passed, 11));
+    assert_eq!(acceptance_state(&h), S::HandedOver);
+    assert_eq!(
+        first_initial_acceptance(&h).map(|s| s.outcome),
+        Some(O::Failed)
+    );
+    // Handed over: no more inspection or initial acceptance; no final before a passed trial run.
+    for p in [P::AccompanyingInspection, P::InitialAcceptance] {
+        assert!(matches!(
+            check_acceptance(&h, p, sh(4, 12, 0)),
+            Err(AcceptanceRefusal::PhaseOver { .. })
+        ));
+    }
+    assert_eq!(
+        check_acceptance(&h, P::FinalAcceptance, sh(4, 12, 0)),
+        Err(AcceptanceRefusal::OutOfOrder {
+            phase: P::FinalAcceptance,
+            needs: P::TrialRun
+        })
+    );
+    h.push(step(P::TrialRun, O::Failed, 12));
+    assert_eq!(acceptance_state(&h), S::TrialRun);
+    assert!(check_acceptance(&h, P::FinalAcceptance, sh(4, 13, 0)).is_err());
+    h.push(step(P::TrialRun, O::Passed, 13));
+    assert!(check_acceptance(&h, P::FinalAcceptance, sh(4, 14, 0)).is_ok());
+    h.push(step(P::FinalAcceptance, O::Passed, 14));
+    assert_eq!(acceptance_state(&h), S::Accepted);
+    for p in P::ALL {
+        assert!(check_acceptance(&h, p, sh(4, 15, 0)).is_err(), "{p}");
+    }
+}
+
+#[test]
+fn kpi_06_configuration_wait_from_notice_to_start() {
+    use tianshu_core::sla::configuration_wait;
+    // Worked example 29: started 50 min after the notice (the 30-min limit is kpi.toml's, not this function's).
+    assert_eq!(configuration_wait(sh(4, 9, 0), sh(4, 9, 50)), Ok(3000));
+    assert_eq!(configuration_wait(sh(4, 9, 0), sh(4, 9, 0)), Ok(0));
+    let e = configuration_wait(sh(4, 9, 10), sh(4, 9, 5)).unwrap_err();
+    assert!(e.to_string().starts_with("KPI-06"), "{e}");
+}

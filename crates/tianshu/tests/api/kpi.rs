@@ -216,24 +216,26 @@ async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both
             .find(|l| l["record"]["id"] == b["number"])
             .unwrap();
         assert_eq!(lb["points"].as_f64(), Some(2.0));
-        // KPI-07, and KPI-02/03/04 from survey and provisioning orders (none completed this month → full
-        // marks), are computed from records; everything else is not scored and says which measure is missing.
+        // KPI-07, KPI-02/03/04 from survey and provisioning orders and KPI-05/06 from their acceptances and
+        // data configurations (none this month → full marks), are computed from records; everything else is not
+        // scored and says which measure is missing.
         assert_eq!(
             (gz["total"].as_f64(), gz["max"].as_f64()),
-            (Some(34.0), Some(40.0)),
+            (Some(54.0), Some(60.0)),
             "{gz}"
         );
-        // KPI-14: 34 / 40 on the 100-point scale, half up to one decimal.
-        assert_eq!(gz["percent"].as_f64(), Some(85.0));
+        // KPI-14: 54 / 60 on the 100-point scale, half up to one decimal.
+        assert_eq!(gz["percent"].as_f64(), Some(90.0));
         assert_eq!(indicator(gz, "KPI-03")["score"].as_f64(), Some(10.0));
         let k4 = indicator(gz, "KPI-04");
         assert_eq!(k4["score"].as_f64(), Some(10.0), "{k4}");
         let k5 = indicator(gz, "KPI-05");
-        assert!(k5["score"].is_null());
-        assert!(
-            k5["unavailable"].as_str().unwrap().contains("acceptances"),
-            "{k5}"
+        assert_eq!(
+            (k5["score"].as_f64(), k5["value"].as_str()),
+            (Some(15.0), Some("—")),
+            "no first initial acceptance this month: {k5}"
         );
+        assert_eq!(indicator(gz, "KPI-06")["score"].as_f64(), Some(5.0));
         assert!(indicator(gz, "KPI-09")["unavailable"].is_string());
         assert_eq!(
             gz["not_scored"].as_array().unwrap().len(),

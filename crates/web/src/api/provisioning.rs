@@ -1,10 +1,12 @@
 //! Provisioning orders of group customers (issue 8 item 2; SLA-04..SLA-07): placed under
-//! `/api/v1/customers/{key}/orders`, read, delayed and completed under `/api/v1/provisioning-orders/{id}`.
+//! `/api/v1/customers/{key}/orders`, read, delayed and completed under `/api/v1/provisioning-orders/{id}`, with
+//! their SLA-09 acceptances and KPI-06 data configuration (`…/acceptances`, `…/data-configuration`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use tianshu_services::delivery::{self, AcceptanceInput, DataConfigInput, Delivery};
 use tianshu_services::provisioning::{
     self as prov, DelayDecisionInput, DelayInput, NewOrderInput, OrderView,
 };
@@ -63,6 +65,41 @@ pub struct ProvisioningClockOut {
     pub breached_at: Option<i64>,
 }
 
+/// An acceptance (SLA-09) as held.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisioningAcceptanceOut {
+    pub id: i64,
+    /// `accompanying_inspection`, `initial_acceptance`, `trial_run` or `final_acceptance`.
+    pub phase: String,
+    /// `passed` or `failed` (a failed initial acceptance sends the order back to engineering for rectification).
+    pub outcome: String,
+    /// Unix microseconds UTC.
+    pub held_at: i64,
+    pub note: String,
+    pub recorded_by: String,
+    pub recorded_at: i64,
+}
+
+/// The data configuration of an order (KPI-06): notice, start and the overrun KPI-06 reads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisioningDataConfigOut {
+    /// When the configuration notice was given, Unix microseconds UTC.
+    pub notified_at: i64,
+    /// When configuration started; `null` until recorded.
+    pub started_at: Option<i64>,
+    /// The customer's tier when the notice was recorded: selects the KPI-06 unit.
+    pub tier: String,
+    pub note: String,
+    pub notified_by: String,
+    pub started_by: Option<String>,
+    /// The KPI-06 limit for the order's tier in seconds (kpi.toml), when the pack gives a wall-clock one.
+    pub limit_seconds: Option<i64>,
+    /// Seconds from notice to start, once started.
+    pub wait_seconds: Option<i64>,
+    /// Seconds beyond the limit (≤ 0: in time), once started.
+    pub overrun_seconds: Option<i64>,
+}
+
 /// A provisioning order and what its clock says now.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProvisioningOrderOut {
@@ -100,6 +137,15 @@ pub struct ProvisioningOrderOut {
     pub delays: Vec<ProvisioningDelayOut>,
     /// The durable deadline clock (none for orders placed before it existed).
     pub clock: Option<ProvisioningClockOut>,
+    /// SLA-09 acceptances in recorded order.
+    pub acceptances: Vec<ProvisioningAcceptanceOut>,
+    /// Where the order stands in SLA-09: `not_started`, `inspection`, `rectification` (the last initial
+    /// acceptance failed), `handed_over`, `trial_run` or `accepted`.
+    pub acceptance_state: String,
+    /// KPI-05: whether the first initial acceptance passed; `null` before one is held.
+    pub first_initial_passed: Option<bool>,
+    /// KPI-06 data configuration, once its notice is recorded.
+    pub data_configuration: Option<ProvisioningDataConfigOut>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -109,6 +155,12 @@ pub struct ProvisioningOrderOut {
 impl From<OrderView> for ProvisioningOrderOut {
     fn from(v: OrderView) -> Self {
         let o = v.order;
+        let Delivery {
+            acceptances,
+            acceptance_state,
+            first_initial_passed,
+            data_configuration,
+        } = v.delivery;
         ProvisioningOrderOut {
             id: o.id,
             customer_key: o.customer_key,
@@ -159,6 +211,31 @@ impl From<OrderView> for ProvisioningOrderOut {
                 state: k.state,
                 stopped_at: k.stopped_at,
                 breached_at: k.breached_at,
+            }),
+            acceptances: acceptances
+                .into_iter()
+                .map(|a| ProvisioningAcceptanceOut {
+                    id: a.id,
+                    phase: a.phase,
+                    outcome: a.outcome,
+                    held_at: a.held_at,
+                    note: a.note,
+                    recorded_by: a.recorded_by,
+                    recorded_at: a.recorded_at,
+                })
+                .collect(),
+            acceptance_state: acceptance_state.as_str().into(),
+            first_initial_passed,
+            data_configuration: data_configuration.map(|d| ProvisioningDataConfigOut {
+                notified_at: d.row.notified_at,
+                started_at: d.row.started_at,
+                tier: d.row.tier,
+                note: d.row.note,
+                notified_by: d.row.notified_by,
+                started_by: d.row.started_by,
+                limit_seconds: d.limit_seconds,
+                wait_seconds: d.wait_seconds,
+                overrun_seconds: d.overrun_seconds,
             }),
             created_by: o.created_by,
             created_at: o.created_at,
@@ -243,6 +320,34 @@ pub struct ProvisioningDelayRejectBody {
 #[serde(deny_unknown_fields)]
 pub struct ProvisioningCompleteBody {
     pub version: i64,
+}
+
+/// An acceptance to record (SLA-09).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningAcceptanceBody {
+    /// The order's version.
+    pub version: i64,
+    /// `accompanying_inspection` → `initial_acceptance` → `trial_run` → `final_acceptance` (SLA-09 order).
+    pub phase: String,
+    /// `passed` or `failed`.
+    pub outcome: String,
+    /// When it was held, RFC 3339 (default: now; not in the future, not before the order or the last acceptance).
+    pub held_at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The notice and / or start of an order's data configuration (KPI-06).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningDataConfigBody {
+    /// The order's version.
+    pub version: i64,
+    /// When the configuration notice was given, RFC 3339 (required the first time, then fixed).
+    pub notified_at: Option<String>,
+    /// When configuration started, RFC 3339 (not before the notice; recorded once).
+    pub started_at: Option<String>,
+    pub note: Option<String>,
 }
 
 /// A group customer with its SLA-03 assurance levels and provisioning orders.
@@ -418,6 +523,66 @@ pub async fn reject_delay(
         delay_id,
         b.version,
         DelayDecisionInput::Reject { reason: b.reason },
+    )
+    .await?;
+    Ok(Json(v.into()))
+}
+
+/// Records an acceptance of a `provisioning`-stage order (SLA-09; `org.manage`). Phases in order: accompanying
+/// inspection → initial acceptance → trial run → final acceptance; out of order → 422 on `phase` naming SLA-09;
+/// held before the last acceptance, before the order or in the future → 422 on `held_at`. A failed initial
+/// acceptance returns the order for rectification and may be held again; KPI-05 counts the first one. Another
+/// stage → 409 on `stage`; stale version → 412.
+#[utoipa::path(post, path = "/api/v1/provisioning-orders/{id}/acceptances", tag = "kpi",
+    request_body = ProvisioningAcceptanceBody,
+    params(("id" = i64, Path, description = "order id")),
+    responses((status = 200, description = "recorded; the order with its acceptances", body = ProvisioningOrderOut)))]
+pub async fn record_acceptance(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ProvisioningAcceptanceBody>,
+) -> ApiResult<Json<ProvisioningOrderOut>> {
+    let v = delivery::record_acceptance(
+        &st.platform,
+        &p,
+        id,
+        AcceptanceInput {
+            version: b.version,
+            phase: b.phase,
+            outcome: b.outcome,
+            held_at: b.held_at,
+            note: b.note,
+        },
+    )
+    .await?;
+    Ok(Json(v.into()))
+}
+
+/// Records the data-configuration notice and / or start of a `provisioning`-stage order (KPI-06; `org.manage`).
+/// The first call needs `notified_at` (422 on it otherwise); each instant is recorded once (another → 409 on that
+/// field); a start before the notice → 422 on `started_at` naming KPI-06. Another stage → 409 on `stage`; stale
+/// version → 412.
+#[utoipa::path(post, path = "/api/v1/provisioning-orders/{id}/data-configuration", tag = "kpi",
+    request_body = ProvisioningDataConfigBody,
+    params(("id" = i64, Path, description = "order id")),
+    responses((status = 200, description = "recorded; the order with its data configuration", body = ProvisioningOrderOut)))]
+pub async fn record_data_configuration(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ProvisioningDataConfigBody>,
+) -> ApiResult<Json<ProvisioningOrderOut>> {
+    let v = delivery::record_data_configuration(
+        &st.platform,
+        &p,
+        id,
+        DataConfigInput {
+            version: b.version,
+            notified_at: b.notified_at,
+            started_at: b.started_at,
+            note: b.note,
+        },
     )
     .await?;
     Ok(Json(v.into()))

@@ -1,7 +1,8 @@
 //! Console pages for group customers (issue 8 item 2): `/customers` (tiers, SLA-03 default assurance level and
 //! the SLA-02 quota report) and `/customers/{key}` (SLA-03 levels per service type, provisioning orders with
 //! their deadlines and overdue marks, forms to place an order, file an SLA-07 delay request and record
-//! completion; refusals are shown next to the field they name).
+//! completion; per `provisioning` order its SLA-09 acceptances and KPI-06 data configuration with their forms;
+//! refusals are shown next to the field they name).
 
 use askama::Template;
 use axum::body::Bytes;
@@ -12,6 +13,8 @@ use chrono::{NaiveDateTime, TimeZone};
 use tianshu_core::sla::Tier;
 use tianshu_core::Permission;
 use tianshu_services::customers;
+use tianshu_services::delivery::{self, AcceptanceInput, DataConfigInput};
+use tianshu_services::kpi::PROVISIONING_STAGE;
 use tianshu_services::provisioning::{
     self as prov, DelayDecisionInput, DelayInput, NewOrderInput, OrderView,
 };
@@ -136,6 +139,39 @@ struct DelayRow {
     note: String,
 }
 
+struct AcceptanceItem {
+    id: i64,
+    phase: String,
+    phase_key: String,
+    outcome: String,
+    outcome_key: String,
+    held: String,
+    recorded_by: String,
+    note: String,
+}
+
+/// SLA-09 acceptances and the KPI-06 data configuration of a `provisioning` order.
+struct DeliveryRow {
+    acceptances: Vec<AcceptanceItem>,
+    state: String,
+    state_key: String,
+    /// No acceptance can follow (the final acceptance passed).
+    accepted: bool,
+    /// KPI-05: the first initial acceptance, passed or not; empty before it is held.
+    first_initial: String,
+    /// The notice is recorded / the start is recorded.
+    notified: bool,
+    started: bool,
+    notified_at: String,
+    started_at: String,
+    /// `50 分钟` from notice to start, the KPI-06 limit and the overrun beyond it.
+    wait: String,
+    limit: String,
+    overrun: String,
+    late: bool,
+    cfg_note: String,
+}
+
 struct OrderRow {
     id: i64,
     version: i64,
@@ -157,6 +193,12 @@ struct OrderRow {
     breached: bool,
     err: Fields,
     kept: Fields,
+    /// Only orders of the `provisioning` stage are accepted and configured.
+    delivery: Option<DeliveryRow>,
+    acc_err: Fields,
+    acc_kept: Fields,
+    cfg_err: Fields,
+    cfg_kept: Fields,
 }
 
 /// Per-field texts of one form: refusals next to their field, or the values a refused form held.
@@ -169,6 +211,11 @@ struct Fields {
     reason: String,
     from: String,
     until: String,
+    phase: String,
+    outcome: String,
+    held_at: String,
+    notified_at: String,
+    started_at: String,
     /// Refusals of the decision forms (approve / reject), shown next to them.
     decision: String,
     /// Refusals that name no field of the form (a late request, a stale version), shown by the button.
@@ -185,6 +232,11 @@ impl Fields {
             "reason" => &mut self.reason,
             "from" => &mut self.from,
             "until" => &mut self.until,
+            "phase" => &mut self.phase,
+            "outcome" => &mut self.outcome,
+            "held_at" => &mut self.held_at,
+            "notified_at" => &mut self.notified_at,
+            "started_at" => &mut self.started_at,
             _ => return false,
         };
         *slot = v;
@@ -203,6 +255,8 @@ struct DetailPage {
     assurance: Vec<(String, String)>,
     orders: Vec<OrderRow>,
     stages: Vec<(String, String)>,
+    /// SLA-09 phases in order: (code, label).
+    phases: Vec<(String, String)>,
     manage: bool,
     /// May decide delay requests (`provisioning.approve`).
     approve: bool,
@@ -211,11 +265,21 @@ struct DetailPage {
     new_kept: Fields,
 }
 
-/// The refusal of form `order` (0: the new-order form) placed at its field, and the values it held.
+/// Which form of an order a post came from: the hidden `form` field (`decision`, `acceptance`, `data_config`);
+/// the delay form has none.
+fn posted_form(form: &[(String, String)]) -> &str {
+    form.iter()
+        .find(|(k, _)| k == "form")
+        .map_or("delay", |(_, v)| v.as_str())
+}
+
+/// The refusal of form `kind` of order `order` (0: the new-order form, kind `order`) placed at its field, and the
+/// values it held.
 fn refusal_fields(
     err: Option<&(i64, String, String)>,
     form: &[(String, String)],
     order: i64,
+    kind: &str,
 ) -> (Fields, Fields) {
     let (mut errs, mut kept) = (Fields::default(), Fields::default());
     let Some((o, field, msg)) = err else {
@@ -224,15 +288,24 @@ fn refusal_fields(
     if *o != order {
         return (errs, kept);
     }
+    let posted = if order == 0 {
+        "order"
+    } else {
+        posted_form(form)
+    };
     // A refused decision (approve / reject) is shown next to the decision forms, whatever field it names.
-    if form.iter().any(|(k, v)| k == "form" && v == "decision") {
+    if kind == "delay" && posted == "decision" {
         errs.decision = msg.clone();
         return (errs, kept);
     }
-    let fields: &[&str] = if order == 0 {
-        &["stage", "access_points", "city", "note"]
-    } else {
-        &["reason", "from", "until", "note"]
+    if posted != kind {
+        return (errs, kept);
+    }
+    let fields: &[&str] = match kind {
+        "order" => &["stage", "access_points", "city", "note"],
+        "acceptance" => &["phase", "outcome", "held_at", "note"],
+        "data_config" => &["notified_at", "started_at", "note"],
+        _ => &["reason", "from", "until", "note"],
     };
     if !(fields.contains(&field.as_str()) && errs.set(field, msg.clone())) {
         errs.submit = msg.clone();
@@ -263,10 +336,17 @@ fn order_row(
     form: &[(String, String)],
 ) -> OrderRow {
     let o = &v.order;
-    let (err, kept) = refusal_fields(refusal, form, o.id);
+    let (err, kept) = refusal_fields(refusal, form, o.id, "delay");
+    let (acc_err, acc_kept) = refusal_fields(refusal, form, o.id, "acceptance");
+    let (cfg_err, cfg_kept) = refusal_fields(refusal, form, o.id, "data_config");
     OrderRow {
         err,
         kept,
+        acc_err,
+        acc_kept,
+        cfg_err,
+        cfg_kept,
+        delivery: (o.stage == PROVISIONING_STAGE).then(|| delivery_row(st, u, v)),
         id: o.id,
         version: o.version,
         stage: v.stage_name_zh.clone(),
@@ -307,6 +387,64 @@ fn order_row(
     }
 }
 
+/// Whole minutes of a number of seconds (`50 分钟`).
+fn minutes(u: &ConsoleUser, seconds: i64) -> String {
+    format!("{} {}", seconds.div_euclid(60), u.t.t("cust-minutes"))
+}
+
+fn delivery_row(st: &AppState, u: &ConsoleUser, v: &OrderView) -> DeliveryRow {
+    let d = &v.delivery;
+    let cfg = d.data_configuration.as_ref();
+    DeliveryRow {
+        acceptances: d
+            .acceptances
+            .iter()
+            .map(|a| AcceptanceItem {
+                id: a.id,
+                phase: label(u, "cust-phase-", &a.phase),
+                phase_key: a.phase.clone(),
+                outcome: label(u, "cust-outcome-", &a.outcome),
+                outcome_key: a.outcome.clone(),
+                held: local(st, a.held_at),
+                recorded_by: a.recorded_by.clone(),
+                note: a.note.clone(),
+            })
+            .collect(),
+        state: label(u, "cust-acc-state-", d.acceptance_state.as_str()),
+        state_key: d.acceptance_state.as_str().into(),
+        accepted: d.acceptance_state == tianshu_core::sla::AcceptanceState::Accepted,
+        first_initial: match d.first_initial_passed {
+            Some(true) => label(u, "cust-outcome-", "passed"),
+            Some(false) => label(u, "cust-outcome-", "failed"),
+            None => String::new(),
+        },
+        notified: cfg.is_some(),
+        started: cfg.is_some_and(|c| c.row.started_at.is_some()),
+        notified_at: cfg
+            .map(|c| local(st, c.row.notified_at))
+            .unwrap_or_default(),
+        started_at: cfg
+            .and_then(|c| c.row.started_at)
+            .map(|t| local(st, t))
+            .unwrap_or_default(),
+        wait: cfg
+            .and_then(|c| c.wait_seconds)
+            .map(|w| minutes(u, w))
+            .unwrap_or_default(),
+        limit: cfg
+            .and_then(|c| c.limit_seconds)
+            .map(|l| minutes(u, l))
+            .unwrap_or_default(),
+        overrun: cfg
+            .and_then(|c| c.overrun_seconds)
+            .filter(|o| *o > 0)
+            .map(|o| minutes(u, o))
+            .unwrap_or_default(),
+        late: cfg.and_then(|c| c.overrun_seconds).is_some_and(|o| o > 0),
+        cfg_note: cfg.map(|c| c.row.note.clone()).unwrap_or_default(),
+    }
+}
+
 async fn detail_page(
     st: &AppState,
     u: &ConsoleUser,
@@ -325,7 +463,7 @@ async fn detail_page(
         };
         (o, e.field().unwrap_or("").to_string(), msg)
     });
-    let (new_err, new_kept) = refusal_fields(refusal.as_ref(), &form, 0);
+    let (new_err, new_kept) = refusal_fields(refusal.as_ref(), &form, 0, "order");
     Ok(DetailPage {
         l: u.layout(st, "customers", "cust-title-detail"),
         key: d.customer.key.clone(),
@@ -356,6 +494,15 @@ async fn detail_page(
                     .any(|l| matches!(l, tianshu_core::sla::StageLimit::WallClock(_)))
             })
             .map(|s| (s.key.clone(), s.name_zh.clone()))
+            .collect(),
+        phases: tianshu_core::sla::AcceptancePhase::ALL
+            .iter()
+            .map(|ph| {
+                (
+                    ph.as_str().to_string(),
+                    label(u, "cust-phase-", ph.as_str()),
+                )
+            })
             .collect(),
         manage: u.p.can(Permission::OrgManage),
         approve: u.p.can(Permission::ProvisioningApprove),
@@ -524,6 +671,64 @@ pub async fn decide_delay(
     let version = field(&pairs, "version").parse().unwrap_or(-1);
     match prov::decide_delay(&st.platform, &u.p, id, delay_id, version, d).await {
         Ok(_) => Redirect::to(&format!("/customers/{key}#order-{id}")).into_response(),
+        Err(e) => refused(&st, &u, &key, id, e, pairs).await,
+    }
+}
+
+/// Records an SLA-09 acceptance from an order's form.
+pub async fn record_acceptance(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path((key, id)): Path<(String, i64)>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    if let Some(r) = foreign_order(&st, &u, &key, id).await {
+        return r;
+    }
+    let held = field(&pairs, "held_at");
+    let input = AcceptanceInput {
+        version: field(&pairs, "version").parse().unwrap_or(-1),
+        phase: field(&pairs, "phase"),
+        outcome: field(&pairs, "outcome"),
+        held_at: (!held.trim().is_empty()).then(|| local_input(&st, &held)),
+        note: Some(field(&pairs, "note")),
+    };
+    match delivery::record_acceptance(&st.platform, &u.p, id, input).await {
+        Ok(_) => Redirect::to(&format!("/customers/{key}#delivery-{id}")).into_response(),
+        Err(e) => refused(&st, &u, &key, id, e, pairs).await,
+    }
+}
+
+/// Records the KPI-06 data-configuration notice and / or start from an order's form.
+pub async fn record_data_configuration(
+    State(st): State<AppState>,
+    u: ConsoleUser,
+    Path((key, id)): Path<(String, i64)>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    if let Some(r) = u.check_csrf(&st, &field(&pairs, "csrf")) {
+        return r;
+    }
+    if let Some(r) = foreign_order(&st, &u, &key, id).await {
+        return r;
+    }
+    let instant = |name: &str| {
+        let v = field(&pairs, name);
+        (!v.trim().is_empty()).then(|| local_input(&st, &v))
+    };
+    let input = DataConfigInput {
+        version: field(&pairs, "version").parse().unwrap_or(-1),
+        notified_at: instant("notified_at"),
+        started_at: instant("started_at"),
+        note: Some(field(&pairs, "note")),
+    };
+    match delivery::record_data_configuration(&st.platform, &u.p, id, input).await {
+        Ok(_) => Redirect::to(&format!("/customers/{key}#delivery-{id}")).into_response(),
         Err(e) => refused(&st, &u, &key, id, e, pairs).await,
     }
 }

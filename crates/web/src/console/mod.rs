@@ -178,6 +178,14 @@ pub fn routes() -> Router<AppState> {
             post(customers::complete),
         )
         .route(
+            "/customers/{key}/orders/{id}/acceptances",
+            post(customers::record_acceptance),
+        )
+        .route(
+            "/customers/{key}/orders/{id}/data-configuration",
+            post(customers::record_data_configuration),
+        )
+        .route(
             "/customers/{key}/orders/{id}/delays/{delay_id}/{decision}",
             post(customers::decide_delay),
         )
