@@ -57,6 +57,12 @@ impl Rec {
     }
 }
 
+/// Hash of one compared column's normalised value (the row hash and the per-column counts share it).
+#[inline(always)]
+fn col_hash(b: &[u8]) -> u64 {
+    rapidhash_v3_seeded(b, &COL)
+}
+
 #[inline]
 fn key_hash(b: &[u8]) -> u128 {
     ((rapidhash_v3_seeded(b, &KEY_A) as u128) << 64) | rapidhash_v3_seeded(b, &KEY_B) as u128
@@ -675,7 +681,7 @@ fn scan(
         rb.clear();
         for (i, n) in &ctx.cols {
             let (f, q) = rd.field(*i);
-            n.encode(f, q, &mut rb);
+            rb.extend_from_slice(&n.value_hash(f, q, col_hash).to_le_bytes());
         }
         parts.push(Rec {
             key: key_hash(&kb),
@@ -816,8 +822,7 @@ fn capture(
     if offs.is_empty() {
         return Ok(out);
     }
-    let mut rd = RecordReader::open(&ctx.fmt, Arc::new(AtomicU64::new(0)), 1 << 16)?;
-    let mut buf = Vec::new();
+    let mut rd = RecordReader::open(&ctx.fmt, Arc::new(AtomicU64::new(0)), 1 << 16)?.lazy_utf8();
     for (n, &off) in offs.iter().enumerate() {
         if n % 4096 == 0 && cancel.load(Ordering::Relaxed) {
             return Err(ReconError::Cancelled);
@@ -847,9 +852,7 @@ fn capture(
         let mut vals = Vec::new();
         for (i, n) in &ctx.cols {
             let (f, q) = rd.field(*i);
-            buf.clear();
-            n.encode(f, q, &mut buf);
-            hashes.push(rapidhash_v3_seeded(&buf, &COL));
+            hashes.push(n.value_hash(f, q, col_hash));
             if values {
                 vals.push(n.display(f, q));
             }
