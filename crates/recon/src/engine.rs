@@ -620,7 +620,8 @@ fn scan(
     left: bool,
 ) -> Result<ScanOut, ReconError> {
     let mut kb: Vec<u8> = Vec::with_capacity(64);
-    let mut rb: Vec<u8> = Vec::with_capacity(1024);
+    // The row's column hashes, hashed again as one row hash.
+    let mut rb: Vec<u8> = vec![0; 8 * ctx.cols.len()];
     let mut rows = 0u64;
     let mut rejected = 0u64;
     let mut since = 0u32;
@@ -678,10 +679,9 @@ fn scan(
             let (f, q) = rd.field(*i);
             n.encode(f, q, &mut kb);
         }
-        rb.clear();
-        for (i, n) in &ctx.cols {
+        for ((i, n), h) in ctx.cols.iter().zip(rb.chunks_exact_mut(8)) {
             let (f, q) = rd.field(*i);
-            rb.extend_from_slice(&n.value_hash(f, q, col_hash).to_le_bytes());
+            h.copy_from_slice(&n.value_hash(f, q, col_hash).to_le_bytes());
         }
         parts.push(Rec {
             key: key_hash(&kb),

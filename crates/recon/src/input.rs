@@ -339,9 +339,11 @@ impl RecordReader {
             // From the first byte not yet known valid (never behind the unread data, which starts on
             // a record boundary, so an invalid byte already consumed is not met again).
             let from = self.valid_to.max(self.pos);
-            let bytes = &self.buf[from..self.len];
+            // A read usually ends inside a multi-byte character: check up to its start only.
+            let cut = utf8_cut(&self.buf[from..self.len]) + from;
+            let bytes = &self.buf[from..cut];
             self.valid_to = if simdutf8::basic::from_utf8(bytes).is_ok() {
-                self.len
+                cut
             } else {
                 // Rare: an invalid or cut-off sequence; find where (the slower, positional check).
                 from + simdutf8::compat::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), |_| 0)
@@ -682,6 +684,30 @@ impl RecordReader {
     }
 }
 
+/// Length of `b` without a multi-byte UTF-8 sequence cut off at its end (at most 3 bytes go).
+fn utf8_cut(b: &[u8]) -> usize {
+    for k in 1..=b.len().min(3) {
+        let c = b[b.len() - k];
+        if c < 0x80 {
+            break;
+        }
+        if c >= 0xC0 {
+            let need = if c >= 0xF0 {
+                4
+            } else if c >= 0xE0 {
+                3
+            } else {
+                2
+            };
+            if k < need {
+                return b.len() - k;
+            }
+            break;
+        }
+    }
+    b.len()
+}
+
 /// What the line splitter found.
 enum Plain {
     /// A record on one line ending with the line feed at this index; its fields are split.
@@ -975,6 +1001,19 @@ mod tests {
             out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
         }
         out
+    }
+
+    #[test]
+    fn a_read_cut_inside_a_character_is_checked_up_to_its_start() {
+        let s = "a张𝄞".as_bytes(); // 1 + 3 + 4 bytes
+        assert_eq!(utf8_cut(s), s.len());
+        for cut in 5..8 {
+            assert_eq!(utf8_cut(&s[..cut]), 4, "cut at {cut}");
+        }
+        assert_eq!(utf8_cut(&s[..4]), 4);
+        assert_eq!(utf8_cut(&s[..2]), 1);
+        assert_eq!(utf8_cut(&s[..3]), 1);
+        assert_eq!(utf8_cut(b""), 0);
     }
 
     proptest! {
