@@ -170,6 +170,8 @@ pub(crate) struct RecordReader {
     valid_to: usize,
     /// Validate whole reads (a scan reads every record); off for re-reads of scattered rows.
     eager_utf8: bool,
+    /// A plain UTF-8 file: decoded offsets are file offsets and the reader can seek.
+    seekable: bool,
     /// Physical lines consumed so far.
     line: u64,
     fields: Vec<FieldRef>,
@@ -270,6 +272,7 @@ impl RecordReader {
             validate_utf8: utf8,
             valid_to: 0,
             eager_utf8: true,
+            seekable: !gz && utf8,
             line: 0,
             fields: Vec::with_capacity(64),
             scratch: Vec::new(),
@@ -350,6 +353,31 @@ impl RecordReader {
             };
         }
         Ok(true)
+    }
+
+    /// Whether the input is a plain UTF-8 file (offsets are file offsets; `skip_to` seeks).
+    pub fn seekable(&self) -> bool {
+        self.seekable
+    }
+
+    /// Decoded offset of the next unread byte.
+    pub fn position(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Consume input through the next line feed (or to the end): from an arbitrary offset, the
+    /// next line starts after it. Line numbers are not counted.
+    pub fn skip_line(&mut self) -> Result<(), ReconError> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.pos..self.len]) {
+                self.pos += i + 1;
+                return Ok(());
+            }
+            self.pos = self.len;
+            if !self.refill()? {
+                return Ok(());
+            }
+        }
     }
 
     /// Check UTF-8 per record only (for a reader that skips most of its input).
