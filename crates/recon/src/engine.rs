@@ -57,6 +57,12 @@ impl Rec {
     }
 }
 
+/// Hash of one compared column's normalised value (the row hash and the per-column counts share it).
+#[inline(always)]
+fn col_hash(b: &[u8]) -> u64 {
+    rapidhash_v3_seeded(b, &COL)
+}
+
 #[inline]
 fn key_hash(b: &[u8]) -> u128 {
     ((rapidhash_v3_seeded(b, &KEY_A) as u128) << 64) | rapidhash_v3_seeded(b, &KEY_B) as u128
@@ -82,12 +88,13 @@ struct Partitions {
 }
 
 impl Partitions {
-    fn new(dir: &Path, side: Side, budget_bytes: u64) -> Self {
+    /// `tag` names the spill files: the side, and the chunk when a file is scanned in chunks.
+    fn new(dir: &Path, tag: &str, budget_bytes: u64) -> Self {
         Partitions {
             mem: (0..PARTS).map(|_| Vec::new()).collect(),
             files: (0..PARTS).map(|_| None).collect(),
             paths: (0..PARTS)
-                .map(|p| dir.join(format!("{}-{p:03}.bin", side.name())))
+                .map(|p| dir.join(format!("{tag}-{p:03}.bin")))
                 .collect(),
             buffered: 0,
             budget_recs: (budget_bytes as usize / REC_BYTES).max(PARTS * 64),
@@ -175,10 +182,32 @@ struct Rejects {
     path: PathBuf,
 }
 
+/// Pass 1 of one side: its partitions, one set per chunk scanned.
 struct ScanOut {
     rows: u64,
     rejected: u64,
+    parts: Vec<Partitions>,
+}
+
+/// Pass 1 of one chunk of a side.
+struct Chunk {
+    rows: u64,
+    rejected: u64,
     parts: Partitions,
+    /// Offset of the first record not scanned (it starts at or after the chunk's end), or the end of input.
+    end: u64,
+}
+
+/// All records of partition `p` of one side, over its chunks.
+fn take_side(parts: &mut [Partitions], p: usize) -> Result<Vec<Rec>, ReconError> {
+    if let [one] = parts {
+        return one.take(p);
+    }
+    let mut v = Vec::new();
+    for x in parts {
+        v.extend(x.take(p)?);
+    }
+    Ok(v)
 }
 
 fn header_names(rd: &mut RecordReader, fmt: &Format) -> Result<Vec<String>, ReconError> {
@@ -386,15 +415,28 @@ pub fn run(job: &JobSpec, opts: RunOptions) -> Result<Report, ReconError> {
 
     // Pass 1: both sides at once.
     let cancel = opts.cancel.clone();
+    let dir = tmp.path();
+    let chunks = opts.scan_chunks;
     let (lres, rres) = std::thread::scope(|s| {
-        let lp = Partitions::new(tmp.path(), Side::Left, budget / 2);
-        let rp = Partitions::new(tmp.path(), Side::Right, budget / 2);
         let (c1, c2) = (&cancel, &cancel);
         let (p1, p2) = (&progress, &progress);
         let lh = s.spawn(move || {
-            scan(&mut lrd, &lctx, lp, lrej, c1, p1, &lcount, true).map(|o| (o, lctx))
+            let half = budget / 2;
+            scan_side(lrd, &lctx, dir, half, lrej, c1, p1, &lcount, true, chunks).map(|o| (o, lctx))
         });
-        let rr = scan(&mut rrd, &rctx, rp, rrej, c2, p2, &rcount, false).map(|o| (o, rctx));
+        let rr = scan_side(
+            rrd,
+            &rctx,
+            dir,
+            budget / 2,
+            rrej,
+            c2,
+            p2,
+            &rcount,
+            false,
+            chunks,
+        )
+        .map(|o| (o, rctx));
         let lr = lh.join().unwrap_or_else(|_| {
             Err(ReconError::Io {
                 path: "left".into(),
@@ -407,17 +449,20 @@ pub fn run(job: &JobSpec, opts: RunOptions) -> Result<Report, ReconError> {
     let (rout, rctx) = rres?;
     progress.phase.store(1, Ordering::Relaxed);
 
-    // Pass 2: match partition pairs on both cores.
+    // Pass 2: match partition pairs on all cores.
     let want_all = opts.details.is_some();
     let sample = job.sample_size.unwrap_or(DEFAULT_SAMPLE);
     let keep = if want_all { usize::MAX } else { sample };
-    let spilled = lout.parts.spilled || rout.parts.spilled;
-    let work: Mutex<(Partitions, Partitions)> = Mutex::new((lout.parts, rout.parts));
+    let spilled = lout.parts.iter().chain(&rout.parts).any(|p| p.spilled);
+    let work: Mutex<(Vec<Partitions>, Vec<Partitions>)> = Mutex::new((lout.parts, rout.parts));
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, Matched)>> = Mutex::new(Vec::new());
     let failure: Mutex<Option<ReconError>> = Mutex::new(None);
+    // Partitions are independent: one worker per core, at most 8 (each holds a partition pair in
+    // memory, which bounds the memory this pass adds).
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
     std::thread::scope(|s| {
-        for _ in 0..2 {
+        for _ in 0..workers {
             s.spawn(|| loop {
                 let p = next.fetch_add(1, Ordering::Relaxed);
                 if p >= PARTS || cancel.load(Ordering::Relaxed) {
@@ -428,8 +473,8 @@ pub fn run(job: &JobSpec, opts: RunOptions) -> Result<Report, ReconError> {
                         Ok(g) => g,
                         Err(_) => break,
                     };
-                    let l = g.0.take(p);
-                    let r = g.1.take(p);
+                    let l = take_side(&mut g.0, p);
+                    let r = take_side(&mut g.1, p);
                     l.and_then(|l| r.map(|r| (l, r)))
                 };
                 match taken {
@@ -612,9 +657,11 @@ fn scan(
     progress: &Progress,
     raw: &AtomicU64,
     left: bool,
-) -> Result<ScanOut, ReconError> {
+    end: u64,
+) -> Result<Chunk, ReconError> {
     let mut kb: Vec<u8> = Vec::with_capacity(64);
-    let mut rb: Vec<u8> = Vec::with_capacity(1024);
+    // The row's column hashes, hashed again as one row hash.
+    let mut rb: Vec<u8> = vec![0; 8 * ctx.cols.len()];
     let mut rows = 0u64;
     let mut rejected = 0u64;
     let mut since = 0u32;
@@ -627,9 +674,16 @@ fn scan(
             progress.right_bytes.store(b, Ordering::Relaxed);
         }
     };
-    loop {
-        let bad = match rd.next()? {
-            Next::End => break,
+    let stop = loop {
+        let next = rd.next()?;
+        if matches!(next, Next::End) {
+            break rd.position();
+        }
+        if rd.rec_offset >= end {
+            break rd.rec_offset;
+        }
+        let bad = match next {
+            Next::End => None,
             Next::BadEncoding => Some("invalid UTF-8".to_string()),
             Next::Record if rd.nfields() != ctx.ncols => Some(format!(
                 "expected {} fields, found {}",
@@ -672,17 +726,16 @@ fn scan(
             let (f, q) = rd.field(*i);
             n.encode(f, q, &mut kb);
         }
-        rb.clear();
-        for (i, n) in &ctx.cols {
+        for ((i, n), h) in ctx.cols.iter().zip(rb.chunks_exact_mut(8)) {
             let (f, q) = rd.field(*i);
-            n.encode(f, q, &mut rb);
+            h.copy_from_slice(&n.value_hash(f, q, col_hash).to_le_bytes());
         }
         parts.push(Rec {
             key: key_hash(&kb),
             row: rapidhash_v3_seeded(&rb, &ROW),
             off: rd.rec_offset,
         })?;
-    }
+    };
     report(since as u64);
     parts.finish()?;
     if let Some(mut r) = rej {
@@ -694,11 +747,200 @@ fn scan(
         r.log.flush().map_err(ioe)?;
     }
     let _ = ctx.side;
-    Ok(ScanOut {
+    Ok(Chunk {
         rows,
         rejected,
         parts,
+        end: stop,
     })
+}
+
+/// Pass 1 of one side. A plain UTF-8 file large enough is scanned in chunks on parallel threads:
+/// chunk i starts at the first line after its byte boundary, which is a record start unless a quoted
+/// line break spans the boundary. So the chunks are checked in file order: each must start exactly
+/// where the previous one's last record ended, and one that does not is scanned again from there
+/// (at worst sequentially). Errors are reported for the first chunk in file order, with the line
+/// counted from the start of the file, exactly as one sequential scan would.
+#[allow(clippy::too_many_arguments)]
+fn scan_side(
+    mut rd: RecordReader,
+    ctx: &SideCtx,
+    dir: &Path,
+    budget: u64,
+    rej: Option<Rejects>,
+    cancel: &AtomicBool,
+    progress: &Progress,
+    raw: &Arc<AtomicU64>,
+    left: bool,
+    chunks: Option<usize>,
+) -> Result<ScanOut, ReconError> {
+    let name = ctx.side.name();
+    let start = rd.position();
+    let size = std::fs::metadata(&ctx.fmt.path).map_or(0, |m| m.len());
+    let span = size.saturating_sub(start);
+    let chunks = chunks.unwrap_or_else(|| {
+        // Both sides scan at once: half the cores each, and no chunk under 32 MiB.
+        let per_side = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        per_side.min((span >> 25) as usize)
+    });
+    // Reject files are written in file order, so a side with a reject policy scans in one piece.
+    let chunks = if rej.is_none() && rd.seekable() {
+        chunks.clamp(1, 64).min((span / 4096).max(1) as usize)
+    } else {
+        1
+    };
+    if chunks == 1 {
+        let parts = Partitions::new(dir, name, budget);
+        let c = scan(
+            &mut rd,
+            ctx,
+            parts,
+            rej,
+            cancel,
+            progress,
+            raw,
+            left,
+            u64::MAX,
+        )?;
+        return Ok(ScanOut {
+            rows: c.rows,
+            rejected: c.rejected,
+            parts: vec![c.parts],
+        });
+    }
+    let bounds: Vec<u64> = (0..=chunks as u64)
+        .map(|i| start + span / chunks as u64 * i)
+        .collect();
+    let end_of = |i: usize| {
+        if i + 1 == chunks {
+            u64::MAX
+        } else {
+            bounds[i + 1]
+        }
+    };
+    let budget = budget / chunks as u64;
+    let open_at = |at: u64, sync: bool| -> Result<(RecordReader, u64), ReconError> {
+        let mut r = RecordReader::open(&ctx.fmt, raw.clone(), RecordReader::scan_chunk())?;
+        r.skip_to(at)?;
+        if sync {
+            r.skip_line()?;
+        }
+        let t = r.position();
+        Ok((r, t))
+    };
+    let scanned: Vec<(u64, Result<Chunk, ReconError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..chunks)
+            .map(|i| {
+                let (open_at, end_of) = (&open_at, &end_of);
+                let from = bounds[i] - 1;
+                s.spawn(move || {
+                    // From the byte before the boundary: a record starting right at it is kept.
+                    let (mut r, t) = match open_at(from, true) {
+                        Ok(x) => x,
+                        Err(e) => return (u64::MAX, Err(e)),
+                    };
+                    let parts = Partitions::new(dir, &format!("{name}-{i}"), budget);
+                    let c = scan(
+                        &mut r,
+                        ctx,
+                        parts,
+                        None,
+                        cancel,
+                        progress,
+                        raw,
+                        left,
+                        end_of(i),
+                    );
+                    (t, c)
+                })
+            })
+            .collect();
+        let parts = Partitions::new(dir, name, budget);
+        let first = scan(
+            &mut rd,
+            ctx,
+            parts,
+            None,
+            cancel,
+            progress,
+            raw,
+            left,
+            end_of(0),
+        );
+        let mut all = vec![(start, first)];
+        for h in handles {
+            all.push(h.join().unwrap_or_else(|_| {
+                (
+                    u64::MAX,
+                    Err(ReconError::Io {
+                        path: ctx.fmt.path.display().to_string(),
+                        source: std::io::Error::other("scan thread panicked"),
+                    }),
+                )
+            }));
+        }
+        all
+    });
+    let mut out = ScanOut {
+        rows: 0,
+        rejected: 0,
+        parts: Vec::with_capacity(chunks),
+    };
+    let mut expected = start;
+    for (i, (t, res)) in scanned.into_iter().enumerate() {
+        let res = if t == expected {
+            res
+        } else {
+            // A quoted line break spans the boundary: this chunk started inside a record.
+            drop(res);
+            let (mut r, _) = open_at(expected, false)?;
+            let parts = Partitions::new(dir, &format!("{name}-{i}-again"), budget);
+            scan(
+                &mut r,
+                ctx,
+                parts,
+                None,
+                cancel,
+                progress,
+                raw,
+                left,
+                end_of(i),
+            )
+        };
+        let c = match res {
+            Err(ReconError::Input { path, line, msg }) if i > 0 => {
+                return Err(ReconError::Input {
+                    path,
+                    line: line + lines_before(&ctx.fmt.path, expected)?,
+                    msg,
+                })
+            }
+            other => other?,
+        };
+        expected = c.end;
+        out.rows += c.rows;
+        out.rejected += c.rejected;
+        out.parts.push(c.parts);
+    }
+    Ok(out)
+}
+
+/// Physical lines before byte `off` of a file (for the line number of an error in a later chunk).
+fn lines_before(path: &Path, off: u64) -> Result<u64, ReconError> {
+    let ioe = |e| ReconError::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let mut f = File::open(path).map_err(ioe)?.take(off);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let got = f.read(&mut buf).map_err(ioe)?;
+        if got == 0 {
+            return Ok(n);
+        }
+        n += memchr::memchr_iter(b'\n', &buf[..got]).count() as u64;
+    }
 }
 
 /// Classification of one partition (or of all of them, once absorbed).
@@ -816,8 +1058,7 @@ fn capture(
     if offs.is_empty() {
         return Ok(out);
     }
-    let mut rd = RecordReader::open(&ctx.fmt, Arc::new(AtomicU64::new(0)), 1 << 16)?;
-    let mut buf = Vec::new();
+    let mut rd = RecordReader::open(&ctx.fmt, Arc::new(AtomicU64::new(0)), 1 << 16)?.lazy_utf8();
     for (n, &off) in offs.iter().enumerate() {
         if n % 4096 == 0 && cancel.load(Ordering::Relaxed) {
             return Err(ReconError::Cancelled);
@@ -847,9 +1088,7 @@ fn capture(
         let mut vals = Vec::new();
         for (i, n) in &ctx.cols {
             let (f, q) = rd.field(*i);
-            buf.clear();
-            n.encode(f, q, &mut buf);
-            hashes.push(rapidhash_v3_seeded(&buf, &COL));
+            hashes.push(n.value_hash(f, q, col_hash));
             if values {
                 vals.push(n.display(f, q));
             }

@@ -4,9 +4,10 @@
 //! GBK/GB18030 transcoder. Transcoding happens *before* splitting because a GBK trail byte can be
 //! any of 0x40–0xFE, so a `|` delimiter could otherwise be found inside a Chinese character.
 //!
-//! The splitter finds a line with memchr; a line without a quote byte is split on the delimiter
-//! with memchr too (the fast path); a line containing a quote goes through a small state machine
-//! that handles doubled quotes, embedded delimiters and embedded line breaks.
+//! The splitter classifies 64 bytes at a time (delimiter, quote and line-feed bit masks); a line
+//! without a quote byte is split from those masks (the fast path); a line containing a quote goes
+//! through a small state machine that handles doubled quotes, embedded delimiters and embedded line
+//! breaks.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use encoding_rs::DecoderResult;
+use wide::u8x16;
 
 use crate::job::Format;
 use crate::ReconError;
@@ -162,6 +164,14 @@ pub(crate) struct RecordReader {
     delim: u8,
     quote: u8,
     validate_utf8: bool,
+    /// `buf[..valid_to]` is known to be valid UTF-8: each refill validates what it read in one call
+    /// (far cheaper than per record); a record past it (an invalid or cut-off sequence) is checked
+    /// on its own, so the error names its record.
+    valid_to: usize,
+    /// Validate whole reads (a scan reads every record); off for re-reads of scattered rows.
+    eager_utf8: bool,
+    /// A plain UTF-8 file: decoded offsets are file offsets and the reader can seek.
+    seekable: bool,
     /// Physical lines consumed so far.
     line: u64,
     fields: Vec<FieldRef>,
@@ -260,6 +270,9 @@ impl RecordReader {
             delim: fmt.delimiter,
             quote: fmt.quote,
             validate_utf8: utf8,
+            valid_to: 0,
+            eager_utf8: true,
+            seekable: !gz && utf8,
             line: 0,
             fields: Vec::with_capacity(64),
             scratch: Vec::new(),
@@ -301,6 +314,7 @@ impl RecordReader {
             self.len -= self.pos;
             self.base += self.pos as u64;
             self.rec_start = self.rec_start.saturating_sub(self.pos);
+            self.valid_to = self.valid_to.saturating_sub(self.pos);
             self.pos = 0;
         }
         if self.buf.len() - self.len < self.chunk {
@@ -324,7 +338,60 @@ impl RecordReader {
                 self.pos = 3;
             }
         }
+        if self.validate_utf8 && self.eager_utf8 {
+            // From the first byte not yet known valid (never behind the unread data, which starts on
+            // a record boundary, so an invalid byte already consumed is not met again).
+            let from = self.valid_to.max(self.pos);
+            // A read usually ends inside a multi-byte character: check up to its start only.
+            let cut = utf8_cut(&self.buf[from..self.len]) + from;
+            let bytes = &self.buf[from..cut];
+            self.valid_to = if simdutf8::basic::from_utf8(bytes).is_ok() {
+                cut
+            } else {
+                // Rare: an invalid or cut-off sequence; find where (the slower, positional check).
+                from + simdutf8::compat::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), |_| 0)
+            };
+        }
         Ok(true)
+    }
+
+    /// Whether the input is a plain UTF-8 file (offsets are file offsets; `skip_to` seeks).
+    pub fn seekable(&self) -> bool {
+        self.seekable
+    }
+
+    /// Decoded offset of the next unread byte.
+    pub fn position(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Consume input through the next line feed (or to the end): from an arbitrary offset, the
+    /// next line starts after it. Line numbers are not counted.
+    pub fn skip_line(&mut self) -> Result<(), ReconError> {
+        loop {
+            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.pos..self.len]) {
+                self.pos += i + 1;
+                return Ok(());
+            }
+            self.pos = self.len;
+            if !self.refill()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Check UTF-8 per record only (for a reader that skips most of its input).
+    pub fn lazy_utf8(mut self) -> Self {
+        self.eager_utf8 = false;
+        self
+    }
+
+    /// Whether record bytes `[start, end)` are not valid UTF-8 (when the input is checked at all).
+    #[inline]
+    fn bad_utf8(&self, start: usize, end: usize) -> bool {
+        self.validate_utf8
+            && end > self.valid_to
+            && simdutf8::basic::from_utf8(&self.buf[start..end]).is_err()
     }
 
     fn source_error(&self, e: SourceError) -> ReconError {
@@ -363,6 +430,7 @@ impl RecordReader {
                 })?;
                 self.base = off;
                 self.pos = 0;
+                self.valid_to = 0;
                 self.len = 0;
                 self.started = true;
                 self.eof = false;
@@ -381,98 +449,114 @@ impl RecordReader {
             if self.pos >= self.len && !self.refill()? {
                 return Ok(Next::End);
             }
-            let avail = &self.buf[self.pos..self.len];
-            let nl = memchr::memchr(b'\n', avail);
-            let line_end = match nl {
-                Some(i) => self.pos + i,
-                None if self.eof => self.len,
-                None => {
-                    // No complete line in the buffer: read more (at end of input the tail is the
-                    // last record).
-                    self.refill()?;
-                    continue;
-                }
-            };
             let start = self.pos;
-            let line = &self.buf[start..line_end];
-            if memchr::memchr(self.quote, line).is_none() {
-                let mut end = line_end;
-                if end > start && self.buf[end - 1] == b'\r' {
-                    end -= 1;
-                }
-                self.fields.clear();
-                let mut fs = start;
-                for d in memchr::memchr_iter(self.delim, &self.buf[start..end]) {
-                    self.fields.push(FieldRef {
-                        start: fs,
-                        end: start + d,
-                        quoted: false,
-                        scratch: false,
-                    });
-                    fs = start + d + 1;
-                }
-                self.fields.push(FieldRef {
-                    start: fs,
-                    end,
-                    quoted: false,
-                    scratch: false,
-                });
-                self.rec_start = start;
-                self.rec_end = line_end;
-                self.line += 1;
-                self.rec_line = self.line;
-                self.rec_offset = self.base + start as u64;
-                self.pos = if nl.is_some() { line_end + 1 } else { self.len };
-                if self.validate_utf8 && simdutf8::basic::from_utf8(&self.buf[start..end]).is_err()
-                {
-                    return Ok(Next::BadEncoding);
-                }
-                return Ok(Next::Record);
-            }
-            // Most quoted lines end where the line does: split them within the line; only a
-            // quoted line break (or a syntax error, reported by the general path) goes further.
-            self.fields.clear();
-            self.scratch.clear();
-            if split_quoted_line(
-                &self.buf,
+            let plain = split_line(
+                &self.buf[..self.len],
                 start,
-                line_end,
                 self.delim,
                 self.quote,
                 &mut self.fields,
                 &mut self.scratch,
-            ) {
-                self.rec_start = start;
-                self.rec_end = line_end;
-                self.line += 1;
-                self.rec_line = self.line;
-                self.rec_offset = self.base + start as u64;
-                self.pos = if nl.is_some() { line_end + 1 } else { self.len };
-                if self.validate_utf8
-                    && simdutf8::basic::from_utf8(&self.buf[start..line_end]).is_err()
-                {
-                    return Ok(Next::BadEncoding);
-                }
-                return Ok(Next::Record);
-            }
-            match self.quoted_record()? {
-                Some(consumed_end) => {
-                    self.rec_start = start;
-                    self.rec_end = consumed_end;
-                    self.rec_offset = self.base + start as u64;
-                    self.pos = consumed_end;
-                    if self.validate_utf8
-                        && simdutf8::basic::from_utf8(&self.buf[start..consumed_end]).is_err()
-                    {
-                        return Ok(Next::BadEncoding);
-                    }
-                    return Ok(Next::Record);
-                }
-                None => {
-                    // A quoted field spans the buffer end: read more and parse the record again
-                    // (at end of input the parser reports an unterminated quote itself).
+            );
+            let (line_end, next_pos) = match plain {
+                Plain::Line(nl) => (nl, nl + 1),
+                // At end of input the tail is the last record.
+                Plain::Open if self.eof => (self.len, self.len),
+                Plain::Open => {
                     self.refill()?;
+                    continue;
                 }
+                Plain::General => match self.quoted_line_end() {
+                    Some(e) => {
+                        if let Some(r) = self.next_quoted(start, e)? {
+                            return Ok(r);
+                        }
+                        continue;
+                    }
+                    None => {
+                        self.refill()?;
+                        continue;
+                    }
+                },
+            };
+            let mut end = line_end;
+            if end > start && self.buf[end - 1] == b'\r' {
+                end -= 1;
+                // An unquoted last field ends at the line feed; a quoted one ended at its quote.
+                if let Some(last) = self.fields.last_mut().filter(|f| !f.quoted) {
+                    last.end = last.end.min(end).max(last.start);
+                }
+            }
+            self.rec_start = start;
+            self.rec_end = line_end;
+            self.line += 1;
+            self.rec_line = self.line;
+            self.rec_offset = self.base + start as u64;
+            self.pos = next_pos;
+            if self.bad_utf8(start, end) {
+                return Ok(Next::BadEncoding);
+            }
+            return Ok(Next::Record);
+        }
+    }
+
+    /// End of the line starting at `self.pos` (its line feed, or the end of input), None when more
+    /// input is needed to find it.
+    fn quoted_line_end(&self) -> Option<usize> {
+        match memchr::memchr(b'\n', &self.buf[self.pos..self.len]) {
+            Some(i) => Some(self.pos + i),
+            None if self.eof => Some(self.len),
+            None => None,
+        }
+    }
+
+    /// A record whose line `[start, line_end)` contains a quote byte; None when the buffer ends inside
+    /// a quoted field and more input was read (the caller parses the record again).
+    fn next_quoted(&mut self, start: usize, line_end: usize) -> Result<Option<Next>, ReconError> {
+        // Most quoted lines end where the line does: split them within the line; only a quoted line
+        // break (or a syntax error, reported by the general path) goes further.
+        self.fields.clear();
+        self.scratch.clear();
+        if split_quoted_line(
+            &self.buf,
+            start,
+            line_end,
+            self.delim,
+            self.quote,
+            &mut self.fields,
+            &mut self.scratch,
+        ) {
+            self.rec_start = start;
+            self.rec_end = line_end;
+            self.line += 1;
+            self.rec_line = self.line;
+            self.rec_offset = self.base + start as u64;
+            self.pos = if line_end < self.len {
+                line_end + 1
+            } else {
+                self.len
+            };
+            if self.bad_utf8(start, line_end) {
+                return Ok(Some(Next::BadEncoding));
+            }
+            return Ok(Some(Next::Record));
+        }
+        match self.quoted_record()? {
+            Some(consumed_end) => {
+                self.rec_start = start;
+                self.rec_end = consumed_end;
+                self.rec_offset = self.base + start as u64;
+                self.pos = consumed_end;
+                if self.bad_utf8(start, consumed_end) {
+                    return Ok(Some(Next::BadEncoding));
+                }
+                Ok(Some(Next::Record))
+            }
+            None => {
+                // A quoted field spans the buffer end: read more and parse the record again (at end
+                // of input the parser reports an unterminated quote itself).
+                self.refill()?;
+                Ok(None)
             }
         }
     }
@@ -628,6 +712,170 @@ impl RecordReader {
     }
 }
 
+/// Length of `b` without a multi-byte UTF-8 sequence cut off at its end (at most 3 bytes go).
+fn utf8_cut(b: &[u8]) -> usize {
+    for k in 1..=b.len().min(3) {
+        let c = b[b.len() - k];
+        if c < 0x80 {
+            break;
+        }
+        if c >= 0xC0 {
+            let need = if c >= 0xF0 {
+                4
+            } else if c >= 0xE0 {
+                3
+            } else {
+                2
+            };
+            if k < need {
+                return b.len() - k;
+            }
+            break;
+        }
+    }
+    b.len()
+}
+
+/// What the line splitter found.
+enum Plain {
+    /// A record on one line ending with the line feed at this index; its fields are split.
+    Line(usize),
+    /// Something the general parser must handle: a quoted line break, a quote in the wrong place
+    /// (reported there with its line), or a quoted field at the end of the buffer.
+    General,
+    /// The buffer ends inside an unquoted field (fields are split up to the buffer's end).
+    Open,
+}
+
+/// Bit `i` of each mask is set when byte `i` of the 64-byte block is the delimiter, the quote or a
+/// line feed. `wide` lowers this to SSE2 compares and movemasks on x86-64 (NEON or scalar elsewhere):
+/// one pass finds every structural byte, where a memchr per field paid a call per short field.
+#[inline(always)]
+fn block_masks(block: &[u8; 64], d: u8x16, q: u8x16, n: u8x16) -> (u64, u64, u64) {
+    let (mut dm, mut qm, mut nm) = (0u64, 0u64, 0u64);
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(lane);
+        let v = u8x16::new(a);
+        let shift = k * 16;
+        dm |= u64::from(v.simd_eq(d).to_bitmask()) << shift;
+        qm |= u64::from(v.simd_eq(q).to_bitmask()) << shift;
+        nm |= u64::from(v.simd_eq(n).to_bitmask()) << shift;
+    }
+    (dm, qm, nm)
+}
+
+/// Split the record starting at `start` when it lies on one line (the fast path: machine-written
+/// files, quoted fields included). Fields follow the general parser's rules exactly: a quote opens a
+/// quoted field only at the field's start, `""` inside one is a quote (unescaped into `scratch`), and
+/// a quoted field must end at a delimiter or the line's end; anything else is left to it.
+fn split_line(
+    buf: &[u8],
+    start: usize,
+    d: u8,
+    q: u8,
+    fields: &mut Vec<FieldRef>,
+    scratch: &mut Vec<u8>,
+) -> Plain {
+    fields.clear();
+    scratch.clear();
+    let (dv, qv, nv) = (u8x16::splat(d), u8x16::splat(q), u8x16::splat(b'\n'));
+    // Padding for the last partial block: a byte that is none of the structural ones.
+    let pad = (0u8..4)
+        .find(|b| *b != d && *b != q && *b != b'\n')
+        .unwrap_or(0);
+    let mut fs = start;
+    let (mut in_q, mut quoted, mut escaped, mut skip) = (false, false, false, false);
+    let mut content_end = 0usize;
+    let mut i = start;
+    while i < buf.len() {
+        let n = (buf.len() - i).min(64);
+        let mut ev = match <&[u8; 64]>::try_from(&buf[i..i + n]) {
+            Ok(block) => {
+                let (dm, qm, nm) = block_masks(block, dv, qv, nv);
+                dm | qm | nm
+            }
+            Err(_) => {
+                let mut block = [pad; 64];
+                block[..n].copy_from_slice(&buf[i..i + n]);
+                let (dm, qm, nm) = block_masks(&block, dv, qv, nv);
+                (dm | qm | nm) & ((1u64 << n) - 1)
+            }
+        };
+        while ev != 0 {
+            let p = i + ev.trailing_zeros() as usize;
+            ev &= ev - 1;
+            if skip {
+                // The second quote of a `""` pair.
+                skip = false;
+                continue;
+            }
+            let c = buf[p];
+            if in_q {
+                if c == q {
+                    match buf.get(p + 1) {
+                        Some(&n) if n == q => {
+                            escaped = true;
+                            skip = true;
+                        }
+                        Some(_) => {
+                            in_q = false;
+                            content_end = p;
+                        }
+                        None => return Plain::General,
+                    }
+                } else if c == b'\n' {
+                    return Plain::General;
+                }
+                continue;
+            }
+            if c == q {
+                if p == fs {
+                    in_q = true;
+                    quoted = true;
+                } else if quoted {
+                    return Plain::General;
+                }
+                // A quote inside an unquoted field is an ordinary character.
+                continue;
+            }
+            // Delimiter or line feed: the field ends here.
+            if quoted {
+                let ok = p == content_end + 1
+                    || (c == b'\n' && p == content_end + 2 && buf[p - 1] == b'\r');
+                if !ok {
+                    return Plain::General;
+                }
+                push_field(buf, fields, scratch, q, fs + 1, content_end, true, escaped);
+            } else {
+                fields.push(FieldRef {
+                    start: fs,
+                    end: p,
+                    quoted: false,
+                    scratch: false,
+                });
+            }
+            if c == b'\n' {
+                return Plain::Line(p);
+            }
+            fs = p + 1;
+            quoted = false;
+            escaped = false;
+        }
+        i += 64;
+    }
+    if in_q || quoted {
+        return Plain::General;
+    }
+    fields.push(FieldRef {
+        start: fs,
+        end: buf.len(),
+        quoted: false,
+        scratch: false,
+    });
+    Plain::Open
+}
+
 /// Split one line `[start, end)` that contains quotes, when every quoted field closes on this line.
 /// Returns false (fields undefined) when a quoted field runs past the line or the syntax is wrong.
 #[allow(clippy::too_many_arguments)]
@@ -735,4 +983,126 @@ pub(crate) fn check_file(path: &Path) -> Result<u64, ReconError> {
         source: e,
     })?;
     Ok(md.len())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The block splitter against a reference: random records rendered with and without quotes, long
+    //! enough that records straddle the 64-byte blocks and the reader's refills.
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A field as written: its value and whether it is quoted.
+    type Cell = (String, bool);
+
+    fn cell() -> impl Strategy<Value = Cell> {
+        (
+            prop_oneof![
+                3 => "[a-z0-9 ]{0,12}",
+                2 => "[a-c,;|\"\n\r张三億]{0,9}",
+                1 => "[x]{50,140}",
+            ],
+            any::<bool>(),
+        )
+            .prop_map(|(v, quoted)| {
+                // Values with structural bytes must be quoted to be written at all.
+                let needs = v.contains([',', ';', '|', '"', '\n', '\r']);
+                (v, quoted || needs)
+            })
+    }
+
+    fn render(rows: &[Vec<Cell>], d: u8, crlf: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for r in rows {
+            for (i, (v, quoted)) in r.iter().enumerate() {
+                if i > 0 {
+                    out.push(d);
+                }
+                if *quoted {
+                    out.push(b'"');
+                    out.extend_from_slice(v.replace('"', "\"\"").as_bytes());
+                    out.push(b'"');
+                } else {
+                    out.extend_from_slice(v.as_bytes());
+                }
+            }
+            out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+        }
+        out
+    }
+
+    #[test]
+    fn a_read_cut_inside_a_character_is_checked_up_to_its_start() {
+        let s = "a张𝄞".as_bytes(); // 1 + 3 + 4 bytes
+        assert_eq!(utf8_cut(s), s.len());
+        for cut in 5..8 {
+            assert_eq!(utf8_cut(&s[..cut]), 4, "cut at {cut}");
+        }
+        assert_eq!(utf8_cut(&s[..4]), 4);
+        assert_eq!(utf8_cut(&s[..2]), 1);
+        assert_eq!(utf8_cut(&s[..3]), 1);
+        assert_eq!(utf8_cut(b""), 0);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+        #[test]
+        fn records_read_back_as_written(
+            ncols in 1usize..8,
+            seed_rows in prop::collection::vec(prop::collection::vec(cell(), 8), 100..700),
+            d in prop::sample::select(vec![b',', b'\t', b'|', b';']),
+            crlf in any::<bool>(),
+        ) {
+            let rows: Vec<Vec<Cell>> = seed_rows
+                .into_iter()
+                .map(|mut r| {
+                    r.truncate(ncols);
+                    // The delimiter in use must be quoted too.
+                    for c in &mut r {
+                        if c.0.as_bytes().contains(&d) {
+                            c.1 = true;
+                        }
+                    }
+                    r
+                })
+                .collect();
+            let bytes = render(&rows, d, crlf);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.csv");
+            std::fs::write(&path, &bytes).unwrap();
+            let fmt = Format {
+                path,
+                delimiter: d,
+                quote: b'"',
+                encoding: encoding_rs::UTF_8,
+                header: false,
+                columns: None,
+                rename: Default::default(),
+                null_token: Vec::new(),
+            };
+            let mut rd = RecordReader::open(&fmt, Arc::new(AtomicU64::new(0)), 1 << 16).unwrap();
+            let mut offsets = Vec::new();
+            for (n, r) in rows.iter().enumerate() {
+                prop_assert!(matches!(rd.next().unwrap(), Next::Record), "record {}", n);
+                prop_assert_eq!(rd.nfields(), r.len(), "record {}", n);
+                for (i, (v, quoted)) in r.iter().enumerate() {
+                    let (f, q) = rd.field(i);
+                    prop_assert_eq!(f, v.as_bytes(), "record {} field {}", n, i);
+                    prop_assert_eq!(q, *quoted, "record {} field {}", n, i);
+                }
+                offsets.push(rd.rec_offset);
+            }
+            prop_assert!(matches!(rd.next().unwrap(), Next::End));
+            // Re-reading scattered records by offset finds the same ones.
+            let mut rd = RecordReader::open(&fmt, Arc::new(AtomicU64::new(0)), 1 << 16)
+                .unwrap()
+                .lazy_utf8();
+            for n in (0..rows.len()).step_by(37) {
+                rd.skip_to(offsets[n]).unwrap();
+                prop_assert!(matches!(rd.next().unwrap(), Next::Record));
+                prop_assert_eq!(rd.field(0).0, rows[n][0].0.as_bytes(), "re-read record {}", n);
+            }
+        }
+    }
 }

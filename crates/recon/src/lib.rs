@@ -97,6 +97,9 @@ pub struct RunOptions {
     pub progress: Arc<Progress>,
     /// Receives every difference when set (CSV/XLSX writers in [`details`]).
     pub details: Option<Box<dyn details::DetailSink + Send>>,
+    /// Chunks each plain UTF-8 input file is scanned in, on parallel threads (default: half the
+    /// cores per side, no chunk under 32 MiB). Set by tests to put chunk boundaries in small files.
+    pub scan_chunks: Option<usize>,
 }
 
 /// Kind of a difference.

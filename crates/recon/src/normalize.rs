@@ -1,9 +1,10 @@
 //! Per-column normalisation and the canonical encoding of a normalised value.
 //!
-//! A normalised value is written as a tag byte (0 = NULL, 1 = value), a 4-byte length and the
-//! bytes. Rows and keys are hashed over the concatenation of those encodings, so `("ab","c")`
-//! and `("a","bc")` never hash the same input, and NULL is never confused with `''` unless the
-//! job's NULL policy says they are equal.
+//! A normalised key value is written as a tag byte (0 = NULL, 1 = value), a 4-byte length and the
+//! bytes; keys are hashed over the concatenation of those encodings, so `("ab","c")` and `("a","bc")`
+//! never hash the same input. A compared column is hashed on its own (`value_hash`) and a row over
+//! the sequence of its column hashes, which keeps columns apart the same way. NULL is never confused
+//! with `''` unless the job's NULL policy says they are equal.
 
 use std::collections::HashMap;
 
@@ -27,6 +28,8 @@ pub(crate) struct ColNorm {
 
 pub(crate) const TAG_NULL: u8 = 0;
 pub(crate) const TAG_VALUE: u8 = 1;
+/// The value hash of NULL (any fixed value: a 64-bit hash of a value meets it with negligible odds).
+pub(crate) const NULL_HASH: u64 = 0x4e55_4c4c_0000_0001;
 
 impl ColNorm {
     pub fn new(rule: Option<&ColumnRule>, side: Side, null_token: &[u8], null: NullPolicy) -> Self {
@@ -60,13 +63,26 @@ impl ColNorm {
         n
     }
 
+    #[inline(always)]
     fn is_null(&self, raw: &[u8], quoted: bool) -> bool {
         !quoted && raw == self.null_token.as_slice()
     }
 
-    /// Append the canonical encoding of `raw` to `out`.
-    #[inline]
+    /// Append the canonical encoding of `raw` to `out`. The plain case (no rule: most columns) is
+    /// small enough to inline into the scan loop; the rest is out of line.
+    #[inline(always)]
     pub fn encode(&self, raw: &[u8], quoted: bool, out: &mut Vec<u8>) {
+        if self.plain && !self.is_null(raw, quoted) {
+            let len = (raw.len() as u32).to_le_bytes();
+            out.extend_from_slice(&[TAG_VALUE, len[0], len[1], len[2], len[3]]);
+            out.extend_from_slice(raw);
+            return;
+        }
+        self.encode_rule(raw, quoted, out);
+    }
+
+    #[inline(never)]
+    fn encode_rule(&self, raw: &[u8], quoted: bool, out: &mut Vec<u8>) {
         if self.is_null(raw, quoted) {
             if self.null_equal_empty {
                 out.push(TAG_VALUE);
@@ -76,16 +92,28 @@ impl ColNorm {
             }
             return;
         }
-        if self.plain {
-            out.push(TAG_VALUE);
-            out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-            out.extend_from_slice(raw);
-            return;
-        }
         let v = self.apply(raw);
         out.push(TAG_VALUE);
         out.extend_from_slice(&(v.len() as u32).to_le_bytes());
         out.extend_from_slice(&v);
+    }
+
+    /// Hash of the normalised value: `h` over its bytes, or [`NULL_HASH`] for NULL (a NULL counts as ''
+    /// when the job's NULL policy says they are equal). Rows are compared by a hash over their
+    /// columns' value hashes, so a plain column is hashed in place, never copied.
+    #[inline(always)]
+    pub fn value_hash(&self, raw: &[u8], quoted: bool, h: impl Fn(&[u8]) -> u64) -> u64 {
+        if self.is_null(raw, quoted) {
+            return if self.null_equal_empty {
+                h(b"")
+            } else {
+                NULL_HASH
+            };
+        }
+        if self.plain {
+            return h(raw);
+        }
+        h(&self.apply(raw))
     }
 
     /// The normalised value as text (for details); None for NULL.

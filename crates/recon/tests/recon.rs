@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use tianshu_recon::{JobSpec, ReconError, Report, RunOptions};
 
+#[path = "recon/chunks.rs"]
+mod chunks;
 #[path = "recon/db.rs"]
 mod db;
 #[path = "recon/generator.rs"]
