@@ -446,5 +446,7 @@ mod problems;
 #[path = "store/recon.rs"]
 mod recon;
 
+#[path = "store/kpi_records.rs"]
+mod kpi_records;
 #[path = "store/provisioning.rs"]
 mod provisioning;
