@@ -1,7 +1,8 @@
 //! Console pages for group customers (issue 8 item 2): `/customers` (tiers, SLA-03 default assurance level and
 //! the SLA-02 quota report) and `/customers/{key}` (SLA-03 levels per service type, provisioning orders with
 //! their deadlines and overdue marks, forms to place an order, file an SLA-07 delay request and record
-//! completion; refusals are shown next to the field they name).
+//! completion; refusals are shown next to the field they name). Complaints (KPI-08) are a block of their own
+//! (`complaints.rs`, `_complaints.html`).
 
 use askama::Template;
 use axum::body::Bytes;
@@ -194,7 +195,7 @@ impl Fields {
 
 #[derive(Template)]
 #[template(path = "customer.html")]
-struct DetailPage {
+pub(super) struct DetailPage {
     l: Layout,
     key: String,
     name: String,
@@ -209,6 +210,8 @@ struct DetailPage {
     /// Refusals and kept values of the new-order form.
     new_err: Fields,
     new_kept: Fields,
+    /// Complaints (KPI-08) with their forms.
+    pub(super) complaints: super::complaints::Panel,
 }
 
 /// The refusal of form `order` (0: the new-order form) placed at its field, and the values it held.
@@ -307,7 +310,7 @@ fn order_row(
     }
 }
 
-async fn detail_page(
+pub(super) async fn detail_page(
     st: &AppState,
     u: &ConsoleUser,
     key: &str,
@@ -326,7 +329,11 @@ async fn detail_page(
         (o, e.field().unwrap_or("").to_string(), msg)
     });
     let (new_err, new_kept) = refusal_fields(refusal.as_ref(), &form, 0);
+    let complaints = super::complaints::panel(st, u, key, None, &[])
+        .await
+        .map_err(|e| service_error_page(u, st, e))?;
     Ok(DetailPage {
+        complaints,
         l: u.layout(st, "customers", "cust-title-detail"),
         key: d.customer.key.clone(),
         name: d.customer.name.clone(),
@@ -378,7 +385,7 @@ pub async fn detail(
 
 /// `2026-12-01T08:40` from a datetime-local input, in the centre's time zone, as RFC 3339 (kept as typed when
 /// it does not parse, so the service names the field).
-fn local_input(st: &AppState, s: &str) -> String {
+pub(super) fn local_input(st: &AppState, s: &str) -> String {
     let s = s.trim();
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
         .ok()
