@@ -2368,6 +2368,8 @@ mod recon;
 
 #[path = "api/credentials.rs"]
 mod credentials;
+#[path = "api/kpi_records.rs"]
+mod kpi_records;
 #[path = "api/problem_meetings.rs"]
 mod problem_meetings;
 #[path = "api/provisioning.rs"]

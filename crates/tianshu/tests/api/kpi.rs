@@ -216,15 +216,17 @@ async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both
             .find(|l| l["record"]["id"] == b["number"])
             .unwrap();
         assert_eq!(lb["points"].as_f64(), Some(2.0));
-        // KPI-07, and KPI-02/03/04 from survey and provisioning orders (none completed this month → full
-        // marks), are computed from records; everything else is not scored and says which measure is missing.
+        // KPI-07, KPI-02/03/04 from survey and provisioning orders and KPI-08 from complaints (none completed or
+        // closed this month → full marks) are computed from records; everything else is not scored and says
+        // which measure is missing.
         assert_eq!(
             (gz["total"].as_f64(), gz["max"].as_f64()),
-            (Some(34.0), Some(40.0)),
+            (Some(44.0), Some(50.0)),
             "{gz}"
         );
-        // KPI-14: 34 / 40 on the 100-point scale, half up to one decimal.
-        assert_eq!(gz["percent"].as_f64(), Some(85.0));
+        // KPI-14: 44 / 50 on the 100-point scale, half up to one decimal.
+        assert_eq!(gz["percent"].as_f64(), Some(88.0));
+        assert_eq!(indicator(gz, "KPI-08")["score"].as_f64(), Some(10.0));
         assert_eq!(indicator(gz, "KPI-03")["score"].as_f64(), Some(10.0));
         let k4 = indicator(gz, "KPI-04");
         assert_eq!(k4["score"].as_f64(), Some(10.0), "{k4}");
