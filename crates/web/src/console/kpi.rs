@@ -358,6 +358,14 @@ async fn build(
         chart = ranking_bars("chart-kpi-ranking", &u.t.t("kpi-ranking"), max, &bars);
         if let Some(unit) = q.unit.as_deref().filter(|s| !s.is_empty()) {
             detail = s.cards.iter().find(|c| c.unit == unit).cloned();
+            // The page shows when an indicator was assessed in the centre's local time.
+            for a in detail
+                .iter_mut()
+                .flat_map(|d| d.indicators.iter_mut())
+                .filter_map(|i| i.assessment.as_mut())
+            {
+                a.assessed = local(st, a.assessed_at);
+            }
             if detail.is_some() {
                 assess = match assess_forms(st, u, &s.set, &s.period, unit, refusal.as_ref()).await
                 {
