@@ -133,3 +133,45 @@ test('customers: SLA-09 acceptances and KPI-06 data configuration on a provision
     await context.close();
   }
 });
+
+test('customers: a complaint with the deadline customer service set, refused next to the field, then closed (KPI-08)', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    await page.goto(`${app.base}/`);
+    const token = await csrfToken(page);
+    const r = await page.request.post(`${app.base}/api/v1/customers`, {
+      headers: { 'x-csrf-token': token },
+      data: { key: 'e2e-cp-1', name: '澄川物流集团（虚构）', tier: 'bronze', org_key: 'zhuhai' },
+    });
+    assert.equal(r.status(), 201, await r.text());
+    await page.goto(`${app.base}/customers/e2e-cp-1`);
+    assert.ok(await page.locator('#cust-complaints-h').isVisible());
+    // KPI-08: the handling deadline must come after receipt; refused next to the deadline, the text kept.
+    await page.fill('#c-received', localInput(-2));
+    await page.fill('#c-due', localInput(-3));
+    await page.fill('#c-summary', '专线丢包严重');
+    let resp = await submit(page, '#complaint-form button[type=submit]');
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator('#c-due-err').innerText(), /KPI-08/);
+    assert.equal(await page.locator('#c-summary').inputValue(), '专线丢包严重');
+    assert.equal(await page.locator('#complaints-table tbody tr').count(), 0, 'nothing stored');
+    // A good one with its SEV-08 level.
+    await page.fill('#c-received', localInput(-1));
+    await page.fill('#c-due', localInput(1));
+    await page.selectOption('#c-level', 'CS3');
+    resp = await submit(page, '#complaint-form button[type=submit]');
+    assert.equal(resp.status(), 200);
+    const row = page.locator('#complaints-table tbody tr').first();
+    assert.match(await row.innerText(), /CS3/);
+    const id = await row.getAttribute('data-complaint');
+    // Closed now, before its deadline: on time.
+    await page.fill(`#cc-res-${id}`, '已更换光模块并回访');
+    resp = await submit(page, `#complaint-close-${id} button[type=submit]`);
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator(`#complaint-${id}`).getAttribute('data-outcome'), 'on_time');
+    assert.equal(await page.locator(`#complaint-close-${id}`).count(), 0, 'a closed complaint has no close form');
+    await shot(page, 'customer-complaints');
+  } finally {
+    await context.close();
+  }
+});

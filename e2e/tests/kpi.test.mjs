@@ -1,6 +1,7 @@
 // KPI scorecards and the report pack of issue 8: the /kpi page shows one row per branch with the KPI-07 score
 // computed from resolved group-customer faults, the ranking as a server-drawn SVG, a branch's drill-down with
-// links to the tickets behind lost points, not-scored measures explained; /reports/pack shows every section.
+// links to the tickets behind lost points, not-scored measures explained; an evaluator assesses a KPI-13 part
+// from the drill-down (points over the maximum refused next to the field); /reports/pack shows every section.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { shot } from '../lib/browser.mjs';
@@ -32,6 +33,36 @@ test('the KPI page scores branches, ranks them and drills down to the tickets', 
     const resp = await page.goto(`${app.base}/kpi?period=2026-13`);
     assert.equal(resp.status(), 422);
     assert.ok(await page.locator('#period-err').isVisible());
+  } finally {
+    await context.close();
+  }
+});
+
+test('an evaluator assesses a KPI-13 part from the drill-down, refused next to the points when over the maximum', async () => {
+  const { context, page } = await loggedInPage(app, 'admin');
+  try {
+    await page.goto(`${app.base}/kpi?set=agent_portal_branch&by=branch&unit=guangzhou`);
+    assert.ok(await page.locator('#kpi-assess').isVisible());
+    // KPI-13: the central duty team is worth 2 points.
+    await page.fill('#ap-central_duty_team', '3');
+    await page.fill('#ar-central_duty_team', '值守记录完整');
+    let resp = await submit(page, '#assess-form-central_duty_team button[type=submit]');
+    assert.equal(resp.status(), 422);
+    assert.match(await page.locator('#ap-central_duty_team-err').innerText(), /KPI-13/);
+    assert.equal(await page.locator('#ar-central_duty_team').inputValue(), '值守记录完整');
+    await page.fill('#ap-central_duty_team', '1.5');
+    resp = await submit(page, '#assess-form-central_duty_team button[type=submit]');
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator('#assess-central_duty_team li[data-current="true"]').count(), 1);
+    assert.match(await page.locator('#kpi-detail').innerText(), /值守记录完整/);
+    // A re-assessment supersedes it; both stay in the history.
+    await page.fill('#ap-central_duty_team', '2');
+    await page.fill('#ar-central_duty_team', '补交值守日志');
+    resp = await submit(page, '#assess-form-central_duty_team button[type=submit]');
+    assert.equal(resp.status(), 200);
+    assert.equal(await page.locator('#assess-central_duty_team li').count(), 2);
+    assert.equal(await page.locator('#assess-central_duty_team li[data-superseded="true"]').count(), 1);
+    await shot(page, 'kpi-assess');
   } finally {
     await context.close();
   }

@@ -25,19 +25,29 @@
 //!   notice) − the indicator's limit (wall clock), unit by the customer's tier when the notice was recorded;
 //!   same units as KPI-04.
 //!
-//! Every other base measure (complaints, leased-line flags) and the KPI-13 assessments have no records in
-//! Tianshu yet.
+//! - `complaints` / `complaints_on_time` (KPI-08): group-customer complaints closed in the period, counted for the
+//!   branch serving the customer and its province; on time = closed by the deadline customer service set with
+//!   the complaint (the seed gives no complaint-handling limit). Not dispatched to vendors: vendor cards do not
+//!   score KPI-08.
+//!
+//! - `assessed` indicators (KPI-12/KPI-13): scored from the unit's current evaluator assessment of the period;
+//!   a unit without one is not scored and says so.
+//!
+//! The KPI-09 leased-line flags have no records in Tianshu: the SLA network-quality standard they are judged
+//! against is missing from the seed (SLA-03/SLA-04), and no number is invented for it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 use tianshu_core::kpi::{
-    rank, score_set, OverrunRecord, RankRow, RecordRef, Scorecard, UnitMeasures, MEASURES,
+    complaint, rank, score_set, OverrunRecord, RankRow, RecordRef, Scorecard, UnitMeasures,
+    MEASURES,
 };
-use tianshu_core::policy::{FormulaKind, KpiPolicy, LimitSource, PolicyPack};
+use tianshu_core::policy::{FormulaKind, IndicatorSet, KpiPolicy, LimitSource, PolicyPack};
 use tianshu_core::sla::{overdue_count, StageLimit, Tier};
 use tianshu_core::Permission;
+use tianshu_store::assessments::AssessmentRow;
 use tianshu_store::identity::Org;
 use tianshu_store::kpi::CustomerFaultRow;
 use tianshu_store::provisioning::ProvisioningOrderRow;
@@ -75,11 +85,19 @@ pub const ACCEPTANCES_PASSED: &str = "acceptances_passed";
 /// Data configurations started in the period, overrun of the notice-to-start limit (KPI-06).
 pub const DATA_CONFIGURATION: &str = "data_configuration_overrun";
 
+/// Complaints closed in the period (KPI-08 denominator).
+pub const COMPLAINTS: &str = "complaints";
+
+/// Of those, closed by their deadline (KPI-08 numerator).
+pub const COMPLAINTS_ON_TIME: &str = "complaints_on_time";
+
 /// Base measures computed from stored records today.
 pub const PROVIDED: &[&str] = &[
     FAULT_HANDLING,
     PROVISIONING_ORDERS,
     PROVISIONING_ON_TIME,
+    COMPLAINTS,
+    COMPLAINTS_ON_TIME,
     "existing_network_survey_overrun",
     "construction_survey_overrun",
     ACCEPTANCES,
@@ -196,6 +214,8 @@ pub struct UnitCard {
     pub card: Scorecard,
     /// `kind:id` → the record.
     pub records: BTreeMap<String, RecordLink>,
+    /// Indicator key → the current assessment it was scored from (KPI-12/KPI-13).
+    pub assessments: BTreeMap<String, AssessmentRow>,
 }
 
 /// The scorecards of one set for one period and unit kind.
@@ -548,6 +568,10 @@ pub async fn scorecards(
     let mut delivered = delivery_measures(p, pack, by, &period, &org_by_id, &mut links).await?;
     unavailable.extend(delivered.unavailable.clone());
 
+    let mut complaints =
+        complaint_counts(p, by, &org_by_id, &period, &mut unavailable, &mut links).await?;
+    let assessed = current_assessments(p, &set_def.key, &period.key).await?;
+
     let mut cards = Vec::new();
     for o in &units {
         let mut m = UnitMeasures {
@@ -586,6 +610,17 @@ pub async fn scorecards(
             }
         }
         m.overruns.insert(FAULT_HANDLING.into(), records);
+        if let Some((all, on_time)) = complaints.remove(&o.id) {
+            for r in &all {
+                let k = format!("{}:{}", r.kind, r.id);
+                if let Some(l) = links.get(&k) {
+                    used.insert(k, l.clone());
+                }
+            }
+            m.counts.insert(COMPLAINTS.into(), all);
+            m.counts.insert(COMPLAINTS_ON_TIME.into(), on_time);
+        }
+        let assessments = apply_assessments(set_def, o.id, &assessed, &mut m);
         let card = score_set(&pack.kpi, set_def, &m, pack.sla.day_seconds)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         cards.push(UnitCard {
@@ -593,8 +628,10 @@ pub async fn scorecards(
             unit_name: o.name.clone(),
             card,
             records: used,
+            assessments,
         });
     }
+    settle_assessed_unavailable(set_def, &cards, &mut unavailable);
     let scorecards: Vec<Scorecard> = cards.iter().map(|c| c.card.clone()).collect();
     let ranking = rank(&scorecards, pack.kpi.ranking.laggards);
     Ok(Scorecards {
@@ -733,6 +770,136 @@ async fn delivery_measures(
         );
     }
     Ok(out)
+}
+
+/// KPI-08: complaints closed in the period per branch (or province) serving the customer, with those closed by
+/// their deadline. Vendor cards: both measures unavailable, with the reason.
+async fn complaint_counts(
+    p: &Platform,
+    by: UnitKind,
+    org_by_id: &HashMap<i64, &Org>,
+    period: &Period,
+    unavailable: &mut BTreeMap<String, String>,
+    links: &mut BTreeMap<String, RecordLink>,
+) -> ServiceResult<HashMap<i64, (BTreeSet<RecordRef>, BTreeSet<RecordRef>)>> {
+    let mut out: HashMap<i64, (BTreeSet<RecordRef>, BTreeSet<RecordRef>)> = HashMap::new();
+    if by == UnitKind::Vendor {
+        for k in [COMPLAINTS, COMPLAINTS_ON_TIME] {
+            unavailable.insert(
+                k.into(),
+                "complaints are recorded for customers served by branches, not dispatched to vendors".into(),
+            );
+        }
+        return Ok(out);
+    }
+    let kind = by.as_str();
+    for c in p
+        .store
+        .complaints_closed_between(period.from, period.to)
+        .await?
+    {
+        let (Some(u), Some(closed)) = (
+            ancestor_of_kind(org_by_id, c.customer_org_id, kind),
+            c.closed_at,
+        ) else {
+            continue;
+        };
+        let id = c.id.to_string();
+        links.insert(
+            format!("complaint:{id}"),
+            RecordLink {
+                kind: "complaint".into(),
+                id: id.clone(),
+                label: format!("投诉 #{id}（{}）", c.customer_key),
+                href: format!("/customers/{}#complaint-{id}", c.customer_key),
+            },
+        );
+        let record = RecordRef {
+            kind: "complaint".into(),
+            id,
+        };
+        let e = out.entry(u).or_default();
+        e.0.insert(record.clone());
+        if complaint::on_time(closed, c.due_at) {
+            e.1.insert(record);
+        }
+    }
+    Ok(out)
+}
+
+/// KPI-12/KPI-13: the current assessments of `set` for the month `period`, by (unit, indicator).
+async fn current_assessments(
+    p: &Platform,
+    set: &str,
+    period: &str,
+) -> ServiceResult<HashMap<(i64, String), AssessmentRow>> {
+    Ok(p.store
+        .current_assessments(set, period)
+        .await?
+        .into_iter()
+        .map(|a| ((a.org_id, a.indicator_key.clone()), a))
+        .collect())
+}
+
+/// Gives unit `org_id` the points of its current assessments of `set`'s `assessed` indicators; returns the
+/// assessments used. An assessment above the indicator's current full marks (the pack lowered them since) is not
+/// used: the indicator says why instead of failing the whole scorecard.
+fn apply_assessments(
+    set: &IndicatorSet,
+    org_id: i64,
+    assessed: &HashMap<(i64, String), AssessmentRow>,
+    m: &mut UnitMeasures,
+) -> BTreeMap<String, AssessmentRow> {
+    let mut used = BTreeMap::new();
+    for ind in set
+        .indicators
+        .iter()
+        .filter(|i| i.kind == FormulaKind::Assessed)
+    {
+        let Some(a) = assessed.get(&(org_id, ind.key.clone())) else {
+            continue;
+        };
+        let key = format!("assessed:{}", ind.key);
+        let points = tianshu_core::kpi::Points::from_hundredths(a.points);
+        if points > ind.max {
+            m.unavailable.insert(
+                key,
+                format!(
+                    "{}: the assessment #{} gives {points} points, above the indicator's {} full marks in the current pack; re-assess",
+                    ind.rule, a.id, ind.max
+                ),
+            );
+            continue;
+        }
+        m.unavailable.remove(&key);
+        m.assessed.insert(ind.key.clone(), points);
+        used.insert(ind.key.clone(), a.clone());
+    }
+    used
+}
+
+/// Keeps `assessed:<indicator>` of `set` among the scorecards' unavailable measures only while some unit shown
+/// still has no usable assessment.
+fn settle_assessed_unavailable(
+    set: &IndicatorSet,
+    cards: &[UnitCard],
+    unavailable: &mut BTreeMap<String, String>,
+) {
+    for ind in set
+        .indicators
+        .iter()
+        .filter(|i| i.kind == FormulaKind::Assessed)
+    {
+        let missing = cards.iter().any(|c| {
+            c.card
+                .indicators
+                .iter()
+                .any(|i| i.key == ind.key && i.unavailable.is_some())
+        });
+        if !missing && !cards.is_empty() {
+            unavailable.remove(&format!("assessed:{}", ind.key));
+        }
+    }
 }
 
 fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> ServiceError {

@@ -4,11 +4,13 @@
 //! an audit entry in the same transaction.
 
 pub mod alerts;
+pub mod assessments;
 pub mod assurance_plans;
 pub mod auth_cache;
 pub mod authz;
 pub mod calendar;
 pub mod clocks;
+pub mod complaints;
 pub mod credentials;
 pub mod customers;
 pub mod cutovers;

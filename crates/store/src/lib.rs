@@ -7,8 +7,10 @@
 //! the single writer connection (see [`sqlite_writer`]).
 
 pub mod alerts;
+pub mod assessments;
 pub mod assurance;
 pub mod audit;
+pub mod complaints;
 pub mod credentials;
 pub mod cutovers;
 pub mod dataops;

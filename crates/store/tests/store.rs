@@ -446,6 +446,8 @@ mod problems;
 #[path = "store/recon.rs"]
 mod recon;
 
+#[path = "store/kpi_records.rs"]
+mod kpi_records;
 #[path = "store/provisioning.rs"]
 mod provisioning;
 

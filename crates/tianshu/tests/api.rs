@@ -2370,6 +2370,8 @@ mod recon;
 mod credentials;
 #[path = "api/delivery.rs"]
 mod delivery;
+#[path = "api/kpi_records.rs"]
+mod kpi_records;
 #[path = "api/problem_meetings.rs"]
 mod problem_meetings;
 #[path = "api/provisioning.rs"]

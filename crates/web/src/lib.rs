@@ -408,6 +408,15 @@ pub fn app(state: AppState) -> Router {
             "/provisioning-orders/{id}/data-configuration",
             post(api::provisioning::record_data_configuration),
         )
+        // Group-customer complaints (KPI-08) and evaluator assessments (KPI-12/KPI-13).
+        .route("/customers/{key}/complaints", get(api::complaints::list))
+        .route("/complaints", post(api::complaints::create))
+        .route("/complaints/{id}", get(api::complaints::get))
+        .route("/complaints/{id}/close", post(api::complaints::close))
+        .route(
+            "/kpi/assessments",
+            get(api::assessments::list).post(api::assessments::assess),
+        )
         .fallback(api_not_found);
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()

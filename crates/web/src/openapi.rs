@@ -69,6 +69,8 @@ use crate::error::Problem;
         api::provisioning::record_acceptance, api::provisioning::record_data_configuration,
         api::problems::meetings, api::problems::create_meeting, api::problems::meeting,
         api::problems::close_meeting_action,
+        api::complaints::list, api::complaints::create, api::complaints::get, api::complaints::close,
+        api::assessments::assess, api::assessments::list,
     ),
     components(schemas(Problem)),
     modifiers(&Conventions),

@@ -53,12 +53,13 @@ pub const MEASURES: &[MeasureDef] = &[
     MeasureDef {
         key: "complaints",
         shape: MeasureShape::Count,
-        description: "customer complaints closed in the period",
+        description: "group-customer complaints closed in the period (KPI-08)",
     },
     MeasureDef {
         key: "complaints_on_time",
         shape: MeasureShape::Count,
-        description: "of those, handled within their limit",
+        description:
+            "of those, closed by the handling deadline customer service set with the complaint",
     },
     MeasureDef {
         key: "existing_network_survey_overrun",

@@ -82,6 +82,7 @@ permissions! {
     ProblemRead => "problem.read", "查看问题";
     ProblemManage => "problem.manage", "管理问题";
     KpiRead => "kpi.read", "查看考核指标";
+    KpiAssess => "kpi.assess", "评定考核指标";
     ReportRead => "report.read", "查看报表";
     SensitiveRead => "sensitive.read", "查看一级敏感数据";
 }
@@ -260,7 +261,7 @@ mod tests {
     fn catalogue_names_are_unique_and_round_trip() {
         let names: HashSet<_> = PERMISSIONS.iter().map(|p| p.as_str()).collect();
         assert_eq!(names.len(), PERMISSIONS.len());
-        assert_eq!(PERMISSIONS.len(), 40);
+        assert_eq!(PERMISSIONS.len(), 41);
         for p in PERMISSIONS {
             assert_eq!(p.as_str().parse::<Permission>().unwrap(), *p);
         }

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use tianshu_core::kpi::{
-    deduction_units, linear_steps_score, per_unit_score, rank, score_set, KpiError, OverrunRecord,
-    Percent, PercentRounding, Points, RecordRef, Scorecard, UnitMeasures,
+    check_assessment, deduction_units, linear_steps_score, per_unit_score, rank, score_set,
+    AssessmentError, KpiError, OverrunRecord, Percent, PercentRounding, Points, RecordRef,
+    Scorecard, UnitMeasures,
 };
 use tianshu_core::policy::{PolicyPack, UnitRounding};
 use tianshu_core::sla::Tier;
@@ -359,6 +360,39 @@ fn kpi_13_assessed_parts_within_their_points() {
     let e = score_set(&p.kpi, set, &input, p.sla.day_seconds).unwrap_err();
     assert!(matches!(e, KpiError::AssessedOutOfRange { .. }));
     assert!(e.to_string().starts_with("KPI-13"));
+}
+
+#[test]
+fn kpi_13_an_assessment_is_checked_against_its_indicator_before_it_is_stored() {
+    let p = pack();
+    let set = p.kpi.set("agent_portal_branch").unwrap();
+    let ind = check_assessment(
+        set,
+        "branch_assurance_team",
+        pts("3.5").unwrap(),
+        "季度走查",
+    )
+    .unwrap();
+    assert_eq!(ind.max, Points::whole(4));
+    // The bounds are inclusive: 0 and the full marks are valid points.
+    assert!(check_assessment(set, "central_duty_team", Points::ZERO, "未值守").is_ok());
+    assert!(check_assessment(set, "central_duty_team", Points::whole(2), "全勤").is_ok());
+    let e = check_assessment(set, "central_duty_team", pts("2.01").unwrap(), "x").unwrap_err();
+    assert_eq!(e.field(), "points");
+    assert!(e.to_string().starts_with("KPI-13"), "{e}");
+    let e = check_assessment(set, "central_duty_team", pts("-0.5").unwrap(), "x").unwrap_err();
+    assert_eq!(e.field(), "points");
+    let e = check_assessment(set, "central_duty_team", Points::whole(1), "  ").unwrap_err();
+    assert_eq!(e, AssessmentError::NoReason);
+    assert_eq!(e.field(), "reason");
+    let e = check_assessment(set, "nope", Points::whole(1), "x").unwrap_err();
+    assert_eq!(e.field(), "indicator");
+    // KPI-08 is computed from complaint records, never assessed.
+    let g = p.kpi.set(SET).unwrap();
+    let e = check_assessment(g, "complaint_timeliness", Points::whole(10), "x").unwrap_err();
+    assert!(matches!(e, AssessmentError::NotAssessed { .. }));
+    assert_eq!(e.field(), "indicator");
+    assert!(e.to_string().starts_with("KPI-08"), "{e}");
 }
 
 #[test]

@@ -216,16 +216,17 @@ async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both
             .find(|l| l["record"]["id"] == b["number"])
             .unwrap();
         assert_eq!(lb["points"].as_f64(), Some(2.0));
-        // KPI-07, KPI-02/03/04 from survey and provisioning orders and KPI-05/06 from their acceptances and
-        // data configurations (none this month → full marks), are computed from records; everything else is not
-        // scored and says which measure is missing.
+        // KPI-07, KPI-02/03/04 from survey and provisioning orders, KPI-05/06 from their acceptances and data
+        // configurations and KPI-08 from complaints (none this month → full marks) are computed from records;
+        // everything else is not scored and says which measure is missing.
         assert_eq!(
             (gz["total"].as_f64(), gz["max"].as_f64()),
-            (Some(54.0), Some(60.0)),
+            (Some(64.0), Some(70.0)),
             "{gz}"
         );
-        // KPI-14: 54 / 60 on the 100-point scale, half up to one decimal.
-        assert_eq!(gz["percent"].as_f64(), Some(90.0));
+        // KPI-14: 64 / 70 on the 100-point scale, half up to one decimal.
+        assert_eq!(gz["percent"].as_f64(), Some(91.4));
+        assert_eq!(indicator(gz, "KPI-08")["score"].as_f64(), Some(10.0));
         assert_eq!(indicator(gz, "KPI-03")["score"].as_f64(), Some(10.0));
         let k4 = indicator(gz, "KPI-04");
         assert_eq!(k4["score"].as_f64(), Some(10.0), "{k4}");

@@ -11,6 +11,7 @@ use tianshu_services::kpi::{self, Scorecards};
 use tianshu_store::kpi::GroupCustomerRow;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::assessments::KpiAssessmentOut;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::state::AppState;
@@ -66,6 +67,8 @@ pub struct KpiIndicatorOut {
     pub losses: Vec<KpiLossOut>,
     /// Why the indicator is not scored: the measure the records cannot provide yet.
     pub unavailable: Option<String>,
+    /// For an `assessed` indicator: the evaluator's assessment it was scored from (who, when, why; KPI-13).
+    pub assessment: Option<KpiAssessmentOut>,
 }
 
 /// A group of points the seed gives no rules for.
@@ -161,6 +164,7 @@ pub fn scorecards_out(s: Scorecards) -> KpiScorecardsOut {
                     .indicators
                     .into_iter()
                     .map(|i| KpiIndicatorOut {
+                        assessment: u.assessments.get(&i.key).cloned().map(Into::into),
                         key: i.key,
                         rule: i.rule,
                         group: i.group,

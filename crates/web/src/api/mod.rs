@@ -1,8 +1,10 @@
 //! JSON API under /api/v1.
 
 pub mod alerts;
+pub mod assessments;
 pub mod audit;
 pub mod calendar;
+pub mod complaints;
 pub mod cutovers;
 pub mod dataops;
 pub mod duty;

@@ -2,7 +2,8 @@
 //! the SLA-02 quota report) and `/customers/{key}` (SLA-03 levels per service type, provisioning orders with
 //! their deadlines and overdue marks, forms to place an order, file an SLA-07 delay request and record
 //! completion; per `provisioning` order its SLA-09 acceptances and KPI-06 data configuration with their forms;
-//! refusals are shown next to the field they name).
+//! refusals are shown next to the field they name). Complaints (KPI-08) are a block of their own
+//! (`complaints.rs`, `_complaints.html`).
 
 use askama::Template;
 use axum::body::Bytes;
@@ -246,7 +247,7 @@ impl Fields {
 
 #[derive(Template)]
 #[template(path = "customer.html")]
-struct DetailPage {
+pub(super) struct DetailPage {
     l: Layout,
     key: String,
     name: String,
@@ -263,6 +264,8 @@ struct DetailPage {
     /// Refusals and kept values of the new-order form.
     new_err: Fields,
     new_kept: Fields,
+    /// Complaints (KPI-08) with their forms.
+    pub(super) complaints: super::complaints::Panel,
 }
 
 /// Which form of an order a post came from: the hidden `form` field (`decision`, `acceptance`, `data_config`);
@@ -445,7 +448,7 @@ fn delivery_row(st: &AppState, u: &ConsoleUser, v: &OrderView) -> DeliveryRow {
     }
 }
 
-async fn detail_page(
+pub(super) async fn detail_page(
     st: &AppState,
     u: &ConsoleUser,
     key: &str,
@@ -464,7 +467,11 @@ async fn detail_page(
         (o, e.field().unwrap_or("").to_string(), msg)
     });
     let (new_err, new_kept) = refusal_fields(refusal.as_ref(), &form, 0, "order");
+    let complaints = super::complaints::panel(st, u, key, None, &[])
+        .await
+        .map_err(|e| service_error_page(u, st, e))?;
     Ok(DetailPage {
+        complaints,
         l: u.layout(st, "customers", "cust-title-detail"),
         key: d.customer.key.clone(),
         name: d.customer.name.clone(),
@@ -525,7 +532,7 @@ pub async fn detail(
 
 /// `2026-12-01T08:40` from a datetime-local input, in the centre's time zone, as RFC 3339 (kept as typed when
 /// it does not parse, so the service names the field).
-fn local_input(st: &AppState, s: &str) -> String {
+pub(super) fn local_input(st: &AppState, s: &str) -> String {
     let s = s.trim();
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
         .ok()

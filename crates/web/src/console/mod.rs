@@ -5,6 +5,7 @@ mod alerts;
 mod assets;
 mod changes;
 mod charts;
+mod complaints;
 mod customers;
 mod dataops;
 mod duty;
@@ -189,6 +190,12 @@ pub fn routes() -> Router<AppState> {
             "/customers/{key}/orders/{id}/delays/{delay_id}/{decision}",
             post(customers::decide_delay),
         )
+        .route("/customers/{key}/complaints", post(complaints::create))
+        .route(
+            "/customers/{key}/complaints/{id}/close",
+            post(complaints::close),
+        )
+        .route("/kpi/assessments", post(kpi::assess))
         .route(
             "/problems/meetings",
             get(problem_meetings::list).post(problem_meetings::create),
