@@ -76,7 +76,7 @@ pub use problem::{
 };
 pub use reconciliation::{
     EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef,
-    ScheduleInputs, UploadDef, UploadStatus,
+    InputSource, ScheduleInputs, UploadDef, UploadStatus,
 };
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
 pub use sla::{
