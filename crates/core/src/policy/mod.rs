@@ -75,8 +75,8 @@ pub use problem::{
     OtherDepartmentRule, ProblemCategory, ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
 };
 pub use reconciliation::{
-    EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef,
-    InputSource, ScheduleInputs, UploadDef, UploadStatus,
+    EngineDef, FollowUpDef, InputSource, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef,
+    ScheduleInputs, UploadDef, UploadStatus,
 };
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
 pub use sla::{

@@ -228,7 +228,12 @@ impl ScheduleInputs {
 
     /// The left side (None only in a pack that failed validation).
     pub fn left_source(&self) -> Option<InputSource> {
-        Self::source(&self.left, &self.left_db, &self.left_table, &self.left_query)
+        Self::source(
+            &self.left,
+            &self.left_db,
+            &self.left_table,
+            &self.left_query,
+        )
     }
 
     /// The right side (None only in a pack that failed validation).
@@ -610,7 +615,11 @@ impl ReconciliationPolicy {
                 if parse_hhmm(at).is_none() {
                     issues.push(Issue::new(format!("{p}.at"), "expected local time HH:MM"));
                 }
-                if !s.inputs.as_ref().is_some_and(ScheduleInputs::databases_only) {
+                if !s
+                    .inputs
+                    .as_ref()
+                    .is_some_and(ScheduleInputs::databases_only)
+                {
                     issues.push(Issue::new(
                         format!("{p}.at"),
                         "only for a job whose inputs are both databases (a job with a file runs when its files are in the inbox)",

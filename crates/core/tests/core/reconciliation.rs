@@ -340,7 +340,11 @@ fn database_inputs_are_checked_with_file_line_and_field() {
     }
     // `at` belongs to jobs without files: a file job waits for its uploads instead.
     let e = errors(load_with("reconciliation.toml", |c| {
-        c.replacen("days = [1, 7, 15, 21, 27]", "days = [1, 7, 15, 21, 27]\nat = \"02:00\"", 1)
+        c.replacen(
+            "days = [1, 7, 15, 21, 27]",
+            "days = [1, 7, 15, 21, 27]\nat = \"02:00\"",
+            1,
+        )
     }));
     assert!(
         e.iter()
