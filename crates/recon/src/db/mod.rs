@@ -169,6 +169,8 @@ pub(crate) struct DbSide {
     /// Table name parts when the input is a table (schema, name).
     pub table: Option<(Option<String>, String)>,
     pub cols: Vec<DbCol>,
+    /// Inside the snapshot transaction (db mode), ended by [`DbSide::close`].
+    snapshot: bool,
 }
 
 pub(crate) enum Conn {
@@ -385,7 +387,10 @@ impl DbSide {
                 if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                     (Dialect::Postgres, Target::Url(url.clone(), url))
                 } else if let Some(rest) = url.strip_prefix("mariadb://") {
-                    (Dialect::MariaDb, Target::Url(format!("mysql://{rest}"), url))
+                    (
+                        Dialect::MariaDb,
+                        Target::Url(format!("mysql://{rest}"), url),
+                    )
                 } else if url.starts_with("mysql://") {
                     (Dialect::MariaDb, Target::Url(url.clone(), url))
                 } else {
@@ -496,6 +501,7 @@ impl DbSide {
             from,
             table,
             cols,
+            snapshot,
         })
     }
 
@@ -590,13 +596,18 @@ impl DbSide {
 
     /// End the snapshot transaction (if any) and close.
     pub(crate) async fn close(self) {
+        // Only a snapshot has a transaction to end (a bare ROLLBACK makes PostgreSQL log a warning notice).
         match self.conn {
             Conn::Pg(mut c) => {
-                let _ = c.execute("ROLLBACK").await;
+                if self.snapshot {
+                    let _ = c.execute("ROLLBACK").await;
+                }
                 let _ = c.close().await;
             }
             Conn::My(mut c) => {
-                let _ = c.execute("ROLLBACK").await;
+                if self.snapshot {
+                    let _ = c.execute("ROLLBACK").await;
+                }
                 let _ = c.close().await;
             }
         }
