@@ -129,12 +129,56 @@ pub struct SideSpec {
     /// A database input: a SELECT whose columns are the input's columns (instead of `table`).
     #[serde(default)]
     pub query: Option<String>,
+    /// A database input whose connection settings the embedding program holds in memory (the server opens
+    /// them from its registry of databases at run time, instead of `url_env` / `url_file`). Never read from or
+    /// written to a job file.
+    #[serde(skip)]
+    pub connect: Option<DbConnect>,
 }
 
 impl SideSpec {
-    /// Whether this side reads from a database (`url_env` or `url_file` set).
+    /// Whether this side reads from a database (`url_env`, `url_file` or `connect` set).
     pub fn is_database(&self) -> bool {
-        self.url_env.is_some() || self.url_file.is_some()
+        self.url_env.is_some() || self.url_file.is_some() || self.connect.is_some()
+    }
+}
+
+/// Connection settings of a database input given in code rather than as a URL, so a password never has to
+/// be written into a URL, an environment variable or a file. `Debug` hides the password; engine errors
+/// replace it with `***` should a driver ever echo it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbConnect {
+    /// PostgreSQL or MySQL/MariaDB.
+    pub dialect: crate::db::Dialect,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Database name.
+    pub database: String,
+    /// User name.
+    pub username: String,
+    /// Password (empty: none, e.g. trust authentication).
+    pub password: String,
+    /// Longest wait for the connection to open (None: the driver's own).
+    pub connect_timeout: Option<std::time::Duration>,
+    /// Make the session read-only (PostgreSQL `default_transaction_read_only`, MariaDB `SET SESSION
+    /// TRANSACTION READ ONLY`): a reconciliation only reads.
+    pub read_only: bool,
+}
+
+impl std::fmt::Debug for DbConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConnect")
+            .field("dialect", &self.dialect)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_only", &self.read_only)
+            .finish()
     }
 }
 

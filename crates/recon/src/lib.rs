@@ -26,7 +26,8 @@ use serde::Serialize;
 
 pub use engine::run;
 pub use job::{
-    BadRowPolicy, Case, ColumnRule, DbTuning, JobSpec, NullPolicy, ReconMode, Side, SideSpec,
+    BadRowPolicy, Case, ColumnRule, DbConnect, DbTuning, JobSpec, NullPolicy, ReconMode, Side,
+    SideSpec,
 };
 
 /// Errors. Input errors carry file:line.

@@ -373,6 +373,8 @@ mod notify_scope;
 mod problems;
 #[path = "services/recon.rs"]
 mod recon;
+#[path = "services/recon_db.rs"]
+mod recon_db;
 #[path = "services/release_ops.rs"]
 mod release_ops;
 #[path = "services/report_pack.rs"]

@@ -321,8 +321,13 @@ pub async fn recon_cmd(
                     "cli:{}",
                     std::env::var("USER").unwrap_or_else(|_| "operator".into())
                 ),
-                left: job.left.path.clone().unwrap_or_default(),
-                right: job.right.path.clone().unwrap_or_default(),
+                mode: if job.mode == ReconMode::Db {
+                    tianshu_services::recon::PolicyMode::Db
+                } else {
+                    tianshu_services::recon::PolicyMode::Full
+                },
+                left: stored_input(&job.left),
+                right: stored_input(&job.right),
                 key: report.key.clone(),
                 details_path: a.details.clone(),
             },
@@ -339,6 +344,25 @@ pub async fn recon_cmd(
         + report.duplicate_keys_right
         > 0;
     Ok(i32::from(differs))
+}
+
+/// How a stored run records a side the CLI read: the file, or for a database side where its URL came from
+/// (`env:NAME` or `file:PATH`) with the table or query — never the URL.
+fn stored_input(side: &tianshu_recon::SideSpec) -> tianshu_services::recon::RunInput {
+    use tianshu_services::recon::{DbInput, RunInput};
+    if !side.is_database() {
+        return RunInput::File(side.path.clone().unwrap_or_default());
+    }
+    let db = match (&side.url_env, &side.url_file) {
+        (Some(v), _) => format!("env:{v}"),
+        (None, Some(f)) => format!("file:{}", f.display()),
+        (None, None) => "database".into(),
+    };
+    RunInput::Db(DbInput {
+        db,
+        table: side.table.clone(),
+        query: side.query.clone(),
+    })
 }
 
 fn draw(p: &Arc<Progress>, started: Instant) {

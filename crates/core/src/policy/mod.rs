@@ -75,7 +75,7 @@ pub use problem::{
     OtherDepartmentRule, ProblemCategory, ProblemLevelPolicy, ProblemLevelRule, ReviewRule,
 };
 pub use reconciliation::{
-    EngineDef, FollowUpDef, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef,
+    EngineDef, FollowUpDef, InputSource, NullDefault, ReconMode, ReconciliationPolicy, ScheduleDef,
     ScheduleInputs, UploadDef, UploadStatus,
 };
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};

@@ -79,14 +79,17 @@ pub struct EngineDef {
     pub memory_budget_mb: u32,
 }
 
-/// Full or incremental.
+/// Full, incremental or database-to-database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReconMode {
-    /// Every row of both sides.
+    /// Every row of both sides (a database side is read row by row like a file).
     Full,
     /// Keys changed since the last run.
     Incremental,
+    /// Both sides are databases: checksums of key ranges are computed inside each database and bisected down to
+    /// the differing rows, so only those rows travel.
+    Db,
 }
 
 /// One scheduled reconciliation.
@@ -109,26 +112,52 @@ pub struct ScheduleDef {
     /// Every day.
     #[serde(default)]
     pub daily: bool,
-    /// The files the job compares (`[schedule.inputs]`); a job without them is listed but not run.
+    /// The files or databases the job compares (`[schedule.inputs]`); a job without them is listed but not run.
     #[serde(default)]
     pub inputs: Option<ScheduleInputs>,
+    /// Local `HH:MM` at which a job whose inputs are both databases runs on its days (it has no files to wait
+    /// for). Default: the REC-08 cut-off (`[upload].cut_off`), the moment the data is as of.
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
-/// The declared inputs of a scheduled job: file names under the server's reconciliation inbox, `{date}` standing
-/// for the reconciliation day as `YYYYMMDD`.
+/// The declared inputs of a scheduled job. Each side is a file name under the server's reconciliation inbox
+/// (`left`, `right`), or a database registered in the server (`left_db`, `right_db`: its name among the
+/// monitored databases, whose password the server keeps encrypted) with a table or a query. `{date}` in a file
+/// name, table or query stands for the reconciliation day as `YYYYMMDD`. No credential is ever written here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInputs {
     /// Left file (e.g. the group side), relative to the inbox.
-    pub left: String,
+    #[serde(default)]
+    pub left: Option<String>,
     /// Right file (e.g. the province side), relative to the inbox.
-    pub right: String,
+    #[serde(default)]
+    pub right: Option<String>,
+    /// Left side read from this registered database (its name) instead of a file.
+    #[serde(default)]
+    pub left_db: Option<String>,
+    /// With `left_db`: the table (`name` or `schema.name`).
+    #[serde(default)]
+    pub left_table: Option<String>,
+    /// With `left_db`: a SELECT whose columns are the side's columns (instead of `left_table`).
+    #[serde(default)]
+    pub left_query: Option<String>,
+    /// Right side read from this registered database (its name) instead of a file.
+    #[serde(default)]
+    pub right_db: Option<String>,
+    /// With `right_db`: the table (`name` or `schema.name`).
+    #[serde(default)]
+    pub right_table: Option<String>,
+    /// With `right_db`: a SELECT (instead of `right_table`).
+    #[serde(default)]
+    pub right_query: Option<String>,
     /// Key column(s).
     pub key: Vec<String>,
-    /// Delimiter of both files (one character; default `,`).
+    /// Delimiter of the files (one character; default `,`).
     #[serde(default)]
     pub delimiter: Option<String>,
-    /// Encoding of both files (utf-8, gbk, gb18030; default utf-8).
+    /// Encoding of the files (utf-8, gbk, gb18030; default utf-8).
     #[serde(default)]
     pub encoding: Option<String>,
     /// Incremental mode: the column holding each row's last change (compared to the previous run's cut-off).
@@ -139,10 +168,198 @@ pub struct ScheduleInputs {
     pub delta: Option<String>,
 }
 
+/// Where one side of a scheduled job reads from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InputSource {
+    /// A file, relative to the inbox.
+    File {
+        /// The file name.
+        path: String,
+    },
+    /// A registered database's table or query.
+    Db {
+        /// The database's registered name.
+        db: String,
+        /// `name` or `schema.name`.
+        table: Option<String>,
+        /// A SELECT (instead of a table).
+        query: Option<String>,
+    },
+}
+
+impl InputSource {
+    /// `{date}` replaced by the day as `YYYYMMDD` in the file name, table or query.
+    pub fn on(&self, day: NaiveDate) -> InputSource {
+        let r = |s: &String| ScheduleInputs::resolve(s, day);
+        match self {
+            InputSource::File { path } => InputSource::File { path: r(path) },
+            InputSource::Db { db, table, query } => InputSource::Db {
+                db: db.clone(),
+                table: table.as_ref().map(r),
+                query: query.as_ref().map(r),
+            },
+        }
+    }
+}
+
 impl ScheduleInputs {
     /// A declared path with `{date}` replaced by the day as `YYYYMMDD`.
     pub fn resolve(pattern: &str, day: NaiveDate) -> String {
         pattern.replace("{date}", &day.format("%Y%m%d").to_string())
+    }
+
+    fn source(
+        file: &Option<String>,
+        db: &Option<String>,
+        table: &Option<String>,
+        query: &Option<String>,
+    ) -> Option<InputSource> {
+        match (file, db) {
+            (Some(f), None) => Some(InputSource::File { path: f.clone() }),
+            (None, Some(d)) => Some(InputSource::Db {
+                db: d.clone(),
+                table: table.clone(),
+                query: query.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The left side (None only in a pack that failed validation).
+    pub fn left_source(&self) -> Option<InputSource> {
+        Self::source(
+            &self.left,
+            &self.left_db,
+            &self.left_table,
+            &self.left_query,
+        )
+    }
+
+    /// The right side (None only in a pack that failed validation).
+    pub fn right_source(&self) -> Option<InputSource> {
+        Self::source(
+            &self.right,
+            &self.right_db,
+            &self.right_table,
+            &self.right_query,
+        )
+    }
+
+    /// Both sides are databases: nothing to upload, the job runs at its time (`at`).
+    pub fn databases_only(&self) -> bool {
+        self.left_db.is_some() && self.right_db.is_some()
+    }
+
+    /// Either side is a database.
+    pub fn uses_database(&self) -> bool {
+        self.left_db.is_some() || self.right_db.is_some()
+    }
+
+    /// Checks one side: a file or a database with a table or a query, never both, never neither.
+    #[allow(clippy::too_many_arguments)]
+    fn check_side(
+        p: &str,
+        n: &str,
+        file: &Option<String>,
+        db: &Option<String>,
+        table: &Option<String>,
+        query: &Option<String>,
+        mode: ReconMode,
+        issues: &mut Vec<Issue>,
+    ) {
+        match (file, db) {
+            (Some(_), Some(_)) => issues.push(Issue::new(
+                format!("{p}.inputs.{n}_db"),
+                format!("give {n} (a file) or {n}_db (a registered database), not both"),
+            )),
+            (None, None) => issues.push(Issue::new(
+                format!("{p}.inputs.{n}"),
+                format!("name a file ({n}) or a registered database ({n}_db)"),
+            )),
+            _ => {}
+        }
+        if let Some(f) = file {
+            let field = format!("{p}.inputs.{n}");
+            check_non_empty(&field, f, issues);
+            if f.starts_with('/') || f.split(['/', '\\']).any(|c| c == "..") {
+                issues.push(Issue::new(
+                    field.clone(),
+                    "must be a relative path inside the inbox (no leading '/', no '..')",
+                ));
+            }
+            if mode == ReconMode::Db {
+                issues.push(Issue::new(
+                    field,
+                    format!("mode = \"db\" compares two databases: name {n}_db instead of a file"),
+                ));
+            }
+        }
+        if let Some(d) = db {
+            let field = format!("{p}.inputs.{n}_db");
+            if d.trim().is_empty() || d.len() > 255 {
+                issues.push(Issue::new(
+                    field.clone(),
+                    "the name of a registered database (1 to 255 characters)",
+                ));
+            }
+            if d.contains("://") || d.contains('@') {
+                issues.push(Issue::new(
+                    field.clone(),
+                    "the name a database is registered under, not a URL: credentials never go in the pack",
+                ));
+            }
+            match (table, query) {
+                (Some(_), Some(_)) => issues.push(Issue::new(
+                    format!("{p}.inputs.{n}_query"),
+                    format!("give {n}_table or {n}_query, not both"),
+                )),
+                (None, None) => issues.push(Issue::new(
+                    field.clone(),
+                    format!("a database side needs {n}_table or {n}_query"),
+                )),
+                _ => {}
+            }
+            if mode == ReconMode::Incremental {
+                issues.push(Issue::new(
+                    field,
+                    "incremental jobs compare files (changed keys by updated_at or a delta file); \
+                     use mode = \"full\" or \"db\" for a database side",
+                ));
+            }
+        } else {
+            for (f, v) in [("table", table), ("query", query)] {
+                if v.is_some() {
+                    issues.push(Issue::new(
+                        format!("{p}.inputs.{n}_{f}"),
+                        format!("only with {n}_db"),
+                    ));
+                }
+            }
+        }
+        if let Some(t) = table {
+            let parts: Vec<&str> = t.split('.').collect();
+            if parts.len() > 2 || parts.iter().any(|s| s.trim().is_empty() || s.trim() != *s) {
+                issues.push(Issue::new(
+                    format!("{p}.inputs.{n}_table"),
+                    "must be name or schema.name",
+                ));
+            }
+        }
+        if let Some(q) = query {
+            let head = q.trim_start().to_ascii_lowercase();
+            if !(head.starts_with("select") || head.starts_with("with")) {
+                issues.push(Issue::new(
+                    format!("{p}.inputs.{n}_query"),
+                    "must be one SELECT (or WITH … SELECT) statement",
+                ));
+            } else if q.trim().trim_end_matches(';').contains(';') {
+                issues.push(Issue::new(
+                    format!("{p}.inputs.{n}_query"),
+                    "must be one statement (no ';' inside)",
+                ));
+            }
+        }
     }
 }
 
@@ -150,6 +367,13 @@ impl ScheduleDef {
     /// Whether the job runs on this day of the month.
     pub fn due_on(&self, day_of_month: u32) -> bool {
         self.daily || self.days.contains(&day_of_month)
+    }
+
+    /// Whether the job reads only databases (nothing to upload): it runs at [`ReconciliationPolicy::run_at`].
+    pub fn databases_only(&self) -> bool {
+        self.inputs
+            .as_ref()
+            .is_some_and(ScheduleInputs::databases_only)
     }
 }
 
@@ -180,6 +404,12 @@ impl ReconciliationPolicy {
     /// REC-08: the local time the data is as of, for a reconciliation day.
     pub fn data_as_of(&self, day: NaiveDate) -> NaiveDateTime {
         day.and_time(parse_hhmm(&self.upload.cut_off).unwrap_or(NaiveTime::MIN))
+    }
+
+    /// The local time a job reading only databases runs on a reconciliation day: its `at`, or the REC-08 cut-off.
+    pub fn run_at(&self, s: &ScheduleDef, day: NaiveDate) -> NaiveDateTime {
+        let at = s.at.as_deref().unwrap_or(&self.upload.cut_off);
+        day.and_time(parse_hhmm(at).unwrap_or(NaiveTime::MIN))
     }
 
     /// REC-08: the local upload deadline of a reconciliation day.
@@ -286,13 +516,30 @@ impl ReconciliationPolicy {
                 ));
             }
             if let Some(inp) = &s.inputs {
-                for (f, v) in [("left", &inp.left), ("right", &inp.right)]
-                    .into_iter()
-                    .chain(inp.delta.as_ref().map(|d| ("delta", d)))
-                {
-                    let field = format!("{p}.inputs.{f}");
-                    check_non_empty(&field, v, issues);
-                    if v.starts_with('/') || v.split(['/', '\\']).any(|c| c == "..") {
+                ScheduleInputs::check_side(
+                    &p,
+                    "left",
+                    &inp.left,
+                    &inp.left_db,
+                    &inp.left_table,
+                    &inp.left_query,
+                    s.mode,
+                    issues,
+                );
+                ScheduleInputs::check_side(
+                    &p,
+                    "right",
+                    &inp.right,
+                    &inp.right_db,
+                    &inp.right_table,
+                    &inp.right_query,
+                    s.mode,
+                    issues,
+                );
+                if let Some(d) = &inp.delta {
+                    let field = format!("{p}.inputs.delta");
+                    check_non_empty(&field, d, issues);
+                    if d.starts_with('/') || d.split(['/', '\\']).any(|c| c == "..") {
                         issues.push(Issue::new(
                             field,
                             "must be a relative path inside the inbox (no leading '/', no '..')",
@@ -323,6 +570,19 @@ impl ReconciliationPolicy {
                         ));
                     }
                 }
+                if inp.databases_only() {
+                    for (f, set) in [
+                        ("delimiter", inp.delimiter.is_some()),
+                        ("encoding", inp.encoding.is_some()),
+                    ] {
+                        if set {
+                            issues.push(Issue::new(
+                                format!("{p}.inputs.{f}"),
+                                "is for files; both inputs of this job are databases",
+                            ));
+                        }
+                    }
+                }
                 if s.mode == ReconMode::Incremental
                     && inp.updated_at.is_none()
                     && inp.delta.is_none()
@@ -330,6 +590,39 @@ impl ReconciliationPolicy {
                     issues.push(Issue::new(
                         format!("{p}.inputs"),
                         "an incremental job needs updated_at (a column) or delta (a file of changed keys)",
+                    ));
+                }
+                if s.mode != ReconMode::Incremental {
+                    for (f, set) in [
+                        ("updated_at", inp.updated_at.is_some()),
+                        ("delta", inp.delta.is_some()),
+                    ] {
+                        if set && inp.uses_database() {
+                            issues.push(Issue::new(
+                                format!("{p}.inputs.{f}"),
+                                "only for incremental jobs, which compare files",
+                            ));
+                        }
+                    }
+                }
+            } else if s.mode == ReconMode::Db {
+                issues.push(Issue::new(
+                    format!("{p}.mode"),
+                    "mode = \"db\" needs [schedule.inputs] with left_db and right_db",
+                ));
+            }
+            if let Some(at) = &s.at {
+                if parse_hhmm(at).is_none() {
+                    issues.push(Issue::new(format!("{p}.at"), "expected local time HH:MM"));
+                }
+                if !s
+                    .inputs
+                    .as_ref()
+                    .is_some_and(ScheduleInputs::databases_only)
+                {
+                    issues.push(Issue::new(
+                        format!("{p}.at"),
+                        "only for a job whose inputs are both databases (a job with a file runs when its files are in the inbox)",
                     ));
                 }
             }

@@ -151,7 +151,7 @@ fn schedule_inputs_are_declared_and_checked_with_file_line_and_field() {
     assert_eq!(inp.key, ["customer_id"]);
     let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
     assert_eq!(
-        tianshu_core::policy::ScheduleInputs::resolve(&inp.left, day),
+        tianshu_core::policy::ScheduleInputs::resolve(inp.left.as_deref().unwrap(), day),
         "group/switchboard_customers_20261121.csv"
     );
     let rec04 = p
@@ -185,5 +185,170 @@ fn schedule_inputs_are_declared_and_checked_with_file_line_and_field() {
     assert!(
         joined.contains("schedule[3].inputs: an incremental job needs updated_at"),
         "{joined}"
+    );
+}
+
+/// The default reconciliation.toml with one more job appended (schedule[7]).
+fn with_job(job: &str) -> String {
+    let base = super::policy_pack::default_files()
+        .into_iter()
+        .find(|(n, _)| n == "reconciliation.toml")
+        .unwrap()
+        .1;
+    format!("{base}\n{job}")
+}
+
+const DB_JOB: &str = r#"[[schedule]]
+key = "crm_billing_db"
+rule = "REC-10"
+name_zh = "省CRM—省计费库对库稽核"
+name_en = "Provincial CRM vs billing (database to database)"
+mode = "db"
+days = [1]
+at = "02:00"
+
+[schedule.inputs]
+left_db = "province_crm"
+left_table = "crm.customers_{date}"
+right_db = "province_billing"
+right_query = "SELECT cust_id AS customer_id, status FROM billing.customer WHERE day = '{date}'"
+key = ["customer_id"]
+"#;
+
+#[test]
+fn a_job_may_read_registered_databases_and_runs_at_its_time() {
+    let text = with_job(DB_JOB);
+    let p = load_with("reconciliation.toml", |_| text.clone()).unwrap();
+    let rp = &p.reconciliation;
+    let s = rp.schedule("crm_billing_db").unwrap();
+    assert_eq!(s.mode, tianshu_core::policy::ReconMode::Db);
+    assert!(s.databases_only());
+    let inp = s.inputs.as_ref().unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    assert_eq!(
+        inp.left_source().unwrap().on(day),
+        tianshu_core::policy::InputSource::Db {
+            db: "province_crm".into(),
+            table: Some("crm.customers_20261201".into()),
+            query: None
+        }
+    );
+    match inp.right_source().unwrap().on(day) {
+        tianshu_core::policy::InputSource::Db { db, query, .. } => {
+            assert_eq!(db, "province_billing");
+            assert!(query.unwrap().ends_with("day = '20261201'"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rp.run_at(s, day), day.and_hms_opt(2, 0, 0).unwrap());
+    // Without `at`: the REC-08 cut-off (00:00), the moment the data is as of.
+    let text = with_job(&DB_JOB.replace("at = \"02:00\"\n", ""));
+    let p = load_with("reconciliation.toml", |_| text.clone()).unwrap();
+    let s = p.reconciliation.schedule("crm_billing_db").unwrap();
+    assert_eq!(
+        p.reconciliation.run_at(s, day),
+        day.and_hms_opt(0, 0, 0).unwrap()
+    );
+    // A table against an uploaded file (full mode): the file side still waits for its upload.
+    let mixed = DB_JOB
+        .replace("mode = \"db\"", "mode = \"full\"")
+        .replace("at = \"02:00\"\n", "")
+        .replace(
+            "right_db = \"province_billing\"\nright_query = \"SELECT cust_id AS customer_id, status FROM billing.customer WHERE day = '{date}'\"",
+            "right = \"billing/customers_{date}.csv\"",
+        );
+    let text = with_job(&mixed);
+    let p = load_with("reconciliation.toml", |_| text.clone()).unwrap();
+    let s = p.reconciliation.schedule("crm_billing_db").unwrap();
+    assert!(!s.databases_only());
+    assert!(s.inputs.as_ref().unwrap().uses_database());
+}
+
+#[test]
+fn database_inputs_are_checked_with_file_line_and_field() {
+    // One mistake per case: (edit of DB_JOB, line holding the reported key, field, message start).
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "left_db = \"province_crm\"",
+            "left_db = \"province_crm\"\nleft = \"crm/customers.csv\"",
+            "left_db = ",
+            "schedule[7].inputs.left_db",
+            "give left (a file) or left_db (a registered database), not both",
+        ),
+        (
+            "right_db = \"province_billing\"",
+            "right = \"billing/customers_{date}.csv\"",
+            "right = ",
+            "schedule[7].inputs.right",
+            "mode = \"db\" compares two databases: name right_db instead of a file",
+        ),
+        (
+            "left_table = ",
+            "left_tabel = ",
+            "left_tabel = ",
+            "schedule[7].inputs.left_tabel",
+            "unknown field `left_tabel`",
+        ),
+        (
+            "left_table = \"crm.customers_{date}\"",
+            "left_table = \"crm.customers_{date}\"\nleft_query = \"SELECT 1\"",
+            "left_query = ",
+            "schedule[7].inputs.left_query",
+            "give left_table or left_query, not both",
+        ),
+        (
+            "left_db = \"province_crm\"",
+            "left_db = \"postgres://u:secret@db/crm\"",
+            "left_db = ",
+            "schedule[7].inputs.left_db",
+            "the name a database is registered under, not a URL",
+        ),
+        (
+            "at = \"02:00\"",
+            "at = \"2 am\"",
+            "at = ",
+            "schedule[7].at",
+            "expected local time HH:MM",
+        ),
+        (
+            "mode = \"db\"",
+            "mode = \"incremental\"",
+            "left_db = ",
+            "schedule[7].inputs.left_db",
+            "incremental jobs compare files",
+        ),
+        (
+            "right_query = \"SELECT cust_id",
+            "right_query = \"DELETE FROM x; SELECT cust_id",
+            "right_query = ",
+            "schedule[7].inputs.right_query",
+            "must be one SELECT",
+        ),
+    ];
+    for (from, to, line_key, field, msg) in cases {
+        let job = DB_JOB.replace(from, to);
+        assert_ne!(job, DB_JOB, "edit {from:?} applies");
+        let text = with_job(&job);
+        let line = super::policy_pack::line_of(&text, "key = \"crm_billing_db\"", line_key);
+        let e = errors(load_with("reconciliation.toml", |_| text.clone()));
+        let want = format!("reconciliation.toml:{line}:{field}: {msg}");
+        assert!(
+            e.iter().any(|l| l.starts_with(&want)),
+            "{want}\nnot in:\n{}",
+            e.join("\n")
+        );
+    }
+    // `at` belongs to jobs without files: a file job waits for its uploads instead.
+    let e = errors(load_with("reconciliation.toml", |c| {
+        c.replacen(
+            "days = [1, 7, 15, 21, 27]",
+            "days = [1, 7, 15, 21, 27]\nat = \"02:00\"",
+            1,
+        )
+    }));
+    assert!(
+        e.iter()
+            .any(|l| l.contains("schedule[0].at: only for a job whose inputs are both databases")),
+        "{e:?}"
     );
 }

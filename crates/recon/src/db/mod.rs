@@ -169,6 +169,8 @@ pub(crate) struct DbSide {
     /// Table name parts when the input is a table (schema, name).
     pub table: Option<(Option<String>, String)>,
     pub cols: Vec<DbCol>,
+    /// Inside the snapshot transaction (db mode), ended by [`DbSide::close`].
+    snapshot: bool,
 }
 
 pub(crate) enum Conn {
@@ -204,10 +206,110 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn db_err(side: Side, url: &str, what: &str, e: impl std::fmt::Display) -> ReconError {
+/// What a message about a side must never show: its URL (with the password in it) or a password given in code.
+struct Secret {
+    url: String,
+    password: String,
+}
+
+fn db_err(side: Side, secret: &Secret, what: &str, e: impl std::fmt::Display) -> ReconError {
+    let mut msg = scrub(&format!("{what}: {e}"), &secret.url);
+    if !secret.password.is_empty() {
+        msg = msg.replace(&secret.password, "***");
+    }
     ReconError::Database {
         side: side.name().into(),
-        msg: scrub(&format!("{what}: {e}"), url),
+        msg,
+    }
+}
+
+/// Where a side connects: a URL (as given, and as the driver takes it: `mariadb://` becomes `mysql://`), or
+/// settings given in code.
+enum Target {
+    Url(String, String),
+    Settings(crate::job::DbConnect),
+}
+
+impl Target {
+    fn secret(&self) -> Secret {
+        match self {
+            Target::Url(_, given) => Secret {
+                url: given.clone(),
+                password: String::new(),
+            },
+            Target::Settings(c) => Secret {
+                url: String::new(),
+                password: c.password.clone(),
+            },
+        }
+    }
+
+    async fn connect(&self, d: Dialect, side: Side, secret: &Secret) -> Result<Conn, ReconError> {
+        let timeout = match self {
+            Target::Settings(c) => c.connect_timeout,
+            Target::Url(..) => None,
+        };
+        // Checksum queries are long by design: no slow-statement log lines.
+        let cannot = |e: sqlx::Error| db_err(side, secret, "cannot connect", e);
+        let fut = async {
+            match (d, self) {
+                (Dialect::Postgres, Target::Url(u, _)) => u
+                    .parse::<sqlx::postgres::PgConnectOptions>()
+                    .map_err(|e| db_err(side, secret, "invalid URL", e))?
+                    .disable_statement_logging()
+                    .connect()
+                    .await
+                    .map(Conn::Pg)
+                    .map_err(cannot),
+                (Dialect::MariaDb, Target::Url(u, _)) => u
+                    .parse::<sqlx::mysql::MySqlConnectOptions>()
+                    .map_err(|e| db_err(side, secret, "invalid URL", e))?
+                    .disable_statement_logging()
+                    .connect()
+                    .await
+                    .map(Conn::My)
+                    .map_err(cannot),
+                (Dialect::Postgres, Target::Settings(c)) => {
+                    let mut o = sqlx::postgres::PgConnectOptions::new()
+                        .host(&c.host)
+                        .port(c.port)
+                        .database(&c.database)
+                        .username(&c.username)
+                        .application_name("tianshu-recon")
+                        .disable_statement_logging();
+                    if c.read_only {
+                        o = o.options([("default_transaction_read_only", "on")]);
+                    }
+                    if !c.password.is_empty() {
+                        o = o.password(&c.password);
+                    }
+                    o.connect().await.map(Conn::Pg).map_err(cannot)
+                }
+                (Dialect::MariaDb, Target::Settings(c)) => {
+                    let mut o = sqlx::mysql::MySqlConnectOptions::new()
+                        .host(&c.host)
+                        .port(c.port)
+                        .database(&c.database)
+                        .username(&c.username)
+                        .disable_statement_logging();
+                    if !c.password.is_empty() {
+                        o = o.password(&c.password);
+                    }
+                    o.connect().await.map(Conn::My).map_err(cannot)
+                }
+            }
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| {
+                db_err(
+                    side,
+                    secret,
+                    "cannot connect",
+                    format!("no connection within {} s", t.as_secs_f64()),
+                )
+            })?,
+            None => fut.await,
+        }
     }
 }
 
@@ -269,27 +371,44 @@ impl DbSide {
         snapshot: bool,
     ) -> Result<DbSide, ReconError> {
         let n = side.name();
-        let url = side_url(spec, side)?;
-        let (dialect, curl) = if url.starts_with("postgres://") || url.starts_with("postgresql://")
-        {
-            (Dialect::Postgres, url.clone())
-        } else if let Some(rest) = url.strip_prefix("mariadb://") {
-            (Dialect::MariaDb, format!("mysql://{rest}"))
-        } else if url.starts_with("mysql://") {
-            (Dialect::MariaDb, url.clone())
-        } else {
-            return Err(ReconError::Job {
-                field: format!(
-                    "{n}.{}",
-                    if spec.url_env.is_some() {
-                        "url_env"
-                    } else {
-                        "url_file"
-                    }
-                ),
-                msg: "the URL must start with postgres://, mysql:// or mariadb://".into(),
-            });
+        let (dialect, target) = match &spec.connect {
+            Some(c) => {
+                if spec.url_env.is_some() || spec.url_file.is_some() {
+                    return Err(ReconError::Job {
+                        field: format!("{n}.url_env"),
+                        msg: "this side's connection is given in code; no url_env or url_file"
+                            .into(),
+                    });
+                }
+                (c.dialect, Target::Settings(c.clone()))
+            }
+            None => {
+                let url = side_url(spec, side)?;
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    (Dialect::Postgres, Target::Url(url.clone(), url))
+                } else if let Some(rest) = url.strip_prefix("mariadb://") {
+                    (
+                        Dialect::MariaDb,
+                        Target::Url(format!("mysql://{rest}"), url),
+                    )
+                } else if url.starts_with("mysql://") {
+                    (Dialect::MariaDb, Target::Url(url.clone(), url))
+                } else {
+                    return Err(ReconError::Job {
+                        field: format!(
+                            "{n}.{}",
+                            if spec.url_env.is_some() {
+                                "url_env"
+                            } else {
+                                "url_file"
+                            }
+                        ),
+                        msg: "the URL must start with postgres://, mysql:// or mariadb://".into(),
+                    });
+                }
+            }
         };
+        let secret = target.secret();
         let (table, from) = match (&spec.table, &spec.query) {
             (Some(_), Some(_)) => {
                 return Err(ReconError::Job {
@@ -328,25 +447,13 @@ impl DbSide {
                 })
             }
         };
-        let mut conn = match dialect {
-            Dialect::Postgres => Conn::Pg(
-                curl.parse::<sqlx::postgres::PgConnectOptions>()
-                    .map_err(|e| db_err(side, &url, "invalid URL", e))?
-                    // Checksum queries are long by design: no slow-statement log lines.
-                    .disable_statement_logging()
-                    .connect()
-                    .await
-                    .map_err(|e| db_err(side, &url, "cannot connect", e))?,
-            ),
-            Dialect::MariaDb => Conn::My(
-                curl.parse::<sqlx::mysql::MySqlConnectOptions>()
-                    .map_err(|e| db_err(side, &url, "invalid URL", e))?
-                    .disable_statement_logging()
-                    .connect()
-                    .await
-                    .map_err(|e| db_err(side, &url, "cannot connect", e))?,
-            ),
-        };
+        let mut conn = target.connect(dialect, side, &secret).await?;
+        if matches!(&target, Target::Settings(c) if c.read_only) && dialect == Dialect::MariaDb {
+            // PostgreSQL got default_transaction_read_only at connect; MariaDB has no such option.
+            conn.execute("SET SESSION TRANSACTION READ ONLY")
+                .await
+                .map_err(|e| db_err(side, &secret, "session setup", e))?;
+        }
         // Session: UTC for MariaDB TIMESTAMP, a consistent read-only snapshot in db mode.
         let setup: &[&str] = match (dialect, snapshot) {
             (Dialect::Postgres, true) => &[
@@ -364,13 +471,13 @@ impl DbSide {
         for s in setup {
             conn.execute(s)
                 .await
-                .map_err(|e| db_err(side, &url, "session setup", e))?;
+                .map_err(|e| db_err(side, &secret, "session setup", e))?;
         }
         let probe = format!("SELECT * FROM {from}");
         let described = conn
             .columns(&probe)
             .await
-            .map_err(|e| db_err(side, &url, &format!("cannot read {}", what(spec)), e))?;
+            .map_err(|e| db_err(side, &secret, &format!("cannot read {}", what(spec)), e))?;
         let mut cols = Vec::with_capacity(described.len());
         for (name, ty) in described {
             let job_name = spec.rename.get(&name).cloned().unwrap_or(name.clone());
@@ -394,6 +501,7 @@ impl DbSide {
             from,
             table,
             cols,
+            snapshot,
         })
     }
 
@@ -488,13 +596,18 @@ impl DbSide {
 
     /// End the snapshot transaction (if any) and close.
     pub(crate) async fn close(self) {
+        // Only a snapshot has a transaction to end (a bare ROLLBACK makes PostgreSQL log a warning notice).
         match self.conn {
             Conn::Pg(mut c) => {
-                let _ = c.execute("ROLLBACK").await;
+                if self.snapshot {
+                    let _ = c.execute("ROLLBACK").await;
+                }
                 let _ = c.close().await;
             }
             Conn::My(mut c) => {
-                let _ = c.execute("ROLLBACK").await;
+                if self.snapshot {
+                    let _ = c.execute("ROLLBACK").await;
+                }
                 let _ = c.close().await;
             }
         }

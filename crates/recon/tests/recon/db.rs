@@ -740,3 +740,101 @@ async fn query_input_against_a_file() {
     );
     assert_eq!(r.per_column["name"], 1);
 }
+
+/// The connection settings of a `postgres://user[:pw]@host[:port]/db` or `mysql://…` URL, given in code.
+fn connect_of(url: &str, dialect: tianshu_recon::db::Dialect) -> tianshu_recon::DbConnect {
+    let rest = url.split_once("://").unwrap().1;
+    let (auth, rest) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let (hostport, database) = rest.split_once('/').unwrap_or((rest, ""));
+    let (user, pw) = auth.split_once(':').unwrap_or((auth, ""));
+    let default_port = match dialect {
+        tianshu_recon::db::Dialect::Postgres => 5432,
+        tianshu_recon::db::Dialect::MariaDb => 3306,
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().unwrap()),
+        None => (hostport, default_port),
+    };
+    tianshu_recon::DbConnect {
+        dialect,
+        host: host.into(),
+        port,
+        database: database.split('?').next().unwrap().into(),
+        username: user.into(),
+        password: pw.into(),
+        connect_timeout: Some(std::time::Duration::from_secs(5)),
+        read_only: true,
+    }
+}
+
+/// Sides whose connection is given in code (the server's registered databases): they compare like URL sides,
+/// the session is read-only, and neither a refused connection nor a bad URL-less setup shows the password.
+#[tokio::test]
+async fn sides_given_by_connection_settings() {
+    use tianshu_recon::db::Dialect;
+    let Some(((purl, s), murl)) = both().await else {
+        return;
+    };
+    pg_exec(
+        &purl,
+        &format!(
+            "CREATE TABLE {s}.c (id bigint PRIMARY KEY, v text);
+             INSERT INTO {s}.c VALUES (1, 'a'), (2, 'b'), (3, 'c');"
+        ),
+    )
+    .await;
+    my_exec(
+        &murl,
+        "CREATE TABLE c (id BIGINT PRIMARY KEY, v TEXT);
+         INSERT INTO c VALUES (1, 'a'), (2, 'x'), (4, 'd');",
+    )
+    .await;
+    let job = |mode| {
+        let mut j = JobSpec {
+            key: vec!["id".into()],
+            mode,
+            ..Default::default()
+        };
+        j.left.connect = Some(connect_of(&purl, Dialect::Postgres));
+        j.left.table = Some(format!("{s}.c"));
+        j.right.connect = Some(connect_of(&murl, Dialect::MariaDb));
+        j.right.table = Some("c".into());
+        j
+    };
+    for mode in [ReconMode::Db, ReconMode::File] {
+        let r = run(&job(mode)).await.unwrap();
+        assert_eq!(
+            (r.only_left, r.only_right, r.changed, r.identical),
+            (1, 1, 1, 1),
+            "{mode:?}"
+        );
+    }
+    // Read-only session: a query that writes (a sequence's nextval) is refused by the server.
+    pg_exec(&purl, &format!("CREATE SEQUENCE {s}.sq")).await;
+    let mut j = job(ReconMode::File);
+    j.left.table = None;
+    j.left.query = Some(format!("SELECT id, v, nextval('{s}.sq') AS n FROM {s}.c"));
+    let e = run(&j)
+        .await
+        .map(|_| ())
+        .expect_err("read-only")
+        .to_string();
+    assert!(e.starts_with("left:") && e.contains("read-only"), "{e}");
+    // Refused connection: the password never appears; the engine's own checks name the field.
+    let secret = "Pw-given-in-code-9921";
+    let mut j = job(ReconMode::Db);
+    let mut c = connect_of(&purl, Dialect::Postgres);
+    c.port = 1;
+    c.password = secret.into();
+    j.left.connect = Some(c);
+    let e = run(&j).await.map(|_| ()).expect_err("refused").to_string();
+    assert!(
+        e.starts_with("left: cannot connect") && !e.contains(secret),
+        "{e}"
+    );
+    assert!(!format!("{:?}", j.left).contains(secret), "Debug hides it");
+    let mut j = job(ReconMode::Db);
+    j.left.url_env = Some("X".into());
+    let e = run(&j).await.map(|_| ()).expect_err("both").to_string();
+    assert!(e.starts_with("left.url_env:"), "{e}");
+}

@@ -124,6 +124,22 @@ fn seal_password(p: &Platform, mut def: DatabaseDef) -> ServiceResult<DatabaseDe
     Ok(def)
 }
 
+/// Reconciliation jobs of the pack name registered databases by name (reconciliation.toml `left_db` /
+/// `right_db`): deleting or renaming one they read would fail their next run.
+fn refuse_if_reconciled(p: &Platform, name: &str, field: &str) -> ServiceResult<()> {
+    let jobs = crate::recon::databases::jobs_reading(p, name);
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    Err(ServiceError::Conflict {
+        field: field.into(),
+        message: format!(
+            "reconciliation job(s) {} of the policy pack read this database by its name '{name}'",
+            jobs.join(", ")
+        ),
+    })
+}
+
 /// Every registered database (no passwords).
 pub async fn databases(p: &Platform, actor: &Principal) -> ServiceResult<Vec<DatabaseRow>> {
     actor.require(Permission::AlertRead)?;
@@ -164,10 +180,14 @@ pub async fn update_database(
         .version
         .ok_or_else(|| ServiceError::invalid("version", "the version read is required"))?;
     let def = seal_password(p, check_db(&input)?)?;
-    p.store
+    let old = p
+        .store
         .mon_database(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("database {id}")))?;
+    if old.name != def.name {
+        refuse_if_reconciled(p, &old.name, "name")?;
+    }
     let now = p.now_us();
     let who = actor.actor();
     let pw_changed = def.password.is_some();
@@ -193,10 +213,12 @@ pub async fn delete_database(
     version: i64,
 ) -> ServiceResult<()> {
     actor.require(Permission::ProbeManage)?;
-    p.store
+    let old = p
+        .store
         .mon_database(id)
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("database {id}")))?;
+    refuse_if_reconciled(p, &old.name, "id")?;
     let now = p.now_us();
     let who = actor.actor();
     p.store

@@ -65,7 +65,8 @@ fn todays_files(p: &Platform) -> ServiceResult<()> {
         .filter(|s| s.due_on(today.day()))
     {
         let Some(inp) = &s.inputs else { continue };
-        for f in [&inp.left, &inp.right] {
+        // Demo files only for file sides; a database side reads a registered database.
+        for f in [&inp.left, &inp.right].into_iter().flatten() {
             let path = inbox.join(tianshu_core::policy::ScheduleInputs::resolve(f, today));
             if path.exists() {
                 continue;
@@ -115,8 +116,8 @@ pub async fn load(p: &Platform) -> ServiceResult<bool> {
                 trigger: "demo".into(),
                 started_by: "system:demo".into(),
                 as_of: Some(day),
-                left,
-                right,
+                left: left.into(),
+                right: right.into(),
                 key: vec!["customer_id".into()],
                 delimiter: None,
                 encoding: None,

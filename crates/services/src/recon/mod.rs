@@ -1,11 +1,12 @@
 //! Reconciliation on the server (issue 6, REC-01..REC-08): stored runs with their inputs' fingerprints, the jobs
-//! of the policy pack and their declared inputs, runs started by hand (uploads or files in the inbox), by the CLI
-//! or by the schedule, the consistency trend, and the REC-07 work item each difference batch opens with its reply
-//! and fix deadlines on the shared clocks.
+//! of the policy pack and their declared inputs (inbox files or registered databases), runs started by hand
+//! (uploads or files in the inbox), by the CLI or by the schedule, the consistency trend, and the REC-07 work item
+//! each difference batch opens with its reply and fix deadlines on the shared clocks.
 //!
 //! The engine (`tianshu-recon`) runs on a blocking thread; its full details go to a CSV file under the runs
 //! directory and a sample ([engine].sample_size per kind of difference) is stored for the API and the console.
 
+pub mod databases;
 pub mod demo;
 pub mod incremental;
 pub mod schedule;
@@ -18,7 +19,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tianshu_core::policy::{ReconMode, ScheduleDef};
+use tianshu_core::policy::{InputSource, ReconMode, ScheduleDef, ScheduleInputs};
 use tianshu_core::Permission;
 use tianshu_recon::{JobSpec, NullPolicy, Report, RunOptions};
 use tianshu_store::audit::{append, NewAuditEntry};
@@ -29,6 +30,9 @@ use tianshu_workcal::DeadlineBasis;
 use crate::authz::Principal;
 use crate::clocks::{self, ClockSpec, Notify, Recipients};
 use crate::{Platform, ServiceError, ServiceResult};
+pub use databases::DbInput;
+/// The pack's mode of a job (full, incremental, db), as stored runs record it.
+pub use tianshu_core::policy::ReconMode as PolicyMode;
 
 /// Subject kind of a work item's clocks.
 pub const ITEM_KIND: &str = "recon_item";
@@ -126,6 +130,39 @@ pub fn fingerprint(path: &Path) -> std::io::Result<(i64, String)> {
     Ok((size, hex::encode(h.finalize())))
 }
 
+/// One side of a run: a file, or a registered database's table or query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunInput {
+    /// A file (in the inbox, or wherever the CLI read it).
+    File(PathBuf),
+    /// A registered database.
+    Db(DbInput),
+}
+
+impl From<PathBuf> for RunInput {
+    fn from(p: PathBuf) -> Self {
+        RunInput::File(p)
+    }
+}
+
+impl RunInput {
+    /// The file, if this side is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            RunInput::File(p) => Some(p),
+            RunInput::Db(_) => None,
+        }
+    }
+
+    /// What the run records as this side's path.
+    pub fn label(&self) -> String {
+        match self {
+            RunInput::File(p) => p.display().to_string(),
+            RunInput::Db(d) => d.label(),
+        }
+    }
+}
+
 /// What to compare and how a run is labelled.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
@@ -135,16 +172,28 @@ pub struct RunSpec {
     pub trigger: String,
     pub started_by: String,
     pub as_of: Option<NaiveDate>,
-    pub left: PathBuf,
-    pub right: PathBuf,
+    pub left: RunInput,
+    pub right: RunInput,
     pub key: Vec<String>,
+    /// Of the file sides.
     pub delimiter: Option<String>,
+    /// Of the file sides.
     pub encoding: Option<String>,
     /// Incremental mode: where the changed keys come from.
     pub changed: Option<incremental::ChangedKeys>,
 }
 
-/// The engine job of a spec, with the pack's [engine] defaults.
+impl RunSpec {
+    /// Whether the run reads a database (db mode, or a database side in full mode).
+    pub fn uses_database(&self) -> bool {
+        self.mode == ReconMode::Db
+            || matches!(self.left, RunInput::Db(_))
+            || matches!(self.right, RunInput::Db(_))
+    }
+}
+
+/// The engine job of a spec, with the pack's [engine] defaults (database sides get their table or query; their
+/// connections are opened by [`execute`]).
 pub fn job_spec(p: &Platform, s: &RunSpec) -> JobSpec {
     let pol = p.policy.current();
     let e = &pol.pack.reconciliation.engine;
@@ -154,10 +203,21 @@ pub fn job_spec(p: &Platform, s: &RunSpec) -> JobSpec {
         ..Default::default()
     };
     apply_engine_defaults(&mut job, e, false);
-    for (side, path) in [(&mut job.left, &s.left), (&mut job.right, &s.right)] {
-        side.path = Some(path.clone());
-        side.delimiter = s.delimiter.clone();
-        side.encoding = s.encoding.clone();
+    for (side, input) in [(&mut job.left, &s.left), (&mut job.right, &s.right)] {
+        match input {
+            RunInput::File(path) => {
+                side.path = Some(path.clone());
+                side.delimiter = s.delimiter.clone();
+                side.encoding = s.encoding.clone();
+            }
+            RunInput::Db(d) => {
+                side.table = d.table.clone();
+                side.query = d.query.clone();
+            }
+        }
+    }
+    if s.mode == ReconMode::Db {
+        job.mode = tianshu_recon::ReconMode::Db;
     }
     job
 }
@@ -187,6 +247,7 @@ fn mode_str(m: ReconMode) -> &'static str {
     match m {
         ReconMode::Full => "full",
         ReconMode::Incremental => "incremental",
+        ReconMode::Db => "db",
     }
 }
 
@@ -215,16 +276,20 @@ async fn audit(
     Ok(())
 }
 
+/// Size and SHA-256 of each side. A database side has no file to hash: its fingerprint is its label (registered
+/// name and table or query text), size 0 and the SHA-256 of the label, so two runs reading the same source compare
+/// equal and a changed query shows.
 async fn fingerprints(
-    left: PathBuf,
-    right: PathBuf,
+    left: RunInput,
+    right: RunInput,
 ) -> ServiceResult<((i64, String), (i64, String))> {
     tokio::task::spawn_blocking(move || -> ServiceResult<_> {
-        let l = fingerprint(&left)
-            .map_err(|e| ServiceError::invalid("left", format!("{}: {e}", left.display())))?;
-        let r = fingerprint(&right)
-            .map_err(|e| ServiceError::invalid("right", format!("{}: {e}", right.display())))?;
-        Ok((l, r))
+        let one = |field: &str, input: &RunInput| match input {
+            RunInput::File(path) => fingerprint(path)
+                .map_err(|e| ServiceError::invalid(field, format!("{}: {e}", path.display()))),
+            RunInput::Db(d) => Ok((0, hex::encode(Sha256::digest(d.label().as_bytes())))),
+        };
+        Ok((one("left", &left)?, one("right", &right)?))
     })
     .await
     .map_err(|e| ServiceError::Internal(format!("fingerprint task: {e}")))?
@@ -241,10 +306,10 @@ async fn start_run(p: &Platform, s: &RunSpec) -> ServiceResult<ReconRunRow> {
         started_by: s.started_by.clone(),
         as_of: s.as_of.map(|d| d.format("%Y-%m-%d").to_string()),
         key_columns: serde_json::to_string(&s.key).unwrap_or_else(|_| "[]".into()),
-        left_path: s.left.display().to_string(),
+        left_path: s.left.label(),
         left_size: ls,
         left_sha256: lh,
-        right_path: s.right.display().to_string(),
+        right_path: s.right.label(),
         right_size: rs,
         right_sha256: rh,
         started_at: now,
@@ -426,13 +491,16 @@ async fn open_item(
 /// (file:line for bad input) and is returned as the run, not as an error.
 pub async fn execute(p: &Platform, s: RunSpec) -> ServiceResult<ReconRunRow> {
     let run = start_run(p, &s).await?;
+    if s.uses_database() {
+        return execute_db(p, &s, &run).await;
+    }
     let runs_dir = p.recon.runs_dir();
     let details_path = runs_dir.join(format!("run-{}.csv", run.id));
     let mut job = job_spec(p, &s);
-    let prepared = match &s.changed {
-        Some(ch) => {
+    let prepared = match (&s.changed, s.left.file(), s.right.file()) {
+        (Some(ch), Some(l), Some(r)) => {
             let ch = ch.clone();
-            let (l, r) = (s.left.clone(), s.right.clone());
+            let (l, r) = (l.to_path_buf(), r.to_path_buf());
             let key = s.key.clone();
             let delim = s.delimiter.clone();
             let tmp = runs_dir.join(format!("run-{}-incremental", run.id));
@@ -443,7 +511,8 @@ pub async fn execute(p: &Platform, s: RunSpec) -> ServiceResult<ReconRunRow> {
             .map_err(|e| ServiceError::Internal(format!("incremental task: {e}")))?
             .map(Some)
         }
-        None => Ok(None),
+        (Some(_), _, _) => Err("an incremental run compares two files".to_string()),
+        (None, _, _) => Ok(None),
     };
     let prepared = match prepared {
         Ok(v) => v,
@@ -494,6 +563,86 @@ pub async fn execute(p: &Platform, s: RunSpec) -> ServiceResult<ReconRunRow> {
     }
 }
 
+/// A run reading a registered database: the connections are opened from the registry here, then the engine
+/// streams database sides as files (`full`) or bisects checksums inside both databases (`db`). An unreachable or
+/// unregistered database fails the run with a message naming the side and the database, never its password.
+async fn execute_db(p: &Platform, s: &RunSpec, run: &ReconRunRow) -> ServiceResult<ReconRunRow> {
+    let runs_dir = p.recon.runs_dir();
+    let details_path = runs_dir.join(format!("run-{}.csv", run.id));
+    let mut job = job_spec(p, s);
+    for (n, side, input) in [
+        ("left", &mut job.left, &s.left),
+        ("right", &mut job.right, &s.right),
+    ] {
+        if let RunInput::Db(d) = input {
+            match databases::connect(p, &d.db).await {
+                Ok(c) => side.connect = Some(c),
+                Err(msg) => return fail(p, run, &format!("{n}_db '{}': {msg}", d.db)).await,
+            }
+        }
+    }
+    // Exported database sides and spilled partitions go under the data directory, not the system temp.
+    job.temp_dir = Some(runs_dir.clone());
+    let dp = details_path.clone();
+    let sink = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(dp.parent().unwrap_or(Path::new(".")))
+            .map_err(|e| format!("{}: {e}", dp.display()))?;
+        tianshu_recon::details::open(&dp).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("reconciliation task: {e}")))?;
+    let sink = match sink {
+        Ok(sink) => sink,
+        Err(msg) => return fail(p, run, &msg).await,
+    };
+    let opts = RunOptions {
+        details: Some(sink),
+        ..Default::default()
+    };
+    match tianshu_recon::db::run_any(&job, opts).await {
+        Ok((report, _)) => {
+            metrics::counter!("tianshu_recon_runs_total", "status" => "succeeded").increment(1);
+            finish(
+                p,
+                run,
+                &report,
+                Some(details_path.display().to_string()),
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&details_path);
+            fail(p, run, &db_error(s, e)).await
+        }
+    }
+}
+
+/// An engine error in the pack's words: `left: cannot connect: …` becomes `left_db 'crm': cannot connect: …`,
+/// `left.table: …` becomes `left_table (db 'crm'): …`.
+fn db_error(s: &RunSpec, e: tianshu_recon::ReconError) -> String {
+    use tianshu_recon::ReconError;
+    let db_of = |side: &str| match (side, &s.left, &s.right) {
+        ("left", RunInput::Db(d), _) | ("right", _, RunInput::Db(d)) => Some(d.db.clone()),
+        _ => None,
+    };
+    match e {
+        ReconError::Database { side, msg } => match db_of(&side) {
+            Some(db) => format!("{side}_db '{db}': {msg}"),
+            None => format!("{side}: {msg}"),
+        },
+        ReconError::Job { field, msg } => {
+            let (side, rest) = field.split_once('.').unwrap_or((field.as_str(), ""));
+            match (db_of(side), rest) {
+                (Some(db), "table" | "query") => format!("{side}_{rest} (db '{db}'): {msg}"),
+                (Some(db), _) => format!("{field} (db '{db}'): {msg}"),
+                (None, _) => format!("{field}: {msg}"),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
 async fn fail(p: &Platform, run: &ReconRunRow, msg: &str) -> ServiceResult<ReconRunRow> {
     metrics::counter!("tianshu_recon_runs_total", "status" => "failed").increment(1);
     let now = p.now_us();
@@ -524,8 +673,11 @@ async fn fail(p: &Platform, run: &ReconRunRow, msg: &str) -> ServiceResult<Recon
 pub struct ExternalRun {
     pub job_key: String,
     pub started_by: String,
-    pub left: PathBuf,
-    pub right: PathBuf,
+    /// full, or db for the CLI's `--mode db`.
+    pub mode: ReconMode,
+    /// A file, or a database side labelled by where the CLI took its URL from (never the URL).
+    pub left: RunInput,
+    pub right: RunInput,
     pub key: Vec<String>,
     pub details_path: Option<PathBuf>,
 }
@@ -538,7 +690,7 @@ pub async fn store_external(
 ) -> ServiceResult<ReconRunRow> {
     let spec = RunSpec {
         job_key: e.job_key,
-        mode: ReconMode::Full,
+        mode: e.mode,
         trigger: "cli".into(),
         started_by: e.started_by,
         as_of: None,
@@ -570,6 +722,11 @@ pub struct JobView {
     pub days: Vec<u32>,
     pub daily: bool,
     pub inputs: Option<tianshu_core::policy::ScheduleInputs>,
+    /// Where each side reads from, a database side with its registered kind.
+    pub left_input: Option<InputView>,
+    pub right_input: Option<InputView>,
+    /// A job reading only databases: the local HH:MM it runs at on its days (its `at`, or the REC-08 cut-off).
+    pub run_at: Option<String>,
     /// Whether the job runs today (local date).
     pub due_today: bool,
     /// REC-08 upload deadline (local HH:MM).
@@ -582,17 +739,63 @@ pub struct JobView {
     pub meets_target: Option<bool>,
 }
 
+/// One declared side of a job.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputView {
+    /// file or db.
+    pub kind: String,
+    /// The file name pattern (kind file).
+    pub path: Option<String>,
+    /// The registered database's name (kind db).
+    pub db: Option<String>,
+    /// postgres or mysql; None when no database is registered under that name (the run would fail).
+    pub db_kind: Option<String>,
+    pub table: Option<String>,
+    pub query: Option<String>,
+}
+
+fn input_view(
+    src: Option<InputSource>,
+    dbs: &[tianshu_store::monitoring::DatabaseRow],
+) -> Option<InputView> {
+    Some(match src? {
+        InputSource::File { path } => InputView {
+            kind: "file".into(),
+            path: Some(path),
+            db: None,
+            db_kind: None,
+            table: None,
+            query: None,
+        },
+        InputSource::Db { db, table, query } => InputView {
+            kind: "db".into(),
+            path: None,
+            db_kind: dbs.iter().find(|d| d.name == db).map(|d| d.kind.clone()),
+            db: Some(db),
+            table,
+            query,
+        },
+    })
+}
+
 fn job_view(
     p: &Platform,
     s: &ScheduleDef,
     latest: Option<ReconRunRow>,
     day: Option<tianshu_store::recon::ReconDayRow>,
+    dbs: &[tianshu_store::monitoring::DatabaseRow],
 ) -> JobView {
     let pol = p.policy.current();
     let rp = &pol.pack.reconciliation;
     let today = schedule::today(p);
     use chrono::Datelike;
+    let inputs = s.inputs.as_ref();
     JobView {
+        left_input: input_view(inputs.and_then(ScheduleInputs::left_source), dbs),
+        right_input: input_view(inputs.and_then(ScheduleInputs::right_source), dbs),
+        run_at: s
+            .databases_only()
+            .then(|| rp.run_at(s, today).format("%H:%M").to_string()),
         key: s.key.clone(),
         rule: s.rule.clone(),
         name_zh: s.name_zh.clone(),
@@ -619,11 +822,23 @@ pub async fn jobs(p: &Platform, actor: &Principal) -> ServiceResult<Vec<JobView>
     let pol = p.policy.current();
     let latest = p.store.recon_latest_per_job().await?;
     let today = schedule::today(p).format("%Y-%m-%d").to_string();
+    let uses_db = pol
+        .pack
+        .reconciliation
+        .schedules
+        .iter()
+        .any(|s| s.inputs.as_ref().is_some_and(ScheduleInputs::uses_database));
+    // Names and kinds only: the registry's passwords are never read here.
+    let dbs = if uses_db {
+        p.store.mon_databases().await?
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     for s in &pol.pack.reconciliation.schedules {
         let l = latest.iter().find(|r| r.job_key == s.key).cloned();
         let day = p.store.recon_day(&s.key, &today).await?;
-        out.push(job_view(p, s, l, day));
+        out.push(job_view(p, s, l, day, &dbs));
     }
     Ok(out)
 }
@@ -694,25 +909,45 @@ pub async fn run_now(
     };
     let on = day.unwrap_or_else(|| schedule::today(p));
     let inputs = def.as_ref().and_then(|d| d.inputs.clone());
-    let pick =
-        |given: &Option<String>, declared: Option<&String>, field: &str| match (given, declared) {
-            (Some(g), _) if !g.trim().is_empty() => Ok(g.clone()),
-            (_, Some(d)) => Ok(tianshu_core::policy::ScheduleInputs::resolve(d, on)),
-            _ => Err(ServiceError::invalid_zh(
-                field,
-                "a file in the reconciliation inbox is required (or a job with declared inputs)",
-                "请指定稽核收件目录中的文件,或选择声明了输入的稽核任务",
-            )),
-        };
-    let left = inbox_path(
-        p,
+    let mode = def.as_ref().map_or(ReconMode::Full, |d| d.mode);
+    // A side given by the client is a file of the inbox; otherwise the job's declared side for the day (a file
+    // pattern or a registered database).
+    let pick = |given: &Option<String>, declared: Option<InputSource>, field: &str| match (
+        given, declared,
+    ) {
+        (Some(g), _) if !g.trim().is_empty() => {
+            if mode == ReconMode::Db {
+                return Err(ServiceError::invalid_zh(
+                    field,
+                    "this job compares two databases (mode = db); it reads no files",
+                    "该稽核任务比对两个数据库(mode = db),不读取文件",
+                ));
+            }
+            Ok(RunInput::File(inbox_path(p, field, g)?))
+        }
+        (_, Some(InputSource::File { path })) => Ok(RunInput::File(inbox_path(
+            p,
+            field,
+            &ScheduleInputs::resolve(&path, on),
+        )?)),
+        (_, Some(src)) => Ok(RunInput::Db(DbInput::from_source(src.on(on)).ok_or_else(
+            || ServiceError::Internal("a database side without a database".into()),
+        )?)),
+        _ => Err(ServiceError::invalid_zh(
+            field,
+            "a file in the reconciliation inbox is required (or a job with declared inputs)",
+            "请指定稽核收件目录中的文件,或选择声明了输入的稽核任务",
+        )),
+    };
+    let left = pick(
+        &input.left,
+        inputs.as_ref().and_then(ScheduleInputs::left_source),
         "left",
-        &pick(&input.left, inputs.as_ref().map(|i| &i.left), "left")?,
     )?;
-    let right = inbox_path(
-        p,
+    let right = pick(
+        &input.right,
+        inputs.as_ref().and_then(ScheduleInputs::right_source),
         "right",
-        &pick(&input.right, inputs.as_ref().map(|i| &i.right), "right")?,
     )?;
     let key = match (&input.key, &inputs) {
         (Some(k), _) if !k.is_empty() => k.clone(),
@@ -752,7 +987,6 @@ pub async fn run_now(
             ));
         }
     }
-    let mode = def.as_ref().map_or(ReconMode::Full, |d| d.mode);
     let changed = match &input.delta {
         Some(d) if !d.trim().is_empty() => {
             Some(incremental::ChangedKeys::Delta(inbox_path(p, "delta", d)?))
@@ -763,10 +997,19 @@ pub async fn run_now(
         }
         _ => None,
     };
+    if changed.is_some() && (left.file().is_none() || right.file().is_none()) {
+        return Err(ServiceError::invalid_zh(
+            "delta",
+            "an incremental run compares two files; this job reads a database",
+            "增量稽核只比对文件,该任务读取数据库",
+        ));
+    }
     let spec = RunSpec {
         job_key: def.as_ref().map(|d| d.key.clone()).unwrap_or_default(),
         mode: if changed.is_some() {
             ReconMode::Incremental
+        } else if mode == ReconMode::Db {
+            ReconMode::Db
         } else {
             ReconMode::Full
         },

@@ -6,14 +6,18 @@
 //! same job twice for a day, and a crashed instance's lease expires and another takes over. A file still missing
 //! at the upload deadline raises one alert through the alert pipeline (dedup key per job and day); when the files
 //! arrive, the alert is resolved, the upload is recorded `late` and the job runs.
+//!
+//! A job whose two sides are registered databases has nothing to upload: it runs at its `at` (default the REC-08
+//! cut-off) with no upload state and no alert. A database that cannot be reached fails that run (stored with the
+//! reason) like a bad file does; the day is done and the tick goes on with the other jobs.
 
 use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, TimeZone};
-use tianshu_core::policy::{ReconMode, ScheduleInputs};
+use tianshu_core::policy::{InputSource, ReconMode, ScheduleInputs};
 use tianshu_store::recon as st;
 
-use super::{execute, incremental, RunSpec};
+use super::{execute, incremental, DbInput, RunInput, RunSpec};
 use crate::{Platform, ServiceResult};
 
 /// How long a claimed day stays with one instance before another may take it over.
@@ -67,47 +71,59 @@ pub async fn tick(p: &Platform) -> ServiceResult<TickOutcome> {
         if row.state == "done" {
             continue;
         }
-        let left = ScheduleInputs::resolve(&inp.left, day);
-        let right = ScheduleInputs::resolve(&inp.right, day);
-        let delta = inp.delta.as_ref().map(|d| ScheduleInputs::resolve(d, day));
-        let missing: Vec<String> = [Some(&left), Some(&right), delta.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter(|f| !inbox.join(f).is_file())
-            .cloned()
-            .collect();
-        if !missing.is_empty() {
-            if now >= deadline && row.alerted == 0 {
-                let (k, d) = (s.key.clone(), day_s.clone());
-                let first = p
-                    .store
-                    .write(move |c| {
-                        Box::pin(async move { st::mark_day_alerted(c, &k, &d, now).await })
-                    })
-                    .await?;
-                if first {
-                    let summary = format!(
-                        "{}: 稽核文件未在 {} 前上传 / reconciliation file not uploaded by {} ({}): {}",
-                        rp.upload.rule,
-                        rp.upload.deadline,
-                        rp.upload.deadline,
-                        s.name_zh,
-                        missing.join(", ")
-                    );
-                    crate::alerts::ingest_internal(
-                        p,
-                        "recon",
-                        alert_key(&s.key, &day_s),
-                        true,
-                        labels(&s.key, &s.rule),
-                        summary,
-                    )
-                    .await?;
-                    metrics::counter!("tianshu_recon_upload_alerts_total").increment(1);
-                    out.alerted.push(s.key.clone());
-                }
-            }
+        let (Some(left), Some(right)) = (inp.left_source(), inp.right_source()) else {
             continue;
+        };
+        let (left, right) = (left.on(day), right.on(day));
+        if s.databases_only() {
+            // Nothing to upload (REC-08 does not apply): the job runs at its time of the day.
+            if now < local_us(p, rp.run_at(s, day)) {
+                continue;
+            }
+        } else {
+            let delta = inp.delta.as_ref().map(|d| ScheduleInputs::resolve(d, day));
+            let missing: Vec<String> = [&left, &right]
+                .into_iter()
+                .filter_map(|src| match src {
+                    InputSource::File { path } => Some(path.clone()),
+                    InputSource::Db { .. } => None,
+                })
+                .chain(delta)
+                .filter(|f| !inbox.join(f).is_file())
+                .collect();
+            if !missing.is_empty() {
+                if now >= deadline && row.alerted == 0 {
+                    let (k, d) = (s.key.clone(), day_s.clone());
+                    let first = p
+                        .store
+                        .write(move |c| {
+                            Box::pin(async move { st::mark_day_alerted(c, &k, &d, now).await })
+                        })
+                        .await?;
+                    if first {
+                        let summary = format!(
+                            "{}: 稽核文件未在 {} 前上传 / reconciliation file not uploaded by {} ({}): {}",
+                            rp.upload.rule,
+                            rp.upload.deadline,
+                            rp.upload.deadline,
+                            s.name_zh,
+                            missing.join(", ")
+                        );
+                        crate::alerts::ingest_internal(
+                            p,
+                            "recon",
+                            alert_key(&s.key, &day_s),
+                            true,
+                            labels(&s.key, &s.rule),
+                            summary,
+                        )
+                        .await?;
+                        metrics::counter!("tianshu_recon_upload_alerts_total").increment(1);
+                        out.alerted.push(s.key.clone());
+                    }
+                }
+                continue;
+            }
         }
         let (k, d) = (s.key.clone(), day_s.clone());
         let claimed = p
@@ -115,10 +131,12 @@ pub async fn tick(p: &Platform) -> ServiceResult<TickOutcome> {
             .write(move |c| Box::pin(async move { st::claim_day(c, &k, &d, now, LEASE_US).await }))
             .await?;
         let Some(claimed) = claimed else { continue };
-        let upload = if claimed.upload.as_deref() == Some("missing") || now >= deadline {
-            "late"
+        let upload = if s.databases_only() {
+            None
+        } else if claimed.upload.as_deref() == Some("missing") || now >= deadline {
+            Some("late")
         } else {
-            "on_time"
+            Some("on_time")
         };
         if claimed.alerted != 0 {
             // The files arrived after the alert: recovery, the upload stays recorded as late.
@@ -149,8 +167,8 @@ pub async fn tick(p: &Platform) -> ServiceResult<TickOutcome> {
             trigger: "schedule".into(),
             started_by: "system:recon".into(),
             as_of: Some(day),
-            left: inbox.join(&left),
-            right: inbox.join(&right),
+            left: run_input(&inbox, left),
+            right: run_input(&inbox, right),
             key: inp.key.clone(),
             delimiter: inp.delimiter.clone(),
             encoding: inp.encoding.clone(),
@@ -162,15 +180,21 @@ pub async fn tick(p: &Platform) -> ServiceResult<TickOutcome> {
         let run_id = run.as_ref().ok().map(|r| r.id);
         p.store
             .write(move |c| {
-                Box::pin(
-                    async move { st::set_day(c, &k, &d, "done", Some(upload), run_id, now).await },
-                )
+                Box::pin(async move { st::set_day(c, &k, &d, "done", upload, run_id, now).await })
             })
             .await?;
         let run = run?;
         out.runs.push(run.id);
     }
     Ok(out)
+}
+
+/// A declared side for the day: a file of the inbox or a registered database.
+fn run_input(inbox: &std::path::Path, src: InputSource) -> RunInput {
+    match src {
+        InputSource::File { path } => RunInput::File(inbox.join(path)),
+        InputSource::Db { db, table, query } => RunInput::Db(DbInput { db, table, query }),
+    }
 }
 
 fn labels(job: &str, rule: &str) -> tianshu_core::alert::Labels {

@@ -340,4 +340,169 @@ async fn openapi_lists_the_recon_paths() {
         assert!(doc["paths"][p].is_object(), "{p} missing");
     }
     assert!(doc["components"]["schemas"]["ReconRunOut"].is_object());
+    // Database sides of a job (issue 6): the declared fields and the resolved view.
+    let job = &doc["components"]["schemas"]["ReconJobOut"]["properties"];
+    assert!(
+        job["left_input"].is_object() && job["run_at"].is_object(),
+        "{job}"
+    );
+    let inputs = &doc["components"]["schemas"]["ReconInputsOut"]["properties"];
+    assert!(
+        inputs["left_db"].is_object() && inputs["right_query"].is_object(),
+        "{inputs}"
+    );
+    assert!(doc["components"]["schemas"]["ReconInputOut"]["properties"]["db_kind"].is_object());
+}
+
+/// host, port, database, username of a `postgres://user[:pw]@host[:port]/db` URL (the password, if any, too).
+fn pg_parts(url: &str) -> Value {
+    let rest = url.split_once("://").unwrap().1;
+    let (auth, rest) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let (hostport, database) = rest.split_once('/').unwrap_or((rest, ""));
+    let (user, pw) = auth.split_once(':').unwrap_or((auth, ""));
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    let mut v = json!({"kind": "postgres", "host": host, "port": port.parse::<i64>().unwrap(),
+        "database": database.split('?').next().unwrap(), "username": user});
+    if !pw.is_empty() {
+        v["password"] = json!(pw);
+    }
+    v
+}
+
+#[tokio::test]
+async fn a_job_reading_registered_databases_shows_and_runs_over_http() {
+    use sqlx::Connection;
+    let Some(pg_url) = tianshu_testkit::postgres_url() else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let schema = format!(
+        "{}{now}_reconapi{}",
+        tianshu_testkit::SCHEMA_PREFIX,
+        std::process::id()
+    );
+    let mut c = sqlx::PgConnection::connect(&pg_url).await.unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.crm (customer_id text PRIMARY KEY, status text);
+         INSERT INTO {schema}.crm VALUES ('C1','A'), ('C2','A'), ('C3','A');
+         CREATE TABLE {schema}.billing (cust_id text PRIMARY KEY, state text);
+         INSERT INTO {schema}.billing VALUES ('C1','A'), ('C2','S'), ('C4','A');"
+    ))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let job = format!(
+        r#"
+[[schedule]]
+key = "crm_billing_db"
+rule = "REC-10"
+name_zh = "省CRM—省计费库对库稽核"
+name_en = "Provincial CRM vs billing (database to database)"
+mode = "db"
+days = [1]
+at = "03:00"
+
+[schedule.inputs]
+left_db = "pg_src"
+left_table = "{schema}.crm"
+right_db = "pg_src"
+right_query = "SELECT cust_id AS customer_id, state AS status FROM {schema}.billing"
+key = ["customer_id"]
+"#
+    );
+    for db in backends().await {
+        let app = spawn(db).await;
+        let pack = tempfile::tempdir().unwrap();
+        for (name, content) in tianshu_services::policy::embedded_files() {
+            let p = pack.path().join(&name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let content = if name == "reconciliation.toml" {
+                format!("{content}\n{job}")
+            } else {
+                content
+            };
+            std::fs::write(p, content).unwrap();
+        }
+        app.platform
+            .policy
+            .reload(
+                &app.platform.store,
+                &tianshu_services::policy::PackSource::Dir(pack.path().to_path_buf()),
+                app.platform.now_us(),
+                "test",
+            )
+            .await
+            .unwrap();
+        let admin = app.token_for("admin", &[]).await;
+        let dba = app.token_for("dba", &[]).await;
+        let mut reg = pg_parts(&pg_url);
+        reg["name"] = json!("pg_src");
+        let r = post(&app, &admin, "/api/v1/monitoring/databases", reg).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+
+        let jobs = get_json(&app, &dba, "/api/v1/recon/jobs").await;
+        let j = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["key"] == "crm_billing_db")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (&j["mode"], &j["run_at"], &j["inputs"]["left"]),
+            (&json!("db"), &json!("03:00"), &Value::Null)
+        );
+        assert_eq!(
+            (
+                &j["left_input"]["kind"],
+                &j["left_input"]["db"],
+                &j["left_input"]["db_kind"]
+            ),
+            (&json!("db"), &json!("pg_src"), &json!("postgres"))
+        );
+
+        let r = post(
+            &app,
+            &dba,
+            "/api/v1/recon/runs",
+            json!({"job": "crm_billing_db"}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let run: Value = r.json().await.unwrap();
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(
+            (
+                &run["mode"],
+                &run["only_left"],
+                &run["only_right"],
+                &run["changed"],
+                &run["identical"]
+            ),
+            (&json!("db"), &json!(1), &json!(1), &json!(1), &json!(1))
+        );
+        assert_eq!(run["left_path"], format!("db:pg_src/{schema}.crm"));
+
+        // The console names the database side instead of an upload state.
+        app.login("admin").await;
+        let html = app
+            .client
+            .get(app.url("/recon"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(&format!(
+                "PG:pg_src/{schema}.crm ⇄ PG:pg_src/(SELECT cust_id"
+            )),
+            "{html}"
+        );
+    }
 }

@@ -46,7 +46,7 @@ pub struct ReconRunOut {
     pub id: i64,
     /// The pack's schedule key, or '' for an ad-hoc run.
     pub job_key: String,
-    /// full or incremental.
+    /// full, incremental or db.
     pub mode: String,
     /// schedule, api, cli, demo.
     pub trigger: String,
@@ -57,8 +57,11 @@ pub struct ReconRunOut {
     pub as_of: Option<String>,
     /// JSON list of key columns.
     pub key_columns: String,
+    /// The file, or for a database side `db:<registered name>/<table>` or `db:<name>/(<query>)`.
     pub left_path: String,
+    /// Bytes (0 for a database side).
     pub left_size: i64,
+    /// SHA-256 of the file (of the `db:` label for a database side).
     pub left_sha256: String,
     pub right_path: String,
     pub right_size: i64,
@@ -135,17 +138,44 @@ pub struct ReconRunViewOut {
     pub meets_target: Option<bool>,
 }
 
-/// The declared inputs of a job (file names under the inbox; `{date}` = YYYYMMDD).
+/// The declared inputs of a job: per side a file name under the inbox, or a database registered in the server
+/// (`*_db`, its registered name) with a table or a query; `{date}` = YYYYMMDD. No credentials.
 #[allow(dead_code)]
 #[derive(ToSchema)]
 pub struct ReconInputsOut {
-    pub left: String,
-    pub right: String,
+    /// Left file (absent when the left side is a database).
+    pub left: Option<String>,
+    /// Right file (absent when the right side is a database).
+    pub right: Option<String>,
+    /// Registered database (its name) of the left side.
+    pub left_db: Option<String>,
+    pub left_table: Option<String>,
+    pub left_query: Option<String>,
+    /// Registered database (its name) of the right side.
+    pub right_db: Option<String>,
+    pub right_table: Option<String>,
+    pub right_query: Option<String>,
     pub key: Vec<String>,
     pub delimiter: Option<String>,
     pub encoding: Option<String>,
     pub updated_at: Option<String>,
     pub delta: Option<String>,
+}
+
+/// One declared side of a job.
+#[allow(dead_code)]
+#[derive(ToSchema)]
+pub struct ReconInputOut {
+    /// file or db.
+    pub kind: String,
+    /// File name pattern (kind file).
+    pub path: Option<String>,
+    /// Registered database name (kind db).
+    pub db: Option<String>,
+    /// postgres or mysql; null when no database is registered under that name.
+    pub db_kind: Option<String>,
+    pub table: Option<String>,
+    pub query: Option<String>,
 }
 
 /// A job of the pack.
@@ -156,11 +186,15 @@ pub struct ReconJobOut {
     pub rule: String,
     pub name_zh: String,
     pub name_en: String,
-    /// full or incremental.
+    /// full, incremental or db (database to database).
     pub mode: String,
     pub days: Vec<u32>,
     pub daily: bool,
     pub inputs: Option<ReconInputsOut>,
+    pub left_input: Option<ReconInputOut>,
+    pub right_input: Option<ReconInputOut>,
+    /// A job reading only databases: local HH:MM it runs at on its days (no upload, no REC-08 alert).
+    pub run_at: Option<String>,
     pub due_today: bool,
     /// REC-08 deadline, local HH:MM.
     pub upload_deadline: String,

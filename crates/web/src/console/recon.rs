@@ -88,6 +88,32 @@ pub(super) fn job_name(u: &ConsoleUser, zh: &str, en: &str) -> String {
     }
 }
 
+/// A declared side as the jobs table shows it: the file pattern, or `PG:<name>/<table>` / `MariaDB:<name>/(<query>)`
+/// for a registered database (the name alone when nothing is registered under it: the run would fail).
+fn input_label(u: &ConsoleUser, i: &recon::InputView) -> String {
+    if i.kind != "db" {
+        return i.path.clone().unwrap_or_default();
+    }
+    let kind = match i.db_kind.as_deref() {
+        Some("postgres") => "PG".to_string(),
+        Some("mysql") => "MariaDB".to_string(),
+        _ => u.t.t("recon-db-unregistered"),
+    };
+    let what = match (&i.table, &i.query) {
+        (Some(t), _) => t.clone(),
+        (None, Some(q)) => {
+            let q = q.split_whitespace().collect::<Vec<_>>().join(" ");
+            if q.chars().count() > 60 {
+                format!("({}…)", q.chars().take(60).collect::<String>())
+            } else {
+                format!("({q})")
+            }
+        }
+        _ => String::new(),
+    };
+    format!("{kind}:{}/{what}", i.db.as_deref().unwrap_or(""))
+}
+
 fn label(u: &ConsoleUser, prefix: &str, s: &str) -> String {
     let key = format!("{prefix}{s}");
     let t = u.t.t(&key);
@@ -153,15 +179,26 @@ async fn recon_page(
                     .collect::<Vec<_>>()
                     .join(", ")
             },
-            inputs: j
-                .inputs
-                .as_ref()
-                .map(|i| format!("{} ⇄ {} ({})", i.left, i.right, i.key.join(", ")))
-                .unwrap_or_default(),
+            inputs: match (&j.inputs, &j.left_input, &j.right_input) {
+                (Some(i), Some(l), Some(r)) => format!(
+                    "{} ⇄ {} ({})",
+                    input_label(u, l),
+                    input_label(u, r),
+                    i.key.join(", ")
+                ),
+                _ => String::new(),
+            },
             consistency: pct(j.latest_run.as_ref().and_then(|r| r.consistency)),
             below_target: j.meets_target == Some(false),
             latest_run: j.latest_run.as_ref().map(|r| r.id),
             today: match (&j.today_state, &j.today_upload) {
+                // A job reading only databases uploads nothing: it runs at its time.
+                _ if j.due_today
+                    && j.run_at.is_some()
+                    && matches!(j.today_state.as_deref(), None | Some("waiting")) =>
+                {
+                    u.t.t1("recon-db-at", "at", j.run_at.as_deref().unwrap_or(""))
+                }
                 (_, Some(up)) => label(u, "recon-upload-", up),
                 (Some(s), None) => label(u, "recon-day-", s),
                 _ if j.due_today => u.t.t("recon-due-today"),
