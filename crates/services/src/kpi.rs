@@ -33,8 +33,10 @@
 //! - `assessed` indicators (KPI-12/KPI-13): scored from the unit's current evaluator assessment of the period;
 //!   a unit without one is not scored and says so.
 //!
-//! The KPI-09 leased-line flags have no records in Tianshu: the SLA network-quality standard they are judged
-//! against is missing from the seed (SLA-03/SLA-04), and no number is invented for it.
+//! - `leased_line_repeat_faults_exceeded` / `annual_interruption_exceeded` (KPI-09, annual): group-customer
+//!   faults that carry a leased line, over the year to date, each line judged against the `[network_quality]`
+//!   standard of its SLA-03 level (`network`). The seed's standard table is missing: without one in sla.toml
+//!   both flags are unavailable and say so — no number is invented.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -56,6 +58,8 @@ use tianshu_workcal::Pause;
 
 use crate::authz::{Principal, Scope};
 use crate::{Platform, ServiceError, ServiceResult};
+
+mod network;
 
 /// The measure of customer fault handling (KPI-07).
 pub const FAULT_HANDLING: &str = "fault_handling_overrun";
@@ -103,6 +107,8 @@ pub const PROVIDED: &[&str] = &[
     ACCEPTANCES,
     ACCEPTANCES_PASSED,
     DATA_CONFIGURATION,
+    network::REPEAT_FAULTS,
+    network::INTERRUPTION,
 ];
 
 /// The sla.toml stage an overrun measure is counted against: the `limit` of the first indicator reading it.
@@ -296,6 +302,26 @@ pub(crate) fn data_configuration_limit(pack: &PolicyPack, tier: Tier) -> Option<
     tier_limit(pack, DATA_CONFIGURATION, tier)
 }
 
+/// The units a customer fault counts for: its ticket's branch, that branch's province, or the vendors it was
+/// dispatched to.
+fn fault_units(
+    by: UnitKind,
+    orgs: &HashMap<i64, &Org>,
+    region_id: Option<i64>,
+    org_id: i64,
+    vendors: Option<&[i64]>,
+) -> Vec<i64> {
+    match by {
+        UnitKind::Branch => ancestor_of_kind(orgs, region_id, "branch")
+            .into_iter()
+            .collect(),
+        UnitKind::Province => ancestor_of_kind(orgs, region_id.or(Some(org_id)), "province")
+            .into_iter()
+            .collect(),
+        UnitKind::Vendor => vendors.map(<[i64]>::to_vec).unwrap_or_default(),
+    }
+}
+
 fn ancestor_of_kind(orgs: &HashMap<i64, &Org>, start: Option<i64>, kind: &str) -> Option<i64> {
     let mut cur = start;
     for _ in 0..16 {
@@ -387,17 +413,13 @@ pub async fn scorecards(
         vendors_of.entry(inc).or_default().push(v);
     }
     let unit_of = |f: &CustomerFaultRow| -> Vec<i64> {
-        match by {
-            UnitKind::Branch => ancestor_of_kind(&org_by_id, f.region_id, "branch")
-                .into_iter()
-                .collect(),
-            UnitKind::Province => {
-                ancestor_of_kind(&org_by_id, f.region_id.or(Some(f.org_id)), "province")
-                    .into_iter()
-                    .collect()
-            }
-            UnitKind::Vendor => vendors_of.get(&f.id).cloned().unwrap_or_default(),
-        }
+        fault_units(
+            by,
+            &org_by_id,
+            f.region_id,
+            f.org_id,
+            vendors_of.get(&f.id).map(Vec::as_slice),
+        )
     };
     let mut per_unit: HashMap<i64, Vec<OverrunRecord>> = HashMap::new();
     let mut links: BTreeMap<String, RecordLink> = BTreeMap::new();
@@ -571,6 +593,16 @@ pub async fn scorecards(
     let mut complaints =
         complaint_counts(p, by, &org_by_id, &period, &mut unavailable, &mut links).await?;
     let assessed = current_assessments(p, &set_def.key, &period.key).await?;
+    let mut line_flags = network::flags(
+        p,
+        pack,
+        by,
+        &period,
+        &org_by_id,
+        &mut links,
+        &mut unavailable,
+    )
+    .await?;
 
     let mut cards = Vec::new();
     for o in &units {
@@ -619,6 +651,15 @@ pub async fn scorecards(
             }
             m.counts.insert(COMPLAINTS.into(), all);
             m.counts.insert(COMPLAINTS_ON_TIME.into(), on_time);
+        }
+        if let Some(flags) = line_flags.remove(&o.id) {
+            for r in flags.values().flatten() {
+                let k = format!("{}:{}", r.kind, r.id);
+                if let Some(l) = links.get(&k) {
+                    used.insert(k, l.clone());
+                }
+            }
+            m.flags = flags;
         }
         let assessments = apply_assessments(set_def, o.id, &assessed, &mut m);
         let card = score_set(&pack.kpi, set_def, &m, pack.sla.day_seconds)

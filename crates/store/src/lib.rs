@@ -20,6 +20,7 @@ mod error;
 pub mod identity;
 pub mod incidents;
 pub mod kpi;
+pub mod leased_lines;
 pub mod monitoring;
 pub mod notify;
 pub mod policy;

@@ -499,6 +499,15 @@ pub enum IncidentCmd {
         /// Customer-service complaint level 1-4.
         #[arg(long)]
         cs_level: Option<u8>,
+        /// The customer (a group customer's key for a leased-line fault).
+        #[arg(long)]
+        customer: Option<String>,
+        /// KPI-09: the group customer's leased line (circuit id) the fault is on.
+        #[arg(long, requires = "customer")]
+        leased_line: Option<String>,
+        /// The line's service type (a [[service_type]] key of sla.toml).
+        #[arg(long, requires = "leased_line")]
+        service_type: Option<String>,
     },
     /// List top-level tickets, newest first.
     List {
@@ -1261,6 +1270,9 @@ async fn incident_cmd(p: &tianshu_services::Platform, args: &IncidentArgs) -> an
             affected_users,
             complaints,
             cs_level,
+            customer,
+            leased_line,
+            service_type,
         } => {
             let input = NewIncident {
                 title: title.clone(),
@@ -1272,7 +1284,7 @@ async fn incident_cmd(p: &tianshu_services::Platform, args: &IncidentArgs) -> an
                 org_key: org.clone(),
                 system_key: system.clone(),
                 business: None,
-                customer: None,
+                customer: customer.clone(),
                 owning_org_key: None,
                 facts: FactsInput {
                     affected_users: *affected_users,
@@ -1280,6 +1292,10 @@ async fn incident_cmd(p: &tianshu_services::Platform, args: &IncidentArgs) -> an
                     cs_level: *cs_level,
                     ..Default::default()
                 },
+                leased_line: leased_line.as_ref().map(|l| incidents::LeasedLineInput {
+                    line: l.clone(),
+                    service_type: service_type.clone(),
+                }),
             };
             let v = incidents::create(p, &actor, input, None)
                 .await

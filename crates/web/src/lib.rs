@@ -73,6 +73,10 @@ pub fn app(state: AppState) -> Router {
         .route("/incidents/{id}", get(api::incidents::get))
         .route("/incidents/{id}/timeline", get(api::incidents::timeline))
         .route("/incidents/{id}/facts", put(api::incidents::put_facts))
+        .route(
+            "/incidents/{id}/leased-line",
+            put(api::incidents::put_leased_line),
+        )
         .route("/incidents/{id}/level", post(api::incidents::lower))
         .route(
             "/incidents/{id}/actions/{action}",

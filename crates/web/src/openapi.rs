@@ -17,7 +17,7 @@ use crate::error::Problem;
         api::identity::list_users, api::identity::create_user, api::identity::get_user, api::identity::patch_user, api::identity::set_password,
         api::identity::list_orgs, api::identity::create_org, api::identity::list_roles, api::identity::list_systems,
         api::tokens::list, api::tokens::create, api::tokens::revoke,
-        api::incidents::list, api::incidents::create, api::incidents::get, api::incidents::timeline, api::incidents::put_facts,
+        api::incidents::list, api::incidents::create, api::incidents::get, api::incidents::timeline, api::incidents::put_facts, api::incidents::put_leased_line,
         api::incidents::lower, api::incidents::act, api::incidents::dispatch, api::incidents::progress, api::incidents::report, api::incidents::merge,
         api::incidents::unmerge, api::incidents::link,
         api::incidents::duplicates, api::incidents::frequent, api::incidents::bug, api::incidents::attach, api::incidents::attachments, api::incidents::download,

@@ -80,7 +80,8 @@ pub use reconciliation::{
 };
 pub use roles::{Permission, Role, RoleScope, UnknownPermission, PERMISSIONS};
 pub use sla::{
-    AccessPointRule, AssuranceMatrix, AssuranceOverride, ServiceType, SlaPolicy, Stage, TierQuota,
+    AccessPointRule, AssuranceMatrix, AssuranceOverride, LineStandard, NetworkQuality, RepeatCount,
+    ServiceType, SlaPolicy, Stage, TierQuota,
 };
 pub use units::{HalfOpen, PolicyDuration};
 pub use workflow::{DuplicatePolicy, IncidentWorkflow, MultiDispatchPolicy, Transition};

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::error::Issue;
-use super::units::{check_key, check_non_empty, check_rule_id};
+use super::units::{check_key, check_non_empty, check_rule_id, PolicyDuration};
 use crate::sla::{
     scale_for_access_points, AssuranceLevel, ScalingMode, SlaError, StageLimit, Tier,
 };
@@ -32,6 +32,9 @@ pub struct SlaPolicy {
     pub stages: Vec<Stage>,
     /// What is queued when a provisioning order's durable deadline clock passes unmet.
     pub breach: SlaBreachNotice,
+    /// The network-quality standard of leased lines per assurance level (KPI-09); absent → KPI-09 is not scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_quality: Option<NetworkQuality>,
     /// Seconds in one working day on `calendar`, filled in at load from calendars.toml.
     #[serde(skip)]
     pub day_seconds: i64,
@@ -45,6 +48,41 @@ pub struct SlaBreachNotice {
     pub template: String,
     /// Roles of roles.toml told.
     pub roles: Vec<String>,
+}
+
+/// SLA-03/SLA-04: the annual network-quality standard of a leased line, per service assurance level. The seed
+/// names it but its table is missing, so the default pack has none; an operator who has the real table adds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkQuality {
+    /// Rule ID of the standard (SLA-04).
+    pub rule: String,
+    /// How a line's faults of the year become its repeat count.
+    #[serde(default)]
+    pub repeat_count: RepeatCount,
+    /// The standard of each level; all four levels are required (a partial table would silently skip lines).
+    pub levels: BTreeMap<AssuranceLevel, LineStandard>,
+}
+
+/// How repeats are counted from a line's faults of the year (KPI-09 「故障重复发生次数」).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepeatCount {
+    /// Proposed default: the first fault is not a repeat; repeats = faults − 1.
+    #[default]
+    AfterFirst,
+    /// Every fault counts.
+    EveryFault,
+}
+
+/// The standard of one level: the line fails it with more repeats or more interruption than these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineStandard {
+    /// Repeat faults allowed in a year.
+    pub max_repeat_faults: u32,
+    /// Interruption allowed in a year (wall clock, e.g. `8h`).
+    pub max_interruption: PolicyDuration,
 }
 
 /// SLA-02: a tier may hold at most `max_percent` % of all group customers (floor).
@@ -266,6 +304,24 @@ impl SlaPolicy {
                     at("tier"),
                     format!("{} × {} is given twice", o.service_type, o.tier),
                 ));
+            }
+        }
+        if let Some(n) = &self.network_quality {
+            check_rule_id("network_quality.rule", &n.rule, issues);
+            for level in AssuranceLevel::ALL {
+                match n.levels.get(&level) {
+                    None => issues.push(Issue::new(
+                        "network_quality.levels",
+                        format!(
+                            "no standard for level {level}: give all four (AAA, AA, A, normal) or leave [network_quality] out"
+                        ),
+                    )),
+                    Some(s) if s.max_interruption.seconds() <= 0 => issues.push(Issue::new(
+                        format!("network_quality.levels.{level}.max_interruption"),
+                        "must be longer than zero",
+                    )),
+                    Some(_) => {}
+                }
             }
         }
         check_rule_id("access_points.rule", &self.access_points.rule, issues);

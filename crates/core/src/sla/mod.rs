@@ -4,6 +4,7 @@
 //! the numbers come from `sla.toml`, time from the caller.
 
 mod delivery;
+mod network;
 mod provisioning;
 mod quota;
 mod units;
@@ -19,6 +20,7 @@ pub use delivery::{
     AcceptanceOutcome, AcceptancePhase, AcceptanceRefusal, AcceptanceState, AcceptanceStep,
     OutcomeParseError, PhaseParseError, StartBeforeNotice,
 };
+pub use network::{judge_lines, LineFault, LineVerdict};
 pub use provisioning::{
     overdue_count, DelayDecision, DelayReason, DelayRefusal, PauseReason, ProvisioningClock,
     ProvisioningPause,
@@ -134,6 +136,14 @@ pub enum AssuranceLevel {
 }
 
 impl AssuranceLevel {
+    /// All levels, highest first.
+    pub const ALL: [AssuranceLevel; 4] = [
+        AssuranceLevel::AAA,
+        AssuranceLevel::AA,
+        AssuranceLevel::A,
+        AssuranceLevel::Normal,
+    ];
+
     /// The stable code.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use tianshu_core::policy::PolicyPack;
+use tianshu_core::policy::{PolicyPack, RepeatCount};
 use tianshu_core::sla::{
-    check_assignment, overdue_count, quota_report, scale_for_access_points, AssuranceLevel,
-    DelayReason, DelayRefusal, PauseReason, ProvisioningClock, ProvisioningPause, ScalingMode,
-    SlaError, StageLimit, Tier, WorkingDays,
+    check_assignment, judge_lines, overdue_count, quota_report, scale_for_access_points,
+    AssuranceLevel, DelayReason, DelayRefusal, LineFault, PauseReason, ProvisioningClock,
+    ProvisioningPause, ScalingMode, SlaError, StageLimit, Tier, WorkingDays,
 };
 use tianshu_workcal::{Holidays, WorkCalendar};
 
@@ -490,4 +490,150 @@ fn kpi_06_configuration_wait_from_notice_to_start() {
     assert_eq!(configuration_wait(sh(4, 9, 0), sh(4, 9, 0)), Ok(0));
     let e = configuration_wait(sh(4, 9, 10), sh(4, 9, 5)).unwrap_err();
     assert!(e.to_string().starts_with("KPI-06"), "{e}");
+}
+
+/// A network-quality standard for tests (the seed has none; these values are placeholders).
+const NETWORK_QUALITY: &str = r#"
+[network_quality]
+rule = "SLA-04"
+[network_quality.levels.AAA]
+max_repeat_faults = 1
+max_interruption = "4h"
+[network_quality.levels.AA]
+max_repeat_faults = 2
+max_interruption = "8h"
+[network_quality.levels.A]
+max_repeat_faults = 3
+max_interruption = "12h"
+[network_quality.levels.normal]
+max_repeat_faults = 4
+max_interruption = "24h"
+"#;
+
+fn with_network_quality(
+    edit: impl Fn(String) -> String,
+) -> Result<PolicyPack, tianshu_core::policy::PolicyErrors> {
+    load_with("sla.toml", |t| {
+        format!("{t}{}", edit(NETWORK_QUALITY.to_string()))
+    })
+}
+
+fn line_fault(line: &str, level: AssuranceLevel, hours: i64, n: u32) -> LineFault<u32> {
+    LineFault {
+        line: ("cust".into(), line.into()),
+        level,
+        reported_in_year: true,
+        interruption_seconds: hours * 3600,
+        record: n,
+    }
+}
+
+/// KPI-09 / SLA-04: the default pack has no network-quality standard (the seed's table is missing), so none is
+/// judged; a standard, when a centre adds one, must cover all four SLA-03 levels.
+#[test]
+fn kpi_09_network_quality_standard_is_absent_by_default_and_complete_when_given() {
+    assert_eq!(pack().sla.network_quality, None);
+    let p = with_network_quality(|s| s).unwrap();
+    let n = p.sla.network_quality.unwrap();
+    assert_eq!(n.levels.len(), 4);
+    assert_eq!(n.repeat_count, RepeatCount::AfterFirst);
+    // A level left out is refused with file:line:field, not silently unjudged.
+    let text = default_files()
+        .into_iter()
+        .find(|(n, _)| n == "sla.toml")
+        .unwrap()
+        .1;
+    let errs = errors(with_network_quality(|s| {
+        s.replace(
+            "[network_quality.levels.normal]\nmax_repeat_faults = 4\nmax_interruption = \"24h\"\n",
+            "",
+        )
+    }));
+    // Named at the first `[network_quality.levels.…]` table: two lines below `[network_quality]`.
+    let line = text.lines().count() + 4;
+    assert!(
+        errs.iter().any(
+            |e| e.starts_with(&format!("sla.toml:{line}:network_quality.levels:"))
+                && e.contains("normal")
+        ),
+        "{errs:?}"
+    );
+    // A working-time interruption, an unknown level and a zero limit are refused.
+    let errs = errors(with_network_quality(|s| s.replace("\"4h\"", "\"2wd\"")));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("max_interruption") || e.contains("wall-clock")),
+        "{errs:?}"
+    );
+    let errs = errors(with_network_quality(|s| {
+        s.replace("levels.AAA]", "levels.AAAA]")
+    }));
+    assert!(errs.iter().any(|e| e.contains("AAAA")), "{errs:?}");
+    let errs = errors(with_network_quality(|s| s.replace("\"4h\"", "\"0m\"")));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("network_quality.levels.AAA.max_interruption")),
+        "{errs:?}"
+    );
+}
+
+/// KPI-09: a line fails its standard with more repeats or more interruption than its level allows; "exceeds" is
+/// strict, the first fault of the year is not a repeat by default, and a line is judged by its highest level.
+#[test]
+fn kpi_09_lines_are_judged_against_the_standard_of_their_level() {
+    let p = with_network_quality(|s| s).unwrap();
+    let std = p.sla.network_quality.clone().unwrap();
+    use AssuranceLevel::*;
+    let faults = vec![
+        // L1 (AA: ≤ 2 repeats, ≤ 8 h): 3 faults = 2 repeats, 8 h in all → meets both (at the standard).
+        line_fault("L1", AA, 3, 1),
+        line_fault("L1", AA, 3, 2),
+        line_fault("L1", AA, 2, 3),
+        // L2 (AAA: ≤ 1 repeat, ≤ 4 h): 3 faults = 2 repeats > 1; 1 h → interruption fine.
+        line_fault("L2", AAA, 0, 4),
+        line_fault("L2", AAA, 1, 5),
+        line_fault("L2", AAA, 0, 6),
+        // L3: one fault of 5 h, once recorded at A and once at AAA → judged at AAA (≤ 4 h) → exceeded.
+        line_fault("L3", A, 5, 7),
+    ];
+    let mut faults = faults;
+    faults.push(LineFault {
+        // Carried over from last year: adds interruption, is not this year's occurrence.
+        reported_in_year: false,
+        ..line_fault("L3", AAA, 0, 8)
+    });
+    let v = judge_lines(&std, &faults);
+    let get = |l: &str| v.iter().find(|x| x.line == l).unwrap();
+    let l1 = get("L1");
+    assert_eq!(
+        (l1.faults, l1.repeats, l1.interruption_seconds),
+        (3, 2, 8 * 3600)
+    );
+    assert!(!l1.repeat_exceeded && !l1.interruption_exceeded, "{l1:?}");
+    let l2 = get("L2");
+    assert_eq!(
+        (l2.repeats, l2.repeat_exceeded, l2.interruption_exceeded),
+        (2, true, false)
+    );
+    assert_eq!(l2.records, vec![4, 5, 6]);
+    let l3 = get("L3");
+    assert_eq!((l3.level, l3.faults, l3.repeats), (AAA, 1, 0));
+    assert!(l3.interruption_exceeded && !l3.repeat_exceeded, "{l3:?}");
+    // Same line ids of different customers are different lines.
+    let mut other = line_fault("L2", AAA, 0, 9);
+    other.line.0 = "other".into();
+    let v = judge_lines(&std, &[other]);
+    assert_eq!(v.len(), 1);
+    assert!(!v[0].repeat_exceeded);
+    // `every_fault`: L1's three faults are three repeats (> 2).
+    let p = with_network_quality(|s| {
+        s.replace(
+            "rule = \"SLA-04\"",
+            "rule = \"SLA-04\"\nrepeat_count = \"every_fault\"",
+        )
+    })
+    .unwrap();
+    let v = judge_lines(p.sla.network_quality.as_ref().unwrap(), &faults);
+    let l1 = v.iter().find(|x| x.line == "L1").unwrap();
+    assert_eq!((l1.repeats, l1.repeat_exceeded), (3, true));
 }

@@ -990,6 +990,7 @@ async fn ticket_for(
             customer: None,
             owning_org_key: None,
             facts,
+            leased_line: None,
         },
         None,
     )

@@ -3,6 +3,7 @@
 //! transaction. The rules themselves are pure functions in `tianshu_core::incident`; this module
 //! loads, applies them, and saves.
 
+mod leased_line;
 mod rules;
 
 use chrono::TimeZone;
@@ -11,6 +12,7 @@ use serde_json::{json, Value};
 use tianshu_core::Permission;
 use tianshu_store::audit::{append, NewAuditEntry};
 use tianshu_store::incidents::{self as db, Incident, IncidentFilter, Link};
+use tianshu_store::leased_lines::IncidentLeasedLine;
 use tianshu_store::timers::{insert_event, ClockRow, Event, NewEvent};
 use tianshu_store::Conn;
 
@@ -18,6 +20,7 @@ use crate::authz::{Principal, Scope};
 use crate::error::{ServiceError, ServiceResult};
 use crate::Platform;
 
+pub use leased_line::{set as set_leased_line, LeasedLineInput};
 pub use rules::FactsInput;
 
 /// Whether no more work happens on a ticket in this state.
@@ -46,6 +49,8 @@ pub struct NewIncident {
     /// apply all the same.
     pub owning_org_key: Option<String>,
     pub facts: FactsInput,
+    /// KPI-09: the group customer's leased line the fault is on.
+    pub leased_line: Option<LeasedLineInput>,
 }
 
 /// Everything a detail view shows.
@@ -62,6 +67,8 @@ pub struct IncidentView {
     /// Merged progress of the dispatch children, 0–100.
     pub children_progress: i64,
     pub children_open: usize,
+    /// KPI-09: the leased line the fault is on.
+    pub leased_line: Option<IncidentLeasedLine>,
 }
 
 fn stamp(p: &Platform) -> (i64, String) {
@@ -215,6 +222,10 @@ pub async fn create(
     let pol = p.policy.current();
     let facts = rules::facts(&input.facts, &pol)?;
     let assessed = rules::assess(None, &facts, &pol)?;
+    let line = match &input.leased_line {
+        Some(l) => Some(leased_line::checked(p, &pol.pack, input.customer.as_deref(), l).await?),
+        None => None,
+    };
     let (now, day) = stamp(p);
     let actor_s = actor.actor();
     let inc = Incident {
@@ -282,6 +293,22 @@ pub async fn create(
                     json!({"level": inc.fault_level, "state": inc.state}),
                 )
                 .await?;
+                let line = match line {
+                    Some(l) => {
+                        let row = IncidentLeasedLine {
+                            incident_id: inc.id,
+                            leased_line: l.line,
+                            service_type: l.service_type,
+                            set_by: actor_s.clone(),
+                            set_at: now,
+                        };
+                        tianshu_store::leased_lines::set(c, &row).await?;
+                        event(c, &inc, now, "incident.leased_line_set", &actor_s,
+                            json!({"leased_line": row.leased_line, "service_type": row.service_type})).await?;
+                        Some(row)
+                    }
+                    None => None,
+                };
                 let inc =
                     rules::apply_clock_plan(c, &pol2, &inc, rules::Trigger::Created, now).await?;
                 audit(c, &actor_s, "incident.create", None, &inc, rid, now).await?;
@@ -293,14 +320,17 @@ pub async fn create(
                 } else {
                     Some(tianshu_store::timers::clocks_in_tx(c, KIND, &inc.id.to_string()).await?)
                 };
-                Ok((inc, clocks))
+                Ok((inc, clocks, line))
             })
         })
         .await?;
-    match saved {
-        (i, Some(clocks)) => assemble(p, actor, i, Vec::new(), Vec::new(), clocks, Vec::new()),
-        (i, None) => view_new(p, actor, i).await,
-    }
+    let (i, clocks, line) = saved;
+    let mut v = match clocks {
+        Some(clocks) => assemble(p, actor, i, Vec::new(), Vec::new(), clocks, Vec::new())?,
+        None => view_new(p, actor, i).await?,
+    };
+    v.leased_line = line;
+    Ok(v)
 }
 
 /// The detail view of one incident.
@@ -320,7 +350,10 @@ async fn view(p: &Platform, actor: &Principal, i: Incident) -> ServiceResult<Inc
     let merged = p.store.incident_merged(i.id).await?;
     let clocks = p.store.clocks_of(KIND, &i.id.to_string()).await?;
     let links = p.store.links_of(KIND, &i.id.to_string()).await?;
-    assemble(p, actor, i, children, merged, clocks, links)
+    let line = p.store.incident_leased_line(i.id).await?;
+    let mut v = assemble(p, actor, i, children, merged, clocks, links)?;
+    v.leased_line = line;
+    Ok(v)
 }
 
 /// The view of a ticket created in this request: it has no children, merged reports or links yet, so only
@@ -376,6 +409,7 @@ fn assemble(
         links,
         children_progress,
         children_open,
+        leased_line: None,
     })
 }
 

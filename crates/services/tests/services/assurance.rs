@@ -73,6 +73,7 @@ async fn incident(p: &Platform, actor: &Principal, org: &str, system: &str) -> i
             customer: None,
             owning_org_key: None,
             facts,
+            leased_line: None,
         },
         None,
     )

@@ -35,6 +35,7 @@ async fn fl2(p: &Platform, actor: &Principal, org: &str) -> i64 {
             customer: None,
             owning_org_key: None,
             facts,
+            leased_line: None,
         },
         None,
     )

@@ -4,6 +4,7 @@
 //! reported as not scored, and the console page.
 
 use chrono::Duration;
+use chrono::TimeZone;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use tianshu_core::Clock;
@@ -512,5 +513,364 @@ async fn kpi_07_scorecards_from_resolved_customer_faults_with_drill_down_on_both
         ] {
             assert!(html.contains(&format!(r#"id="{id}""#)), "{id}");
         }
+    }
+}
+
+async fn incident_count(app: &TestApp, tok: &str) -> usize {
+    let v: Value = app
+        .get_as(tok, "/api/v1/incidents?limit=200&all=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    v["items"].as_array().unwrap().len()
+}
+
+/// A customer fault on a group customer's leased line (KPI-09), reported now.
+async fn line_fault(
+    app: &TestApp,
+    tok: &str,
+    org: &str,
+    customer: Option<&str>,
+    line: Value,
+) -> reqwest::Response {
+    Client::new()
+        .post(app.url("/api/v1/incidents"))
+        .bearer_auth(tok)
+        .json(
+            &json!({"title": "专线中断", "symptom": "集团专线业务中断", "source_channel": "hotline",
+                      "reporter": "客户经理（测试）", "org_key": org, "system_key": "crm",
+                      "customer": customer, "facts": {"affected_users": 10}, "leased_line": line}),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn created(r: reqwest::Response) -> Value {
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    r.json().await.unwrap()
+}
+
+/// Reloads the default pack with a network-quality standard in sla.toml (the seed has none; placeholder values:
+/// AA lines ≤ 2 repeats and ≤ 8 h of interruption a year).
+async fn with_network_standard(app: &TestApp) {
+    let pack = tempfile::tempdir().unwrap();
+    for (name, content) in tianshu_services::policy::embedded_files() {
+        let p = pack.path().join(&name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let content = if name == "sla.toml" {
+            let mut c = format!("{content}\n[network_quality]\nrule = \"SLA-04\"\n");
+            for (level, repeats, hours) in
+                [("AAA", 1, 4), ("AA", 2, 8), ("A", 3, 12), ("normal", 4, 24)]
+            {
+                c.push_str(&format!(
+                    "[network_quality.levels.{level}]\nmax_repeat_faults = {repeats}\nmax_interruption = \"{hours}h\"\n"
+                ));
+            }
+            c
+        } else {
+            content
+        };
+        std::fs::write(p, content).unwrap();
+    }
+    app.platform
+        .policy
+        .reload(
+            &app.platform.store,
+            &tianshu_services::policy::PackSource::Dir(pack.path().to_path_buf()),
+            app.platform.now_us(),
+            "test",
+        )
+        .await
+        .unwrap();
+}
+
+/// KPI-09 network quality (SLA-03/SLA-04, annual) from leased-line faults on both backends: a line with more
+/// repeat faults than its level allows, a line still down past the interruption standard, interruption clipped
+/// to the year, lines set after the report (version-checked, on the timeline), bad input refused naming the field
+/// with nothing stored, and the indicator unavailable (with its reason) until sla.toml has a standard.
+#[tokio::test]
+async fn kpi_09_network_quality_from_leased_line_faults_on_both_backends() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let admin = app.bearer("admin").await;
+        let pre = app.bearer("preproc").await;
+        for k in ["nq-g1", "nq-g2", "nq-g3", "nq-g4"] {
+            assert_eq!(
+                customer(&app, &admin, k, "gold").await.status(),
+                StatusCode::CREATED
+            );
+        }
+        let data_line = |l: &str| json!({"line": l, "service_type": "data_leased_line"});
+
+        // Bad input: each refused naming its field, nothing stored.
+        let before = incident_count(&app, &pre).await;
+        let (s, p) =
+            problem(line_fault(&app, &pre, "guangzhou", None, data_line("GZ-1")).await).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("customer")),
+            "{p}"
+        );
+        let (s, p) = problem(
+            line_fault(
+                &app,
+                &pre,
+                "guangzhou",
+                Some("not-a-group"),
+                data_line("GZ-1"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("customer")),
+            "{p}"
+        );
+        let (s, p) = problem(
+            line_fault(
+                &app,
+                &pre,
+                "guangzhou",
+                Some("nq-g1"),
+                json!({"line": "GZ-1", "service_type": "pigeon"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("leased_line.service_type")
+            ),
+            "{p}"
+        );
+        let (s, p) = problem(
+            line_fault(
+                &app,
+                &pre,
+                "guangzhou",
+                Some("nq-g1"),
+                json!({"line": "GZ 1"}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("leased_line.line")),
+            "{p}"
+        );
+        assert_eq!(incident_count(&app, &pre).await, before);
+
+        // Without a standard (the default pack) KPI-09 is not scored and says why.
+        let v = cards(&app, &admin, "period=2026-11").await;
+        let k9 = indicator(card(&v, "guangzhou"), "KPI-09");
+        assert!(
+            k9["unavailable"]
+                .as_str()
+                .unwrap()
+                .contains("network_quality"),
+            "{k9}"
+        );
+
+        with_network_standard(&app).await;
+        // A fault across the new year on zhuhai's line: 20:00 → 06:00 local, 10 h in all but 4 h in 2025 and
+        // 6 h in 2026, each within the AA 8 h of its own year.
+        app.clock.set(
+            chrono::DateTime::parse_from_rfc3339("2025-12-31T20:00:00+08:00")
+                .unwrap()
+                .into(),
+        );
+        let ny =
+            created(line_fault(&app, &pre, "zhuhai", Some("nq-g4"), data_line("ZH-9")).await).await;
+        resolve(
+            &app,
+            &pre,
+            &ny,
+            chrono::DateTime::parse_from_rfc3339("2026-01-01T06:00:00+08:00")
+                .unwrap()
+                .into(),
+        )
+        .await;
+
+        // 2026-11-23 09:00 local. Guangzhou: four 1 h faults on GZ-DL-1 (gold data line → AA) = 3 repeats > 2.
+        app.clock
+            .set(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap());
+        let t0 = app.clock.now();
+        let mut gz = Vec::new();
+        for i in 0..4 {
+            app.clock.set(t0 + Duration::hours(2 * i));
+            let f = created(
+                line_fault(&app, &pre, "guangzhou", Some("nq-g1"), data_line("GZ-DL-1")).await,
+            )
+            .await;
+            resolve(&app, &pre, &f, t0 + Duration::hours(2 * i + 1)).await;
+            gz.push(f);
+        }
+        // Foshan: three 1 h faults (2 repeats = the standard, not over it), the third's line set after it was
+        // resolved (a late correction).
+        let mut fs = Vec::new();
+        for i in 0..3 {
+            app.clock.set(t0 + Duration::hours(2 * i));
+            let f = if i < 2 {
+                created(line_fault(&app, &pre, "foshan", Some("nq-g2"), data_line("FS-DL-1")).await)
+                    .await
+            } else {
+                fault(&app, &pre, "foshan", Some("nq-g2")).await
+            };
+            resolve(&app, &pre, &f, t0 + Duration::hours(2 * i + 1)).await;
+            fs.push(fresh(&app, &pre, &f["id"]).await);
+        }
+        let late = &fs[2];
+        let put = |version: Value, line: Value| {
+            Client::new()
+                .put(app.url(&format!("/api/v1/incidents/{}/leased-line", late["id"])))
+                .bearer_auth(&pre)
+                .json(&json!({"version": version, "leased_line": line}))
+                .send()
+        };
+        let stale = put(
+            json!(late["version"].as_i64().unwrap() - 1),
+            data_line("FS-DL-1"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+        let r = put(late["version"].clone(), data_line("FS-DL-1"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["leased_line"]["line"], "FS-DL-1");
+        assert_eq!(
+            v["version"].as_i64(),
+            Some(late["version"].as_i64().unwrap() + 1)
+        );
+        let tl: Value = app
+            .get_as(&pre, &format!("/api/v1/incidents/{}/timeline", late["id"]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(tl.to_string().contains("incident.leased_line_set"), "{tl}");
+        // Shenzhen: one fault on SZ-DL-1 still down 9 h later (> AA 8 h): the interruption counts up to now.
+        app.clock.set(t0);
+        created(line_fault(&app, &pre, "shenzhen", Some("nq-g3"), data_line("SZ-DL-1")).await)
+            .await;
+        app.clock.set(t0 + Duration::hours(9));
+
+        let v = cards(&app, &admin, "period=2026-11").await;
+        let k9 = |unit: &str| indicator(card(&v, unit), "KPI-09").clone();
+        let g = k9("guangzhou");
+        assert_eq!(
+            (g["score"].as_f64(), g["value"].as_str()),
+            (Some(0.0), Some("exceeded")),
+            "{g}"
+        );
+        let lost: Vec<&str> = g["losses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["record"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(lost.len(), 4, "every ticket of the line: {g}");
+        for f in &gz {
+            assert!(lost.contains(&f["number"].as_str().unwrap()), "{g}");
+        }
+        let label = g["losses"][0]["record"]["label"].as_str().unwrap();
+        assert!(
+            label.contains("GZ-DL-1") && label.contains("重复 3 次"),
+            "{label}"
+        );
+        assert_eq!(
+            k9("foshan")["score"].as_f64(),
+            Some(10.0),
+            "2 repeats meet ≤ 2"
+        );
+        assert_eq!(
+            k9("shenzhen")["score"].as_f64(),
+            Some(0.0),
+            "9 h open > 8 h"
+        );
+        assert_eq!(k9("zhuhai")["score"].as_f64(), Some(10.0), "6 h in 2026");
+        assert!(v["unavailable"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["measure"] != "annual_interruption_exceeded"));
+        let v25 = cards(&app, &admin, "period=2025-12").await;
+        assert_eq!(
+            indicator(card(&v25, "zhuhai"), "KPI-09")["score"].as_f64(),
+            Some(10.0),
+            "4 h in 2025"
+        );
+
+        // Console: the new-ticket form takes customer, circuit id and service type (errors next to the field);
+        // the ticket page shows the line.
+        let csrf = app.login("preproc").await;
+        let form = |line: &'static str| {
+            let csrf = csrf.clone();
+            let c = app.client.clone();
+            let url = app.url("/incidents/new");
+            async move {
+                c.post(url)
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("title", "专线中断（控制台）"),
+                        ("symptom", "集团专线业务中断"),
+                        ("reporter", "客户经理（测试）"),
+                        ("source_channel", "hotline"),
+                        ("org_key", "foshan"),
+                        ("customer", "nq-g2"),
+                        ("line", line),
+                        ("service_type", "internet_leased_line"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let r = form("FS DL 2").await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(r#"id="e-line""#) && html.contains("空格"),
+            "{html}"
+        );
+        let r = form("FS-IL-2").await;
+        assert!(r.status().is_success(), "{}", r.status());
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(r#"id="incident-leased-line""#)
+                && html.contains("FS-IL-2 · 互联网专线（nq-g2）"),
+            "{html}"
+        );
+
+        // Clearing the line takes the ticket out: guangzhou's line is down to 3 faults = 2 repeats.
+        let first = fresh(&app, &pre, &gz[0]["id"]).await;
+        let r = Client::new()
+            .put(app.url(&format!("/api/v1/incidents/{}/leased-line", first["id"])))
+            .bearer_auth(&pre)
+            .header("if-match", format!("\"{}\"", first["version"]))
+            .json(&json!({"leased_line": null}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.json::<Value>().await.unwrap()["leased_line"].is_null());
+        let v = cards(&app, &admin, "period=2026-11").await;
+        assert_eq!(
+            indicator(card(&v, "guangzhou"), "KPI-09")["score"].as_f64(),
+            Some(10.0)
+        );
     }
 }

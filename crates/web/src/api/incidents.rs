@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tianshu_services::incidents::{
-    self, ActionInput, DispatchTarget, FactsInput, IncidentView, NewIncident, ProgressInput,
+    self, ActionInput, DispatchTarget, FactsInput, IncidentView, LeasedLineInput, NewIncident,
+    ProgressInput,
 };
 use tianshu_store::incidents::Incident;
 use utoipa::{IntoParams, ToSchema};
@@ -127,6 +128,46 @@ pub struct NewIncidentIn {
     pub owning_org_key: Option<String>,
     #[serde(default)]
     pub facts: FactsDto,
+    /// KPI-09: the group customer's leased line the fault is on (needs `customer` to be a group customer).
+    pub leased_line: Option<LeasedLineIn>,
+}
+
+/// The leased line of a customer fault (KPI-09 network quality).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeasedLineIn {
+    /// The customer's circuit id (1–64 characters, no spaces).
+    pub line: String,
+    /// A `[[service_type]]` key of sla.toml; with the customer's tier it gives the line's SLA-03 level
+    /// (default: the tier's default level).
+    pub service_type: Option<String>,
+}
+
+impl From<LeasedLineIn> for LeasedLineInput {
+    fn from(l: LeasedLineIn) -> Self {
+        LeasedLineInput {
+            line: l.line,
+            service_type: l.service_type,
+        }
+    }
+}
+
+/// Set or clear the leased line of a ticket.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeasedLinePut {
+    pub version: Option<i64>,
+    /// The line; null clears it.
+    pub leased_line: Option<LeasedLineIn>,
+}
+
+/// The leased line of a ticket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeasedLineOut {
+    pub line: String,
+    pub service_type: Option<String>,
+    pub set_by: String,
+    pub set_at: String,
 }
 
 /// A ticket as listed.
@@ -251,6 +292,8 @@ pub struct IncidentDetail {
     pub children_open: usize,
     pub clocks: Vec<ClockOut>,
     pub links: Vec<LinkOut>,
+    /// KPI-09: the leased line the fault is on.
+    pub leased_line: Option<LeasedLineOut>,
 }
 
 fn detail(v: IncidentView) -> IncidentDetail {
@@ -287,6 +330,12 @@ fn detail(v: IncidentView) -> IncidentDetail {
                 link_type: l.link_type,
             })
             .collect(),
+        leased_line: v.leased_line.map(|l| LeasedLineOut {
+            line: l.leased_line,
+            service_type: l.service_type,
+            set_by: l.set_by,
+            set_at: ts(l.set_at),
+        }),
         incident: v.incident.into(),
     }
 }
@@ -415,6 +464,7 @@ pub async fn create(
             customer: b.customer,
             owning_org_key: b.owning_org_key,
             facts: b.facts.into(),
+            leased_line: b.leased_line.map(Into::into),
         },
         rid,
     )
@@ -497,6 +547,30 @@ pub async fn put_facts(
         StatusCode::OK,
         detail(incidents::update_facts(&st.platform, &p, id, version, b.facts.into(), rid).await?),
     ))
+}
+
+/// Set or clear the leased line a customer fault is on (KPI-09); version-checked, on the timeline.
+#[utoipa::path(put, path = "/api/v1/incidents/{id}/leased-line", tag = "incidents", params(("id" = i64, Path, description = "incident id")), request_body = LeasedLinePut,
+    responses((status = 200, description = "updated", body = IncidentDetail)))]
+pub async fn put_leased_line(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    RequestId(rid): RequestId,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<LeasedLinePut>,
+) -> ApiResult<Response> {
+    let version = version_of(&headers, b.version)?;
+    let v = incidents::set_leased_line(
+        &st.platform,
+        &p,
+        id,
+        version,
+        b.leased_line.map(Into::into),
+        rid,
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, detail(v)))
 }
 
 /// Manual lowering of the level.

@@ -315,6 +315,8 @@ const TEXT: &[(&str, bool, bool)] = &[
     ("gold_diamond_complaints", false, true),
     ("hot_outage_minutes", false, true),
     ("non_hot_outage_minutes", false, true),
+    ("customer", false, false),
+    ("line", false, false),
 ];
 
 async fn new_page(
@@ -372,6 +374,17 @@ async fn new_page(
         ("3".into(), "CS3".into()),
         ("4".into(), "CS4".into()),
     ];
+    let mut service_types: Vec<(String, String)> = vec![(String::new(), "—".into())];
+    service_types.extend(
+        st.platform
+            .policy
+            .current()
+            .pack
+            .sla
+            .service_types
+            .iter()
+            .map(|t| (t.key.clone(), t.name_zh.clone())),
+    );
     let sel = |name: &'static str, options: Vec<(String, String)>| SelectField {
         name,
         label: u.t.t(&format!("inc-f-{name}")),
@@ -384,6 +397,7 @@ async fn new_page(
         sel("org_key", orgs),
         sel("system_key", systems),
         sel("cs_level", cs),
+        sel("service_type", service_types),
     ];
     NewPage {
         l: u.layout(st, "incidents", "inc-new"),
@@ -451,6 +465,16 @@ pub async fn create(State(st): State<AppState>, u: ConsoleUser, body: Bytes) -> 
         cs_level: field(&pairs, "cs_level").parse().ok(),
         ..Default::default()
     };
+    if field(&pairs, "line").trim().is_empty() && !field(&pairs, "service_type").is_empty() {
+        errors.insert(
+            "line".into(),
+            if zh {
+                "选择了专线业务类型，请填写专线电路编号".into()
+            } else {
+                "a service type was chosen: give the leased line's circuit id".into()
+            },
+        );
+    }
     if errors.is_empty() {
         let input = NewIncident {
             title: field(&pairs, "title"),
@@ -462,9 +486,15 @@ pub async fn create(State(st): State<AppState>, u: ConsoleUser, body: Bytes) -> 
             org_key: field(&pairs, "org_key"),
             system_key: Some(field(&pairs, "system_key")).filter(|s| !s.is_empty()),
             business: None,
-            customer: None,
+            customer: Some(field(&pairs, "customer")).filter(|s| !s.is_empty()),
             owning_org_key: None,
             facts,
+            leased_line: Some(field(&pairs, "line"))
+                .filter(|s| !s.is_empty())
+                .map(|line| incidents::LeasedLineInput {
+                    line,
+                    service_type: Some(field(&pairs, "service_type")).filter(|s| !s.is_empty()),
+                }),
         };
         match incidents::create(&st.platform, &u.p, input, None).await {
             Ok(v) => {
@@ -500,6 +530,8 @@ struct DetailPage {
     number: String,
     title: String,
     symptom: String,
+    /// KPI-09: "circuit id · service type" when the fault is on a group customer's leased line.
+    leased_line: Option<String>,
     level: String,
     state_label: String,
     reasons: Vec<String>,
@@ -655,6 +687,25 @@ async fn detail_page(
         number: i.number.clone(),
         title: i.title.clone(),
         symptom: i.symptom.clone(),
+        leased_line: v.leased_line.as_ref().map(|l| {
+            let types = &st.platform.policy.current().pack.sla.service_types;
+            let kind = l
+                .service_type
+                .as_deref()
+                .map(|k| {
+                    types
+                        .iter()
+                        .find(|t| t.key == k)
+                        .map_or(k, |t| t.name_zh.as_str())
+                })
+                .map(|k| format!(" · {k}"))
+                .unwrap_or_default();
+            format!(
+                "{}{kind}（{}）",
+                l.leased_line,
+                i.customer.clone().unwrap_or_default()
+            )
+        }),
         level: i.fault_level.clone(),
         state_label: state_label(u, &i.state),
         reasons: v
