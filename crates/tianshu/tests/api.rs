@@ -1405,6 +1405,62 @@ async fn fault_levels_follow_the_worked_examples_sev_02_04_07() {
 }
 
 #[tokio::test]
+async fn complaint_levels_above_cs4_are_refused_naming_the_field_c_6() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let tok = app.bearer("preproc").await;
+        let count = || async {
+            let v: Value = app
+                .get_as(&tok, "/api/v1/incidents?limit=200")
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["items"].as_array().map_or(0, Vec::len)
+        };
+        let before = count().await;
+        let body = |cs: u8| {
+            json!({"title": "CRM 订单提交失败", "symptom": "坐席无法提交订单", "source_channel": "hotline",
+                   "reporter": "坐席（测试）", "org_key": "guangzhou", "system_key": "crm", "facts": {"cs_level": cs}})
+        };
+        // C-6 / SEV-08: the complaint scale is CS1…CS4; like every other fact, a value off it names its field.
+        for cs in [0, 5, 9] {
+            let (s, p) = problem(app.post_json(&tok, "/api/v1/incidents", body(cs)).await).await;
+            assert_eq!(
+                (s, p["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("facts.cs_level")),
+                "CS{cs}: {p}"
+            );
+        }
+        assert_eq!(count().await, before, "nothing stored");
+        let v = app.new_incident(&tok, json!({"cs_level": 4})).await;
+        assert_eq!(v["cs_level"], 4);
+        let r = Client::new()
+            .put(app.url(&format!("/api/v1/incidents/{}/facts", v["id"])))
+            .bearer_auth(&tok)
+            .json(&json!({"version": v["version"], "facts": {"cs_level": 5}}))
+            .send()
+            .await
+            .unwrap();
+        let (s, p) = problem(r).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("facts.cs_level"))
+        );
+        let after: Value = app
+            .get_as(&tok, &format!("/api/v1/incidents/{}", v["id"]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (&after["cs_level"], &after["version"]),
+            (&json!(4), &v["version"])
+        );
+    }
+}
+
+#[tokio::test]
 async fn esc_01_and_inc_09_immediate_reports_example_5() {
     let app = sqlite_app().await;
     let tok = app.bearer("preproc").await;

@@ -213,7 +213,7 @@ pub async fn create(
         None => None,
     };
     let pol = p.policy.current();
-    let facts = rules::facts(&input.facts, &pol)?;
+    let facts = rules::facts_input(&input.facts, &pol)?;
     let assessed = rules::assess(None, &facts, &pol)?;
     let (now, day) = stamp(p);
     let actor_s = actor.actor();
@@ -540,7 +540,7 @@ pub async fn update_facts(
     let before = load_for_change(p, actor, id, version).await?;
     let pol = p.policy.current();
     let merged = p.store.incident_merged(id).await?;
-    let facts = rules::facts(&facts_in, &pol)?;
+    let facts = rules::facts_input(&facts_in, &pol)?;
     let total = rules::with_merged(&facts, &merged, &pol)?;
     let old_in: FactsInput = serde_json::from_str(&before.facts).unwrap_or_default();
     let widened = match rules::facts(&old_in, &pol) {
