@@ -1987,6 +1987,53 @@ async fn escalation_clocks_fire_through_the_scheduler_esc_03_04_examples_6_7() {
     assert!(c["breached_at"].is_string(), "{c}");
 }
 
+/// Deadlines reach people in the centre's time (Asia/Shanghai in the default pack), never as UTC instants: the
+/// console's timeline of a ticket and the ESC-03 reminder it sends.
+#[tokio::test]
+async fn clock_deadlines_read_in_the_centres_time_on_the_console_on_both_backends() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let pre = app.bearer("preproc").await;
+        let t0 = app.clock.now(); // 2026-11-23 01:00 UTC = 09:00 in Shanghai
+        let v = app.new_incident(&pre, json!({"affected_users": 620})).await;
+        let id = v["id"].to_string();
+        app.clock
+            .set(t0 + chrono::Duration::minutes(30) + chrono::Duration::seconds(1));
+        let owner = tianshu_services::scheduler::instance_id();
+        tianshu_services::scheduler::tick(&app.platform, &owner, 100)
+            .await
+            .unwrap();
+        let out = app.platform.store.outbox_of("incident", &id).await.unwrap();
+        let esc03 = out
+            .iter()
+            .find(|m| m.cause.starts_with("ESC-03"))
+            .expect("ESC-03 reminder");
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let r = c
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": "admin", "password": "tianshu-demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = |path: String| {
+            let c = &c;
+            let url = app.url(&path);
+            async move {
+                let r = c.get(url).send().await.unwrap();
+                assert_eq!(r.status(), StatusCode::OK, "{path}");
+                r.text().await.unwrap()
+            }
+        };
+        let ticket = page(format!("/incidents/{id}")).await;
+        assert!(ticket.contains("due_at: 2026-11-23 09:30:00"), "{ticket}");
+        assert!(!ticket.contains("T01:30"), "{ticket}");
+        let message = page(format!("/notifications/{}", esc03.id)).await;
+        assert!(message.contains("2026-11-23 09:30"), "{message}");
+        assert!(!message.contains("T01:30"), "{message}");
+    }
+}
+
 #[tokio::test]
 async fn two_server_instances_on_postgres_fire_each_timer_once() {
     let Some(db) = TestDb::postgres().await else {
