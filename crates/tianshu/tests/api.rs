@@ -118,11 +118,20 @@ impl TestApp {
         v["csrf_token"].as_str().unwrap().to_string()
     }
 
-    /// A fresh client (no cookies) holding a token of `user` with the given scopes.
+    /// A token of `user` with the given scopes, issued through an admin session of its own: logging in on the
+    /// shared client would replace its session and so void a CSRF token a test holds from [`TestApp::login`].
     async fn token_for(&self, user: &str, scopes: &[&str]) -> String {
-        let admin = self.login("admin").await;
-        let r = self
-            .client
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let r = c
+            .post(self.url("/api/v1/session"))
+            .json(&json!({"username": "admin", "password": "tianshu-demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "login admin");
+        let v: Value = r.json().await.unwrap();
+        let admin = v["csrf_token"].as_str().unwrap().to_string();
+        let r = c
             .post(self.url("/api/v1/tokens"))
             .header("x-csrf-token", admin)
             .json(&json!({"name": format!("t-{user}"), "username": user, "scopes": scopes}))
@@ -209,6 +218,42 @@ async fn login_me_and_csrf_on_both_backends() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         app.platform.store.close().await;
     }
+}
+
+#[tokio::test]
+async fn issuing_a_token_leaves_the_shared_session_and_its_csrf_token_alone() {
+    let app = sqlite_app().await;
+    let csrf = app.login("gz-duty").await;
+    let tok = app.token_for("viewer", &[]).await;
+    let me: Value = app
+        .client
+        .get(app.url("/api/v1/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "gz-duty");
+    let me: Value = app
+        .get_as(&tok, "/api/v1/session")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "viewer");
+    let r = app
+        .client
+        .delete(app.url("/api/v1/session"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "the CSRF token still holds"
+    );
 }
 
 #[tokio::test]
