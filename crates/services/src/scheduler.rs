@@ -60,6 +60,7 @@ pub async fn tick(p: &Platform, owner: &str, batch: i64) -> StoreResult<usize> {
 
 async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
     let pol = p.policy.current();
+    let tz = p.time_zone();
     let owner = owner.to_string();
     let now = p.now_us();
     p.store
@@ -117,12 +118,14 @@ async fn fire(p: &Platform, owner: &str, t: Timer) -> StoreResult<bool> {
                     crate::problems::clocks::record_breach(c, &t, &clock, now).await?;
                 }
                 if !notify.template.is_empty() {
+                    // People read the deadline in the message: the centre's wall-clock time, as other notices give it.
+                    let due_local = tianshu_store::time::from_micros(t.due_at).with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
                     let mut context = notify.context.clone();
                     if let Some(obj) = context.as_object_mut() {
                         obj.insert("rule".into(), json!(clock.rule));
-                        obj.insert("due_at".into(), json!(tianshu_store::time::canonical(t.due_at)));
+                        obj.insert("due_at".into(), json!(due_local));
                     } else {
-                        context = json!({"rule": clock.rule, "due_at": tianshu_store::time::canonical(t.due_at)});
+                        context = json!({"rule": clock.rule, "due_at": due_local});
                     }
                     insert_outbox(c, NewOutbox {
                         idempotency_key: format!("timer:{}", t.id),

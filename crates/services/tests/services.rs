@@ -89,7 +89,12 @@ async fn esc_03_cadence_reports_due_every_30_minutes_exactly_once_each() {
         // Nothing is due before 10:30.
         clock.set(monday_10() + chrono::Duration::minutes(29));
         assert_eq!(scheduler::tick(&p, &owner, 100).await.unwrap(), 0);
-        for (minutes, expected_due) in [(30, "02:30:00"), (60, "03:00:00"), (90, "03:30:00")] {
+        // The message gives the deadline in the centre's time (Monday 10:30 in Shanghai is 02:30 UTC).
+        for (minutes, expected_due) in [
+            (30, "\"2026-11-23 10:30\""),
+            (60, "\"2026-11-23 11:00\""),
+            (90, "\"2026-11-23 11:30\""),
+        ] {
             clock.set(
                 monday_10() + chrono::Duration::minutes(minutes) + chrono::Duration::seconds(1),
             );

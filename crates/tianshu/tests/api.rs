@@ -118,11 +118,20 @@ impl TestApp {
         v["csrf_token"].as_str().unwrap().to_string()
     }
 
-    /// A fresh client (no cookies) holding a token of `user` with the given scopes.
+    /// A token of `user` with the given scopes, issued through an admin session of its own: logging in on the
+    /// shared client would replace its session and so void a CSRF token a test holds from [`TestApp::login`].
     async fn token_for(&self, user: &str, scopes: &[&str]) -> String {
-        let admin = self.login("admin").await;
-        let r = self
-            .client
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let r = c
+            .post(self.url("/api/v1/session"))
+            .json(&json!({"username": "admin", "password": "tianshu-demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "login admin");
+        let v: Value = r.json().await.unwrap();
+        let admin = v["csrf_token"].as_str().unwrap().to_string();
+        let r = c
             .post(self.url("/api/v1/tokens"))
             .header("x-csrf-token", admin)
             .json(&json!({"name": format!("t-{user}"), "username": user, "scopes": scopes}))
@@ -209,6 +218,42 @@ async fn login_me_and_csrf_on_both_backends() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         app.platform.store.close().await;
     }
+}
+
+#[tokio::test]
+async fn issuing_a_token_leaves_the_shared_session_and_its_csrf_token_alone() {
+    let app = sqlite_app().await;
+    let csrf = app.login("gz-duty").await;
+    let tok = app.token_for("viewer", &[]).await;
+    let me: Value = app
+        .client
+        .get(app.url("/api/v1/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "gz-duty");
+    let me: Value = app
+        .get_as(&tok, "/api/v1/session")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "viewer");
+    let r = app
+        .client
+        .delete(app.url("/api/v1/session"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "the CSRF token still holds"
+    );
 }
 
 #[tokio::test]
@@ -702,6 +747,88 @@ async fn branch_users_see_only_their_region_and_vendors_only_themselves() {
         r.status(),
         StatusCode::NOT_FOUND | StatusCode::FORBIDDEN
     ));
+}
+
+#[tokio::test]
+async fn console_answers_another_branchs_record_like_the_api_on_both_backends() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let sz = app.bearer("sz-duty").await;
+        let r = app
+            .post_json(
+                &sz,
+                "/api/v1/incidents",
+                json!({"title": "深圳营业厅无法办理", "symptom": "受理失败", "source_channel": "hotline",
+                       "reporter": "坐席（测试）", "org_key": "shenzhen", "system_key": "crm"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let theirs: Value = r.json().await.unwrap();
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let r = c
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": "gz-duty", "password": "tianshu-demo"}))
+            .send()
+            .await
+            .unwrap();
+        let csrf = r.json::<Value>().await.unwrap()["csrf_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // Another branch's ticket does not exist for a branch user (404, not disclosed), in both front ends.
+        let r = c
+            .get(app.url(&format!("/incidents/{}", theirs["id"])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        // Reporting for another branch is out of scope: 403 from the console, as from the API (not a 500).
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("title", "深圳营业厅无法办理"),
+            ("symptom", "受理失败"),
+            ("source_channel", "hotline"),
+            ("reporter", "坐席（测试）"),
+            ("org_key", "shenzhen"),
+            ("system_key", "crm"),
+        ];
+        let r = c
+            .post(app.url("/incidents/new"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("分部或单位的范围"), "{page}");
+        let gz = app.bearer("gz-duty").await;
+        let r = app
+            .post_json(
+                &gz,
+                "/api/v1/incidents",
+                json!({"title": "深圳营业厅无法办理", "symptom": "受理失败", "source_channel": "hotline",
+                       "reporter": "坐席（测试）", "org_key": "shenzhen", "system_key": "crm"}),
+            )
+            .await;
+        let (s, p) = problem(r).await;
+        assert_eq!(
+            (s, p["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("out_of_scope"))
+        );
+        let v: Value = app
+            .get_as(&sz, "/api/v1/incidents")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let same = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["title"] == "深圳营业厅无法办理")
+            .count();
+        assert_eq!(same, 1, "only sz-duty's ticket is stored: {v}");
+    }
 }
 
 #[tokio::test]
@@ -1405,6 +1532,62 @@ async fn fault_levels_follow_the_worked_examples_sev_02_04_07() {
 }
 
 #[tokio::test]
+async fn complaint_levels_above_cs4_are_refused_naming_the_field_c_6() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let tok = app.bearer("preproc").await;
+        let count = || async {
+            let v: Value = app
+                .get_as(&tok, "/api/v1/incidents?limit=200")
+                .await
+                .json()
+                .await
+                .unwrap();
+            v["items"].as_array().map_or(0, Vec::len)
+        };
+        let before = count().await;
+        let body = |cs: u8| {
+            json!({"title": "CRM 订单提交失败", "symptom": "坐席无法提交订单", "source_channel": "hotline",
+                   "reporter": "坐席（测试）", "org_key": "guangzhou", "system_key": "crm", "facts": {"cs_level": cs}})
+        };
+        // C-6 / SEV-08: the complaint scale is CS1…CS4; like every other fact, a value off it names its field.
+        for cs in [0, 5, 9] {
+            let (s, p) = problem(app.post_json(&tok, "/api/v1/incidents", body(cs)).await).await;
+            assert_eq!(
+                (s, p["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("facts.cs_level")),
+                "CS{cs}: {p}"
+            );
+        }
+        assert_eq!(count().await, before, "nothing stored");
+        let v = app.new_incident(&tok, json!({"cs_level": 4})).await;
+        assert_eq!(v["cs_level"], 4);
+        let r = Client::new()
+            .put(app.url(&format!("/api/v1/incidents/{}/facts", v["id"])))
+            .bearer_auth(&tok)
+            .json(&json!({"version": v["version"], "facts": {"cs_level": 5}}))
+            .send()
+            .await
+            .unwrap();
+        let (s, p) = problem(r).await;
+        assert_eq!(
+            (s, p["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("facts.cs_level"))
+        );
+        let after: Value = app
+            .get_as(&tok, &format!("/api/v1/incidents/{}", v["id"]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (&after["cs_level"], &after["version"]),
+            (&json!(4), &v["version"])
+        );
+    }
+}
+
+#[tokio::test]
 async fn esc_01_and_inc_09_immediate_reports_example_5() {
     let app = sqlite_app().await;
     let tok = app.bearer("preproc").await;
@@ -1847,6 +2030,53 @@ async fn escalation_clocks_fire_through_the_scheduler_esc_03_04_examples_6_7() {
         .find(|c| c["rule"] == "ESC-04")
         .unwrap();
     assert!(c["breached_at"].is_string(), "{c}");
+}
+
+/// Deadlines reach people in the centre's time (Asia/Shanghai in the default pack), never as UTC instants: the
+/// console's timeline of a ticket and the ESC-03 reminder it sends.
+#[tokio::test]
+async fn clock_deadlines_read_in_the_centres_time_on_the_console_on_both_backends() {
+    for db in backends().await {
+        let app = spawn(db).await;
+        let pre = app.bearer("preproc").await;
+        let t0 = app.clock.now(); // 2026-11-23 01:00 UTC = 09:00 in Shanghai
+        let v = app.new_incident(&pre, json!({"affected_users": 620})).await;
+        let id = v["id"].to_string();
+        app.clock
+            .set(t0 + chrono::Duration::minutes(30) + chrono::Duration::seconds(1));
+        let owner = tianshu_services::scheduler::instance_id();
+        tianshu_services::scheduler::tick(&app.platform, &owner, 100)
+            .await
+            .unwrap();
+        let out = app.platform.store.outbox_of("incident", &id).await.unwrap();
+        let esc03 = out
+            .iter()
+            .find(|m| m.cause.starts_with("ESC-03"))
+            .expect("ESC-03 reminder");
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let r = c
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": "admin", "password": "tianshu-demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = |path: String| {
+            let c = &c;
+            let url = app.url(&path);
+            async move {
+                let r = c.get(url).send().await.unwrap();
+                assert_eq!(r.status(), StatusCode::OK, "{path}");
+                r.text().await.unwrap()
+            }
+        };
+        let ticket = page(format!("/incidents/{id}")).await;
+        assert!(ticket.contains("due_at: 2026-11-23 09:30:00"), "{ticket}");
+        assert!(!ticket.contains("T01:30"), "{ticket}");
+        let message = page(format!("/notifications/{}", esc03.id)).await;
+        assert!(message.contains("2026-11-23 09:30"), "{message}");
+        assert!(!message.contains("T01:30"), "{message}");
+    }
 }
 
 #[tokio::test]

@@ -220,7 +220,7 @@ pub async fn create(
         None => None,
     };
     let pol = p.policy.current();
-    let facts = rules::facts(&input.facts, &pol)?;
+    let facts = rules::facts_input(&input.facts, &pol)?;
     let assessed = rules::assess(None, &facts, &pol)?;
     let line = match &input.leased_line {
         Some(l) => Some(leased_line::checked(p, &pol.pack, input.customer.as_deref(), l).await?),
@@ -349,7 +349,12 @@ async fn view(p: &Platform, actor: &Principal, i: Incident) -> ServiceResult<Inc
     let children = p.store.incident_children(i.id).await?;
     let merged = p.store.incident_merged(i.id).await?;
     let clocks = p.store.clocks_of(KIND, &i.id.to_string()).await?;
-    let links = p.store.links_of(KIND, &i.id.to_string()).await?;
+    let mut links = Vec::new();
+    for l in p.store.links_of(KIND, &i.id.to_string()).await? {
+        if link_target_visible(p, actor, &l.to_kind, &l.to_id).await? {
+            links.push(l);
+        }
+    }
     let line = p.store.incident_leased_line(i.id).await?;
     let mut v = assemble(p, actor, i, children, merged, clocks, links)?;
     v.leased_line = line;
@@ -527,7 +532,45 @@ pub async fn timeline(p: &Platform, actor: &Principal, id: i64) -> ServiceResult
         .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
     actor.require(Permission::IncidentRead)?;
     require_visible(actor, &i)?;
-    Ok(p.store.events_of(KIND, &id.to_string()).await?)
+    let mut shown = Vec::new();
+    for e in p.store.events_of(KIND, &id.to_string()).await? {
+        if e.kind == "incident.linked" {
+            let d: Value = serde_json::from_str(&e.data).unwrap_or_default();
+            let (kind, to) = (d["to_kind"].as_str(), d["to_id"].as_str());
+            if !link_target_visible(p, actor, kind.unwrap_or(""), to.unwrap_or("")).await? {
+                continue;
+            }
+        }
+        shown.push(e);
+    }
+    Ok(shown)
+}
+
+/// Whether the reader may see what a link points at. Problems are scoped by branch and one outside the reader's
+/// scope is "not found" (`problems::require_visible`), so a link to it would disclose it: such links are left out.
+async fn link_target_visible(
+    p: &Platform,
+    actor: &Principal,
+    to_kind: &str,
+    to_id: &str,
+) -> ServiceResult<bool> {
+    if to_kind != "problem" {
+        return Ok(true);
+    }
+    if !actor.can(Permission::ProblemRead) {
+        return Ok(false);
+    }
+    if actor.scope == Scope::Province {
+        return Ok(true);
+    }
+    // A target naming no stored problem discloses nothing.
+    let Ok(id) = to_id.trim().parse::<i64>() else {
+        return Ok(true);
+    };
+    Ok(match p.store.problem(id).await? {
+        Some(row) => crate::problems::visible(actor, &row),
+        None => true,
+    })
 }
 
 /// Optional fields of a workflow action.
@@ -574,7 +617,7 @@ pub async fn update_facts(
     let before = load_for_change(p, actor, id, version).await?;
     let pol = p.policy.current();
     let merged = p.store.incident_merged(id).await?;
-    let facts = rules::facts(&facts_in, &pol)?;
+    let facts = rules::facts_input(&facts_in, &pol)?;
     let total = rules::with_merged(&facts, &merged, &pol)?;
     let old_in: FactsInput = serde_json::from_str(&before.facts).unwrap_or_default();
     let widened = match rules::facts(&old_in, &pol) {

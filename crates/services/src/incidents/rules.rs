@@ -10,6 +10,7 @@ use tianshu_core::incident::{
     IncidentFacts, IncidentState, LevelChange, LevelReason, RecurrenceKind, SourceChannel,
     TransitionError,
 };
+use tianshu_core::kpi::complaint::CS_LEVEL_MAX;
 use tianshu_core::{ComplaintLevel, FaultLevel, Permission};
 use tianshu_store::incidents::Incident;
 
@@ -50,17 +51,28 @@ pub struct FactsInput {
     pub core_interface_outage_minutes: Option<u64>,
 }
 
-/// Validated facts in the rules' type.
+fn cs_level_error() -> ServiceError {
+    ServiceError::invalid_zh(
+        "facts.cs_level",
+        "must be 1–4 (CS1–CS4)",
+        "客服投诉等级须为 1–4（CS1–CS4）",
+    )
+}
+
+/// Validated facts as a client sends them: [`facts`], with the complaint level on the CS1…CS4 scale (C-6, SEV-08).
+pub fn facts_input(f: &FactsInput, pol: &ActivePolicy) -> ServiceResult<IncidentFacts> {
+    if f.cs_level.is_some_and(|n| n > CS_LEVEL_MAX) {
+        return Err(cs_level_error());
+    }
+    facts(f, pol)
+}
+
+/// Validated facts in the rules' type. Stored tickets are read with this too; the scale's upper bound is checked
+/// on input only ([`facts_input`]) because tickets stored before it was may hold CS5 or above and must stay workable.
 pub fn facts(f: &FactsInput, pol: &ActivePolicy) -> ServiceResult<IncidentFacts> {
     let cs_level = match f.cs_level {
         None => None,
-        Some(n) => Some(ComplaintLevel::new(n).ok_or_else(|| {
-            ServiceError::invalid_zh(
-                "facts.cs_level",
-                "must be 1–4 (CS1–CS4)",
-                "客服投诉等级须为 1–4（CS1–CS4）",
-            )
-        })?),
+        Some(n) => Some(ComplaintLevel::new(n).ok_or_else(cs_level_error)?),
     };
     for (i, k) in f.potential.iter().enumerate() {
         if pol.pack.fault_levels.potential(k).is_none() {

@@ -652,3 +652,99 @@ async fn chg_21_a_fix_needing_a_change_is_resolved_only_with_the_change_linked_o
         assert_eq!(r.status(), StatusCode::OK);
     }
 }
+
+/// A ticket linked to problems shows a branch reader only the links to problems the reader may see: a problem of
+/// another branch is "not found" for them, and its id on the ticket (links, timeline, console) would disclose it.
+#[tokio::test]
+async fn ticket_links_to_another_branchs_problem_are_left_out_for_branch_readers_on_both_backends()
+{
+    for db in tianshu_testkit::backends().await {
+        let app = spawn(db).await;
+        let admin = app.token_for("admin", &[]).await;
+        let report = |org: &'static str| {
+            let mut f = form(Some("P3"), "database");
+            f["org_key"] = json!(org);
+            let (app, admin) = (&app, &admin);
+            async move {
+                let r = post(app, admin, "/api/v1/problems", f).await;
+                assert_eq!(r.status(), StatusCode::CREATED);
+                r.json::<Value>().await.unwrap()["problem"]["id"]
+                    .as_i64()
+                    .unwrap()
+            }
+        };
+        let (gz_prb, sz_prb) = (report("guangzhou").await, report("shenzhen").await);
+        let pre = app.bearer("preproc").await;
+        let inc = app.new_incident(&pre, json!({})).await;
+        let id = inc["id"].as_i64().unwrap();
+        for prb in [gz_prb, sz_prb] {
+            let r = post(
+                &app,
+                &pre,
+                &format!("/api/v1/incidents/{id}/links"),
+                json!({"to_kind": "problem", "to_id": prb.to_string(), "link_type": "related"}),
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        let linked = |t: String| {
+            let app = &app;
+            async move {
+                let v: Value = app
+                    .get_as(&t, &format!("/api/v1/incidents/{id}"))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                let mut links: Vec<String> = v["links"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|l| l["to_kind"] == "problem")
+                    .map(|l| l["to_id"].as_str().unwrap().to_string())
+                    .collect();
+                let tl: Value = app
+                    .get_as(&t, &format!("/api/v1/incidents/{id}/timeline"))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                let mut events: Vec<String> = tl["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["kind"] == "incident.linked")
+                    .map(|e| e["data"]["to_id"].as_str().unwrap().to_string())
+                    .collect();
+                links.sort();
+                events.sort();
+                (links, events)
+            }
+        };
+        let mut both = vec![gz_prb.to_string(), sz_prb.to_string()];
+        both.sort();
+        assert_eq!(linked(admin.clone()).await, (both.clone(), both));
+        let gz = app.token_for("gz-duty", &[]).await;
+        let own = vec![gz_prb.to_string()];
+        assert_eq!(linked(gz).await, (own.clone(), own));
+
+        // The console's timeline shows the same.
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let r = c
+            .post(app.url("/api/v1/session"))
+            .json(&json!({"username": "gz-duty", "password": "tianshu-demo"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = c
+            .get(app.url(&format!("/incidents/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = r.text().await.unwrap();
+        assert!(page.contains(&format!("to_id: {gz_prb} ·")), "{page}");
+        assert!(!page.contains(&format!("to_id: {sz_prb} ·")), "{page}");
+    }
+}

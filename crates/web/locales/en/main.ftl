@@ -83,6 +83,7 @@ policy-reloaded = Policy pack reloaded; now version { $version }.
 policy-warnings = Warnings
 forbidden-title = Not permitted
 forbidden-text = Your roles do not grant this action ({ $perm }).
+outofscope-text = The record is outside your branch or organisation.
 notfound-title = Page not found
 csrf-failed = The form has expired (CSRF check failed); reload the page and try again.
 form-invalid = Please correct the marked fields.

@@ -83,6 +83,7 @@ policy-reloaded = 策略包已重新加载，当前版本 { $version }。
 policy-warnings = 提醒
 forbidden-title = 无权操作
 forbidden-text = 你的角色没有执行此操作的权限（{ $perm }）。
+outofscope-text = 该记录不在你所在分部或单位的范围内。
 notfound-title = 页面不存在
 csrf-failed = 表单已失效（CSRF 校验失败），请刷新页面后重试。
 form-invalid = 请修正标出的字段。

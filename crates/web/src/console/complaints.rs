@@ -4,7 +4,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tianshu_core::Permission;
 use tianshu_services::complaints::{self, CloseComplaintInput, ComplaintView, NewComplaintInput};
@@ -12,6 +11,7 @@ use tianshu_services::ServiceError;
 
 use super::customers::{detail_page, local_input};
 use super::pages::{field, form_pairs, local, service_error_page};
+use super::refusal::{place, triage, Answer, FormFields, Refusal};
 use super::{render, ConsoleUser};
 use crate::state::AppState;
 
@@ -32,7 +32,7 @@ pub(super) struct Fields {
 const NEW_FIELDS: &[&str] = &["received_at", "due_at", "cs_level", "incident", "summary"];
 const CLOSE_FIELDS: &[&str] = &["closed_at", "resolution"];
 
-impl Fields {
+impl FormFields for Fields {
     fn set(&mut self, name: &str, v: String) -> bool {
         let slot = match name {
             "received_at" => &mut self.received_at,
@@ -46,6 +46,10 @@ impl Fields {
         };
         *slot = v;
         true
+    }
+
+    fn set_submit(&mut self, msg: String) {
+        self.submit = msg;
     }
 }
 
@@ -85,24 +89,13 @@ pub(super) struct Panel {
     pub(super) levels: Vec<(String, bool)>,
 }
 
-/// A refusal: the form (0: the new-complaint form, else the complaint's id), the field and the message.
-type Refusal = (i64, String, String);
-
+/// The refusal of form `id` (0: the new-complaint form, else the complaint's) at its field, and the values it held.
 fn refusal_fields(err: Option<&Refusal>, form: &[(String, String)], id: i64) -> (Fields, Fields) {
-    let (mut errs, mut kept) = (Fields::default(), Fields::default());
     let Some((_, name, msg)) = err.filter(|e| e.0 == id) else {
-        return (errs, kept);
+        return Default::default();
     };
     let fields = if id == 0 { NEW_FIELDS } else { CLOSE_FIELDS };
-    if !(fields.contains(&name.as_str()) && errs.set(name, msg.clone())) {
-        errs.submit = msg.clone();
-    }
-    for (k, v) in form {
-        if fields.contains(&k.as_str()) {
-            kept.set(k, v.clone());
-        }
-    }
-    (errs, kept)
+    place(fields, name, msg, form)
 }
 
 fn row(st: &AppState, v: &ComplaintView, err: Option<&Refusal>, form: &[(String, String)]) -> Row {
@@ -170,23 +163,10 @@ async fn refused(
     e: ServiceError,
     pairs: Vec<(String, String)>,
 ) -> Response {
-    if let ServiceError::Forbidden(p) = e {
-        return super::pages::forbidden(u, st, p);
-    }
-    if matches!(e, ServiceError::NotFound(_)) {
-        return service_error_page(u, st, e);
-    }
-    let status = match &e {
-        ServiceError::Stale(_) => StatusCode::PRECONDITION_FAILED,
-        ServiceError::Conflict { .. } => StatusCode::CONFLICT,
-        ServiceError::UnknownReference { .. } => StatusCode::BAD_REQUEST,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    let (status, refusal) = match triage(u, st, form_id, e) {
+        Answer::Form(status, refusal) => (status, refusal),
+        Answer::Page(page) => return page,
     };
-    let msg = match &e {
-        ServiceError::Stale(_) => u.t.t("conflict"),
-        other => other.localized(u.t.lang()),
-    };
-    let refusal = (form_id, e.field().unwrap_or("").to_string(), msg);
     let mut page = match detail_page(st, u, key, None, Vec::new()).await {
         Ok(p) => p,
         Err(r) => return r,

@@ -22,6 +22,7 @@ use tianshu_services::provisioning::{
 use tianshu_services::ServiceError;
 
 use super::pages::{field, form_pairs, local, service_error_page, tz};
+use super::refusal::{place, triage, Answer, FormFields, Refusal};
 use super::{render, ConsoleUser, Layout};
 use crate::state::AppState;
 
@@ -223,7 +224,7 @@ struct Fields {
     submit: String,
 }
 
-impl Fields {
+impl FormFields for Fields {
     fn set(&mut self, name: &str, v: String) -> bool {
         let slot = match name {
             "stage" => &mut self.stage,
@@ -242,6 +243,10 @@ impl Fields {
         };
         *slot = v;
         true
+    }
+
+    fn set_submit(&mut self, msg: String) {
+        self.submit = msg;
     }
 }
 
@@ -279,17 +284,16 @@ fn posted_form(form: &[(String, String)]) -> &str {
 /// The refusal of form `kind` of order `order` (0: the new-order form, kind `order`) placed at its field, and the
 /// values it held.
 fn refusal_fields(
-    err: Option<&(i64, String, String)>,
+    err: Option<&Refusal>,
     form: &[(String, String)],
     order: i64,
     kind: &str,
 ) -> (Fields, Fields) {
-    let (mut errs, mut kept) = (Fields::default(), Fields::default());
     let Some((o, field, msg)) = err else {
-        return (errs, kept);
+        return Default::default();
     };
     if *o != order {
-        return (errs, kept);
+        return Default::default();
     }
     let posted = if order == 0 {
         "order"
@@ -298,11 +302,14 @@ fn refusal_fields(
     };
     // A refused decision (approve / reject) is shown next to the decision forms, whatever field it names.
     if kind == "delay" && posted == "decision" {
-        errs.decision = msg.clone();
-        return (errs, kept);
+        let errs = Fields {
+            decision: msg.clone(),
+            ..Fields::default()
+        };
+        return (errs, Fields::default());
     }
     if posted != kind {
-        return (errs, kept);
+        return Default::default();
     }
     let fields: &[&str] = match kind {
         "order" => &["stage", "access_points", "city", "note"],
@@ -310,15 +317,7 @@ fn refusal_fields(
         "data_config" => &["notified_at", "started_at", "note"],
         _ => &["reason", "from", "until", "note"],
     };
-    if !(fields.contains(&field.as_str()) && errs.set(field, msg.clone())) {
-        errs.submit = msg.clone();
-    }
-    for (k, v) in form {
-        if fields.contains(&k.as_str()) {
-            kept.set(k, v.clone());
-        }
-    }
-    (errs, kept)
+    place(fields, field, msg, form)
 }
 
 fn label(u: &ConsoleUser, prefix: &str, s: &str) -> String {
@@ -335,7 +334,7 @@ fn order_row(
     st: &AppState,
     u: &ConsoleUser,
     v: &OrderView,
-    refusal: Option<&(i64, String, String)>,
+    refusal: Option<&Refusal>,
     form: &[(String, String)],
 ) -> OrderRow {
     let o = &v.order;
@@ -452,20 +451,13 @@ pub(super) async fn detail_page(
     st: &AppState,
     u: &ConsoleUser,
     key: &str,
-    err: Option<(i64, ServiceError)>,
+    refusal: Option<Refusal>,
     form: Vec<(String, String)>,
 ) -> Result<DetailPage, Response> {
     let d = prov::customer(&st.platform, &u.p, key)
         .await
         .map_err(|e| service_error_page(u, st, e))?;
     let pack = st.platform.policy.current().pack.clone();
-    let refusal = err.map(|(o, e)| {
-        let msg = match &e {
-            ServiceError::Stale(_) => u.t.t("conflict"),
-            other => other.localized(u.t.lang()),
-        };
-        (o, e.field().unwrap_or("").to_string(), msg)
-    });
     let (new_err, new_kept) = refusal_fields(refusal.as_ref(), &form, 0, "order");
     let complaints = super::complaints::panel(st, u, key, None, &[])
         .await
@@ -548,18 +540,11 @@ async fn refused(
     e: ServiceError,
     pairs: Vec<(String, String)>,
 ) -> Response {
-    if let ServiceError::Forbidden(p) = e {
-        return super::pages::forbidden(u, st, p);
-    }
-    if matches!(e, ServiceError::NotFound(_)) {
-        return service_error_page(u, st, e);
-    }
-    let status = match &e {
-        ServiceError::Stale(_) => StatusCode::PRECONDITION_FAILED,
-        ServiceError::Conflict { .. } => StatusCode::CONFLICT,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    let (status, refusal) = match triage(u, st, order, e) {
+        Answer::Form(status, refusal) => (status, refusal),
+        Answer::Page(page) => return page,
     };
-    match detail_page(st, u, key, Some((order, e)), pairs).await {
+    match detail_page(st, u, key, Some(refusal), pairs).await {
         Ok(p) => render(status, &p),
         Err(r) => r,
     }

@@ -671,7 +671,7 @@ async fn detail_page(
                 local(st, e.at),
                 event_label(u, &e.kind),
                 e.actor,
-                event_summary(&e.data, u.t.lang() == "zh-CN"),
+                event_summary(st, &e.data, u.t.lang() == "zh-CN"),
             )
         })
         .collect();
@@ -886,13 +886,20 @@ fn event_label(u: &ConsoleUser, kind: &str) -> String {
 }
 
 /// A short `key: value` line of an event's data for people; nested values stay compact JSON.
-fn event_summary(data: &str, zh: bool) -> String {
+fn event_summary(st: &AppState, data: &str, zh: bool) -> String {
     let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(data) else {
         return data.chars().take(200).collect();
     };
+    // Deadlines (a clock's `due_at`, a moved clock's `due_before`) are what a reader looks for, in the centre's
+    // time like the rest of the page; other instants repeat the entry's own time.
+    let due = |k: &str| k.starts_with("due_");
     m.iter()
-        .filter(|(k, v)| !v.is_null() && !k.ends_with("_at") && k.as_str() != "lag_us")
+        .filter(|(k, v)| !v.is_null() && (due(k) || !k.ends_with("_at")) && k.as_str() != "lag_us")
         .map(|(k, v)| match v {
+            serde_json::Value::Number(n) if due(k) => match n.as_i64() {
+                Some(us) => format!("{k}: {}", local(st, us)),
+                None => format!("{k}: {n}"),
+            },
             // Rule criteria and level reasons carry their own text in both languages: show that.
             serde_json::Value::Array(items)
                 if items

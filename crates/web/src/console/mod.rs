@@ -19,6 +19,7 @@ mod pages;
 mod problem_meetings;
 mod problems;
 mod recon;
+mod refusal;
 mod report_pack;
 mod reports;
 mod roster;

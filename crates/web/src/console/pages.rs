@@ -17,6 +17,7 @@ use tianshu_workcal::DeadlineBasis;
 
 use super::{render, request_locale, ConsoleUser, Layout, Tr, LANG_COOKIE};
 use crate::api::session::{clear_cookie, is_https, session_cookie};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Form fields as ordered pairs (repeated keys such as `roles` survive).
@@ -683,14 +684,20 @@ pub(super) fn service_error_page(u: &ConsoleUser, st: &AppState, e: ServiceError
             &u.t.t("notfound-title"),
         ),
         other => {
-            tracing::error!(error = %other, "console request failed");
-            message_page(
-                u,
-                st,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "error-title",
-                &u.t.t("error-title"),
-            )
+            let text = match &other {
+                ServiceError::OutOfScope => u.t.t("outofscope-text"),
+                e => e.localized(u.t.lang()),
+            };
+            // The status is the JSON API's (its one mapping also logs internal failures); the page says why
+            // for refusals only, never for server errors.
+            let status = ApiError::from(other).status;
+            if status.is_server_error() {
+                message_page(u, st, status, "error-title", &u.t.t("error-title"))
+            } else if status == StatusCode::FORBIDDEN {
+                message_page(u, st, status, "forbidden-title", &text)
+            } else {
+                message_page(u, st, status, "error-title", &text)
+            }
         }
     }
 }
