@@ -302,6 +302,29 @@ pub(crate) fn data_configuration_limit(pack: &PolicyPack, tier: Tier) -> Option<
     tier_limit(pack, DATA_CONFIGURATION, tier)
 }
 
+/// The record of customer fault `number` (ticket `id`), its drill-down link registered in `links`.
+fn incident_record(
+    links: &mut BTreeMap<String, RecordLink>,
+    id: i64,
+    number: &str,
+    title: &str,
+    customer: &str,
+) -> RecordRef {
+    links.insert(
+        format!("incident:{number}"),
+        RecordLink {
+            kind: "incident".into(),
+            id: number.to_string(),
+            label: format!("{number} {title}（{customer}）"),
+            href: format!("/incidents/{id}"),
+        },
+    );
+    RecordRef {
+        kind: "incident".into(),
+        id: number.to_string(),
+    }
+}
+
 /// The units a customer fault counts for: its ticket's branch, that branch's province, or the vendors it was
 /// dispatched to.
 fn fault_units(
@@ -433,19 +456,7 @@ pub async fn scorecards(
             continue;
         };
         let handled = (f.resolved_at - f.created_at).div_euclid(1_000_000);
-        let record = RecordRef {
-            kind: "incident".into(),
-            id: f.number.clone(),
-        };
-        links.insert(
-            format!("incident:{}", f.number),
-            RecordLink {
-                kind: "incident".into(),
-                id: f.number.clone(),
-                label: format!("{} {}（{}）", f.number, f.title, f.customer),
-                href: format!("/incidents/{}", f.id),
-            },
-        );
+        let record = incident_record(&mut links, f.id, &f.number, &f.title, &f.customer);
         for u in unit_of(f) {
             per_unit.entry(u).or_default().push(OverrunRecord {
                 record: record.clone(),

@@ -1114,6 +1114,27 @@ async fn a_second_instance_follows_a_policy_reload_on_postgres() {
     b.store.close().await;
 }
 
+impl TestApp {
+    /// Reloads the default pack with `file` extended by `extra` (a policy the default pack leaves out).
+    async fn reload_pack_with(&self, file: &str, extra: &str) {
+        let pack = tempfile::tempdir().unwrap();
+        copy_default_pack(pack.path());
+        let path = pack.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}\n{extra}")).unwrap();
+        self.platform
+            .policy
+            .reload(
+                &self.platform.store,
+                &tianshu_services::policy::PackSource::Dir(pack.path().to_path_buf()),
+                self.platform.now_us(),
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+}
+
 fn copy_default_pack(dst: &std::path::Path) {
     for (name, content) in tianshu_services::policy::embedded_files() {
         let p = dst.join(&name);

@@ -9,7 +9,7 @@ use tianshu_core::policy::PolicyPack;
 use tianshu_core::sla::{judge_lines, AssuranceLevel, LineFault, Tier};
 use tianshu_store::identity::Org;
 
-use super::{fault_units, parse_month, Period, RecordLink, UnitKind};
+use super::{fault_units, incident_record, parse_month, Period, RecordLink, UnitKind};
 use crate::{Platform, ServiceResult};
 
 /// A leased line's repeat faults exceeded its standard in the year.
@@ -67,20 +67,8 @@ pub(super) async fn flags(
             .unwrap_or(AssuranceLevel::Normal);
         let stop = r.resolved_at.unwrap_or(end).min(end);
         let interruption = (stop - r.created_at.max(year_from)).max(0) / 1_000_000;
-        let record = RecordRef {
-            kind: "incident".into(),
-            id: r.number.clone(),
-        };
+        let record = incident_record(links, r.id, &r.number, &r.title, &r.customer);
         labels.insert(r.number.clone(), format!("{} {}", r.number, r.title));
-        links.insert(
-            format!("incident:{}", r.number),
-            RecordLink {
-                kind: "incident".into(),
-                id: r.number.clone(),
-                label: format!("{} {}（{}）", r.number, r.title, r.customer),
-                href: format!("/incidents/{}", r.id),
-            },
-        );
         for u in fault_units(
             by,
             org_by_id,

@@ -560,35 +560,13 @@ async fn created(r: reqwest::Response) -> Value {
 /// Reloads the default pack with a network-quality standard in sla.toml (the seed has none; placeholder values:
 /// AA lines ≤ 2 repeats and ≤ 8 h of interruption a year).
 async fn with_network_standard(app: &TestApp) {
-    let pack = tempfile::tempdir().unwrap();
-    for (name, content) in tianshu_services::policy::embedded_files() {
-        let p = pack.path().join(&name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        let content = if name == "sla.toml" {
-            let mut c = format!("{content}\n[network_quality]\nrule = \"SLA-04\"\n");
-            for (level, repeats, hours) in
-                [("AAA", 1, 4), ("AA", 2, 8), ("A", 3, 12), ("normal", 4, 24)]
-            {
-                c.push_str(&format!(
-                    "[network_quality.levels.{level}]\nmax_repeat_faults = {repeats}\nmax_interruption = \"{hours}h\"\n"
-                ));
-            }
-            c
-        } else {
-            content
-        };
-        std::fs::write(p, content).unwrap();
+    let mut standard = String::from("[network_quality]\nrule = \"SLA-04\"\n");
+    for (level, repeats, hours) in [("AAA", 1, 4), ("AA", 2, 8), ("A", 3, 12), ("normal", 4, 24)] {
+        standard.push_str(&format!(
+            "[network_quality.levels.{level}]\nmax_repeat_faults = {repeats}\nmax_interruption = \"{hours}h\"\n"
+        ));
     }
-    app.platform
-        .policy
-        .reload(
-            &app.platform.store,
-            &tianshu_services::policy::PackSource::Dir(pack.path().to_path_buf()),
-            app.platform.now_us(),
-            "test",
-        )
-        .await
-        .unwrap();
+    app.reload_pack_with("sla.toml", &standard).await;
 }
 
 /// KPI-09 network quality (SLA-03/SLA-04, annual) from leased-line faults on both backends: a line with more

@@ -416,27 +416,7 @@ key = ["customer_id"]
     );
     for db in backends().await {
         let app = spawn(db).await;
-        let pack = tempfile::tempdir().unwrap();
-        for (name, content) in tianshu_services::policy::embedded_files() {
-            let p = pack.path().join(&name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            let content = if name == "reconciliation.toml" {
-                format!("{content}\n{job}")
-            } else {
-                content
-            };
-            std::fs::write(p, content).unwrap();
-        }
-        app.platform
-            .policy
-            .reload(
-                &app.platform.store,
-                &tianshu_services::policy::PackSource::Dir(pack.path().to_path_buf()),
-                app.platform.now_us(),
-                "test",
-            )
-            .await
-            .unwrap();
+        app.reload_pack_with("reconciliation.toml", &job).await;
         let admin = app.token_for("admin", &[]).await;
         let dba = app.token_for("dba", &[]).await;
         let mut reg = pg_parts(&pg_url);
