@@ -480,8 +480,8 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Prob
             blockers
         },
         actions,
-        links: p.store.problem_links(id).await?,
-        events: p.store.problem_events(id).await?,
+        links: visible_links(p, actor, p.store.problem_links(id).await?).await?,
+        events: visible_events(p, actor, p.store.problem_events(id).await?).await?,
         clocks: p
             .store
             .clocks_of(clocks::KIND, &id.to_string())
@@ -491,6 +491,70 @@ pub async fn get(p: &Platform, actor: &Principal, id: i64) -> ServiceResult<Prob
             .collect(),
         problem: row,
     })
+}
+
+/// Whether the caller may see the incident a link names (by number or id). One outside their scope is left out:
+/// its number would disclose it, as a problem's id would on a ticket (`incidents::view`).
+async fn incident_target_visible(
+    p: &Platform,
+    actor: &Principal,
+    target: &str,
+) -> ServiceResult<bool> {
+    if !actor.can(Permission::IncidentRead) {
+        return Ok(false);
+    }
+    if actor.scope == Scope::Province {
+        return Ok(true);
+    }
+    let t = target.trim();
+    let id = match p.store.incident_id_by_number(t).await? {
+        Some(id) => Some(id),
+        None => t.parse::<i64>().ok(),
+    };
+    // A target naming no stored ticket discloses nothing.
+    let Some(id) = id else {
+        return Ok(true);
+    };
+    Ok(match p.store.incident(id).await? {
+        Some(i) => crate::incidents::require_visible(actor, &i).is_ok(),
+        None => true,
+    })
+}
+
+async fn visible_links(
+    p: &Platform,
+    actor: &Principal,
+    links: Vec<ProblemLinkRow>,
+) -> ServiceResult<Vec<ProblemLinkRow>> {
+    let mut out = Vec::with_capacity(links.len());
+    for l in links {
+        if l.kind != "incident" || incident_target_visible(p, actor, &l.target).await? {
+            out.push(l);
+        }
+    }
+    Ok(out)
+}
+
+/// The history without the `linked` entries of incidents the caller may not see.
+async fn visible_events(
+    p: &Platform,
+    actor: &Principal,
+    events: Vec<ProblemEventRow>,
+) -> ServiceResult<Vec<ProblemEventRow>> {
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        if e.kind == "linked" {
+            let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+            if data["kind"] == "incident"
+                && !incident_target_visible(p, actor, data["target"].as_str().unwrap_or_default())
+                    .await?
+            {
+                continue;
+            }
+        }
+        out.push(e);
+    }
+    Ok(out)
 }
 
 /// A problem in a list, with its deadlines.

@@ -748,3 +748,84 @@ async fn ticket_links_to_another_branchs_problem_are_left_out_for_branch_readers
         assert!(!page.contains(&format!("to_id: {sz_prb} ·")), "{page}");
     }
 }
+
+/// The other direction: a branch reader of a problem does not see the numbers of linked tickets outside their
+/// branch, in the links or the history; a province reader sees all of them.
+#[tokio::test]
+async fn problem_links_to_another_branchs_ticket_are_left_out_for_branch_readers_on_both_backends()
+{
+    for db in tianshu_testkit::backends().await {
+        let app = spawn(db).await;
+        let admin = app.token_for("admin", &[]).await;
+        let mut f = form(Some("P3"), "database");
+        f["org_key"] = json!("guangzhou");
+        let r = post(&app, &admin, "/api/v1/problems", f).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let v: Value = r.json().await.unwrap();
+        let id = v["problem"]["id"].as_i64().unwrap();
+        let mut version = v["problem"]["version"].as_i64().unwrap();
+        let pre = app.bearer("preproc").await;
+        let gz_inc = app.new_incident(&pre, json!({})).await;
+        let r = post(
+            &app,
+            &pre,
+            "/api/v1/incidents",
+            json!({"title": "深圳故障", "symptom": "现象", "source_channel": "hotline",
+            "reporter": "坐席（测试）", "org_key": "shenzhen", "system_key": "crm", "facts": {}}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let sz_inc: Value = r.json().await.unwrap();
+        let path = format!("/api/v1/problems/{id}/actions");
+        for inc in [&gz_inc, &sz_inc] {
+            let r = post(
+                &app,
+                &admin,
+                &path,
+                json!({"version": version, "action": "link", "kind": "incident",
+                "target": inc["number"]}),
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            version = r.json::<Value>().await.unwrap()["problem"]["version"]
+                .as_i64()
+                .unwrap();
+        }
+        let seen = |t: String| {
+            let app = &app;
+            async move {
+                let v: Value = app
+                    .get_as(&t, &format!("/api/v1/problems/{id}"))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                let mut links: Vec<String> = v["links"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["target"].as_str().unwrap().to_string())
+                    .collect();
+                links.sort();
+                let text = v["events"].to_string();
+                (links, text)
+            }
+        };
+        let (gz_no, sz_no) = (
+            gz_inc["number"].as_str().unwrap().to_string(),
+            sz_inc["number"].as_str().unwrap().to_string(),
+        );
+        let mut both = vec![gz_no.clone(), sz_no.clone()];
+        both.sort();
+        let (links, events) = seen(admin.clone()).await;
+        assert_eq!(links, both);
+        assert!(events.contains(&sz_no), "{events}");
+        let gz = app.token_for("gz-duty", &[]).await;
+        let (links, events) = seen(gz).await;
+        assert_eq!(links, vec![gz_no.clone()]);
+        assert!(
+            !events.contains(&sz_no) && events.contains(&gz_no),
+            "{events}"
+        );
+    }
+}
