@@ -61,6 +61,8 @@ use crate::{Platform, ServiceError, ServiceResult};
 
 mod network;
 
+pub use network::{customer_lines, CustomerLines};
+
 /// The measure of customer fault handling (KPI-07).
 pub const FAULT_HANDLING: &str = "fault_handling_overrun";
 

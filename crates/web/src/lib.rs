@@ -414,6 +414,10 @@ pub fn app(state: AppState) -> Router {
         )
         // Group-customer complaints (KPI-08) and evaluator assessments (KPI-12/KPI-13).
         .route("/customers/{key}/complaints", get(api::complaints::list))
+        .route(
+            "/customers/{key}/leased-lines",
+            get(api::kpi::customer_leased_lines),
+        )
         .route("/complaints", post(api::complaints::create))
         .route("/complaints/{id}", get(api::complaints::get))
         .route("/complaints/{id}/close", post(api::complaints::close))

@@ -69,7 +69,7 @@ use crate::error::Problem;
         api::provisioning::record_acceptance, api::provisioning::record_data_configuration,
         api::problems::meetings, api::problems::create_meeting, api::problems::meeting,
         api::problems::close_meeting_action,
-        api::complaints::list, api::complaints::create, api::complaints::get, api::complaints::close,
+        api::kpi::customer_leased_lines, api::complaints::list, api::complaints::create, api::complaints::get, api::complaints::close,
         api::assessments::assess, api::assessments::list,
     ),
     components(schemas(Problem)),

@@ -40,10 +40,10 @@ pub struct LineVerdict<R> {
     pub repeats: u32,
     /// Interruption in the year, seconds.
     pub interruption_seconds: i64,
-    /// The standard applied.
-    pub max_repeat_faults: u32,
+    /// The standard applied (none: the pack has no standard; the line is counted, not judged).
+    pub max_repeat_faults: Option<u32>,
     /// The standard applied, seconds.
-    pub max_interruption_seconds: i64,
+    pub max_interruption_seconds: Option<i64>,
     /// More repeats than the standard allows.
     pub repeat_exceeded: bool,
     /// More interruption than the standard allows.
@@ -52,9 +52,10 @@ pub struct LineVerdict<R> {
     pub records: Vec<R>,
 }
 
-/// Judges every line of `faults` against `standard`. "Exceeds" is strict: a line exactly at the standard meets it.
+/// Counts every line of `faults` and judges it against `standard` when there is one. "Exceeds" is strict: a line
+/// exactly at the standard meets it. Without a standard repeats are counted the default way and nothing exceeds.
 pub fn judge_lines<R: Clone>(
-    standard: &NetworkQuality,
+    standard: Option<&NetworkQuality>,
     faults: &[LineFault<R>],
 ) -> Vec<LineVerdict<R>> {
     let mut lines: BTreeMap<&(String, String), Vec<&LineFault<R>>> = BTreeMap::new();
@@ -65,18 +66,17 @@ pub fn judge_lines<R: Clone>(
         .into_iter()
         .filter_map(|((customer, line), fs)| {
             let level = fs.iter().map(|f| f.level).max()?;
-            // Validation guarantees every level has a standard; a pack without one is never judged.
-            let LineStandard {
-                max_repeat_faults,
-                max_interruption,
-            } = *standard.levels.get(&level)?;
+            // Validation guarantees every level of a standard is present.
+            let limit: Option<LineStandard> = standard.and_then(|s| s.levels.get(&level).copied());
             let faults =
                 u32::try_from(fs.iter().filter(|f| f.reported_in_year).count()).unwrap_or(u32::MAX);
-            let repeats = match standard.repeat_count {
+            let repeats = match standard.map(|s| s.repeat_count).unwrap_or_default() {
                 RepeatCount::AfterFirst => faults.saturating_sub(1),
                 RepeatCount::EveryFault => faults,
             };
             let interruption_seconds: i64 = fs.iter().map(|f| f.interruption_seconds.max(0)).sum();
+            let max_repeat_faults = limit.map(|l| l.max_repeat_faults);
+            let max_interruption_seconds = limit.map(|l| l.max_interruption.seconds());
             Some(LineVerdict {
                 customer: customer.clone(),
                 line: line.clone(),
@@ -85,9 +85,10 @@ pub fn judge_lines<R: Clone>(
                 repeats,
                 interruption_seconds,
                 max_repeat_faults,
-                max_interruption_seconds: max_interruption.seconds(),
-                repeat_exceeded: repeats > max_repeat_faults,
-                interruption_exceeded: interruption_seconds > max_interruption.seconds(),
+                max_interruption_seconds,
+                repeat_exceeded: max_repeat_faults.is_some_and(|m| repeats > m),
+                interruption_exceeded: max_interruption_seconds
+                    .is_some_and(|m| interruption_seconds > m),
                 records: fs.iter().map(|f| f.record.clone()).collect(),
             })
         })

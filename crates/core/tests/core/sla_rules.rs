@@ -602,7 +602,7 @@ fn kpi_09_lines_are_judged_against_the_standard_of_their_level() {
         reported_in_year: false,
         ..line_fault("L3", AAA, 0, 8)
     });
-    let v = judge_lines(&std, &faults);
+    let v = judge_lines(Some(&std), &faults);
     let get = |l: &str| v.iter().find(|x| x.line == l).unwrap();
     let l1 = get("L1");
     assert_eq!(
@@ -622,7 +622,7 @@ fn kpi_09_lines_are_judged_against_the_standard_of_their_level() {
     // Same line ids of different customers are different lines.
     let mut other = line_fault("L2", AAA, 0, 9);
     other.line.0 = "other".into();
-    let v = judge_lines(&std, &[other]);
+    let v = judge_lines(Some(&std), &[other]);
     assert_eq!(v.len(), 1);
     assert!(!v[0].repeat_exceeded);
     // `every_fault`: L1's three faults are three repeats (> 2).
@@ -633,7 +633,14 @@ fn kpi_09_lines_are_judged_against_the_standard_of_their_level() {
         )
     })
     .unwrap();
-    let v = judge_lines(p.sla.network_quality.as_ref().unwrap(), &faults);
+    let v = judge_lines(p.sla.network_quality.as_ref(), &faults);
     let l1 = v.iter().find(|x| x.line == "L1").unwrap();
     assert_eq!((l1.repeats, l1.repeat_exceeded), (3, true));
+    // No standard (the default pack): counted, never judged.
+    let v = judge_lines(None, &faults);
+    let l2 = v.iter().find(|x| x.line == "L2").unwrap();
+    assert_eq!((l2.faults, l2.repeats, l2.max_repeat_faults), (3, 2, None));
+    assert!(v
+        .iter()
+        .all(|x| !x.repeat_exceeded && !x.interruption_exceeded));
 }

@@ -4,13 +4,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::Serialize;
 use tianshu_core::kpi::RecordRef;
 use tianshu_core::policy::PolicyPack;
-use tianshu_core::sla::{judge_lines, AssuranceLevel, LineFault, Tier};
+use tianshu_core::sla::{judge_lines, AssuranceLevel, LineFault, LineVerdict, Tier};
+use tianshu_core::Permission;
 use tianshu_store::identity::Org;
+use tianshu_store::leased_lines::LineFaultRow;
+use tianshu_store::time::from_micros;
 
 use super::{fault_units, incident_record, parse_month, Period, RecordLink, UnitKind};
-use crate::{Platform, ServiceResult};
+use crate::authz::{Principal, Scope};
+use crate::{Platform, ServiceError, ServiceResult};
 
 /// A leased line's repeat faults exceeded its standard in the year.
 pub const REPEAT_FAULTS: &str = "leased_line_repeat_faults_exceeded";
@@ -20,6 +25,91 @@ pub const INTERRUPTION: &str = "annual_interruption_exceeded";
 
 /// Unit → flag → the tickets behind it (only flags that fired have an entry).
 pub(super) type UnitFlags = HashMap<i64, BTreeMap<String, BTreeSet<RecordRef>>>;
+
+/// One stored fault as the judge reads it: the line's SLA-03 level (the service type's for the customer's tier, the
+/// tier's default without a still-known type) and its interruption clipped to `[year_from, end)`.
+fn line_fault<R>(
+    pack: &PolicyPack,
+    r: &LineFaultRow,
+    year_from: i64,
+    end: i64,
+    record: R,
+) -> Option<LineFault<R>> {
+    let tier = r.tier.parse::<Tier>().ok()?;
+    let level = r
+        .service_type
+        .as_deref()
+        .and_then(|t| pack.sla.assurance_level(tier, t).ok())
+        .or_else(|| pack.sla.assurance.default.get(&tier).copied())
+        .unwrap_or(AssuranceLevel::Normal);
+    let stop = r.resolved_at.unwrap_or(end).min(end);
+    Some(LineFault {
+        line: (r.customer.clone(), r.leased_line.clone()),
+        level,
+        reported_in_year: r.created_at >= year_from,
+        interruption_seconds: (stop - r.created_at.max(year_from)).max(0) / 1_000_000,
+        record,
+    })
+}
+
+/// A customer's leased lines over this year to date (the customer page), judged when sla.toml has a standard.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerLines {
+    /// The local year counted.
+    pub year: String,
+    /// Why the lines are counted but not judged (no standard in sla.toml), if so.
+    pub unjudged: Option<String>,
+    /// Each line; a ticket the reader may not see is `None` (counted, not named).
+    pub lines: Vec<LineVerdict<Option<RecordLink>>>,
+}
+
+/// The leased lines of group customer `key` this year, with their faults, interruption and verdict.
+pub async fn customer_lines(
+    p: &Platform,
+    actor: &Principal,
+    key: &str,
+) -> ServiceResult<CustomerLines> {
+    actor.require(Permission::OrgRead)?;
+    let customer = p
+        .store
+        .group_customer(key)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("group customer {key}")))?;
+    let pack = p.policy.current().pack.clone();
+    let tz = p.time_zone();
+    let now = p.now_us();
+    let year = from_micros(now).with_timezone(&tz).format("%Y").to_string();
+    let year_from = parse_month("period", &format!("{year}-01"), tz)?.from;
+    let rows = p.store.leased_line_faults(year_from, now + 1).await?;
+    let reads = actor.can(Permission::IncidentRead);
+    let faults: Vec<LineFault<Option<RecordLink>>> = rows
+        .iter()
+        .filter(|r| r.customer == customer.key)
+        .filter_map(|r| {
+            let visible = reads
+                && match actor.scope {
+                    Scope::Province => true,
+                    Scope::Region(g) => r.region_id == Some(g),
+                    Scope::Vendor(_) => false,
+                };
+            let link = visible.then(|| RecordLink {
+                kind: "incident".into(),
+                id: r.number.clone(),
+                label: format!("{} {}", r.number, r.title),
+                href: format!("/incidents/{}", r.id),
+            });
+            line_fault(&pack, r, year_from, now, link)
+        })
+        .collect();
+    Ok(CustomerLines {
+        year,
+        unjudged: pack.sla.network_quality.is_none().then(|| {
+            "SLA-03/SLA-04: sla.toml has no network-quality standard (the seed's table is missing); lines are counted, not judged"
+                .to_string()
+        }),
+        lines: judge_lines(pack.sla.network_quality.as_ref(), &faults),
+    })
+}
 
 /// The KPI-09 flags of every unit for the year of `period` up to its end (or now, if earlier).
 pub(super) async fn flags(
@@ -55,19 +145,10 @@ pub(super) async fn flags(
     let mut per_unit: HashMap<i64, Vec<LineFault<RecordRef>>> = HashMap::new();
     let mut labels: HashMap<String, String> = HashMap::new();
     for r in &rows {
-        let Ok(tier) = r.tier.parse::<Tier>() else {
+        let record = incident_record(links, r.id, &r.number, &r.title, &r.customer);
+        let Some(fault) = line_fault(pack, r, year_from, end, record) else {
             continue;
         };
-        // SLA-03: the level of the line's service; without a (still known) service type, the tier's default.
-        let level = r
-            .service_type
-            .as_deref()
-            .and_then(|t| pack.sla.assurance_level(tier, t).ok())
-            .or_else(|| pack.sla.assurance.default.get(&tier).copied())
-            .unwrap_or(AssuranceLevel::Normal);
-        let stop = r.resolved_at.unwrap_or(end).min(end);
-        let interruption = (stop - r.created_at.max(year_from)).max(0) / 1_000_000;
-        let record = incident_record(links, r.id, &r.number, &r.title, &r.customer);
         labels.insert(r.number.clone(), format!("{} {}", r.number, r.title));
         for u in fault_units(
             by,
@@ -76,18 +157,12 @@ pub(super) async fn flags(
             r.org_id,
             vendors_of.get(&r.id).map(Vec::as_slice),
         ) {
-            per_unit.entry(u).or_default().push(LineFault {
-                line: (r.customer.clone(), r.leased_line.clone()),
-                level,
-                reported_in_year: r.created_at >= year_from,
-                interruption_seconds: interruption,
-                record: record.clone(),
-            });
+            per_unit.entry(u).or_default().push(fault.clone());
         }
     }
     let mut out = UnitFlags::new();
     for (unit, faults) in per_unit {
-        for v in judge_lines(standard, &faults) {
+        for v in judge_lines(Some(standard), &faults) {
             let why = format!(
                 "专线 {}（{}，{}级）：本年故障 {} 次、重复 {} 次（标准 ≤ {}），中断 {:.1} 小时（标准 ≤ {:.1} 小时）",
                 v.line,
@@ -95,9 +170,9 @@ pub(super) async fn flags(
                 v.level,
                 v.faults,
                 v.repeats,
-                v.max_repeat_faults,
+                v.max_repeat_faults.unwrap_or_default(),
                 v.interruption_seconds as f64 / 3600.0,
-                v.max_interruption_seconds as f64 / 3600.0,
+                v.max_interruption_seconds.unwrap_or_default() as f64 / 3600.0,
             );
             let mut fired = Vec::new();
             if v.repeat_exceeded {

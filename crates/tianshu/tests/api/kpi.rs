@@ -660,6 +660,21 @@ async fn kpi_09_network_quality_from_leased_line_faults_on_both_backends() {
             "{k9}"
         );
 
+        let lines: Value = app
+            .get_as(&admin, "/api/v1/customers/nq-g1/leased-lines")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            lines["unjudged"]
+                .as_str()
+                .unwrap()
+                .contains("network-quality"),
+            "{lines}"
+        );
+        assert_eq!(lines["lines"], json!([]));
+
         with_network_standard(&app).await;
         // A fault across the new year on zhuhai's line: 20:00 → 06:00 local, 10 h in all but 4 h in 2025 and
         // 6 h in 2026, each within the AA 8 h of its own year.
@@ -792,6 +807,49 @@ async fn kpi_09_network_quality_from_leased_line_faults_on_both_backends() {
             "4 h in 2025"
         );
 
+        // The customer's lines this year (API and customer page): counts for everyone who may read the customer,
+        // ticket numbers only for readers who may see the tickets.
+        let lines: Value = app
+            .get_as(&admin, "/api/v1/customers/nq-g1/leased-lines")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(lines["unjudged"].is_null(), "{lines}");
+        let l = &lines["lines"][0];
+        assert_eq!(
+            (
+                l["line"].as_str(),
+                l["level"].as_str(),
+                l["faults"].as_u64(),
+                l["repeats"].as_u64()
+            ),
+            (Some("GZ-DL-1"), Some("AA"), Some(4), Some(3)),
+            "{lines}"
+        );
+        assert_eq!(
+            (
+                l["max_repeat_faults"].as_u64(),
+                l["repeat_exceeded"].as_bool()
+            ),
+            (Some(2), Some(true))
+        );
+        assert_eq!(l["interruption_seconds"].as_i64(), Some(4 * 3600));
+        assert_eq!(l["incidents"].as_array().unwrap().len(), 4);
+        let sz = app.bearer("sz-duty").await;
+        let lines: Value = app
+            .get_as(&sz, "/api/v1/customers/nq-g1/leased-lines")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(lines["lines"][0]["faults"].as_u64(), Some(4), "{lines}");
+        assert_eq!(
+            lines["lines"][0]["incidents"],
+            json!([]),
+            "another branch's tickets are not named: {lines}"
+        );
+
         // Console: the new-ticket form takes customer, circuit id and service type (errors next to the field);
         // the ticket page shows the line.
         let csrf = app.login("preproc").await;
@@ -817,6 +875,20 @@ async fn kpi_09_network_quality_from_leased_line_faults_on_both_backends() {
                     .unwrap()
             }
         };
+        let html = app
+            .client
+            .get(app.url("/customers/nq-g1"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(r#"<tr data-line="GZ-DL-1" class="overdue">"#)
+                && html.contains("重复 ≤ 2 次"),
+            "{html}"
+        );
         let r = form("FS DL 2").await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let html = r.text().await.unwrap();

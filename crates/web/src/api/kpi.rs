@@ -614,3 +614,66 @@ fn xlsx_response(bytes: Vec<u8>, name: &str) -> axum::response::Response {
     );
     r
 }
+
+/// One leased line of a customer over the year to date (KPI-09).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeasedLineOut {
+    pub line: String,
+    /// SLA-03 level the line is judged at (the highest among its faults).
+    pub level: String,
+    /// Faults reported this year.
+    pub faults: u32,
+    /// Of those, repeats (`[network_quality] repeat_count`).
+    pub repeats: u32,
+    /// Interruption this year, seconds (clipped to the year and to now).
+    pub interruption_seconds: i64,
+    /// The standard, when sla.toml has one.
+    pub max_repeat_faults: Option<u32>,
+    pub max_interruption_seconds: Option<i64>,
+    pub repeat_exceeded: bool,
+    pub interruption_exceeded: bool,
+    /// Ticket numbers the caller may see (others are counted, not named).
+    pub incidents: Vec<String>,
+}
+
+/// A customer's leased lines this year.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerLeasedLinesOut {
+    pub year: String,
+    /// Why the lines are counted but not judged, if so (no network-quality standard in sla.toml).
+    pub unjudged: Option<String>,
+    pub lines: Vec<LeasedLineOut>,
+}
+
+/// The leased lines of a group customer this year: faults, repeats and interruption against the network-quality
+/// standard of their SLA-03 level (KPI-09).
+#[utoipa::path(get, path = "/api/v1/customers/{key}/leased-lines", tag = "kpi",
+    params(("key" = String, Path, description = "customer key")),
+    responses((status = 200, description = "lines", body = CustomerLeasedLinesOut)))]
+pub async fn customer_leased_lines(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(key): ApiPath<String>,
+) -> ApiResult<Json<CustomerLeasedLinesOut>> {
+    let v = kpi::customer_lines(&st.platform, &p, &key).await?;
+    Ok(Json(CustomerLeasedLinesOut {
+        year: v.year,
+        unjudged: v.unjudged,
+        lines: v
+            .lines
+            .into_iter()
+            .map(|l| LeasedLineOut {
+                line: l.line,
+                level: l.level.as_str().to_string(),
+                faults: l.faults,
+                repeats: l.repeats,
+                interruption_seconds: l.interruption_seconds,
+                max_repeat_faults: l.max_repeat_faults,
+                max_interruption_seconds: l.max_interruption_seconds,
+                repeat_exceeded: l.repeat_exceeded,
+                interruption_exceeded: l.interruption_exceeded,
+                incidents: l.records.into_iter().flatten().map(|r| r.id).collect(),
+            })
+            .collect(),
+    }))
+}

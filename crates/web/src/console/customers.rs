@@ -271,6 +271,68 @@ pub(super) struct DetailPage {
     new_kept: Fields,
     /// Complaints (KPI-08) with their forms.
     pub(super) complaints: super::complaints::Panel,
+    /// KPI-09: the customer's leased lines this year.
+    lines: LinesPanel,
+}
+
+/// The customer's leased lines over the year to date (KPI-09).
+pub(super) struct LinesPanel {
+    year: String,
+    /// Why they are counted but not judged, if so.
+    unjudged: Option<String>,
+    rows: Vec<LineRow>,
+}
+
+struct LineRow {
+    line: String,
+    level: String,
+    faults: u32,
+    repeats: u32,
+    /// Interruption in hours, one decimal.
+    hours: String,
+    /// "≤ 2 次 / ≤ 8.0 小时" or empty without a standard.
+    standard: String,
+    exceeded: bool,
+    /// (number, href) of the tickets the reader may see.
+    tickets: Vec<(String, String)>,
+}
+
+fn lines_panel(v: tianshu_services::kpi::CustomerLines, zh: bool) -> LinesPanel {
+    let hours = |s: i64| format!("{:.1}", s as f64 / 3600.0);
+    LinesPanel {
+        year: v.year,
+        unjudged: v.unjudged.map(|why| {
+            if zh {
+                "sla.toml 未配置网络质量标准（种子规则缺表，SLA-03/SLA-04），以下只统计、不判定"
+                    .into()
+            } else {
+                why
+            }
+        }),
+        rows: v
+            .lines
+            .into_iter()
+            .map(|l| LineRow {
+                standard: match (l.max_repeat_faults, l.max_interruption_seconds) {
+                    (Some(r), Some(i)) if zh => format!("重复 ≤ {r} 次 / 中断 ≤ {} 小时", hours(i)),
+                    (Some(r), Some(i)) => format!("repeats ≤ {r} / interruption ≤ {} h", hours(i)),
+                    _ => String::new(),
+                },
+                exceeded: l.repeat_exceeded || l.interruption_exceeded,
+                line: l.line,
+                level: l.level.as_str().to_string(),
+                faults: l.faults,
+                repeats: l.repeats,
+                hours: hours(l.interruption_seconds),
+                tickets: l
+                    .records
+                    .into_iter()
+                    .flatten()
+                    .map(|r| (r.id, r.href))
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// Which form of an order a post came from: the hidden `form` field (`decision`, `acceptance`, `data_config`);
@@ -462,8 +524,12 @@ pub(super) async fn detail_page(
     let complaints = super::complaints::panel(st, u, key, None, &[])
         .await
         .map_err(|e| service_error_page(u, st, e))?;
+    let lines = tianshu_services::kpi::customer_lines(&st.platform, &u.p, key)
+        .await
+        .map_err(|e| service_error_page(u, st, e))?;
     Ok(DetailPage {
         complaints,
+        lines: lines_panel(lines, u.t.lang() == "zh-CN"),
         l: u.layout(st, "customers", "cust-title-detail"),
         key: d.customer.key.clone(),
         name: d.customer.name.clone(),
