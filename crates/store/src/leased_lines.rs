@@ -67,20 +67,39 @@ impl Store {
             .bind(incident_id).fetch_optional(p).await)?)
     }
 
-    /// Leased-line faults of group customers that were reported before `to` and not resolved by `from`: the
-    /// faults whose occurrence or interruption falls in `[from, to)`. Dispatch children, merged reports and
-    /// cancelled tickets are left out (a merged report is the same fault; a cancelled one was none).
-    pub async fn leased_line_faults(&self, from: i64, to: i64) -> StoreResult<Vec<LineFaultRow>> {
-        Ok(on_pool!(self, p => sqlx::query_as(
+    /// Leased-line faults of group customers (of `customer` only, when given) that were reported before `to` and
+    /// not resolved by `from`: the faults whose occurrence or interruption falls in `[from, to)`. Dispatch
+    /// children, merged reports and cancelled tickets are left out (a merged report is the same fault; a cancelled
+    /// one was none).
+    pub async fn leased_line_faults(
+        &self,
+        from: i64,
+        to: i64,
+        customer: Option<&str>,
+    ) -> StoreResult<Vec<LineFaultRow>> {
+        let only = if customer.is_some() {
+            " AND g.key = $3"
+        } else {
+            ""
+        };
+        let sql = format!(
             "SELECT i.id, i.number, i.title, i.region_id, i.org_id, g.key AS customer, g.tier,
                     l.leased_line, l.service_type, i.created_at, i.resolved_at
              FROM incident_leased_lines l
              JOIN incidents i ON i.id = l.incident_id
              JOIN group_customers g ON g.key = i.customer
              WHERE i.created_at < $2 AND (i.resolved_at IS NULL OR i.resolved_at > $1)
-               AND i.parent_id IS NULL AND i.master_id IS NULL AND i.state <> 'cancelled'
-             ORDER BY i.id")
-            .bind(from).bind(to).fetch_all(p).await)?)
+               AND i.parent_id IS NULL AND i.master_id IS NULL AND i.state <> 'cancelled'{only}
+             ORDER BY i.id"
+        );
+        Ok(match customer {
+            Some(c) => {
+                on_pool!(self, p => sqlx::query_as(&sql).bind(from).bind(to).bind(c).fetch_all(p).await)?
+            }
+            None => {
+                on_pool!(self, p => sqlx::query_as(&sql).bind(from).bind(to).fetch_all(p).await)?
+            }
+        })
     }
 
     /// (ticket, vendor organisation) of the vendor dispatches of leased-line faults.

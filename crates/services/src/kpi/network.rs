@@ -80,11 +80,13 @@ pub async fn customer_lines(
     let now = p.now_us();
     let year = from_micros(now).with_timezone(&tz).format("%Y").to_string();
     let year_from = parse_month("period", &format!("{year}-01"), tz)?.from;
-    let rows = p.store.leased_line_faults(year_from, now + 1).await?;
+    let rows = p
+        .store
+        .leased_line_faults(year_from, now + 1, Some(&customer.key))
+        .await?;
     let reads = actor.can(Permission::IncidentRead);
     let faults: Vec<LineFault<Option<RecordLink>>> = rows
         .iter()
-        .filter(|r| r.customer == customer.key)
         .filter_map(|r| {
             let visible = reads
                 && match actor.scope {
@@ -135,7 +137,10 @@ pub(super) async fn flags(
     let year = period.key.get(..4).unwrap_or_default();
     let year_from = parse_month("period", &format!("{year}-01"), p.time_zone())?.from;
     let end = period.to.min(p.now_us());
-    let rows = p.store.leased_line_faults(year_from, period.to).await?;
+    let rows = p
+        .store
+        .leased_line_faults(year_from, period.to, None)
+        .await?;
     let mut vendors_of: HashMap<i64, Vec<i64>> = HashMap::new();
     if by == UnitKind::Vendor {
         for (inc, v) in p.store.vendor_dispatches_of_leased_line_faults().await? {
