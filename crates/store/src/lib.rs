@@ -248,6 +248,10 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 // FULL: a write acknowledged to a client survives power loss, not only kill -9.
                 .synchronous(SqliteSynchronous::Full)
+                // Savepoint journals and RETURNING's ephemeral tables in memory: with the default, a job of the
+                // group-commit writer that touched more than 64 KiB of pages under its savepoint spilled the
+                // journal to a temporary file (a file created, written and deleted inside every such write).
+                .pragma("temp_store", "memory")
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let writer_conn: SqliteConnection = sqlx::Connection::connect_with(&opts).await?;

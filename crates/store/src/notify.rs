@@ -156,6 +156,28 @@ fn message_row(r: &crate::raw::Row<'_>) -> Message {
 }
 
 const DLV_COLS: &str = "id, outbox_id, delivery_key, recipient, recipient_name, channel, address, state, attempts, next_attempt_at, last_error, sent_at, digest_key, subject, body, created_at, updated_at";
+fn delivery_row(r: &crate::raw::Row<'_>) -> Delivery {
+    Delivery {
+        id: r.int(0),
+        outbox_id: r.int(1),
+        delivery_key: r.text(2),
+        recipient: r.text(3),
+        recipient_name: r.text(4),
+        channel: r.text(5),
+        address: r.text(6),
+        state: r.text(7),
+        attempts: r.int(8),
+        next_attempt_at: r.int(9),
+        last_error: r.opt_text(10),
+        sent_at: r.opt_int(11),
+        digest_key: r.opt_text(12),
+        subject: r.text(13),
+        body: r.text(14),
+        created_at: r.int(15),
+        updated_at: r.int(16),
+    }
+}
+
 const TPL_COLS: &str = "id, subject_zh, subject_en, zh, en, version, updated_by, updated_at";
 
 // ---- templates ----
@@ -434,8 +456,18 @@ impl Store {
                                   ORDER BY id LIMIT $4{lock})
                      RETURNING {MSG_COLS}"
                 );
-                let mut rows: Vec<Message> = on_conn!(c, c => sqlx::query_as(&sql)
-                    .bind(&owner).bind(now + lease_us).bind(now).bind(limit).fetch_all(&mut **c).await)?;
+                // In place on the SQLite writer: the worker claims on every pass, and through sqlx each claim was a
+                // hand-off to sqlx's thread plus taking the raw handle back for the next job of the batch.
+                let mut rows: Vec<Message> = if let Some(r) = c.sqlite_raw().await? {
+                    r.query(
+                        &sql,
+                        &[owner.as_str().into(), (now + lease_us).into(), now.into(), limit.into()],
+                        message_row,
+                    )?
+                } else {
+                    on_conn!(c, c => sqlx::query_as(&sql)
+                        .bind(&owner).bind(now + lease_us).bind(now).bind(limit).fetch_all(&mut **c).await)?
+                };
                 rows.sort_by_key(|m| m.id);
                 Ok(rows)
             })
@@ -465,8 +497,17 @@ impl Store {
                                   AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at, id LIMIT $4{lock})
                      RETURNING {DLV_COLS}"
                 );
-                let mut rows: Vec<Delivery> = on_conn!(c, c => sqlx::query_as(&sql)
-                    .bind(&owner).bind(now + lease_us).bind(now).bind(limit).fetch_all(&mut **c).await)?;
+                // In place on the SQLite writer, as the message claim above.
+                let mut rows: Vec<Delivery> = if let Some(r) = c.sqlite_raw().await? {
+                    r.query(
+                        &sql,
+                        &[owner.as_str().into(), (now + lease_us).into(), now.into(), limit.into()],
+                        delivery_row,
+                    )?
+                } else {
+                    on_conn!(c, c => sqlx::query_as(&sql)
+                        .bind(&owner).bind(now + lease_us).bind(now).bind(limit).fetch_all(&mut **c).await)?
+                };
                 rows.sort_by_key(|d| (d.next_attempt_at, d.id));
                 Ok(rows)
             })

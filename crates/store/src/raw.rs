@@ -335,6 +335,12 @@ impl RawSqlite {
         Ok(unsafe { ffi::sqlite3_last_insert_rowid(self.db()?) })
     }
 
+    /// The row id of the last row inserted on this connection.
+    pub fn last_insert_rowid(&self) -> StoreResult<i64> {
+        // SAFETY: locked handle.
+        Ok(unsafe { ffi::sqlite3_last_insert_rowid(self.db()?) })
+    }
+
     /// Every row of a query, each mapped by `f`.
     pub fn query<T>(
         &mut self,

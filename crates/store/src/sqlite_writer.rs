@@ -122,12 +122,14 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, m
 
 async fn run_batch(conn: &mut SqliteConnection, raw: &mut RawSqlite, batch: Vec<Job>) {
     tracing::trace!(batch = batch.len(), "sqlite group commit");
-    // Statements of the batch run in place on the raw handle where the store has a raw path (see `raw`); the
-    // savepoint bookkeeping between two jobs too. BEGIN and COMMIT go through sqlx, so the commit's fsync
-    // happens on sqlx's thread, not on a runtime worker.
-    if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await {
+    // Statements of the batch run in place on the raw handle where the store has a raw path (see `raw`); BEGIN
+    // and the savepoint bookkeeping between two jobs too (BEGIN does no I/O worth moving off this thread, and
+    // through sqlx it was one more hand-off per batch). COMMIT goes through sqlx, so the commit's fsync happens
+    // on sqlx's thread, not on a runtime worker.
+    if let Err(e) = bookkeeping(raw, "BEGIN IMMEDIATE").await {
         // Dropping the unrun jobs drops their reply channels: each caller gets an error, nothing ran.
         tracing::error!(error = %e, jobs = batch.len(), "SQLite writer could not begin a transaction");
+        raw.release();
         let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
         return;
     }

@@ -230,8 +230,12 @@ pub async fn insert_clock(conn: &mut Conn<'_>, k: NewClock) -> StoreResult<Optio
     );
     let notify = crate::audit::canonical_json(&k.notify);
     if let Some(r) = conn.sqlite_raw().await? {
-        return r.query_opt(
-            &sql,
+        // Without RETURNING on the SQLite writer: SQLite materialises RETURNING rows in an ephemeral table opened
+        // and closed per statement, and every value of the new row is known here (a conflict inserts nothing).
+        let n = r.exec(
+            "INSERT INTO clocks (subject_kind, subject_id, clock_key, rule, basis, calendar, started_at, due_at, state, repeat_basis, notify)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,'running',$9,$10)
+             ON CONFLICT (subject_kind, subject_id, clock_key) WHERE state IN ('running','paused') DO NOTHING",
             &[
                 (&k.subject_kind).into(),
                 (&k.subject_id).into(),
@@ -244,8 +248,29 @@ pub async fn insert_clock(conn: &mut Conn<'_>, k: NewClock) -> StoreResult<Optio
                 (&k.repeat_basis).into(),
                 (&notify).into(),
             ],
-            clock_row,
-        );
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let id = r.last_insert_rowid()?;
+        return Ok(Some(ClockRow {
+            id,
+            subject_kind: k.subject_kind,
+            subject_id: k.subject_id,
+            clock_key: k.clock_key,
+            rule: k.rule,
+            basis: k.basis,
+            calendar: k.calendar,
+            started_at: k.started_at,
+            due_at: k.due_at,
+            state: "running".into(),
+            paused_at: None,
+            stopped_at: None,
+            breached_at: None,
+            repeat_basis: k.repeat_basis,
+            notify,
+            version: 1,
+        }));
     }
     Ok(on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&k.subject_kind).bind(&k.subject_id).bind(&k.clock_key).bind(&k.rule).bind(&k.basis).bind(&k.calendar)
@@ -420,9 +445,10 @@ pub async fn insert_outbox(conn: &mut Conn<'_>, m: NewOutbox) -> StoreResult<Opt
     let recipients = crate::audit::canonical_json(&m.recipients);
     let context = crate::audit::canonical_json(&m.context);
     if let Some(r) = conn.sqlite_raw().await? {
-        return r.query_opt(
+        // Without RETURNING (an ephemeral table per statement on SQLite): a conflict changes no row.
+        let n = r.exec(
             "INSERT INTO outbox (idempotency_key, subject_kind, subject_id, template, recipients, context, cause, state, created_at, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9) ON CONFLICT (idempotency_key) DO NOTHING",
             &[
                 (&m.idempotency_key).into(),
                 (&m.subject_kind).into(),
@@ -434,8 +460,12 @@ pub async fn insert_outbox(conn: &mut Conn<'_>, m: NewOutbox) -> StoreResult<Opt
                 (&m.state).into(),
                 m.created_at.into(),
             ],
-            |row| row.int(0),
-        );
+        )?;
+        return if n == 0 {
+            Ok(None)
+        } else {
+            r.last_insert_rowid().map(Some)
+        };
     }
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO outbox (idempotency_key, subject_kind, subject_id, template, recipients, context, cause, state, created_at, updated_at)

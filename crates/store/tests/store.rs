@@ -453,3 +453,61 @@ mod provisioning;
 
 #[path = "store/delivery.rs"]
 mod delivery;
+
+/// A started clock's row as returned by the insert is the stored row; a second live clock of the same key is
+/// not inserted; an outbox message with a used idempotency key is not inserted and returns no id.
+#[tokio::test]
+async fn inserted_clock_rows_and_outbox_ids_are_what_is_stored() {
+    use tianshu_store::timers::{insert_clock, insert_outbox, NewClock, NewOutbox};
+    for db in backends().await {
+        let store = db.store().await;
+        let clock = || NewClock {
+            subject_kind: "incident".into(),
+            subject_id: "77".into(),
+            clock_key: "inc06_progress".into(),
+            rule: "INC-06".into(),
+            basis: "working_hours:24h".into(),
+            calendar: "default".into(),
+            started_at: 1_000,
+            due_at: 9_000,
+            repeat_basis: Some("3d".into()),
+            notify: json!({"template": "t", "recipients": {"roles": ["room_manager"]}}),
+        };
+        let msg = || NewOutbox {
+            idempotency_key: "incident:77:ESC-01".into(),
+            subject_kind: "incident".into(),
+            subject_id: "77".into(),
+            template: "t".into(),
+            recipients: json!({"roles": ["room_manager"]}),
+            context: json!({"incident": "INC-77"}),
+            cause: "ESC-01".into(),
+            state: "queued".into(),
+            created_at: 1_000,
+        };
+        let (first, second, id1, id2) = store
+            .write(move |c| {
+                Box::pin(async move {
+                    let first = insert_clock(c, clock()).await?;
+                    let second = insert_clock(c, clock()).await?;
+                    let id1 = insert_outbox(c, msg()).await?;
+                    let id2 = insert_outbox(c, msg()).await?;
+                    Ok((first, second, id1, id2))
+                })
+            })
+            .await
+            .unwrap();
+        let first = first.expect("the first clock is inserted");
+        assert_eq!(second, None, "{:?}", db.backend);
+        assert_eq!(
+            store.clocks_of("incident", "77").await.unwrap(),
+            vec![first],
+            "{:?}",
+            db.backend
+        );
+        let id1 = id1.expect("the first message is inserted");
+        assert_eq!(id2, None, "{:?}", db.backend);
+        let stored = store.message(id1).await.unwrap().expect("stored");
+        assert_eq!(stored.idempotency_key, "incident:77:ESC-01");
+        store.close().await;
+    }
+}
