@@ -242,8 +242,12 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
          ON CONFLICT (dedup_key) DO NOTHING RETURNING {ALERT_COLS}"
     );
     if let Some(r) = conn.sqlite_raw().await? {
-        let created = r.query_opt(
-            &sql,
+        // Without RETURNING on the SQLite writer (SQLite materialises it in an ephemeral table per statement): the
+        // new row is what was bound plus the columns' defaults, and a conflict inserts nothing.
+        let n = r.exec(
+            "INSERT INTO alerts (dedup_key, source, state, system, region, severity, alertname, summary, labels, annotations, group_key, starts_at, ends_at, first_seen, last_seen, updated_at)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14)
+             ON CONFLICT (dedup_key) DO NOTHING",
             &[
                 (&a.dedup_key).into(),
                 (&a.source).into(),
@@ -260,9 +264,39 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
                 a.ends_at.into(),
                 a.now.into(),
             ],
-            alert_row,
         )?;
-        if let Some(row) = created {
+        if n == 1 {
+            let row = AlertRow {
+                id: r.last_insert_rowid()?,
+                dedup_key: a.dedup_key.clone(),
+                source: a.source.clone(),
+                state: a.state.clone(),
+                system: a.system.clone(),
+                region: a.region.clone(),
+                severity: a.severity.clone(),
+                alertname: a.alertname.clone(),
+                summary: a.summary.clone(),
+                labels,
+                annotations,
+                group_key: a.group_key.clone(),
+                starts_at: a.starts_at,
+                ends_at: a.ends_at,
+                first_seen: a.now,
+                last_seen: a.now,
+                event_count: 1,
+                fire_count: 1,
+                flapping: 0,
+                suppressed: None,
+                routes: "[]".into(),
+                notified_at: None,
+                incident_id: None,
+                acknowledged_by: None,
+                acknowledged_at: None,
+                resolved_by: None,
+                resolved_at: None,
+                version: 1,
+                updated_at: a.now,
+            };
             return Ok((row, true));
         }
         let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE dedup_key = $1");
@@ -353,6 +387,36 @@ pub async fn save_alert(conn: &mut Conn<'_>, a: &AlertRow, now: i64) -> StoreRes
         .bind(&a.resolved_by).bind(a.resolved_at).bind(now).bind(a.id).bind(a.version)
         .fetch_optional(&mut **c).await)?;
     row.ok_or_else(|| StoreError::Stale(format!("alert {}", a.id)))
+}
+
+/// Records the routing decision on an alert created in this same write: flapping, suppression, routes and when
+/// it was notified. Only those columns, none of them indexed, so the row just inserted is rewritten in place
+/// without the index maintenance and full read-back of [`save_alert`] (the hottest path of the intake: every
+/// new alert). The row keeps its version: nobody can have read it before this write commits.
+pub async fn record_decision(conn: &mut Conn<'_>, a: &AlertRow) -> StoreResult<()> {
+    const SQL: &str =
+        "UPDATE alerts SET flapping=$1, suppressed=$2, routes=$3, notified_at=$4 WHERE id=$5";
+    let n = if let Some(r) = conn.sqlite_raw().await? {
+        r.exec(
+            SQL,
+            &[
+                a.flapping.into(),
+                (&a.suppressed).into(),
+                (&a.routes).into(),
+                a.notified_at.into(),
+                a.id.into(),
+            ],
+        )?
+    } else {
+        on_conn!(conn, c => sqlx::query(SQL)
+            .bind(a.flapping).bind(&a.suppressed).bind(&a.routes).bind(a.notified_at).bind(a.id)
+            .execute(&mut **c).await.map(|r| r.rows_affected()))?
+    };
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!("alert {}", a.id)))
+    }
 }
 
 /// Appends a history entry.

@@ -640,8 +640,13 @@ async fn one(
     }
     if fired {
         let within = m.flapping.within.seconds() * 1_000_000;
-        // Includes the change just recorded above (history rows are written at once, in this transaction).
-        let changes = st::state_change_times(c, a.id, now - within).await?;
+        // Includes the change just recorded above (history rows are written at once, in this transaction); an
+        // alert created by this event has exactly that one, so it is not read back.
+        let changes = if created {
+            vec![now]
+        } else {
+            st::state_change_times(c, a.id, now - within).await?
+        };
         let grouped = st::group_notified_since(
             c,
             &a.group_key,
@@ -704,7 +709,15 @@ async fn one(
             }
         }
     }
-    let a = st::save_alert(c, &a, now).await?;
+    let a = if created {
+        // Inserted by this event with its final labels and state; only the decision above is new.
+        if fired {
+            st::record_decision(c, &a).await?;
+        }
+        a
+    } else {
+        st::save_alert(c, &a, now).await?
+    };
     outcome.state = Some(a.state);
     Ok(outcome)
 }

@@ -190,3 +190,44 @@ async fn silences_and_maintenance_windows_hold_within_their_times_until_ended() 
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_created_alert_row_is_what_is_stored_and_its_decision_keeps_the_version() {
+    for db in backends().await {
+        let store = db.store().await;
+        let (mut made, stored_after) = store
+            .write(|c| {
+                Box::pin(async move {
+                    let (mut row, created) = st::claim_alert(c, &new_alert("am:row", 500)).await?;
+                    assert!(created);
+                    let as_claimed = row.clone();
+                    // The routing decision of the same write: only those columns change.
+                    row.suppressed = Some("grouped".into());
+                    row.routes = "[\"general\"]".into();
+                    row.notified_at = Some(500);
+                    row.flapping = 1;
+                    st::record_decision(c, &row).await?;
+                    Ok((as_claimed, row))
+                })
+            })
+            .await
+            .unwrap();
+        let page = store
+            .alerts_page(i64::MAX, 10, &AlertFilter::default())
+            .await
+            .unwrap();
+        let stored = page
+            .iter()
+            .find(|a| a.dedup_key == "am:row")
+            .cloned()
+            .unwrap();
+        assert_eq!(stored, stored_after, "{:?}", db.backend);
+        // The claim's own row, before the decision, is the stored row but for the decided columns.
+        made.suppressed = stored.suppressed.clone();
+        made.routes = stored.routes.clone();
+        made.notified_at = stored.notified_at;
+        made.flapping = stored.flapping;
+        assert_eq!(made, stored, "{:?}", db.backend);
+        assert_eq!(stored.version, 1);
+    }
+}
