@@ -166,6 +166,34 @@ const SAVE_SQL: &str = "UPDATE incidents SET title = $1, symptom = $2, symptom_c
            escalated_flow = $28, reported_to_rm_at = $29, notified = $30, reported_to_cm_at = $31, owning_org_id = $32
          WHERE id = $26 AND version = $27";
 
+/// Records which immediate reports a ticket created in this same write has had (ESC-01/ESC-07/INC-09): only
+/// those columns, none indexed, so the row just inserted is not rewritten with every index as [`save`] would
+/// (the create path is the hottest write). The version stays: nobody can have read the row before this commits.
+pub async fn save_reports(conn: &mut Conn<'_>, i: &Incident) -> StoreResult<()> {
+    const SQL: &str =
+        "UPDATE incidents SET notified = $1, reported_to_rm_at = $2, reported_to_cm_at = $3 WHERE id = $4";
+    let n = if let Some(r) = conn.sqlite_raw().await? {
+        r.exec(
+            SQL,
+            &[
+                (&i.notified).into(),
+                i.reported_to_rm_at.into(),
+                i.reported_to_cm_at.into(),
+                i.id.into(),
+            ],
+        )?
+    } else {
+        on_conn!(conn, c => sqlx::query(SQL)
+            .bind(&i.notified).bind(i.reported_to_rm_at).bind(i.reported_to_cm_at).bind(i.id)
+            .execute(&mut **c).await.map(|r| r.rows_affected()))?
+    };
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!("incident {}", i.number)))
+    }
+}
+
 /// Saves every mutable column if the stored version is still `i.version`; returns the new row.
 pub async fn save(conn: &mut Conn<'_>, i: &Incident, now: i64) -> StoreResult<Incident> {
     if let Some(r) = conn.sqlite_raw().await? {

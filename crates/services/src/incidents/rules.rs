@@ -846,7 +846,12 @@ pub async fn apply_clock_plan(
         }
     }
     if changed {
-        inc = tianshu_store::incidents::save(c, &inc, now).await?;
+        if fresh {
+            // Only the report columns changed on a ticket inserted in this write.
+            tianshu_store::incidents::save_reports(c, &inc).await?;
+        } else {
+            inc = tianshu_store::incidents::save(c, &inc, now).await?;
+        }
     }
     Ok(inc)
 }
