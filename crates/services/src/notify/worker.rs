@@ -19,7 +19,7 @@ use tianshu_store::{Conn, StoreResult};
 
 use super::channels::{Channels, Outgoing};
 use super::recipients::{resolve, RecipientSpec};
-use super::{render_template, template, Rendered};
+use super::{render_template, template, EffectiveTemplate, Rendered};
 use crate::policy::ActivePolicy;
 use crate::Platform;
 
@@ -42,13 +42,58 @@ pub async fn expand_batch(
         .store
         .claim_queued_messages(owner, now, lease, batch)
         .await?;
-    // Rendering and resolving run concurrently; the results are written a chunk per transaction.
-    let expanded = futures::future::join_all(msgs.into_iter().map(|m| {
-        let pol = pol.clone();
-        async move { expand(p, &pol, ch, m).await }
-    }))
-    .await;
+    let lookups = Lookups::read(p, &pol, &msgs).await;
+    // Rendering is in memory; the results are written a chunk per transaction.
+    let expanded = msgs
+        .into_iter()
+        .map(|m| expand(p, ch, &lookups, m))
+        .collect();
     Ok(apply_all(p, &pol, expanded).await)
+}
+
+/// What a batch of messages needs from storage, each distinct template and recipient spec read once.
+///
+/// Under load most messages of a batch share their template and recipients (every new ticket's immediate report
+/// goes to the same classes), and each read is a round trip to a reader thread: resolving per message made the
+/// delivery worker a large share of the server's work per ticket. Reading once per batch gives every message of
+/// the batch the same answer, as if they had been expanded at the same instant.
+struct Lookups {
+    templates: BTreeMap<String, Result<EffectiveTemplate, String>>,
+    recipients: BTreeMap<String, Result<Resolved, String>>,
+}
+
+type Resolved = (
+    Vec<super::recipients::Target>,
+    Vec<super::recipients::Unresolved>,
+);
+
+impl Lookups {
+    async fn read(p: &Platform, pol: &ActivePolicy, msgs: &[Message]) -> Lookups {
+        let ntf = &pol.pack.notifications;
+        let mut templates = BTreeMap::new();
+        let mut recipients = BTreeMap::new();
+        for m in msgs {
+            if !templates.contains_key(&m.template) {
+                let t = template(p, &m.template)
+                    .await
+                    .map_err(|_| format!("template '{}' is not defined", m.template));
+                templates.insert(m.template.clone(), t);
+            }
+            if !recipients.contains_key(&m.recipients) {
+                let r = match serde_json::from_str::<RecipientSpec>(&m.recipients) {
+                    Ok(spec) => resolve(p, ntf, &spec)
+                        .await
+                        .map_err(|e| format!("recipients: {e}")),
+                    Err(e) => Err(format!("recipients: {e}")),
+                };
+                recipients.insert(m.recipients.clone(), r);
+            }
+        }
+        Lookups {
+            templates,
+            recipients,
+        }
+    }
 }
 
 /// Sends up to `batch` due deliveries and records their outcomes; returns how many.
@@ -186,17 +231,16 @@ fn address_of(t: &super::recipients::Target, channel: &str) -> Option<String> {
 }
 
 /// Turns one queued message into its deliveries (or fails it when it cannot be rendered or resolved).
-async fn expand(p: &Platform, pol: &Arc<ActivePolicy>, ch: &Channels, m: Message) -> Expansion {
+fn expand(p: &Platform, ch: &Channels, lookups: &Lookups, m: Message) -> Expansion {
     let now = p.now_us();
-    let ntf = &pol.pack.notifications;
     let mut rows: Vec<NewDelivery> = Vec::new();
     let mut failure: Option<String> = None;
-    let prepared = async {
-        let t = template(p, &m.template)
-            .await
-            .map_err(|_| format!("template '{}' is not defined", m.template))?;
-        let spec: RecipientSpec =
-            serde_json::from_str(&m.recipients).map_err(|e| format!("recipients: {e}"))?;
+    let prepared = (|| {
+        let t = match lookups.templates.get(&m.template) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return Err(e.clone()),
+            None => return Err(format!("template '{}' is not defined", m.template)),
+        };
         let context: Value = serde_json::from_str(&m.context).unwrap_or(Value::Null);
         let channels: Vec<String> = m
             .channels
@@ -209,9 +253,11 @@ async fn expand(p: &Platform, pol: &Arc<ActivePolicy>, ch: &Channels, m: Message
                     .map(|c| c.as_str().to_string())
                     .collect()
             });
-        let (targets, missing) = resolve(p, ntf, &spec)
-            .await
-            .map_err(|e| format!("recipients: {e}"))?;
+        let (targets, missing) = match lookups.recipients.get(&m.recipients) {
+            Some(Ok((t, u))) => (t.clone(), u.clone()),
+            Some(Err(e)) => return Err(e.clone()),
+            None => return Err("recipients: not resolved".to_string()),
+        };
         let mut cache: BTreeMap<&'static str, Rendered> = BTreeMap::new();
         let mut out = Vec::new();
         for target in targets {
@@ -274,8 +320,7 @@ async fn expand(p: &Platform, pol: &Arc<ActivePolicy>, ch: &Channels, m: Message
             });
         }
         Ok::<_, String>(out)
-    }
-    .await;
+    })();
     match prepared {
         Ok(r) => rows = r,
         Err(e) => failure = Some(e),
