@@ -458,8 +458,12 @@ async fn api_not_found() -> ApiError {
 
 /// Refuses a NUL character anywhere in the path or query (PostgreSQL text cannot hold one).
 async fn reject_nul(req: Request, next: Next) -> Response {
-    let uri = req.uri().to_string();
-    if uri.to_ascii_lowercase().contains("%00") {
+    // Only the path and query reach storage; checked in place (this runs on every request).
+    let nul = req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().contains("%00"));
+    if nul {
         return ApiError::bad_field("path", "the URL must not contain NUL characters")
             .into_response();
     }
