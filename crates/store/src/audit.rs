@@ -172,40 +172,45 @@ fn canonical_entry(e: &AuditEntry) -> String {
 
 /// JSON with object keys sorted recursively and no insignificant whitespace.
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(128);
     write_canonical(v, &mut out);
-    out
+    // Only serde_json's own output of strings and numbers went in, which is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
 }
 
-fn write_canonical(v: &Value, out: &mut String) {
+// Keys and scalars are written by serde_json straight into the buffer (no `Value` or `String` per key): this runs
+// for every alert's labels and annotations and every audit record.
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, k) in keys.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String((*k).clone()).to_string());
-                out.push(':');
+                let _ = serde_json::to_writer(&mut *out, k);
+                out.push(b':');
                 if let Some(val) = m.get(*k) {
                     write_canonical(val, out);
                 }
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(x, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
 }
 
@@ -332,5 +337,29 @@ impl Store {
             head_seq,
             problems,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_json;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_recursively_and_escapes_like_serde_json() {
+        // Stored hashes depend on this text byte for byte: keys sorted at every depth, no whitespace, strings
+        // escaped exactly as serde_json writes them (non-ASCII kept, quotes and control characters escaped).
+        let v = json!({
+            "zeta": [3, 1.5, null, true, {"b": "\"引号\"", "a": "tab\there"}],
+            "alpha": {"y": -7, "x": "广州\n"},
+            "Mid": "",
+        });
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"Mid":"","alpha":{"x":"广州\n","y":-7},"zeta":[3,1.5,null,true,{"a":"tab\there","b":"\"引号\""}]}"#
+        );
+        assert_eq!(canonical_json(&json!("plain")), r#""plain""#);
+        assert_eq!(canonical_json(&json!({})), "{}");
+        assert_eq!(canonical_json(&json!([])), "[]");
     }
 }
