@@ -17,11 +17,11 @@
 //! `sqlite3_close`, which would fail on a statement left open.
 #![allow(unsafe_code)]
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_int, CStr};
 use std::ptr::NonNull;
 
 use libsqlite3_sys as ffi;
+use rustc_hash::FxHashMap;
 use sqlx::sqlite::LockedSqliteHandle;
 use sqlx::SqliteConnection;
 
@@ -126,7 +126,7 @@ pub struct RawSqlite {
     conn: NonNull<SqliteConnection>,
     guard: Option<LockedSqliteHandle<'static>>,
     db: Option<NonNull<ffi::sqlite3>>,
-    stmts: HashMap<String, Cached>,
+    stmts: FxHashMap<String, Cached>,
 }
 
 // SAFETY: the pointers are only dereferenced by the task that owns the writer connection, one call at a
@@ -140,7 +140,7 @@ impl RawSqlite {
             conn: NonNull::from(conn),
             guard: None,
             db: None,
-            stmts: HashMap::new(),
+            stmts: FxHashMap::default(),
         }
     }
 
@@ -381,31 +381,6 @@ impl RawSqlite {
         f: impl FnMut(&Row<'_>) -> T,
     ) -> StoreResult<Option<T>> {
         Ok(self.query(sql, params, f)?.into_iter().next())
-    }
-
-    /// Runs one or more statements without parameters (`sqlite3_exec`), e.g. savepoint bookkeeping.
-    pub fn batch(&mut self, sql: &str) -> StoreResult<()> {
-        let db = self.db()?;
-        let c = std::ffi::CString::new(sql)
-            .map_err(|_| StoreError::Database("NUL in statement".into()))?;
-        // SAFETY: locked handle; no callback.
-        let rc = unsafe {
-            ffi::sqlite3_exec(
-                db,
-                c.as_ptr(),
-                None,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            )
-        };
-        if rc == ffi::SQLITE_OK {
-            Ok(())
-        } else {
-            // SAFETY: locked handle.
-            Err(Self::error(db, unsafe {
-                ffi::sqlite3_extended_errcode(db)
-            }))
-        }
     }
 
     fn finalize_all(&mut self) {

@@ -92,7 +92,7 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, m
     // it, and with a new cache per group-commit batch the hot statements were prepared again for every batch
     // (~10 % of the server's CPU under alert load). `raw` points at `conn`, which lives in this (pinned) future
     // and outlives it: `raw` is declared later, so it is dropped first, finalising its statements.
-    let mut raw = RawSqlite::new(&mut conn);
+    let mut raw = Some(RawSqlite::new(&mut conn));
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
         let Some(first) = rx.recv().await else { break };
@@ -108,39 +108,52 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, m
                 Err(_) => break,
             }
         }
-        if !batch.is_empty() {
-            run_batch(&mut conn, &mut raw, batch).await;
+        if batch.is_empty() {
+            continue;
+        }
+        let Some(r) = raw.take() else { break };
+        raw = run_batch(&mut conn, r, batch).await;
+        if raw.is_none() {
+            // Only if the commit thread panicked: the handle went with it, so no later write can run. Queued
+            // callers get "the SQLite writer has stopped" instead of waiting forever.
+            tracing::error!("the SQLite writer lost its connection handle and stops");
+            break;
         }
     }
-    raw.close().await;
-    drop(raw);
+    if let Some(mut r) = raw {
+        r.close().await;
+        drop(r);
+    }
     let _ = conn.close().await;
     if let Some(s) = stop {
         let _ = s.send(());
     }
 }
 
-async fn run_batch(conn: &mut SqliteConnection, raw: &mut RawSqlite, batch: Vec<Job>) {
+/// Runs one batch in one transaction; gives the raw handle back (`None` only if the commit thread panicked).
+async fn run_batch(
+    conn: &mut SqliteConnection,
+    mut raw: RawSqlite,
+    batch: Vec<Job>,
+) -> Option<RawSqlite> {
     tracing::trace!(batch = batch.len(), "sqlite group commit");
-    // Statements of the batch run in place on the raw handle where the store has a raw path (see `raw`); BEGIN
-    // and the savepoint bookkeeping between two jobs too (BEGIN does no I/O worth moving off this thread, and
-    // through sqlx it was one more hand-off per batch). COMMIT goes through sqlx, so the commit's fsync happens
-    // on sqlx's thread, not on a runtime worker.
-    if let Err(e) = bookkeeping(raw, "BEGIN IMMEDIATE").await {
+    // Every statement of the batch runs in place on the raw handle where the store has a raw path (see `raw`),
+    // and BEGIN, the savepoints between jobs and COMMIT as cached prepared statements. The handle stays locked
+    // from one batch to the next; it is released only while a job runs a statement through sqlx.
+    if let Err(e) = bookkeeping(&mut raw, "BEGIN IMMEDIATE").await {
         // Dropping the unrun jobs drops their reply channels: each caller gets an error, nothing ran.
         tracing::error!(error = %e, jobs = batch.len(), "SQLite writer could not begin a transaction");
-        raw.release();
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        return;
+        let _ = bookkeeping(&mut raw, "ROLLBACK").await;
+        return Some(raw);
     }
     // `raw` keeps a pointer to `conn` for sqlx's `lock_handle`; it never uses it while a sqlx statement on
-    // `conn` runs (see `raw`), and it gives the handle back before COMMIT (its statements stay prepared).
+    // `conn` runs (see `raw`).
     let n = batch.len();
     let mut finishers = Vec::with_capacity(n);
     let mut failed: Option<String> = None;
     for job in batch {
         if failed.is_none() {
-            if let Err(e) = bookkeeping(raw, "SAVEPOINT w").await {
+            if let Err(e) = bookkeeping(&mut raw, "SAVEPOINT w").await {
                 failed = Some(e);
             }
         }
@@ -151,32 +164,51 @@ async fn run_batch(conn: &mut SqliteConnection, raw: &mut RawSqlite, batch: Vec<
             drop(job);
             continue;
         }
-        let (ok, finish) = job(&mut *conn, raw).await;
+        let (ok, finish) = job(&mut *conn, &mut raw).await;
         if !ok {
-            if let Err(e) = bookkeeping(raw, "ROLLBACK TO w").await {
+            if let Err(e) = bookkeeping(&mut raw, "ROLLBACK TO w").await {
                 tracing::error!(error = %e, "rollback to savepoint failed");
             }
         }
-        if let Err(e) = bookkeeping(raw, "RELEASE w").await {
+        if let Err(e) = bookkeeping(&mut raw, "RELEASE w").await {
             tracing::error!(error = %e, "savepoint failed");
         }
         finishers.push(finish);
     }
-    raw.release();
-    let commit = sqlx::query("COMMIT")
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string());
-    if commit.is_err() {
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-    }
+    let (raw, commit) = commit(raw).await;
     for f in finishers {
         f(commit.clone());
     }
+    raw
 }
 
-async fn bookkeeping(raw: &mut RawSqlite, sql: &str) -> Result<(), String> {
+/// COMMITs on a blocking thread: the commit writes the WAL and waits for its fsync, and the runtime's workers
+/// must go on serving requests meanwhile (they queue the next batch). The handle moves to that thread and back,
+/// so nothing else can touch it while the commit runs. Through sqlx this was two hand-offs per batch (the
+/// handle back to sqlx's worker for COMMIT, then to the writer again for the next BEGIN); now it is one.
+async fn commit(mut raw: RawSqlite) -> (Option<RawSqlite>, Result<(), String>) {
+    if let Err(e) = raw.lock().await {
+        return (Some(raw), Err(e.to_string()));
+    }
+    let done = tokio::task::spawn_blocking(move || {
+        let r = raw
+            .exec("COMMIT", &[])
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        if r.is_err() {
+            // Whatever the failed COMMIT left open is rolled back; "no transaction is active" is fine too.
+            let _ = raw.exec("ROLLBACK", &[]);
+        }
+        (raw, r)
+    })
+    .await;
+    match done {
+        Ok((raw, r)) => (Some(raw), r),
+        Err(e) => (None, Err(format!("commit thread failed: {e}"))),
+    }
+}
+
+async fn bookkeeping(raw: &mut RawSqlite, sql: &'static str) -> Result<(), String> {
     raw.lock().await.map_err(|e| e.to_string())?;
-    raw.batch(sql).map_err(|e| e.to_string())
+    raw.exec(sql, &[]).map(|_| ()).map_err(|e| e.to_string())
 }
