@@ -138,14 +138,14 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
-        let state = AppState {
-            platform: platform.clone(),
-            config: Arc::new(WebConfig {
+        let state = AppState::new(
+            platform.clone(),
+            Arc::new(WebConfig {
                 secure_cookies: cfg.secure_cookies,
                 pack_source: cfg.pack.clone(),
             }),
-            metrics: tianshu_web::metrics_handle(),
-        };
+            tianshu_web::metrics_handle(),
+        );
         Ok(Application {
             addr,
             platform,

@@ -15,10 +15,36 @@ pub struct WebConfig {
     pub pack_source: PackSource,
 }
 
-/// Shared application state.
+/// Shared application state, behind one `Arc`: axum clones the state for every request (router, middleware,
+/// extractors), and as a plain struct that was a dozen reference-count updates each way per clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub platform: Platform,
     pub config: Arc<WebConfig>,
     pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    pub fn new(
+        platform: Platform,
+        config: Arc<WebConfig>,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        AppState(Arc::new(Shared {
+            platform,
+            config,
+            metrics,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
