@@ -259,10 +259,7 @@ impl Store {
             // intake its inserts land on random leaves of the dedup-key index, which were read back from the file
             // again and again. Not larger: every COMMIT walks the page cache's whole hash table
             // (pcache1TruncateUnsafe), so a 32 MiB cache cost more per commit than the reads it saved.
-            // A longer WAL between automatic checkpoints: a page dirtied by many commits (the tables' last
-            // pages, index interior pages) is copied into the database once per checkpoint, and with the
-            // default 1,000 pages the checkpoints were 6 % of the server's CPU under intake.
-            sqlx::raw_sql("PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 8000;")
+            sqlx::raw_sql("PRAGMA cache_size = -8192;")
                 .execute(&mut writer_conn)
                 .await?;
             let read = SqlitePoolOptions::new()
