@@ -390,9 +390,10 @@ pub async fn save_alert(conn: &mut Conn<'_>, a: &AlertRow, now: i64) -> StoreRes
 }
 
 /// Records the routing decision on an alert created in this same write: flapping, suppression, routes and when
-/// it was notified. Only those columns, none of them indexed, so the row just inserted is rewritten in place
-/// without the index maintenance and full read-back of [`save_alert`] (the hottest path of the intake: every
-/// new alert). The row keeps its version: nobody can have read it before this write commits.
+/// it was notified. Only those columns, so the row just inserted is rewritten in place without the index
+/// maintenance and full read-back of [`save_alert`] (the hottest path of the intake: every new alert); the one
+/// index they touch is `alerts_group_notified`, which gains an entry only when `notified_at` is set (migration
+/// 0029). The row keeps its version: nobody can have read it before this write commits.
 pub async fn record_decision(conn: &mut Conn<'_>, a: &AlertRow) -> StoreResult<()> {
     const SQL: &str =
         "UPDATE alerts SET flapping=$1, suppressed=$2, routes=$3, notified_at=$4 WHERE id=$5";
