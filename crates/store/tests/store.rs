@@ -511,3 +511,74 @@ async fn inserted_clock_rows_and_outbox_ids_are_what_is_stored() {
         store.close().await;
     }
 }
+
+/// Many concurrent writes, so the SQLite writer forms group-commit batches: every caller is answered with its
+/// own result; a failing job leaves nothing behind and does not take its batch neighbours with it; every
+/// success is there after the store is closed and opened again.
+#[tokio::test]
+async fn concurrent_writes_are_each_answered_and_failures_stay_isolated() {
+    for db in backends().await {
+        let store = db.store().await;
+        store
+            .write(|c| {
+                Box::pin(async move {
+                    on_conn!(c, c => sqlx::query("CREATE TABLE writer_probe (k TEXT PRIMARY KEY)")
+                        .execute(&mut **c).await.map(|_| ()))?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write(move |c| {
+                        Box::pin(async move {
+                            let k = format!("k{i}");
+                            on_conn!(c, c => sqlx::query("INSERT INTO writer_probe (k) VALUES ($1)")
+                                .bind(k).execute(&mut **c).await.map(|_| ()))?;
+                            if i % 7 == 0 {
+                                return Err(StoreError::Database("deliberate failure".into()));
+                            }
+                            Ok(i)
+                        })
+                    })
+                    .await
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok(v) => assert!(
+                    v == i && i % 7 != 0,
+                    "{:?}: job {i} answered {v}",
+                    db.backend
+                ),
+                Err(e) => assert!(i % 7 == 0, "{:?}: job {i} failed: {e}", db.backend),
+            }
+        }
+        store.close().await;
+        let store = db.store().await;
+        let keys: Vec<String> = store
+            .write(|c| {
+                Box::pin(async move {
+                    Ok(
+                        on_conn!(c, c => sqlx::query_scalar("SELECT k FROM writer_probe")
+                        .fetch_all(&mut **c).await)?,
+                    )
+                })
+            })
+            .await
+            .unwrap();
+        let mut want: Vec<String> = (0..300)
+            .filter(|i| i % 7 != 0)
+            .map(|i| format!("k{i}"))
+            .collect();
+        let mut got = keys;
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{:?}", db.backend);
+        store.close().await;
+    }
+}
