@@ -41,6 +41,10 @@ pub struct CommonArgs {
     /// Database URL (postgres://… or sqlite://…); default: SQLite in the data directory.
     #[arg(long, env = "TIANSHU_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// PostgreSQL only: the schema that holds Tianshu's tables (created if missing), so Tianshu can share a
+    /// database with other applications; default: the server's search path (normally `public`).
+    #[arg(long, env = "TIANSHU_DATABASE_SCHEMA", global = true)]
+    pub database_schema: Option<String>,
     /// Policy pack directory; default: the pack built into the binary.
     #[arg(long, env = "TIANSHU_POLICY_DIR", global = true)]
     pub policy_dir: Option<PathBuf>,
@@ -645,6 +649,7 @@ impl Cli {
                 .unwrap_or_else(|| data_dir.join(tianshu_services::credentials::DEFAULT_KEY_FILE)),
             data_dir,
             database_url: self.common.database_url.clone().or(file.database_url),
+            database_schema: self.common.database_schema.clone().or(file.database_schema),
             policy_dir: self.common.policy_dir.clone().or(file.policy_dir),
             secure_cookies: serve
                 .and_then(|s| s.secure_cookies)
@@ -677,13 +682,39 @@ impl Cli {
     }
 }
 
+/// The PostgreSQL schema setting, checked: it names the setting on a SQLite URL or an unusable name.
+fn database_schema(s: &Settings) -> anyhow::Result<Option<String>> {
+    let Some(schema) = &s.database_schema else {
+        return Ok(None);
+    };
+    if !s.database_url().starts_with("postgres") {
+        anyhow::bail!(
+            "database_schema: a schema applies only to a PostgreSQL database (database_url postgres://…)"
+        );
+    }
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        anyhow::bail!(
+            "database_schema: '{schema}' must be 1–63 characters of ASCII letters, digits and underscores"
+        );
+    }
+    Ok(Some(schema.clone()))
+}
+
 fn app_config(s: &Settings, demo: bool) -> anyhow::Result<AppConfig> {
+    let pg_schema = database_schema(s)?;
     if s.database_url.is_none() {
         std::fs::create_dir_all(&s.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data directory {}: {e}", s.data_dir.display())
         })?;
     }
-    let mut cfg = AppConfig::new(StoreConfig::new(s.database_url()));
+    let mut store = StoreConfig::new(s.database_url());
+    store.pg_schema = pg_schema;
+    let mut cfg = AppConfig::new(store);
     cfg.pack = match &s.policy_dir {
         Some(d) => PackSource::Dir(d.clone()),
         None => PackSource::Embedded,

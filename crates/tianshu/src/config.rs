@@ -13,6 +13,8 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    /// PostgreSQL schema for Tianshu's tables.
+    pub database_schema: Option<String>,
     pub policy_dir: Option<PathBuf>,
     pub log_level: Option<String>,
     pub log_format: Option<String>,
@@ -213,6 +215,7 @@ pub struct Settings {
     pub listen: String,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    pub database_schema: Option<String>,
     pub policy_dir: Option<PathBuf>,
     /// The credentials key file (see `tianshu_services::credentials`).
     pub credentials_key_file: PathBuf,

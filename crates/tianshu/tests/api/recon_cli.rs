@@ -123,3 +123,88 @@ fn recon_run_bad_input_names_file_and_line_and_exits_2() {
         .unwrap()
         .contains("key column \"nope\""));
 }
+
+/// `--database-schema` puts Tianshu's tables in a PostgreSQL schema of their own (created if missing), so a
+/// centre can share one database; on a SQLite URL, or with an unusable name, the CLI names the setting and
+/// exits 2 without touching anything.
+#[tokio::test]
+async fn database_schema_option_keeps_the_tables_in_that_schema() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tianshu"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("TIANSHU_CONFIG")
+            .env_remove("TIANSHU_DATABASE_URL")
+            .env_remove("TIANSHU_DATABASE_SCHEMA")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--database-schema", "tianshu_x", "migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("database_schema") && err.contains("PostgreSQL"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing created on refusal"
+    );
+
+    let Some(url) = tianshu_testkit::postgres_url() else {
+        return; // PostgreSQL not configured (TIANSHU_TEST_DATABASE_URL, or CI=true): the SQLite half above ran
+    };
+    let out = run(&[
+        "--database-url",
+        &url,
+        "--database-schema",
+        "bad-name;",
+        "migrate",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("database_schema") && err.contains("bad-name;"),
+        "{err}"
+    );
+
+    // Named like testkit's per-test schemas, so its sweep drops it if this test dies before the DROP below.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let schema = format!(
+        "{}{}_cli{}_{}",
+        tianshu_testkit::SCHEMA_PREFIX,
+        now.as_secs(),
+        std::process::id(),
+        now.subsec_nanos()
+    );
+    let out = run(&[
+        "--database-url",
+        &url,
+        "--database-schema",
+        &schema,
+        "migrate",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('_sqlx_migrations', 'incidents', 'alerts')",
+    )
+    .bind(&schema)
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(tables, 3, "Tianshu's tables in schema {schema}");
+}
