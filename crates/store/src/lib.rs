@@ -378,8 +378,13 @@ impl Store {
     }
 }
 
+/// A PostgreSQL schema name Tianshu accepts: 1–63 ASCII letters, digits and underscores (it is quoted into DDL).
+pub fn valid_schema_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn validate_ident(s: &str) -> StoreResult<()> {
-    if !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if valid_schema_name(s) {
         Ok(())
     } else {
         Err(StoreError::Config(format!("invalid schema name '{s}'")))

@@ -692,12 +692,7 @@ fn database_schema(s: &Settings) -> anyhow::Result<Option<String>> {
             "database_schema: a schema applies only to a PostgreSQL database (database_url postgres://…)"
         );
     }
-    let ok = !schema.is_empty()
-        && schema.len() <= 63
-        && schema
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !ok {
+    if !tianshu_store::valid_schema_name(schema) {
         anyhow::bail!(
             "database_schema: '{schema}' must be 1–63 characters of ASCII letters, digits and underscores"
         );
