@@ -361,6 +361,8 @@ async fn two_schedulers_on_postgres_fire_each_timer_exactly_once() {
     b.store.close().await;
 }
 
+#[path = "services/alert_intake.rs"]
+mod alert_intake;
 #[path = "services/assurance.rs"]
 mod assurance;
 #[path = "services/cutovers.rs"]

@@ -35,6 +35,7 @@ mod sqlite_writer;
 pub mod time;
 pub mod timers;
 pub mod views;
+mod walbuf;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -254,7 +255,11 @@ impl Store {
                 .pragma("temp_store", "memory")
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let mut writer_conn: SqliteConnection = sqlx::Connection::connect_with(&opts).await?;
+            // The writer hands each commit's WAL frames to the kernel in one write (see `walbuf`); the readers
+            // never write the WAL and open the database with the default VFS.
+            walbuf::register().map_err(StoreError::Config)?;
+            let mut writer_conn: SqliteConnection =
+                sqlx::Connection::connect_with(&opts.clone().vfs(walbuf::VFS_NAME)).await?;
             // The writer alone gets a larger page cache than the default 2 MiB (readers keep it): under alert
             // intake its inserts land on random leaves of the dedup-key index, which were read back from the file
             // again and again. Not larger: every COMMIT walks the page cache's whole hash table

@@ -306,6 +306,13 @@ impl RawSqlite {
         Ok(stmt)
     }
 
+    /// COMMITs the open transaction, its WAL frames handed to the kernel in one write (see `walbuf`).
+    pub(crate) fn commit(&mut self) -> StoreResult<()> {
+        let db = self.db()?;
+        // SAFETY: the locked handle, used by nothing else while this runs (`&mut self`).
+        unsafe { crate::walbuf::commit_buffered(db, || self.exec("COMMIT", &[]).map(|_| ())) }
+    }
+
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     pub fn exec(&mut self, sql: &str, params: &[Val<'_>]) -> StoreResult<u64> {
         let db = self.db()?;

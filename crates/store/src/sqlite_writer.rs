@@ -191,10 +191,7 @@ async fn commit(mut raw: RawSqlite) -> (Option<RawSqlite>, Result<(), String>) {
         return (Some(raw), Err(e.to_string()));
     }
     let done = tokio::task::spawn_blocking(move || {
-        let r = raw
-            .exec("COMMIT", &[])
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        let r = raw.commit().map_err(|e| e.to_string());
         if r.is_err() {
             // Whatever the failed COMMIT left open is rolled back; "no transaction is active" is fine too.
             let _ = raw.exec("ROLLBACK", &[]);
