@@ -191,6 +191,9 @@ pub struct StoreConfig {
     pub pg_schema: Option<String>,
     /// Largest number of writes the SQLite writer folds into one transaction.
     pub sqlite_group_commit_max: usize,
+    /// How long the SQLite writer, busy with concurrent callers, may keep gathering writes before it begins a
+    /// batch (see `sqlite_writer::run`); zero never waits.
+    pub sqlite_commit_wait: Duration,
 }
 
 impl StoreConfig {
@@ -200,6 +203,7 @@ impl StoreConfig {
             url: url.into(),
             pg_schema: None,
             sqlite_group_commit_max: 256,
+            sqlite_commit_wait: Duration::from_micros(400),
         }
     }
 
@@ -271,7 +275,11 @@ impl Store {
                 .max_connections(8)
                 .connect_with(opts)
                 .await?;
-            let writer = sqlite_writer::Writer::spawn(writer_conn, cfg.sqlite_group_commit_max);
+            let writer = sqlite_writer::Writer::spawn(
+                writer_conn,
+                cfg.sqlite_group_commit_max,
+                cfg.sqlite_commit_wait,
+            );
             Backend::Sqlite { read, writer }
         } else {
             return Err(StoreError::Config(format!(

@@ -6,6 +6,8 @@
 //! once, so one fsync covers the whole batch. A failing closure rolls back only its savepoint.
 //! Results are released to callers only after COMMIT returns, so nothing is acknowledged early.
 
+use std::time::{Duration, Instant};
+
 use futures::future::BoxFuture;
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -30,9 +32,9 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn spawn(conn: SqliteConnection, max_batch: usize) -> Writer {
+    pub(crate) fn spawn(conn: SqliteConnection, max_batch: usize, wait: Duration) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = tokio::spawn(run(conn, rx, max_batch.max(1)));
+        let handle = tokio::spawn(run(conn, rx, max_batch.max(1), wait));
         Writer {
             tx,
             handle: Mutex::new(Some(handle)),
@@ -87,13 +89,22 @@ impl Writer {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, max_batch: usize) {
+/// While a batch is being gathered, writes keep joining it as long as they arrive closer together than this.
+const JOIN_GAP: Duration = Duration::from_micros(60);
+
+async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    max_batch: usize,
+    wait: Duration,
+) {
     // One raw handle and statement cache for the writer's life: preparing a statement costs more than running
     // it, and with a new cache per group-commit batch the hot statements were prepared again for every batch
     // (~10 % of the server's CPU under alert load). `raw` points at `conn`, which lives in this (pinned) future
     // and outlives it: `raw` is declared later, so it is dropped first, finalising its statements.
     let mut raw = Some(RawSqlite::new(&mut conn));
     let mut stop: Option<oneshot::Sender<()>> = None;
+    let mut last_batch = 0;
     while stop.is_none() {
         let Some(first) = rx.recv().await else { break };
         let mut batch = Vec::new();
@@ -101,16 +112,35 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, m
             Msg::Job(j) => batch.push(j),
             Msg::Shutdown(s) => stop = Some(s),
         }
-        while batch.len() < max_batch && stop.is_none() {
-            match rx.try_recv() {
-                Ok(Msg::Job(j)) => batch.push(j),
-                Ok(Msg::Shutdown(s)) => stop = Some(s),
-                Err(_) => break,
+        take_queued(&mut rx, &mut batch, &mut stop, max_batch);
+        // Callers of a busy writer come back in waves: those just answered send their next write tens of µs
+        // later. Beginning at once split them into several small batches, each paying BEGIN, COMMIT's WAL write
+        // and fsync and the hand-off to the commit thread (~5 writes per commit at 16 concurrent callers on one
+        // core). So after a batch that had company, the writer lets the callers' tasks run and gathers writes
+        // until none has come for JOIN_GAP or `wait` has passed: +7–12 % alert intake at 16 connections
+        // (bench/RESULTS.md, session 13). After a lone write it never waits, so a single caller's latency is
+        // unchanged.
+        if last_batch > 1 && !wait.is_zero() && stop.is_none() {
+            let start = Instant::now();
+            let mut last_arrival = start;
+            while stop.is_none() && batch.len() < max_batch {
+                // Deferred until the runtime has polled its I/O driver and run the other ready tasks.
+                tokio::task::yield_now().await;
+                let before = batch.len();
+                take_queued(&mut rx, &mut batch, &mut stop, max_batch);
+                let now = Instant::now();
+                if batch.len() > before {
+                    last_arrival = now;
+                }
+                if now - start >= wait || now - last_arrival >= JOIN_GAP {
+                    break;
+                }
             }
         }
         if batch.is_empty() {
             continue;
         }
+        last_batch = batch.len();
         let Some(r) = raw.take() else { break };
         raw = run_batch(&mut conn, r, batch).await;
         if raw.is_none() {
@@ -127,6 +157,22 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::UnboundedReceiver<Msg>, m
     let _ = conn.close().await;
     if let Some(s) = stop {
         let _ = s.send(());
+    }
+}
+
+/// Moves the writes already queued into `batch` (up to `max`), noting a shutdown request.
+fn take_queued(
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    batch: &mut Vec<Job>,
+    stop: &mut Option<oneshot::Sender<()>>,
+    max: usize,
+) {
+    while batch.len() < max && stop.is_none() {
+        match rx.try_recv() {
+            Ok(Msg::Job(j)) => batch.push(j),
+            Ok(Msg::Shutdown(s)) => *stop = Some(s),
+            Err(_) => break,
+        }
     }
 }
 
