@@ -23,6 +23,24 @@ async fn platform(db: &TestDb, start: chrono::DateTime<Utc>) -> (Platform, Arc<M
     (Platform::new(store, Arc::new(policy), clock.clone()), clock)
 }
 
+/// The alert sender of the monitoring tests (an Alertmanager bridge's token, province scope).
+fn monitor() -> tianshu_services::authz::Principal {
+    use tianshu_services::authz::{AuthVia, Principal, Scope};
+    Principal {
+        user_id: 0,
+        username: "am-bridge".into(),
+        org_id: 0,
+        locale: "zh-CN".into(),
+        permissions: std::collections::BTreeSet::from([
+            tianshu_core::Permission::AlertManage,
+            tianshu_core::Permission::AlertRead,
+        ]),
+        roles: Vec::new(),
+        scope: Scope::Province,
+        via: AuthVia::Cli,
+    }
+}
+
 fn us(t: chrono::DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }

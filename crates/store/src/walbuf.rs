@@ -281,6 +281,10 @@ unsafe extern "C" fn write(
 ) -> c_int {
     let p = &mut *(*f.cast::<WalFile>()).pending;
     let n = usize::try_from(amt).unwrap_or(0);
+    if n == 0 {
+        // SQLite never writes nothing; if it did, there would be nothing to buffer (and `buf` may be null).
+        return ffi::SQLITE_OK;
+    }
     let appends = p.data.is_empty() || off == p.start + p.data.len() as i64;
     if p.active && appends && p.data.len() + n <= MAX_BUFFER {
         if p.data.is_empty() {

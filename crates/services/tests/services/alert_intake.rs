@@ -4,27 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use tianshu_core::Permission;
 use tianshu_services::alerts::{self, EventInput};
-use tianshu_services::authz::{AuthVia, Principal, Scope};
 use tianshu_store::alerts::AlertFilter;
 use tianshu_store::on_conn;
 use tianshu_testkit::backends;
 
-use super::{monday_10, platform};
-
-fn monitor() -> Principal {
-    Principal {
-        user_id: 0,
-        username: "am-bridge".into(),
-        org_id: 0,
-        locale: "zh-CN".into(),
-        permissions: BTreeSet::from([Permission::AlertManage, Permission::AlertRead]),
-        roles: Vec::new(),
-        scope: Scope::Province,
-        via: AuthVia::Cli,
-    }
-}
+use super::{monday_10, monitor, platform};
 
 fn trigger(key: &str, summary: &str) -> EventInput {
     serde_json::from_value(serde_json::json!({

@@ -2,30 +2,13 @@
 //! evaluations and the history of resolved alerts older than the pack says, keeps everything newer and every
 //! firing alert's history, runs once per slot (a restarted runner does not repeat it) and again after `every`.
 
-use std::collections::BTreeSet;
-
 use chrono::Duration;
-use tianshu_core::Permission;
 use tianshu_services::alerts::{self, EventInput};
-use tianshu_services::authz::{AuthVia, Principal, Scope};
 use tianshu_services::monitoring::{retention, Runner};
 use tianshu_store::monitoring::{self as st, DatabaseDef, NewProbeRun, PointDef, ProbeDef};
 use tianshu_testkit::backends;
 
-use super::{monday_10, platform};
-
-fn monitor() -> Principal {
-    Principal {
-        user_id: 0,
-        username: "am-bridge".into(),
-        org_id: 0,
-        locale: "zh-CN".into(),
-        permissions: BTreeSet::from([Permission::AlertManage, Permission::AlertRead]),
-        roles: Vec::new(),
-        scope: Scope::Province,
-        via: AuthVia::Cli,
-    }
-}
+use super::{monday_10, monitor, platform};
 
 fn event(action: &str, key: &str) -> EventInput {
     serde_json::from_value(serde_json::json!({
