@@ -259,6 +259,16 @@ unsafe fn flush(f: *mut ffi::sqlite3_file) -> c_int {
     rc
 }
 
+/// The wrapped file with the buffer written out first, or the error of writing it.
+unsafe fn flushed(
+    f: *mut ffi::sqlite3_file,
+) -> Result<(*mut ffi::sqlite3_file, &'static ffi::sqlite3_io_methods), c_int> {
+    match flush(f) {
+        ffi::SQLITE_OK => Ok(inner(f)),
+        rc => Err(rc),
+    }
+}
+
 unsafe extern "C" fn close(f: *mut ffi::sqlite3_file) -> c_int {
     let rc = flush(f);
     let (real, m) = inner(f);
@@ -294,13 +304,12 @@ unsafe extern "C" fn write(
             .extend_from_slice(std::slice::from_raw_parts(buf.cast::<u8>(), n));
         return ffi::SQLITE_OK;
     }
-    let rc = flush(f);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match flushed(f) {
+        Ok((real, m)) => m
+            .xWrite
+            .map_or(ffi::SQLITE_IOERR_WRITE, |x| x(real, buf, amt, off)),
+        Err(rc) => rc,
     }
-    let (real, m) = inner(f);
-    m.xWrite
-        .map_or(ffi::SQLITE_IOERR_WRITE, |x| x(real, buf, amt, off))
 }
 
 unsafe extern "C" fn read(
@@ -309,42 +318,37 @@ unsafe extern "C" fn read(
     amt: c_int,
     off: i64,
 ) -> c_int {
-    let rc = flush(f);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match flushed(f) {
+        Ok((real, m)) => m
+            .xRead
+            .map_or(ffi::SQLITE_IOERR_READ, |x| x(real, buf, amt, off)),
+        Err(rc) => rc,
     }
-    let (real, m) = inner(f);
-    m.xRead
-        .map_or(ffi::SQLITE_IOERR_READ, |x| x(real, buf, amt, off))
 }
 
 unsafe extern "C" fn truncate(f: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    let rc = flush(f);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match flushed(f) {
+        Ok((real, m)) => m
+            .xTruncate
+            .map_or(ffi::SQLITE_IOERR_TRUNCATE, |x| x(real, size)),
+        Err(rc) => rc,
     }
-    let (real, m) = inner(f);
-    m.xTruncate
-        .map_or(ffi::SQLITE_IOERR_TRUNCATE, |x| x(real, size))
 }
 
 unsafe extern "C" fn sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    let rc = flush(f);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match flushed(f) {
+        Ok((real, m)) => m.xSync.map_or(ffi::SQLITE_IOERR_FSYNC, |x| x(real, flags)),
+        Err(rc) => rc,
     }
-    let (real, m) = inner(f);
-    m.xSync.map_or(ffi::SQLITE_IOERR_FSYNC, |x| x(real, flags))
 }
 
 unsafe extern "C" fn file_size(f: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    let rc = flush(f);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match flushed(f) {
+        Ok((real, m)) => m
+            .xFileSize
+            .map_or(ffi::SQLITE_IOERR_FSTAT, |x| x(real, size)),
+        Err(rc) => rc,
     }
-    let (real, m) = inner(f);
-    m.xFileSize
-        .map_or(ffi::SQLITE_IOERR_FSTAT, |x| x(real, size))
 }
 
 unsafe extern "C" fn lock(f: *mut ffi::sqlite3_file, level: c_int) -> c_int {
@@ -365,13 +369,12 @@ unsafe extern "C" fn check_reserved_lock(f: *mut ffi::sqlite3_file, out: *mut c_
 
 unsafe extern "C" fn file_control(f: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
     // Whatever the control does (size hints, persist-WAL, chunk size), it sees the file as SQLite wrote it.
-    let rc = flush(f);
-    if rc != ffi::SQLITE_OK {
-        return rc;
+    match flushed(f) {
+        Ok((real, m)) => m
+            .xFileControl
+            .map_or(ffi::SQLITE_NOTFOUND, |x| x(real, op, arg)),
+        Err(rc) => rc,
     }
-    let (real, m) = inner(f);
-    m.xFileControl
-        .map_or(ffi::SQLITE_NOTFOUND, |x| x(real, op, arg))
 }
 
 unsafe extern "C" fn sector_size(f: *mut ffi::sqlite3_file) -> c_int {
