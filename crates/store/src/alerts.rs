@@ -69,6 +69,33 @@ pub struct NewAlert {
     pub starts_at: i64,
     pub ends_at: Option<i64>,
     pub now: i64,
+    /// What the intake decided for it, stored with the insert.
+    pub decision: AlertDecision,
+}
+
+/// The routing decision a new alert is inserted with. The intake decides before it inserts (a new alert's
+/// decision needs nothing of its row), so the row is written once instead of inserted and then updated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertDecision {
+    /// 1 while flapping.
+    pub flapping: i64,
+    /// Why it was not notified, if so.
+    pub suppressed: Option<String>,
+    /// JSON list of the route keys taken.
+    pub routes: String,
+    pub notified_at: Option<i64>,
+}
+
+impl Default for AlertDecision {
+    /// Undecided: not suppressed, no routes, not notified (the columns' defaults).
+    fn default() -> Self {
+        AlertDecision {
+            flapping: 0,
+            suppressed: None,
+            routes: "[]".into(),
+            notified_at: None,
+        }
+    }
 }
 
 /// One entry of an alert's history.
@@ -237,16 +264,16 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
     let labels = crate::audit::canonical_json(&a.labels);
     let annotations = crate::audit::canonical_json(&a.annotations);
     let sql = format!(
-        "INSERT INTO alerts (dedup_key, source, state, system, region, severity, alertname, summary, labels, annotations, group_key, starts_at, ends_at, first_seen, last_seen, updated_at)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14)
+        "INSERT INTO alerts (dedup_key, source, state, system, region, severity, alertname, summary, labels, annotations, group_key, starts_at, ends_at, first_seen, last_seen, updated_at, flapping, suppressed, routes, notified_at)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14,$15,$16,$17,$18)
          ON CONFLICT (dedup_key) DO NOTHING RETURNING {ALERT_COLS}"
     );
     if let Some(r) = conn.sqlite_raw().await? {
         // Without RETURNING on the SQLite writer (SQLite materialises it in an ephemeral table per statement): the
         // new row is what was bound plus the columns' defaults, and a conflict inserts nothing.
         let n = r.exec(
-            "INSERT INTO alerts (dedup_key, source, state, system, region, severity, alertname, summary, labels, annotations, group_key, starts_at, ends_at, first_seen, last_seen, updated_at)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14)
+            "INSERT INTO alerts (dedup_key, source, state, system, region, severity, alertname, summary, labels, annotations, group_key, starts_at, ends_at, first_seen, last_seen, updated_at, flapping, suppressed, routes, notified_at)
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14,$15,$16,$17,$18)
              ON CONFLICT (dedup_key) DO NOTHING",
             &[
                 (&a.dedup_key).into(),
@@ -263,6 +290,10 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
                 a.starts_at.into(),
                 a.ends_at.into(),
                 a.now.into(),
+                a.decision.flapping.into(),
+                (&a.decision.suppressed).into(),
+                (&a.decision.routes).into(),
+                a.decision.notified_at.into(),
             ],
         )?;
         if n == 1 {
@@ -285,10 +316,10 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
                 last_seen: a.now,
                 event_count: 1,
                 fire_count: 1,
-                flapping: 0,
-                suppressed: None,
-                routes: "[]".into(),
-                notified_at: None,
+                flapping: a.decision.flapping,
+                suppressed: a.decision.suppressed.clone(),
+                routes: a.decision.routes.clone(),
+                notified_at: a.decision.notified_at,
                 incident_id: None,
                 acknowledged_by: None,
                 acknowledged_at: None,
@@ -309,6 +340,7 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
         .bind(&a.dedup_key).bind(&a.source).bind(&a.state).bind(&a.system).bind(&a.region).bind(&a.severity)
         .bind(&a.alertname).bind(&a.summary).bind(&labels).bind(&annotations).bind(&a.group_key)
         .bind(a.starts_at).bind(a.ends_at).bind(a.now)
+        .bind(a.decision.flapping).bind(&a.decision.suppressed).bind(&a.decision.routes).bind(a.decision.notified_at)
         .fetch_optional(&mut **c).await)?;
     if let Some(row) = created {
         return Ok((row, true));
@@ -387,37 +419,6 @@ pub async fn save_alert(conn: &mut Conn<'_>, a: &AlertRow, now: i64) -> StoreRes
         .bind(&a.resolved_by).bind(a.resolved_at).bind(now).bind(a.id).bind(a.version)
         .fetch_optional(&mut **c).await)?;
     row.ok_or_else(|| StoreError::Stale(format!("alert {}", a.id)))
-}
-
-/// Records the routing decision on an alert created in this same write: flapping, suppression, routes and when
-/// it was notified. Only those columns, so the row just inserted is rewritten in place without the index
-/// maintenance and full read-back of [`save_alert`] (the hottest path of the intake: every new alert); the one
-/// index they touch is `alerts_group_notified`, which gains an entry only when `notified_at` is set (migration
-/// 0029). The row keeps its version: nobody can have read it before this write commits.
-pub async fn record_decision(conn: &mut Conn<'_>, a: &AlertRow) -> StoreResult<()> {
-    const SQL: &str =
-        "UPDATE alerts SET flapping=$1, suppressed=$2, routes=$3, notified_at=$4 WHERE id=$5";
-    let n = if let Some(r) = conn.sqlite_raw().await? {
-        r.exec(
-            SQL,
-            &[
-                a.flapping.into(),
-                (&a.suppressed).into(),
-                (&a.routes).into(),
-                a.notified_at.into(),
-                a.id.into(),
-            ],
-        )?
-    } else {
-        on_conn!(conn, c => sqlx::query(SQL)
-            .bind(a.flapping).bind(&a.suppressed).bind(&a.routes).bind(a.notified_at).bind(a.id)
-            .execute(&mut **c).await.map(|r| r.rows_affected()))?
-    };
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::NotFound(format!("alert {}", a.id)))
-    }
 }
 
 /// Appends a history entry.
@@ -623,5 +624,8 @@ pub async fn alert_by_key_in_tx(
         ""
     };
     let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE dedup_key = $1{lock}");
+    if let Some(r) = conn.sqlite_raw().await? {
+        return r.query_opt(&sql, &[dedup_key.into()], alert_row);
+    }
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(dedup_key).fetch_optional(&mut **c).await)?)
 }

@@ -15,8 +15,8 @@ use tianshu_core::alert::{self as rules, AlertSituation, Labels, Matcher, Mute, 
 use tianshu_core::policy::{AlertRoute, MonitoringPolicy, TicketAction};
 use tianshu_core::Permission;
 use tianshu_store::alerts::{
-    self as st, AlertEventRow, AlertFilter, AlertRow, MuteKind, MuteRow, NewAlert, NewAlertEvent,
-    NewMute,
+    self as st, AlertDecision, AlertEventRow, AlertFilter, AlertRow, MuteKind, MuteRow, NewAlert,
+    NewAlertEvent, NewMute,
 };
 use tianshu_store::audit::{append, NewAuditEntry};
 use tianshu_store::timers::{insert_outbox, NewOutbox};
@@ -547,8 +547,52 @@ async fn one(
         starts_at: e.starts_at,
         ends_at: e.ends_at,
         now,
+        decision: AlertDecision::default(),
     };
-    let (mut a, created) = st::claim_alert(c, &new).await?;
+    // A new alert's decision needs nothing of its row (its only state change is this one, and it cannot be in its
+    // group's notified set yet), so it is decided first and the row is inserted once with it instead of inserted
+    // and then updated. The lookup first also spares a repeat the failed insert.
+    let mut decided = None;
+    let (mut a, created) = match st::alert_by_key_in_tx(c, &e.dedup_key).await? {
+        Some(a) => (a, false),
+        None => {
+            let mut new = new;
+            if e.action == Action::Fire {
+                let s = decide(
+                    c,
+                    m,
+                    &e.labels,
+                    &new.group_key,
+                    &[now],
+                    now,
+                    None,
+                    silences,
+                    maintenance,
+                )
+                .await?;
+                new.decision = AlertDecision {
+                    flapping: i64::from(s == Some(Suppression::Flapping)),
+                    suppressed: s.as_ref().map(|s| s.as_str().to_string()),
+                    ..AlertDecision::default()
+                };
+                if s.is_none() {
+                    let keys: Vec<&str> = rules::routes_for(m, &e.labels)
+                        .iter()
+                        .map(|r| r.key.as_str())
+                        .collect();
+                    new.decision.routes = json!(keys).to_string();
+                    new.decision.notified_at = Some(now);
+                }
+                decided = Some(s);
+            }
+            let (a, created) = st::claim_alert(c, &new).await?;
+            // Not created: another instance inserted the key first (PostgreSQL); it is then an existing alert.
+            if !created {
+                decided = None;
+            }
+            (a, created)
+        }
+    };
     outcome.alert_id = Some(a.id);
     let data = json!({"source": e.source, "labels": labels_json, "annotations": annotations_json});
     let fired = match (e.action, created, a.state.as_str()) {
@@ -639,30 +683,26 @@ async fn one(
         }
     }
     if fired {
-        let within = m.flapping.within.seconds() * 1_000_000;
-        // Includes the change just recorded above (history rows are written at once, in this transaction); an
-        // alert created by this event has exactly that one, so it is not read back.
-        let changes = if created {
-            vec![now]
-        } else {
-            st::state_change_times(c, a.id, now - within).await?
+        let s = match decided {
+            Some(s) => s,
+            None => {
+                let within = m.flapping.within.seconds() * 1_000_000;
+                // Includes the change just recorded above (history rows are written at once, in this transaction).
+                let changes = st::state_change_times(c, a.id, now - within).await?;
+                decide(
+                    c,
+                    m,
+                    &e.labels,
+                    &a.group_key,
+                    &changes,
+                    now,
+                    Some(a.id),
+                    silences,
+                    maintenance,
+                )
+                .await?
+            }
         };
-        let grouped = st::group_notified_since(
-            c,
-            &a.group_key,
-            now - m.grouping.window.seconds() * 1_000_000,
-            a.id,
-        )
-        .await?;
-        let situation = AlertSituation {
-            labels: &e.labels,
-            now,
-            state_changes: &changes,
-            grouped,
-            silences,
-            maintenance,
-        };
-        let s = rules::suppression(m, &situation);
         a.flapping = i64::from(s == Some(Suppression::Flapping));
         match s {
             Some(s) => {
@@ -710,16 +750,42 @@ async fn one(
         }
     }
     let a = if created {
-        // Inserted by this event with its final labels and state; only the decision above is new.
-        if fired {
-            st::record_decision(c, &a).await?;
-        }
+        // Inserted by this event with its final labels, state and decision.
         a
     } else {
         st::save_alert(c, &a, now).await?
     };
     outcome.state = Some(a.state);
     Ok(outcome)
+}
+
+/// MON grouping, flapping, silences and maintenance for a firing: why it is not notified, if so. `id` is the
+/// alert's own id (none yet for one about to be inserted), which its group's notified set must not count.
+#[allow(clippy::too_many_arguments)]
+async fn decide(
+    c: &mut Conn<'_>,
+    m: &MonitoringPolicy,
+    labels: &Labels,
+    group_key: &str,
+    state_changes: &[i64],
+    now: i64,
+    id: Option<i64>,
+    silences: &[Mute],
+    maintenance: &[Mute],
+) -> StoreResult<Option<Suppression>> {
+    let since = now - m.grouping.window.seconds() * 1_000_000;
+    let grouped = st::group_notified_since(c, group_key, since, id.unwrap_or(0)).await?;
+    Ok(rules::suppression(
+        m,
+        &AlertSituation {
+            labels,
+            now,
+            state_changes,
+            grouped,
+            silences,
+            maintenance,
+        },
+    ))
 }
 
 /// Queues one routed message in the outbox (same transaction as the alert).
