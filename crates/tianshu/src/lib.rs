@@ -1,6 +1,7 @@
 //! The `tianshu` binary as a library: the same `Application` the binary runs is what the
 //! integration tests start on an ephemeral port.
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod mon_cli;

@@ -4,6 +4,9 @@ use clap::Parser;
 use tianshu::cli::{run, Cli};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static GLOBAL: tianshu::allocator::Split = tianshu::allocator::Split;
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
