@@ -67,6 +67,9 @@ struct Args {
     /// Only measure Tianshu (skip Alertmanager).
     #[arg(long)]
     skip_alertmanager: bool,
+    /// Measure Tianshu before Alertmanager (default: Alertmanager first), to see whether the order matters.
+    #[arg(long)]
+    tianshu_first: bool,
     /// Keep the work directory and the PostgreSQL database.
     #[arg(long)]
     keep: bool,
@@ -829,10 +832,11 @@ async fn run(args: Args) -> i32 {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     say!("work dir {}, load average {}", work.display(), load.trim());
 
-    let am = if args.skip_alertmanager {
-        None
-    } else {
+    let am_first = !args.skip_alertmanager && !args.tianshu_first;
+    let mut am = if am_first {
         alertmanager(&args, &work).await
+    } else {
+        None
     };
 
     let (db_url, db_name) = if backend == "postgres" {
@@ -859,6 +863,9 @@ async fn run(args: Args) -> i32 {
         port: free_port(),
     };
     let ts = tianshu(&env).await;
+    if !args.skip_alertmanager && args.tianshu_first {
+        am = alertmanager(&args, &work).await;
+    }
     let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     if !args.keep {
