@@ -575,15 +575,14 @@ async fn one(
                     suppressed: s.as_ref().map(|s| s.as_str().to_string()),
                     ..AlertDecision::default()
                 };
+                let mut routes = Vec::new();
                 if s.is_none() {
-                    let keys: Vec<&str> = rules::routes_for(m, &e.labels)
-                        .iter()
-                        .map(|r| r.key.as_str())
-                        .collect();
+                    routes = rules::routes_for(m, &e.labels);
+                    let keys: Vec<&str> = routes.iter().map(|r| r.key.as_str()).collect();
                     new.decision.routes = json!(keys).to_string();
                     new.decision.notified_at = Some(now);
                 }
-                decided = Some(s);
+                decided = Some((s, routes));
             }
             let (a, created) = st::claim_alert(c, &new).await?;
             // Not created: another instance inserted the key first (PostgreSQL); it is then an existing alert.
@@ -683,13 +682,14 @@ async fn one(
         }
     }
     if fired {
-        let s = match decided {
-            Some(s) => s,
+        // The routes of a new alert were matched with its decision; an existing one's are matched when notified.
+        let (s, mut routes) = match decided {
+            Some(d) => d,
             None => {
                 let within = m.flapping.within.seconds() * 1_000_000;
                 // Includes the change just recorded above (history rows are written at once, in this transaction).
                 let changes = st::state_change_times(c, a.id, now - within).await?;
-                decide(
+                let s = decide(
                     c,
                     m,
                     &e.labels,
@@ -700,7 +700,8 @@ async fn one(
                     silences,
                     maintenance,
                 )
-                .await?
+                .await?;
+                (s, Vec::new())
             }
         };
         a.flapping = i64::from(s == Some(Suppression::Flapping));
@@ -727,7 +728,9 @@ async fn one(
             }
             None => {
                 a.suppressed = None;
-                let routes = rules::routes_for(m, &e.labels);
+                if routes.is_empty() {
+                    routes = rules::routes_for(m, &e.labels);
+                }
                 let keys: Vec<String> = routes.iter().map(|r| r.key.clone()).collect();
                 let mut ids = Vec::new();
                 for r in &routes {
