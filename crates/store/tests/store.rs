@@ -672,3 +672,36 @@ async fn check_probe(store: &Store, backend: tianshu_testkit::Backend, when: &st
         assert_eq!(ok, "ok", "{when}");
     }
 }
+
+#[tokio::test]
+async fn the_sqlite_writer_checkpoints_after_the_configured_number_of_wal_pages() {
+    // The writer is the only connection that commits, so its setting is the one that decides how often the WAL
+    // is copied into the database file (see `StoreConfig::sqlite_wal_autocheckpoint`).
+    for db in backends().await {
+        if db.backend != tianshu_testkit::Backend::Sqlite {
+            continue;
+        }
+        let store = db.store().await;
+        let pages: i64 = store
+            .write(|c| {
+                Box::pin(async move {
+                    match c.db_mut() {
+                        tianshu_store::Db::Sqlite(c) => {
+                            Ok(sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                                .fetch_one(&mut **c)
+                                .await?)
+                        }
+                        tianshu_store::Db::Postgres(_) => unreachable!(),
+                    }
+                })
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            pages,
+            i64::from(tianshu_store::StoreConfig::new("sqlite::memory:").sqlite_wal_autocheckpoint)
+        );
+        assert_ne!(pages, 1000, "SQLite's own default");
+        store.close().await;
+    }
+}
