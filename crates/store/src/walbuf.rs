@@ -173,7 +173,9 @@ unsafe extern "C" fn open(
         return rc;
     }
     (*w).real = inner;
-    // Without a descriptor of our own (a read-only file, say) every sync goes to the default VFS.
+    // Without a descriptor of our own (a read-only file, say) every sync goes to the default VFS. Closing it
+    // (with the file) cannot drop a lock of SQLite's, as closing a descriptor drops all of the process's POSIX
+    // locks on that file: WAL mode takes its locks on the database and -shm files, never on the WAL itself.
     let datasync = if name.is_null() || !cfg!(target_os = "linux") {
         None
     } else {
