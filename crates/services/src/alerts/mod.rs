@@ -575,12 +575,13 @@ async fn one(
                     suppressed: s.as_ref().map(|s| s.as_str().to_string()),
                     ..AlertDecision::default()
                 };
-                let mut routes = Vec::new();
+                let mut routes = None;
                 if s.is_none() {
-                    routes = rules::routes_for(m, &e.labels);
-                    let keys: Vec<&str> = routes.iter().map(|r| r.key.as_str()).collect();
+                    let matched = rules::routes_for(m, &e.labels);
+                    let keys: Vec<&str> = matched.iter().map(|r| r.key.as_str()).collect();
                     new.decision.routes = json!(keys).to_string();
                     new.decision.notified_at = Some(now);
+                    routes = Some(matched);
                 }
                 decided = Some((s, routes));
             }
@@ -683,7 +684,7 @@ async fn one(
     }
     if fired {
         // The routes of a new alert were matched with its decision; an existing one's are matched when notified.
-        let (s, mut routes) = match decided {
+        let (s, routes) = match decided {
             Some(d) => d,
             None => {
                 let within = m.flapping.within.seconds() * 1_000_000;
@@ -701,7 +702,7 @@ async fn one(
                     maintenance,
                 )
                 .await?;
-                (s, Vec::new())
+                (s, None)
             }
         };
         a.flapping = i64::from(s == Some(Suppression::Flapping));
@@ -728,9 +729,7 @@ async fn one(
             }
             None => {
                 a.suppressed = None;
-                if routes.is_empty() {
-                    routes = rules::routes_for(m, &e.labels);
-                }
+                let routes = routes.unwrap_or_else(|| rules::routes_for(m, &e.labels));
                 let keys: Vec<String> = routes.iter().map(|r| r.key.clone()).collect();
                 let mut ids = Vec::new();
                 for r in &routes {
