@@ -23,6 +23,7 @@ pub mod kpi;
 pub mod leased_lines;
 pub mod monitoring;
 pub mod notify;
+mod pcache;
 pub mod policy;
 pub mod problems;
 pub mod provisioning;
@@ -31,6 +32,7 @@ pub mod recon;
 pub mod release_prereqs;
 pub mod reports;
 pub mod security;
+mod sqlite_config;
 mod sqlite_writer;
 pub mod time;
 pub mod timers;
@@ -273,8 +275,9 @@ impl Store {
                 sqlx::Connection::connect_with(&opts.clone().vfs(walbuf::VFS_NAME)).await?;
             // The writer alone gets a larger page cache than the default 2 MiB (readers keep it): under alert
             // intake its inserts land on random leaves of the dedup-key index, which were read back from the file
-            // again and again. Not larger: every COMMIT walks the page cache's whole hash table
-            // (pcache1TruncateUnsafe), so a 32 MiB cache cost more per commit than the reads it saved.
+            // again and again. (A 32 MiB cache once cost more per commit than the reads it saved: every COMMIT
+            // after a page split walked the cache's whole hash table. `pcache` removed that walk; a larger cache
+            // has not been measured since.)
             sqlx::raw_sql("PRAGMA cache_size = -8192;")
                 .execute(&mut writer_conn)
                 .await?;

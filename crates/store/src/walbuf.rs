@@ -78,6 +78,8 @@ static REGISTERED: OnceLock<Result<Registered, String>> = OnceLock::new();
 pub(crate) fn register() -> Result<(), String> {
     REGISTERED
         .get_or_init(|| {
+            // Before the call below initialises SQLite.
+            crate::sqlite_config::before_init();
             // SAFETY: sqlite3_vfs_find and sqlite3_vfs_register initialise SQLite themselves and are
             // thread-safe; the registered struct is leaked, so it outlives every connection.
             unsafe {
@@ -434,14 +436,14 @@ unsafe extern "C" fn device_characteristics(f: *mut ffi::sqlite3_file) -> c_int 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A raw connection of our own through the given VFS (`None`: the default one).
-    struct Db(*mut ffi::sqlite3);
+    pub(crate) struct Db(*mut ffi::sqlite3);
 
     impl Db {
-        fn open(path: &std::path::Path, vfs: Option<&CStr>) -> Db {
+        pub(crate) fn open(path: &std::path::Path, vfs: Option<&CStr>) -> Db {
             let path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
             let mut db = ptr::null_mut();
             // SAFETY: valid C strings; the handle is closed in Drop.
@@ -457,7 +459,7 @@ mod tests {
             Db(db)
         }
 
-        fn exec(&self, sql: &str) -> Result<(), c_int> {
+        pub(crate) fn exec(&self, sql: &str) -> Result<(), c_int> {
             let sql = std::ffi::CString::new(sql).unwrap();
             // SAFETY: our open handle.
             let rc = unsafe {
@@ -470,7 +472,7 @@ mod tests {
             }
         }
 
-        fn count(&self) -> i64 {
+        pub(crate) fn count(&self) -> i64 {
             let mut stmt = ptr::null_mut();
             // SAFETY: our open handle; the statement is finalised before returning.
             unsafe {
@@ -486,6 +488,29 @@ mod tests {
                 let n = ffi::sqlite3_column_int64(stmt, 0);
                 ffi::sqlite3_finalize(stmt);
                 n
+            }
+        }
+
+        /// The first row `PRAGMA integrity_check` returns ("ok" when it found nothing).
+        pub(crate) fn integrity(&self) -> String {
+            let mut stmt = ptr::null_mut();
+            // SAFETY: our open handle; the statement is finalised before returning, and the text is copied
+            // before that.
+            unsafe {
+                let rc = ffi::sqlite3_prepare_v2(
+                    self.0,
+                    c"PRAGMA integrity_check".as_ptr(),
+                    -1,
+                    &mut stmt,
+                    ptr::null_mut(),
+                );
+                assert_eq!(rc, ffi::SQLITE_OK);
+                assert_eq!(ffi::sqlite3_step(stmt), ffi::SQLITE_ROW);
+                let text = CStr::from_ptr(ffi::sqlite3_column_text(stmt, 0).cast())
+                    .to_string_lossy()
+                    .into_owned();
+                ffi::sqlite3_finalize(stmt);
+                text
             }
         }
 
@@ -554,6 +579,6 @@ mod tests {
         drop(w);
         let again = Db::open(&path, None);
         assert_eq!(again.count(), 10);
-        assert_eq!(again.exec("PRAGMA integrity_check"), Ok(()));
+        assert_eq!(again.integrity(), "ok");
     }
 }
