@@ -278,7 +278,9 @@ impl RawSqlite {
                 cached.index.len()
             )));
         }
-        // SAFETY: stmt belongs to db, which is locked; text is copied by SQLite (SQLITE_TRANSIENT).
+        // SAFETY: stmt belongs to db, which is locked. Text is bound without a copy (SQLITE_STATIC): SQLite reads
+        // it only while the statement steps, which [`Self::exec`] and [`Self::query`] — the only callers — do
+        // within the same call, with `params` borrowed; both clear the bindings before returning.
         unsafe {
             ffi::sqlite3_reset(stmt);
             ffi::sqlite3_clear_bindings(stmt);
@@ -294,12 +296,14 @@ impl RawSqlite {
                         idx,
                         t.as_ptr().cast::<c_char>(),
                         t.len() as u64,
-                        ffi::SQLITE_TRANSIENT(),
+                        ffi::SQLITE_STATIC(),
                         ffi::SQLITE_UTF8 as u8,
                     ),
                 };
                 if rc != ffi::SQLITE_OK {
-                    return Err(Self::error(db, rc));
+                    let e = Self::error(db, rc);
+                    ffi::sqlite3_clear_bindings(stmt);
+                    return Err(e);
                 }
             }
         }
@@ -331,6 +335,7 @@ impl RawSqlite {
                 Err(Self::error(db, ffi::sqlite3_extended_errcode(db)))
             };
             ffi::sqlite3_reset(stmt);
+            ffi::sqlite3_clear_bindings(stmt);
             out
         }
     }
@@ -376,6 +381,7 @@ impl RawSqlite {
                 Err(Self::error(db, ffi::sqlite3_extended_errcode(db)))
             };
             ffi::sqlite3_reset(stmt);
+            ffi::sqlite3_clear_bindings(stmt);
             res
         }
     }
