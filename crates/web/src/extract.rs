@@ -72,12 +72,26 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 }
 
 /// NUL can only reach a JSON string as the escape `\u0000`; PostgreSQL text cannot hold it.
+///
+/// Walks the escapes only (every body is scanned, most have none): a backslash escapes the one character after
+/// it, so the text `\\u0000` (an escaped backslash, then `u0000`) is not a NUL.
 pub fn reject_nul_escape(bytes: &[u8]) -> Result<(), ApiError> {
-    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
-        return Err(ApiError::bad_field(
-            "body",
-            "text must not contain NUL characters",
-        ));
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'\\', &bytes[from..]) {
+        let at = from + i;
+        if bytes
+            .get(at + 1..at + 6)
+            .is_some_and(|hex| hex.eq_ignore_ascii_case(b"u0000"))
+        {
+            return Err(ApiError::bad_field(
+                "body",
+                "text must not contain NUL characters",
+            ));
+        }
+        from = at + 2;
+        if from >= bytes.len() {
+            break;
+        }
     }
     Ok(())
 }
@@ -208,5 +222,32 @@ impl FromRequestParts<AppState> for Auth {
         };
         session::rate_check(p, &key).await?;
         Ok(Auth(principal))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reject_nul_escape;
+
+    #[test]
+    fn only_a_real_nul_escape_is_refused() {
+        for refused in [
+            r#"{"a":"x\u0000y"}"#,
+            r#"{"a":"\U0000"}"#,
+            r#"{"a":"\\\u0000"}"#,
+            r#"{"\u0000":1}"#,
+        ] {
+            assert!(reject_nul_escape(refused.as_bytes()).is_err(), "{refused}");
+        }
+        for accepted in [
+            r#"{"a":"x"}"#,
+            r#"{"a":"\\u0000"}"#,
+            r#"{"a":"\u0041\n\\"}"#,
+            r#"{"a":"\u000"#,
+            "\\",
+            "",
+        ] {
+            assert!(reject_nul_escape(accepted.as_bytes()).is_ok(), "{accepted}");
+        }
     }
 }
