@@ -472,46 +472,36 @@ pub(crate) mod tests {
             }
         }
 
-        pub(crate) fn count(&self) -> i64 {
+        /// The first column of the first row `sql` returns, read by `read` while the statement is live.
+        fn first<T>(&self, sql: &CStr, read: impl FnOnce(*mut ffi::sqlite3_stmt) -> T) -> T {
             let mut stmt = ptr::null_mut();
-            // SAFETY: our open handle; the statement is finalised before returning.
+            // SAFETY: our open handle; the statement is finalised before returning, after `read` copied out.
             unsafe {
-                let rc = ffi::sqlite3_prepare_v2(
-                    self.0,
-                    c"SELECT COUNT(*) FROM t".as_ptr(),
-                    -1,
-                    &mut stmt,
-                    ptr::null_mut(),
-                );
+                let rc =
+                    ffi::sqlite3_prepare_v2(self.0, sql.as_ptr(), -1, &mut stmt, ptr::null_mut());
                 assert_eq!(rc, ffi::SQLITE_OK);
                 assert_eq!(ffi::sqlite3_step(stmt), ffi::SQLITE_ROW);
-                let n = ffi::sqlite3_column_int64(stmt, 0);
+                let out = read(stmt);
                 ffi::sqlite3_finalize(stmt);
-                n
+                out
             }
+        }
+
+        pub(crate) fn count(&self) -> i64 {
+            // SAFETY: a live statement with a row.
+            self.first(c"SELECT COUNT(*) FROM t", |s| unsafe {
+                ffi::sqlite3_column_int64(s, 0)
+            })
         }
 
         /// The first row `PRAGMA integrity_check` returns ("ok" when it found nothing).
         pub(crate) fn integrity(&self) -> String {
-            let mut stmt = ptr::null_mut();
-            // SAFETY: our open handle; the statement is finalised before returning, and the text is copied
-            // before that.
-            unsafe {
-                let rc = ffi::sqlite3_prepare_v2(
-                    self.0,
-                    c"PRAGMA integrity_check".as_ptr(),
-                    -1,
-                    &mut stmt,
-                    ptr::null_mut(),
-                );
-                assert_eq!(rc, ffi::SQLITE_OK);
-                assert_eq!(ffi::sqlite3_step(stmt), ffi::SQLITE_ROW);
-                let text = CStr::from_ptr(ffi::sqlite3_column_text(stmt, 0).cast())
+            // SAFETY: a live statement with a row; the text is copied before it is finalised.
+            self.first(c"PRAGMA integrity_check", |s| unsafe {
+                CStr::from_ptr(ffi::sqlite3_column_text(s, 0).cast())
                     .to_string_lossy()
-                    .into_owned();
-                ffi::sqlite3_finalize(stmt);
-                text
-            }
+                    .into_owned()
+            })
         }
 
         /// One INSERT in its own transaction, committed through `commit_buffered`.
