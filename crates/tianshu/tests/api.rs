@@ -908,6 +908,21 @@ async fn health_ready_metrics_and_openapi() {
         .await
         .unwrap();
     assert!(m.contains("tianshu_http_requests_total"), "{m}");
+    // Counted by method, matched route and status; timed by method and route.
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("tianshu_http_requests_total{")
+                && l.contains(r#"method="GET""#)
+                && l.contains(r#"route="/readyz""#)
+                && l.contains(r#"status="200""#)),
+        "{m}"
+    );
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("tianshu_http_request_duration_seconds")
+                && l.contains(r#"route="/readyz""#)),
+        "{m}"
+    );
     let doc: Value = c
         .get(app.url("/api/v1/openapi.json"))
         .send()
@@ -927,6 +942,19 @@ async fn health_ready_metrics_and_openapi() {
     }
     let r = c.get(app.url("/api/v1/nope")).send().await.unwrap();
     assert_eq!(problem(r).await.0, StatusCode::NOT_FOUND);
+    let r = c.get(app.url("/api/v1")).send().await.unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::NOT_FOUND);
+    // Outside the API an unknown path is a plain 404, not a problem document.
+    let r = c.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().is_empty());
+    // A known API path with another method: 405, as before the routes were written out with their prefix.
+    let r = c
+        .delete(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 
 #[tokio::test]
