@@ -5,7 +5,6 @@
 //! same event twice — or two instances receiving it at once — is one alert.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::{on_conn, on_pool, Conn, Store, StoreError, StoreResult};
 
@@ -63,8 +62,10 @@ pub struct NewAlert {
     pub severity: String,
     pub alertname: String,
     pub summary: String,
-    pub labels: Value,
-    pub annotations: Value,
+    /// Canonical JSON text ([`crate::audit::canonical_json`]: keys sorted, no whitespace).
+    pub labels: String,
+    /// Canonical JSON text, as `labels`.
+    pub annotations: String,
     pub group_key: String,
     pub starts_at: i64,
     pub ends_at: Option<i64>,
@@ -120,7 +121,8 @@ pub struct NewAlertEvent {
     pub kind: String,
     pub actor: String,
     pub state_change: bool,
-    pub data: Value,
+    /// Canonical JSON text ([`crate::audit::canonical_json`]).
+    pub data: String,
 }
 
 /// A silence or a maintenance window.
@@ -261,8 +263,7 @@ fn mute_row(r: &crate::raw::Row<'_>) -> MuteRow {
 /// The alert for `a.dedup_key`, created from `a` when it does not exist yet; `true` when created here.
 /// Either way the row is locked for the rest of the write on PostgreSQL.
 pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(AlertRow, bool)> {
-    let labels = crate::audit::canonical_json(&a.labels);
-    let annotations = crate::audit::canonical_json(&a.annotations);
+    let (labels, annotations) = (&a.labels, &a.annotations);
     let sql = format!(
         "INSERT INTO alerts (dedup_key, source, state, system, region, severity, alertname, summary, labels, annotations, group_key, starts_at, ends_at, first_seen, last_seen, updated_at, flapping, suppressed, routes, notified_at)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14,$15,$16,$17,$18)
@@ -284,8 +285,8 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
                 (&a.severity).into(),
                 (&a.alertname).into(),
                 (&a.summary).into(),
-                (&labels).into(),
-                (&annotations).into(),
+                labels.into(),
+                annotations.into(),
                 (&a.group_key).into(),
                 a.starts_at.into(),
                 a.ends_at.into(),
@@ -307,8 +308,8 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
                 severity: a.severity.clone(),
                 alertname: a.alertname.clone(),
                 summary: a.summary.clone(),
-                labels,
-                annotations,
+                labels: labels.clone(),
+                annotations: annotations.clone(),
                 group_key: a.group_key.clone(),
                 starts_at: a.starts_at,
                 ends_at: a.ends_at,
@@ -338,7 +339,7 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
     }
     let created: Option<AlertRow> = on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&a.dedup_key).bind(&a.source).bind(&a.state).bind(&a.system).bind(&a.region).bind(&a.severity)
-        .bind(&a.alertname).bind(&a.summary).bind(&labels).bind(&annotations).bind(&a.group_key)
+        .bind(&a.alertname).bind(&a.summary).bind(labels).bind(annotations).bind(&a.group_key)
         .bind(a.starts_at).bind(a.ends_at).bind(a.now)
         .bind(a.decision.flapping).bind(&a.decision.suppressed).bind(&a.decision.routes).bind(a.decision.notified_at)
         .fetch_optional(&mut **c).await)?;
@@ -423,7 +424,7 @@ pub async fn save_alert(conn: &mut Conn<'_>, a: &AlertRow, now: i64) -> StoreRes
 
 /// Appends a history entry.
 pub async fn insert_alert_event(conn: &mut Conn<'_>, e: NewAlertEvent) -> StoreResult<i64> {
-    let data = crate::audit::canonical_json(&e.data);
+    let data = &e.data;
     if let Some(r) = conn.sqlite_raw().await? {
         return r.insert(
             "INSERT INTO alert_events (alert_id, at, kind, actor, state_change, data) VALUES ($1,$2,$3,$4,$5,$6)",
@@ -433,13 +434,13 @@ pub async fn insert_alert_event(conn: &mut Conn<'_>, e: NewAlertEvent) -> StoreR
                 (&e.kind).into(),
                 (&e.actor).into(),
                 e.state_change.into(),
-                (&data).into(),
+                data.into(),
             ],
         );
     }
     Ok(on_conn!(conn, c => sqlx::query_scalar(
         "INSERT INTO alert_events (alert_id, at, kind, actor, state_change, data) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id")
-        .bind(e.alert_id).bind(e.at).bind(&e.kind).bind(&e.actor).bind(i64::from(e.state_change)).bind(&data)
+        .bind(e.alert_id).bind(e.at).bind(&e.kind).bind(&e.actor).bind(i64::from(e.state_change)).bind(data)
         .fetch_one(&mut **c).await)?)
 }
 

@@ -519,8 +519,9 @@ async fn one(
         }
         return Ok(outcome);
     }
-    let labels_json = json!(e.labels);
-    let annotations_json = json!(e.annotations);
+    // Canonical JSON text straight from the sorted maps, without a `Value` (tested against `canonical_json`).
+    let labels_text = canonical_map(&e.labels);
+    let annotations_text = canonical_map(&e.annotations);
     let summary = e
         .annotations
         .get("summary")
@@ -541,8 +542,8 @@ async fn one(
         severity: label(&e.labels, "severity"),
         alertname: label(&e.labels, "alertname"),
         summary: summary.clone(),
-        labels: labels_json.clone(),
-        annotations: annotations_json.clone(),
+        labels: labels_text.clone(),
+        annotations: annotations_text.clone(),
         group_key: rules::group_key(&m.grouping, &e.labels),
         starts_at: e.starts_at,
         ends_at: e.ends_at,
@@ -594,10 +595,10 @@ async fn one(
         }
     };
     outcome.alert_id = Some(a.id);
-    let data = json!({"source": e.source, "labels": labels_json, "annotations": annotations_json});
+    let data = || event_data(e.source, &labels_text, &annotations_text);
     let fired = match (e.action, created, a.state.as_str()) {
         (Action::Fire, true, _) => {
-            history(c, a.id, now, "fired", actor, true, data).await?;
+            history(c, a.id, now, "fired", actor, true, data()).await?;
             outcome.result = "created".into();
             true
         }
@@ -610,7 +611,7 @@ async fn one(
             a.acknowledged_at = None;
             a.resolved_by = None;
             a.resolved_at = None;
-            history(c, a.id, now, "fired", actor, true, data).await?;
+            history(c, a.id, now, "fired", actor, true, data()).await?;
             outcome.result = "refired".into();
             true
         }
@@ -631,7 +632,7 @@ async fn one(
             false
         }
         (Action::Resolve, true, _) => {
-            history(c, a.id, now, "resolved", actor, false, data).await?;
+            history(c, a.id, now, "resolved", actor, false, data()).await?;
             outcome.result = "resolved".into();
             false
         }
@@ -656,7 +657,7 @@ async fn one(
             a.resolved_by = Some(actor.to_string());
             a.resolved_at = Some(now);
             a.event_count += 1;
-            history(c, a.id, now, "resolved", actor, true, data).await?;
+            history(c, a.id, now, "resolved", actor, true, data()).await?;
             outcome.result = "resolved".into();
             // Recovery notices for the routes that were notified.
             if a.notified_at.is_some() {
@@ -675,8 +676,8 @@ async fn one(
         a.last_seen = now;
         // An acknowledge / resolve event carries no payload: the alert keeps what its trigger said.
         if !e.labels.is_empty() {
-            a.labels = crate::alerts::canonical(&labels_json);
-            a.annotations = crate::alerts::canonical(&annotations_json);
+            a.labels = labels_text;
+            a.annotations = annotations_text;
             if !summary.is_empty() {
                 a.summary = summary;
             }
@@ -863,7 +864,7 @@ async fn history(
     kind: &str,
     actor: &str,
     state_change: bool,
-    data: Value,
+    data: impl EventData,
 ) -> StoreResult<i64> {
     st::insert_alert_event(
         c,
@@ -873,14 +874,52 @@ async fn history(
             kind: kind.into(),
             actor: actor.into(),
             state_change,
-            data,
+            data: data.into_text(),
         },
     )
     .await
 }
 
+/// What a history entry's `data` is given as: a `Value`, or text already canonical.
+trait EventData {
+    fn into_text(self) -> String;
+}
+
+impl EventData for Value {
+    fn into_text(self) -> String {
+        canonical(&self)
+    }
+}
+
+impl EventData for String {
+    fn into_text(self) -> String {
+        self
+    }
+}
+
 fn canonical(v: &Value) -> String {
     tianshu_store::audit::canonical_json(v)
+}
+
+/// The canonical JSON text of a label or annotation map: a `BTreeMap` serialises with its keys in byte order,
+/// which is the canonical order, and serde_json escapes strings as `canonical_json` does.
+fn canonical_map(m: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(m).unwrap_or_default()
+}
+
+/// The canonical text of `{"source", "labels", "annotations"}` (the history of a firing or resolving event) from
+/// the maps' canonical texts: its keys in sorted order, assembled without a `Value`.
+fn event_data(source: &str, labels: &str, annotations: &str) -> String {
+    let source = serde_json::to_string(source).unwrap_or_default();
+    let mut out = String::with_capacity(40 + labels.len() + annotations.len() + source.len());
+    out.push_str(r#"{"annotations":"#);
+    out.push_str(annotations);
+    out.push_str(r#","labels":"#);
+    out.push_str(labels);
+    out.push_str(r#","source":"#);
+    out.push_str(&source);
+    out.push('}');
+    out
 }
 
 // ------------------------------------------------------------------------------------------------ tickets
@@ -1575,6 +1614,39 @@ fn kind_key(kind: MuteKind) -> &'static str {
     match kind {
         MuteKind::Silence => "silence",
         MuteKind::Maintenance => "maintenance",
+    }
+}
+
+#[cfg(test)]
+mod canonical_text_tests {
+    use super::*;
+
+    #[test]
+    fn label_texts_and_event_data_are_byte_for_byte_canonical_json() {
+        // Keys whose byte order differs from a case-insensitive one, non-ASCII, quotes, control characters.
+        let labels: BTreeMap<String, String> = [
+            ("zeta", "1"),
+            ("Alpha", "\"引号\" and \\ back"),
+            ("alpha", "tab\there\nnew"),
+            ("系统", "客服"),
+            ("_x", "\u{1}"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let empty = BTreeMap::new();
+        for m in [&labels, &empty] {
+            assert_eq!(canonical_map(m), canonical(&json!(m)));
+        }
+        let (l, a) = (canonical_map(&labels), canonical_map(&empty));
+        assert_eq!(
+            event_data("alertmanager", &l, &a),
+            canonical(&json!({"source": "alertmanager", "labels": labels, "annotations": empty}))
+        );
+        assert_eq!(
+            event_data("a\"b", &a, &l),
+            canonical(&json!({"source": "a\"b", "labels": empty, "annotations": labels}))
+        );
     }
 }
 

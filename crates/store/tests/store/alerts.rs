@@ -17,8 +17,8 @@ fn new_alert(key: &str, now: i64) -> NewAlert {
         severity: "critical".into(),
         alertname: "CrmOrderFailures".into(),
         summary: "下单失败率升高".into(),
-        labels: json!({"alertname": "CrmOrderFailures", "system": "crm"}),
-        annotations: json!({"summary": "下单失败率升高"}),
+        labels: r#"{"alertname":"CrmOrderFailures","system":"crm"}"#.into(),
+        annotations: r#"{"summary":"下单失败率升高"}"#.into(),
         group_key: "system=crm".into(),
         starts_at: now,
         ends_at: None,
@@ -48,7 +48,7 @@ async fn same_dedup_key_is_one_alert_with_history_and_version_checked_saves() {
                                 kind: if created { "fired" } else { "repeat" }.into(),
                                 actor: "alertmanager".into(),
                                 state_change: created,
-                                data: json!({"i": i}),
+                                data: tianshu_store::audit::canonical_json(&json!({"i": i})),
                             },
                         )
                         .await?;
