@@ -168,7 +168,26 @@ impl Series {
     }
 }
 
+/// The handles of `method` and `route`. Methods outside HTTP's standard ones count as `OTHER`: any token is a
+/// method to hyper, and one series per made-up method would let clients grow the cache and /metrics at will.
 fn series(method: &Method, route: &str) -> Arc<Series> {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    static OTHER: OnceLock<Method> = OnceLock::new();
+    let method = if STANDARD.contains(method) {
+        method
+    } else {
+        OTHER.get_or_init(|| Method::from_bytes(b"OTHER").unwrap_or_default())
+    };
     type Cache = Mutex<FxHashMap<String, Vec<Arc<Series>>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let mut cache = CACHE
@@ -269,6 +288,20 @@ mod tests {
             Ok(r) => r.status(),
             Err(never) => match never {},
         }
+    }
+
+    #[test]
+    fn made_up_methods_share_one_series_per_route() {
+        let m = |b: &[u8]| Method::from_bytes(b).unwrap();
+        let route = "/test/made-up-methods";
+        let (a, b) = (series(&m(b"FOO"), route), series(&m(b"BAR"), route));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.method.as_str(), "OTHER");
+        assert!(!Arc::ptr_eq(&a, &series(&Method::GET, route)));
+        assert!(Arc::ptr_eq(
+            &series(&Method::GET, route),
+            &series(&Method::GET, route)
+        ));
     }
 
     #[tokio::test]
