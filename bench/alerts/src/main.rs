@@ -67,9 +67,15 @@ struct Args {
     /// Only measure Tianshu (skip Alertmanager).
     #[arg(long)]
     skip_alertmanager: bool,
-    /// Measure Tianshu before Alertmanager (default: Alertmanager first), to see whether the order matters.
+    /// Measure Tianshu before Alertmanager in the first round (default: Alertmanager first); rounds alternate.
     #[arg(long)]
     tianshu_first: bool,
+    /// Rounds: both servers run side by side for the whole benchmark, and each round measures every
+    /// connection count on both, one server right after the other, the order alternating from round to round.
+    /// On a shared VM whose speed drifts by tens of percent within minutes, the ratio of two phases taken
+    /// seconds apart is what can be compared; the report gives every round's ratio and their median.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Keep the work directory and the PostgreSQL database.
     #[arg(long)]
     keep: bool,
@@ -126,6 +132,16 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1] as f64
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 fn free_port() -> u16 {
@@ -285,6 +301,35 @@ struct Phase {
     lat_us: Vec<u64>,
     /// Every alert accepted (warm-up included), for counting active alerts.
     accepted_total: u64,
+    round: usize,
+    /// CPU seconds the measured server used over the phase (warm-up included).
+    server_cpu_s: f64,
+    /// CPU seconds the other, idle server used meanwhile (it shares the pinned core).
+    other_cpu_s: Option<f64>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.secs
+    }
+
+    /// Server CPU µs per accepted alert, warm-up included on both sides.
+    fn cpu_us_per_alert(&self) -> f64 {
+        self.server_cpu_s * 1e6 / self.accepted_total.max(1) as f64
+    }
+}
+
+/// CPU seconds (user + system, all threads) a process has used so far.
+fn cpu_s(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of stat(5); `rest` starts at field 3.
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) / hz
 }
 
 /// `conns` connections sending new alerts `"{prefix}-w{w}-{i}"` back to back.
@@ -356,7 +401,18 @@ async fn phase(t: &Target, prefix: &str, conns: usize, warmup: u64, secs: u64) -
         errors,
         lat_us,
         accepted_total,
+        round: 0,
+        server_cpu_s: 0.0,
+        other_cpu_s: None,
     }
+}
+
+/// A server started for the benchmark.
+struct Started {
+    child: Child,
+    target: Target,
+    /// VmRSS, VmHWM (KiB) once it was ready and warm, before any load.
+    idle: (f64, f64),
 }
 
 struct ServerResult {
@@ -377,8 +433,11 @@ impl ServerResult {
 // ---------------------------------------------------------------------------------------------
 // Alertmanager.
 
-async fn alertmanager(args: &Args, work: &Path) -> Option<ServerResult> {
+/// Starts Alertmanager; `None` (said why) if it did not become ready. Returns its name for the report.
+async fn start_alertmanager(args: &Args, work: &Path) -> Option<(Started, String)> {
     let dir = work.join("alertmanager");
+    // Fresh each time it starts (see `measure`): it keeps silences and its notification log there.
+    let _ = std::fs::remove_dir_all(dir.join("data"));
     std::fs::create_dir_all(dir.join("data")).unwrap();
     // Long group_wait / repeat so the null receiver does no work beyond what ingestion itself costs.
     std::fs::write(
@@ -421,20 +480,22 @@ async fn alertmanager(args: &Args, work: &Path) -> Option<ServerResult> {
         .unwrap_or_default();
     say!("alertmanager ready on {base} ({version})");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let pid = child.id();
-    let idle = rss_kib(pid);
-    let t = Target::Alertmanager { base: base.clone() };
-    let mut phases = Vec::new();
-    for &n in &args.conns {
-        let p = phase(&t, &format!("am-c{n}"), n, args.warmup, args.secs).await;
-        say!(
-            "alertmanager {n} conns: {} new alerts in {:.1} s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, errors {:?}",
-            p.ok, p.secs, p.ok as f64 / p.secs, pct(&p.lat_us, 50.0) / 1e3, pct(&p.lat_us, 99.0) / 1e3, p.errors
-        );
-        phases.push(p);
-    }
+    let idle = rss_kib(child.id());
+    let started = Started {
+        child,
+        target: Target::Alertmanager { base },
+        idle,
+    };
+    Some((started, format!("Alertmanager ({version}, in memory)")))
+}
+
+/// Reads Alertmanager's memory and active alerts after the load, and stops it.
+async fn end_alertmanager(mut s: Started, name: String, phases: Vec<Phase>) -> ServerResult {
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pid);
+    let after = rss_kib(s.child.id());
+    let Target::Alertmanager { base } = &s.target else {
+        unreachable!("an Alertmanager target")
+    };
     // Active alerts as Alertmanager itself counts them.
     let active = reqwest::Client::new()
         .get(format!(
@@ -452,15 +513,15 @@ async fn alertmanager(args: &Args, work: &Path) -> Option<ServerResult> {
         None => None,
     }
     .unwrap_or_else(|| phases.iter().map(|p| p.accepted_total).sum());
-    stop(&mut child, "alertmanager");
-    Some(ServerResult {
-        name: format!("Alertmanager ({version}, in memory)"),
+    stop(&mut s.child, "alertmanager");
+    ServerResult {
+        name,
         phases,
-        rss_idle_kib: idle.0,
+        rss_idle_kib: s.idle.0,
         rss_after_kib: after.0,
         hwm_kib: after.1,
         active,
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -592,8 +653,8 @@ fn instance_of(labels_json: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn tianshu(env: &Env) -> Result<(ServerResult, RestartCheck), String> {
-    let a = &env.args;
+/// Starts Tianshu with a token for the load; also returns the firing alerts stored before any load.
+async fn start_tianshu(env: &Env) -> Result<(Started, i64), String> {
     let base = env.base();
     let mut server = env.start_server("setup");
     if !wait_ready(&format!("{base}/readyz"), &mut server).await {
@@ -620,55 +681,59 @@ async fn tianshu(env: &Env) -> Result<(ServerResult, RestartCheck), String> {
                 String::from_utf8_lossy(&out.stderr)
             )
         })?;
-    let t = Target::Tianshu {
-        base: base.clone(),
-        token: token.clone(),
-    };
+    let t = Target::Tianshu { base, token };
     // One alert so the pool, caches and the page cache are warm before the idle RSS is read.
     send(&client(), &t, "warm-1", 1)
         .await
         .map_err(|e| format!("first alert: {e}"))?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let pid = server.id();
-    let idle = rss_kib(pid);
+    let idle = rss_kib(server.id());
     let mut db = env.db().await;
     let firing_before = db.firing().await;
     db.close().await;
-    let mut phases = Vec::new();
-    for &n in &a.conns {
-        let p = phase(&t, &format!("ts-c{n}"), n, a.warmup, a.secs).await;
-        say!(
-            "tianshu {n} conns: {} new alerts in {:.1} s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, errors {:?}",
-            p.ok, p.secs, p.ok as f64 / p.secs, pct(&p.lat_us, 50.0) / 1e3, pct(&p.lat_us, 99.0) / 1e3, p.errors
-        );
-        phases.push(p);
-    }
+    let started = Started {
+        child: server,
+        target: t,
+        idle,
+    };
+    Ok((started, firing_before))
+}
+
+/// Reads Tianshu's memory and stored alerts after the load, then runs the restart check (or stops it).
+async fn end_tianshu(
+    env: &Env,
+    mut s: Started,
+    firing_before: i64,
+    phases: Vec<Phase>,
+) -> (ServerResult, RestartCheck) {
+    let a = &env.args;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pid);
+    let after = rss_kib(s.child.id());
     let mut db = env.db().await;
     let firing_after = db.firing().await;
     db.close().await;
     let active = (firing_after - firing_before).max(0) as u64;
     say!(
         "tianshu: {active} new firing alerts stored; RSS {:.0} → {:.0} MiB",
-        idle.0 / 1024.0,
+        s.idle.0 / 1024.0,
         after.0 / 1024.0
     );
     let result = ServerResult {
         name: format!("Tianshu ({}, durable)", a.backend),
         phases,
-        rss_idle_kib: idle.0,
+        rss_idle_kib: s.idle.0,
         rss_after_kib: after.0,
         hwm_kib: after.1,
         active,
     };
     let rc = if a.kill_after > 0 {
-        restart_check(env, &mut server, &t).await
+        let t = s.target.clone();
+        restart_check(env, &mut s.child, &t).await
     } else {
-        stop(&mut server, "server");
+        stop(&mut s.child, "server");
         RestartCheck::default()
     };
-    Ok((result, rc))
+    (result, rc)
 }
 
 #[derive(Default)]
@@ -803,6 +868,62 @@ async fn restart_check(env: &Env, server: &mut Child, t: &Target) -> RestartChec
 // ---------------------------------------------------------------------------------------------
 // The whole run.
 
+/// Every round's phases on both servers (see `--rounds`), then their end-of-run readings.
+async fn measure(
+    env: &Env,
+    mut am: Option<(Started, String)>,
+    ts: Started,
+    firing_before: i64,
+) -> (Option<ServerResult>, ServerResult, RestartCheck) {
+    let args = &env.args;
+    let (mut am_phases, mut ts_phases) = (Vec::new(), Vec::new());
+    for round in 0..args.rounds.max(1) {
+        if round > 0 {
+            // A fresh Alertmanager every round: it holds every alert in its Go heap, and with the alerts of
+            // earlier rounds it slowed by a fifth (GC), which would flatter Tianshu. Tianshu keeps its database
+            // (a durable store only grows), which if anything handicaps it.
+            if let Some((mut s, _)) = am.take() {
+                stop(&mut s.child, "alertmanager");
+                am = start_alertmanager(args, &env.work).await;
+            }
+        }
+        for &n in &args.conns {
+            let ts_first = args.tianshu_first ^ (round % 2 == 1);
+            for tianshu_turn in [ts_first, !ts_first] {
+                let (mine, other, tag) = match (&am, tianshu_turn) {
+                    (_, true) => (&ts, am.as_ref().map(|a| &a.0), "tianshu"),
+                    (Some((a, _)), false) => (a, Some(&ts), "alertmanager"),
+                    (None, false) => continue,
+                };
+                let (pid, other_pid) = (mine.child.id(), other.map(|o| o.child.id()));
+                let before = (cpu_s(pid), other_pid.map(cpu_s));
+                let prefix = format!("{}-r{round}-c{n}", &tag[..2]);
+                let mut p = phase(&mine.target, &prefix, n, args.warmup, args.secs).await;
+                p.round = round + 1;
+                p.server_cpu_s = cpu_s(pid) - before.0;
+                p.other_cpu_s = other_pid.zip(before.1).map(|(o, b)| cpu_s(o) - b);
+                say!(
+                    "round {} {tag} {n} conns: {} new alerts in {:.1} s = {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, \
+                     server CPU {:.0} µs/alert, the idle server used {:.2} CPU s, errors {:?}",
+                    p.round, p.ok, p.secs, p.rate(), pct(&p.lat_us, 50.0) / 1e3, pct(&p.lat_us, 99.0) / 1e3,
+                    p.cpu_us_per_alert(), p.other_cpu_s.unwrap_or(0.0), p.errors
+                );
+                if tianshu_turn {
+                    ts_phases.push(p);
+                } else {
+                    am_phases.push(p);
+                }
+            }
+        }
+    }
+    let am_result = match am {
+        Some((s, name)) => Some(end_alertmanager(s, name, am_phases).await),
+        None => None,
+    };
+    let (ts_result, rc) = end_tianshu(env, ts, firing_before, ts_phases).await;
+    (am_result, ts_result, rc)
+}
+
 async fn run(args: Args) -> i32 {
     let _ = *START;
     let unix = SystemTime::now()
@@ -832,13 +953,6 @@ async fn run(args: Args) -> i32 {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     say!("work dir {}, load average {}", work.display(), load.trim());
 
-    let am_first = !args.skip_alertmanager && !args.tianshu_first;
-    let mut am = if am_first {
-        alertmanager(&args, &work).await
-    } else {
-        None
-    };
-
     let (db_url, db_name) = if backend == "postgres" {
         let name = format!("tianshu_bench_alerts_{unix}");
         let mut admin = sqlx::PgConnection::connect(&args.pg_admin_url)
@@ -862,10 +976,24 @@ async fn run(args: Args) -> i32 {
         db_url,
         port: free_port(),
     };
-    let ts = tianshu(&env).await;
-    if !args.skip_alertmanager && args.tianshu_first {
-        am = alertmanager(&args, &work).await;
-    }
+    let mut am = if args.skip_alertmanager {
+        None
+    } else {
+        start_alertmanager(&args, &work).await
+    };
+    let ts = match start_tianshu(&env).await {
+        Ok(x) => Ok(x),
+        Err(e) => {
+            if let Some((mut s, _)) = am.take() {
+                stop(&mut s.child, "alertmanager");
+            }
+            Err(e)
+        }
+    };
+    let ts = match ts {
+        Err(e) => Err(e),
+        Ok((ts, firing_before)) => Ok(measure(&env, am.take(), ts, firing_before).await),
+    };
     let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     if !args.keep {
@@ -882,7 +1010,7 @@ async fn run(args: Args) -> i32 {
     } else {
         say!("kept {}", work.display());
     }
-    let (ts, rc) = match ts {
+    let (am, ts, rc) = match ts {
         Ok(x) => x,
         Err(e) => {
             say!("{e}");
@@ -905,31 +1033,71 @@ async fn run(args: Args) -> i32 {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!("| server | connections | seconds | new alerts accepted | per second | p50 ms | p99 ms | max ms | errors |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("| round | server | connections | seconds | new alerts accepted | per second | p50 ms | p99 ms | max ms | server CPU µs per alert | idle server's CPU s meanwhile | errors |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let ms = |us: f64| us / 1e3;
-    for s in am.iter().chain(std::iter::once(&ts)) {
-        for p in &s.phases {
-            let errs = if p.errors.is_empty() {
-                "0".to_string()
-            } else {
-                format!("{:?}", p.errors)
-            };
-            println!(
-                "| {} | {} | {:.1} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} |",
-                s.name,
-                p.conns,
-                p.secs,
-                p.ok,
-                p.ok as f64 / p.secs,
-                ms(pct(&p.lat_us, 50.0)),
-                ms(pct(&p.lat_us, 99.0)),
-                ms(p.lat_us.last().copied().unwrap_or(0) as f64),
-                errs
-            );
-        }
+    let mut rows: Vec<(&ServerResult, &Phase)> = am
+        .iter()
+        .chain(std::iter::once(&ts))
+        .flat_map(|s| s.phases.iter().map(move |p| (s, p)))
+        .collect();
+    rows.sort_by_key(|(_, p)| (p.round, p.conns));
+    for (s, p) in &rows {
+        let errs = if p.errors.is_empty() {
+            "0".to_string()
+        } else {
+            format!("{:?}", p.errors)
+        };
+        println!(
+            "| {} | {} | {} | {:.1} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} | {} | {} |",
+            p.round,
+            s.name,
+            p.conns,
+            p.secs,
+            p.ok,
+            p.rate(),
+            ms(pct(&p.lat_us, 50.0)),
+            ms(pct(&p.lat_us, 99.0)),
+            ms(p.lat_us.last().copied().unwrap_or(0) as f64),
+            p.cpu_us_per_alert(),
+            p.other_cpu_s.map_or("–".into(), |c| format!("{c:.2}")),
+            errs
+        );
     }
     println!();
+    if let Some(am) = &am {
+        println!("Tianshu's rate as a share of Alertmanager's, round by round (phases of one round run back to back):\n");
+        println!(
+            "| connections | per round | median | Tianshu median /s | Alertmanager median /s |"
+        );
+        println!("|---:|---|---:|---:|---:|");
+        for &n in &args.conns {
+            let of = |s: &ServerResult| -> Vec<(usize, f64)> {
+                s.phases
+                    .iter()
+                    .filter(|p| p.conns == n)
+                    .map(|p| (p.round, p.rate()))
+                    .collect()
+            };
+            let (t, a) = (of(&ts), of(am));
+            let ratios: Vec<f64> = t
+                .iter()
+                .filter_map(|(r, x)| a.iter().find(|(ra, _)| ra == r).map(|(_, y)| x / y))
+                .collect();
+            let each = ratios
+                .iter()
+                .map(|r| format!("{:.0} %", r * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ");
+            println!(
+                "| {n} | {each} | **{:.0} %** | {:.0} | {:.0} |",
+                median(&ratios) * 100.0,
+                median(&t.iter().map(|x| x.1).collect::<Vec<_>>()),
+                median(&a.iter().map(|x| x.1).collect::<Vec<_>>())
+            );
+        }
+        println!();
+    }
     println!("| server | RSS idle MiB | RSS after load MiB | peak MiB | active alerts | memory per active alert |");
     println!("|---|---:|---:|---:|---:|---:|");
     for s in am.iter().chain(std::iter::once(&ts)) {
