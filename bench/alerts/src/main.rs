@@ -982,17 +982,13 @@ async fn run(args: Args) -> i32 {
         start_alertmanager(&args, &work).await
     };
     let ts = match start_tianshu(&env).await {
-        Ok(x) => Ok(x),
+        Ok((ts, firing_before)) => Ok(measure(&env, am.take(), ts, firing_before).await),
         Err(e) => {
             if let Some((mut s, _)) = am.take() {
                 stop(&mut s.child, "alertmanager");
             }
             Err(e)
         }
-    };
-    let ts = match ts {
-        Err(e) => Err(e),
-        Ok((ts, firing_before)) => Ok(measure(&env, am.take(), ts, firing_before).await),
     };
     let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
