@@ -1,11 +1,13 @@
 //! Monitoring alerts (issue 5): one row per dedup key, its history, silences and maintenance windows.
 //!
-//! Ingestion is idempotent: [`claim_alert`] inserts with `ON CONFLICT (dedup_key) DO NOTHING` and otherwise
-//! reads the existing row (locked `FOR UPDATE` on PostgreSQL; SQLite's single writer serialises anyway), so the
-//! same event twice — or two instances receiving it at once — is one alert.
+//! Ingestion is idempotent: on PostgreSQL [`claim_alert`] inserts with `ON CONFLICT (dedup_key) DO NOTHING` and
+//! otherwise reads the existing row locked `FOR UPDATE`, so the same event twice — or two instances receiving it at
+//! once — is one alert. On SQLite the single writer serialises every write, and finds alerts by key through its
+//! in-memory directory (`alert_keys`; the column has no index there, migration 0030).
 
 use serde::Serialize;
 
+use crate::raw::RawSqlite;
 use crate::{on_conn, on_pool, Conn, Store, StoreError, StoreResult};
 
 /// A stored alert.
@@ -270,12 +272,15 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
          ON CONFLICT (dedup_key) DO NOTHING RETURNING {ALERT_COLS}"
     );
     if let Some(r) = conn.sqlite_raw().await? {
+        // SQLite: no index on `dedup_key` (migration 0030); the writer's key directory says whether the alert exists.
+        if let Some(row) = sqlite_alert_by_key(r, &a.dedup_key)? {
+            return Ok((row, false));
+        }
         // Without RETURNING on the SQLite writer (SQLite materialises it in an ephemeral table per statement): the
-        // new row is what was bound plus the columns' defaults, and a conflict inserts nothing.
+        // new row is what was bound plus the columns' defaults.
         let n = r.exec(
             "INSERT INTO alerts (dedup_key, source, state, system, region, severity, alertname, summary, labels, annotations, group_key, starts_at, ends_at, first_seen, last_seen, updated_at, flapping, suppressed, routes, notified_at)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14,$15,$16,$17,$18)
-             ON CONFLICT (dedup_key) DO NOTHING",
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$14,$14,$15,$16,$17,$18)",
             &[
                 (&a.dedup_key).into(),
                 (&a.source).into(),
@@ -298,8 +303,13 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
             ],
         )?;
         if n == 1 {
+            let id = r.last_insert_rowid()?;
+            r.with_alert_keys(|_, keys| {
+                keys.record(&a.dedup_key, id);
+                Ok(())
+            })?;
             let row = AlertRow {
-                id: r.last_insert_rowid()?,
+                id,
                 dedup_key: a.dedup_key.clone(),
                 source: a.source.clone(),
                 state: a.state.clone(),
@@ -331,11 +341,10 @@ pub async fn claim_alert(conn: &mut Conn<'_>, a: &NewAlert) -> StoreResult<(Aler
             };
             return Ok((row, true));
         }
-        let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE dedup_key = $1");
-        let row = r
-            .query_opt(&sql, &[(&a.dedup_key).into()], alert_row)?
-            .ok_or_else(|| StoreError::NotFound("row".into()))?;
-        return Ok((row, false));
+        return Err(StoreError::Database(format!(
+            "alert {} was not inserted",
+            a.dedup_key
+        )));
     }
     let created: Option<AlertRow> = on_conn!(conn, c => sqlx::query_as(&sql)
         .bind(&a.dedup_key).bind(&a.source).bind(&a.state).bind(&a.system).bind(&a.region).bind(&a.severity)
@@ -579,7 +588,8 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
     }
 
-    /// One alert by dedup key.
+    /// One alert by dedup key. On SQLite this reads the whole table (the key is not indexed there; the writer finds
+    /// alerts by key through its directory): for tests and tools, not for a request path.
     pub async fn alert_by_key(&self, dedup_key: &str) -> StoreResult<Option<AlertRow>> {
         let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE dedup_key = $1");
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(dedup_key).fetch_optional(p).await)?)
@@ -624,9 +634,22 @@ pub async fn alert_by_key_in_tx(
     } else {
         ""
     };
-    let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE dedup_key = $1{lock}");
     if let Some(r) = conn.sqlite_raw().await? {
-        return r.query_opt(&sql, &[dedup_key.into()], alert_row);
+        return sqlite_alert_by_key(r, dedup_key);
     }
+    let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE dedup_key = $1{lock}");
     Ok(on_conn!(conn, c => sqlx::query_as(&sql).bind(dedup_key).fetch_optional(&mut **c).await)?)
+}
+
+/// The alert with `dedup_key` on the SQLite writer, through its key directory (see `alert_keys`).
+fn sqlite_alert_by_key(r: &mut RawSqlite, dedup_key: &str) -> StoreResult<Option<AlertRow>> {
+    r.with_alert_keys(|r, keys| {
+        let Some(id) = keys.candidate(dedup_key) else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE id = $1");
+        // A stale entry (its insert rolled back, the id since given to another key) reads as no alert.
+        Ok(r.query_opt(&sql, &[id.into()], alert_row)?
+            .filter(|row| row.dedup_key == dedup_key))
+    })
 }

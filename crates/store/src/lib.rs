@@ -6,6 +6,7 @@
 //! a PostgreSQL transaction, or on SQLite one savepoint inside a group-committed transaction of
 //! the single writer connection (see [`sqlite_writer`]).
 
+mod alert_keys;
 pub mod alerts;
 pub mod assessments;
 pub mod assurance;
@@ -335,7 +336,36 @@ impl Store {
     /// Applies all pending migrations of this backend.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &*self.inner {
-            Backend::Sqlite { read, .. } => SQLITE_MIGRATIONS.run(read).await?,
+            Backend::Sqlite { read, .. } => {
+                // With foreign keys off, as SQLite documents for schema changes: a migration that rebuilds a table
+                // (0030) must not have the references to it rewritten or checked half-way. They are checked once
+                // all migrations ran; the pragma cannot change inside the migrations' transactions.
+                let mut c = read.acquire().await?;
+                sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+                    .execute(&mut *c)
+                    .await?;
+                let ran = SQLITE_MIGRATIONS.run(&mut *c).await;
+                let broken: Result<Vec<(String, i64)>, sqlx::Error> =
+                    sqlx::query_as("SELECT \"table\", rowid FROM pragma_foreign_key_check LIMIT 5")
+                        .fetch_all(&mut *c)
+                        .await;
+                // Back on before anything else can use this pooled connection; if even that fails, it is closed
+                // instead of going back to the pool.
+                if let Err(e) = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+                    .execute(&mut *c)
+                    .await
+                {
+                    c.detach();
+                    return Err(e.into());
+                }
+                ran?;
+                let broken = broken?;
+                if !broken.is_empty() {
+                    return Err(StoreError::Migrate(format!(
+                        "foreign keys broken after migrating, e.g. (table, rowid) {broken:?}"
+                    )));
+                }
+            }
             Backend::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         Ok(())

@@ -91,6 +91,20 @@ impl Row<'_> {
         self.opt_text(i).unwrap_or_default()
     }
 
+    /// A text column's bytes, without a copy (NULL reads as empty).
+    pub fn text_bytes(&self, i: usize) -> &[u8] {
+        // SAFETY: as above; the bytes stay valid while this row is the statement's current one, which `&self`
+        // guarantees (a Row does not outlive its step).
+        unsafe {
+            let p = ffi::sqlite3_column_text(self.stmt, i as c_int);
+            let n = ffi::sqlite3_column_bytes(self.stmt, i as c_int);
+            if p.is_null() {
+                return &[];
+            }
+            std::slice::from_raw_parts(p, usize::try_from(n).unwrap_or(0))
+        }
+    }
+
     /// A nullable text column.
     pub fn opt_text(&self, i: usize) -> Option<String> {
         let s = self.stmt;
@@ -127,6 +141,10 @@ pub struct RawSqlite {
     guard: Option<LockedSqliteHandle<'static>>,
     db: Option<NonNull<ffi::sqlite3>>,
     stmts: FxHashMap<String, Cached>,
+    /// The write transaction running now (counted from 1 by [`Self::begun`]).
+    txn: u64,
+    /// The alerts' dedup-key directory (see `alert_keys`).
+    alert_keys: Option<crate::alert_keys::AlertKeys>,
 }
 
 // SAFETY: the pointers are only dereferenced by the task that owns the writer connection, one call at a
@@ -141,7 +159,27 @@ impl RawSqlite {
             guard: None,
             db: None,
             stmts: FxHashMap::default(),
+            txn: 0,
+            alert_keys: Some(crate::alert_keys::AlertKeys::default()),
         }
+    }
+
+    /// The writer has begun a new transaction.
+    pub(crate) fn begun(&mut self) {
+        self.txn += 1;
+    }
+
+    /// Runs `f` with the alerts' dedup-key directory, brought up to date for this transaction first.
+    pub(crate) fn with_alert_keys<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self, &mut crate::alert_keys::AlertKeys) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        // Taken out while `f` runs statements on this handle; put back whatever happens.
+        let mut keys = self.alert_keys.take().unwrap_or_default();
+        let txn = self.txn;
+        let out = keys.catch_up(self, txn).and_then(|()| f(self, &mut keys));
+        self.alert_keys = Some(keys);
+        out
     }
 
     /// Takes the handle from sqlx's worker thread if not held already (one hop).

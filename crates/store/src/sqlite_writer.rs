@@ -192,6 +192,7 @@ async fn run_batch(
         let _ = bookkeeping(&mut raw, "ROLLBACK").await;
         return Some(raw);
     }
+    raw.begun();
     // `raw` keeps a pointer to `conn` for sqlx's `lock_handle`; it never uses it while a sqlx statement on
     // `conn` runs (see `raw`).
     let n = batch.len();

@@ -235,3 +235,61 @@ async fn a_created_alert_row_is_what_is_stored_with_its_decision() {
         assert_eq!(stored.version, 1);
     }
 }
+
+async fn claim(s: &tianshu_store::Store, key: &'static str) -> (i64, bool) {
+    s.write(move |c| {
+        Box::pin(async move {
+            let (row, created) = st::claim_alert(c, &new_alert(key, 1)).await?;
+            Ok((row.id, created))
+        })
+    })
+    .await
+    .unwrap()
+}
+
+/// Two writers on one database — on SQLite a CLI command beside the server, each with its own in-memory key
+/// directory; on PostgreSQL two instances: an alert one created is found by the other, never created twice, also
+/// after a rolled-back write created and lost one, and after reopening.
+#[tokio::test]
+async fn an_alert_another_writer_created_is_found_and_a_rolled_back_one_is_not() {
+    for db in backends().await {
+        let a = db.store().await;
+        let b = db.store().await;
+        let (x, created) = claim(&a, "am:x").await;
+        assert!(created);
+        let (y, created) = claim(&b, "am:y").await;
+        assert!(created);
+        assert_eq!(claim(&a, "am:y").await, (y, false), "{:?}", db.backend);
+        assert_eq!(claim(&b, "am:x").await, (x, false), "{:?}", db.backend);
+        // Created, then the write fails: rolled back, so the key does not exist.
+        let failed = a
+            .write(|c| {
+                Box::pin(async move {
+                    st::claim_alert(c, &new_alert("am:z", 1)).await?;
+                    Err::<(), _>(StoreError::NotFound("the test fails this write".into()))
+                })
+            })
+            .await;
+        assert!(failed.is_err());
+        // The other writer creates one more (it would get the rolled-back row's id, were ids ever reused).
+        let (w, created) = claim(&b, "am:w").await;
+        assert!(created);
+        assert_eq!(claim(&a, "am:w").await, (w, false), "{:?}", db.backend);
+        let (z, created) = claim(&a, "am:z").await;
+        assert!(
+            created,
+            "{:?}: a rolled-back alert must not be found",
+            db.backend
+        );
+        assert!(z != w && z != x && z != y);
+        assert_eq!(claim(&b, "am:z").await, (z, false), "{:?}", db.backend);
+        a.close().await;
+        b.close().await;
+        let c = db.store().await;
+        for (key, id) in [("am:x", x), ("am:y", y), ("am:w", w), ("am:z", z)] {
+            assert_eq!(claim(&c, key).await, (id, false), "{:?} {key}", db.backend);
+        }
+        let (v, created) = claim(&c, "am:v").await;
+        assert!(created && v > z.max(w));
+    }
+}
